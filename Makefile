@@ -1,0 +1,63 @@
+# dealer-voice: every target sets itself up (a fresh machine needs only python3, make, git).
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO := data/demo
+TEST_DEMO := .cache/demo-small
+DEMO_INPUTS := analysis/synthetic.py params/network.yaml params/drivers.yaml params/operations.yaml
+export PYTHONHASHSEED := 0
+export MPLBACKEND := Agg
+
+.PHONY: help venv demo report test lint unit nbval lab bench bench-quick clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the package and its dev tools
+
+$(DEMO)/truth.json: $(DEMO_INPUTS) | $(STAMP)
+	$(PY) -m analysis demo-data --out $(DEMO)
+
+demo: $(STAMP) $(DEMO)/truth.json ## write the demo network into data/demo/
+
+report: $(STAMP) ## demo data if no data is configured, then every monthly report
+	@if [ -z "$$DEALER_VOICE_DATA" ]; then $(MAKE) --no-print-directory demo; fi
+	$(PY) -m analysis report --region all
+
+$(TEST_DEMO)/truth.json: $(DEMO_INPUTS) | $(STAMP)
+	$(PY) -m analysis demo-data --out $(TEST_DEMO) --dealers 18 --regions 3 \
+	  --responses-per-month 1500
+
+lint: $(STAMP) ## ruff over code and notebooks
+	$(VENV)/bin/ruff check analysis tests benchmarks notebooks
+
+unit: $(STAMP) ## pytest over tests/
+	$(PY) -m pytest -n 2 tests
+
+nbval: $(STAMP) $(TEST_DEMO)/truth.json ## run every notebook under nbval on a small demo network
+	DEALER_VOICE_DATA=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest -p no:randomly --nbval-lax \
+	  --sanitize-with tests/nbval_sanitize.cfg notebooks
+
+test: lint unit nbval ## ruff, pytest and nbval: what CI runs
+
+lab: $(STAMP) ## JupyterLab on notebooks/
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+bench: $(STAMP) ## every benchmark; prints ratios, writes reports/bench.json
+	$(PY) -m benchmarks.run
+
+bench-quick: $(STAMP) ## small benchmarks for a smoke run (under 2 minutes)
+	$(PY) -m benchmarks.run --quick
+
+clean: ## remove generated data, reports and caches (keeps .venv)
+	rm -rf $(DEMO) $(TEST_DEMO) reports .pytest_cache .ruff_cache

@@ -1,0 +1,714 @@
+"""The synthetic demo network: realistic data with planted truth that tests recover.
+
+Everything is drawn from one ``numpy.random.Generator`` seeded once, in a fixed order, so a
+seed means one data set. The planted truth (``DemoNetwork.truth``):
+
+- ``driver_weights``: NPS is generated as ``intercept + sum(weight * rating) + noise``,
+  rounded and clipped to 0-10, from the observed 1-10 driver ratings.
+- ``dealer_weak_driver``: dealers whose rating on one driver is pulled down by
+  ``weak_drop_latent / weight`` points (capped), so each costs about the same NPS.
+- ``response_cause``: the root cause behind every comment given with a score below 9.
+- ``golden_star_response_ids``: promoter comments that praise named staff or the dealer.
+- ``repeat_repair_ro_ids``: repair orders that reopen the same VIN with the same fault within
+  the window after the previous order closed; ``repeat_repair_pairs`` names both orders.
+- ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import load_params
+
+TABLES = ("dealers", "invitations", "responses", "cases", "repair_orders", "incidents")
+
+# --- text material ---------------------------------------------------------------------------
+# "{a|b}" picks one alternative. Each cause has Russian and English phrasings. The six causes
+# behind "the repair took too long" share an optional opener, as real comments do.
+LONG_REPAIR_OPENERS_RU = ["ремонт занял слишком много времени", "очень долгий ремонт",
+                          "долго делали машину", "ремонт затянулся"]
+LONG_REPAIR_OPENERS_EN = ["the repair took too long", "repair took ages", "slow repair"]
+
+CAUSES: dict[str, dict] = {
+    "parts_logistics": {
+        "driver": "repair_quality", "long_repair": True, "severity": 1.0,
+        "ru": ["{ждали|ожидали} запчасти {три недели|месяц|две недели} со склада импортера",
+               "{запчасти|детали} везли из {Москвы|центрального склада} {месяц|три недели}",
+               "нужной детали не было на складе, {заказ|поставка} шла {долго|почти месяц}",
+               "{долго|очень долго} ждали поставку запчастей"],
+        "en": ["waited {three weeks|a month} for parts from the importer warehouse",
+               "parts delivery from the central warehouse took {weeks|a month}"],
+    },
+    "parts_order_failure": {
+        "driver": "repair_quality", "long_repair": True, "severity": 0.8,
+        "ru": ["сбой {в системе|в программе} заказа запчастей, {заказ|запчасть} потерял{ся|и}",
+               "{заказ|заявка} на {деталь|запчасть} {потерялась|не ушла} из-за {сбоя|ошибки} системы",
+               "{система|программа} заказа {зависла|не работала}, {деталь|запчасти} заказали "
+               "{повторно|заново}"],
+        "en": ["the parts ordering system {failed|crashed} and my order was lost",
+               "a system error in parts ordering, they had to order {again|twice}"],
+    },
+    "wrong_time_estimate": {
+        "driver": "staff", "long_repair": True, "severity": 0.7,
+        "ru": ["обещали {за два часа|за час|к обеду}, а {делали весь день|отдали вечером}",
+               "{неправильно|неверно} {рассчитали|оценили} время ремонта",
+               "сказали {один день|день}, а ремонт занял {три дня|неделю}",
+               "срок ремонта {назвали|обозначили} {неправильно|неверно}, {ждал|прождал} "
+               "{намного|гораздо} дольше"],
+        "en": ["promised {two hours|one hour}, it took the whole day",
+               "the repair time was {estimated wrong|badly estimated}"],
+    },
+    "no_call_when_ready": {
+        "driver": "staff", "long_repair": True, "severity": 0.9,
+        "ru": ["машина была готова, {но|а} никто не {позвонил|перезвонил}",
+               "не {сообщили|позвонили} что {автомобиль|машина} готов{|а}",
+               "сам звонил {узнать|уточнить} готова ли машина, {мне|никто} не "
+               "{перезвонили|сообщил}",
+               "{автомобиль|машина} {стоял|стояла} готов{|ая} два дня, {а|но} {меня|нас} не "
+               "{известили|предупредили}"],
+        "en": ["nobody called me when the car was ready",
+               "the car was ready {for two days|days ago} but no one {told|called} me"],
+    },
+    "poor_diagnostics": {
+        "driver": "repair_quality", "long_repair": True, "severity": 1.1,
+        "ru": ["{долго|неделю} не могли найти причину {неисправности|поломки}",
+               "диагностика {ничего не показала|не нашла причину}, {ездил|приезжал} "
+               "{три|несколько} раз{|а}",
+               "{неправильно|неверно} {определили|продиагностировали} неисправность",
+               "диагност{ы|} {не смогли|не сумели} найти {причину|проблему}"],
+        "en": ["they could not find the cause of the fault for {a week|days}",
+               "poor diagnostics, {wrong fault found|they diagnosed the wrong thing}"],
+    },
+    "wanted_faster": {
+        "driver": None, "long_repair": True, "severity": 0.3,
+        "ru": ["хотелось бы {быстрее|побыстрее}", "{долговато|долго}, {можно|хотелось бы} "
+               "{быстрее|побыстрее}", "{в целом|всё} нормально, но {хотелось бы|можно} "
+               "{быстрее|побыстрее}"],
+        "en": ["{ok|fine}, but could be faster", "would like it {faster|quicker}"],
+    },
+    "booking": {
+        "driver": "booking", "long_repair": False, "severity": 0.6,
+        "ru": ["{невозможно|не могу|не получилось} дозвониться {чтобы записаться|для записи}",
+               "запись на {сервис|ТО} только через {две недели|месяц}",
+               "онлайн{ |-}запись не работает", "{долго|очень долго} {ждал|ждала} записи на "
+               "{сервис|ТО}", "записали не на то время, {пришлось|приехал и} ждать"],
+        "en": ["could not get through to book a service",
+               "the {online booking|booking} {does not work|is broken}",
+               "the first free {slot|booking} was {two weeks|a month} away"],
+    },
+    "staff_attitude": {
+        "driver": "staff", "long_repair": False, "severity": 1.2,
+        "ru": ["мастер{-| }приемщик {хамил|грубил|нагрубил}", "{грубый|хамоватый} менеджер",
+               "отношение персонала {безразличное|наплевательское|ужасное}",
+               "{сотрудник|менеджер} {разговаривал|общался} {грубо|свысока|неуважительно}"],
+        "en": ["the service advisor was {rude|impolite}", "{rude|unfriendly} staff",
+               "the manager treated me {badly|with disrespect}"],
+    },
+    "price": {
+        "driver": None, "long_repair": False, "severity": 0.5,
+        "ru": ["{дорого|очень дорого|цены кусаются}", "цены на {ТО|обслуживание} {завышены|"
+               "слишком высокие}", "навязали {лишние|ненужные} работы", "{стоимость|цена} "
+               "ремонта {выше|больше} чем {обещали|говорили}"],
+        "en": ["{too expensive|overpriced}", "the price was higher than {quoted|promised}",
+               "they sold me unnecessary work"],
+    },
+    "repair_quality": {
+        "driver": "repair_quality", "long_repair": False, "severity": 1.3,
+        "ru": ["после ремонта {проблема|неисправность} {вернулась|осталась}",
+               "{плохо|некачественно} отремонтировали, {пришлось|снова пришлось} вернуться",
+               "{приезжал|приезжаю} {несколько|уже третий} раз с {одной и той же|этой же} "
+               "{проблемой|неисправностью}", "{некачественный|плохой} ремонт, {снова|опять} "
+               "{стучит|течет|не работает}"],
+        "en": ["{poor quality repair|bad repair}, the problem came back",
+               "came {back several times|three times} with the same fault"],
+    },
+    "cleanliness": {
+        "driver": "atmosphere", "long_repair": False, "severity": 0.4,
+        "ru": ["{грязный|испачканный} салон после {ремонта|сервиса}",
+               "в зоне ожидания {грязно|не убрано}", "машину {вернули|отдали} {грязной|"
+               "немытой}", "{в туалете|в клиентской зоне} {грязно|не убрано}"],
+        "en": ["the car came back dirty", "the waiting area was dirty"],
+    },
+}
+COMPLAINT_TAILS_RU = ["", "", "", ".", "!", ", {очень|крайне} {недоволен|разочарован}",
+                      ", {больше не приеду|поеду к другому дилеру}", ". Разберитесь пожалуйста"]
+COMPLAINT_TAILS_EN = ["", "", ".", "!", ", very disappointed", ". Please sort it out"]
+
+PRAISE_GOLDEN_RU = ["{огромное|большое} спасибо мастеру {name}, всё {сделал|сделали} {быстро|"
+                    "отлично}", "{менеджер|мастер-приемщик} {name} {молодец|профессионал}, "
+                    "{рекомендую|всем советую}", "{лучший|отличный} дилер в городе, {спасибо|"
+                    "благодарю} {name}", "благодарю {name} за {внимательное отношение|помощь}"]
+PRAISE_GOLDEN_EN = ["many thanks to {name}, {great|excellent} job",
+                    "{name} was {very helpful|a true professional}, best dealer in town"]
+PRAISE_PLAIN_RU = ["всё {хорошо|отлично|нормально}", "{спасибо|благодарю}", "{всё понравилось|"
+                   "доволен}", "{быстро|вовремя} и {качественно|аккуратно}"]
+PRAISE_PLAIN_EN = ["all good", "{fine|ok}, thanks", "quick and {good|fine}"]
+STAFF_NAMES = ["Алексею", "Сергею", "Ивану", "Дмитрию", "Андрею", "Ольге", "Марине", "Павлу",
+               "Елене", "Николаю"]
+STAFF_NAMES_EN = ["Alexey", "Sergey", "Ivan", "Dmitry", "Andrey", "Olga", "Marina", "Pavel"]
+
+SURNAMES = ["Иванов", "Петров", "Смирнов", "Кузнецов", "Соколов", "Попов", "Лебедев", "Козлов",
+            "Новиков", "Морозов", "Волков", "Алексеев", "Федоров", "Николаев", "Орлов", "Андреев",
+            "Макаров", "Захаров", "Зайцев", "Павлов", "Семенов", "Голубев", "Виноградов",
+            "Богданов"]
+INITIALS = "АБВГДЕИКЛМНОПРСТ"
+DEALER_BRANDS = ["Автоцентр", "АвтоМир", "Авто-Премиум", "Моторс", "Автолюкс", "Drive",
+                 "Major", "Рольф", "Авилон", "Автодом", "Атлант-М", "Сигма"]
+
+FAULTS = [("ENG-01", "Пропуски зажигания"), ("ENG-02", "Течь масла из двигателя"),
+          ("SUS-01", "Стук в передней подвеске"), ("SUS-02", "Скрип задних амортизаторов"),
+          ("BRK-01", "Скрип тормозных колодок"), ("BRK-02", "Вибрация при торможении"),
+          ("ELC-01", "Не работает кондиционер"), ("ELC-02", "Ошибка датчика ABS"),
+          ("ELC-03", "Разряжается аккумулятор"), ("TRN-01", "Рывки при переключении передач"),
+          ("TRN-02", "Шум в коробке передач"), ("BOD-01", "Сверчок в панели приборов"),
+          ("MNT-01", "Плановое ТО"), ("MNT-02", "Замена шин")]
+
+INCIDENT_CHANNELS = {"phone": 0.35, "email": 0.15, "web_form": 0.2, "messenger": 0.12,
+                     "in_store": 0.1, "social_media": 0.08}
+COMPLAINT_CATEGORIES = {"long_service": 0.35, "poor_consultation": 0.2, "promotion_terms": 0.12,
+                        "product_quality": 0.18, "rude_staff": 0.1, "other": 0.05}
+LONG_SERVICE_REASONS = {"few_staff": 0.3, "waiting_for_parts": 0.25, "system_failure": 0.15,
+                        "document_processing": 0.2, "queue_at_cashier": 0.1}
+INCIDENT_TEXT = {
+    "long_service": "Долгое обслуживание: {reason}",
+    "poor_consultation": "{Менеджер|Консультант} не смог ответить на вопросы",
+    "promotion_terms": "{Не применили скидку|Отказали в скидке} по акции",
+    "product_quality": "{Дефект|Неисправность} {автомобиля|лакокрасочного покрытия}",
+    "rude_staff": "Грубое обращение {сотрудника|персонала}",
+    "other": "{Прочее|Другое} обращение",
+    "thanks": "{Спасибо|Благодарность} {сотрудникам|мастеру|менеджеру}",
+}
+REASON_TEXT = {"few_staff": "мало сотрудников", "waiting_for_parts": "ожидание запчастей",
+               "system_failure": "сбой системы", "document_processing": "долгое оформление "
+               "документов", "queue_at_cashier": "очередь в кассу"}
+RESOLUTIONS = ["Извинились, предложили скидку на следующее ТО", "Провели повторную диагностику",
+               "Объяснили причины, клиент удовлетворен", "Компенсировали стоимость работ",
+               "Клиент не вышел на связь", "Устранили неисправность повторно"]
+
+_ALT = re.compile(r"\{([^{}]*)\}")
+VIN_ALPHABET = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
+
+
+def _expand(template: str, rng: np.random.Generator, **names: str) -> str:
+    """Fill ``{a|b|c}`` alternatives at random and ``{name}`` placeholders from ``names``."""
+
+    def pick(match: re.Match) -> str:
+        body = match.group(1)
+        if body in names:
+            return names[body]
+        options = body.split("|")
+        return options[rng.integers(len(options))]
+
+    return _ALT.sub(pick, template)
+
+
+def _typo(text: str, rng: np.random.Generator) -> str:
+    """One realistic typo: swap, drop or double a letter inside a word of 4+ letters."""
+    words = text.split(" ")
+    candidates = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    if not candidates:
+        return text
+    i = candidates[rng.integers(len(candidates))]
+    w = words[i]
+    j = int(rng.integers(1, len(w) - 1))
+    op = rng.integers(3)
+    if op == 0:
+        w = w[: j - 1] + w[j] + w[j - 1] + w[j + 1:]
+    elif op == 1:
+        w = w[:j] + w[j + 1:]
+    else:
+        w = w[:j] + w[j] + w[j:]
+    words[i] = w
+    return " ".join(words)
+
+
+def _phone(rng: np.random.Generator) -> str:
+    d = rng.integers(0, 10, size=10)
+    fmt = rng.integers(3)
+    s = "".join(map(str, d[3:]))
+    if fmt == 0:
+        return f"+7 9{d[0]}{d[1]} {s[:3]}-{s[3:5]}-{s[5:]}"
+    if fmt == 1:
+        return f"89{d[0]}{d[1]}{s}"
+    return f"8 (9{d[0]}{d[1]}) {s[:3]} {s[3:5]} {s[5:]}"
+
+
+_TRANSLIT = str.maketrans({"а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ж": "zh",
+                           "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n",
+                           "о": "o", "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f",
+                           "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sch", "ы": "y",
+                           "э": "e", "ю": "yu", "я": "ya", "ь": "", "ъ": ""})
+
+
+def _email(rng: np.random.Generator) -> str:
+    name = SURNAMES[rng.integers(len(SURNAMES))].lower().translate(_TRANSLIT)
+    domain = ["mail.ru", "yandex.ru", "gmail.com", "bk.ru", "list.ru"][rng.integers(5)]
+    return f"{name}{rng.integers(1, 999)}@{domain}"
+
+
+@dataclass
+class DemoNetwork:
+    """The demo network's tables and planted truth (see the module docstring)."""
+
+    dealers: pd.DataFrame
+    invitations: pd.DataFrame
+    responses: pd.DataFrame
+    cases: pd.DataFrame
+    repair_orders: pd.DataFrame
+    incidents: pd.DataFrame
+    truth: dict = field(default_factory=dict)
+
+    def write(self, directory: str | Path) -> Path:
+        """Save every table as ``<directory>/<table>.parquet`` and ``truth.json``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            getattr(self, name).to_parquet(out / f"{name}.parquet", index=False)
+        (out / "truth.json").write_text(
+            json.dumps(self.truth, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
+        return out
+
+    @classmethod
+    def read(cls, directory: str | Path) -> DemoNetwork:
+        """Load a network written by :meth:`write`."""
+        src = Path(directory)
+        tables = {name: pd.read_parquet(src / f"{name}.parquet") for name in TABLES}
+        truth = json.loads((src / "truth.json").read_text(encoding="utf-8"))
+        return cls(**tables, truth=truth)
+
+
+def make_network(
+    *,
+    n_dealers: int = 60,
+    n_regions: int = 6,
+    months: int = 12,
+    responses_per_month: int = 5000,
+    seed: int = 0,
+    params: dict | None = None,
+) -> DemoNetwork:
+    """Generate the demo network.
+
+    Parameters
+    ----------
+    n_dealers, n_regions, months, responses_per_month
+        Size of the network; ``responses_per_month`` is the expected count over the network.
+    seed
+        The one source of randomness: the same seed gives the same tables and truth.
+    params
+        The ``demo`` section of params/network.yaml (loaded when omitted).
+    """
+    p = params if params is not None else load_params("network")["demo"]
+    drivers = list(load_params("drivers")["drivers"])
+    regions_all = p["regions"]
+    if not 1 <= n_regions <= len(regions_all):
+        raise ValueError(f"n_regions must be between 1 and {len(regions_all)}, got {n_regions}")
+    if n_dealers < n_regions:
+        raise ValueError(f"n_dealers ({n_dealers}) must be at least n_regions ({n_regions})")
+    rng = np.random.default_rng(seed)
+    end = pd.Period(p["end_month"], freq="M")
+    periods = pd.period_range(end=end, periods=months, freq="M")
+
+    dealers, dealer_state = _dealers(rng, n_dealers, dict(list(regions_all.items())[:n_regions]),
+                                     p, drivers)
+    invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
+                                                    responses_per_month, p, drivers)
+    as_of = (end + 1).to_timestamp()
+    cases, slow = _cases(rng, responses, dealers, p, as_of)
+    repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods)
+    incidents = _incidents(rng, dealers, periods, p, as_of)
+
+    truth = {
+        "seed": seed,
+        "as_of": as_of.isoformat(),
+        "driver_weights": {d: float(p["driver_weights"][d]) for d in drivers},
+        "intercept": float(p["intercept"]),
+        "dealer_weak_driver": dealer_state["weak"],
+        "weak_drop": dealer_state["weak_drop"],
+        "slow_sla_dealers": slow,
+        **truth_resp,
+        **truth_ro,
+    }
+    return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents, truth)
+
+
+def _dealers(rng, n_dealers, regions, p, drivers):
+    region_names = list(regions)
+    # every region gets at least one dealer; the rest spread unevenly, as real networks are
+    region = np.concatenate([np.arange(len(region_names)),
+                             rng.choice(len(region_names), n_dealers - len(region_names),
+                                        p=_norm(np.linspace(1.6, 0.6, len(region_names))))])
+    region = np.sort(region)
+    cities, names = [], []
+    for r in region:
+        city_list = regions[region_names[r]]
+        city = city_list[rng.integers(len(city_list))]
+        cities.append(city)
+        names.append(f"{DEALER_BRANDS[rng.integers(len(DEALER_BRANDS))]} {city}")
+    ids = [f"D{i + 1:03d}" for i in range(n_dealers)]
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):  # two dealers of one brand in one city get a number
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} {seen[n]}"
+    dealers = pd.DataFrame({"dealer_id": ids, "dealer_name": names,
+                            "region": [region_names[r] for r in region], "city": cities})
+
+    size = rng.lognormal(0.0, 0.6, n_dealers)
+    rate = rng.uniform(p["response_rate"]["min"], p["response_rate"]["max"], n_dealers)
+    offsets = rng.normal(0.0, p["dealer_offset_sd"], (n_dealers, len(drivers)))
+    n_weak = max(1, round(p["weak_dealer_share"] * n_dealers))
+    # weak dealers are drawn among the larger half so that their weakness is measurable
+    big = np.argsort(-size)[: max(n_weak, n_dealers // 2)]
+    weak_idx = np.sort(rng.choice(big, n_weak, replace=False))
+    candidates = p["weak_driver_candidates"]
+    weak, weak_drop = {}, {}
+    for k, i in enumerate(weak_idx):
+        drv = candidates[(k + rng.integers(len(candidates))) % len(candidates)]
+        drop = min(p["weak_drop_max"], p["weak_drop_latent"] / p["driver_weights"][drv])
+        offsets[i, drivers.index(drv)] -= drop
+        # the weakness is the dealer's one clear gap: its other drivers are not below par
+        others = [j for j, d in enumerate(drivers) if d != drv]
+        offsets[i, others] = np.abs(offsets[i, others])
+        weak[ids[i]] = drv
+        weak_drop[ids[i]] = round(float(drop), 4)
+    state = {"size": size, "rate": rate, "offsets": offsets, "weak": weak,
+             "weak_drop": weak_drop}
+    return dealers, state
+
+
+def _norm(x):
+    x = np.asarray(x, dtype=float)
+    return x / x.sum()
+
+
+def _responses(rng, dealers, st, periods, per_month, p, drivers):
+    tps = list(p["touchpoint_shares"])
+    tp_share = _norm([p["touchpoint_shares"][t] for t in tps])
+    n_m = len(periods)
+    dealer_share = _norm(st["size"])
+    expected = per_month * dealer_share[:, None, None] * tp_share[None, :, None] * np.ones(n_m)
+    invited = rng.poisson(expected / st["rate"][:, None, None])
+    counts = rng.binomial(invited, st["rate"][:, None, None])
+    d_idx, t_idx, m_idx = np.indices(counts.shape)
+    invitations = pd.DataFrame({
+        "dealer_id": dealers["dealer_id"].to_numpy()[d_idx.ravel()],
+        "touchpoint": np.array(tps)[t_idx.ravel()],
+        "month": periods.strftime("%Y-%m")[m_idx.ravel()],
+        "invited": invited.ravel().astype("int64"),
+    })
+
+    rep = counts.ravel()
+    di, ti, mi = (np.repeat(a.ravel(), rep) for a in (d_idx, t_idx, m_idx))
+    n = len(di)
+    start = periods.to_timestamp().to_numpy()[mi]
+    days = periods.days_in_month.to_numpy()[mi]
+    seconds = (rng.random(n) * days).astype(int) * 86400 + rng.integers(9 * 3600, 21 * 3600, n)
+    responded_at = pd.to_datetime(start) + pd.to_timedelta(seconds, unit="s")
+
+    # latent customer mood: seasonal dip in winter plus a slow regional drift
+    month_no = pd.DatetimeIndex(responded_at).month.to_numpy()
+    region_code = pd.factorize(dealers["region"])[0][di]
+    drift = rng.normal(0, 0.08, region_code.max() + 1)[region_code] * (mi - n_m / 2)
+    # a minority of customers arrive unhappy with everything: the long left tail of real NPS
+    unhappy = rng.random(n) < p["unhappy_share"]
+    mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
+            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
+    means = np.array([p["rating_mean"][d] for d in drivers])
+    raw = (means[None, :] + st["offsets"][di] + p["rating_common_sd"] * mood[:, None]
+           + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
+    ratings = np.clip(np.round(raw), 1, 10)
+    weights = np.array([p["driver_weights"][d] for d in drivers])
+    tp_effect = np.array([p["touchpoint_effect"][t] for t in tps])[ti]
+    latent = (p["intercept"] + ratings @ weights + tp_effect
+              + rng.normal(0, p["noise_sd"], n))
+    nps = np.clip(np.round(latent), 0, 10).astype("int64")
+    missing = rng.random((n, len(drivers))) < p["missing_rating_share"]
+    ratings = np.where(missing, np.nan, ratings)
+
+    order = np.argsort(responded_at.to_numpy(), kind="stable")
+    ids = np.array([f"R{i + 1:07d}" for i in range(n)])
+    vins = _vins(rng, n)
+    frame = pd.DataFrame({
+        "dealer_id": dealers["dealer_id"].to_numpy()[di],
+        "touchpoint": np.array(tps)[ti],
+        "responded_at": responded_at,
+        "vin": vins,
+        "nps": nps,
+        **{d: ratings[:, j] for j, d in enumerate(drivers)},
+    }).iloc[order].reset_index(drop=True)
+    frame.insert(0, "response_id", ids)
+    comments, causes, golden = _comments(rng, frame, st["weak"], p)
+    frame["comment"] = comments
+    n = len(frame)
+    frame["open_to_dealer"] = rng.random(n) < p["open_to_dealer_share"]
+    frame["phone"] = [_phone(rng) for _ in range(n)]
+    has_email = rng.random(n) < 0.6
+    frame["email"] = [_email(rng) if e else None for e in has_email]
+    truth = {"response_cause": causes, "golden_star_response_ids": golden}
+    return invitations, frame, truth
+
+
+def _vins(rng, n):
+    body = rng.choice(VIN_ALPHABET, size=(n, 8))
+    serial = rng.permutation(10**6)[:n] if n <= 10**6 else rng.integers(0, 10**6, n)
+    return np.array([f"XW8{''.join(b[:5])}{''.join(b[5:])}{s:06d}" for b, s in zip(body, serial)])
+
+
+def _comments(rng, frame, weak, p):
+    cause_names = list(CAUSES)
+    severity = np.array([CAUSES[c]["severity"] for c in cause_names])
+    p_detr = _norm(severity**1.5)
+    p_pass = _norm(1.0 / severity)
+    comments: list[str | None] = [None] * len(frame)
+    causes: dict[str, str] = {}
+    golden: list[str] = []
+    nps = frame["nps"].to_numpy()
+    dealer = frame["dealer_id"].to_numpy()
+    touch = frame["touchpoint"].to_numpy()
+    rid = frame["response_id"].to_numpy()
+    u = rng.random(len(frame))
+    for i in range(len(frame)):
+        english = rng.random() < p["english_share"]
+        if nps[i] <= 8:
+            if u[i] >= p["comment_share_below_9"]:
+                continue
+            probs = (p_detr if nps[i] <= 6 else p_pass).copy()
+            drv = weak.get(dealer[i])
+            if drv is not None:  # a weak dealer's complaints lean to its weak driver's causes
+                probs *= np.array([3.0 if CAUSES[c]["driver"] == drv else 1.0
+                                   for c in cause_names])
+            if touch[i] in ("sales_new", "sales_used"):  # no repair behind a sales contact
+                probs *= np.array([0.1 if CAUSES[c]["long_repair"] or c == "repair_quality"
+                                   else 1.0 for c in cause_names])
+            cause = cause_names[rng.choice(len(cause_names), p=_norm(probs))]
+            text = _complaint(rng, cause, english, p)
+            causes[str(rid[i])] = cause
+        else:
+            if u[i] >= p["comment_share_promoters"]:
+                continue
+            if rng.random() < p["golden_star_share"]:
+                pool, names = ((PRAISE_GOLDEN_EN, STAFF_NAMES_EN) if english
+                               else (PRAISE_GOLDEN_RU, STAFF_NAMES))
+                text = _expand(pool[rng.integers(len(pool))], rng,
+                               name=names[rng.integers(len(names))])
+                golden.append(str(rid[i]))
+            else:
+                pool = PRAISE_PLAIN_EN if english else PRAISE_PLAIN_RU
+                text = _expand(pool[rng.integers(len(pool))], rng)
+            text = text[0].upper() + text[1:]
+        comments[i] = text
+    return comments, causes, golden
+
+
+def _complaint(rng, cause, english, p):
+    spec = CAUSES[cause]
+    pool = spec["en" if english else "ru"]
+    core = _expand(pool[rng.integers(len(pool))], rng)
+    if spec["long_repair"] and rng.random() < 0.5:
+        openers = LONG_REPAIR_OPENERS_EN if english else LONG_REPAIR_OPENERS_RU
+        core = f"{openers[rng.integers(len(openers))]}, {core}"
+    tails = COMPLAINT_TAILS_EN if english else COMPLAINT_TAILS_RU
+    text = core + _expand(tails[rng.integers(len(tails))], rng)
+    if rng.random() < p["typo_share"]:
+        text = _typo(text, rng)
+    if rng.random() < p["contact_in_comment_share"]:
+        if rng.random() < 0.5:
+            contact = _phone(rng)
+            text += f". {'Call me' if english else 'Перезвоните мне'} {contact}"
+        else:
+            text += f". {'Write to' if english else 'Пишите на'} {_email(rng)}"
+    if rng.random() < 0.6:
+        text = text[0].upper() + text[1:]
+    return text
+
+
+def _cases(rng, responses, dealers, p, as_of):
+    red = responses.loc[responses["nps"] <= 6, ["response_id", "dealer_id", "responded_at",
+                                                 "open_to_dealer"]]
+    ids = dealers["dealer_id"].to_numpy()
+    n_slow = max(1, round(p["slow_dealer_share"] * len(ids)))
+    slow = sorted(rng.choice(ids, n_slow, replace=False).tolist())
+    n = len(red)
+    median = np.where(red["dealer_id"].isin(slow), 3.5, 1.0) * p["contact_delay_median_hours"]
+    # the importer's team handles closed cases centrally and a little more slowly
+    median = median * np.where(red["open_to_dealer"], 1.0, 1.3)
+    delay_h = rng.lognormal(np.log(median), p["contact_delay_sigma"])
+    first = red["responded_at"] + pd.to_timedelta(np.round(delay_h * 60), unit="min")
+    close_h = delay_h + rng.lognormal(np.log(72), 0.8, n)
+    closed = red["responded_at"] + pd.to_timedelta(np.round(close_h * 60), unit="min")
+    first = first.where(first < as_of)
+    closed = closed.where(closed < as_of)
+    resolution = np.array(RESOLUTIONS)[rng.integers(len(RESOLUTIONS), size=n)]
+    cases = pd.DataFrame({
+        "case_id": [f"C{i + 1:06d}" for i in range(n)],
+        "response_id": red["response_id"].to_numpy(),
+        "dealer_id": red["dealer_id"].to_numpy(),
+        "owner": np.where(red["open_to_dealer"], "dealer", "importer"),
+        "opened_at": red["responded_at"].to_numpy(),
+        "first_contact_at": first.to_numpy(),
+        "closed_at": closed.to_numpy(),
+        "resolution": np.where(closed.notna(), resolution, None),
+    })
+    return cases, slow
+
+
+def _repair_orders(rng, responses, dealers, p, periods):
+    service = responses.loc[responses["touchpoint"] == "service",
+                            ["dealer_id", "vin", "responded_at"]]
+    # staff: 4-8 mechanics and 1-3 foremen per dealer, each mechanic reporting to one foreman
+    mechanics, foreman_of = {}, {}
+    for d in dealers["dealer_id"]:
+        n_f = int(rng.integers(1, 4))
+        foremen = [_person(rng) for _ in range(n_f)]
+        mech = [_person(rng) for _ in range(int(rng.integers(4, 9)))]
+        mechanics[d] = mech
+        for k, m in enumerate(mech):
+            foreman_of[(d, m)] = foremen[k % n_f]
+    all_mech = [(d, m) for d, ms in mechanics.items() for m in ms]
+    n_careless = max(1, round(p["careless_mechanic_share"] * len(all_mech)))
+    careless = {all_mech[i] for i in rng.choice(len(all_mech), n_careless, replace=False)}
+
+    # base orders: one behind each service response (closed 0-3 days before the survey) and
+    # more without a survey; every base order is a distinct car
+    n_extra = int(round((p["repair_orders_per_service_response"] - 1) * len(service)))
+    period_start = periods[0].to_timestamp()
+    span = ((periods[-1] + 1).to_timestamp() - period_start).total_seconds()
+    extra_dealer = rng.choice(service["dealer_id"].to_numpy(), n_extra) if n_extra else []
+    extra_closed = period_start + pd.to_timedelta(rng.random(n_extra) * span * 0.97, unit="s")
+    closed = pd.concat([
+        pd.Series(service["responded_at"].to_numpy()) - pd.to_timedelta(
+            rng.integers(0, 4, len(service)) * 86400 + rng.integers(3600, 8 * 3600,
+                                                                    len(service)), unit="s"),
+        pd.Series(extra_closed)], ignore_index=True)
+    base = pd.DataFrame({
+        "dealer_id": np.concatenate([service["dealer_id"].to_numpy(), extra_dealer]),
+        "vin": np.concatenate([service["vin"].to_numpy(), _vins(rng, n_extra)]),
+        "closed_at": closed,
+    })
+    n_base = len(base)
+    fault_idx = rng.integers(len(FAULTS), size=n_base)
+    base["fault_code"] = [FAULTS[k][0] for k in fault_idx]
+    base["fault"] = [FAULTS[k][1] for k in fault_idx]
+    base["opened_at"] = base["closed_at"] - pd.to_timedelta(
+        rng.integers(1, 30, n_base) * 3600 * rng.choice([1, 1, 1, 4], n_base), unit="s")
+    base["mechanic"] = [mechanics[d][rng.integers(len(mechanics[d]))] for d in base["dealer_id"]]
+    base["foreman"] = [foreman_of[(d, m)] for d, m in zip(base["dealer_id"], base["mechanic"])]
+
+    # planted repeats: same VIN and fault reopened 0..window days (calendar) after closing,
+    # three times as likely after a careless mechanic
+    window = int(load_params("operations")["repeat_repair"]["window_days"])
+    is_careless = np.array([(d, m) in careless for d, m in zip(base["dealer_id"],
+                                                               base["mechanic"])])
+    prob = p["repeat_repair_share"] * np.where(is_careless, 3.0, 0.8)
+    last_ok = (periods[-1] + 1).to_timestamp() - pd.Timedelta(days=window + 1)
+    repeat_src = np.flatnonzero((rng.random(n_base) < prob)
+                                & (base["closed_at"] < last_ok).to_numpy()
+                                & (base["fault_code"] != "MNT-01").to_numpy())
+    # decoys that a careless rule would flag: same fault later than the window, or another
+    # fault inside it
+    free = np.setdiff1d(np.arange(n_base), repeat_src)
+    decoy_src = rng.choice(free, min(len(free), max(1, len(repeat_src) // 2)), replace=False)
+    follow = []
+    for k, i in enumerate(np.concatenate([repeat_src, decoy_src])):
+        src = base.iloc[i]
+        planted = k < len(repeat_src)
+        same_fault = planted or rng.random() < 0.5
+        if planted:
+            days = int(rng.integers(0, window + 1))
+        elif same_fault:
+            days = int(rng.integers(window + 2, 45))
+        else:
+            days = int(rng.integers(0, window + 1))
+        day0 = src["closed_at"].normalize() + pd.Timedelta(days=days)
+        opened = max(day0 + pd.Timedelta(hours=int(rng.integers(8, 19))),
+                     src["closed_at"] + pd.Timedelta(minutes=30))
+        if same_fault:
+            code, text = src["fault_code"], _fault_variant(src["fault"], rng)
+        else:
+            other = [f for f in FAULTS if f[0] != src["fault_code"]]
+            code, text = other[rng.integers(len(other))]
+        mech = mechanics[src["dealer_id"]][rng.integers(len(mechanics[src["dealer_id"]]))]
+        follow.append({"dealer_id": src["dealer_id"], "vin": src["vin"], "opened_at": opened,
+                       "closed_at": opened + pd.Timedelta(hours=int(rng.integers(2, 30))),
+                       "fault_code": code, "fault": text, "mechanic": mech,
+                       "foreman": foreman_of[(src["dealer_id"], mech)],
+                       "_src": i, "_planted": planted})
+    extra = pd.DataFrame(follow)
+    base["_src"], base["_planted"] = -1, False
+    ros = pd.concat([base, extra], ignore_index=True)
+    ros["_row"] = np.arange(len(ros))
+    ros = ros.sort_values(["opened_at", "_row"], kind="stable").reset_index(drop=True)
+    ros["ro_id"] = [f"RO{i + 1:07d}" for i in range(len(ros))]
+    id_of_row = dict(zip(ros["_row"], ros["ro_id"]))
+    planted = ros.loc[ros["_planted"]]
+    pairs = [{"first_ro_id": id_of_row[s], "repeat_ro_id": r} for s, r in
+             zip(planted["_src"], planted["ro_id"])]
+    careless_list = sorted(f"{d}|{m}" for d, m in careless)
+    ros = ros[["ro_id", "vin", "dealer_id", "opened_at", "closed_at", "fault_code", "fault",
+               "mechanic", "foreman"]]
+    truth = {"repeat_repair_ro_ids": sorted(planted["ro_id"].tolist()),
+             "repeat_repair_pairs": sorted(pairs, key=lambda x: x["repeat_ro_id"]),
+             "careless_mechanics": careless_list, "repeat_window_days": window}
+    return ros, truth
+
+
+def _fault_variant(text: str, rng) -> str:
+    """The same fault written differently by another service advisor."""
+    k = rng.integers(4)
+    if k == 0:
+        return text
+    if k == 1:
+        return text.lower()
+    if k == 2:
+        return f" {text.upper()} "
+    return text.replace(" ", "  ") + "."
+
+
+def _person(rng) -> str:
+    return (f"{SURNAMES[rng.integers(len(SURNAMES))]} {INITIALS[rng.integers(len(INITIALS))]}."
+            f"{INITIALS[rng.integers(len(INITIALS))]}.")
+
+
+def _incidents(rng, dealers, periods, p, as_of):
+    n = rng.poisson(p["incidents_per_dealer_month"] * len(dealers) * len(periods))
+    start = periods[0].to_timestamp()
+    span_days = ((periods[-1] + 1).to_timestamp() - start).days
+    day = rng.integers(0, span_days, n)
+    # most contacts come in working hours, some in the evening and at weekends
+    hour = np.where(rng.random(n) < 0.85, rng.integers(9, 18, n), rng.integers(18, 23, n))
+    created = start + pd.to_timedelta(day * 86400 + hour * 3600 + rng.integers(0, 3600, n),
+                                      unit="s")
+    kind = np.where(rng.random(n) < 0.8, "complaint", "thanks")
+    channels = list(INCIDENT_CHANNELS)
+    channel = np.array(channels)[rng.choice(len(channels), n,
+                                            p=_norm(list(INCIDENT_CHANNELS.values())))]
+    cats = list(COMPLAINT_CATEGORIES)
+    category = np.where(kind == "complaint",
+                        np.array(cats)[rng.choice(len(cats), n,
+                                                  p=_norm(list(COMPLAINT_CATEGORIES.values())))],
+                        "thanks")
+    reasons = list(LONG_SERVICE_REASONS)
+    reason = np.where(category == "long_service",
+                      np.array(reasons)[rng.choice(len(reasons), n,
+                                                   p=_norm(list(LONG_SERVICE_REASONS.values())))],
+                      None)
+    close_h = rng.lognormal(np.log(2.0), 0.9, n)
+    closed = pd.Series(created) + pd.to_timedelta(np.round(close_h * 60), unit="min")
+    closed = closed.where(closed < as_of)
+    texts = [_expand(INCIDENT_TEXT[c], rng, reason=REASON_TEXT.get(r, "")) for c, r in
+             zip(category, reason)]
+    frame = pd.DataFrame({
+        "created_at": created, "closed_at": closed.to_numpy(), "channel": channel,
+        "category": category, "reason": reason, "kind": kind,
+        "dealer_id": dealers["dealer_id"].to_numpy()[rng.integers(len(dealers), size=n)],
+        "text": texts,
+    }).sort_values("created_at", kind="stable").reset_index(drop=True)
+    frame.insert(0, "incident_id", [f"I{i + 1:06d}" for i in range(n)])
+    return frame

@@ -1,0 +1,105 @@
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from analysis.config import load_params
+from analysis.synthetic import TABLES, DemoNetwork, make_network
+
+DRIVERS = list(load_params("drivers")["drivers"])
+
+
+def test_same_seed_same_network_other_seed_other_network():
+    a = make_network(n_dealers=8, n_regions=2, months=2, responses_per_month=300, seed=5)
+    b = make_network(n_dealers=8, n_regions=2, months=2, responses_per_month=300, seed=5)
+    c = make_network(n_dealers=8, n_regions=2, months=2, responses_per_month=300, seed=6)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert a.truth == b.truth
+    assert not a.responses["nps"].equals(c.responses["nps"])
+
+
+def test_planted_driver_weights_recoverable_by_ols():
+    net = make_network(n_dealers=60, months=6, responses_per_month=5000, seed=11)
+    complete = net.responses.dropna(subset=DRIVERS)
+    fit = sm.OLS(complete["nps"], sm.add_constant(complete[DRIVERS])).fit()
+    for driver, weight in net.truth["driver_weights"].items():
+        assert fit.params[driver] == pytest.approx(weight, abs=0.05), driver
+
+
+def test_tables_have_the_promised_shape(small_net):
+    r = small_net.responses
+    assert set(r["touchpoint"]) <= {"sales_new", "sales_used", "service", "roadside", "hotline"}
+    assert r["nps"].between(0, 10).all()
+    ratings = r[DRIVERS].to_numpy()
+    assert np.nanmin(ratings) >= 1 and np.nanmax(ratings) <= 10
+    assert 0.01 < r[DRIVERS].isna().mean().mean() < 0.1
+    assert r["response_id"].is_unique
+    assert set(r["dealer_id"]) <= set(small_net.dealers["dealer_id"])
+    # the network looks like a real one: NPS between +10 and +60, all three groups present
+    share = r["nps"].pipe(lambda s: ((s >= 9).mean(), (s <= 6).mean()))
+    assert 10 < 100 * (share[0] - share[1]) < 60 and share[1] > 0.08
+    inv = small_net.invitations
+    counts = (r.assign(month=r["responded_at"].dt.strftime("%Y-%m"))
+              .groupby(["dealer_id", "touchpoint", "month"]).size().rename("responses"))
+    joined = inv.set_index(["dealer_id", "touchpoint", "month"]).join(counts).fillna(0)
+    assert (joined["invited"] >= joined["responses"]).all()
+
+
+def test_comments_carry_the_truth(small_net):
+    r = small_net.responses.set_index("response_id")
+    causes = small_net.truth["response_cause"]
+    assert causes and all(r.loc[rid, "nps"] <= 8 for rid in causes)
+    assert all(isinstance(r.loc[rid, "comment"], str) for rid in causes)
+    commented_low = r.index[(r["nps"] <= 8) & r["comment"].notna()]
+    assert set(commented_low) == set(causes)
+    comments = r["comment"].dropna()
+    cyrillic = comments.str.contains("[а-яА-Я]", regex=True).mean()
+    assert 0.7 < cyrillic < 0.95
+    assert comments.str.contains(r"@|\+7|\b8\s?\(?9\d\d", regex=True).any()
+    golden = small_net.truth["golden_star_response_ids"]
+    assert golden and (r.loc[golden, "nps"] >= 9).all()
+
+
+def test_weak_dealers_are_weak_on_their_driver():
+    net = make_network(n_dealers=30, months=4, responses_per_month=3000, seed=2)
+    means = net.responses.groupby("dealer_id")[DRIVERS].mean()
+    weak = net.truth["dealer_weak_driver"]
+    for dealer, driver in weak.items():
+        peers = [d for d in means.index if weak.get(d) != driver]
+        assert means.loc[dealer, driver] < means.loc[peers, driver].min() - 0.5, (dealer, driver)
+
+
+def test_one_case_per_detractor_and_contacts_after_the_answer(small_net):
+    r, cases = small_net.responses, small_net.cases
+    assert set(cases["response_id"]) == set(r.loc[r["nps"] <= 6, "response_id"])
+    contacted = cases.dropna(subset=["first_contact_at"])
+    assert (contacted["first_contact_at"] > contacted["opened_at"]).all()
+    delay_h = (contacted["first_contact_at"] - contacted["opened_at"]).dt.total_seconds() / 3600
+    assert 0.02 < (delay_h > 72).mean() < 0.3
+    owners = cases.merge(r[["response_id", "open_to_dealer"]], on="response_id")
+    assert ((owners["owner"] == "dealer") == owners["open_to_dealer"]).all()
+
+
+def test_planted_repeat_repairs_are_same_vin_same_fault_within_window(small_net):
+    ro = small_net.repair_orders.set_index("ro_id")
+    window = small_net.truth["repeat_window_days"]
+    pairs = small_net.truth["repeat_repair_pairs"]
+    assert len(pairs) == len(small_net.truth["repeat_repair_ro_ids"]) > 10
+    for pair in pairs:
+        first, again = ro.loc[pair["first_ro_id"]], ro.loc[pair["repeat_ro_id"]]
+        assert first["vin"] == again["vin"] and first["fault_code"] == again["fault_code"]
+        days = (again["opened_at"].normalize() - first["closed_at"].normalize()).days
+        assert 0 <= days <= window
+        assert again["opened_at"] > first["closed_at"]
+    assert ro.index.is_unique
+
+
+def test_write_and_read_round_trip(tmp_path, small_net):
+    small_net.write(tmp_path)
+    back = DemoNetwork.read(tmp_path)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(small_net, name),
+                                      check_dtype=False)
+    assert back.truth == small_net.truth
+    assert np.isin(["truth.json", "responses.parquet"], [p.name for p in tmp_path.iterdir()]).all()
