@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEMO := data/demo
 TEST_DEMO := .cache/demo-small
-DEMO_INPUTS := analysis/synthetic.py params/network.yaml params/drivers.yaml params/operations.yaml
+DEMO_INPUTS := analysis/synthetic.py $(wildcard params/*.yaml)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 

@@ -429,6 +429,7 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     latent = (p["intercept"] + ratings @ weights + tp_effect
               + rng.normal(0, p["noise_sd"], n))
     nps = np.clip(np.round(latent), 0, 10).astype("int64")
+    css = _css_ratings(rng, raw, drivers, np.array(tps)[ti], p)
     missing = rng.random((n, len(drivers))) < p["missing_rating_share"]
     ratings = np.where(missing, np.nan, ratings)
 
@@ -442,6 +443,7 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
         "vin": vins,
         "nps": nps,
         **{d: ratings[:, j] for j, d in enumerate(drivers)},
+        **css,
     }).iloc[order].reset_index(drop=True)
     frame.insert(0, "response_id", ids)
     comments, causes, golden = _comments(rng, frame, st["weak"], p)
@@ -453,6 +455,21 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     frame["email"] = [_email(rng) if e else None for e in has_email]
     truth = {"response_cause": causes, "golden_star_response_ids": golden}
     return invitations, frame, truth
+
+
+def _css_ratings(rng, raw, drivers, touchpoint, p):
+    """CSS attribute ratings for the surveyed touchpoints: each echoes one driver's latent
+    rating plus its own noise, so the CSS index tracks the drivers as it does in real data."""
+    spec = load_params("css")
+    source = p["css_source_driver"]
+    asked = np.isin(touchpoint, spec["touchpoints"])
+    out = {}
+    for attr in spec["attributes"]:
+        base = raw[:, drivers.index(source[attr])]
+        value = np.clip(np.round(base + rng.normal(0, p["css_noise_sd"], len(base))), 1, 10)
+        skipped = rng.random(len(base)) < p["missing_rating_share"]
+        out[attr] = np.where(asked & ~skipped, value, np.nan)
+    return out
 
 
 def _vins(rng, n):
