@@ -657,7 +657,8 @@ def _repair_orders(rng, responses, dealers, p, periods):
                        "fault_code": code, "fault": text, "mechanic": mech,
                        "foreman": foreman_of[(src["dealer_id"], mech)],
                        "_src": i, "_planted": planted})
-    extra = pd.DataFrame(follow)
+    # the data ends at the snapshot: a follow-up that would open later is not in it yet
+    extra = pd.DataFrame(follow).loc[lambda d: d["opened_at"] < (periods[-1] + 1).to_timestamp()]
     base["_src"], base["_planted"] = -1, False
     ros = pd.concat([base, extra], ignore_index=True)
     ros["_row"] = np.arange(len(ros))
