@@ -1,0 +1,311 @@
+"""pandera models of every table that crosses a boundary (exports in, the Parquet store out).
+
+The models describe the tables exactly as the demo network (``analysis.synthetic``) and the
+store hold them: strict (no unknown column), no coercion (raw text is parsed by
+``analysis.ingest``, which says why a value cannot be read), types, ranges and the allowed codes
+of coded columns from params. Two rules depend on the run and are added by :func:`schema_for`:
+``dealer_id`` must be in the dealers table of the store, and no timestamp may lie in the future.
+
+``Responses`` carries one 1-10 rating column per loyalty driver of params/drivers.yaml (the
+column may not be missing, a value may) and, optionally, the CSS attributes of params/css.yaml
+(present only in exports that have them).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pyarrow_
+from pandera.typing import Series
+
+from analysis.config import load_params
+
+TABLES = ("dealers", "invitations", "responses", "cases", "repair_orders", "incidents")
+# the key a table's rows are unique on: in one export, and in the store (the last ingest wins)
+KEYS: dict[str, tuple[str, ...]] = {
+    "dealers": ("dealer_id",),
+    "invitations": ("dealer_id", "touchpoint", "month"),
+    "responses": ("response_id",),
+    "cases": ("case_id",),
+    "repair_orders": ("ro_id",),
+    "incidents": ("incident_id",),
+}
+
+_NPS = load_params("nps")
+_DRIVERS = load_params("drivers")
+_CSS = load_params("css")
+_COLUMNS = load_params("columns")
+TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
+DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
+CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()}
+}
+NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
+RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
+CSS_MIN, CSS_MAX = int(_CSS["scale"]["min"]), int(_CSS["scale"]["max"])
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+# row-level rules: the error text pandera reports -> the column a user has to fix
+ROW_RULES = {
+    "first_contact_at before opened_at": "first_contact_at",
+    "closed_at before opened_at": "closed_at",
+    "closed_at before created_at": "closed_at",
+}
+
+
+def _not_before(later: str, earlier: str):
+    def check(cls, df: pd.DataFrame) -> Series[bool]:
+        return df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
+
+    check.__name__ = f"_{later}_not_before_{earlier}"
+    return pa.dataframe_check(name=f"{later}_not_before_{earlier}",
+                              error=f"{later} before {earlier}")(classmethod(check))
+
+
+class _Strict(pa.DataFrameModel):
+    class Config:
+        strict = True
+        coerce = False
+
+
+class Dealers(_Strict):
+    """The dealer network: one row per dealer centre."""
+
+    dealer_id: Series[str] = pa.Field(unique=True)
+    dealer_name: Series[str]
+    region: Series[str]
+    city: Series[str] = pa.Field(nullable=True, required=False)
+
+
+class Invitations(_Strict):
+    """Survey invitations sent, per dealer, touchpoint and month (the response-rate base)."""
+
+    dealer_id: Series[str]
+    touchpoint: Series[str] = pa.Field(isin=list(TOUCHPOINTS))
+    month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
+    invited: Series[int] = pa.Field(ge=0)
+
+    class Config:
+        unique = ["dealer_id", "touchpoint", "month"]
+
+
+def _responses_model() -> type[pa.DataFrameModel]:
+    """Responses, built from params: the demo's column order, a rating column per driver and
+    an optional one per CSS attribute."""
+    F = pa.Field
+    fields: dict[str, tuple[type, object]] = {
+        "response_id": (str, F(unique=True)),
+        "dealer_id": (str, F()),
+        "touchpoint": (str, F(isin=list(TOUCHPOINTS))),
+        "responded_at": (pd.Timestamp, F()),
+        "vin": (str, F(nullable=True, required=False)),
+        "nps": (int, F(ge=NPS_MIN, le=NPS_MAX)),
+        **{d: (float, F(ge=RATING_MIN, le=RATING_MAX, nullable=True)) for d in DRIVERS},
+        **{c: (float, F(ge=CSS_MIN, le=CSS_MAX, nullable=True, required=False))
+           for c in CSS_ATTRIBUTES},
+        "comment": (str, F(nullable=True, required=False)),
+        "open_to_dealer": (bool, F()),
+        "phone": (str, F(nullable=True, required=False)),
+        "email": (str, F(nullable=True, required=False)),
+    }
+    ratings = [*DRIVERS, *CSS_ATTRIBUTES]
+    namespace = {
+        "__annotations__": {name: Series[kind] for name, (kind, _) in fields.items()},
+        "__module__": __name__,
+        "__qualname__": "Responses",
+        "__doc__": "Survey answers: the 0-10 NPS score, 1-10 driver ratings, optional CSS "
+                   "attributes, the comment and the customer's contacts (personal data).",
+        **{name: spec for name, (_, spec) in fields.items()},
+        "_whole_ratings": pa.check(*ratings, name="whole_number",
+                                   error="not a whole number")(classmethod(_whole)),
+    }
+    return type("Responses", (_Strict,), namespace)
+
+
+def _whole(cls, series: pd.Series) -> Series[bool]:
+    return series % 1 == 0
+
+
+Responses = _responses_model()
+
+
+class Cases(_Strict):
+    """Red-flag cases opened by detractor responses, with the 72-hour contact SLA's times."""
+
+    case_id: Series[str] = pa.Field(unique=True)
+    response_id: Series[str]
+    dealer_id: Series[str]
+    owner: Series[str] = pa.Field(isin=list(ALLOWED["owner"]))
+    opened_at: Series[pd.Timestamp]
+    first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+    resolution: Series[str] = pa.Field(nullable=True, required=False)
+
+    _contact_after_open = _not_before("first_contact_at", "opened_at")
+    _closed_after_open = _not_before("closed_at", "opened_at")
+
+
+class RepairOrders(_Strict):
+    """Workshop repair orders (the base of repeat-repair statistics)."""
+
+    ro_id: Series[str] = pa.Field(unique=True)
+    vin: Series[str]
+    dealer_id: Series[str]
+    opened_at: Series[pd.Timestamp]
+    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+    fault_code: Series[str] = pa.Field(nullable=True)
+    fault: Series[str] = pa.Field(nullable=True)
+    mechanic: Series[str] = pa.Field(nullable=True)
+    foreman: Series[str] = pa.Field(nullable=True)
+
+    _closed_after_open = _not_before("closed_at", "opened_at")
+
+
+class Incidents(_Strict):
+    """Complaints and thanks received by customer service, with channel and category."""
+
+    incident_id: Series[str] = pa.Field(unique=True)
+    created_at: Series[pd.Timestamp]
+    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+    channel: Series[str] = pa.Field(isin=list(ALLOWED["channel"]))
+    category: Series[str]
+    reason: Series[str] = pa.Field(nullable=True, required=False)
+    kind: Series[str] = pa.Field(isin=list(ALLOWED["kind"]))
+    dealer_id: Series[str]
+    text: Series[str] = pa.Field(nullable=True)
+
+    _closed_after_created = _not_before("closed_at", "created_at")
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {
+    "dealers": Dealers, "invitations": Invitations, "responses": Responses, "cases": Cases,
+    "repair_orders": RepairOrders, "incidents": Incidents,
+}
+
+
+def _model(table: str) -> type[pa.DataFrameModel]:
+    try:
+        return MODELS[table]
+    except KeyError:
+        raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}") from None
+
+
+def columns(table: str) -> dict[str, pa.Column]:
+    """The table's columns in order (name -> pandera Column, with ``.required``, ``.dtype``)."""
+    return dict(_model(table).to_schema().columns)
+
+
+def required_columns(table: str) -> list[str]:
+    """Columns an export of ``table`` must have (their values may still be nullable)."""
+    return [name for name, col in columns(table).items() if col.required]
+
+
+def kind_of(table: str, column: str) -> str:
+    """How a column is read from text: str, code, month, int, float, bool or datetime."""
+    if column in ALLOWED:
+        return "code"
+    if table == "invitations" and column == "month":
+        return "month"
+    dtype = str(columns(table)[column].dtype)
+    if dtype.startswith("datetime64"):
+        return "datetime"
+    for kind in ("int", "float", "bool"):
+        if dtype.startswith(kind):
+            return kind
+    return "str"
+
+
+def schema_for(
+    table: str,
+    *,
+    dealers: Iterable[str] | pd.DataFrame | None = None,
+    now: pd.Timestamp | None = None,
+    unique: bool = True,
+) -> pa.DataFrameSchema:
+    """The table's schema with the run's rules: known dealers and no future timestamps.
+
+    Parameters
+    ----------
+    dealers
+        The dealers table (or its ids); ``dealer_id`` must be one of them. None: not checked.
+    now
+        Timestamps after this (a month after its month) are in the future. None: not checked.
+    unique
+        Keep the uniqueness rules; ``analysis.ingest`` drops them because it reports duplicates
+        itself, naming the line where the id was first seen.
+    """
+    schema = _model(table).to_schema()
+    updates: dict[str, dict] = {}
+    if dealers is not None and "dealer_id" in schema.columns and table != "dealers":
+        ids = dealers["dealer_id"] if isinstance(dealers, pd.DataFrame) else dealers
+        known = frozenset(pd.Series(list(ids), dtype="str").dropna())
+        updates["dealer_id"] = {"checks": [pa.Check(
+            lambda s: s.isin(known), name="known_dealer",
+            error="unknown dealer (not in the dealers table)")]}
+    if now is not None:
+        now = pd.Timestamp(now)
+        for name, col in schema.columns.items():
+            kind = kind_of(table, name)
+            if kind == "datetime":
+                updates[name] = {"checks": [*col.checks, pa.Check(
+                    lambda s, now=now: s <= now, name="not_future",
+                    error=f"in the future (after {now:%d.%m.%Y %H:%M})")]}
+            elif kind == "month":
+                month = f"{now:%Y-%m}"
+                updates[name] = {"checks": [*col.checks, pa.Check(
+                    lambda s, month=month: s <= month, name="not_future",
+                    error=f"in the future (after {month})")]}
+    if not unique:
+        for name, col in schema.columns.items():
+            if col.unique:
+                updates.setdefault(name, {})["unique"] = False
+    schema = schema.update_columns(updates) if updates else copy.deepcopy(schema)
+    if not unique:
+        schema.unique = None  # a copy: the model's own schema keeps its rule
+    return schema
+
+
+def validate(
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    dealers: Iterable[str] | pd.DataFrame | None = None,
+    now: pd.Timestamp | None = None,
+    lazy: bool = True,
+) -> pd.DataFrame:
+    """Validate ``frame`` as ``table``; raises ``pandera.errors.SchemaErrors`` (lazy) on failure."""
+    return schema_for(table, dealers=dealers, now=now).validate(frame, lazy=lazy)
+
+
+_ARROW = {"str": pyarrow_.string(), "int": pyarrow_.int64(), "code": pyarrow_.string(),
+          "month": pyarrow_.string(), "float": pyarrow_.float64(), "bool": pyarrow_.bool_(),
+          "datetime": pyarrow_.timestamp("ns")}
+
+
+def arrow_schema(table: str, names: Iterable[str] | None = None) -> pyarrow_.Schema:
+    """The Parquet schema of ``table`` (all its columns, or ``names`` in the model's order)."""
+    wanted = None if names is None else set(names)
+    return pyarrow_.schema([(c, _ARROW[kind_of(table, c)]) for c in columns(table)
+                            if wanted is None or c in wanted])
+
+
+class QuarantineSummary(_Strict):
+    """What the ingest log says about each file's latest ingest (the reports' appendix)."""
+
+    file: Series[str]
+    table: Series[str] = pa.Field(isin=list(TABLES))
+    ingested_at: Series[str]
+    read: Series[int] = pa.Field(ge=0)
+    accepted: Series[int] = pa.Field(ge=0)
+    quarantined: Series[int] = pa.Field(ge=0)
+    top_reasons: Series[str]
+    quarantine_file: Series[str] = pa.Field(nullable=True)
+
+    @pa.dataframe_check(error="read != accepted + quarantined")
+    @classmethod
+    def _every_row_counted(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["read"] == df["accepted"] + df["quarantined"]

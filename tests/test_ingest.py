@@ -1,0 +1,778 @@
+"""Ingest: a corpus of small malformed exports written here, each with its exact outcome; the
+store (append, idempotence, last ingest wins, pushdown); the CLI; the demo round trip; and
+hypothesis properties (every row is accepted or quarantined, accepted rows obey the schema)."""
+
+import codecs
+import csv
+import io
+import json
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis import ingest, schemas, store
+from analysis.__main__ import main
+from analysis.ingest import IngestError, read_export
+
+NOW = pd.Timestamp("2026-11-15 12:00")
+DEALERS = pd.DataFrame({"dealer_id": ["D001", "D002", "D003"],
+                        "dealer_name": ["Автоцентр Тула", "Моторс Омск", "Drive Сочи"],
+                        "region": ["Central", "Siberia", "South"],
+                        "city": ["Тула", "Омск", "Сочи"]})
+RU = ["ID ответа", "Код дилера", "Точка контакта", "Дата ответа", "Оценка",
+      "Качество продукта", "Качество ремонта и ТО", "Процесс записи на сервис",
+      "Компетентность и отношение персонала", "Атмосфера в дилерском центре",
+      "Открыт для дилера", "Комментарий"]
+EN = ["Response ID", "Dealer code", "Touchpoint", "Response date", "Score", "Product quality",
+      "Quality of repair and maintenance", "Service booking process",
+      "Staff competence and attitude", "Atmosphere in the dealer centre", "Open for dealer",
+      "Comments"]
+
+
+def row(rid, *, dealer="D001", tp="сервис", date="31.10.2026 14:05", nps="9",
+        ratings=("9", "8", "10", "9", "7"), open_="да", comment=""):
+    return [rid, dealer, tp, date, nps, *ratings, open_, comment]
+
+
+def write_csv(path, header, rows, *, sep=";", encoding="utf-8", blank_after=()):
+    """Rows as an export writes them; ``blank_after``: row numbers followed by a blank line."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter=sep, lineterminator="\r\n")
+    w.writerow(header)
+    for i, r in enumerate(rows, start=1):
+        w.writerow(r)
+        if i in blank_after:
+            buf.write("\r\n")
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def write_xlsx(path, rows, *, sheet="Sheet1", extra_sheets=()):
+    book = openpyxl.Workbook()
+    for name in extra_sheets:
+        book.create_sheet(name, 0)
+    ws = book.worksheets[len(extra_sheets)]
+    ws.title = sheet
+    for r in rows:
+        ws.append(list(r))
+    book.save(path)
+    return path
+
+
+def read(path, table="responses", **kw):
+    kw.setdefault("dealers", DEALERS)
+    kw.setdefault("now", NOW)
+    return read_export(path, table=table, **kw)
+
+
+def problems(result):
+    q = result.quarantined
+    return list(zip(q["source_line"].tolist(), q["problem"].tolist()))
+
+
+def ids(result, col="response_id"):
+    return result.accepted[col].tolist()
+
+
+def check_invariant(result):
+    assert len(result.accepted) + len(result.quarantined) == result.n_read
+    schemas.validate(result.table, result.accepted, dealers=DEALERS, now=NOW)
+
+
+# --- the corpus: encodings, delimiters, headers -------------------------------------------------
+@pytest.mark.parametrize(("encoding", "sep", "header", "detected"), [
+    ("utf-8", ",", EN, ("utf-8", ",")),
+    ("utf-8-sig", ";", RU, ("utf-8-sig", ";")),
+    ("cp1251", ";", RU, ("cp1251", ";")),
+    ("utf-16", "\t", RU, ("utf-16", "\t")),       # Excel's "Unicode text"
+    ("cp1251", "\t", EN, ("utf-8", "\t")),        # pure ASCII content decodes as UTF-8
+])
+def test_encodings_and_delimiters_are_detected(tmp_path, encoding, sep, header, detected):
+    rows = [row("R1", comment="Всё отлично, спасибо; быстро"), row("R2", nps="10")]
+    if header is EN:
+        rows = [row("R1", tp="service", open_="yes", comment="fine, thanks"),
+                row("R2", tp="service", nps="10", open_="no")]
+    r = read(write_csv(tmp_path / "x.csv", header, rows, sep=sep, encoding=encoding))
+    assert (r.encoding, r.delimiter) == detected
+    assert ids(r) == ["R1", "R2"] and r.accepted["nps"].tolist() == [9, 10]
+    assert r.accepted["comment"].iloc[0] == rows[0][-1]
+    assert problems(r) == [] and r.n_read == 2
+    check_invariant(r)
+
+
+def test_semicolon_file_with_decimal_commas_is_not_read_as_comma_separated(tmp_path):
+    rows = [row("R1", nps="9,0", ratings=("9,0", "8,0", "10,0", "9,0", "7,0"))]
+    r = read(write_csv(tmp_path / "x.csv", RU, rows, sep=";"))
+    assert r.delimiter == ";" and r.accepted["nps"].tolist() == [9]
+    assert r.accepted["booking"].tolist() == [10.0]
+
+
+def test_headers_match_whatever_the_case_spacing_and_punctuation(tmp_path):
+    header = ["  response_ID ", "КОД  ДИЛЕРА", "точка-контакта", "Дата_ответа", "Оценка NPS",
+              "product quality", "Repair_Quality", "BOOKING", "staff", "Атмосфера",
+              "Открыто для дилера:", "Отзыв"]
+    r = read(write_csv(tmp_path / "x.csv", header, [row("R1")]))
+    assert ids(r) == ["R1"]
+    assert r.columns["Оценка NPS"] == "nps" and r.columns["response_ID"] == "response_id"
+
+
+def test_bytes_neither_utf8_nor_cp1251_raise(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(";".join(RU).encode("cp1251") + b"\r\nR1;\x98\x98\r\n")
+    with pytest.raises(IngestError, match=r"bad\.csv: byte \d+ is neither UTF-8 nor "
+                                          r"Windows-1251.*--encoding"):
+        read(path)
+
+
+def test_explicit_encoding_overrides_detection(tmp_path):
+    path = write_csv(tmp_path / "koi.csv", RU, [row("R1")], encoding="koi8_r")
+    with pytest.raises(IngestError, match="no header row found"):
+        read(path)  # KOI8-R decodes as Windows-1251 gibberish: no header
+    assert ids(read(path, encoding="koi8_r")) == ["R1"]
+
+
+# --- values ------------------------------------------------------------------------------------
+def test_scores_out_of_range_not_whole_or_not_numbers_are_quarantined(tmp_path):
+    rows = [row("R1", nps="11"), row("R2", nps="-1"), row("R3", nps="9,5"),
+            row("R4", nps="abc"), row("R5", nps="9,0"), row("R6", nps=" 9.0 "),
+            row("R7", nps=""), row("R8", nps="0")]
+    r = read(write_csv(tmp_path / "scores.csv", RU, rows))
+    assert ids(r) == ["R5", "R6", "R8"] and r.accepted["nps"].tolist() == [9, 9, 0]
+    assert problems(r) == [
+        (2, "nps: out of range 0-10 ('11')"),
+        (3, "nps: out of range 0-10 ('-1')"),
+        (4, "nps: not a whole number ('9,5')"),
+        (5, "nps: not a number ('abc')"),
+        (8, "nps: missing value"),
+    ]
+    check_invariant(r)
+
+
+def test_scores_as_words(tmp_path):
+    rows = [row("R1", nps="девять"), row("R2", nps="Nine"), row("R3", nps="ДЕСЯТЬ"),
+            row("R4", nps="ноль"), row("R5", nps="девяносто")]
+    r = read(write_csv(tmp_path / "words.csv", RU, rows))
+    assert r.accepted["nps"].tolist() == [9, 9, 10, 0]
+    assert problems(r) == [(6, "nps: not a number ('девяносто')")]
+
+
+def test_driver_ratings_range_blank_and_fractions(tmp_path):
+    rows = [row("R1", ratings=("", "8", "10", "9", "7")),
+            row("R2", ratings=("0", "8", "10", "9", "7")),
+            row("R3", ratings=("9", "8,5", "10", "9", "11"))]
+    r = read(write_csv(tmp_path / "drivers.csv", RU, rows))
+    assert ids(r) == ["R1"] and np.isnan(r.accepted["product_quality"].iloc[0])
+    assert problems(r) == [
+        (3, "product_quality: out of range 1-10 ('0')"),
+        (4, "repair_quality: not a whole number ('8,5'); atmosphere: out of range 1-10 ('11')"),
+    ]
+    assert r.quarantined["bad_columns"].tolist() == ["product_quality",
+                                                     "repair_quality; atmosphere"]
+
+
+def test_dates_in_several_formats(tmp_path):
+    dates = ["31.10.2026", "31.10.2026 14:05", "2026-10-31", "2026-10-31T14:05:00",
+             "31.10.2026 14:05:07", "2026-10-31 14:05", "2026-10-31T14:05:00+03:00",
+             "2026-10-31T11:05:00Z", "31/10/2026", "1026-10-31", "31.10.2026 25:00"]
+    rows = [row(f"R{i}", date=d) for i, d in enumerate(dates, start=1)]
+    r = read(write_csv(tmp_path / "dates.csv", RU, rows))
+    expected = [pd.Timestamp(t) for t in [
+        "2026-10-31", "2026-10-31 14:05", "2026-10-31", "2026-10-31 14:05",
+        "2026-10-31 14:05:07", "2026-10-31 14:05", "2026-10-31 14:05", "2026-10-31 14:05"]]
+    assert r.accepted["responded_at"].tolist() == expected
+    assert problems(r) == [
+        (10, "responded_at: not a date ('31/10/2026')"),
+        (11, "responded_at: implausible date (before 01.01.2000 or after 2200) ('1026-10-31')"),
+        (12, "responded_at: not a date ('31.10.2026 25:00')"),
+    ]
+
+
+def test_future_dates_are_quarantined(tmp_path):
+    rows = [row("R1", date="15.11.2026 11:59"), row("R2", date="15.11.2026 12:01"),
+            row("R3", date="2027-01-01")]
+    r = read(write_csv(tmp_path / "future.csv", RU, rows))
+    assert ids(r) == ["R1"]
+    assert problems(r) == [
+        (3, "responded_at: in the future (after 15.11.2026 12:00) ('15.11.2026 12:01')"),
+        (4, "responded_at: in the future (after 15.11.2026 12:00) ('2027-01-01')"),
+    ]
+
+
+def test_booleans(tmp_path):
+    words = ["да", "Нет", "yes", "NO", "1", "0", "true", "False", "может быть", ""]
+    rows = [row(f"R{i}", open_=w) for i, w in enumerate(words, start=1)]
+    r = read(write_csv(tmp_path / "bool.csv", RU, rows))
+    assert r.accepted["open_to_dealer"].tolist() == [True, False] * 4
+    assert problems(r) == [(10, "open_to_dealer: not yes/no ('может быть')"),
+                           (11, "open_to_dealer: missing value")]
+
+
+def test_touchpoint_codes_and_aliases(tmp_path):
+    rows = [row("R1", tp="Сервис"), row("R2", tp="sales_new"), row("R3", tp="Продажа с пробегом"),
+            row("R4", tp="Горячая линия"), row("R5", tp="магазин"), row("R6", tp="")]
+    r = read(write_csv(tmp_path / "tp.csv", RU, rows))
+    assert r.accepted["touchpoint"].tolist() == ["service", "sales_new", "sales_used", "hotline"]
+    allowed = ", ".join(schemas.TOUCHPOINTS)
+    assert problems(r) == [(6, f"touchpoint: not one of {allowed} ('магазин')"),
+                           (7, "touchpoint: missing value")]
+
+
+def test_unknown_dealer_is_quarantined(tmp_path):
+    r = read(write_csv(tmp_path / "dealer.csv", RU, [row("R1", dealer="D999"),
+                                                      row("R2", dealer=" D002 ")]))
+    assert ids(r) == ["R2"] and r.accepted["dealer_id"].tolist() == ["D002"]
+    assert problems(r) == [(2, "dealer_id: unknown dealer (not in the dealers table) ('D999')")]
+
+
+def test_a_row_failing_several_checks_is_quarantined_once_with_every_reason(tmp_path):
+    rows = [row("R1", dealer="D999", nps="11", date="32.10.2026", open_="?")]
+    r = read(write_csv(tmp_path / "many.csv", RU, rows))
+    assert r.n_read == 1 and len(r.quarantined) == 1
+    assert r.quarantined["bad_columns"].iloc[0] == "dealer_id; responded_at; nps; open_to_dealer"
+    assert r.quarantined["problem"].iloc[0] == (
+        "dealer_id: unknown dealer (not in the dealers table) ('D999'); "
+        "responded_at: not a date ('32.10.2026'); nps: out of range 0-10 ('11'); "
+        "open_to_dealer: not yes/no ('?')")
+    assert r.reasons.set_index(["column", "reason"])["rows"].to_dict() == {
+        ("responded_at", "not a date"): 1, ("open_to_dealer", "not yes/no"): 1,
+        ("nps", "out of range 0-10"): 1,
+        ("dealer_id", "unknown dealer (not in the dealers table)"): 1}
+
+
+# --- rows: blank lines, duplicates, malformed -------------------------------------------------
+def test_blank_lines_are_skipped_and_not_counted_line_numbers_stay_true(tmp_path):
+    path = tmp_path / "blank.csv"
+    text = (";".join(RU) + "\r\n\r\n" + ";".join(row("R1")) + "\r\n;;;; ;\r\n   \r\n"
+            + ";".join(row("R2", nps="11")) + "\r\n\r\n")
+    path.write_text(text, encoding="utf-8")
+    r = read(path)
+    assert r.n_read == 2 and ids(r) == ["R1"]
+    assert problems(r) == [(6, "nps: out of range 0-10 ('11')")]
+
+
+def test_duplicates_keep_the_first_and_name_its_line(tmp_path):
+    rows = [row("R1"), row("R2"), row("R1"), row("R1", nps="3"), row("R3", nps="11"),
+            row("R3")]
+    r = read(write_csv(tmp_path / "dups.csv", RU, rows, blank_after=(1,)))
+    assert ids(r) == ["R1", "R2"]
+    assert problems(r) == [
+        (5, "response_id: duplicate row: same as line 2"),
+        (6, "response_id: duplicate id R1: first seen at line 2"),
+        (7, "nps: out of range 0-10 ('11')"),
+        (8, "response_id: duplicate id R3: first seen at line 7"),
+    ]
+    check_invariant(r)
+
+
+def test_quoted_values_with_separators_and_line_breaks(tmp_path):
+    rows = [row("R1", comment="Долго;\r\nочень долго\r\n\"ждал\""), row("R2", nps="11")]
+    r = read(write_csv(tmp_path / "quoted.csv", RU, rows))
+    assert r.accepted["comment"].tolist() == ["Долго;\r\nочень долго\r\n\"ждал\""]
+    assert problems(r) == [(5, "nps: out of range 0-10 ('11')")]  # R2 starts on line 5
+
+
+def test_a_row_with_more_cells_than_the_header_is_quarantined_alone(tmp_path):
+    path = tmp_path / "cells.csv"
+    lines = [";".join(RU), ";".join(row("R1")), ";".join(row("R2", comment="плохо; грубо")),
+             ";".join(row("R3")) + ";;"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = read(path)
+    assert ids(r) == ["R1", "R3"]
+    assert problems(r) == [(3, "(row): the row has 13 cells, the header 12 (an unquoted ';' "
+                               "inside a value?); extra cells: [' грубо']")]
+
+
+def test_a_quote_never_closed_is_an_error_naming_the_line(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(";".join(RU) + "\n" + ";".join(row("R1")) + "\n"
+                    + ";".join(row("R2", comment='"не закрыта')) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"quote\.csv, line 3: .*quote"):
+        read(path)
+
+
+# --- columns -----------------------------------------------------------------------------------
+def test_missing_required_column_names_file_column_and_aliases(tmp_path):
+    header = [h for h in RU if h != "Оценка"]
+    rows = [[c for h, c in zip(RU, row("R1")) if h != "Оценка"]]
+    with pytest.raises(IngestError) as err:
+        read(write_csv(tmp_path / "no_nps.csv", header, rows))
+    msg = str(err.value)
+    assert "no_nps.csv" in msg and "required column(s) missing" in msg and "nps" in msg
+    assert "nps: nps, оценка nps, nps оценка, оценка," in msg and "likelihood to recommend" in msg
+    assert "Комментарий" in msg  # the file's own columns, to compare
+
+
+def test_extra_columns_are_dropped_from_accepted_and_kept_in_quarantine(tmp_path):
+    header = [*RU, "Регион", "Менеджер"]
+    rows = [[*row("R1"), "Central", "Иванов"], [*row("R2", nps="11"), "South", "Петров"]]
+    r = read(write_csv(tmp_path / "extra.csv", header, rows))
+    assert ids(r) == ["R1"] and "Регион" not in r.accepted
+    assert r.ignored_columns == ("Регион", "Менеджер")
+    assert r.quarantined[["Регион", "Менеджер"]].values.tolist() == [["South", "Петров"]]
+    assert list(r.quarantined.columns[:4]) == list(ingest.META)
+
+
+def test_optional_columns_may_be_missing(tmp_path):
+    header = RU[:-1]  # no comment
+    r = read(write_csv(tmp_path / "nocomment.csv", header, [row("R1")[:-1]]))
+    assert ids(r) == ["R1"] and "comment" not in r.accepted
+    assert "comment" in r.missing_optional and "email" in r.missing_optional
+
+
+def test_two_columns_meaning_the_same_raise(tmp_path):
+    header = [*RU, "NPS"]
+    with pytest.raises(IngestError, match="columns 'Оценка' and 'NPS' both mean 'nps'"):
+        read(write_csv(tmp_path / "twice.csv", header, [[*row("R1"), "9"]]))
+
+
+def test_css_attributes_are_optional_columns_rated_1_to_10(tmp_path):
+    header = [*RU, "Ease of making an appointment", "css_value"]
+    rows = [[*row("R1"), "9", ""], [*row("R2"), "11", "5"]]
+    r = read(write_csv(tmp_path / "css.csv", header, rows))
+    assert ids(r) == ["R1"] and r.accepted["css_appointment"].tolist() == [9.0]
+    assert np.isnan(r.accepted["css_value"].iloc[0])
+    assert problems(r) == [(3, "css_appointment: out of range 1-10 ('11')")]
+
+
+# --- formats -----------------------------------------------------------------------------------
+def test_excel_with_a_title_row_reports_excel_row_numbers(tmp_path):
+    rows = [["Выгрузка NPS за октябрь 2026"], [], RU, row("R1"), [], row("R2", nps=11),
+            [None] * 12, [*row("R3", nps="девять"), None, "заметка"]]
+    r = read(write_xlsx(tmp_path / "nps.xlsx", rows))
+    assert r.header_line == 3 and r.n_read == 3 and ids(r) == ["R1", "R3"]
+    assert problems(r) == [(6, "nps: out of range 0-10 ('11')")]
+    assert r.ignored_columns == ("(column 13)", "(column 14)")  # data without a header
+
+
+def test_excel_native_types_and_a_named_sheet(tmp_path):
+    native = [["R1", "D001", "Сервис", pd.Timestamp("2026-10-31 14:05").to_pydatetime(), 9,
+               9, 8.0, 10, 9, 7, True, None],
+              ["R2", "D001", "Сервис", pd.Timestamp("2026-10-31").to_pydatetime(), 9.5,
+               9, 8, 10, 9, 7, False, "ok"]]
+    path = write_xlsx(tmp_path / "book.xlsx", [RU, *native], sheet="NPS",
+                      extra_sheets=("Обложка",))
+    r = read(path, sheet="NPS")
+    assert ids(r) == ["R1"] and r.accepted["open_to_dealer"].tolist() == [True]
+    assert r.accepted["responded_at"].tolist() == [pd.Timestamp("2026-10-31 14:05")]
+    assert problems(r) == [(3, "nps: not a whole number ('9.5')")]
+    with pytest.raises(IngestError, match=r"no sheet 'Лист1'; its sheets are \['Обложка', 'NPS'\]"):
+        read(path, sheet="Лист1")
+    with pytest.raises(IngestError, match=r"book\.xlsx \(sheet 'Обложка'\): no header row"):
+        read(path)  # the first sheet is a cover page
+
+
+def test_parquet_export_with_aliased_headers_and_typed_columns(tmp_path):
+    frame = pd.DataFrame({"Response ID": ["R1", "R2"], "Dealer code": ["D001", "D002"],
+                          "touchpoint": ["service", "hotline"],
+                          "Response date": [pd.Timestamp("2026-10-01 10:00"),
+                                            pd.Timestamp("2026-12-01")],
+                          "nps": [10, 12], "product_quality": [9.0, np.nan],
+                          "repair_quality": [9.0, 9], "booking": [9.0, 9], "staff": [9.0, 9],
+                          "atmosphere": [9.0, 9], "open_to_dealer": [True, False]})
+    frame.to_parquet(tmp_path / "x.parquet", index=False)
+    r = read(tmp_path / "x.parquet")
+    assert ids(r) == ["R1"] and r.accepted["nps"].dtype == "int64"
+    assert problems(r) == [(2, "responded_at: in the future (after 15.11.2026 12:00) "
+                               "('2026-12-01T00:00:00'); nps: out of range 0-10 ('12')")]
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, r"old Excel \.xls.*save it as \.xlsx"),
+    (b"\x00\x01\x02binary\x00", "not a text file"),
+    (b"", "no header row found"),
+    ("просто текст\nбез заголовков\n".encode(), "no header row found.*Check --table"),
+    (b"PK\x03\x04broken zip", "not a readable .xlsx workbook"),
+    (b"PAR1broken", "not a readable Parquet file"),
+])
+def test_files_that_cannot_be_read_raise_naming_the_file(tmp_path, content, match):
+    path = tmp_path / "export.dat"
+    path.write_bytes(content)
+    with pytest.raises(IngestError, match=match) as err:
+        read(path)
+    assert str(path) in str(err.value)
+
+
+def test_missing_file_and_unknown_table_raise(tmp_path):
+    with pytest.raises(IngestError, match="no such file"):
+        read(tmp_path / "nope.csv")
+    with pytest.raises(IngestError, match="unknown table 'answers'"):
+        read(tmp_path / "nope.csv", table="answers")
+
+
+# --- the other tables ----------------------------------------------------------------------------
+def test_dealers_export(tmp_path):
+    header = ["Код дилера", "Наименование ДЦ", "Регион", "Город"]
+    rows = [["D001", "Автоцентр Тула", "Central", "Тула"], ["D002", "Моторс", "", "Омск"],
+            ["D001", "Автоцентр Тула 2", "Central", "Тула"], ["D004", "Drive", "South", ""]]
+    r = read(write_csv(tmp_path / "dealers.csv", header, rows), table="dealers")
+    assert ids(r, "dealer_id") == ["D001", "D004"] and r.accepted["city"].isna().tolist() == [
+        False, True]
+    assert problems(r) == [(3, "region: missing value"),
+                           (4, "dealer_id: duplicate id D001: first seen at line 2")]
+
+
+def test_invitations_months_in_several_formats(tmp_path):
+    header = ["Dealer code", "Touchpoint", "Period", "Invitations sent"]
+    rows = [["D001", "Service & repair", "10.2026", "120"], ["D001", "hotline", "2026-10", "1 200"],
+            ["D002", "service", "01.10.2026", "5"], ["D002", "service", "2026-13", "5"],
+            ["D003", "service", "2026-12", "5"], ["D003", "service", "2026-11", "-5"],
+            ["D001", "service", "2026-10", "7"], ["D003", "service", "1999-10", "5"]]
+    r = read(write_csv(tmp_path / "inv.csv", header, rows, sep=","), table="invitations")
+    assert r.accepted[["dealer_id", "month", "invited"]].values.tolist() == [
+        ["D001", "2026-10", 120], ["D001", "2026-10", 1200], ["D002", "2026-10", 5]]
+    assert problems(r) == [
+        (5, "month: not a month ('2026-13')"),
+        (6, "month: in the future (after 2026-11) ('2026-12')"),
+        (7, "invited: below 0 ('-5')"),
+        (8, "dealer_id+touchpoint+month: duplicate id D001/service/2026-10: first seen at line 2"),
+        (9, "month: implausible month (before 2000-01) ('1999-10')"),
+    ]
+
+
+def test_cases_from_excel_with_row_rules(tmp_path):
+    header = ["Номер кейса", "ID ответа", "Код дилера", "Ответственный", "Дата открытия",
+              "Дата первого контакта", "Дата закрытия", "Решение"]
+    t = pd.Timestamp
+    rows = [["Кейсы", None], header,
+            ["C1", "R1", "D001", "Дилер", t("2026-10-01 10:00"), t("2026-10-01 12:00"), None,
+             None],
+            ["C2", "R2", "D001", "импортёр", t("2026-10-02 10:00"), t("2026-10-01 09:00"),
+             t("2026-10-01 08:00"), "x"],
+            ["C3", "R3", "D002", "кто-то", "02.10.2026 10:00", None, None, None]]
+    rows = [[v.to_pydatetime() if isinstance(v, pd.Timestamp) else v for v in r] for r in rows]
+    r = read(write_xlsx(tmp_path / "cases.xlsx", rows), table="cases")
+    assert ids(r, "case_id") == ["C1"] and r.accepted["owner"].tolist() == ["dealer"]
+    assert problems(r) == [
+        (4, "first_contact_at: first_contact_at before opened_at ('2026-10-01T09:00:00'); "
+            "closed_at: closed_at before opened_at ('2026-10-01T08:00:00')"),
+        (5, "owner: not one of dealer, importer ('кто-то')"),
+    ]
+
+
+def test_repair_orders_tab_separated(tmp_path):
+    header = ["RO number", "VIN", "Dealer code", "Opened", "Closed", "Defect code",
+              "Fault description", "Technician", "Supervisor", "Цех"]
+    rows = [["RO1", "XW8AAAAAAAA000001", "D001", "2026-10-01 09:00", "2026-10-01 18:00",
+             "ENG-01", "  Стук  ", "Иванов И.И.", "", "1"],
+            ["RO2", "", "D001", "2026-10-01 09:00", "", "", "", "", "", "2"]]
+    r = read(write_csv(tmp_path / "ro.tsv", header, rows, sep="\t"), table="repair_orders")
+    assert ids(r, "ro_id") == ["RO1"]
+    assert r.accepted["fault"].tolist() == ["  Стук  "]  # free text is kept as written
+    assert r.accepted["foreman"].isna().all() and r.ignored_columns == ("Цех",)
+    assert problems(r) == [(3, "vin: missing value")]
+
+
+def test_incidents_in_windows_1251_with_russian_codes(tmp_path):
+    header = ["Номер обращения", "Дата обращения", "Дата закрытия", "Канал", "Категория",
+              "Причина", "Тип обращения", "Код дилера", "Текст обращения"]
+    rows = [["I1", "01.10.2026 10:00", "01.10.2026 11:00", "Телефон", "long_service",
+             "few_staff", "Жалоба", "D001", "Долго"],
+            ["I2", "01.10.2026 10:00", "", "голубиная почта", "other", "", "Благодарность",
+             "D002", "Спасибо"],
+            ["I3", "01.10.2026 10:00", "30.09.2026", "Соцсети", "other", "", "спасибо", "D002",
+             ""]]
+    r = read(write_csv(tmp_path / "inc.csv", header, rows, encoding="cp1251"), table="incidents")
+    assert r.accepted[["channel", "kind"]].values.tolist() == [["phone", "complaint"]]
+    channels = ", ".join(schemas.ALLOWED["channel"])
+    assert problems(r) == [
+        (3, f"channel: not one of {channels} ('голубиная почта')"),
+        (4, "closed_at: closed_at before created_at ('30.09.2026')"),
+    ]
+
+
+# --- schemas -----------------------------------------------------------------------------------
+def test_demo_tables_validate_completely(small_net):
+    for table in schemas.TABLES:
+        frame = getattr(small_net, table)
+        out = schemas.validate(table, frame, dealers=small_net.dealers,
+                               now=pd.Timestamp("2100-01-01"))
+        assert len(out) == len(frame), table
+        assert list(out.columns) == [c for c in schemas.columns(table) if c in frame], table
+    assert set(schemas.DRIVERS) <= set(schemas.required_columns("responses"))
+    assert not set(schemas.CSS_ATTRIBUTES) & set(schemas.required_columns("responses"))
+
+
+def test_schemas_reject_what_the_demo_never_holds(small_net):
+    bad = small_net.responses.head(3).assign(nps=[9, 11, 9])
+    with pytest.raises(Exception, match="less_than_or_equal_to"):
+        schemas.validate("responses", bad)
+    dup = pd.concat([small_net.dealers.head(2), small_net.dealers.head(1)])
+    with pytest.raises(Exception, match="field_uniqueness"):
+        schemas.validate("dealers", dup)
+    extra = small_net.dealers.assign(manager="x")
+    with pytest.raises(Exception, match="manager"):
+        schemas.validate("dealers", extra)  # strict
+
+
+def test_every_alias_names_one_column_per_table():
+    for table in schemas.TABLES:
+        index = ingest._alias_index(table, ingest.load_params("columns"))
+        assert set(index.values()) == set(schemas.columns(table))
+
+
+# --- the store ---------------------------------------------------------------------------------
+@pytest.fixture()
+def root(tmp_path):
+    """A data root whose store knows the dealers."""
+    path = write_csv(tmp_path / "dealers.csv", ["dealer_id", "dealer_name", "region", "city"],
+                     DEALERS.values.tolist(), sep=",")
+    ingest.ingest_file(path, table="dealers", data_root=tmp_path / "data", now=NOW)
+    return tmp_path / "data"
+
+
+def test_ingest_writes_month_partitions_quarantine_and_log(tmp_path, root):
+    rows = [row("R1", date="30.09.2026 10:00"), row("R2"), row("R3", nps="11"), row("R2")]
+    path = write_csv(tmp_path / "oct.csv", RU, rows)
+    rec = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    assert (rec.appended.added, rec.appended.replaced, rec.appended.unchanged) == (2, 0, 0)
+    parts = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
+    assert parts == ["processed/dealers/part-0.parquet",
+                     "processed/responses/month=2026-09/part-0.parquet",
+                     "processed/responses/month=2026-10/part-0.parquet"]
+    back = store.load("responses", data_dir=root / "processed")
+    assert back["response_id"].tolist() == ["R1", "R2"]
+    assert back["month"].tolist() == ["2026-09", "2026-10"]  # the partition comes back too
+    q = pd.read_csv(root / "quarantine" / "oct.csv.csv", sep=";", encoding="utf-8-sig",
+                    dtype=str)
+    assert q["source_line"].tolist() == ["4", "5"]
+    assert q["problem"].tolist() == ["nps: out of range 0-10 ('11')",
+                                     "response_id: duplicate row: same as line 3"]
+    assert q["Оценка"].tolist() == ["11", "9"]
+    log = [json.loads(x) for x in (root / "processed" / "_ingest_log.jsonl").read_text(
+        encoding="utf-8").splitlines()]
+    assert [e["file"] for e in log] == ["dealers.csv", "oct.csv"]
+    assert {k: log[1][k] for k in ("read", "accepted", "quarantined", "added")} == {
+        "read": 4, "accepted": 2, "quarantined": 2, "added": 2}
+    assert log[1]["reasons"] == {"nps: out of range 0-10": 1, "response_id: duplicate row": 1}
+    assert "R3" not in json.dumps(log)  # no values, so no personal data, in the log
+
+
+def test_reingesting_changes_nothing_and_a_fixed_file_clears_its_quarantine(tmp_path, root):
+    path = write_csv(tmp_path / "oct.csv", RU, [row("R1"), row("R2", nps="11")])
+    ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    again = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    assert (again.appended.added, again.appended.replaced, again.appended.unchanged) == (0, 0, 1)
+    assert len(store.load("responses", data_dir=root / "processed")) == 1
+    assert (root / "quarantine" / "oct.csv.csv").exists()
+    write_csv(path, RU, [row("R1"), row("R2", nps="10")])
+    fixed = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    assert (fixed.appended.added, fixed.appended.unchanged) == (1, 1)
+    assert fixed.quarantine_file is None and not (root / "quarantine" / "oct.csv.csv").exists()
+    summary = ingest.quarantine_summary(root / "processed")
+    assert summary[["file", "read", "accepted", "quarantined"]].values.tolist() == [
+        ["dealers.csv", 3, 3, 0], ["oct.csv", 2, 2, 0]]
+
+
+def test_a_corrected_quarantine_file_can_be_ingested_back(tmp_path, root):
+    path = write_csv(tmp_path / "oct.csv", RU, [row("R1"), row("R2", nps="11"), row("R1")])
+    ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    qfile = root / "quarantine" / "oct.csv.csv"
+    fixed = qfile.read_text(encoding="utf-8-sig").replace(";11;", ";10;")
+    (tmp_path / "oct_fixed.csv").write_text(fixed, encoding="utf-8-sig")
+    rec = ingest.ingest_file(tmp_path / "oct_fixed.csv", table="responses", data_root=root,
+                             now=NOW)
+    assert rec.result.ignored_columns == ingest.META
+    assert (rec.appended.added, rec.appended.unchanged) == (1, 1)  # R2 new, R1 again
+    assert store.load("responses", data_dir=root / "processed")["nps"].tolist() == [9, 10]
+    assert store.append("responses", rec.result.accepted.iloc[:0],
+                        data_dir=root / "processed") == store.AppendResult("responses")
+
+
+def test_the_last_ingest_wins_even_across_months(tmp_path, root):
+    header = ["case_id", "response_id", "dealer_id", "owner", "opened_at", "first_contact_at",
+              "closed_at"]
+    first = write_csv(tmp_path / "cases_1.csv", header, [
+        ["C1", "R1", "D001", "dealer", "30.09.2026 10:00", "", ""],
+        ["C2", "R2", "D001", "dealer", "01.10.2026 10:00", "", ""]])
+    ingest.ingest_file(first, table="cases", data_root=root, now=NOW)
+    second = write_csv(tmp_path / "cases_2.csv", header, [
+        ["C1", "R1", "D001", "dealer", "01.10.2026 09:00", "01.10.2026 12:00", ""],
+        ["C2", "R2", "D001", "dealer", "01.10.2026 10:00", "", ""],
+        ["C3", "R3", "D002", "importer", "02.10.2026 10:00", "", ""]])
+    rec = ingest.ingest_file(second, table="cases", data_root=root, now=NOW)
+    assert (rec.appended.added, rec.appended.replaced, rec.appended.unchanged) == (1, 1, 1)
+    back = store.load("cases", data_dir=root / "processed").set_index("case_id")
+    assert back.index.tolist() == ["C1", "C2", "C3"]  # C1 left the September partition
+    assert back.loc["C1", "first_contact_at"] == pd.Timestamp("2026-10-01 12:00")
+    assert not (root / "processed" / "cases" / "month=2026-09").exists()
+
+
+def test_an_optional_column_arriving_later_is_added_to_every_partition(tmp_path, root):
+    ingest.ingest_file(write_csv(tmp_path / "a.csv", RU, [row("R1", date="01.09.2026")]),
+                       table="responses", data_root=root, now=NOW)
+    css = write_csv(tmp_path / "b.csv", [*RU, "css_value"], [[*row("R2"), "8"]])
+    ingest.ingest_file(css, table="responses", data_root=root, now=NOW)
+    back = store.load("responses", data_dir=root / "processed")
+    assert back["response_id"].tolist() == ["R1", "R2"]
+    assert back["css_value"].isna().tolist() == [True, False]
+    assert back["comment"].isna().all()
+
+
+def test_month_filters_are_pushed_down_to_partitions_and_row_groups(tmp_path, root):
+    rows = [row(f"R{m}", date=f"15.{m:02d}.2026") for m in range(1, 11)]
+    ingest.ingest_file(write_csv(tmp_path / "year.csv", RU, rows), table="responses",
+                       data_root=root, now=NOW)
+    inv = [["D001", "service", f"2026-{m:02d}", "10"] for m in range(1, 11)]
+    ingest.ingest_file(write_csv(tmp_path / "inv.csv", ["dealer_id", "touchpoint", "month",
+                                                        "invited"], inv),
+                       table="invitations", data_root=root, now=NOW)
+    processed = root / "processed"
+    got = store.load("responses", months=["2026-03"], data_dir=processed)
+    assert got["response_id"].tolist() == ["R3"]
+    dataset = ds.dataset(processed / "responses", format="parquet", partitioning="hive")
+    expr = store._month_filter("responses", ["2026-03"])
+    groups = [rg for frag in dataset.get_fragments() for rg in frag.split_by_row_group(expr)]
+    assert [g.path.split("/")[-2] for g in groups] == ["month=2026-03"]  # statistics prune
+    inv_set = ds.dataset(processed / "invitations", format="parquet", partitioning="hive")
+    frags = list(inv_set.get_fragments(filter=store._month_filter("invitations", ["2026-03"])))
+    assert [f.path.split("/")[-2] for f in frags] == ["month=2026-03"]  # directories prune
+    assert store.load("invitations", months=["2026-03"], data_dir=processed)[
+        "invited"].tolist() == [10]
+
+
+def test_ingest_needs_the_dealers_first_and_append_refuses_a_demo_directory(tmp_path,
+                                                                            small_net):
+    path = write_csv(tmp_path / "oct.csv", RU, [row("R1")])
+    with pytest.raises(IngestError, match="has no dealers yet.*--table dealers"):
+        ingest.ingest_file(path, table="responses", data_root=tmp_path / "empty", now=NOW)
+    small_net.write(tmp_path / "demo")
+    with pytest.raises(store.StoreError, match="single-file table"):
+        store.append("dealers", small_net.dealers, data_dir=tmp_path / "demo")
+
+
+# --- the command line ---------------------------------------------------------------------------
+def test_cli_ingest_prints_a_summary_and_exits_zero(tmp_path, root, capsys):
+    path = write_csv(tmp_path / "oct.csv", RU, [row("R1"), row("R2", nps="11")])
+    assert main(["ingest", str(path), "--table", "responses", "--data", str(root),
+                 "--now", "2026-11-15 12:00"]) == 0
+    out = capsys.readouterr().out
+    assert "oct.csv (responses, utf-8, ';'): read 2, accepted 1, quarantined 1" in out
+    assert "stored: 1 new, 0 updated, 0 unchanged" in out
+    assert "1  nps: out of range 0-10" in out
+    assert "1 file(s) ingested" in out and "1 accepted, 1 quarantined" in out
+
+
+def test_cli_errors_are_messages_not_tracebacks(tmp_path, root, capsys):
+    bad = write_csv(tmp_path / "bad.csv", ["x", "y"], [["1", "2"]])
+    good = write_csv(tmp_path / "good.csv", RU, [row("R1")])
+    code = main(["ingest", str(bad), str(good), "--table", "responses", "--data", str(root),
+                 "--now", "2026-11-15 12:00"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert captured.err.startswith(f"error: {bad}: no header row found")
+    assert "good.csv (responses" in captured.out and "1 file(s) could not be read" in captured.out
+    assert main(["ingest", str(good), "--data", str(root)]) == 2
+    assert "--table is required" in capsys.readouterr().err
+    assert main(["ingest", "--demo", str(tmp_path / "nowhere"), "--data", str(root)]) == 1
+    assert "not a demo network directory" in capsys.readouterr().err
+
+
+# --- the demo round trip ------------------------------------------------------------------------
+def _same_units(frame):
+    return frame.apply(lambda s: s.astype("datetime64[ns]") if s.dtype.kind == "M" else s)
+
+
+def test_demo_to_messy_exports_to_store_equals_the_demo(tmp_path, capsys):
+    from analysis.synthetic import make_network
+
+    net = make_network(n_dealers=5, n_regions=2, months=3, responses_per_month=150, seed=4)
+    net.write(tmp_path / "demo")
+    assert main(["ingest", "--demo", str(tmp_path / "demo"), "--via-exports",
+                 "--data", str(tmp_path / "data")]) == 0
+    exports = sorted(p.name for p in (tmp_path / "data" / "raw" / "demo-exports").iterdir())
+    assert exports == ["cases.xlsx", "dealers.xlsx", "incidents.csv", "invitations.csv",
+                       "repair_orders.tsv", "responses_2026-08.csv", "responses_2026-09.csv",
+                       "responses_2026-10.csv"]
+    raw = (tmp_path / "data" / "raw" / "demo-exports" / "responses_2026-08.csv").read_bytes()
+    assert raw.decode("cp1251").startswith("Id ответа;Код дилера;")
+    invitations = tmp_path / "data" / "raw" / "demo-exports" / "invitations.csv"
+    assert invitations.read_bytes()[:3] == codecs.BOM_UTF8
+    processed = tmp_path / "data" / "processed"
+    for table in schemas.TABLES:
+        demo = getattr(net, table)
+        back = store.load(table, data_dir=processed)
+        assert set(back.columns) - set(demo.columns) <= {"month"}, table
+        key = list(schemas.KEYS[table])
+        back = back[demo.columns].sort_values(key).reset_index(drop=True)
+        demo = demo.sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(_same_units(back), _same_units(demo), check_dtype=True)
+    summary = ingest.quarantine_summary(processed)
+    planted = summary.loc[summary["table"] == "responses"]
+    assert planted["quarantined"].tolist() == [1, 1, 1]  # each file repeats its first row
+    assert set(planted["top_reasons"]) == {"response_id: duplicate row (1)"}
+    assert summary["read"].sum() - summary["quarantined"].sum() == sum(
+        len(getattr(net, t)) for t in schemas.TABLES)
+    capsys.readouterr()
+    assert main(["ingest", "--demo", str(tmp_path / "demo"), "--data",
+                 str(tmp_path / "data")]) == 0  # the Parquet tables: all already stored
+    out = capsys.readouterr().out
+    assert out.count(" 0 new, 0 updated") == 6
+
+
+def test_quarantine_summary_without_any_ingest_is_empty(tmp_path):
+    summary = ingest.quarantine_summary(tmp_path)
+    assert summary.empty and list(summary.columns) == list(ingest.QUARANTINE_COLUMNS)
+    assert ingest.quarantine_reasons(tmp_path).empty
+
+
+# --- properties ----------------------------------------------------------------------------------
+GOOD = {"nps": ["0", "6", "9", "10", "9,0", "девять", " 7 "],
+        "date": ["31.10.2026", "2026-10-31T14:05:00", "01.11.2026 09:30"],
+        "dealer": ["D001", "D002", " D003"], "open": ["да", "no", "1"], "rating": ["1", "10", ""]}
+BAD = {"nps": ["11", "-1", "9,5", "abc", ""], "date": ["31.13.2026", "2027-05-01", ""],
+       "dealer": ["D999", ""], "open": ["maybe"], "rating": ["0", "7,5"]}
+
+
+@st.composite
+def mixtures(draw):
+    rows = []
+    for _ in range(draw(st.integers(0, 12))):
+        cells = {}
+        for field in GOOD:
+            good = draw(st.booleans()) or draw(st.booleans())  # three in four good
+            cells[field] = draw(st.sampled_from(GOOD[field] if good else BAD[field]))
+            cells[field + "_ok"] = good
+        cells["id"] = draw(st.sampled_from(["R1", "R2", "R3", "R4", "R5", "R6"]))
+        cells["blank_after"] = draw(st.booleans())
+        rows.append(cells)
+    dialect = draw(st.sampled_from([("utf-8-sig", ";"), ("cp1251", ";"), ("utf-8", ","),
+                                    ("utf-16", "\t")]))
+    return rows, dialect
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(mixtures())
+def test_every_row_is_accepted_or_quarantined_and_accepted_rows_are_valid(tmp_path, mix):
+    rows, (encoding, sep) = mix
+    data = [[r["id"], r["dealer"], "service", r["date"], r["nps"], r["rating"], "9", "9", "9",
+             "9", r["open"], ""] for r in rows]
+    blanks = {i for i, r in enumerate(rows, start=1) if r["blank_after"]}
+    path = write_csv(tmp_path / "mix.csv", RU, data, sep=sep, encoding=encoding,
+                     blank_after=blanks)
+    result = read(path)
+    assert result.n_read == len(rows)
+    assert len(result.accepted) + len(result.quarantined) == result.n_read
+    schemas.validate("responses", result.accepted, dealers=DEALERS, now=NOW)
+    seen, expected = set(), []
+    for r in rows:  # the oracle: a valid row whose id no earlier row had
+        if all(r[f + "_ok"] for f in GOOD) and r["id"] not in seen:
+            expected.append(r["id"])
+        seen.add(r["id"])
+    assert ids(result) == expected
+    lines = result.quarantined["source_line"].tolist()
+    assert lines == sorted(lines) and len(set(lines)) == len(lines)
+
+
+@given(st.integers(0, 10), st.sampled_from(["{n}", "{n},0", "{n}.0", " {n} ", "word"]))
+def test_any_way_of_writing_a_score_reads_as_that_score(n, style):
+    words = {v: k for k, v in ingest.load_params("columns")["number_words"].items()}
+    text = words[n] if style == "word" else style.format(n=n)
+    values, errors = ingest._parse_number(pd.Series([text], dtype="object"),
+                                          {k: v for v, k in words.items()})
+    assert values.tolist() == [float(n)] and errors.isna().all()
