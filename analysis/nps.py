@@ -1,24 +1,107 @@
-"""Net Promoter Score: classification, the score of a set of answers, summaries by group.
+"""Net Promoter Score: classification, intervals, significance, shrinkage, rankings.
 
-NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to +100. The cut-offs come
-from params/nps.yaml.
+NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to +100. The cut-offs, the
+confidence level, the small-sample threshold and the interval's pseudo-counts come from
+params/nps.yaml.
+
+Statistics in this module
+-------------------------
+Interval
+    Every answer is +100 (promoter), 0 (passive) or -100 (detractor); the NPS is their mean.
+    With proportions ``p_pro`` and ``p_det`` the variance of one answer (in units of 1) is
+    ``(p_pro + p_det) - (p_pro - p_det)**2`` and the NPS's variance is that over ``n``. The
+    Wald interval uses the observed proportions; the adjusted Wald interval (the default;
+    Rocks 2016, MeasuringU) first adds 3/4 promoter, 3/2 passive and 3/4 detractor
+    pseudo-counts. The adjusted interval is centred on the adjusted estimate, so for tiny
+    groups (n = 1) it may not contain the raw NPS; from n = 2 it does at the 95 % level.
+Change
+    Two independent groups (this month vs the previous one, a dealer vs the rest of its
+    region): the difference of the adjusted estimates over the square root of the sum of
+    their variances is z; the p-value is two-sided. Interval and test use the same estimate
+    and standard error, so "significant" and "interval excludes 0" always agree.
+Shrinkage
+    Normal-normal empirical Bayes on the per-answer scores: a group's true NPS is drawn
+    around its parent's (dealer -> region -> network) with between-group variance tau^2,
+    estimated by the method of moments of unbalanced nested one-way ANOVA
+    (Searle, Casella & McCulloch 1992, ch. 3): ``tau^2 = max(0, (MSB - MSW) / n0)`` with
+    ``n0 = (N - sum_g n_g^2 / N_parent(g)) / (G - P)``, separately per stratum (each value
+    of the non-hierarchy keys such as touchpoint), pooled over periods: the spread between
+    dealers is stable from month to month while one month may hold only a few regions. Each
+    period keeps its own parent mean. The within-group variance is pooled over the stratum,
+    so a group of 3 all-promoter answers does not claim zero noise. The shrunk
+    value is ``w * nps + (1 - w) * parent_shrunk`` with ``w = tau^2 / (tau^2 + s^2 / n)``.
+    Normal-normal rather than Dirichlet-multinomial because the NPS is a mean of three-valued
+    scores and its moments are all the shrinkage needs; the moment estimator has a closed
+    form, so it runs on millions of groups without an optimiser.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import os
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from analysis.config import load_params
 
 CATEGORIES = ("detractor", "passive", "promoter")
+METHODS = ("wald", "adjusted_wald")
+COUNTS = ("n", "promoters", "passives", "detractors")
+
+# Dense counting (one np.bincount over every combination of key levels) is used while the
+# combinations stay within this many per answer; sparser keys are hashed first.
+_DENSE_COMBINATIONS_PER_ROW = 1
+_DENSE_COMBINATIONS_FLOOR = 1 << 20
+# Below this many answers threads cost more than they save; above it the per-answer passes
+# (hashing keys, binning times, counting) run on every core, as DuckDB's do.
+_PARALLEL_MIN_ROWS = 1_000_000
+
+
+class NPSCounts(NamedTuple):
+    """Counts of one group: pass it to :func:`compare` instead of raw scores."""
+
+    promoters: float
+    passives: float
+    detractors: float
+
+
+def _params(params: dict | None) -> dict:
+    return params if params is not None else load_params("nps")
 
 
 def _cutoffs(params: dict | None) -> tuple[int, int, int, int]:
-    p = params if params is not None else load_params("nps")
+    p = _params(params)
     return p["scale"]["min"], p["scale"]["max"], p["detractor_max"], p["promoter_min"]
+
+
+def _level(level: float | None, params: dict | None) -> float:
+    value = _params(params)["level"] if level is None else level
+    if not 0 < value < 1:
+        raise ValueError(f"level must be a confidence level between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _z(level: float) -> float:
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def _numeric_values(scores) -> np.ndarray | None:
+    """The scores as a numeric ndarray without copying when possible; None if not numeric."""
+    if isinstance(scores, pd.Series | pd.Index):
+        dtype = scores.dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            return None
+        if isinstance(dtype, np.dtype):
+            return scores.to_numpy()
+        return scores.to_numpy(dtype=float, na_value=np.nan)
+    arr = np.asarray(scores) if not isinstance(scores, np.ndarray) else scores
+    return arr if arr.dtype.kind in "iuf" else None
 
 
 def validate_scores(scores, *, params: dict | None = None) -> np.ndarray:
@@ -28,6 +111,18 @@ def validate_scores(scores, *, params: dict | None = None) -> np.ndarray:
     bad values too: a response without a score has no place in an NPS.
     """
     lo, hi, _, _ = _cutoffs(params)
+    arr = _numeric_values(scores)
+    # fast path: numeric arrays are checked with a few vectorised passes, no object copies
+    if arr is not None and arr.ndim == 1:
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        if arr.dtype.kind in "iu" and arr.min() >= lo and arr.max() <= hi:
+            return arr.astype(np.int64, copy=False)
+        if arr.dtype.kind == "f":
+            with np.errstate(invalid="ignore"):
+                good = (arr >= lo) & (arr <= hi) & (arr == np.round(arr))
+            if good.all():
+                return arr.astype(np.int64)
     values = pd.to_numeric(pd.Series(scores, dtype="object"), errors="coerce")
     raw = pd.Series(scores, dtype="object").reset_index(drop=True)
     arr = values.to_numpy(dtype=float)
@@ -42,12 +137,18 @@ def validate_scores(scores, *, params: dict | None = None) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def classify(scores, *, params: dict | None = None) -> pd.Categorical:
-    """Classify 0-10 scores into detractor (0-6), passive (7-8) and promoter (9-10)."""
+def _category_codes(scores, params: dict | None) -> np.ndarray:
+    """0 detractor, 1 passive, 2 promoter, as int8 (one pass each, no int64 copy)."""
     arr = validate_scores(scores, params=params)
     _, _, det_max, pro_min = _cutoffs(params)
-    codes = np.where(arr <= det_max, 0, np.where(arr >= pro_min, 2, 1))
-    return pd.Categorical.from_codes(codes, categories=list(CATEGORIES))
+    codes = (arr > det_max).astype(np.int8)
+    codes += arr >= pro_min
+    return codes
+
+
+def classify(scores, *, params: dict | None = None) -> pd.Categorical:
+    """Classify 0-10 scores into detractor (0-6), passive (7-8) and promoter (9-10)."""
+    return pd.Categorical.from_codes(_category_codes(scores, params), categories=list(CATEGORIES))
 
 
 def nps_from_counts(promoters, passives, detractors) -> np.ndarray | float:
@@ -62,10 +163,366 @@ def nps_from_counts(promoters, passives, detractors) -> np.ndarray | float:
 
 def nps(scores, *, params: dict | None = None) -> float:
     """NPS of a set of 0-10 scores, in points (-100..100); NaN for an empty set."""
-    arr = validate_scores(scores, params=params)
-    _, _, det_max, pro_min = _cutoffs(params)
-    return nps_from_counts((arr >= pro_min).sum(), ((arr > det_max) & (arr < pro_min)).sum(),
-                           (arr <= det_max).sum())
+    counts = np.bincount(_category_codes(scores, params), minlength=3)
+    return nps_from_counts(counts[2], counts[1], counts[0])
+
+
+# --- intervals and tests -----------------------------------------------------------------
+
+
+def _estimate(promoters, passives, detractors, method: str, params: dict | None):
+    """Estimate and variance of the NPS as a proportion difference (units of 1, not points)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    pro, pas, det = (np.asarray(x, dtype=float) for x in (promoters, passives, detractors))
+    if (pro < 0).any() or (pas < 0).any() or (det < 0).any():
+        raise ValueError("counts of promoters, passives and detractors must not be negative")
+    empty = (pro + pas + det) <= 0
+    if method == "adjusted_wald":
+        pseudo = _params(params)["interval"]["adjusted_wald_pseudo_counts"]
+        pro, pas, det = (pro + pseudo["promoters"], pas + pseudo["passives"],
+                         det + pseudo["detractors"])
+    n = pro + pas + det
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_pro, p_det = pro / n, det / n
+        est = p_pro - p_det
+        var = np.maximum(p_pro + p_det - est**2, 0.0) / n
+    return np.where(empty, np.nan, est), np.where(empty, np.nan, var)
+
+
+def _unwrap(x: np.ndarray):
+    return float(x) if np.ndim(x) == 0 else x
+
+
+def nps_interval(
+    promoters,
+    passives,
+    detractors,
+    *,
+    level: float | None = None,
+    method: str = "adjusted_wald",
+    params: dict | None = None,
+):
+    """Confidence interval of the NPS in points, clipped to [-100, 100]. Vectorised.
+
+    Parameters
+    ----------
+    promoters, passives, detractors
+        Counts (scalars or arrays of one shape).
+    level
+        Confidence level; None takes ``level`` from params/nps.yaml (0.95).
+    method
+        ``"adjusted_wald"`` (pseudo-counts from params/nps.yaml, Rocks 2016) or ``"wald"``.
+
+    Returns
+    -------
+    (low, high)
+        Floats for scalar counts, arrays otherwise; NaN where there are no answers.
+    """
+    z = _z(_level(level, params))
+    est, var = _estimate(promoters, passives, detractors, method, params)
+    half = z * np.sqrt(var)
+    low = np.clip(100.0 * (est - half), -100.0, 100.0)
+    high = np.clip(100.0 * (est + half), -100.0, 100.0)
+    return _unwrap(low), _unwrap(high)
+
+
+def _difference(a, b, *, z: float, method: str, params: dict | None):
+    """Vectorised two-sample test of NPS(a) - NPS(b); ``a`` and ``b`` are (pro, pas, det)."""
+    est_a, var_a = _estimate(*a, method, params)
+    est_b, var_b = _estimate(*b, method, params)
+    diff = nps_from_counts(*a) - nps_from_counts(*b)
+    delta = est_a - est_b
+    se = np.sqrt(var_a + var_b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # se is 0 only for Wald on two unanimous groups: equal ones differ by nothing at all
+        zstat = np.where(se > 0, delta / np.where(se > 0, se, 1.0),
+                         np.where(delta == 0, 0.0, np.sign(delta) * np.inf))
+    p_value = np.where(np.isnan(zstat), np.nan, 2.0 * stats.norm.sf(np.abs(zstat)))
+    low = np.clip(100.0 * (delta - z * se), -200.0, 200.0)
+    high = np.clip(100.0 * (delta + z * se), -200.0, 200.0)
+    return diff, low, high, zstat, p_value
+
+
+@dataclass(frozen=True)
+class NPSComparison:
+    """NPS of group a minus NPS of group b, with its interval and two-sided z test."""
+
+    nps_a: float
+    nps_b: float
+    n_a: int
+    n_b: int
+    difference: float
+    low: float
+    high: float
+    z: float
+    p_value: float
+    level: float
+    method: str
+
+    @property
+    def significant(self) -> bool:
+        """Whether the p-value is below 1 - level (the interval then excludes 0)."""
+        return bool(self.p_value < 1 - self.level)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The comparison as a one-row frame."""
+        return pd.DataFrame([{**self.__dict__, "significant": self.significant}])
+
+    def summary(self) -> str:
+        """A short text: both scores, the difference, its interval and the p-value."""
+        verdict = "significant" if self.significant else "not significant"
+        return (
+            f"NPS a = {self.nps_a:+.1f} (n = {self.n_a}), NPS b = {self.nps_b:+.1f} "
+            f"(n = {self.n_b})\n"
+            f"difference a - b = {self.difference:+.1f} points, {self.level:.0%} interval "
+            f"[{self.low:+.1f}, {self.high:+.1f}] ({self.method})\n"
+            f"z = {self.z:.2f}, two-sided p = {self.p_value:.4f}: {verdict} at "
+            f"{1 - self.level:.0%}"
+        )
+
+
+def _as_counts(x, params: dict | None) -> tuple[float, float, float]:
+    names = ("promoters", "passives", "detractors")
+    if isinstance(x, NPSCounts):
+        return tuple(float(v) for v in x)
+    if isinstance(x, Mapping) or (isinstance(x, pd.Series) and set(names) <= set(x.index)):
+        missing = [k for k in names if k not in x]
+        if missing:
+            raise KeyError(f"counts need keys {list(names)}; missing {missing}")
+        return tuple(float(x[k]) for k in names)
+    counts = np.bincount(_category_codes(x, params), minlength=3)
+    return float(counts[2]), float(counts[1]), float(counts[0])
+
+
+def compare(
+    a,
+    b,
+    *,
+    level: float | None = None,
+    method: str = "adjusted_wald",
+    params: dict | None = None,
+) -> NPSComparison:
+    """Compare the NPS of two independent groups: difference, interval, z, p-value.
+
+    Parameters
+    ----------
+    a, b
+        Either 0-10 scores (any array-like) or counts: an :class:`NPSCounts`, a mapping or a
+        row of :func:`summarize` with ``promoters``, ``passives`` and ``detractors``. A plain
+        tuple is read as scores.
+    level
+        Confidence level of the interval; None takes params/nps.yaml.
+    method
+        ``"adjusted_wald"`` or ``"wald"``, as in :func:`nps_interval`.
+    """
+    lvl = _level(level, params)
+    ca, cb = _as_counts(a, params), _as_counts(b, params)
+    diff, low, high, zstat, p_value = _difference(ca, cb, z=_z(lvl), method=method,
+                                                  params=params)
+    return NPSComparison(
+        nps_a=nps_from_counts(*ca), nps_b=nps_from_counts(*cb), n_a=int(sum(ca)),
+        n_b=int(sum(cb)), difference=float(diff), low=float(low), high=float(high),
+        z=float(zstat), p_value=float(p_value), level=lvl, method=method,
+    )
+
+
+# --- counting ----------------------------------------------------------------------------
+
+
+def _key_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (-1 for missing) and the levels they index, without copying categories."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy(), column.cat.categories
+    return pd.factorize(column, sort=False)
+
+
+def _period_codes(times: pd.Series, period: str, time_col: str):
+    """Codes of each timestamp's period and the (sorted) PeriodIndex they index."""
+    if not pd.api.types.is_datetime64_any_dtype(times.dtype):
+        raise TypeError(f"column {time_col!r} must hold datetimes to split by period; "
+                        f"it has dtype {times.dtype}. Parse it with pd.to_datetime first")
+    values = times.to_numpy()
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":
+        lo, hi = times.min(), times.max()
+        if pd.isna(lo):
+            return np.full(len(times), -1), pd.PeriodIndex([], freq=period)
+        levels = pd.period_range(lo.to_period(period), hi.to_period(period), freq=period)
+        ticks = values.view(np.int64)
+        per_day = int(np.timedelta64(1, "D") / np.timedelta64(1, np.datetime_data(values.dtype)[0]))
+        if levels.start_time.normalize().equals(levels.start_time):
+            # periods of whole days (D, W, M, Q, Y): look each day up in a small table
+            first = lo.normalize().to_datetime64().astype(values.dtype).view(np.int64) // per_day
+            days = pd.date_range(lo.normalize(), hi.normalize(), freq="D")
+            table = np.searchsorted(levels.start_time.to_numpy(), days.to_numpy(),
+                                    side="right") - 1
+            offset = ticks // per_day - first
+            if times.hasnans:
+                offset = np.where(np.isnat(values), 0, offset)
+                codes = np.where(np.isnat(values), -1, table[offset])
+            else:
+                codes = table[offset]
+            return codes, levels
+        # shorter periods: their starts are sorted bin edges, one binary search per answer
+        edges = levels.start_time.to_numpy().astype(values.dtype).view(np.int64)
+        codes = np.searchsorted(edges, ticks, side="right") - 1
+        return codes, levels
+    # time-zone aware: periods follow the local wall clock, as Series.dt.to_period does
+    return pd.factorize(times.dt.to_period(period), sort=True)
+
+
+def _run(tasks: list, n_rows: int) -> list:
+    """Run zero-argument callables, on threads when the data is large (numpy, pandas' hashing
+    and Arrow release the GIL in these passes)."""
+    workers = min(len(tasks), os.cpu_count() or 1)
+    if n_rows < _PARALLEL_MIN_ROWS or workers < 2:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [f.result() for f in futures]
+
+
+def _dense_counts(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray,
+                  combos: int) -> np.ndarray:
+    """Counts per (combination of key codes, category), by row chunks on all cores."""
+
+    def chunk(lo: int, hi: int) -> np.ndarray:
+        gid = np.zeros(hi - lo, dtype=np.int64)
+        valid = None
+        for codes, size in zip(code_arrays, sizes, strict=True):
+            part = codes[lo:hi]
+            if len(part) and part.min() < 0:  # missing key: the row is left out, as groupby does
+                valid = part >= 0 if valid is None else valid & (part >= 0)
+            gid *= size
+            gid += part
+        gid *= 3
+        gid += cat[lo:hi]
+        if valid is not None:
+            gid = gid[valid]
+        return np.bincount(gid, minlength=3 * combos)
+
+    n = len(cat)
+    parts = max(1, min(os.cpu_count() or 1, n // _PARALLEL_MIN_ROWS))
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    tables = _run([lambda lo=lo, hi=hi: chunk(lo, hi)
+                   for lo, hi in zip(edges[:-1], edges[1:], strict=True)], n)
+    return np.sum(tables, axis=0).reshape(combos, 3)
+
+
+def _sparse_counts(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray):
+    """Counts when the key combinations outnumber the answers: hash the id as it grows."""
+    valid = np.ones(len(cat), dtype=bool)
+    for codes in code_arrays:
+        if len(codes) and codes.min() < 0:
+            valid &= codes >= 0
+    if not valid.all():
+        cat = cat[valid]
+        code_arrays = [codes[valid] for codes in code_arrays]
+    limit = max(_DENSE_COMBINATIONS_PER_ROW * len(cat), _DENSE_COMBINATIONS_FLOOR)
+    gid = np.zeros(len(cat), dtype=np.int64)
+    combos = 1
+    levels: list[np.ndarray] = []
+    for codes, size in zip(code_arrays, sizes, strict=True):
+        gid *= size
+        gid += codes
+        if combos * size > limit:
+            gid, uniques = pd.factorize(gid)
+            prev, cur = np.divmod(uniques, size)
+            levels = [lv[prev] for lv in levels] + [cur]
+            combos = len(uniques)
+        else:
+            levels = [np.repeat(lv, size) for lv in levels] + [np.tile(np.arange(size), combos)]
+            combos *= size
+    gid *= 3
+    gid += cat
+    table = np.bincount(gid, minlength=3 * combos).reshape(combos, 3)
+    return table, lambda ids: [lv[ids] for lv in levels]
+
+
+def _count_table(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray):
+    """Counts per combination of key codes (rows: combinations, columns: det, pas, pro)
+    and a function from combination ids to each key's codes."""
+    total = math.prod(sizes)
+    if total <= max(_DENSE_COMBINATIONS_PER_ROW * len(cat), _DENSE_COMBINATIONS_FLOOR):
+        table = _dense_counts(code_arrays, sizes, cat, total)
+        return table, lambda ids: list(np.unravel_index(ids, sizes)) if sizes else []
+    return _sparse_counts(code_arrays, sizes, cat)
+
+
+def _combine(code_arrays: list[np.ndarray], n_groups: int) -> np.ndarray:
+    """Compact ids 0..k-1 of the combinations of group-level codes (few rows: hashing is cheap)."""
+    ids = np.zeros(n_groups, dtype=np.int64)
+    bound = 1
+    for codes in code_arrays:
+        size = int(codes.max()) + 1 if len(codes) else 1
+        if bound * size >= 2**62:
+            ids = pd.factorize(ids)[0].astype(np.int64)
+            bound = int(ids.max()) + 1
+        ids = ids * size + codes
+        bound *= size
+    return pd.factorize(ids)[0].astype(np.int64) if n_groups else ids
+
+
+def _sort_ranks(uniques, dtype) -> np.ndarray:
+    """Rank of each level in sorted order (category order for categoricals)."""
+    if isinstance(dtype, pd.CategoricalDtype) or isinstance(uniques, pd.PeriodIndex):
+        return np.arange(len(uniques))
+    try:
+        order = np.asarray(uniques.argsort())
+    except TypeError:  # mixed types cannot be sorted: keep the order of first appearance
+        return np.arange(len(uniques))
+    ranks = np.empty(len(uniques), dtype=np.int64)
+    ranks[order] = np.arange(len(uniques))
+    return ranks
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Counts per group, and each group's integer code per key for group-level arithmetic."""
+
+    counts: pd.DataFrame
+    codes: dict[str, np.ndarray]
+
+
+def _count_groups(responses, keys, period, score, time_col, params) -> _Groups:
+    missing = [c for c in [*keys, score] + ([time_col] if period else []) if c not in responses]
+    if missing:
+        raise KeyError(f"responses lack column(s) {missing}; available: {list(responses)}")
+    names = [*keys, "period"] if period else list(keys)
+    dtypes = [responses[k].dtype for k in keys] + ([None] if period else [])
+    tasks = [lambda: _category_codes(responses[score], params)]
+    tasks += [lambda k=k: _key_codes(responses[k]) for k in keys]
+    if period:
+        tasks.append(lambda: _period_codes(responses[time_col], period, time_col))
+    cat, *coded = _run(tasks, len(responses))
+    code_arrays = [codes for codes, _ in coded]
+    level_values = [uniques for _, uniques in coded]
+    sizes = [len(u) for u in level_values]
+    table, decode = _count_table(code_arrays, sizes, cat)
+    del code_arrays, cat
+    observed = np.flatnonzero(table.sum(axis=1) > 0) if names else np.zeros(1, dtype=np.int64)
+    table = table[observed]
+    group_codes = decode(observed)
+    if names:
+        # rows sorted by key values, as groupby(sort=True) does; np.lexsort's last key leads
+        ranks = [_sort_ranks(u, dt)[c]
+                 for u, dt, c in zip(level_values, dtypes, group_codes, strict=True)]
+        order = np.lexsort(ranks[::-1])
+        table = table[order]
+        group_codes = [c[order] for c in group_codes]
+    columns: dict[str, object] = {}
+    for name, uniques, codes, dtype in zip(names, level_values, group_codes, dtypes,
+                                           strict=True):
+        if isinstance(dtype, pd.CategoricalDtype):
+            columns[name] = pd.Categorical.from_codes(codes, dtype=dtype)
+        else:
+            columns[name] = uniques.take(codes)
+    counts = pd.DataFrame(columns, index=pd.RangeIndex(len(table)))
+    counts["n"] = table.sum(axis=1)
+    counts["promoters"] = table[:, 2]
+    counts["passives"] = table[:, 1]
+    counts["detractors"] = table[:, 0]
+    return _Groups(counts, dict(zip(names, group_codes, strict=True)))
 
 
 def count_categories(
@@ -77,28 +534,158 @@ def count_categories(
     time_col: str = "responded_at",
     params: dict | None = None,
 ) -> pd.DataFrame:
-    """Counts of promoters, passives and detractors per group and period (no statistics)."""
-    keys = list(by)
-    missing = [c for c in [*keys, score] + ([time_col] if period else []) if c not in responses]
+    """Counts of promoters, passives and detractors per group and period (no statistics).
+
+    Rows whose key or time is missing are left out, as ``groupby`` does. Keys keep their
+    dtype (categorical keys stay categorical); rows are sorted by the keys, then period.
+    Counting is one ``np.bincount`` over integer-coded keys, so 10 M answers take a second.
+    """
+    return _count_groups(responses, list(by), period, score, time_col, params).counts
+
+
+# --- summaries ---------------------------------------------------------------------------
+
+
+def _hierarchy_chain(keys: list[str], columns, params: dict) -> tuple[list[str], list[list[str]]]:
+    """Extra parent keys to group by, and the chain of key sets from finest to the network.
+
+    ``keys`` are the grouping keys including "period". A parent level missing from ``keys``
+    but present in ``columns`` (region, when grouping dealers) joins the grouping so that
+    dealers shrink toward their region; without any hierarchy key the groups of a period
+    shrink toward the period's network. Attributes of a level (dealer_name) leave with it.
+    """
+    hierarchy = [level["key"] for level in params["hierarchy"]]
+    attributes = {level["key"]: list(level.get("attributes") or [])
+                  for level in params["hierarchy"]}
+    present = [k for k in hierarchy if k in keys]
+    extra: list[str] = []
+    if present:
+        finest = hierarchy.index(present[0])
+        extra = [k for k in hierarchy[finest + 1:] if k not in keys and k in columns]
+    full = keys + extra
+    chain = [full]
+    current = full
+    for k in (k for k in hierarchy if k in full):
+        current = [c for c in current if c != k and c not in attributes[k]]
+        chain.append(current)
+    if len(chain) == 1 and len(full) > (1 if "period" in full else 0):
+        chain.append([c for c in full if c == "period"])
+    return extra, chain
+
+
+def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[str]]
+            ) -> np.ndarray:
+    """Empirical-Bayes NPS of the finest groups (see the module docstring).
+
+    ``table`` holds promoters, passives, detractors per finest group (one row each);
+    ``codes`` their key codes; ``chain`` the key sets from finest to the top level.
+    """
+    n_groups = len(table)
+    if len(chain) < 2 or n_groups == 0:
+        return nps_from_counts(table[:, 0], table[:, 1], table[:, 2])
+    # every level's id at each finest group; level 0 is the group itself
+    ids = [np.arange(n_groups)] + [_combine([codes[k] for k in keys], n_groups)
+                                   for keys in chain[1:]]
+    # tau^2 is pooled over periods: the spread between dealers is stable from month to month,
+    # while a month alone often holds too few regions to estimate it
+    pooled = [k for k in chain[-1] if k != "period"]
+    stratum_of_group = _combine([codes[k] for k in pooled], n_groups)
+    sums = []
+    for level_ids in ids:
+        size = int(level_ids.max()) + 1
+        sums.append(np.stack([np.bincount(level_ids, weights=table[:, j], minlength=size)
+                              for j in range(3)], axis=1))
+    shrunk = nps_from_counts(*sums[-1].T)
+    for depth in range(len(chain) - 2, -1, -1):
+        size = len(sums[depth])
+        parent_of = np.empty(size, dtype=np.int64)
+        parent_of[ids[depth]] = ids[depth + 1]
+        stratum = np.empty(size, dtype=np.int64)
+        stratum[ids[depth]] = stratum_of_group
+        weight = _eb_weights(sums[depth], sums[depth + 1][parent_of], parent_of, stratum)
+        own = nps_from_counts(*sums[depth].T)
+        shrunk = weight * own + (1 - weight) * shrunk[parent_of]
+    return shrunk
+
+
+def _eb_weights(counts: np.ndarray, parent_counts: np.ndarray, parent_id: np.ndarray,
+                stratum: np.ndarray) -> np.ndarray:
+    """Weight of each group's own NPS, from tau^2 and s^2 estimated per stratum."""
+    pro, _, det = counts.T
+    n = counts.sum(axis=1)
+    p_pro, p_det = pro / n, det / n
+    mean = 100.0 * (p_pro - p_det)
+    within_ss = n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
+    n_parent = parent_counts.sum(axis=1)
+    parent_mean = 100.0 * (parent_counts[:, 0] - parent_counts[:, 2]) / n_parent
+    n_strata = int(stratum.max()) + 1
+
+    def per_stratum(values):
+        return np.bincount(stratum, weights=values, minlength=n_strata)
+
+    big_n = per_stratum(n)
+    groups = per_stratum(np.ones_like(n))
+    # parent keys include the stratum's keys, so each parent id lies in one stratum
+    first = np.zeros(len(parent_id), dtype=bool)
+    first[np.unique(parent_id, return_index=True)[1]] = True
+    parents = per_stratum(first.astype(float))
+    ssb = per_stratum(n * (mean - parent_mean) ** 2)
+    ssw = per_stratum(within_ss)
+    df_b, df_w = groups - parents, big_n - groups
+    n0 = per_stratum(n - n**2 / n_parent)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        msw = np.where(df_w > 0, ssw / df_w, np.nan)
+        msb = np.where(df_b > 0, ssb / df_b, np.nan)
+        tau2 = np.maximum((msb - msw) / (n0 / df_b), 0.0)
+    # no siblings to compare (one dealer in its region) or no replicate answers: no evidence
+    # of between-group spread, so the group takes its parent's value
+    tau2 = np.where(np.isfinite(tau2), tau2, 0.0)
+    msw = np.where(np.isfinite(msw), msw, 0.0)
+    noise = msw[stratum] / n
+    denominator = tau2[stratum] + noise
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denominator > 0, tau2[stratum] / denominator, 1.0)
+
+
+def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
+    """Row of the same group's previous period, or -1."""
+    if n_groups == 0:
+        return np.zeros(0, dtype=np.int64)
+    other = _combine([c for k, c in codes.items() if k != "period"], n_groups)
+    n_periods = int(codes["period"].max()) + 1
+    full = other * n_periods + codes["period"]
+    order = np.argsort(full, kind="stable")
+    ordered = full[order]
+    target = full - 1
+    pos = np.minimum(np.searchsorted(ordered, target), n_groups - 1)
+    found = (codes["period"] > 0) & (ordered[pos] == target)
+    return np.where(found, order[pos], -1)
+
+
+def _invited(invitations: pd.DataFrame, keys: list[str], period: str | None,
+             months_seen: pd.PeriodIndex | None) -> pd.DataFrame:
+    """Invitations summed to ``keys`` (+ period), from the monthly invitations table."""
+    needed = [*keys, "month", "invited"]
+    missing = [c for c in needed if c not in invitations]
     if missing:
-        raise KeyError(f"responses lack column(s) {missing}; available: {list(responses)}")
-    arr = validate_scores(responses[score], params=params)
-    _, _, det_max, pro_min = _cutoffs(params)
-    frame = responses[keys].copy()
+        raise KeyError(
+            f"invitations lack column(s) {missing} needed for the response rate by {keys}; "
+            f"they have {list(invitations)}. Attach region with "
+            "analysis.store.with_region(invitations, dealers), or drop the key from `by`"
+        )
+    months = pd.PeriodIndex(pd.to_datetime(invitations["month"]), freq="M")
     if period:
-        frame["period"] = responses[time_col].dt.to_period(period)
-        keys = [*keys, "period"]
-    frame["promoters"] = (arr >= pro_min).astype(np.int64)
-    frame["detractors"] = (arr <= det_max).astype(np.int64)
-    frame["n"] = 1
-    if keys:
-        counts = frame.groupby(keys, observed=True, sort=True)[["n", "promoters",
-                                                                "detractors"]].sum()
-        counts = counts.reset_index()
-    else:
-        counts = frame[["n", "promoters", "detractors"]].sum().to_frame().T
-    counts["passives"] = counts["n"] - counts["promoters"] - counts["detractors"]
-    return counts[[*keys, "n", "promoters", "passives", "detractors"]]
+        start = months.start_time.to_period(period)
+        if (start != months.end_time.to_period(period)).any():
+            raise ValueError(f"invitations are monthly: a response rate needs a period made of "
+                             f"whole months ('M', 'Q', 'Y'), not {period!r}")
+        frame = invitations[keys + ["invited"]].assign(period=start)
+        return frame.groupby([*keys, "period"], observed=True)["invited"].sum().reset_index()
+    in_scope = months.isin(months_seen) if months_seen is not None else np.ones(len(months), bool)
+    frame = invitations.loc[in_scope, keys + ["invited"]]
+    if not keys:
+        return pd.DataFrame({"invited": [frame["invited"].sum()]})
+    return frame.groupby(keys, observed=True)["invited"].sum().reset_index()
 
 
 def summarize(
@@ -106,11 +693,14 @@ def summarize(
     *,
     by: Sequence[str] = ("region",),
     period: str | None = "M",
+    invitations: pd.DataFrame | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
     score: str = "nps",
     time_col: str = "responded_at",
     params: dict | None = None,
 ) -> pd.DataFrame:
-    """NPS by group and period: n, promoters, passives, detractors, nps.
+    """NPS by group and period with its interval, change, response rate and shrunk value.
 
     Parameters
     ----------
@@ -121,8 +711,245 @@ def summarize(
         the whole network.
     period
         A pandas period alias ("M", "Q", "W") or None for no time split.
+    invitations
+        The invitations table (dealer_id, touchpoint, month "YYYY-MM", invited) to add
+        ``invited`` and ``response_rate``; every ``by`` key must be one of its columns. With
+        ``period=None`` only the months present in ``responses`` count.
+    level, min_n
+        Confidence level of intervals and tests, and the answers below which a group is
+        flagged ``small_sample``; None takes params/nps.yaml (0.95, 30).
+
+    Returns
+    -------
+    DataFrame
+        ``by`` keys, ``period`` (if any), n, promoters, passives, detractors, nps, nps_low,
+        nps_high, change_vs_previous and change_p_value (vs the previous period of the same
+        group; NaN without one; only when ``period`` is given), invited and response_rate
+        (with ``invitations``), small_sample, nps_shrunk (empirical Bayes toward the parent
+        level: dealer -> region -> network, see the module docstring). A dealer shrinks
+        toward its region when ``responses`` carry a ``region`` column.
     """
-    counts = count_categories(responses, by=by, period=period, score=score,
-                              time_col=time_col, params=params)
-    return counts.assign(nps=nps_from_counts(counts["promoters"], counts["passives"],
-                                             counts["detractors"]))
+    p = _params(params)
+    lvl = _level(level, p)
+    min_n = p["min_n"] if min_n is None else min_n
+    keys = list(by)
+    group_keys = [*keys, "period"] if period else keys
+    extra, chain = _hierarchy_chain(group_keys, responses.columns, p)
+    groups = _count_groups(responses, [*keys, *extra], period, score, time_col, p)
+    out = groups.counts
+    table = out[["promoters", "passives", "detractors"]].to_numpy(dtype=float)
+    method = p["interval"]["method"]
+    low, high = nps_interval(*table.T, level=lvl, method=method, params=p)
+    out = out.assign(nps=nps_from_counts(*table.T), nps_low=low, nps_high=high)
+    if period:
+        prev = _previous_rows(groups.codes, len(out))
+        before = np.where(prev[:, None] >= 0, table[np.maximum(prev, 0)], np.nan)
+        change, _, _, _, p_value = _difference(tuple(table.T), tuple(before.T), z=_z(lvl),
+                                               method=method, params=p)
+        out = out.assign(change_vs_previous=change, change_p_value=p_value)
+    out["small_sample"] = out["n"].to_numpy() < min_n
+    out["nps_shrunk"] = _shrink(table, groups.codes, chain)
+    if extra:
+        ids = _combine([groups.codes[k] for k in group_keys], len(out))
+        if len(ids) and ids.max() + 1 < len(out):
+            dupes = out.duplicated(group_keys)
+            example = out.loc[dupes, group_keys].iloc[0].to_dict()
+            raise ValueError(f"{example} belongs to more than one {extra}: fix the dealers "
+                             "table so that each dealer has one region")
+        out = out.drop(columns=extra)
+    if invitations is not None:
+        seen = (pd.PeriodIndex(responses[time_col].dt.to_period("M").unique())
+                if not period and time_col in responses else None)
+        invited = _invited(invitations, keys, period, seen)
+        if group_keys:
+            out = out.merge(invited, on=group_keys, how="left", validate="one_to_one")
+        else:
+            out = out.assign(invited=invited["invited"].iloc[0])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = out["n"] / out["invited"].where(out["invited"] > 0)
+        out["response_rate"] = rate
+        order = [c for c in out if c not in ("small_sample", "nps_shrunk")]
+        out = out[[*order, "small_sample", "nps_shrunk"]]
+    return out.reset_index(drop=True)
+
+
+# --- rankings and report tables ----------------------------------------------------------
+
+
+def rank_dealers(
+    responses: pd.DataFrame,
+    *,
+    period: str | None = None,
+    dealers: pd.DataFrame | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    score: str = "nps",
+    time_col: str = "responded_at",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Dealers ranked by shrunk NPS, with the interval, ranks in region and network.
+
+    Parameters
+    ----------
+    responses
+        Answers with ``dealer_id`` and ``region`` (or pass ``dealers`` to attach region).
+    period
+        None ranks on all the answers given; a month "YYYY-MM" ranks that month and adds
+        the change vs the month before (when the answers include it).
+    dealers
+        The dealers table, to attach region and dealer_name when ``responses`` lack them.
+
+    Returns
+    -------
+    DataFrame
+        rank_network, rank_region, region, dealer_id, dealer_name (if known), n, nps,
+        nps_low, nps_high, nps_shrunk, small_sample, vs_region (dealer minus the rest of
+        its region) and vs_region_p_value, and for a month change_vs_previous and
+        change_p_value; sorted by nps_shrunk, best first. Ranks use the shrunk value so a
+        dealer with few lucky answers does not top the table.
+    """
+    p = _params(params)
+    lvl = _level(level, p)
+    frame = responses
+    if dealers is not None:
+        from analysis.store import with_region
+
+        frame = with_region(frame, dealers)
+    missing = [c for c in ("dealer_id", "region") if c not in frame]
+    if missing:
+        raise KeyError(f"responses lack {missing}: pass dealers=<the dealers table> to "
+                       "attach each dealer's region")
+    keys = ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in frame else [])
+    if period is None:
+        table = summarize(frame, by=keys, period=None, level=lvl, min_n=min_n, score=score,
+                          time_col=time_col, params=p)
+    else:
+        month = pd.Period(period, freq="M")
+        table = summarize(frame, by=keys, period="M", level=lvl, min_n=min_n, score=score,
+                          time_col=time_col, params=p)
+        table = table.loc[table["period"] == month].drop(columns="period")
+        if table.empty:
+            raise ValueError(f"no answers in {month}; the answers cover "
+                             f"{frame[time_col].min():%Y-%m} to {frame[time_col].max():%Y-%m}")
+    counts = ["promoters", "passives", "detractors"]
+    region_totals = table.groupby("region", observed=True)[counts].transform("sum")
+    rest = tuple((region_totals[c] - table[c]).to_numpy(dtype=float) for c in counts)
+    vs_region, _, _, _, vs_p = _difference(
+        tuple(table[c].to_numpy(dtype=float) for c in counts), rest, z=_z(lvl),
+        method=p["interval"]["method"], params=p)
+    table = table.assign(vs_region=vs_region, vs_region_p_value=vs_p)
+    table = table.assign(
+        rank_network=table["nps_shrunk"].rank(ascending=False, method="min").astype(int),
+        rank_region=table.groupby("region", observed=True)["nps_shrunk"]
+        .rank(ascending=False, method="min").astype(int),
+    )
+    front = ["rank_network", "rank_region", *keys]
+    shown = ["n", "nps", "nps_low", "nps_high", "nps_shrunk", "small_sample", "vs_region",
+             "vs_region_p_value"]
+    if period is not None:
+        shown += ["change_vs_previous", "change_p_value"]
+    return (table[front + shown].sort_values(["rank_network", "dealer_id"])
+            .reset_index(drop=True))
+
+
+def _fmt(value: float, decimals: int, *, sign: bool = True) -> str:
+    if pd.isna(value):
+        return "-"
+    return f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}"
+
+
+def _fmt_interval(low, high, decimals: int) -> list[str]:
+    return [f"[{_fmt(lo, decimals)}, {_fmt(hi, decimals)}]" for lo, hi in zip(low, high)]
+
+
+def _fmt_change(change, p_value, alpha: float, mark: str, decimals: int) -> list[str]:
+    return [_fmt(c, decimals) + (mark if (pd.notna(pv) and pv < alpha) else "")
+            for c, pv in zip(change, p_value)]
+
+
+def headline(
+    responses: pd.DataFrame,
+    *,
+    month: str,
+    by: Sequence[str] = (),
+    invitations: pd.DataFrame | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    label: str = "All answers",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Display table of the report month: NPS with interval, change vs previous month.
+
+    ``responses`` should include the previous month for the change column; ``label`` names
+    the row when ``by=()``. The table holds aggregates only, never personal data. A ``*``
+    marks a change significant at 1 - level.
+    """
+    p = _params(params)
+    lvl = _level(level, p)
+    d = p["display"]["decimals"]
+    table = summarize(responses, by=by, period="M", invitations=invitations, level=lvl,
+                      min_n=min_n, params=p)
+    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    if table.empty:
+        raise ValueError(f"no answers in {month}")
+    alpha = 1 - lvl
+    names = table[list(by)].astype(str)
+    if "touchpoint" in names:
+        names["touchpoint"] = names["touchpoint"].map(p["touchpoint_labels"]).fillna(
+            names["touchpoint"])
+    labels = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
+    shown = pd.DataFrame({
+        "Group": labels.to_numpy(),
+        "Answers": table["n"].to_numpy(),
+        "NPS": [_fmt(v, d) + (f" ({p['display']['small_sample_mark']})" if s else "")
+                for v, s in zip(table["nps"], table["small_sample"])],
+        f"{lvl:.0%} interval": _fmt_interval(table["nps_low"], table["nps_high"], d),
+        "Change vs previous month": _fmt_change(table["change_vs_previous"],
+                                                table["change_p_value"], alpha,
+                                                p["display"]["significant_mark"], d),
+        "p-value": [f"{v:.3f}" if pd.notna(v) else "-" for v in table["change_p_value"]],
+    })
+    if "response_rate" in table:
+        shown["Response rate"] = [f"{v:.0%}" if pd.notna(v) else "-"
+                                  for v in table["response_rate"]]
+    return shown.reset_index(drop=True)
+
+
+def dealer_table(
+    responses: pd.DataFrame,
+    *,
+    month: str | None = None,
+    dealers: pd.DataFrame | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Display table of the dealer ranking: interval, shrunk NPS, small-sample mark.
+
+    Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
+    to the rest of the region that is significant at 1 - level.
+    """
+    p = _params(params)
+    lvl = _level(level, p)
+    d = p["display"]["decimals"]
+    mark = p["display"]["significant_mark"]
+    ranked = rank_dealers(responses, period=month, dealers=dealers, level=lvl, min_n=min_n,
+                          params=p)
+    alpha = 1 - lvl
+    shown = pd.DataFrame({
+        "Rank": ranked["rank_network"],
+        "Rank in region": ranked["rank_region"],
+        "Region": ranked["region"],
+        "Dealer": ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"],
+        "Answers": ranked["n"].astype(str) + np.where(
+            ranked["small_sample"], f" ({p['display']['small_sample_mark']})", ""),
+        "NPS": [_fmt(v, d) for v in ranked["nps"]],
+        f"{lvl:.0%} interval": _fmt_interval(ranked["nps_low"], ranked["nps_high"], d),
+        "Shrunk NPS": [_fmt(v, d) for v in ranked["nps_shrunk"]],
+        "vs rest of region": _fmt_change(ranked["vs_region"], ranked["vs_region_p_value"],
+                                         alpha, mark, d),
+    })
+    if "change_vs_previous" in ranked:
+        shown["Change vs previous month"] = _fmt_change(
+            ranked["change_vs_previous"], ranked["change_p_value"], alpha, mark, d)
+    return shown
