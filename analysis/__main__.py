@@ -4,11 +4,13 @@ Commands
 --------
 demo-data   write the synthetic demo network (Parquet + truth.json)
 report      render monthly reports (network and regions) with papermill
+ingest      validate exports (CSV/XLSX/Parquet) into the Parquet store, with a quarantine
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +27,8 @@ def _demo_data(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import yaml
+
     from analysis import reports, store
 
     data_dir = args.data
@@ -32,17 +36,83 @@ def _report(args: argparse.Namespace) -> int:
     if month in (None, "", "latest"):
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
         month = store.latest_complete_month(times)
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    unknown = sorted(set(formats) - {"html", "xlsx"})
+    if unknown:
+        raise ValueError(f"--format knows html and xlsx, not {unknown}")
+    parameters = {}
+    if args.params:
+        parameters = yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {}
+        if not isinstance(parameters, dict):
+            raise ValueError(f"{args.params} must map notebook parameter names to values")
     regions = None if args.region in (None, ["all"]) else args.region
     results = reports.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
-                                timeout=args.timeout)
+                                timeout=args.timeout, workers=args.workers, formats=formats,
+                                parameters=parameters)
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:
-            print(f"ok      {r.region:<16} {r.html}")
+            made = ", ".join(str(p) for p in (r.html, r.excel) if p)
+            print(f"ok      {r.region:<16} {r.seconds:6.1f}s  {made}")
         else:
-            print(f"FAILED  {r.region:<16} {r.ename}: {r.evalue.strip().splitlines()[-1:]} "
-                  f"(cell {r.cell_index}; executed notebook {r.notebook})")
+            last = (r.evalue.strip().splitlines() or [""])[-1]
+            print(f"FAILED  {r.region:<16} {r.ename}: {last} (cell {r.cell_index}; "
+                  f"executed notebook kept at {r.notebook})")
     print(f"{len(results) - len(failed)} of {len(results)} reports for {month} written")
+    return 1 if failed else 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from analysis import ingest
+
+    if bool(args.files) == bool(args.demo):
+        print("error: name export files (with --table) or --demo DIR"
+              + (", not both" if args.files else ""), file=sys.stderr)
+        return 2
+    if args.files and not args.table:
+        print("error: --table is required with export files (dealers first, then the others)",
+              file=sys.stderr)
+        return 2
+    try:
+        now = pd.Timestamp(args.now) if args.now else None
+    except ValueError:
+        print(f"error: --now {args.now!r} is not a date-time; write e.g. '2026-11-15 12:00'",
+              file=sys.stderr)
+        return 2
+    root = args.data
+    failed = 0
+    if args.demo:
+        try:
+            records = ingest.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
+                                         now=now)
+        except (ingest.IngestError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    else:
+        records = []
+        for path in args.files:
+            try:
+                records.append(ingest.ingest_file(path, table=args.table, data_root=root,
+                                                  sheet=args.sheet, now=now,
+                                                  encoding=args.encoding))
+            except (ingest.IngestError, OSError) as err:
+                print(f"error: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            print(records[-1].summary())
+    if args.demo:
+        for record in records:
+            print(record.summary())
+    read = sum(r.result.n_read for r in records)
+    quarantined = sum(len(r.result.quarantined) for r in records)
+    processed = (root or ingest.DATA_ROOT) / "processed"
+    print(f"{len(records)} file(s) ingested into {processed}: {read} rows read, "
+          f"{read - quarantined} accepted, {quarantined} quarantined"
+          + (f"; {failed} file(s) could not be read" if failed else ""))
+    if records:
+        print(f"reports read it with: DEALER_VOICE_DATA={processed} make report")
     return 1 if failed else 0
 
 
@@ -67,7 +137,36 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--data", help="data directory (default $DEALER_VOICE_DATA or data/demo)")
     rep.add_argument("--out", help="output directory (default reports/YYYY-MM)")
     rep.add_argument("--timeout", type=int, default=900, help="seconds per notebook cell")
+    rep.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)),
+                     help="reports rendered in parallel worker processes")
+    rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
+    rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
     rep.set_defaults(func=_report)
+
+    ing = sub.add_parser(
+        "ingest", help="validate exports into the Parquet store (bad rows to quarantine)",
+        description="Read survey/CRM exports (CSV in UTF-8 or Windows-1251 with ; , or tab, "
+        ".xlsx, Parquet; Russian or English headers), append the valid rows to "
+        "DIR/processed/<table>/month=YYYY-MM/ (the last ingest of a key wins, so re-ingesting "
+        "changes nothing) and write the others with their line and reason to "
+        "DIR/quarantine/<file>.csv. Blank lines and title rows above the header are skipped "
+        "and not counted; columns the table does not know are ignored (and listed). Ingest "
+        "dealers first: other tables are checked against them.")
+    ing.add_argument("files", nargs="*", type=Path, help="export files of one table")
+    ing.add_argument("--table", help="what the files hold", choices=(
+        "dealers", "invitations", "responses", "cases", "repair_orders", "incidents"))
+    ing.add_argument("--data", type=Path, help="data directory (default data/): gets processed/ "
+                     "and quarantine/")
+    ing.add_argument("--sheet", help="workbook sheet to read (default: the first)")
+    ing.add_argument("--encoding", help="text encoding, when detection gets it wrong")
+    ing.add_argument("--now", help="timestamps after this are quarantined as future "
+                     "(default: the clock, in the network's time zone)")
+    ing.add_argument("--demo", type=Path, metavar="DEMO_DIR",
+                     help="ingest every table of a demo network directory, dealers first")
+    ing.add_argument("--via-exports", action="store_true",
+                     help="with --demo: write the tables as messy CSV/XLSX exports under "
+                     "DIR/raw/demo-exports/ first and ingest those")
+    ing.set_defaults(func=_ingest)
     return parser
 
 

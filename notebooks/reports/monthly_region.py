@@ -11,48 +11,36 @@
 # ---
 
 # %% tags=["parameters"]
-region: str = "all"  # region name as in the dealers table, or "all" for the whole network
+region: str = "Central"  # region name as in the dealers table
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or data/demo
 trend_months: int = 12  # months of history in the dynamics charts
+excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 
 # %%
-from IPython.display import Markdown, display
+from analysis import nps, plots, reports
 
-from analysis import nps, plots
-from analysis.reports import load_report_data
-
-data = load_report_data(region=region, month=month, data_dir=data_dir or None,
-                        trend_months=trend_months)
-display(Markdown(f"# {data.title}"))
-
-# %% [markdown]
-# ## Headline NPS and its dynamics
+data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
+                                trend_months=trend_months)
+book = reports.ReportBook()
+book.heading(data.title)
 
 # %%
-monthly = nps.summarize(data.responses, by=(), period="M")
-monthly.tail(2)
+with book.section("Headline NPS and its dynamics"):
+    monthly = nps.summarize(data.responses, by=(), period="M")
+    book.show("NPS by month", monthly)
+    plots.nps_trend(monthly, title=f"NPS by month, {data.months[0]} - {data.month}")
 
 # %%
-plots.nps_trend(monthly, title=f"NPS by month, {data.months[0]} - {data.month}");
-
-# %% [markdown]
-# ## By touchpoint
+with book.section("By touchpoint"):
+    book.show("NPS by touchpoint", nps.summarize(data.current, by=("touchpoint",), period=None))
 
 # %%
-nps.summarize(data.current, by=("touchpoint",), period=None).sort_values("n", ascending=False)
-
-# %% [markdown]
-# ## Regions (network report) or dealers (regional report), 12 months
-
-# %%
-scope = "region" if region == "all" else "dealer_name"
-plots.nps_trend(nps.summarize(data.responses, by=(scope,), period="M"), hue=scope,
-                title=f"NPS by {scope.replace('_', ' ')}");
-
-# %% [markdown]
-# ## Dealers in the report month
+with book.section("Dealers"):
+    dealers = nps.summarize(data.current, by=("dealer_id", "dealer_name"), period=None)
+    book.show("Dealers in the report month", dealers.sort_values("nps", ascending=False))
+    plots.nps_trend(nps.summarize(data.responses, by=("dealer_name",), period="M"),
+                    hue="dealer_name", title="NPS by dealer")
 
 # %%
-(nps.summarize(data.current, by=("region", "dealer_id", "dealer_name"), period=None)
- .sort_values("nps", ascending=False).reset_index(drop=True))
+book.save_excel(excel_path)

@@ -1,0 +1,94 @@
+"""Report plumbing: safety of what reports show, Excel export, batch failure isolation."""
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from analysis import reports
+from analysis.__main__ import main
+
+
+def test_slugs_are_file_names():
+    assert reports.slug("all") == "network"
+    assert reports.slug("North-West") == "north-west"
+    assert reports.slug("Far East") == "far-east"
+
+
+def test_trailing_months_cross_the_year():
+    assert reports.trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
+
+
+def test_book_escapes_html_and_masks_contacts(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    book = reports.ReportBook()
+    frame = pd.DataFrame({"comment": ["<script>alert(1)</script>",
+                                      "перезвоните +7 916 123-45-67 или ivan@mail.ru"]})
+    book.show("Quotes <b>", frame)
+    html = shown[-1]
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Quotes &lt;b&gt;" in html
+    assert "123-45-67" not in html and "ivan@mail.ru" not in html
+    assert book.tables["Quotes <b>"] is frame  # the workbook gets the same table
+
+
+def test_section_without_data_says_so_in_one_line(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    data = reports.ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(),
+                              pd.DataFrame(), cases=None)
+    with reports.ReportBook().section("Red flags"):
+        data.require("cases")
+        raise AssertionError("not reached")
+    assert "No cases data for 2026-10" in shown[-1]
+
+
+def test_section_does_not_hide_real_errors(monkeypatch):
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    with pytest.raises(ZeroDivisionError), reports.ReportBook().section("Broken"):
+        1 / 0  # noqa: B018
+
+
+def test_excel_neutralises_formulas_and_masks(tmp_path):
+    frame = pd.DataFrame({
+        "comment": ["=HYPERLINK(\"http://x\")", "+7 916 123 45 67 call me", "-2+3", "@SUM(A1)",
+                    "fine"],
+        "period": pd.period_range("2026-01", periods=5, freq="M"),
+        "nps": [10.0, -5.5, 0.0, 3.0, 100.0],
+    })
+    path = reports.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
+                               tmp_path / "r.xlsx")
+    wb = openpyxl.load_workbook(path)
+    assert len(wb.sheetnames) == 2 and all(len(n) <= 31 for n in wb.sheetnames)
+    ws = wb[wb.sheetnames[0]]
+    header = [c.value for c in ws[1]]
+    assert header == ["comment", "period", "nps"] and ws["A1"].font.bold
+    texts = [ws.cell(row=r, column=1).value for r in range(2, 7)]
+    assert all(not t.startswith(("=", "+", "-", "@")) for t in texts)
+    assert all(ws.cell(row=r, column=1).data_type == "s" for r in range(2, 7))
+    assert "916" not in texts[1]
+    assert ws.cell(row=3, column=3).value == -5.5  # numbers stay numbers
+    assert ws.cell(row=2, column=2).value == "2026-01"
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory, request):
+    from analysis.synthetic import make_network
+
+    out = tmp_path_factory.mktemp("demo")
+    make_network(n_dealers=6, n_regions=2, months=3, responses_per_month=600, seed=3).write(out)
+    return out
+
+
+def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
+    code = main(["report", "--month", "2026-10", "--region", "Central", "Atlantis",
+                 "--data", str(demo_dir), "--out", str(tmp_path), "--workers", "2"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ok      Central" in out and "FAILED  Atlantis" in out
+    assert "region 'Atlantis' has no dealers" in out
+    assert (tmp_path / "central.html").exists() and (tmp_path / "central.xlsx").exists()
+    assert (tmp_path / "notebooks" / "atlantis.ipynb").exists()  # kept for audit
+    html = (tmp_path / "central.html").read_text(encoding="utf-8")
+    assert "load_report_data(" not in html  # rendered without code
+    assert "data:image/png;base64" in html  # charts embedded, the file stands alone
