@@ -16,9 +16,10 @@ Interval
     groups (n = 1) it may not contain the raw NPS; from n = 2 it does at the 95 % level.
 Change
     Two independent groups (this month vs the previous one, a dealer vs the rest of its
-    region): the difference of the adjusted estimates over the square root of the sum of
-    their variances is z; the p-value is two-sided. Interval and test use the same estimate
-    and standard error, so "significant" and "interval excludes 0" always agree.
+    region): the reported difference is that of the raw scores; z is the difference of the
+    adjusted estimates over the square root of the sum of their variances (unpooled, as in
+    Rocks' ``nps_test``), the p-value two-sided. Interval and test use the same estimate and
+    standard error, so "significant" and "interval excludes 0" always agree.
 Shrinkage
     Normal-normal empirical Bayes on the per-answer scores: a group's true NPS is drawn
     around its parent's (dealer -> region -> network) with between-group variance tau^2,
@@ -52,7 +53,6 @@ from analysis.config import load_params
 
 CATEGORIES = ("detractor", "passive", "promoter")
 METHODS = ("wald", "adjusted_wald")
-COUNTS = ("n", "promoters", "passives", "detractors")
 
 # Dense counting (one np.bincount over every combination of key levels) is used while the
 # combinations stay within this many per answer; sparser keys are hashed first.
@@ -538,7 +538,8 @@ def count_categories(
 
     Rows whose key or time is missing are left out, as ``groupby`` does. Keys keep their
     dtype (categorical keys stay categorical); rows are sorted by the keys, then period.
-    Counting is one ``np.bincount`` over integer-coded keys, so 10 M answers take a second.
+    Keys are integer-coded (hashing each key column once, binning times by a day table) and
+    counted with ``np.bincount``; above a million answers these passes run on threads.
     """
     return _count_groups(responses, list(by), period, score, time_col, params).counts
 

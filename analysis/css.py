@@ -1,0 +1,312 @@
+"""CSS: the weighted customer-service-satisfaction index of a brand's service report.
+
+Each service answer rates the attributes of params/css.yaml on a 1-10 scale. A rating ``r``
+scores ``100 * (r - 1) / 9``; the answer's index is the weighted mean of its scores with the
+weights of params/css.yaml (10, 5, 15, 15, 10, 20, 5, 5, 5, 10: they must sum to 100).
+
+Missing ratings
+    A customer who skips an attribute is not given a score for it. The index is re-weighted
+    over the rated attributes (``sum(w * score) / sum(w)`` over those), which assumes the
+    skipped attribute would have scored like the customer's other ones. An answer whose
+    rated attributes carry less than ``min_answered_weight`` (50 of 100) is left out: too
+    little of the index would be observed.
+Aggregates
+    A dealer's (region's, the network's) index is the mean of its answers' indices, so every
+    answer counts once; its interval is the normal interval of that mean, and a change is a
+    two-sample z test of two means. The regional and national averages are the same mean
+    over all answers of the region and the network in the period (answer-weighted, so large
+    dealers weigh more, as in the brand's report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.config import PARAMS_DIR, ParamsError, load_params
+
+
+class CSSWeightsError(ParamsError):
+    """The CSS attributes or weights in params/css.yaml are unusable; the message says why."""
+
+
+def load_css_params(*, params_dir: str | Path | None = None) -> dict:
+    """Read params/css.yaml (or ``params_dir``/css.yaml) and check its weights."""
+    directory = Path(params_dir) if params_dir else PARAMS_DIR
+    return _checked(load_params("css", params_dir=directory), directory / "css.yaml")
+
+
+def _checked(params: dict, source: str | Path) -> dict:
+    attrs = params.get("attributes") or {}
+    if not attrs:
+        raise CSSWeightsError(f"{source} lists no CSS attributes under 'attributes'")
+    weights = {}
+    for name, spec in attrs.items():
+        weight = spec.get("weight") if isinstance(spec, dict) else None
+        if not isinstance(weight, int | float) or weight < 0:
+            raise CSSWeightsError(f"{source}: attribute {name!r} needs a weight >= 0 in "
+                                  f"percent, got {weight!r}")
+        weights[name] = float(weight)
+    total = sum(weights.values())
+    if not np.isclose(total, 100.0):
+        detail = ", ".join(f"{k} {v:g}" for k, v in weights.items())
+        raise CSSWeightsError(f"CSS weights in {source} must sum to 100; they sum to {total:g} "
+                              f"({detail}). Fix the weights in that file")
+    lo, hi = params["scale"]["min"], params["scale"]["max"]
+    if not lo < hi:
+        raise CSSWeightsError(f"{source}: scale min ({lo}) must be below max ({hi})")
+    return params
+
+
+def _params(params: dict | None) -> dict:
+    if params is None:
+        return load_css_params()
+    return _checked(params, "the CSS params given")
+
+
+def weights(*, params: dict | None = None) -> pd.DataFrame:
+    """The attributes with label and weight (percent), in the order of params/css.yaml."""
+    p = _params(params)
+    return pd.DataFrame(
+        [{"attribute": k, "label": v.get("label", k), "weight": float(v["weight"])}
+         for k, v in p["attributes"].items()]
+    )
+
+
+def _ratings(responses: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """The attribute ratings of surveyed answers, checked against the scale."""
+    attrs = list(p["attributes"])
+    missing = [a for a in attrs if a not in responses]
+    if missing:
+        raise KeyError(f"responses lack CSS column(s) {missing}; the CSS questions are asked at "
+                       f"{p['touchpoints']} and named in params/css.yaml")
+    ratings = responses[attrs].apply(pd.to_numeric, errors="coerce").astype(float)
+    lo, hi = p["scale"]["min"], p["scale"]["max"]
+    values = ratings.to_numpy()
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isnan(values) & ((values < lo) | (values > hi) | (values != np.round(values)))
+    # text that is not a number is bad too, not silently missing
+    bad |= ratings.isna().to_numpy() & responses[attrs].notna().to_numpy()
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        shown = ", ".join(f"{attrs[c]}={responses[attrs].iat[r, c]!r} at row {r}"
+                          for r, c in zip(rows[:10], cols[:10]))
+        raise ValueError(f"CSS ratings must be whole numbers from {lo} to {hi} or missing; got "
+                         f"{shown}" + (f" and {len(rows) - 10} more" if len(rows) > 10 else ""))
+    return ratings
+
+
+def css_index(responses: pd.DataFrame, *, params: dict | None = None) -> pd.Series:
+    """Each answer's CSS index (0-100), re-weighted over the rated attributes.
+
+    NaN for answers at touchpoints without the CSS questions and for answers whose rated
+    attributes carry less than ``min_answered_weight`` (see the module docstring).
+    """
+    p = _params(params)
+    ratings = _ratings(responses, p)
+    lo, hi = p["scale"]["min"], p["scale"]["max"]
+    w = np.array([float(v["weight"]) for v in p["attributes"].values()])
+    values = ratings.to_numpy()
+    answered = ~np.isnan(values)
+    scores = np.where(answered, 100.0 * (values - lo) / (hi - lo), 0.0)
+    weight_answered = answered @ w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        index = (scores @ w) / weight_answered
+    keep = weight_answered >= p["min_answered_weight"]
+    if "touchpoint" in responses:
+        keep &= responses["touchpoint"].isin(p["touchpoints"]).to_numpy()
+    return pd.Series(np.where(keep, index, np.nan), index=responses.index, name="css")
+
+
+def _period_of(responses: pd.DataFrame, period: str | None, time_col: str):
+    if not period:
+        return None
+    if time_col not in responses:
+        raise KeyError(f"responses lack {time_col!r}, needed to split by period {period!r}")
+    return responses[time_col].dt.to_period(period)
+
+
+def _mean_table(values: pd.Series, keys: list[pd.Series]) -> pd.DataFrame:
+    frame = pd.DataFrame({**{k.name: k for k in keys}, "_v": values}).dropna(subset=["_v"])
+    if not keys:
+        v = frame["_v"]
+        return pd.DataFrame({"n": [len(v)], "css": [v.mean()], "_sd": [v.std(ddof=1)]})
+    grouped = frame.groupby([k.name for k in keys], observed=True, sort=True)["_v"]
+    return grouped.agg(n="count", css="mean", _sd="std").reset_index()
+
+
+def _z_test(m1, s1, n1, m2, s2, n2):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(s1**2 / n1 + s2**2 / n2)
+        z = (m1 - m2) / se
+    return np.where(np.isfinite(z), 2 * stats.norm.sf(np.abs(z)), np.nan)
+
+
+def summarize_css(
+    responses: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region", "dealer_id"),
+    period: str | None = "M",
+    time_col: str = "responded_at",
+    level: float | None = None,
+    min_n: int | None = None,
+    reference: pd.DataFrame | None = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """The CSS index per group and period vs previous period, region and nation.
+
+    Parameters
+    ----------
+    responses
+        Answers with the CSS columns, the ``by`` keys, ``region`` (attach it with
+        :func:`analysis.store.with_region`) and ``time_col``.
+    by
+        Grouping keys, e.g. ``("region", "dealer_id")``.
+    period
+        Pandas period alias or None.
+    level, min_n
+        Interval level and small-sample threshold; None takes params/css.yaml.
+    reference
+        The answers the regional and national averages come from, with ``region``: the
+        whole network's when ``responses`` hold one region only (a regional report).
+        None takes ``responses`` themselves.
+
+    Returns
+    -------
+    DataFrame
+        keys, period, n (answers in the index), css (0-100), css_low, css_high,
+        css_previous, change_vs_previous, change_p_value, region_css, vs_region,
+        national_css, vs_national, small_sample.
+    """
+    p = _params(params)
+    level = p["level"] if level is None else level
+    min_n = p["min_n"] if min_n is None else min_n
+    keys = list(by)
+    missing = [k for k in [*keys, "region"] if k not in responses]
+    if missing:
+        raise KeyError(f"responses lack {missing}; attach region with "
+                       "analysis.store.with_region(responses, dealers)")
+    values = css_index(responses, params=p)
+    per = _period_of(responses, period, time_col)
+    time_keys = [per.rename("period")] if per is not None else []
+    key_series = [responses[k] for k in keys] + time_keys
+    out = _mean_table(values, key_series)
+    z = stats.norm.ppf(0.5 + level / 2)
+    half = z * out["_sd"] / np.sqrt(out["n"])
+    out = out.assign(css_low=(out["css"] - half).clip(0, 100),
+                     css_high=(out["css"] + half).clip(0, 100))
+    group_keys = [*keys, "period"] if per is not None else keys
+    if per is not None:
+        prev = out[[*group_keys, "n", "css", "_sd"]].assign(period=lambda d: d["period"] + 1)
+        merged = out[group_keys].merge(prev, on=group_keys, how="left", validate="one_to_one")
+        out["css_previous"] = merged["css"].to_numpy()
+        out["change_vs_previous"] = out["css"] - out["css_previous"]
+        out["change_p_value"] = _z_test(out["css"].to_numpy(), out["_sd"].to_numpy(),
+                                        out["n"].to_numpy(), merged["css"].to_numpy(),
+                                        merged["_sd"].to_numpy(), merged["n"].to_numpy())
+    if reference is None:
+        base, base_values, base_time = responses, values, time_keys
+    else:
+        if "region" not in reference:
+            raise KeyError("reference answers lack 'region'; attach it with "
+                           "analysis.store.with_region(reference, dealers)")
+        base, base_values = reference, css_index(reference, params=p)
+        base_per = _period_of(reference, period, time_col)
+        base_time = [base_per.rename("period")] if base_per is not None else []
+    region = _mean_table(base_values, [base["region"], *base_time]).rename(
+        columns={"css": "region_css"})[["region", *[s.name for s in time_keys], "region_css"]]
+    nation = _mean_table(base_values, base_time).rename(columns={"css": "national_css"})
+    nation = nation[[*[s.name for s in time_keys], "national_css"]]
+    if "region" not in keys:
+        # a group spanning regions has no single region; the region mapping must be unique
+        region_of = (pd.DataFrame({**{k: responses[k] for k in keys},
+                                   "region": responses["region"]})
+                     .drop_duplicates(keys))
+        out = out.merge(region_of, on=keys, how="left", validate="many_to_one")
+    out = out.merge(region, on=["region", *[s.name for s in time_keys]], how="left")
+    out = (out.merge(nation, on=[s.name for s in time_keys], how="left") if time_keys
+           else out.assign(national_css=nation["national_css"].iloc[0]))
+    out = out.assign(vs_region=out["css"] - out["region_css"],
+                     vs_national=out["css"] - out["national_css"],
+                     small_sample=out["n"] < min_n)
+    if "region" not in keys:
+        out = out.drop(columns="region")
+    return out.drop(columns="_sd").reset_index(drop=True)
+
+
+def attribute_scores(
+    responses: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("dealer_id",),
+    period: str | None = "M",
+    time_col: str = "responded_at",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Tidy attribute scores per group: keys, period, attribute, label, weight, n, rating,
+    score (0-100). Shows which attribute pulls a dealer's index down."""
+    p = _params(params)
+    ratings = _ratings(responses, p)
+    if "touchpoint" in responses:
+        ratings = ratings.where(responses["touchpoint"].isin(p["touchpoints"]), axis=0)
+    per = _period_of(responses, period, time_col)
+    ids = {k: responses[k] for k in by} | ({"period": per} if per is not None else {})
+    long = (pd.DataFrame(ids).join(ratings)
+            .melt(id_vars=list(ids), var_name="attribute", value_name="rating")
+            .dropna(subset=["rating"]))
+    lo, hi = p["scale"]["min"], p["scale"]["max"]
+    grouped = (long.groupby([*ids, "attribute"], observed=True, sort=True)["rating"]
+               .agg(n="count", rating="mean").reset_index())
+    return (grouped.merge(weights(params=p), on="attribute", how="left")
+            .assign(score=lambda d: 100.0 * (d["rating"] - lo) / (hi - lo))
+            [[*ids, "attribute", "label", "weight", "n", "rating", "score"]])
+
+
+def css_table(
+    responses: pd.DataFrame,
+    *,
+    month: str,
+    by: Sequence[str] = ("region", "dealer_id"),
+    dealers: pd.DataFrame | None = None,
+    reference: pd.DataFrame | None = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """Display table of the report month: CSS per dealer vs previous month, region, nation.
+
+    ``reference``: the network's answers for the averages (see :func:`summarize_css`).
+    Aggregates only, no customer data. ``*`` marks a change significant at 1 - level.
+    """
+    p = _params(params)
+    table = summarize_css(responses, by=by, period="M", reference=reference, params=p)
+    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    if table.empty:
+        raise ValueError(f"no CSS answers in {month}")
+    if dealers is not None and "dealer_id" in table:
+        names = dealers.set_index("dealer_id")["dealer_name"]
+        label = table["dealer_id"].map(names).fillna(table["dealer_id"])
+    else:
+        label = table[list(by)].astype(str).agg(" / ".join, axis=1)
+    alpha = 1 - p["level"]
+    marks = load_params("nps")["display"]
+
+    def signed(values):
+        return [f"{v:+.1f}" if pd.notna(v) else "-" for v in values]
+
+    change = [s + (marks["significant_mark"] if pd.notna(pv) and pv < alpha else "")
+              for s, pv in zip(signed(table["change_vs_previous"]), table["change_p_value"])]
+    shown = pd.DataFrame({
+        "Region": table["region"].to_numpy() if "region" in table else "",
+        "Dealer": label.to_numpy(),
+        "Answers": table["n"].astype(str).to_numpy()
+        + np.where(table["small_sample"], f" ({marks['small_sample_mark']})", ""),
+        "CSS": table["css"].round(1).to_numpy(),
+        f"{p['level']:.0%} interval": [f"[{lo:.1f}, {hi:.1f}]" if pd.notna(lo) else "-"
+                                       for lo, hi in zip(table["css_low"], table["css_high"])],
+        "Change vs previous month": change,
+        "vs region": signed(table["vs_region"]),
+        "vs national": signed(table["vs_national"]),
+    })
+    return shown.sort_values("CSS", ascending=False).reset_index(drop=True)
