@@ -1194,3 +1194,82 @@ def plot_importance_performance(
     ax.set_ylabel("Importance (share of explained NPS variance)")
     ax.set_title("Importance-performance map")
     return ax
+
+
+# --- report displays -------------------------------------------------------------------------
+
+def driver_labels(language: str = "en") -> dict[str, str]:
+    """Driver column -> the label users read, from params/drivers.yaml."""
+    from analysis.config import load_params
+
+    spec = load_params("drivers")["drivers"]
+    return {d: v.get(f"label_{language}", d) for d, v in spec.items()}
+
+
+def importance_display(result: ImportanceResult, *, language: str = "en") -> pd.DataFrame:
+    """The driver table of a report: share of explained NPS variance with its interval.
+
+    Shares are in percent of R^2; the interval is the bootstrap percentile interval of the
+    share (blank without bootstrap draws).
+    """
+    labels = driver_labels(language)
+    table = result.table
+    share_draws = result.share_draws
+    alpha = (1 - result.level) / 2
+    if share_draws is not None:
+        low, high = np.nanquantile(share_draws.to_numpy(), [alpha, 1 - alpha], axis=0)
+    else:
+        low = high = np.full(len(table), np.nan)
+    return pd.DataFrame({
+        "rank": table["rank"].to_numpy(),
+        "driver": [labels.get(d, d) for d in table.index],
+        "share, %": 100 * table["share"].to_numpy(),
+        "low, %": 100 * low,
+        "high, %": 100 * high,
+        "R2 part": table["importance"].to_numpy(),
+    }).sort_values("rank").reset_index(drop=True)
+
+
+def change_display(change: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
+    """:func:`importance_change` as a report table, shares in percent points."""
+    labels = driver_labels(language)
+    return pd.DataFrame({
+        "driver": change["driver"].map(lambda d: labels.get(d, d)),
+        "before": change["before"].astype(str),
+        "after": change["after"].astype(str),
+        "share before, %": 100 * change["value_before"],
+        "share after, %": 100 * change["value_after"],
+        "change, pp": 100 * change["diff"],
+        "low, pp": 100 * change["low"],
+        "high, pp": 100 * change["high"],
+        "really changed": np.where(change["changed"], "yes", "no"),
+    })
+
+
+def plot_importance_dynamics(
+    by_period: pd.DataFrame, *, language: str = "en", ax: Axes | None = None
+) -> Axes:
+    """Each driver's importance per period with its bootstrap interval (error bars).
+
+    ``by_period`` is the frame of :func:`importance_by_period`; importance is in R^2 units so
+    that a period where NPS is explained less shows lower bars for every driver.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4))
+    labels = driver_labels(language)
+    data = by_period.assign(period=by_period["period"].astype(str))
+    periods = sorted(data["period"].unique())
+    x = {p: i for i, p in enumerate(periods)}
+    drivers = list(dict.fromkeys(data["driver"]))
+    width = 0.8 / max(1, len(drivers))
+    for k, (driver, part) in enumerate(data.groupby("driver", sort=False)):
+        pos = part["period"].map(x).to_numpy() + (k - (len(drivers) - 1) / 2) * width
+        err = np.vstack([part["importance"] - part["low"], part["high"] - part["importance"]])
+        ax.errorbar(pos, part["importance"], yerr=np.where(np.isnan(err), 0, err), fmt="o",
+                    capsize=3, label=labels.get(driver, driver))
+    ax.set_xticks(range(len(periods)), periods)
+    ax.set(xlabel="", ylabel="Importance (part of R$^2$)", title="Driver importance over time")
+    ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    return ax
