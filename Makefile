@@ -25,18 +25,26 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv with the package and its dev tools
 
-$(DEMO)/truth.json: $(DEMO_INPUTS) | $(STAMP)
+# the demo goes the way real data goes: messy exports -> ingest (quarantine) -> the store
+$(DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/schemas.py | $(STAMP)
+	rm -rf $(DEMO)
 	$(PY) -m analysis demo-data --out $(DEMO)
+	$(PY) -m analysis ingest --demo $(DEMO) --via-exports --data $(DEMO)
+	@touch $@
 
-demo: $(STAMP) $(DEMO)/truth.json ## write the demo network into data/demo/
+demo: $(STAMP) $(DEMO)/processed/.stamp ## demo network: exports in data/demo/, store in data/demo/processed/
 
 report: $(STAMP) ## demo data if no data is configured, then every monthly report
-	@if [ -z "$$DEALER_VOICE_DATA" ]; then $(MAKE) --no-print-directory demo; fi
+	@if [ -z "$$DEALER_VOICE_DATA" ] && [ ! -d data/processed ]; then \
+	  $(MAKE) --no-print-directory demo; fi
 	$(PY) -m analysis report --region all
 
-$(TEST_DEMO)/truth.json: $(DEMO_INPUTS) | $(STAMP)
+$(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/schemas.py | $(STAMP)
+	rm -rf $(TEST_DEMO)
 	$(PY) -m analysis demo-data --out $(TEST_DEMO) --dealers 18 --regions 3 \
 	  --responses-per-month 1500
+	$(PY) -m analysis ingest --demo $(TEST_DEMO) --via-exports --data $(TEST_DEMO)
+	@touch $@
 
 lint: $(STAMP) ## ruff over code and notebooks
 	$(VENV)/bin/ruff check analysis tests benchmarks notebooks
@@ -44,9 +52,9 @@ lint: $(STAMP) ## ruff over code and notebooks
 unit: $(STAMP) ## pytest over tests/
 	$(PY) -m pytest -n 2 tests
 
-nbval: $(STAMP) $(TEST_DEMO)/truth.json ## run every notebook under nbval on a small demo network
-	DEALER_VOICE_DATA=$(CURDIR)/$(TEST_DEMO) $(PY) -m pytest -p no:randomly --nbval-lax \
-	  --sanitize-with tests/nbval_sanitize.cfg notebooks
+nbval: $(STAMP) $(TEST_DEMO)/processed/.stamp ## every notebook under nbval on a small demo network
+	DEALER_VOICE_DATA=$(CURDIR)/$(TEST_DEMO)/processed $(PY) -m pytest -p no:randomly --nbval-lax \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
 
 test: lint unit nbval ## ruff, pytest and nbval: what CI runs
 

@@ -17,11 +17,15 @@ NOTEBOOKS_DIR = ROOT / "notebooks"
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """The data directory: an explicit override, else $DEALER_VOICE_DATA, else data/demo."""
+    """The store the reports read: an explicit override, else $DEALER_VOICE_DATA, else
+    data/processed when something was ingested there, else the demo's store."""
     if override:
         return Path(override)
     env = os.environ.get("DEALER_VOICE_DATA")
-    return Path(env) if env else DEMO_DIR
+    if env:
+        return Path(env)
+    own = DATA_ROOT / "processed"
+    return own if own.exists() else DEMO_DIR / "processed"
 
 
 class ParamsError(ValueError):

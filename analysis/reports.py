@@ -51,6 +51,18 @@ class ReportData:
     repair_orders: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None
     data_dir: str | None = None
+    network_responses: pd.DataFrame | None = None
+    network_dealers: pd.DataFrame | None = None
+
+    @property
+    def all_dealers(self) -> pd.DataFrame:
+        """Every dealer of the network (the regional report's growth model spans them all)."""
+        return self.dealers if self.network_dealers is None else self.network_dealers
+
+    @property
+    def network(self) -> pd.DataFrame:
+        """The whole network's responses of the same months (benchmarks, national averages)."""
+        return self.responses if self.network_responses is None else self.network_responses
 
     @property
     def is_network(self) -> bool:
@@ -96,18 +108,26 @@ def load_report_data(
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
         month = store.latest_complete_month(times)
     months = trailing_months(month, trend_months)
-    responses = store.load("responses", months=months, regions=regions, data_dir=data_dir)
-    responses = store.with_region(responses, dealers).assign(
-        month=lambda d: d["responded_at"].dt.to_period("M").astype(str)
-    )
+
+    def responses_of(scope: list[str] | None, scope_dealers: pd.DataFrame) -> pd.DataFrame:
+        frame = store.load("responses", months=months, regions=scope, data_dir=data_dir)
+        return store.with_region(frame, scope_dealers).assign(
+            month=lambda d: d["responded_at"].dt.to_period("M").astype(str))
+
+    responses = responses_of(regions, dealers)
     optional = {
         name: store.with_region(
             store.load(name, months=months, regions=regions, data_dir=data_dir), dealers)
         if store.available(name, data_dir=data_dir) else None
         for name in OPTIONAL_TABLES
     }
+    network = network_dealers = None
+    if regions is not None:
+        network_dealers = store.load("dealers", data_dir=data_dir)
+        network = responses_of(None, network_dealers)
     return ReportData(region, month, months, dealers, responses, **optional,
-                      data_dir=str(data_dir) if data_dir else None)
+                      data_dir=str(data_dir) if data_dir else None, network_responses=network,
+                      network_dealers=network_dealers)
 
 
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV

@@ -213,7 +213,9 @@ def test_zero_gap_means_zero_uplift_and_no_zone(small_result, obvious):
 
 def test_growth_zones_are_the_intervals_above_zero(small_result):
     table = small_result.table
-    assert (table["growth_zone"] == (table["uplift_low"] > 0)).all()
+    min_uplift = load_params("growth")["min_uplift"]
+    expected = (table["uplift_low"] > 0) & (table["uplift"] >= min_uplift)
+    assert (table["growth_zone"] == expected).all()
     assert (table["gap"] >= 0).all()
     assert (table["uplift_low"] <= table["uplift_high"]).all()
     zones = table.loc[table["growth_zone"]]

@@ -11,14 +11,18 @@
 # ---
 
 # %% tags=["parameters"]
-region: str = "all"  # "all": the whole network
+region: str = "all"  # "all" is the whole network (use monthly_region for one region)
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
-data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or data/demo
+data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
 trend_months: int = 12  # months of history in the dynamics charts
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 
+# %% [markdown]
+# Monthly network report: NPS, regions, drivers, TOP-20 growth zones and the operational rules.
+# Every NPS carries its 95% interval; `*` marks a change that is statistically significant.
+
 # %%
-from analysis import nps, plots, reports
+from analysis import reports, sections
 
 data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
                                 trend_months=trend_months)
@@ -26,21 +30,46 @@ book = reports.ReportBook()
 book.heading(data.title)
 
 # %%
-with book.section("Headline NPS and its dynamics"):
-    monthly = nps.summarize(data.responses, by=(), period="M")
-    book.show("NPS by month", monthly)
-    plots.nps_trend(monthly, title=f"NPS by month, {data.months[0]} - {data.month}")
+sections.headline(book, data)
 
 # %%
-with book.section("By touchpoint"):
-    book.show("NPS by touchpoint", nps.summarize(data.current, by=("touchpoint",), period=None))
+sections.touchpoints(book, data)
 
 # %%
-with book.section("Regions"):
-    book.show("Regions in the report month", nps.summarize(data.current, by=("region",),
-                                                           period=None))
-    plots.nps_trend(nps.summarize(data.responses, by=("region",), period="M"), hue="region",
-                    title="NPS by region")
+sections.response_rates(book, data)
+
+# %%
+sections.regions(book, data)
+
+# %%
+sections.dealers(book, data)
+
+# %%
+sections.loyalty_drivers(book, data)
+
+# %%
+sections.importance_performance(book, data)
+
+# %%
+sections.growth_zones(book, data)
+
+# %%
+sections.css_index(book, data)
+
+# %%
+sections.red_flags(book, data)
+
+# %%
+sections.golden_stars(book, data)
+
+# %%
+sections.incident_section(book, data)
+
+# %%
+sections.repeat_repairs(book, data)
+
+# %%
+sections.data_quality(book, data)
 
 # %%
 book.save_excel(excel_path)
