@@ -9,6 +9,7 @@ them, one cell per section. A section whose data is absent says so in one line.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import seaborn as sns
 
 from analysis import cases, css, drivers, growth, incidents, nps, plots, repairs
@@ -197,6 +198,61 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
                   f"{len(data.responses)} over {len(data.months)} months.")
 
 
+
+
+# --- the dealer one-pager (notebooks/explore/dealer_onepager) --------------------------------
+
+def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
+    """The report data narrowed to one dealer ("" = the dealer with most answers in the month).
+
+    ``network_responses`` keeps the whole network, so the dealer is compared with its region
+    and the network and its growth zones use the network-wide model.
+    """
+    from dataclasses import replace
+
+    if not dealer_id:
+        dealer_id = data.current["dealer_id"].value_counts().idxmax()
+    if dealer_id not in set(data.dealers["dealer_id"]):
+        raise ValueError(f"dealer {dealer_id!r} is not in {_scope_label(data)}; known dealers: "
+                         f"{sorted(data.dealers['dealer_id'])[:20]}...")
+
+    def only(frame):
+        return None if frame is None else frame.loc[frame["dealer_id"] == dealer_id]
+
+    return replace(data, responses=only(data.responses), invitations=only(data.invitations),
+                   cases=only(data.cases), repair_orders=only(data.repair_orders),
+                   incidents=only(data.incidents), dealers=only(data.dealers),
+                   network_responses=data.network, network_dealers=data.all_dealers)
+
+
+def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
+    """The dealer's NPS and mean driver ratings next to its region and the network."""
+    with book.section("The dealer against its region and the network"):
+        row = dealer.dealers.iloc[0]
+        network = dealer.network
+        scopes = {row["dealer_name"]: dealer.responses,
+                  f"Region {row['region']}": network.loc[network["region"] == row["region"]],
+                  "Network": network}
+        book.show("NPS in the report month", pd.concat(
+            [nps.headline(frame, month=dealer.month, label=name)
+             for name, frame in scopes.items()], ignore_index=True))
+        labels = drivers.driver_labels()
+        means = pd.DataFrame({name: frame.loc[frame["month"] == dealer.month, list(labels)]
+                              .mean() for name, frame in scopes.items()})
+        book.show("Mean driver ratings (1-10)", means.rename(index=labels).rename_axis("driver"),
+                  float_format="{:.2f}")
+
+
+def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
+    """The dealer's drivers: gap to the benchmark and the modelled NPS uplift."""
+    with book.section("Growth zones"):
+        zones = growth.growth_zones(dealer.network, random_state=0)
+        table = growth.growth_table_display(zones, dealers=dealer.all_dealers)
+        book.show("Drivers by modelled uplift", table.loc[
+            table["Dealer ID"] == dealer.dealers["dealer_id"].iloc[0]])
+
+
 __all__ = ["headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "growth_zones", "css_index", "red_flags", "golden_stars",
-           "incident_section", "repeat_repairs", "data_quality"]
+           "incident_section", "repeat_repairs", "data_quality", "dealer_scope",
+           "dealer_vs_peers", "dealer_growth_zones"]
