@@ -12,12 +12,14 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
 - ``repeat_repair_ro_ids``: repair orders that reopen the same VIN with the same fault within
   the window after the previous order closed; ``repeat_repair_pairs`` names both orders.
 - ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
+- ``red_flags_without_case``, ``misrouted_case_ids``: process failures the SLA review finds.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -320,7 +322,7 @@ def make_network(
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
                                                     responses_per_month, p, drivers)
     as_of = (end + 1).to_timestamp()
-    cases, slow = _cases(rng, responses, dealers, p, as_of)
+    cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
     repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods)
     incidents = _incidents(rng, dealers, periods, p, as_of)
 
@@ -333,6 +335,7 @@ def make_network(
         "weak_drop": dealer_state["weak_drop"],
         "slow_sla_dealers": slow,
         **truth_resp,
+        **truth_cases,
         **truth_ro,
     }
     return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents, truth)
@@ -573,7 +576,15 @@ def _cases(rng, responses, dealers, p, as_of):
         "closed_at": closed.to_numpy(),
         "resolution": np.where(closed.notna(), resolution, None),
     })
-    return cases, slow
+    # process failures the SLA review must catch: red flags nobody opened a case for, and
+    # cases routed to the wrong owner
+    lost = rng.random(n) < p["lost_case_share"]
+    misrouted = ~lost & (rng.random(n) < p["misrouted_case_share"])
+    flip = {"dealer": "importer", "importer": "dealer"}
+    cases.loc[misrouted, "owner"] = cases.loc[misrouted, "owner"].map(flip)
+    truth = {"red_flags_without_case": sorted(cases.loc[lost, "response_id"]),
+             "misrouted_case_ids": sorted(cases.loc[misrouted, "case_id"])}
+    return cases.loc[~lost].reset_index(drop=True), slow, truth
 
 
 def _repair_orders(rng, responses, dealers, p, periods):
@@ -730,3 +741,354 @@ def _incidents(rng, dealers, periods, p, as_of):
     }).sort_values("created_at", kind="stable").reset_index(drop=True)
     frame.insert(0, "incident_id", [f"I{i + 1:06d}" for i in range(n)])
     return frame
+
+
+# --- streaming: networks too large for memory, month by month --------------------------------
+# `python -m analysis demo-data --format parquet` writes hundreds of millions of answers into
+# the store's layout without holding them: one month's keys and one block's columns at a time.
+
+#: Answers drawn from one random stream. Part of what a seed means (another value gives
+#: another data set), so a constant rather than a setting; it also bounds the memory.
+STREAM_BLOCK_ROWS = 1_000_000
+#: Comment texts drawn per cause (and per kind of praise) into the pool that streamed
+#: comments are picked from; a row loop per comment would cost hours at 100 M answers.
+STREAM_COMMENT_POOL = 64
+STREAM_TABLES = ("dealers", "invitations", "responses")
+_VIN_BYTES = np.frombuffer("".join(VIN_ALPHABET).encode("ascii"), dtype=np.uint8)
+
+
+@dataclass(frozen=True)
+class StreamBlock:
+    """A block of one month's answers; a month's first block also carries its invitations."""
+
+    month: str
+    block: int
+    responses: pd.DataFrame
+    invitations: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ResponseStream:
+    """A network generated month by month: its dealers and truth now, its answers when
+    iterated (:class:`StreamBlock` after block, each from a random stream of its own)."""
+
+    dealers: pd.DataFrame
+    truth: dict
+    periods: pd.PeriodIndex
+    seed: int
+    responses_per_month: int
+    comments: str
+    params: dict = field(repr=False)
+    state: dict = field(repr=False)
+
+    def __iter__(self) -> Iterator[StreamBlock]:
+        first_id = 1
+        for m in range(len(self.periods)):
+            for block in _stream_month(self, m, first_id):
+                first_id += len(block.responses)
+                yield block
+
+
+def stream_responses(
+    *,
+    n_dealers: int = 60,
+    n_regions: int = 6,
+    months: int = 12,
+    responses_per_month: int = 5000,
+    seed: int = 0,
+    comments: str = "pool",
+    params: dict | None = None,
+) -> ResponseStream:
+    """The demo network's dealers, invitations and answers, generated month by month.
+
+    The dealers (and their planted weak drivers) are those of :func:`make_network` with the
+    same seed and sizes; the answers follow the same model (driver weights, mood, touchpoint
+    effects, missing ratings, CSS attributes) but are drawn vectorised, each month and each
+    block of :data:`STREAM_BLOCK_ROWS` answers from its own stream derived from the seed
+    (``SeedSequence(seed, spawn_key=(month, block))``), so a seed still means one data set
+    and memory stays at one month's keys plus one block. What differs from make_network:
+
+    - comments (``comments="pool"``) are picked from a pool of :data:`STREAM_COMMENT_POOL`
+      texts per cause drawn once, with the same choice of cause (score, the dealer's weak
+      driver, touchpoint); ``comments="none"`` leaves them empty. No per-answer cause truth.
+    - phone and e-mail are empty; response ids are ``R`` and ten digits.
+    - no cases, repair orders or incidents (their generators loop over rows).
+    """
+    if comments not in ("pool", "none"):
+        raise ValueError(f"comments must be 'pool' or 'none', got {comments!r}")
+    p = params if params is not None else load_params("network")["demo"]
+    drivers = list(load_params("drivers")["drivers"])
+    regions_all = p["regions"]
+    if not 1 <= n_regions <= len(regions_all):
+        raise ValueError(f"n_regions must be between 1 and {len(regions_all)}, got {n_regions}")
+    if n_dealers < n_regions:
+        raise ValueError(f"n_dealers ({n_dealers}) must be at least n_regions ({n_regions})")
+    rng = np.random.default_rng(seed)
+    end = pd.Period(p["end_month"], freq="M")
+    periods = pd.period_range(end=end, periods=months, freq="M")
+    dealers, st = _dealers(rng, n_dealers, dict(list(regions_all.items())[:n_regions]), p,
+                           drivers)
+    region_code = pd.factorize(dealers["region"])[0]
+    state = {
+        "drivers": drivers,
+        "touchpoints": list(p["touchpoint_shares"]),
+        "region_code": region_code,
+        "drift": rng.normal(0, 0.08, region_code.max() + 1),
+        "dealer_state": st,
+        "pool": _comment_pool(rng, p) if comments == "pool" else None,
+    }
+    if state["pool"] is not None:
+        kinds = state["pool"]["weak_kinds"]
+        state["pool"]["weak_of_dealer"] = np.array(
+            [kinds.index(st["weak"].get(d)) for d in dealers["dealer_id"]])
+    truth = {
+        "seed": seed,
+        "streamed": {"block_rows": STREAM_BLOCK_ROWS, "comments": comments,
+                     "comment_pool": STREAM_COMMENT_POOL if comments == "pool" else 0},
+        "driver_weights": {d: float(p["driver_weights"][d]) for d in drivers},
+        "intercept": float(p["intercept"]),
+        "dealer_weak_driver": st["weak"],
+        "weak_drop": st["weak_drop"],
+    }
+    return ResponseStream(dealers, truth, periods, seed, responses_per_month, comments, p,
+                          state)
+
+
+def _comment_pool(rng, p) -> dict:
+    """Texts per cause and for praise, with their offsets in one flat array."""
+    texts: list[str] = []
+    offsets = {}
+    for cause in CAUSES:
+        offsets[cause] = len(texts)
+        texts += [_complaint(rng, cause, rng.random() < p["english_share"], p)
+                  for _ in range(STREAM_COMMENT_POOL)]
+    for kind in ("golden", "plain"):
+        offsets[kind] = len(texts)
+        for _ in range(STREAM_COMMENT_POOL):
+            english = rng.random() < p["english_share"]
+            if kind == "golden":
+                pool, names = ((PRAISE_GOLDEN_EN, STAFF_NAMES_EN) if english
+                               else (PRAISE_GOLDEN_RU, STAFF_NAMES))
+                text = _expand(pool[rng.integers(len(pool))], rng,
+                               name=names[rng.integers(len(names))])
+            else:
+                pool = PRAISE_PLAIN_EN if english else PRAISE_PLAIN_RU
+                text = _expand(pool[rng.integers(len(pool))], rng)
+            texts.append(text[0].upper() + text[1:])
+    # cumulative cause probabilities per (detractor?, dealer's weak driver, sales contact?),
+    # the same adjustments _comments applies answer by answer
+    names = list(CAUSES)
+    severity = np.array([CAUSES[c]["severity"] for c in names])
+    weak_kinds = [None, *p["weak_driver_candidates"]]
+    table = np.empty((2, len(weak_kinds), 2, len(names)))
+    for d, base in enumerate((_norm(1.0 / severity), _norm(severity**1.5))):
+        for w, drv in enumerate(weak_kinds):
+            for s in (0, 1):
+                probs = base.copy()
+                if drv is not None:
+                    probs *= np.array([3.0 if CAUSES[c]["driver"] == drv else 1.0
+                                       for c in names])
+                if s:
+                    probs *= np.array([0.1 if CAUSES[c]["long_repair"] or c == "repair_quality"
+                                       else 1.0 for c in names])
+                table[d, w, s] = np.cumsum(_norm(probs))
+    return {"texts": texts, "offsets": offsets, "cause_cdf": table, "weak_kinds": weak_kinds}
+
+
+def _stream_month(stream: ResponseStream, m: int, first_id: int) -> Iterator[StreamBlock]:
+    p, st, state = stream.params, stream.state["dealer_state"], stream.state
+    dealers = stream.dealers
+    tps = state["touchpoints"]
+    period = stream.periods[m]
+    rng = np.random.default_rng(np.random.SeedSequence(stream.seed, spawn_key=(m,)))
+    tp_share = _norm([p["touchpoint_shares"][t] for t in tps])
+    expected = stream.responses_per_month * _norm(st["size"])[:, None] * tp_share[None, :]
+    invited = rng.poisson(expected / st["rate"][:, None])
+    counts = rng.binomial(invited, st["rate"][:, None])
+    d_idx, t_idx = np.indices(counts.shape)
+    month = str(period)
+    invitations = pd.DataFrame({
+        "dealer_id": dealers["dealer_id"].to_numpy()[d_idx.ravel()],
+        "touchpoint": np.array(tps)[t_idx.ravel()],
+        "month": month,
+        "invited": invited.ravel().astype("int64"),
+    })
+    n = int(counts.sum())
+    di = np.repeat(d_idx.ravel().astype(np.int32), counts.ravel())
+    ti = np.repeat(t_idx.ravel().astype(np.int8), counts.ravel())
+    seconds = ((rng.random(n) * period.days_in_month).astype(np.int64) * 86400
+               + rng.integers(9 * 3600, 21 * 3600, n))
+    order = np.argsort(seconds, kind="stable")  # the month's answers in time order
+    di, ti, seconds = di[order], ti[order], seconds[order]
+    start = period.start_time.to_datetime64().astype("datetime64[ns]")
+    for b, lo in enumerate(range(0, max(n, 1), STREAM_BLOCK_ROWS)):
+        hi = min(lo + STREAM_BLOCK_ROWS, n)
+        block_rng = np.random.default_rng(np.random.SeedSequence(stream.seed,
+                                                                  spawn_key=(m, b)))
+        frame = _stream_block(block_rng, stream, m, di[lo:hi], ti[lo:hi],
+                              start + seconds[lo:hi].astype("timedelta64[s]"), first_id + lo)
+        yield StreamBlock(month, b, frame, invitations if b == 0 else None)
+
+
+def _stream_block(rng, stream: ResponseStream, m: int, di, ti, responded_at, first_id: int
+                  ) -> pd.DataFrame:
+    """One block of answers, drawn as _responses draws them but without row loops."""
+    p, state = stream.params, stream.state
+    st, drivers, tps = state["dealer_state"], state["drivers"], state["touchpoints"]
+    n, n_m = len(di), len(stream.periods)
+    month_no = stream.periods[m].month
+    drift = state["drift"][state["region_code"][di]] * (m - n_m / 2)
+    unhappy = rng.random(n) < p["unhappy_share"]
+    mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
+            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
+    means = np.array([p["rating_mean"][d] for d in drivers])
+    raw = (means[None, :] + st["offsets"][di] + p["rating_common_sd"] * mood[:, None]
+           + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
+    ratings = np.clip(np.round(raw), 1, 10)
+    weights = np.array([p["driver_weights"][d] for d in drivers])
+    tp_effect = np.array([p["touchpoint_effect"][t] for t in tps])[ti]
+    latent = p["intercept"] + ratings @ weights + tp_effect + rng.normal(0, p["noise_sd"], n)
+    score = np.clip(np.round(latent), 0, 10).astype("int64")
+    touchpoint = np.array(tps)[ti]
+    css = _css_ratings(rng, raw, drivers, touchpoint, p)
+    ratings = np.where(rng.random((n, len(drivers))) < p["missing_rating_share"], np.nan,
+                       ratings)
+    ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    digits = (ids[:, None] // 10 ** np.arange(9, -1, -1)) % 10 + ord("0")
+    id_bytes = np.hstack([np.full((n, 1), ord("R")), digits]).astype(np.uint8)
+    vin_bytes = np.hstack([np.frombuffer(b"XW8", dtype=np.uint8)[None, :].repeat(n, axis=0),
+                           _VIN_BYTES[rng.integers(0, len(_VIN_BYTES), (n, 8))],
+                           rng.integers(ord("0"), ord("9") + 1, (n, 6))]).astype(np.uint8)
+    frame = pd.DataFrame({
+        "response_id": _ascii_strings(id_bytes),
+        "dealer_id": stream.dealers["dealer_id"].to_numpy()[di],
+        "touchpoint": touchpoint,
+        "responded_at": responded_at,
+        "vin": _ascii_strings(vin_bytes),
+        "nps": score,
+        **{d: ratings[:, j] for j, d in enumerate(drivers)},
+        **css,
+    })
+    frame["comment"] = _pooled_comments(rng, state["pool"], score, di, touchpoint, p)
+    frame["open_to_dealer"] = rng.random(n) < p["open_to_dealer_share"]
+    frame["phone"] = pd.Series(None, index=frame.index, dtype="str")
+    frame["email"] = pd.Series(None, index=frame.index, dtype="str")
+    return frame
+
+
+def _ascii_strings(rows: np.ndarray) -> np.ndarray:
+    """Rows of ASCII codes (n x width, uint8) as strings, without a Python loop."""
+    width = rows.shape[1]
+    return np.ascontiguousarray(rows).view(f"S{width}").ravel().astype(f"U{width}")
+
+
+def _pooled_comments(rng, pool, score, di, touchpoint, p):
+    """Comments picked from the pool: who comments and on which cause as in _comments."""
+    n = len(score)
+    if pool is None:
+        return pd.Series(None, index=range(n), dtype="str")
+    low = score <= 8
+    u = rng.random(n)
+    said = np.where(low, u < p["comment_share_below_9"], u < p["comment_share_promoters"])
+    sales = np.isin(touchpoint, ["sales_new", "sales_used"]).astype(int)
+    cdf = pool["cause_cdf"][(score <= 6).astype(int), pool["weak_of_dealer"][di], sales]
+    cause = np.minimum((rng.random(n)[:, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
+    cause_start = np.array([pool["offsets"][c] for c in CAUSES])[cause]
+    praise = np.where(rng.random(n) < p["golden_star_share"], pool["offsets"]["golden"],
+                      pool["offsets"]["plain"])
+    pick = np.where(low, cause_start, praise) + rng.integers(0, STREAM_COMMENT_POOL, n)
+    texts = np.array(pool["texts"], dtype=object)
+    return pd.Series(np.where(said, texts[pick], None), dtype="str")
+
+
+@dataclass(frozen=True)
+class StreamWritten:
+    """What :func:`write_responses_partitioned` wrote."""
+
+    directory: Path
+    months: tuple[str, ...]
+    dealers: int
+    invitations: int
+    responses: int
+
+
+def write_responses_partitioned(
+    out: str | Path,
+    *,
+    n_dealers: int = 60,
+    n_regions: int = 6,
+    months: int = 12,
+    responses_per_month: int = 5000,
+    seed: int = 0,
+    comments: str = "pool",
+    overwrite: bool = False,
+    progress=None,
+) -> StreamWritten:
+    """Write a streamed network (:func:`stream_responses`) as a month-partitioned store.
+
+    The layout is the store's (:mod:`analysis.store`): ``dealers/part-0.parquet``,
+    ``invitations/month=YYYY-MM/part-0.parquet``, ``responses/month=YYYY-MM/part-0.parquet``
+    (one row group per block) and ``truth.json``, so ``store.load(data_dir=out)``, the
+    reports and ``dask.dataframe.read_parquet`` read it. Each file is written under a hidden
+    name and renamed when complete. ``progress`` is called with each month written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis import schemas
+
+    root = Path(out)
+    existing = [t for t in STREAM_TABLES if (root / t).exists() or (root / f"{t}.parquet").exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"{root} already holds {existing}: choose an empty directory or "
+                              "pass overwrite=True (--overwrite) to replace them")
+    if overwrite:
+        import shutil
+
+        for t in existing:
+            shutil.rmtree(root / t, ignore_errors=True)
+    stream = stream_responses(n_dealers=n_dealers, n_regions=n_regions, months=months,
+                              responses_per_month=responses_per_month, seed=seed,
+                              comments=comments)
+
+    def write(table: pa.Table, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(path)
+
+    def arrow(frame: pd.DataFrame, name: str) -> pa.Table:
+        return pa.Table.from_pandas(frame, schema=schemas.arrow_schema(name, frame.columns),
+                                    preserve_index=False)
+
+    write(arrow(stream.dealers, "dealers"), root / "dealers" / "part-0.parquet")
+    schema = schemas.arrow_schema("responses")
+    writer = path = tmp = None
+    written_months: list[str] = []
+    n_inv = n_resp = 0
+    for block in stream:
+        if block.block == 0:
+            if writer is not None:
+                writer.close()
+                tmp.replace(path)
+                if progress:
+                    progress(written_months[-1])
+            write(arrow(block.invitations, "invitations"),
+                  root / "invitations" / f"month={block.month}" / "part-0.parquet")
+            n_inv += len(block.invitations)
+            path = root / "responses" / f"month={block.month}" / "part-0.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            writer = pq.ParquetWriter(tmp, schema)
+            written_months.append(block.month)
+        writer.write_table(pa.Table.from_pandas(block.responses, schema=schema,
+                                                preserve_index=False))
+        n_resp += len(block.responses)
+    if writer is not None:
+        writer.close()
+        tmp.replace(path)
+        if progress:
+            progress(written_months[-1])
+    (root / "truth.json").write_text(json.dumps(stream.truth, ensure_ascii=False, indent=1),
+                                     encoding="utf-8")
+    return StreamWritten(root, tuple(written_months), len(stream.dealers), n_inv, n_resp)

@@ -175,11 +175,14 @@ def demo_flags(small_net):
                            dealers=small_net.dealers)
 
 
-def test_demo_every_detractor_is_a_flag_routed_like_its_case(small_net, demo_flags):
+def test_demo_every_detractor_is_a_flag_and_process_failures_are_found(small_net, demo_flags):
     detractors = small_net.responses.loc[small_net.responses["nps"] <= 6]
     assert len(demo_flags) == len(detractors)
-    assert not demo_flags["no_case"].any()
-    assert not demo_flags["misrouted"].any()
+    truth = small_net.truth
+    found_lost = demo_flags.loc[demo_flags["no_case"], "response_id"]
+    assert sorted(found_lost) == truth["red_flags_without_case"]
+    found_misrouted = demo_flags.loc[demo_flags["misrouted"], "case_id"]
+    assert sorted(found_misrouted) == truth["misrouted_case_ids"]
     assert {"region", "dealer_name"} <= set(demo_flags.columns)
 
 
