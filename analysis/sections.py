@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis import cases, css, drivers, growth, incidents, nps, plots, repairs
+from analysis import cases, css, drivers, growth, incidents, nps, plots, repairs, rootcause
 from analysis.config import load_params
 from analysis.reports import ReportBook, ReportData
 
@@ -104,6 +104,20 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
             driver=table["driver"].map(labels)))
         _, ax = plt.subplots(figsize=(7, 5))
         drivers.plot_importance_performance(table, labels=labels, ax=ax)
+
+
+def root_causes(book: ReportBook, data: ReportData) -> None:
+    """What went wrong: comments below 9 clustered into causes, ranked by NPS impact."""
+    with book.section("What went wrong: root causes of answers below 9"):
+        model = rootcause.make_model(random_state=0)
+        causes = rootcause.label_responses(data.current, model)
+        if causes.empty:
+            book.note(f"No comments below 9 in {data.month}.")
+            return
+        book.show("Causes by NPS impact (points the month loses to each cause)",
+                  rootcause.impact_table(data.current, causes, model=model))
+        book.show("Dealers x causes: NPS impact", rootcause.dealer_cause_matrix(
+            data.current, causes, value="impact"), float_format="{:.2f}", max_rows=30)
 
 
 def growth_zones(book: ReportBook, data: ReportData) -> None:
@@ -253,6 +267,6 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
 
 
 __all__ = ["headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
-           "importance_performance", "growth_zones", "css_index", "red_flags", "golden_stars",
-           "incident_section", "repeat_repairs", "data_quality", "dealer_scope",
+           "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
+           "golden_stars", "incident_section", "repeat_repairs", "data_quality", "dealer_scope",
            "dealer_vs_peers", "dealer_growth_zones"]

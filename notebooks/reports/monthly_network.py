@@ -51,6 +51,9 @@ sections.loyalty_drivers(book, data)
 sections.importance_performance(book, data)
 
 # %%
+sections.root_causes(book, data)
+
+# %%
 sections.growth_zones(book, data)
 
 # %%

@@ -48,6 +48,9 @@ sections.loyalty_drivers(book, data)
 sections.importance_performance(book, data)
 
 # %%
+sections.root_causes(book, data)
+
+# %%
 sections.growth_zones(book, data)
 
 # %%
