@@ -172,7 +172,10 @@ def _has_named_index(frame: pd.DataFrame) -> bool:
 
 
 def _sheet_name(name: str, taken: set[str]) -> str:
-    base = _SHEET_BAD.sub(" ", name).strip()[:31] or "Sheet"
+    base = " ".join(_SHEET_BAD.sub(" ", name).split())
+    if len(base) > 31:  # Excel's limit; cut at a word so the tab stays readable
+        base = base[:32].rsplit(" ", 1)[0] if " " in base[:32] else base[:31]
+    base = base or "Sheet"
     candidate, k = base, 2
     while candidate.lower() in taken:
         suffix = f" ({k})"
