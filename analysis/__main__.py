@@ -18,11 +18,38 @@ from pathlib import Path
 def _demo_data(args: argparse.Namespace) -> int:
     from analysis.synthetic import make_network
 
+    if args.format == "parquet":
+        return _demo_store(args)
     net = make_network(n_dealers=args.dealers, n_regions=args.regions, months=args.months,
                        responses_per_month=args.responses_per_month, seed=args.seed)
     out = net.write(args.out)
     print(f"demo network written to {out}: {len(net.dealers)} dealers, "
           f"{len(net.responses)} responses, {len(net.repair_orders)} repair orders")
+    return 0
+
+
+def _demo_store(args: argparse.Namespace) -> int:
+    import time
+
+    from analysis.synthetic import write_responses_partitioned
+
+    start = time.perf_counter()
+
+    def progress(month: str) -> None:
+        print(f"  {month} written ({time.perf_counter() - start:,.0f} s)", flush=True)
+
+    try:
+        written = write_responses_partitioned(
+            args.out, n_dealers=args.dealers, n_regions=args.regions, months=args.months,
+            responses_per_month=args.responses_per_month, seed=args.seed,
+            comments=args.comments, overwrite=args.overwrite, progress=progress)
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"store written to {written.directory}: {written.dealers} dealers, "
+          f"{written.responses:,} responses in {len(written.months)} month partitions, "
+          f"{written.invitations:,} invitation rows ({time.perf_counter() - start:,.0f} s)")
+    print(f"read it with: DEALER_VOICE_DATA={written.directory}")
     return 0
 
 
@@ -128,6 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--regions", type=int, default=6)
     demo.add_argument("--months", type=int, default=12)
     demo.add_argument("--responses-per-month", type=int, default=5000)
+    demo.add_argument("--format", choices=("network", "parquet"), default="network",
+                      help="network: every table and truth.json, one Parquet file each, made "
+                      "in memory; parquet: a month-partitioned store (dealers, invitations, "
+                      "responses) streamed month by month, for hundreds of millions of "
+                      "answers (comments from a pool, no contacts, cases or repair orders)")
+    demo.add_argument("--comments", choices=("pool", "none"), default="pool",
+                      help="with --format parquet: comments picked from a pool, or none")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="with --format parquet: replace the tables already in --out")
     demo.set_defaults(func=_demo_data)
 
     rep = sub.add_parser("report", help="render monthly reports with papermill")

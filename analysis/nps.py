@@ -729,14 +729,147 @@ def summarize(
         (with ``invitations``), small_sample, nps_shrunk (empirical Bayes toward the parent
         level: dealer -> region -> network, see the module docstring). A dealer shrinks
         toward its region when ``responses`` carry a ``region`` column.
+
+    See Also
+    --------
+    summarize_counts : the same statistics from a count table (e.g. summed over partitions).
     """
     p = _params(params)
     lvl = _level(level, p)
-    min_n = p["min_n"] if min_n is None else min_n
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
     extra, chain = _hierarchy_chain(group_keys, responses.columns, p)
     groups = _count_groups(responses, [*keys, *extra], period, score, time_col, p)
+    seen = (pd.PeriodIndex(responses[time_col].dt.to_period("M").unique())
+            if invitations is not None and not period and time_col in responses else None)
+    return _statistics(groups, keys, period, extra, chain, invitations=invitations,
+                       months_seen=seen, level=lvl, min_n=min_n, params=p)
+
+
+def count_keys(by: Sequence[str], columns, *, params: dict | None = None) -> list[str]:
+    """The keys to count by so that :func:`summarize_counts` gives what :func:`summarize`
+    gives: ``by`` plus the parent levels of the hierarchy that ``columns`` hold (a dealer's
+    region), toward which the groups shrink."""
+    keys = list(by)
+    extra, _ = _hierarchy_chain([*keys, "period"], list(columns), _params(params))
+    return [*keys, *extra]
+
+
+def summarize_counts(
+    counts: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region",),
+    period: str | None = "M",
+    invitations: pd.DataFrame | None = None,
+    months_seen: Sequence[str] | pd.PeriodIndex | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """:func:`summarize` from a count table instead of the answers.
+
+    The count table is what :func:`count_categories` returns, possibly in pieces (one per
+    partition of a large data set, concatenated): rows of the same group are summed first,
+    then intervals, changes, shrinkage and response rates are computed exactly as
+    :func:`summarize` computes them, so the two agree to the last digit on the same answers.
+
+    Parameters
+    ----------
+    counts
+        Columns :func:`count_keys` ``(by, ...)``, ``period`` (when ``period`` is given, or to
+        roll up), promoters, passives, detractors. Count by the parent levels too (a
+        dealer's ``region``), or dealers shrink toward the network rather than their region.
+    period
+        The period of the result: the count table's own period, a coarser one made of its
+        periods ("Q" from monthly counts), or None to sum over periods.
+    months_seen
+        With ``invitations`` and ``period=None``: the months the answers cover (YYYY-MM);
+        None takes the months of a monthly ``period`` column.
+    by, invitations, level, min_n, params
+        As in :func:`summarize`.
+    """
+    p = _params(params)
+    lvl = _level(level, p)
+    keys = list(by)
+    group_keys = [*keys, "period"] if period else keys
+    extra, chain = _hierarchy_chain(group_keys, counts.columns, p)
+    groups = _groups_from_counts(counts, [*keys, *extra], period)
+    seen = None
+    if invitations is not None and not period:
+        if months_seen is not None:
+            seen = pd.PeriodIndex([pd.Period(m, freq="M") for m in months_seen])
+        elif "period" in counts:
+            seen = pd.PeriodIndex(_as_period(counts["period"], "M").unique())
+    return _statistics(groups, keys, period, extra, chain, invitations=invitations,
+                       months_seen=seen, level=lvl, min_n=min_n, params=p)
+
+
+_COUNT_COLUMNS = ["promoters", "passives", "detractors"]
+
+
+def _as_period(values: pd.Series, period: str) -> pd.Series:
+    """Periods of a count table in the frequency ``period``, when each of them lies in one."""
+    if not isinstance(values.dtype, pd.PeriodDtype):
+        raise TypeError(f"the count table's 'period' column must hold pandas Periods; it has "
+                        f"dtype {values.dtype}. Count with count_categories(period=...)")
+    if values.dtype == pd.PeriodDtype(period):
+        return values
+    present = pd.PeriodIndex(values.dropna().unique())
+    starts, ends = present.start_time.to_period(period), present.end_time.to_period(period)
+    if (starts != ends).any():
+        raise ValueError(f"the count table's periods ({values.dtype.freq.freqstr}) do not nest "
+                         f"in {period!r}: count by {period!r} or by a period that nests in it")
+    return values.dt.asfreq(period)
+
+
+def _groups_from_counts(counts: pd.DataFrame, keys: list[str], period: str | None) -> _Groups:
+    """The groups of a count table, summed, sorted and coded as :func:`_count_groups` does."""
+    names = [*keys, "period"] if period else list(keys)
+    needed = [*names, *_COUNT_COLUMNS]
+    missing = [c for c in needed if c not in counts]
+    if missing:
+        raise KeyError(f"the count table lacks column(s) {missing}; count the answers with "
+                       f"count_categories(by={keys!r}, period=...) (it has {list(counts)})")
+    frame = counts[needed]
+    if period:
+        frame = frame.assign(period=_as_period(frame["period"], period))
+    if names:
+        # sorted by key values, categories in their order, periods in time: as _count_groups
+        summed = (frame.groupby(names, observed=True, sort=True, dropna=True)[_COUNT_COLUMNS]
+                  .sum().reset_index())
+    else:
+        summed = frame[_COUNT_COLUMNS].sum().to_frame().T.reset_index(drop=True)
+    table = summed[_COUNT_COLUMNS].to_numpy(dtype=np.int64)
+    out = summed[names].copy()
+    out["n"] = table.sum(axis=1)
+    out["promoters"], out["passives"], out["detractors"] = table[:, 0], table[:, 1], table[:, 2]
+    codes = {k: pd.factorize(out[k])[0].astype(np.int64) for k in keys}
+    if period:
+        ordinals = out["period"].array.asi8
+        # a period's code is its distance from the first one, so code - 1 is the period
+        # before it whether or not that one holds answers (as in _period_codes)
+        codes["period"] = (ordinals - ordinals.min() if len(out) else ordinals).astype(np.int64)
+    return _Groups(out, codes)
+
+
+def _statistics(
+    groups: _Groups,
+    keys: list[str],
+    period: str | None,
+    extra: list[str],
+    chain: list[list[str]],
+    *,
+    invitations: pd.DataFrame | None,
+    months_seen: pd.PeriodIndex | None,
+    level: float,
+    min_n: int | None,
+    params: dict,
+) -> pd.DataFrame:
+    """Intervals, changes, shrinkage and response rates of counted groups (see summarize)."""
+    p = params
+    lvl = level
+    min_n = p["min_n"] if min_n is None else min_n
+    group_keys = [*keys, "period"] if period else keys
     out = groups.counts
     table = out[["promoters", "passives", "detractors"]].to_numpy(dtype=float)
     method = p["interval"]["method"]
@@ -759,9 +892,7 @@ def summarize(
                              "table so that each dealer has one region")
         out = out.drop(columns=extra)
     if invitations is not None:
-        seen = (pd.PeriodIndex(responses[time_col].dt.to_period("M").unique())
-                if not period and time_col in responses else None)
-        invited = _invited(invitations, keys, period, seen)
+        invited = _invited(invitations, keys, period, months_seen)
         if group_keys:
             out = out.merge(invited, on=group_keys, how="left", validate="one_to_one")
         else:
@@ -808,6 +939,10 @@ def rank_dealers(
         its region) and vs_region_p_value, and for a month change_vs_previous and
         change_p_value; sorted by nps_shrunk, best first. Ranks use the shrunk value so a
         dealer with few lucky answers does not top the table.
+
+    See Also
+    --------
+    rank_dealers_from_counts : the same ranking from a count table.
     """
     p = _params(params)
     lvl = _level(level, p)
@@ -816,11 +951,8 @@ def rank_dealers(
         from analysis.store import with_region
 
         frame = with_region(frame, dealers)
-    missing = [c for c in ("dealer_id", "region") if c not in frame]
-    if missing:
-        raise KeyError(f"responses lack {missing}: pass dealers=<the dealers table> to "
-                       "attach each dealer's region")
-    keys = ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in frame else [])
+    keys = _rank_keys(frame.columns, "responses", "pass dealers=<the dealers table> to "
+                      "attach each dealer's region")
     if period is None:
         table = summarize(frame, by=keys, period=None, level=lvl, min_n=min_n, score=score,
                           time_col=time_col, params=p)
@@ -832,6 +964,51 @@ def rank_dealers(
         if table.empty:
             raise ValueError(f"no answers in {month}; the answers cover "
                              f"{frame[time_col].min():%Y-%m} to {frame[time_col].max():%Y-%m}")
+    return _ranked(table, keys, period, lvl, p)
+
+
+def rank_dealers_from_counts(
+    counts: pd.DataFrame,
+    *,
+    period: str | None = None,
+    level: float | None = None,
+    min_n: int | None = None,
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """:func:`rank_dealers` from a count table by region, dealer_id (and dealer_name).
+
+    ``counts`` is :func:`count_categories` by ``("region", "dealer_id")`` (plus
+    ``dealer_name`` to show names) and, for ``period`` a month, by ``period="M"``; pieces of
+    it (one per partition) are summed first. The result equals :func:`rank_dealers` on the
+    same answers.
+    """
+    p = _params(params)
+    lvl = _level(level, p)
+    keys = _rank_keys(counts.columns, "the count table", "count by region and dealer_id")
+    if period is None:
+        table = summarize_counts(counts, by=keys, period=None, level=lvl, min_n=min_n,
+                                 params=p)
+    else:
+        month = pd.Period(period, freq="M")
+        table = summarize_counts(counts, by=keys, period="M", level=lvl, min_n=min_n, params=p)
+        covered = table["period"]
+        table = table.loc[covered == month].drop(columns="period")
+        if table.empty:
+            span = f"{covered.min()} to {covered.max()}" if len(covered) else "no month"
+            raise ValueError(f"no answers in {month}; the counts cover {span}")
+    return _ranked(table, keys, period, lvl, p)
+
+
+def _rank_keys(columns, what: str, fix: str) -> list[str]:
+    missing = [c for c in ("dealer_id", "region") if c not in columns]
+    if missing:
+        raise KeyError(f"{what} lack {missing}: {fix}")
+    return ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in columns else [])
+
+
+def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float,
+            p: dict) -> pd.DataFrame:
+    """The dealer summary with the gap to the rest of the region and the ranks."""
     counts = ["promoters", "passives", "detractors"]
     region_totals = table.groupby("region", observed=True)[counts].transform("sum")
     rest = tuple((region_totals[c] - table[c]).to_numpy(dtype=float) for c in counts)

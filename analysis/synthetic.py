@@ -835,6 +835,8 @@ def stream_responses(
         "region_code": region_code,
         "drift": rng.normal(0, 0.08, region_code.max() + 1),
         "dealer_state": st,
+        "dealer_ids": dealers["dealer_id"].to_numpy(),
+        "touchpoint_names": list(p["touchpoint_shares"]),
         "pool": _comment_pool(rng, p) if comments == "pool" else None,
     }
     if state["pool"] is not None:
@@ -953,18 +955,16 @@ def _stream_block(rng, stream: ResponseStream, m: int, di, ti, responded_at, fir
     css = _css_ratings(rng, raw, drivers, touchpoint, p)
     ratings = np.where(rng.random((n, len(drivers))) < p["missing_rating_share"], np.nan,
                        ratings)
-    ids = np.arange(first_id, first_id + n, dtype=np.int64)
-    digits = (ids[:, None] // 10 ** np.arange(9, -1, -1)) % 10 + ord("0")
-    id_bytes = np.hstack([np.full((n, 1), ord("R")), digits]).astype(np.uint8)
-    vin_bytes = np.hstack([np.frombuffer(b"XW8", dtype=np.uint8)[None, :].repeat(n, axis=0),
-                           _VIN_BYTES[rng.integers(0, len(_VIN_BYTES), (n, 8))],
-                           rng.integers(ord("0"), ord("9") + 1, (n, 6))]).astype(np.uint8)
+    vin = np.empty((n, 17), dtype=np.uint8)
+    vin[:, :3] = np.frombuffer(b"XW8", dtype=np.uint8)
+    vin[:, 3:11] = _VIN_BYTES[rng.integers(0, len(_VIN_BYTES), (n, 8))]
+    vin[:, 11:] = rng.integers(ord("0"), ord("9") + 1, (n, 6), dtype=np.uint8)
     frame = pd.DataFrame({
-        "response_id": _ascii_strings(id_bytes),
-        "dealer_id": stream.dealers["dealer_id"].to_numpy()[di],
-        "touchpoint": touchpoint,
+        "response_id": _response_ids(first_id, n),
+        "dealer_id": _take(state["dealer_ids"], di),
+        "touchpoint": _take(state["touchpoint_names"], ti),
         "responded_at": responded_at,
-        "vin": _ascii_strings(vin_bytes),
+        "vin": _ascii_strings(vin),
         "nps": score,
         **{d: ratings[:, j] for j, d in enumerate(drivers)},
         **css,
@@ -976,10 +976,32 @@ def _stream_block(rng, stream: ResponseStream, m: int, di, ti, responded_at, fir
     return frame
 
 
-def _ascii_strings(rows: np.ndarray) -> np.ndarray:
-    """Rows of ASCII codes (n x width, uint8) as strings, without a Python loop."""
-    width = rows.shape[1]
-    return np.ascontiguousarray(rows).view(f"S{width}").ravel().astype(f"U{width}")
+# strings of a block are built as Arrow arrays (what pandas' "str" dtype holds): a Python
+# string per answer would cost more than drawing the answer
+def _ascii_strings(rows: np.ndarray) -> pd.Series:
+    """Rows of ASCII codes (n x width, uint8) as strings."""
+    import pyarrow as pa
+
+    n, width = rows.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets),
+                                       pa.py_buffer(np.ascontiguousarray(rows))).to_pandas()
+
+
+def _response_ids(first: int, n: int) -> pd.Series:
+    """``R`` and ten digits, numbered from ``first``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    numbers = pc.cast(pa.array(np.arange(first, first + n, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise("R", pc.utf8_lpad(numbers, 10, "0"), "").to_pandas()
+
+
+def _take(values, codes: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
+    """``values[codes]`` as strings (None where ``missing``)."""
+    import pyarrow as pa
+
+    return pa.array(values, type=pa.string()).take(pa.array(codes, mask=missing)).to_pandas()
 
 
 def _pooled_comments(rng, pool, score, di, touchpoint, p):
@@ -997,8 +1019,7 @@ def _pooled_comments(rng, pool, score, di, touchpoint, p):
     praise = np.where(rng.random(n) < p["golden_star_share"], pool["offsets"]["golden"],
                       pool["offsets"]["plain"])
     pick = np.where(low, cause_start, praise) + rng.integers(0, STREAM_COMMENT_POOL, n)
-    texts = np.array(pool["texts"], dtype=object)
-    return pd.Series(np.where(said, texts[pick], None), dtype="str")
+    return _take(pool["texts"], pick, missing=~said)
 
 
 @dataclass(frozen=True)
