@@ -75,7 +75,7 @@ def _report(args: argparse.Namespace) -> int:
     regions = None if args.region in (None, ["all"]) else args.region
     results = reports.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
                                 timeout=args.timeout, workers=args.workers, formats=formats,
-                                parameters=parameters)
+                                parameters=parameters, engine=args.engine)
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:
@@ -144,6 +144,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from analysis.engine import add_engine_argument
+
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reports rendered in parallel worker processes")
     rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
     rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
+    add_engine_argument(rep)
     rep.set_defaults(func=_report)
 
     ing = sub.add_parser(

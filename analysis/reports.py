@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from analysis import store
 from analysis.config import NOTEBOOKS_DIR, REPORTS_DIR
+from analysis.engine import Engine, get_engine, shared
 
 NETWORK = "all"
 REGION_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "monthly_region.ipynb"
@@ -53,6 +54,25 @@ class ReportData:
     data_dir: str | None = None
     network_responses: pd.DataFrame | None = None
     network_dealers: pd.DataFrame | None = None
+    engine: Engine | None = field(default=None, compare=False, repr=False)
+    dealer_id: str | None = None
+
+    def engine_source(self, table: str = "responses") -> dict:
+        """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
+
+        A region or the network is read from the store by the engine itself (on Dask,
+        partition by partition); a single dealer's frame is small and passed as it is.
+        """
+        if self.dealer_id is not None:
+            return {"source": getattr(self, table)}
+        return {"source": table, "months": list(self.months),
+                "regions": None if self.is_network else [self.region],
+                "data_dir": self.data_dir}
+
+    def close(self) -> None:
+        """Release the engine (a Dask cluster it started stops)."""
+        if self.engine is not None:
+            self.engine.close()
 
     @property
     def all_dealers(self) -> pd.DataFrame:
@@ -96,9 +116,13 @@ def trailing_months(month: str, n: int) -> tuple[str, ...]:
 
 def load_report_data(
     *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
-    trend_months: int = 12,
+    trend_months: int = 12, engine: str | Engine | None = None,
 ) -> ReportData:
-    """Load what a monthly report needs; ``month=""`` means the latest complete month."""
+    """Load what a monthly report needs; ``month=""`` means the latest complete month.
+
+    ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
+    :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
+    """
     regions = None if region == NETWORK else [region]
     dealers = store.load("dealers", regions=regions, data_dir=data_dir)
     if dealers.empty:
@@ -127,7 +151,7 @@ def load_report_data(
         network = responses_of(None, network_dealers)
     return ReportData(region, month, months, dealers, responses, **optional,
                       data_dir=str(data_dir) if data_dir else None, network_responses=network,
-                      network_dealers=network_dealers)
+                      network_dealers=network_dealers, engine=get_engine(engine))
 
 
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV
@@ -381,13 +405,22 @@ def run_batch(
     month: str, regions: list[str] | None = None, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, timeout: int = 900, workers: int = 1,
     formats: tuple[str, ...] = ("html", "xlsx"), parameters: dict | None = None,
-    progress: bool = True,
+    progress: bool = True, engine: str | None = None,
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
     A region that fails does not stop the others; every result is returned in the order of
-    the targets (network first).
+    the targets (network first). With ``engine="dask"`` one LocalCluster is started for the
+    whole batch and every notebook connects to it.
     """
+    with shared(engine) as spec:
+        return _run_batch(month, regions, data_dir=data_dir, out_dir=out_dir, timeout=timeout,
+                          workers=workers, formats=formats,
+                          parameters={**(parameters or {}), "engine": spec}, progress=progress)
+
+
+def _run_batch(month, regions, *, data_dir, out_dir, timeout, workers, formats, parameters,
+               progress) -> list[RunResult]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm.auto import tqdm

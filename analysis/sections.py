@@ -27,7 +27,11 @@ def headline(book: ReportBook, data: ReportData) -> None:
         book.show("NPS in the report month", nps.headline(
             data.responses, month=data.month, invitations=data.invitations,
             label=_scope_label(data)))
-        monthly = nps.summarize(data.responses, by=(), period="M", invitations=data.invitations)
+        # the month-by-month series is store-wide work: it runs on the report's engine
+        invitations = (None if data.invitations is None
+                       else data.engine_source("invitations")["source"])
+        monthly = data.engine.summarize(by=(), period="M", invitations=invitations,
+                                        **data.engine_source())
         book.show("NPS by month", monthly)
         plots.nps_errorbars(monthly, title=f"NPS by month, {data.months[0]} - {data.month}")
 
@@ -73,7 +77,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 30) -> None:
     with book.section("Dealers and ranking"):
         book.show("Dealers in the report month", nps.dealer_table(
             data.responses, month=data.month, dealers=data.dealers))
-        ranking = nps.rank_dealers(data.responses, period=data.month, dealers=data.dealers)
+        ranking = data.engine.rank_dealers(period=data.month, **data.engine_source())
         plots.dealer_ranking(ranking, top=top,
                              title=f"Dealer ranking, {data.month} (shrunk NPS, top {top})")
 
@@ -236,7 +240,8 @@ def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
     return replace(data, responses=only(data.responses), invitations=only(data.invitations),
                    cases=only(data.cases), repair_orders=only(data.repair_orders),
                    incidents=only(data.incidents), dealers=only(data.dealers),
-                   network_responses=data.network, network_dealers=data.all_dealers)
+                   network_responses=data.network, network_dealers=data.all_dealers,
+                   dealer_id=dealer_id)
 
 
 def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:

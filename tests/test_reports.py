@@ -80,6 +80,15 @@ def demo_dir(tmp_path_factory, request):
     return out
 
 
+@pytest.fixture(scope="module")
+def demo_store(demo_dir):
+    """The demo ingested into a month-partitioned store, as reports read real data."""
+    from analysis.ingest import ingest_demo
+
+    ingest_demo(demo_dir, data_root=demo_dir)
+    return demo_dir / "processed"
+
+
 def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
     code = main(["report", "--month", "2026-10", "--region", "Central", "Atlantis",
                  "--data", str(demo_dir), "--out", str(tmp_path), "--workers", "2"])
@@ -92,3 +101,38 @@ def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
     html = (tmp_path / "central.html").read_text(encoding="utf-8")
     assert "load_report_data(" not in html  # rendered without code
     assert "data:image/png;base64" in html  # charts embedded, the file stands alone
+
+
+def _section_tables(monkeypatch, data, *names):
+    from analysis import sections
+
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    book = reports.ReportBook()
+    for name in names:
+        getattr(sections, name)(book, data)
+    return book.tables
+
+
+@pytest.mark.parametrize("region", ["all", "Central"])
+def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
+    """The engine switch changes where the work runs, never the numbers."""
+    tables = {}
+    for engine in ("local", "dask=synchronous"):
+        data = reports.load_report_data(region=region, data_dir=demo_store, engine=engine)
+        tables[engine] = _section_tables(monkeypatch, data, "headline", "dealers")
+        data.close()
+    assert tables["local"].keys() == tables["dask=synchronous"].keys()
+    for name, frame in tables["local"].items():
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
+                                      tables["dask=synchronous"][name].reset_index(drop=True),
+                                      check_exact=False, rtol=1e-9, obj=name)
+
+
+def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
+    from analysis import sections
+
+    data = reports.load_report_data(region="all", data_dir=demo_store)
+    dealer = sections.dealer_scope(data, "")
+    tables = _section_tables(monkeypatch, dealer, "headline")
+    monthly = tables["NPS by month"]
+    assert monthly["n"].sum() == len(dealer.responses) < len(data.responses)

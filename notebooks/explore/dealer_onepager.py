@@ -20,11 +20,13 @@ dealer_id: str = ""  # dealer id, e.g. D001; "" means the dealer with most answe
 region: str = "all"  # region to look for the dealer in, or "all"
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
+engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
 
 # %%
 from analysis import reports, sections
 
-data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None)
+data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
+                                engine=engine or None)
 dealer = sections.dealer_scope(data, dealer_id)
 book = reports.ReportBook()
 book.heading(f"{dealer.dealers['dealer_name'].iloc[0]} ({dealer.dealers['dealer_id'].iloc[0]}), "
@@ -47,3 +49,6 @@ sections.golden_stars(book, dealer)
 
 # %%
 sections.repeat_repairs(book, dealer)
+
+# %%
+data.close()

@@ -14,6 +14,7 @@
 region: str = "all"  # "all" is the whole network (use monthly_region for one region)
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
+engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
 trend_months: int = 12  # months of history in the dynamics charts
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 
@@ -25,7 +26,7 @@ excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 from analysis import reports, sections
 
 data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                trend_months=trend_months)
+                                trend_months=trend_months, engine=engine or None)
 book = reports.ReportBook()
 book.heading(data.title)
 
@@ -76,3 +77,4 @@ sections.data_quality(book, data)
 
 # %%
 book.save_excel(excel_path)
+data.close()
