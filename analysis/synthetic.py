@@ -306,19 +306,9 @@ def make_network(
     params
         The ``demo`` section of params/network.yaml (loaded when omitted).
     """
-    p = params if params is not None else load_params("network")["demo"]
-    drivers = list(load_params("drivers")["drivers"])
-    regions_all = p["regions"]
-    if not 1 <= n_regions <= len(regions_all):
-        raise ValueError(f"n_regions must be between 1 and {len(regions_all)}, got {n_regions}")
-    if n_dealers < n_regions:
-        raise ValueError(f"n_dealers ({n_dealers}) must be at least n_regions ({n_regions})")
-    rng = np.random.default_rng(seed)
-    end = pd.Period(p["end_month"], freq="M")
-    periods = pd.period_range(end=end, periods=months, freq="M")
-
-    dealers, dealer_state = _dealers(rng, n_dealers, dict(list(regions_all.items())[:n_regions]),
-                                     p, drivers)
+    p, drivers, rng, periods, dealers, dealer_state = _setup(
+        n_dealers, n_regions, months, seed, params)
+    end = periods[-1]
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
                                                     responses_per_month, p, drivers)
     as_of = (end + 1).to_timestamp()
@@ -339,6 +329,23 @@ def make_network(
         **truth_ro,
     }
     return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents, truth)
+
+
+def _setup(n_dealers, n_regions, months, seed, params):
+    """What every generator starts from: params, the seeded stream, the months, the dealers
+    (drawn first, so that one seed gives the same dealers and weak drivers everywhere)."""
+    p = params if params is not None else load_params("network")["demo"]
+    drivers = list(load_params("drivers")["drivers"])
+    regions_all = p["regions"]
+    if not 1 <= n_regions <= len(regions_all):
+        raise ValueError(f"n_regions must be between 1 and {len(regions_all)}, got {n_regions}")
+    if n_dealers < n_regions:
+        raise ValueError(f"n_dealers ({n_dealers}) must be at least n_regions ({n_regions})")
+    rng = np.random.default_rng(seed)
+    periods = pd.period_range(end=pd.Period(p["end_month"], freq="M"), periods=months, freq="M")
+    dealers, state = _dealers(rng, n_dealers, dict(list(regions_all.items())[:n_regions]), p,
+                              drivers)
+    return p, drivers, rng, periods, dealers, state
 
 
 def _dealers(rng, n_dealers, regions, p, drivers):
@@ -816,18 +823,7 @@ def stream_responses(
     """
     if comments not in ("pool", "none"):
         raise ValueError(f"comments must be 'pool' or 'none', got {comments!r}")
-    p = params if params is not None else load_params("network")["demo"]
-    drivers = list(load_params("drivers")["drivers"])
-    regions_all = p["regions"]
-    if not 1 <= n_regions <= len(regions_all):
-        raise ValueError(f"n_regions must be between 1 and {len(regions_all)}, got {n_regions}")
-    if n_dealers < n_regions:
-        raise ValueError(f"n_dealers ({n_dealers}) must be at least n_regions ({n_regions})")
-    rng = np.random.default_rng(seed)
-    end = pd.Period(p["end_month"], freq="M")
-    periods = pd.period_range(end=end, periods=months, freq="M")
-    dealers, st = _dealers(rng, n_dealers, dict(list(regions_all.items())[:n_regions]), p,
-                           drivers)
+    p, drivers, rng, periods, dealers, st = _setup(n_dealers, n_regions, months, seed, params)
     region_code = pd.factorize(dealers["region"])[0]
     state = {
         "drivers": drivers,
