@@ -426,22 +426,8 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     month_no = pd.DatetimeIndex(responded_at).month.to_numpy()
     region_code = pd.factorize(dealers["region"])[0][di]
     drift = rng.normal(0, 0.08, region_code.max() + 1)[region_code] * (mi - n_m / 2)
-    # a minority of customers arrive unhappy with everything: the long left tail of real NPS
-    unhappy = rng.random(n) < p["unhappy_share"]
-    mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
-            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
-    means = np.array([p["rating_mean"][d] for d in drivers])
-    raw = (means[None, :] + st["offsets"][di] + p["rating_common_sd"] * mood[:, None]
-           + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
-    ratings = np.clip(np.round(raw), 1, 10)
-    weights = np.array([p["driver_weights"][d] for d in drivers])
-    tp_effect = np.array([p["touchpoint_effect"][t] for t in tps])[ti]
-    latent = (p["intercept"] + ratings @ weights + tp_effect
-              + rng.normal(0, p["noise_sd"], n))
-    nps = np.clip(np.round(latent), 0, 10).astype("int64")
-    css = _css_ratings(rng, raw, drivers, np.array(tps)[ti], p)
-    missing = rng.random((n, len(drivers))) < p["missing_rating_share"]
-    ratings = np.where(missing, np.nan, ratings)
+    ratings, nps, css = _answers(rng, p, st["offsets"][di], drivers, np.array(tps)[ti],
+                                 month_no, drift)
 
     order = np.argsort(responded_at.to_numpy(), kind="stable")
     ids = np.array([f"R{i + 1:07d}" for i in range(n)])
@@ -465,6 +451,31 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     frame["email"] = [_email(rng) if e else None for e in has_email]
     truth = {"response_cause": causes, "golden_star_response_ids": golden}
     return invitations, frame, truth
+
+
+def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift):
+    """The answer model shared by make_network and the streaming writer: ratings (with
+    missing ones), the 0-10 score and the CSS attributes, drawn in one fixed order.
+
+    A latent customer mood (a winter dip, a slow regional drift and an unhappy minority that
+    makes the long left tail of real NPS) moves every rating; the score is the planted linear
+    model of the rounded ratings plus noise.
+    """
+    n = len(touchpoint)
+    unhappy = rng.random(n) < p["unhappy_share"]
+    mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
+            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
+    means = np.array([p["rating_mean"][d] for d in drivers])
+    raw = (means[None, :] + offsets + p["rating_common_sd"] * mood[:, None]
+           + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
+    ratings = np.clip(np.round(raw), 1, 10)
+    weights = np.array([p["driver_weights"][d] for d in drivers])
+    tp_effect = pd.Series(touchpoint).map(p["touchpoint_effect"]).to_numpy(dtype=float)
+    latent = p["intercept"] + ratings @ weights + tp_effect + rng.normal(0, p["noise_sd"], n)
+    score = np.clip(np.round(latent), 0, 10).astype("int64")
+    css = _css_ratings(rng, raw, drivers, touchpoint, p)
+    missing = rng.random((n, len(drivers))) < p["missing_rating_share"]
+    return np.where(missing, np.nan, ratings), score, css
 
 
 def _css_ratings(rng, raw, drivers, touchpoint, p):
@@ -936,21 +947,9 @@ def _stream_block(rng, stream: ResponseStream, m: int, di, ti, responded_at, fir
     n, n_m = len(di), len(stream.periods)
     month_no = stream.periods[m].month
     drift = state["drift"][state["region_code"][di]] * (m - n_m / 2)
-    unhappy = rng.random(n) < p["unhappy_share"]
-    mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
-            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
-    means = np.array([p["rating_mean"][d] for d in drivers])
-    raw = (means[None, :] + st["offsets"][di] + p["rating_common_sd"] * mood[:, None]
-           + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
-    ratings = np.clip(np.round(raw), 1, 10)
-    weights = np.array([p["driver_weights"][d] for d in drivers])
-    tp_effect = np.array([p["touchpoint_effect"][t] for t in tps])[ti]
-    latent = p["intercept"] + ratings @ weights + tp_effect + rng.normal(0, p["noise_sd"], n)
-    score = np.clip(np.round(latent), 0, 10).astype("int64")
     touchpoint = np.array(tps)[ti]
-    css = _css_ratings(rng, raw, drivers, touchpoint, p)
-    ratings = np.where(rng.random((n, len(drivers))) < p["missing_rating_share"], np.nan,
-                       ratings)
+    ratings, score, css = _answers(rng, p, st["offsets"][di], drivers, touchpoint, month_no,
+                                   drift)
     vin = np.empty((n, 17), dtype=np.uint8)
     vin[:, :3] = np.frombuffer(b"XW8", dtype=np.uint8)
     vin[:, 3:11] = _VIN_BYTES[rng.integers(0, len(_VIN_BYTES), (n, 8))]
