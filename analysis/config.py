@@ -57,3 +57,10 @@ def load_params(name: str, *, params_dir: str | os.PathLike | None = None) -> di
 
     directory = Path(params_dir) if params_dir else PARAMS_DIR
     return copy.deepcopy(_read_yaml((directory / f"{name}.yaml").resolve()))
+
+
+def params_or(name: str, params: dict | None, *,
+              params_dir: str | os.PathLike | None = None) -> dict:
+    """``params`` when given, else :func:`load_params` of ``name``: what a ``params=None``
+    argument of a statistics function means."""
+    return params if params is not None else load_params(name, params_dir=params_dir)

@@ -27,17 +27,20 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.config import PARAMS_DIR, ParamsError, load_params
+from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
 
 
 class CSSWeightsError(ParamsError):
     """The CSS attributes or weights in params/css.yaml are unusable; the message says why."""
 
 
-def load_css_params(*, params_dir: str | Path | None = None) -> dict:
-    """Read params/css.yaml (or ``params_dir``/css.yaml) and check its weights."""
+def load_css_params(params: dict | None = None, *,
+                    params_dir: str | Path | None = None) -> dict:
+    """The CSS params with their weights checked: ``params`` when given, else params/css.yaml
+    (or ``params_dir``/css.yaml)."""
     directory = Path(params_dir) if params_dir else PARAMS_DIR
-    return _checked(load_params("css", params_dir=directory), directory / "css.yaml")
+    source = directory / "css.yaml" if params is None else "the CSS params given"
+    return _checked(params_or("css", params, params_dir=directory), source)
 
 
 def _checked(params: dict, source: str | Path) -> dict:
@@ -62,15 +65,9 @@ def _checked(params: dict, source: str | Path) -> dict:
     return params
 
 
-def _params(params: dict | None) -> dict:
-    if params is None:
-        return load_css_params()
-    return _checked(params, "the CSS params given")
-
-
 def weights(*, params: dict | None = None) -> pd.DataFrame:
     """The attributes with label and weight (percent), in the order of params/css.yaml."""
-    p = _params(params)
+    p = load_css_params(params)
     return pd.DataFrame(
         [{"attribute": k, "label": v.get("label", k), "weight": float(v["weight"])}
          for k, v in p["attributes"].items()]
@@ -106,7 +103,7 @@ def css_index(responses: pd.DataFrame, *, params: dict | None = None) -> pd.Seri
     NaN for answers at touchpoints without the CSS questions and for answers whose rated
     attributes carry less than ``min_answered_weight`` (see the module docstring).
     """
-    p = _params(params)
+    p = load_css_params(params)
     ratings = _ratings(responses, p)
     lo, hi = p["scale"]["min"], p["scale"]["max"]
     w = np.array([float(v["weight"]) for v in p["attributes"].values()])
@@ -182,7 +179,7 @@ def summarize_css(
         css_previous, change_vs_previous, change_p_value, region_css, vs_region,
         national_css, vs_national, small_sample.
     """
-    p = _params(params)
+    p = load_css_params(params)
     level = p["level"] if level is None else level
     min_n = p["min_n"] if min_n is None else min_n
     keys = list(by)
@@ -248,7 +245,7 @@ def attribute_scores(
 ) -> pd.DataFrame:
     """Tidy attribute scores per group: keys, period, attribute, label, weight, n, rating,
     score (0-100). Shows which attribute pulls a dealer's index down."""
-    p = _params(params)
+    p = load_css_params(params)
     ratings = _ratings(responses, p)
     if "touchpoint" in responses:
         ratings = ratings.where(responses["touchpoint"].isin(p["touchpoints"]), axis=0)
@@ -279,7 +276,7 @@ def css_table(
     ``reference``: the network's answers for the averages (see :func:`summarize_css`).
     Aggregates only, no customer data. ``*`` marks a change significant at 1 - level.
     """
-    p = _params(params)
+    p = load_css_params(params)
     table = summarize_css(responses, by=by, period="M", reference=reference, params=p)
     table = table.loc[table["period"] == pd.Period(month, freq="M")]
     if table.empty:

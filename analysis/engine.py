@@ -40,7 +40,7 @@ import pandas as pd
 
 from analysis import nps, store
 from analysis.config import data_dir as _data_dir
-from analysis.config import load_params
+from analysis.config import load_params, params_or
 
 if TYPE_CHECKING:
     from analysis.drivers import ImportanceResult
@@ -106,7 +106,7 @@ def get_engine(spec: str | Engine | None = None, *, params: dict | None = None) 
     """
     if isinstance(spec, Engine):
         return spec
-    p = params if params is not None else load_params("engine")
+    p = params_or("engine", params)
     parsed = _resolve(spec, p)
     if parsed.kind == "local":
         return LocalEngine()
@@ -124,7 +124,7 @@ def shared(spec: str | None = None, *, params: dict | None = None) -> Iterator[s
     >>> with shared("dask") as spec:                    # doctest: +SKIP
     ...     run_batch(..., parameters={"engine": spec})
     """
-    p = params if params is not None else load_params("engine")
+    p = params_or("engine", params)
     parsed = _resolve(spec, p)
     if parsed.kind != "dask" or parsed.address is not None:
         yield str(parsed)
@@ -520,12 +520,12 @@ class DaskEngine(Engine):
         self.client = client
         self.cluster = cluster
         self.scheduler = scheduler
-        self.params = params if params is not None else load_params("engine")
+        self.params = params_or("engine", params)
 
     @classmethod
     def start(cls, address: str | None = None, *, params: dict | None = None) -> DaskEngine:
         """Connect to ``address``, use a single-machine scheduler, or start a LocalCluster."""
-        p = params if params is not None else load_params("engine")
+        p = params_or("engine", params)
         if address in DASK_SCHEDULERS:
             return cls(scheduler=address, params=p)
         try:
@@ -710,7 +710,7 @@ class DaskEngine(Engine):
         ``invitations`` is a DataFrame or ``"invitations"`` (the store table, same filters);
         it is small (dealers x touchpoints x months) and stays in this process.
         """
-        p = nps._params(params)
+        p = params_or("nps", params)
         inv = self._invitations(invitations, months, regions, data_dir)
         # a response rate over the whole span needs the months the answers cover: count by
         # month and let summarize_counts add the months up (answers always have a time)
@@ -728,7 +728,7 @@ class DaskEngine(Engine):
                      time_col: str = "responded_at", params: dict | None = None
                      ) -> pd.DataFrame:
         """:func:`analysis.nps.rank_dealers` computed on Dask."""
-        p = nps._params(params)
+        p = params_or("nps", params)
 
         def keys_for(cols):
             return ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in cols else [])

@@ -78,7 +78,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis import nps as nps_module
-from analysis.config import load_params
+from analysis.config import load_params, params_or
 
 __all__ = [
     "BENCHMARKS",
@@ -104,21 +104,6 @@ class GrowthDataError(ValueError):
 
 class ConvergenceWarning(UserWarning):
     """Newton's method stopped at ``max_iter`` before the coefficients settled."""
-
-
-# --- parameters ------------------------------------------------------------------------------
-
-
-def _settings(params: dict | None) -> dict:
-    return params if params is not None else load_params("growth")
-
-
-def _nps_settings() -> dict:
-    return load_params("nps")
-
-
-def _driver_params() -> dict:
-    return load_params("drivers")
 
 
 # --- input preparation -----------------------------------------------------------------------
@@ -165,7 +150,7 @@ def _check_columns(responses: pd.DataFrame, drivers: list[str], by: str,
 
 def _resolve_drivers(drivers: Sequence[str] | None) -> list[str]:
     if drivers is None:
-        return list(_driver_params()["drivers"])
+        return list(load_params("drivers")["drivers"])
     if isinstance(drivers, str):
         raise TypeError("drivers must be a sequence of column names, not one string")
     return list(drivers)
@@ -189,7 +174,7 @@ def _prepare(responses: pd.DataFrame, drivers: list[str], *, by: str,
     except (TypeError, ValueError) as exc:
         kinds = {c: str(responses[c].dtype) for c in drivers}
         raise GrowthDataError(f"driver ratings must be numeric; dtypes are {kinds}") from exc
-    scale = _driver_params()["rating_scale"]
+    scale = load_params("drivers")["rating_scale"]
     bad = ~np.isnan(ratings) & ((ratings < scale["min"]) | (ratings > scale["max"]))
     if bad.any():
         row, col = np.argwhere(bad)[0]
@@ -350,7 +335,7 @@ def rank_dealers_by_driver(
         rating of a driver have no row for it.
     """
     drivers = _resolve_drivers(drivers)
-    defaults = _nps_settings()
+    defaults = load_params("nps")
     min_n = defaults["min_n"] if min_n is None else min_n
     level = defaults["level"] if level is None else level
     if not 0 < level < 1:
@@ -498,7 +483,7 @@ class NPSLogit:
         self.tol = tol
 
     def _options(self) -> dict:
-        model = _settings(None)["model"]
+        model = load_params("growth")["model"]
         return {"ridge": model["ridge"] if self.ridge is None else self.ridge,
                 "max_iter": model["max_iter"] if self.max_iter is None else self.max_iter,
                 "tol": model["tol"] if self.tol is None else self.tol}
@@ -748,8 +733,8 @@ def growth_zones(
     -------
     GrowthResult
     """
-    cfg = _settings(params)
-    defaults = _nps_settings()
+    cfg = params_or("growth", params)
+    defaults = load_params("nps")
     drivers = _resolve_drivers(drivers)
     benchmark = cfg["benchmark"]["default"] if benchmark is None else benchmark
     if benchmark not in BENCHMARKS:
@@ -766,7 +751,7 @@ def growth_zones(
         raise GrowthDataError(f"the target {target!r} is also listed as a driver; remove it")
     model_opts = {key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")}
     quantile = cfg["benchmark"]["top_quantile"]
-    cap = float(_driver_params()["rating_scale"]["max"])
+    cap = float(load_params("drivers")["rating_scale"]["max"])
 
     data = _prepare(responses, drivers, by=by, target=target)
     k, p = len(data.units), len(drivers)
@@ -892,7 +877,7 @@ def growth_zones(
 
 
 def _labels(drivers: Sequence[str], language: str) -> dict[str, str]:
-    spec = _driver_params()["drivers"]
+    spec = load_params("drivers")["drivers"]
     key = f"label_{language}"
     return {d: spec.get(d, {}).get(key, d) for d in drivers}
 
@@ -935,7 +920,7 @@ def top_display(
     and ``Growth zone 1..max_zones`` ("Driver label: +4.2 [2.0; 6.5]", NPS points).
     ``dealers`` supplies names when the responses had none.
     """
-    disp = _settings(None)["display"]
+    disp = load_params("growth")["display"]
     language = disp["language"] if language is None else language
     decimals = disp["decimals"] if decimals is None else decimals
     max_zones = result.max_zones if max_zones is None else max_zones
@@ -984,7 +969,7 @@ def ranking_display(
     first: ``Driver``, ``Rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
     ``Mean [CI]``, ``Shrunk mean``, ``Region mean`` and a ``Note`` on small samples.
     """
-    disp = _settings(None)["display"]
+    disp = load_params("growth")["display"]
     language = disp["language"] if language is None else language
     decimals = disp["decimals"] if decimals is None else decimals
     order = list(dict.fromkeys(ranking["driver"])) if drivers is None else list(drivers)
@@ -1021,7 +1006,7 @@ def growth_table_display(
 
     Sorted by dealer, then growth zones first by uplift.
     """
-    disp = _settings(None)["display"]
+    disp = load_params("growth")["display"]
     language = disp["language"] if language is None else language
     decimals = disp["decimals"] if decimals is None else decimals
     labels = _labels(result.drivers, language)

@@ -59,7 +59,7 @@ import pandera.pandas as pa
 from pandera.typing import DataFrame
 
 from analysis import schemas, store
-from analysis.config import DATA_ROOT, ParamsError, load_params
+from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
 
 DELIMITERS = (";", "\t", ",")
@@ -136,7 +136,7 @@ def normalize(name: object) -> str:
 
 def aliases(table: str, params: Mapping | None = None) -> dict[str, list[str]]:
     """Accepted header names per column of ``table`` (the column's own name first)."""
-    params = load_params("columns") if params is None else params
+    params = params_or("columns", params)
     try:
         listed = params["tables"][table]
     except KeyError:
@@ -725,7 +725,7 @@ def read_export(
     """
     if table not in schemas.TABLES:
         raise IngestError(f"unknown table {table!r}; tables: {', '.join(schemas.TABLES)}")
-    params = load_params("columns") if params is None else params
+    params = params_or("columns", params)
     path = Path(path)
     index = _alias_index(table, params)
     raw = _read_raw(path, index, int(params.get("header_scan_rows", 30)), sheet=sheet,
@@ -1056,7 +1056,7 @@ def write_demo_exports(
     demo
         A ``DemoNetwork``, a mapping table -> frame, or a directory of ``<table>.parquet``.
     """
-    params = load_params("columns") if params is None else params
+    params = params_or("columns", params)
     tables = _demo_tables(demo)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.config import load_params
+from analysis.config import params_or
 
 CATEGORIES = ("detractor", "passive", "promoter")
 METHODS = ("wald", "adjusted_wald")
@@ -71,17 +71,13 @@ class NPSCounts(NamedTuple):
     detractors: float
 
 
-def _params(params: dict | None) -> dict:
-    return params if params is not None else load_params("nps")
-
-
 def _cutoffs(params: dict | None) -> tuple[int, int, int, int]:
-    p = _params(params)
+    p = params_or("nps", params)
     return p["scale"]["min"], p["scale"]["max"], p["detractor_max"], p["promoter_min"]
 
 
 def _level(level: float | None, params: dict | None) -> float:
-    value = _params(params)["level"] if level is None else level
+    value = params_or("nps", params)["level"] if level is None else level
     if not 0 < value < 1:
         raise ValueError(f"level must be a confidence level between 0 and 1, got {value!r}")
     return float(value)
@@ -179,7 +175,7 @@ def _estimate(promoters, passives, detractors, method: str, params: dict | None)
         raise ValueError("counts of promoters, passives and detractors must not be negative")
     empty = (pro + pas + det) <= 0
     if method == "adjusted_wald":
-        pseudo = _params(params)["interval"]["adjusted_wald_pseudo_counts"]
+        pseudo = params_or("nps", params)["interval"]["adjusted_wald_pseudo_counts"]
         pro, pas, det = (pro + pseudo["promoters"], pas + pseudo["passives"],
                          det + pseudo["detractors"])
     n = pro + pas + det
@@ -734,7 +730,7 @@ def summarize(
     --------
     summarize_counts : the same statistics from a count table (e.g. summed over partitions).
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
@@ -751,7 +747,7 @@ def count_keys(by: Sequence[str], columns, *, params: dict | None = None) -> lis
     gives: ``by`` plus the parent levels of the hierarchy that ``columns`` hold (a dealer's
     region), toward which the groups shrink."""
     keys = list(by)
-    extra, _ = _hierarchy_chain([*keys, "period"], list(columns), _params(params))
+    extra, _ = _hierarchy_chain([*keys, "period"], list(columns), params_or("nps", params))
     return [*keys, *extra]
 
 
@@ -788,7 +784,7 @@ def summarize_counts(
     by, invitations, level, min_n, params
         As in :func:`summarize`.
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
@@ -944,7 +940,7 @@ def rank_dealers(
     --------
     rank_dealers_from_counts : the same ranking from a count table.
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     frame = responses
     if dealers is not None:
@@ -982,7 +978,7 @@ def rank_dealers_from_counts(
     it (one per partition) are summed first. The result equals :func:`rank_dealers` on the
     same answers.
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     keys = _rank_keys(counts.columns, "the count table", "count by region and dealer_id")
     if period is None:
@@ -1062,7 +1058,7 @@ def headline(
     the row when ``by=()``. The table holds aggregates only, never personal data. A ``*``
     marks a change significant at 1 - level.
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     d = p["display"]["decimals"]
     table = summarize(responses, by=by, period="M", invitations=invitations, level=lvl,
@@ -1107,7 +1103,7 @@ def dealer_table(
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
     to the rest of the region that is significant at 1 - level.
     """
-    p = _params(params)
+    p = params_or("nps", params)
     lvl = _level(level, p)
     d = p["display"]["decimals"]
     mark = p["display"]["significant_mark"]

@@ -48,10 +48,6 @@ ROLES = ("mechanic", "foreman")
 RO_COLUMNS = ["ro_id", "vin", "dealer_id", "opened_at", "closed_at", "mechanic", "foreman"]
 
 
-def _params() -> dict:
-    return load_params("operations")["repeat_repair"]
-
-
 def normalise_fault(series: pd.Series) -> pd.Series:
     """Casefold, turn punctuation and underscores into spaces, collapse whitespace, strip.
 
@@ -65,7 +61,7 @@ def normalise_fault(series: pd.Series) -> pd.Series:
 
 def fault_key(repair_orders: pd.DataFrame, *, how: str | None = None) -> pd.Series:
     """The fault a repeat is matched on: ``code``, ``text`` or ``auto`` (code, else text)."""
-    how = _params()["fault_key"] if how is None else how
+    how = load_params("operations")["repeat_repair"]["fault_key"] if how is None else how
     code = normalise_fault(repair_orders["fault_code"]) if "fault_code" in repair_orders \
         else pd.Series(pd.NA, index=repair_orders.index, dtype="string")
     text = normalise_fault(repair_orders["fault"]) if "fault" in repair_orders \
@@ -106,7 +102,8 @@ def repeat_repairs(
     if not {"fault_code", "fault"} & set(repair_orders.columns):
         raise OperationsDataError("repair_orders need a fault_code or a fault column to match "
                                   "repeats on")
-    window = int(_params()["window_days"] if window_days is None else window_days)
+    window = int(load_params("operations")["repeat_repair"]["window_days"]
+                 if window_days is None else window_days)
     if window < 0:
         raise ValueError(f"window_days must be 0 or more, got {window}")
     ordered = (
@@ -174,7 +171,8 @@ def months_for_week(week: str, *, history_days: int | None = None) -> list[str]:
     """``YYYY-MM`` months to load for a weekly review: the week's months, the KPI month from
     its first day, and ``repeat_repair.history_days`` before the week for the first orders."""
     start, end = week_bounds(week)
-    days = int(_params()["history_days"] if history_days is None else history_days)
+    days = int(load_params("operations")["repeat_repair"]["history_days"]
+               if history_days is None else history_days)
     first = min(start - pd.Timedelta(days=days), (end - pd.Timedelta(days=1)).replace(day=1))
     return [str(p) for p in pd.period_range(first, end - pd.Timedelta(days=1), freq="M")]
 
@@ -223,7 +221,7 @@ def repeat_stats(
 def bonus_share(repeats, *, role: str = "mechanic") -> np.ndarray:
     """The KPI bonus share for a number of repeats in the period (``repeat_repair.kpi``)."""
     _check_role(role)
-    spec = _params()["kpi"][role]
+    spec = load_params("operations")["repeat_repair"]["kpi"][role]
     counts = np.asarray(repeats)
     if (counts < 0).any():
         raise ValueError("the number of repeat repairs cannot be negative")
@@ -245,7 +243,7 @@ def kpi_table(
     DataFrame
         ``dealer_id, <role>, period, orders, repeats, repeat_rate, bonus_share``.
     """
-    per = _params()["kpi"]["period"] if period is None else period
+    per = load_params("operations")["repeat_repair"]["kpi"]["period"] if period is None else period
     stats = repeat_stats(pairs, repair_orders, role=role, period=per)
     return stats.assign(bonus_share=bonus_share(stats["repeats"], role=role))
 
@@ -304,7 +302,7 @@ def survey_repair_reviews(
     require_columns(responses, ["response_id", "dealer_id", "responded_at", "nps", "vin",
                                 "comment"], "responses")
     require_columns(repair_orders, RO_COLUMNS, "repair_orders")
-    spec = _params()["survey_review"]
+    spec = load_params("operations")["repeat_repair"]["survey_review"]
     pool = responses.loc[responses["comment"].notna() & (responses["nps"] <= spec["nps_max"])]
     rule = rule_hits(pool["comment"], spec["concepts"], spec["rules"])
     found = (pool.assign(rule=rule).loc[lambda d: d["rule"] != ""]
@@ -377,7 +375,8 @@ def weekly_review(
     before the week are seen. ``responses`` (optional) adds the survey answers of the week that
     ask for a review.
     """
-    window = int(_params()["window_days"] if window_days is None else window_days)
+    window = int(load_params("operations")["repeat_repair"]["window_days"]
+                 if window_days is None else window_days)
     week = week or last_complete_week(repair_orders["opened_at"])
     start, end = week_bounds(week)
     pairs = repeat_repairs(repair_orders, window_days=window)
@@ -437,7 +436,8 @@ def monthly_report(
 ) -> MonthlyRepeatReport:
     """Repeat repairs of ``month`` (``YYYY-MM``). ``repair_orders`` should include the month
     before it, so that first orders closed before the month are seen."""
-    window = int(_params()["window_days"] if window_days is None else window_days)
+    window = int(load_params("operations")["repeat_repair"]["window_days"]
+                 if window_days is None else window_days)
     period = pd.Period(month, "M")
     pairs = repeat_repairs(repair_orders, window_days=window)
     in_month = pairs.loc[pairs["repeat_opened_at"].dt.to_period("M") == period]

@@ -53,7 +53,7 @@ from sklearn.preprocessing import normalize as _l2
 from threadpoolctl import threadpool_limits
 
 from analysis import nps as _nps
-from analysis.config import load_params
+from analysis.config import load_params, params_or
 from analysis.privacy import mask_pii_series
 
 __all__ = [
@@ -84,10 +84,6 @@ _CYRILLIC = re.compile(r"[а-я]")
 
 class RootCauseError(ValueError):
     """Bad input to a root-cause function; the message says what to pass instead."""
-
-
-def _params(params: dict | None) -> dict:
-    return params if params is not None else load_params("taxonomy")
 
 
 # --- masking and normalisation ----------------------------------------------------------------
@@ -230,7 +226,7 @@ def normalize_texts(texts, *, language: Language = "auto", params: dict | None =
     masked
         Set when ``texts`` went through :func:`mask_texts` already.
     """
-    p = _params(params)
+    p = params_or("taxonomy", params)
     series = _as_series(texts)
     series = series if masked else mask_texts(series)
     normalised, _ = _normalise_masked(series.reset_index(drop=True),
@@ -242,7 +238,7 @@ def normalize_texts(texts, *, language: Language = "auto", params: dict | None =
 
 def load_seeds(params: dict | None = None) -> dict[str, list[str]]:
     """Taxonomy seeds from params/taxonomy.yaml: cause -> keywords in Russian and English."""
-    seeds = _params(params).get("seeds") or {}
+    seeds = params_or("taxonomy", params).get("seeds") or {}
     return {cause: [*spec.get("ru", []), *spec.get("en", [])] if isinstance(spec, Mapping)
             else list(spec) for cause, spec in seeds.items()}
 
@@ -274,7 +270,7 @@ def seed_matches(normalised: pd.Series, seeds: Mapping[str, Iterable[str]], *,
 
     Keywords are normalised like the comments and match as consecutive stems.
     """
-    lexicon = _Lexicon(_params(params)["text"], language)
+    lexicon = _Lexicon(params_or("taxonomy", params)["text"], language)
     patterns = _seed_patterns(seeds, lexicon)
     text = normalised.fillna("").astype(str)
     return pd.DataFrame({cause: (text.str.contains(pat) if pat is not None
@@ -390,7 +386,7 @@ class RootCauseModel(ClusterMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, texts, y=None) -> RootCauseModel:
         """Learn the clusters of ``texts`` (comments; missing and empty ones get no label)."""
-        p = _params(self.params)
+        p = params_or("taxonomy", self.params)
         self._check_n_clusters()
         self._p = p
         # measured: BLAS and OpenMP threads make the SVD and k-means several times slower on
@@ -805,7 +801,7 @@ def dealer_cause_matrix(responses: pd.DataFrame, labels, *,
     """
     if value not in ("impact", "count", "share", "nps"):
         raise RootCauseError(f"value must be 'impact', 'count', 'share' or 'nps', got {value!r}")
-    p = _params(params)["report"]
+    p = params_or("taxonomy", params)["report"]
     long = _impact_long(responses, labels, by=(dealer,), score=score, id_col=id_col)
     long = long.loc[long["count"] >= p["matrix_min_count"]]
     order = cause_impact(responses, labels, score=score, id_col=id_col)["cause"].tolist()
@@ -828,7 +824,7 @@ def label_responses(responses: pd.DataFrame, model: RootCauseModel, *, text: str
     missing = [c for c in (text, score, id_col) if c not in responses]
     if missing:
         raise RootCauseError(f"responses lack column(s) {missing}; available: {list(responses)}")
-    score_max = _params(params)["scope"]["score_max"]
+    score_max = params_or("taxonomy", params)["scope"]["score_max"]
     chosen = responses.loc[(responses[score] <= score_max) & responses[text].notna()
                            & (responses[text].astype(str).str.strip() != "")]
     comments = chosen[text].reset_index(drop=True)
@@ -845,7 +841,7 @@ def impact_table(responses: pd.DataFrame, labels, *, model: RootCauseModel | Non
     Quotes come from ``model.clusters_`` when the model is given (its most typical comments),
     else they are the cause's most frequent masked comments in ``responses``.
     """
-    p = _params(params)
+    p = params_or("taxonomy", params)
     top = int(p["report"]["top"]) if top is None else top
     n_quotes = int(p["clustering"]["quotes"])
     impact = cause_impact(responses, labels, score=score, id_col=id_col)
