@@ -45,6 +45,7 @@ import seaborn as sns
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.config import load_params
+from analysis.errors import DataError, require_columns
 from analysis.privacy import mask_pii_series
 
 STATUSES = ("met", "breached", "open_within_sla", "open_overdue")
@@ -55,18 +56,8 @@ _ALPHABETS = {"cyrillic": "абвгдежзийклмнопрстуфхцчшщ�
               "latin": "abcdefghijklmnopqrstuvwxyz"}
 
 
-class OperationsDataError(ValueError):
+class OperationsDataError(DataError):
     """An input table lacks columns or holds values a rule cannot use; the message says which."""
-
-
-def require_columns(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
-    """Raise :class:`OperationsDataError` naming the columns ``frame`` lacks."""
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise OperationsDataError(
-            f"{table} lacks column(s) {missing}; it has {list(frame.columns)}. Load it with "
-            f"analysis.store.load({table!r}) or rename your export's columns."
-        )
 
 
 # --- keyword matching ------------------------------------------------------------------------
@@ -266,8 +257,9 @@ def red_flags(
         status`` (ordered categorical of :data:`STATUSES`), sorted by ``responded_at``.
     """
     require_columns(responses, ["response_id", "dealer_id", "responded_at", "nps",
-                                "open_to_dealer"], "responses")
-    require_columns(cases, ["case_id", "response_id", "owner", "first_contact_at"], "cases")
+                                "open_to_dealer"], table="responses", error=OperationsDataError)
+    require_columns(cases, ["case_id", "response_id", "owner", "first_contact_at"], table="cases",
+                    error=OperationsDataError)
     p = load_params("operations")["red_flags"]
     sla = pd.Timedelta(hours=float(p["sla_hours"] if sla_hours is None else sla_hours))
     cut = int(p["detractor_max"] if detractor_max is None else detractor_max)
@@ -356,7 +348,8 @@ def sla_summary(
     """
     keys = list(by)
     require_columns(flags, [*keys, "status", "no_case", "misrouted", "contact_delay_hours"],
-                    "flags")
+                    table="flags", error=OperationsDataError,
+                    fix="make them with red_flags(responses, cases, dealers=...)")
     lvl = float(load_params("operations")["red_flags"]["level"] if level is None else level)
     counts = pd.get_dummies(flags["status"].astype(
         pd.CategoricalDtype(list(STATUSES))), dtype="int64")
@@ -521,7 +514,7 @@ def golden_stars(responses: pd.DataFrame, *, dealers: pd.DataFrame | None = None
         ``quote`` is the comment with phones, e-mails and VINs masked. Newest first.
     """
     require_columns(responses, ["response_id", "dealer_id", "responded_at", "nps", "comment"],
-                    "responses")
+                    table="responses", error=OperationsDataError)
     promoter_min = load_params("nps")["promoter_min"]
     pool = responses.loc[(responses["nps"] >= promoter_min) & responses["comment"].notna()]
     stars = (pool.assign(rule=golden_star_rule(pool["comment"]))

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
+from analysis.errors import require_columns
 
 
 class CSSWeightsError(ParamsError):
@@ -77,10 +78,8 @@ def weights(*, params: dict | None = None) -> pd.DataFrame:
 def _ratings(responses: pd.DataFrame, p: dict) -> pd.DataFrame:
     """The attribute ratings of surveyed answers, checked against the scale."""
     attrs = list(p["attributes"])
-    missing = [a for a in attrs if a not in responses]
-    if missing:
-        raise KeyError(f"responses lack CSS column(s) {missing}; the CSS questions are asked at "
-                       f"{p['touchpoints']} and named in params/css.yaml")
+    require_columns(responses, attrs, table="responses", fix=f"the CSS questions are asked at "
+                    f"{p['touchpoints']} and named in params/css.yaml")
     ratings = responses[attrs].apply(pd.to_numeric, errors="coerce").astype(float)
     lo, hi = p["scale"]["min"], p["scale"]["max"]
     values = ratings.to_numpy()
@@ -122,8 +121,8 @@ def css_index(responses: pd.DataFrame, *, params: dict | None = None) -> pd.Seri
 def _period_of(responses: pd.DataFrame, period: str | None, time_col: str):
     if not period:
         return None
-    if time_col not in responses:
-        raise KeyError(f"responses lack {time_col!r}, needed to split by period {period!r}")
+    require_columns(responses, [time_col], table="responses",
+                    fix=f"splitting by period {period!r} needs it")
     return responses[time_col].dt.to_period(period)
 
 
@@ -183,10 +182,8 @@ def summarize_css(
     level = p["level"] if level is None else level
     min_n = p["min_n"] if min_n is None else min_n
     keys = list(by)
-    missing = [k for k in [*keys, "region"] if k not in responses]
-    if missing:
-        raise KeyError(f"responses lack {missing}; attach region with "
-                       "analysis.store.with_region(responses, dealers)")
+    require_columns(responses, [*keys, "region"], table="responses", fix="attach region with "
+                    "analysis.store.with_region(responses, dealers)")
     values = css_index(responses, params=p)
     per = _period_of(responses, period, time_col)
     time_keys = [per.rename("period")] if per is not None else []
@@ -208,9 +205,8 @@ def summarize_css(
     if reference is None:
         base, base_values, base_time = responses, values, time_keys
     else:
-        if "region" not in reference:
-            raise KeyError("reference answers lack 'region'; attach it with "
-                           "analysis.store.with_region(reference, dealers)")
+        require_columns(reference, ["region"], table="reference answers",
+                        fix="attach it with analysis.store.with_region(reference, dealers)")
         base, base_values = reference, css_index(reference, params=p)
         base_per = _period_of(reference, period, time_col)
         base_time = [base_per.rename("period")] if base_per is not None else []

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from analysis.errors import DataError, require_columns
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -87,7 +89,7 @@ _BOOT_THREADS = max(1, min(4, os.cpu_count() or 1))
 _SWEEP_BLOCK_ELEMENTS = 1 << 22
 
 
-class DriverDataError(ValueError):
+class DriverDataError(DataError):
     """The frame cannot be analysed as asked; the message names the column and the fix."""
 
 
@@ -183,10 +185,8 @@ def _check_names(frame: pd.DataFrame, target: str, drivers: Sequence[str]) -> li
         raise DriverDataError(f"drivers {dup} are listed more than once; list each once")
     if target in drivers:
         raise DriverDataError(f"the target {target!r} is also listed as a driver; remove it")
-    absent = [c for c in [*drivers, target] if c not in frame.columns]
-    if absent:
-        raise DriverDataError(f"columns {absent} are not in the frame (it has "
-                              f"{list(frame.columns)}); check the names or the params file")
+    require_columns(frame, [*drivers, target], table="the data", error=DriverDataError,
+                    fix="check the names or the params file")
     return drivers
 
 
@@ -211,8 +211,8 @@ def _prepare(
     w = None
     if weights is not None:
         if isinstance(weights, str):
-            if weights not in frame.columns:
-                raise DriverDataError(f"weights column {weights!r} is not in the frame")
+            require_columns(frame, [weights], table="the data", error=DriverDataError,
+                            fix="name the column of case weights, or pass the weights")
             w = frame[weights].to_numpy(dtype=float, na_value=np.nan)
         else:
             w = np.asarray(weights, dtype=float).reshape(-1)
@@ -937,8 +937,8 @@ def _default_drivers(drivers: Sequence[str] | None) -> list[str]:
 
 
 def _periods(responses: pd.DataFrame, time_col: str, period: str) -> pd.Series:
-    if time_col not in responses.columns:
-        raise DriverDataError(f"time column {time_col!r} is not in the frame")
+    require_columns(responses, [time_col], table="responses", error=DriverDataError,
+                    fix="name the time column with time_col=")
     return pd.to_datetime(responses[time_col]).dt.to_period(period)
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 from analysis import nps, store
 from analysis.config import data_dir as _data_dir
 from analysis.config import load_params, params_or
+from analysis.errors import require_columns
 
 if TYPE_CHECKING:
     from analysis.drivers import ImportanceResult
@@ -55,7 +56,11 @@ _BLOCK_ROWS = 1 << 20
 
 
 class EngineError(ValueError):
-    """An engine cannot be made or used as asked; the message says what to change."""
+    """An engine cannot be made or used as asked; the message says what to change.
+
+    Not an :class:`analysis.errors.DataError`: it is about how the engine is asked for, not
+    about the data it reads (missing columns raise ``MissingColumnsError``, unusable driver
+    ratings ``DriverDataError``)."""
 
 
 @dataclass(frozen=True)
@@ -286,10 +291,8 @@ def _driver_names(frame_columns, target: str, drivers: Sequence[str] | None) -> 
         raise DriverDataError("drivers is empty: name at least one driver column")
     if target in names:
         raise DriverDataError(f"the target {target!r} is also listed as a driver; remove it")
-    absent = [c for c in [*names, target] if c not in frame_columns]
-    if absent:
-        raise DriverDataError(f"columns {absent} are not in the data (it has "
-                              f"{list(frame_columns)}); check the names or params/drivers.yaml")
+    require_columns(frame_columns, [*names, target], table="the data", error=DriverDataError,
+                    fix="check the names or params/drivers.yaml")
     return names
 
 
@@ -332,10 +335,7 @@ def _split_keys(keys: list[str], own: Iterable[str], attached: list[str]) -> tup
     """Keys counted in the answers and keys attached from the dealers table afterwards."""
     own = list(own)
     from_dealers = [k for k in keys if k not in own and k in attached]
-    missing = [k for k in keys if k not in own and k not in attached]
-    if missing:
-        raise KeyError(f"responses lack column(s) {missing}; available: "
-                       f"{[*own, *attached]}")
+    require_columns([*own, *attached], keys, table="responses")
     counted = [k for k in keys if k in own]
     if from_dealers and "dealer_id" not in counted:
         counted.append("dealer_id")
@@ -660,9 +660,7 @@ class DaskEngine(Engine):
         """Count table of a dask frame: per-partition counts summed by a tree reduction."""
         names = [*keys, "period"] if period else list(keys)
         needed = [*keys, score] + ([time_col] if period else [])
-        missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
-        if missing:
-            raise KeyError(f"responses lack column(s) {missing}; available: {list(frame.columns)}")
+        require_columns(frame, needed, table="responses")
         frame = frame[list(dict.fromkeys(needed))]
         kwargs = dict(keys=keys, period=period, score=score, time_col=time_col, params=params)
         meta = _chunk_counts(frame._meta, **kwargs)

@@ -79,6 +79,7 @@ from scipy import stats
 
 from analysis import nps as nps_module
 from analysis.config import load_params, params_or
+from analysis.errors import DataError, require_columns
 
 __all__ = [
     "BENCHMARKS",
@@ -98,7 +99,7 @@ BENCHMARKS = ("top_quartile", "region_mean")
 _DETRACTOR, _PROMOTER = 0, 2
 
 
-class GrowthDataError(ValueError):
+class GrowthDataError(DataError):
     """The responses cannot be analysed as asked; the message names the column and the fix."""
 
 
@@ -138,14 +139,10 @@ def _check_columns(responses: pd.DataFrame, drivers: list[str], by: str,
     if by == "region":
         raise GrowthDataError("by='region' ranks regions, but dealers are shrunk toward their "
                               "region: rank dealers (by='dealer_id') and summarise by region")
-    if "region" not in responses:
-        raise GrowthDataError("responses lack column 'region'; attach it with "
-                              "analysis.store.with_region(responses, dealers)")
-    absent = [c for c in [by, *drivers, *extra] if c not in responses]
-    if absent:
-        raise GrowthDataError(f"responses lack column(s) {absent}; they have "
-                              f"{list(responses.columns)} (check the names or "
-                              "params/drivers.yaml)")
+    require_columns(responses, ["region"], table="responses", error=GrowthDataError,
+                    fix="attach it with analysis.store.with_region(responses, dealers)")
+    require_columns(responses, [by, *drivers, *extra], table="responses", error=GrowthDataError,
+                    fix="check the names or params/drivers.yaml")
 
 
 def _resolve_drivers(drivers: Sequence[str] | None) -> list[str]:
@@ -342,9 +339,8 @@ def rank_dealers_by_driver(
         raise ValueError(f"level must lie between 0 and 1, got {level}")
     if period is None:
         return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level)
-    if time_col not in responses:
-        raise GrowthDataError(f"period={period!r} needs the time column {time_col!r}; the "
-                              f"responses have {list(responses.columns)}")
+    require_columns(responses, [time_col], table="responses", error=GrowthDataError,
+                    fix=f"period={period!r} needs it: name the time column with time_col=")
     periods = responses[time_col].dt.to_period(period)
     parts = [_rank_frame(part, drivers, by=by, min_n=min_n, level=level)
              .assign(period=key).loc[:, lambda d: ["period", *d.columns[:-1]]]

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.cases import OperationsDataError, require_columns, wilson_interval
+from analysis.cases import OperationsDataError, wilson_interval
 from analysis.config import load_params
+from analysis.errors import require_columns
 
 CLOSURE_STATUSES = ("closed_within_sla", "closed_late", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)
@@ -132,7 +133,8 @@ def working_hours_between(start, end, *, calendar: WorkingCalendar | None = None
 
 
 def _check_incidents(incidents: pd.DataFrame, extra: Sequence[str] = ()) -> None:
-    require_columns(incidents, ["incident_id", "created_at", "kind", *extra], "incidents")
+    require_columns(incidents, ["incident_id", "created_at", "kind", *extra], table="incidents",
+                    error=OperationsDataError)
 
 
 def closure_times(
@@ -209,7 +211,8 @@ def closure_summary(
     """
     keys = list(by)
     require_columns(closures, [*keys, "status", "hours_to_close", "working_hours_to_close"],
-                    "closures")
+                    table="closures", error=OperationsDataError,
+                    fix="make them with closure_times(incidents)")
     lvl = float(load_params("operations")["incidents"]["level"] if level is None else level)
     dummies = pd.get_dummies(closures["status"].astype(pd.CategoricalDtype(CLOSURE_STATUSES)),
                              dtype="int64")

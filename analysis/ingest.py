@@ -61,6 +61,7 @@ from pandera.typing import DataFrame
 from analysis import schemas, store
 from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
+from analysis.errors import DataError
 
 DELIMITERS = (";", "\t", ",")
 META = ("source_file", "source_line", "bad_columns", "problem")
@@ -70,7 +71,7 @@ QUARANTINE_COLUMNS = ("file", "table", "ingested_at", "read", "accepted", "quara
                       "top_reasons", "quarantine_file")
 
 
-class IngestError(ValueError):
+class IngestError(DataError):
     """An export cannot be read at all; the message names the file and what to do."""
 
 
@@ -808,8 +809,9 @@ def _map_headers(headers: Sequence[str], table: str, index: Mapping[str, str], p
         listing = "; ".join(f"{c}: {', '.join(names[c])}" for c in missing)
         raise IngestError(
             f"{path}: required column(s) missing for table {table!r}: {', '.join(missing)}. "
-            f"Accepted names - {listing}. The file's columns: {', '.join(headers)}. Rename the "
-            "column in the export or add its name to params/columns.yaml")
+            f"Accepted names - {listing}. The file's columns: {', '.join(headers)}",
+            table=table, column=missing[0] if len(missing) == 1 else tuple(missing),
+            fix="rename the column in the export or add its name to params/columns.yaml")
     return mapping
 
 

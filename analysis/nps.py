@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.config import params_or
+from analysis.errors import require_columns
 
 CATEGORIES = ("detractor", "passive", "promoter")
 METHODS = ("wald", "adjusted_wald")
@@ -481,9 +482,8 @@ class _Groups:
 
 
 def _count_groups(responses, keys, period, score, time_col, params) -> _Groups:
-    missing = [c for c in [*keys, score] + ([time_col] if period else []) if c not in responses]
-    if missing:
-        raise KeyError(f"responses lack column(s) {missing}; available: {list(responses)}")
+    require_columns(responses, [*keys, score] + ([time_col] if period else []),
+                    table="responses")
     names = [*keys, "period"] if period else list(keys)
     dtypes = [responses[k].dtype for k in keys] + ([None] if period else [])
     tasks = [lambda: _category_codes(responses[score], params)]
@@ -662,14 +662,9 @@ def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
 def _invited(invitations: pd.DataFrame, keys: list[str], period: str | None,
              months_seen: pd.PeriodIndex | None) -> pd.DataFrame:
     """Invitations summed to ``keys`` (+ period), from the monthly invitations table."""
-    needed = [*keys, "month", "invited"]
-    missing = [c for c in needed if c not in invitations]
-    if missing:
-        raise KeyError(
-            f"invitations lack column(s) {missing} needed for the response rate by {keys}; "
-            f"they have {list(invitations)}. Attach region with "
-            "analysis.store.with_region(invitations, dealers), or drop the key from `by`"
-        )
+    require_columns(invitations, [*keys, "month", "invited"], table="invitations",
+                    fix=f"the response rate by {keys} needs them: attach region with "
+                    "analysis.store.with_region(invitations, dealers), or drop the key from `by`")
     months = pd.PeriodIndex(pd.to_datetime(invitations["month"]), freq="M")
     if period:
         start = months.start_time.to_period(period)
@@ -822,10 +817,8 @@ def _groups_from_counts(counts: pd.DataFrame, keys: list[str], period: str | Non
     """The groups of a count table, summed, sorted and coded as :func:`_count_groups` does."""
     names = [*keys, "period"] if period else list(keys)
     needed = [*names, *_COUNT_COLUMNS]
-    missing = [c for c in needed if c not in counts]
-    if missing:
-        raise KeyError(f"the count table lacks column(s) {missing}; count the answers with "
-                       f"count_categories(by={keys!r}, period=...) (it has {list(counts)})")
+    require_columns(counts, needed, table="the counts", fix="count the answers with "
+                    f"count_categories(by={keys!r}, period=...)")
     frame = counts[needed]
     if period:
         frame = frame.assign(period=_as_period(frame["period"], period))
@@ -980,7 +973,7 @@ def rank_dealers_from_counts(
     """
     p = params_or("nps", params)
     lvl = _level(level, p)
-    keys = _rank_keys(counts.columns, "the count table", "count by region and dealer_id")
+    keys = _rank_keys(counts.columns, "the counts", "count by region and dealer_id")
     if period is None:
         table = summarize_counts(counts, by=keys, period=None, level=lvl, min_n=min_n,
                                  params=p)
@@ -996,9 +989,7 @@ def rank_dealers_from_counts(
 
 
 def _rank_keys(columns, what: str, fix: str) -> list[str]:
-    missing = [c for c in ("dealer_id", "region") if c not in columns]
-    if missing:
-        raise KeyError(f"{what} lack {missing}: {fix}")
+    require_columns(columns, ("dealer_id", "region"), table=what, fix=fix)
     return ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in columns else [])
 
 

@@ -40,8 +40,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.cases import OperationsDataError, require_columns, rule_hits
+from analysis.cases import OperationsDataError, rule_hits
 from analysis.config import load_params
+from analysis.errors import require_columns
 from analysis.privacy import mask_pii_series
 
 ROLES = ("mechanic", "foreman")
@@ -98,7 +99,7 @@ def repeat_repairs(
         repeat_opened_at, dealer_id, mechanic, foreman`` (dealer and people of the first
         order) plus ``repeat_dealer_id, repeat_mechanic``; sorted by ``repeat_opened_at``.
     """
-    require_columns(repair_orders, RO_COLUMNS, "repair_orders")
+    require_columns(repair_orders, RO_COLUMNS, table="repair_orders", error=OperationsDataError)
     if not {"fault_code", "fault"} & set(repair_orders.columns):
         raise OperationsDataError("repair_orders need a fault_code or a fault column to match "
                                   "repeats on")
@@ -300,8 +301,8 @@ def survey_repair_reviews(
         [, ``already_repeat``].
     """
     require_columns(responses, ["response_id", "dealer_id", "responded_at", "nps", "vin",
-                                "comment"], "responses")
-    require_columns(repair_orders, RO_COLUMNS, "repair_orders")
+                                "comment"], table="responses", error=OperationsDataError)
+    require_columns(repair_orders, RO_COLUMNS, table="repair_orders", error=OperationsDataError)
     spec = load_params("operations")["repeat_repair"]["survey_review"]
     pool = responses.loc[responses["comment"].notna() & (responses["nps"] <= spec["nps_max"])]
     rule = rule_hits(pool["comment"], spec["concepts"], spec["rules"])

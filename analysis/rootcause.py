@@ -54,6 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis import nps as _nps
 from analysis.config import load_params, params_or
+from analysis.errors import DataError, require_columns
 from analysis.privacy import mask_pii_series
 
 __all__ = [
@@ -82,7 +83,7 @@ _TOKEN = re.compile(r"[a-zа-я]+")
 _CYRILLIC = re.compile(r"[а-я]")
 
 
-class RootCauseError(ValueError):
+class RootCauseError(DataError):
     """Bad input to a root-cause function; the message says what to pass instead."""
 
 
@@ -712,9 +713,8 @@ def _labels_for(responses: pd.DataFrame, labels, id_col: str) -> pd.Series:
     if isinstance(labels, Mapping):
         labels = pd.Series(labels, dtype="object")
     if isinstance(labels, pd.Series):
-        if id_col not in responses:
-            raise RootCauseError(f"responses lack {id_col!r} to match the labels on; "
-                                 f"available: {list(responses)}")
+        require_columns(responses, [id_col], table="responses", error=RootCauseError,
+                        fix="the labels are matched on it")
         return responses[id_col].map(labels).astype("object")
     labels = np.asarray(labels, dtype=object)
     if len(labels) != len(responses):
@@ -726,9 +726,7 @@ def _labels_for(responses: pd.DataFrame, labels, id_col: str) -> pd.Series:
 def _impact_long(responses: pd.DataFrame, labels, *, by: Sequence[str], score: str,
                  id_col: str) -> pd.DataFrame:
     keys = list(by)
-    missing = [col for col in [*keys, score] if col not in responses]
-    if missing:
-        raise RootCauseError(f"responses lack column(s) {missing}; available: {list(responses)}")
+    require_columns(responses, [*keys, score], table="responses", error=RootCauseError)
     cause = _labels_for(responses, labels, id_col)
     frame = responses[[*keys, score]].assign(cause=cause.to_numpy())
     scope = _nps.summarize(frame, by=keys, period=None, score=score)
@@ -821,9 +819,7 @@ def label_responses(responses: pd.DataFrame, model: RootCauseModel, *, text: str
     ``refit=True`` fits ``model`` on these comments (the usual report case: the causes of this
     scope and period); ``refit=False`` predicts with an already fitted model.
     """
-    missing = [c for c in (text, score, id_col) if c not in responses]
-    if missing:
-        raise RootCauseError(f"responses lack column(s) {missing}; available: {list(responses)}")
+    require_columns(responses, [text, score, id_col], table="responses", error=RootCauseError)
     score_max = params_or("taxonomy", params)["scope"]["score_max"]
     chosen = responses.loc[(responses[score] <= score_max) & responses[text].notna()
                            & (responses[text].astype(str).str.strip() != "")]

@@ -194,5 +194,5 @@ def test_regional_report_takes_national_average_from_reference():
     # without the reference the "nation" is the region itself
     assert (alone["national_css"] == alone["region_css"]).all()
     pd.testing.assert_frame_equal(with_ref, full.loc[with_ref.index])
-    with pytest.raises(KeyError, match="reference answers lack 'region'"):
+    with pytest.raises(KeyError, match=r"reference answers lack column\(s\) \['region'\]"):
         css.summarize_css(north, reference=visits.drop(columns="region"))

@@ -190,7 +190,7 @@ def test_driver_errors_name_the_column(answers, dask_sync, local):
     for eng in (dask_sync, local):
         with pytest.raises(drivers.DriverDataError, match=r"\['staff'\].*infinite"):
             eng.driver_corr(bad)
-        with pytest.raises(drivers.DriverDataError, match="not in the data"):
+        with pytest.raises(drivers.DriverDataError, match=r"the data lack column\(s\) \['nope'\]"):
             eng.driver_corr(answers, drivers=["staff", "nope"])
 
 
