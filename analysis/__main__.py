@@ -145,6 +145,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from analysis.engine import add_engine_argument
+    from analysis.tables import TABLES
 
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,8 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and not counted; columns the table does not know are ignored (and listed). Ingest "
         "dealers first: other tables are checked against them.")
     ing.add_argument("files", nargs="*", type=Path, help="export files of one table")
-    ing.add_argument("--table", help="what the files hold", choices=(
-        "dealers", "invitations", "responses", "cases", "repair_orders", "incidents"))
+    ing.add_argument("--table", help="what the files hold", choices=TABLES)
     ing.add_argument("--data", type=Path, help="data directory (default data/): gets processed/ "
                      "and quarantine/")
     ing.add_argument("--sheet", help="workbook sheet to read (default: the first)")

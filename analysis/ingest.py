@@ -27,7 +27,7 @@ How an export is read
   with a time zone, converted to the network's zone); yes/no as да/нет, yes/no, 1/0, true/false;
   codes (touchpoint, channel, ...) through their aliases. Identifiers are stripped of spaces;
   free text is kept exactly as written. Timestamps after ``now`` are in the future.
-- Duplicates: the first row with a key (``schemas.KEYS``) is kept; later rows with the
+- Duplicates: the first row with a key (``analysis.tables.KEYS``) is kept; later rows with the
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
 
@@ -62,6 +62,7 @@ from analysis import schemas, store
 from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
 from analysis.errors import DataError
+from analysis.tables import KEYS, TABLES
 
 DELIMITERS = (";", "\t", ",")
 META = ("source_file", "source_line", "bad_columns", "problem")
@@ -135,9 +136,14 @@ def normalize(name: object) -> str:
     return _PUNCT.sub(" ", text).strip()
 
 
-def aliases(table: str, params: Mapping | None = None) -> dict[str, list[str]]:
-    """Accepted header names per column of ``table`` (the column's own name first)."""
-    params = params_or("columns", params)
+def aliases(table: str, params: Mapping | None = None, *,
+            params_dir: str | os.PathLike | None = None) -> dict[str, list[str]]:
+    """Accepted header names per column of ``table`` (the column's own name first).
+
+    ``params`` is params/columns.yaml (read from ``params_dir`` when omitted); the driver and
+    CSS labels and the table's columns come from ``params_dir`` (default ``params/``).
+    """
+    params = params_or("columns", params, params_dir=params_dir)
     try:
         listed = params["tables"][table]
     except KeyError:
@@ -145,12 +151,12 @@ def aliases(table: str, params: Mapping | None = None) -> dict[str, list[str]]:
                           f"'tables:'; it has {sorted(params.get('tables', {}))}") from None
     labels: dict[str, list[str]] = {}
     if table == "responses":
-        for d, spec in load_params("drivers")["drivers"].items():
+        for d, spec in load_params("drivers", params_dir=params_dir)["drivers"].items():
             labels[d] = [spec.get("label_en", ""), spec.get("label_ru", "")]
-        for c, spec in load_params("css")["attributes"].items():
+        for c, spec in load_params("css", params_dir=params_dir)["attributes"].items():
             labels[c] = [spec.get("label", "")]
     out = {}
-    for col in schemas.columns(table):
+    for col in schemas.columns(table, params_dir=params_dir):
         names = [col, *(listed.get(col) or []), *labels.get(col, [])]
         out[col] = list(dict.fromkeys(str(n) for n in names if str(n).strip()))
     unknown = sorted(set(listed) - set(out))
@@ -160,9 +166,9 @@ def aliases(table: str, params: Mapping | None = None) -> dict[str, list[str]]:
     return out
 
 
-def _alias_index(table: str, params: Mapping) -> dict[str, str]:
+def _alias_index(table: str, params: Mapping, params_dir=None) -> dict[str, str]:
     index: dict[str, str] = {}
-    for col, names in aliases(table, params).items():
+    for col, names in aliases(table, params, params_dir=params_dir).items():
         for name in names:
             key = normalize(name)
             if index.get(key, col) != col:
@@ -547,25 +553,27 @@ class _Vocab:
     earliest: pd.Timestamp
 
 
-def _vocab(params: Mapping) -> _Vocab:
+def _vocab(params: Mapping, params_dir=None) -> _Vocab:
     booleans = {normalize(w): flag == "true" for flag, words in params["booleans"].items()
                 for w in words}
     codes = {}
-    for column, allowed in schemas.ALLOWED.items():
+    for column, allowed in schemas.for_params(params_dir).allowed.items():
         table = {normalize(a): a for a in allowed}
         table |= {normalize(k): v for k, v in (params.get("values", {}).get(column) or {}).items()}
         codes[column] = table
     return _Vocab({normalize(k): int(v) for k, v in params["number_words"].items()}, booleans,
                   codes, tuple(params["date_formats"]), tuple(params["month_formats"]),
-                  load_params("network")["timezone"], pd.Timestamp(params["earliest_date"]))
+                  load_params("network", params_dir=params_dir)["timezone"],
+                  pd.Timestamp(params["earliest_date"]))
 
 
-def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Typed columns of ``table`` and the cells that could not be read (pos, column, rule)."""
     typed, problems = {}, []
-    spec = schemas.columns(table)
+    spec = schemas.columns(table, params_dir=params_dir)
     for col in raw.columns:
-        kind = schemas.kind_of(table, col)
+        kind = schemas.kind_of(table, col, params_dir=params_dir)
         errors = None
         if kind in ("int", "float"):
             values, errors = _parse_number(raw[col], vocab.words)
@@ -610,8 +618,8 @@ def _placeholder(column: pa.Column) -> int:
 # --- duplicates and the schema ---------------------------------------------------------------
 def _duplicates(typed: pd.DataFrame, raw: pd.DataFrame, lines: np.ndarray, table: str,
                 skip: set[int]) -> pd.DataFrame:
-    key = [k for k in schemas.KEYS[table] if k in typed]
-    if len(key) < len(schemas.KEYS[table]):
+    key = [k for k in KEYS[table] if k in typed]
+    if len(key) < len(KEYS[table]):
         return pd.DataFrame(columns=["pos", "column", "rule", "message"])
     keyed = typed.loc[typed[key].notna().all(axis=1) & ~typed.index.isin(skip), key]
     first = keyed.index.to_series().groupby([keyed[k] for k in key], sort=False,
@@ -683,9 +691,10 @@ def _schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, flagged: s
 
 
 # --- the public reader -----------------------------------------------------------------------
-def network_now() -> pd.Timestamp:
+def network_now(*, params_dir: str | os.PathLike | None = None) -> pd.Timestamp:
     """The wall clock in the network's time zone (params/network.yaml), without the zone."""
-    return pd.Timestamp.now(tz=load_params("network")["timezone"]).tz_localize(None)
+    return pd.Timestamp.now(tz=load_params("network", params_dir=params_dir)["timezone"]
+                            ).tz_localize(None)
 
 
 def read_export(
@@ -697,6 +706,7 @@ def read_export(
     sheet: str | None = None,
     now: pd.Timestamp | str | None = None,
     encoding: str | None = None,
+    params_dir: str | os.PathLike | None = None,
 ) -> IngestResult:
     """Read one export of ``table`` into accepted rows and quarantined rows.
 
@@ -705,9 +715,9 @@ def read_export(
     path
         A .csv/.txt/.tsv text file, an .xlsx workbook or a Parquet file.
     table
-        One of ``analysis.schemas.TABLES``.
+        One of ``analysis.tables.TABLES``.
     params
-        The contents of params/columns.yaml (loaded when omitted).
+        The contents of params/columns.yaml (loaded from ``params_dir`` when omitted).
     dealers
         The dealers table (or its ids): rows naming another dealer are quarantined. None: not
         checked (``ingest_file`` always passes the store's dealers).
@@ -717,6 +727,9 @@ def read_export(
         Timestamps after it are in the future; default :func:`network_now`.
     encoding
         The text encoding, when detection is not wanted.
+    params_dir
+        The params the table's schema, codes, labels and time zone come from (default
+        ``params/``): a different NPS scale or driver list there changes what is accepted.
 
     Raises
     ------
@@ -724,24 +737,25 @@ def read_export(
         The file cannot be read at all: not found, unknown format, no header row, a required
         column missing (the message lists the accepted names), ambiguous columns.
     """
-    if table not in schemas.TABLES:
-        raise IngestError(f"unknown table {table!r}; tables: {', '.join(schemas.TABLES)}")
-    params = params_or("columns", params)
+    if table not in TABLES:
+        raise IngestError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    params = params_or("columns", params, params_dir=params_dir)
     path = Path(path)
-    index = _alias_index(table, params)
+    index = _alias_index(table, params, params_dir)
     raw = _read_raw(path, index, int(params.get("header_scan_rows", 30)), sheet=sheet,
                     encoding=encoding)
     original = raw.frame
     if original is None:
         original = pd.DataFrame(raw.rows, columns=raw.headers, dtype="object")
-    mapping = _map_headers(raw.headers, table, index, path, params)
+    mapping = _map_headers(raw.headers, table, index, path, params, params_dir)
     lines = np.asarray(raw.lines, dtype="int64")
     frame = original[list(mapping)].rename(columns=mapping).reset_index(drop=True)
     original = original.reset_index(drop=True)
-    vocab = _vocab(params)
-    typed, problems = _parse(frame, table, vocab)
-    now = network_now() if now is None else pd.Timestamp(now)
-    schema = schemas.schema_for(table, dealers=dealers, now=now, unique=False)
+    vocab = _vocab(params, params_dir)
+    typed, problems = _parse(frame, table, vocab, params_dir)
+    now = network_now(params_dir=params_dir) if now is None else pd.Timestamp(now)
+    schema = schemas.schema_for(table, dealers=dealers, now=now, unique=False,
+                                params_dir=params_dir)
     bad_rows = set(raw.malformed) | set(problems["pos"])
     flagged = set(zip(problems["pos"], problems["column"]))
     failures = pd.concat([
@@ -765,14 +779,15 @@ def read_export(
                 .sort_values(["pos", "_rank"], kind="stable").drop(columns="_rank"))
 
     bad = failures["pos"].unique()
+    columns = schemas.columns(table, params_dir=params_dir)
     # rows without a failure passed the schema above (uniqueness: the duplicates are out)
     accepted = (typed.drop(index=bad).reset_index(drop=True)
-                .pipe(lambda d: d[[c for c in schemas.columns(table) if c in d]]))
+                .pipe(lambda d: d[[c for c in columns if c in d]]))
     quarantined = _quarantine_frame(original, failures, lines, path)
     reasons = (failures.groupby(["column", "rule"], sort=False)["pos"].nunique()
                .rename("rows").reset_index().rename(columns={"rule": "reason"})
                .sort_values("rows", ascending=False, kind="stable").reset_index(drop=True))
-    missing = tuple(c for c in schemas.columns(table) if c not in typed)
+    missing = tuple(c for c in columns if c not in typed)
     return IngestResult(
         table=table, source=path, accepted=accepted, quarantined=quarantined,
         n_read=len(original), reasons=reasons, columns=mapping,
@@ -791,7 +806,7 @@ def _message(rule: str, value: object) -> str:
 
 
 def _map_headers(headers: Sequence[str], table: str, index: Mapping[str, str], path: Path,
-                 params: Mapping) -> dict[str, str]:
+                 params: Mapping, params_dir=None) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for header in headers:
         col = index.get(normalize(header))
@@ -802,10 +817,10 @@ def _map_headers(headers: Sequence[str], table: str, index: Mapping[str, str], p
             raise IngestError(f"{path}: columns {other!r} and {header!r} both mean {col!r}; "
                               "delete or rename one of them")
         mapping[header] = col
-    required = schemas.required_columns(table)
+    required = schemas.required_columns(table, params_dir=params_dir)
     missing = [c for c in required if c not in mapping.values()]
     if missing:
-        names = aliases(table, params)
+        names = aliases(table, params, params_dir=params_dir)
         listing = "; ".join(f"{c}: {', '.join(names[c])}" for c in missing)
         raise IngestError(
             f"{path}: required column(s) missing for table {table!r}: {', '.join(missing)}. "
@@ -1062,7 +1077,7 @@ def write_demo_exports(
     tables = _demo_tables(demo)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    files: dict[str, list[Path]] = {t: [] for t in schemas.TABLES}
+    files: dict[str, list[Path]] = {t: [] for t in TABLES}
     ru = {"date_format": "%d.%m.%Y %H:%M:%S", "decimal": ",", "yes_no": ("да", "нет")}
     en = {"date_format": "%Y-%m-%dT%H:%M:%S", "decimal": ".", "yes_no": ("yes", "no")}
 
@@ -1114,13 +1129,13 @@ def _demo_tables(demo) -> dict[str, pd.DataFrame]:
         return dict(demo)
     if isinstance(demo, str | os.PathLike):
         src = Path(demo)
-        missing = [t for t in schemas.TABLES if not (src / f"{t}.parquet").exists()]
+        missing = [t for t in TABLES if not (src / f"{t}.parquet").exists()]
         if missing:
             raise IngestError(f"{src}: not a demo network directory, no "
                               f"{', '.join(t + '.parquet' for t in missing)}; write one with "
                               f"python -m analysis demo-data --out {src}")
-        return {t: pd.read_parquet(src / f"{t}.parquet") for t in schemas.TABLES}
-    return {t: getattr(demo, t) for t in schemas.TABLES}
+        return {t: pd.read_parquet(src / f"{t}.parquet") for t in TABLES}
+    return {t: getattr(demo, t) for t in TABLES}
 
 
 def demo_now(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
@@ -1149,13 +1164,13 @@ def ingest_demo(
     if via_exports:
         files = write_demo_exports(tables, root / "raw" / "demo-exports")
     elif isinstance(demo, str | os.PathLike):
-        files = {t: [Path(demo) / f"{t}.parquet"] for t in schemas.TABLES}
+        files = {t: [Path(demo) / f"{t}.parquet"] for t in TABLES}
     else:
         staging = root / "raw" / "demo"
         staging.mkdir(parents=True, exist_ok=True)
         files = {}
-        for t in schemas.TABLES:
+        for t in TABLES:
             tables[t].to_parquet(staging / f"{t}.parquet", index=False)
             files[t] = [staging / f"{t}.parquet"]
     return [ingest_file(path, table=t, data_root=root, now=now)
-            for t in schemas.TABLES for path in files[t]]
+            for t in TABLES for path in files[t]]

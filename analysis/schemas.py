@@ -9,44 +9,31 @@ of coded columns from params. Two rules depend on the run and are added by :func
 ``Responses`` carries one 1-10 rating column per loyalty driver of params/drivers.yaml (the
 column may not be missing, a value may) and, optionally, the CSS attributes of params/css.yaml
 (present only in exports that have them).
+
+Nothing is read on import. The models are built from the params of a directory on first use
+(:func:`for_params`, cached per directory): every function here takes ``params_dir`` (default
+``params/``), so an override reaches validation. The module's constants (``DRIVERS``,
+``TOUCHPOINTS``, ``ALLOWED``, ``MODELS``, ``Responses``, ...) are those of ``params/``.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pyarrow_
 from pandera.typing import Series
 
-from analysis.config import load_params
+from analysis.config import PARAMS_DIR, load_params
+from analysis.tables import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
+from analysis.tables import spec as table_spec
 
-TABLES = ("dealers", "invitations", "responses", "cases", "repair_orders", "incidents")
-# the key a table's rows are unique on: in one export, and in the store (the last ingest wins)
-KEYS: dict[str, tuple[str, ...]] = {
-    "dealers": ("dealer_id",),
-    "invitations": ("dealer_id", "touchpoint", "month"),
-    "responses": ("response_id",),
-    "cases": ("case_id",),
-    "repair_orders": ("ro_id",),
-    "incidents": ("incident_id",),
-}
-
-_NPS = load_params("nps")
-_DRIVERS = load_params("drivers")
-_CSS = load_params("css")
-_COLUMNS = load_params("columns")
-TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
-DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
-CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
-ALLOWED: dict[str, tuple[str, ...]] = {
-    "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()}
-}
-NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
-RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
-CSS_MIN, CSS_MAX = int(_CSS["scale"]["min"]), int(_CSS["scale"]["max"])
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 # row-level rules: the error text pandera reports -> the column a user has to fix
@@ -81,136 +68,182 @@ class Dealers(_Strict):
     city: Series[str] = pa.Field(nullable=True, required=False)
 
 
-class Invitations(_Strict):
-    """Survey invitations sent, per dealer, touchpoint and month (the response-rate base)."""
+@dataclass(frozen=True)
+class ParamsSchemas:
+    """The models of every table, built from the params of one directory."""
 
-    dealer_id: Series[str]
-    touchpoint: Series[str] = pa.Field(isin=list(TOUCHPOINTS))
-    month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
-    invited: Series[int] = pa.Field(ge=0)
-
-    class Config:
-        unique = ["dealer_id", "touchpoint", "month"]
-
-
-def _responses_model() -> type[pa.DataFrameModel]:
-    """Responses, built from params: the demo's column order, a rating column per driver and
-    an optional one per CSS attribute."""
-    F = pa.Field
-    fields: dict[str, tuple[type, object]] = {
-        "response_id": (str, F(unique=True)),
-        "dealer_id": (str, F()),
-        "touchpoint": (str, F(isin=list(TOUCHPOINTS))),
-        "responded_at": (pd.Timestamp, F()),
-        "vin": (str, F(nullable=True, required=False)),
-        "nps": (int, F(ge=NPS_MIN, le=NPS_MAX)),
-        **{d: (float, F(ge=RATING_MIN, le=RATING_MAX, nullable=True)) for d in DRIVERS},
-        **{c: (float, F(ge=CSS_MIN, le=CSS_MAX, nullable=True, required=False))
-           for c in CSS_ATTRIBUTES},
-        "comment": (str, F(nullable=True, required=False)),
-        "open_to_dealer": (bool, F()),
-        "phone": (str, F(nullable=True, required=False)),
-        "email": (str, F(nullable=True, required=False)),
-    }
-    ratings = [*DRIVERS, *CSS_ATTRIBUTES]
-    namespace = {
-        "__annotations__": {name: Series[kind] for name, (kind, _) in fields.items()},
-        "__module__": __name__,
-        "__qualname__": "Responses",
-        "__doc__": "Survey answers: the 0-10 NPS score, 1-10 driver ratings, optional CSS "
-                   "attributes, the comment and the customer's contacts (personal data).",
-        **{name: spec for name, (_, spec) in fields.items()},
-        "_whole_ratings": pa.check(*ratings, name="whole_number",
-                                   error="not a whole number")(classmethod(_whole)),
-    }
-    return type("Responses", (_Strict,), namespace)
+    params_dir: Path
+    touchpoints: tuple[str, ...]
+    drivers: tuple[str, ...]
+    css_attributes: tuple[str, ...]
+    allowed: dict[str, tuple[str, ...]]
+    models: dict[str, type[pa.DataFrameModel]]
 
 
 def _whole(cls, series: pd.Series) -> Series[bool]:
     return series % 1 == 0
 
 
-Responses = _responses_model()
+@cache
+def _build(directory: Path) -> ParamsSchemas:
+    """Read params/nps, drivers, css and columns.yaml of ``directory`` and build the models."""
+    _NPS = load_params("nps", params_dir=directory)
+    _DRIVERS = load_params("drivers", params_dir=directory)
+    _CSS = load_params("css", params_dir=directory)
+    _COLUMNS = load_params("columns", params_dir=directory)
+    TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
+    DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
+    CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
+    ALLOWED: dict[str, tuple[str, ...]] = {
+        "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()}
+    }
+    NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
+    RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
+    CSS_MIN, CSS_MAX = int(_CSS["scale"]["min"]), int(_CSS["scale"]["max"])
+
+    class Invitations(_Strict):
+        """Survey invitations sent, per dealer, touchpoint and month (the response-rate base)."""
+
+        dealer_id: Series[str]
+        touchpoint: Series[str] = pa.Field(isin=list(TOUCHPOINTS))
+        month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
+        invited: Series[int] = pa.Field(ge=0)
+
+        class Config:
+            unique = ["dealer_id", "touchpoint", "month"]
+
+    def _responses_model() -> type[pa.DataFrameModel]:
+        """Responses, built from params: the demo's column order, a rating column per driver and
+        an optional one per CSS attribute."""
+        F = pa.Field
+        fields: dict[str, tuple[type, object]] = {
+            "response_id": (str, F(unique=True)),
+            "dealer_id": (str, F()),
+            "touchpoint": (str, F(isin=list(TOUCHPOINTS))),
+            "responded_at": (pd.Timestamp, F()),
+            "vin": (str, F(nullable=True, required=False)),
+            "nps": (int, F(ge=NPS_MIN, le=NPS_MAX)),
+            **{d: (float, F(ge=RATING_MIN, le=RATING_MAX, nullable=True)) for d in DRIVERS},
+            **{c: (float, F(ge=CSS_MIN, le=CSS_MAX, nullable=True, required=False))
+               for c in CSS_ATTRIBUTES},
+            "comment": (str, F(nullable=True, required=False)),
+            "open_to_dealer": (bool, F()),
+            "phone": (str, F(nullable=True, required=False)),
+            "email": (str, F(nullable=True, required=False)),
+        }
+        ratings = [*DRIVERS, *CSS_ATTRIBUTES]
+        namespace = {
+            "__annotations__": {name: Series[kind] for name, (kind, _) in fields.items()},
+            "__module__": __name__,
+            "__qualname__": "Responses",
+            "__doc__": "Survey answers: the 0-10 NPS score, 1-10 driver ratings, optional CSS "
+                       "attributes, the comment and the customer's contacts (personal data).",
+            **{name: spec for name, (_, spec) in fields.items()},
+            "_whole_ratings": pa.check(*ratings, name="whole_number",
+                                       error="not a whole number")(classmethod(_whole)),
+        }
+        return type("Responses", (_Strict,), namespace)
+
+    Responses = _responses_model()
+
+    class Cases(_Strict):
+        """Red-flag cases opened by detractor responses, with the 72-hour contact SLA's times."""
+
+        case_id: Series[str] = pa.Field(unique=True)
+        response_id: Series[str]
+        dealer_id: Series[str]
+        owner: Series[str] = pa.Field(isin=list(ALLOWED["owner"]))
+        opened_at: Series[pd.Timestamp]
+        first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        resolution: Series[str] = pa.Field(nullable=True, required=False)
+
+        _contact_after_open = _not_before("first_contact_at", "opened_at")
+        _closed_after_open = _not_before("closed_at", "opened_at")
+
+    class RepairOrders(_Strict):
+        """Workshop repair orders (the base of repeat-repair statistics)."""
+
+        ro_id: Series[str] = pa.Field(unique=True)
+        vin: Series[str]
+        dealer_id: Series[str]
+        opened_at: Series[pd.Timestamp]
+        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        fault_code: Series[str] = pa.Field(nullable=True)
+        fault: Series[str] = pa.Field(nullable=True)
+        mechanic: Series[str] = pa.Field(nullable=True)
+        foreman: Series[str] = pa.Field(nullable=True)
+
+        _closed_after_open = _not_before("closed_at", "opened_at")
+
+    class Incidents(_Strict):
+        """Complaints and thanks received by customer service, with channel and category."""
+
+        incident_id: Series[str] = pa.Field(unique=True)
+        created_at: Series[pd.Timestamp]
+        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        channel: Series[str] = pa.Field(isin=list(ALLOWED["channel"]))
+        category: Series[str]
+        reason: Series[str] = pa.Field(nullable=True, required=False)
+        kind: Series[str] = pa.Field(isin=list(ALLOWED["kind"]))
+        dealer_id: Series[str]
+        text: Series[str] = pa.Field(nullable=True)
+
+        _closed_after_created = _not_before("closed_at", "created_at")
+
+    MODELS: dict[str, type[pa.DataFrameModel]] = {
+        "dealers": Dealers, "invitations": Invitations, "responses": Responses, "cases": Cases,
+        "repair_orders": RepairOrders, "incidents": Incidents,
+    }
+
+    return ParamsSchemas(directory, TOUCHPOINTS, DRIVERS, CSS_ATTRIBUTES, ALLOWED, MODELS)
 
 
-class Cases(_Strict):
-    """Red-flag cases opened by detractor responses, with the 72-hour contact SLA's times."""
-
-    case_id: Series[str] = pa.Field(unique=True)
-    response_id: Series[str]
-    dealer_id: Series[str]
-    owner: Series[str] = pa.Field(isin=list(ALLOWED["owner"]))
-    opened_at: Series[pd.Timestamp]
-    first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-    resolution: Series[str] = pa.Field(nullable=True, required=False)
-
-    _contact_after_open = _not_before("first_contact_at", "opened_at")
-    _closed_after_open = _not_before("closed_at", "opened_at")
+@cache
+def for_params(params_dir: str | os.PathLike | None = None) -> ParamsSchemas:
+    """The models built from the params of ``params_dir`` (default ``params/``), once per
+    directory; nothing is read before the first call."""
+    return _build(Path(params_dir or PARAMS_DIR).resolve())
 
 
-class RepairOrders(_Strict):
-    """Workshop repair orders (the base of repeat-repair statistics)."""
-
-    ro_id: Series[str] = pa.Field(unique=True)
-    vin: Series[str]
-    dealer_id: Series[str]
-    opened_at: Series[pd.Timestamp]
-    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-    fault_code: Series[str] = pa.Field(nullable=True)
-    fault: Series[str] = pa.Field(nullable=True)
-    mechanic: Series[str] = pa.Field(nullable=True)
-    foreman: Series[str] = pa.Field(nullable=True)
-
-    _closed_after_open = _not_before("closed_at", "opened_at")
+# the module's constants, from params/ on first use (PEP 562)
+_DEFAULTS = {"TOUCHPOINTS": "touchpoints", "DRIVERS": "drivers",
+             "CSS_ATTRIBUTES": "css_attributes", "ALLOWED": "allowed", "MODELS": "models"}
 
 
-class Incidents(_Strict):
-    """Complaints and thanks received by customer service, with channel and category."""
-
-    incident_id: Series[str] = pa.Field(unique=True)
-    created_at: Series[pd.Timestamp]
-    closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-    channel: Series[str] = pa.Field(isin=list(ALLOWED["channel"]))
-    category: Series[str]
-    reason: Series[str] = pa.Field(nullable=True, required=False)
-    kind: Series[str] = pa.Field(isin=list(ALLOWED["kind"]))
-    dealer_id: Series[str]
-    text: Series[str] = pa.Field(nullable=True)
-
-    _closed_after_created = _not_before("closed_at", "created_at")
+def __getattr__(name: str):
+    if name in _DEFAULTS:
+        return getattr(for_params(), _DEFAULTS[name])
+    models = {m.__name__: m for m in for_params().models.values()} if name[:1].isupper() else {}
+    if name in models:
+        return models[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-MODELS: dict[str, type[pa.DataFrameModel]] = {
-    "dealers": Dealers, "invitations": Invitations, "responses": Responses, "cases": Cases,
-    "repair_orders": RepairOrders, "incidents": Incidents,
-}
+def model(table: str, *, params_dir: str | os.PathLike | None = None
+          ) -> type[pa.DataFrameModel]:
+    """The pandera model of ``table`` (a ValueError names the known tables)."""
+    table_spec(table)
+    return for_params(params_dir).models[table]
 
 
-def _model(table: str) -> type[pa.DataFrameModel]:
-    try:
-        return MODELS[table]
-    except KeyError:
-        raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}") from None
-
-
-def columns(table: str) -> dict[str, pa.Column]:
+def columns(table: str, *, params_dir: str | os.PathLike | None = None) -> dict[str, pa.Column]:
     """The table's columns in order (name -> pandera Column, with ``.required``, ``.dtype``)."""
-    return dict(_model(table).to_schema().columns)
+    return dict(model(table, params_dir=params_dir).to_schema().columns)
 
 
-def required_columns(table: str) -> list[str]:
+def required_columns(table: str, *, params_dir: str | os.PathLike | None = None) -> list[str]:
     """Columns an export of ``table`` must have (their values may still be nullable)."""
-    return [name for name, col in columns(table).items() if col.required]
+    return [name for name, col in columns(table, params_dir=params_dir).items() if col.required]
 
 
-def kind_of(table: str, column: str) -> str:
+def kind_of(table: str, column: str, *, params_dir: str | os.PathLike | None = None) -> str:
     """How a column is read from text: str, code, month, int, float, bool or datetime."""
-    if column in ALLOWED:
+    if column in for_params(params_dir).allowed:
         return "code"
     if table == "invitations" and column == "month":
         return "month"
-    dtype = str(columns(table)[column].dtype)
+    dtype = str(columns(table, params_dir=params_dir)[column].dtype)
     if dtype.startswith("datetime64"):
         return "datetime"
     for kind in ("int", "float", "bool"):
@@ -225,6 +258,7 @@ def schema_for(
     dealers: Iterable[str] | pd.DataFrame | None = None,
     now: pd.Timestamp | None = None,
     unique: bool = True,
+    params_dir: str | os.PathLike | None = None,
 ) -> pa.DataFrameSchema:
     """The table's schema with the run's rules: known dealers and no future timestamps.
 
@@ -237,8 +271,10 @@ def schema_for(
     unique
         Keep the uniqueness rules; ``analysis.ingest`` drops them because it reports duplicates
         itself, naming the line where the id was first seen.
+    params_dir
+        The params the model is built from (default ``params/``).
     """
-    schema = _model(table).to_schema()
+    schema = model(table, params_dir=params_dir).to_schema()
     updates: dict[str, dict] = {}
     if dealers is not None and "dealer_id" in schema.columns and table != "dealers":
         ids = dealers["dealer_id"] if isinstance(dealers, pd.DataFrame) else dealers
@@ -249,7 +285,7 @@ def schema_for(
     if now is not None:
         now = pd.Timestamp(now)
         for name, col in schema.columns.items():
-            kind = kind_of(table, name)
+            kind = kind_of(table, name, params_dir=params_dir)
             if kind == "datetime":
                 updates[name] = {"checks": [*col.checks, pa.Check(
                     lambda s, now=now: s <= now, name="not_future",
@@ -276,9 +312,11 @@ def validate(
     dealers: Iterable[str] | pd.DataFrame | None = None,
     now: pd.Timestamp | None = None,
     lazy: bool = True,
+    params_dir: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Validate ``frame`` as ``table``; raises ``pandera.errors.SchemaErrors`` (lazy) on failure."""
-    return schema_for(table, dealers=dealers, now=now).validate(frame, lazy=lazy)
+    return schema_for(table, dealers=dealers, now=now, params_dir=params_dir).validate(
+        frame, lazy=lazy)
 
 
 _ARROW = {"str": pyarrow_.string(), "int": pyarrow_.int64(), "code": pyarrow_.string(),
@@ -286,10 +324,12 @@ _ARROW = {"str": pyarrow_.string(), "int": pyarrow_.int64(), "code": pyarrow_.st
           "datetime": pyarrow_.timestamp("ns")}
 
 
-def arrow_schema(table: str, names: Iterable[str] | None = None) -> pyarrow_.Schema:
+def arrow_schema(table: str, names: Iterable[str] | None = None, *,
+                 params_dir: str | os.PathLike | None = None) -> pyarrow_.Schema:
     """The Parquet schema of ``table`` (all its columns, or ``names`` in the model's order)."""
     wanted = None if names is None else set(names)
-    return pyarrow_.schema([(c, _ARROW[kind_of(table, c)]) for c in columns(table)
+    return pyarrow_.schema([(c, _ARROW[kind_of(table, c, params_dir=params_dir)])
+                            for c in columns(table, params_dir=params_dir)
                             if wanted is None or c in wanted])
 
 

@@ -23,16 +23,7 @@ import pyarrow.parquet as pq
 
 from analysis.config import DATA_ROOT
 from analysis.config import data_dir as _data_dir
-
-# the column that places each table's rows in time ("month" is a YYYY-MM string)
-TIME_COLUMNS = {
-    "responses": "responded_at",
-    "cases": "opened_at",
-    "repair_orders": "opened_at",
-    "incidents": "created_at",
-    "invitations": "month",
-}
-TABLES = ("dealers", *TIME_COLUMNS)
+from analysis.tables import KEYS, TABLES, TIME_COLUMNS
 
 
 class StoreError(FileNotFoundError):
@@ -182,7 +173,7 @@ def _read_part(path: Path) -> pd.DataFrame:
 def _write_part(frame: pd.DataFrame, path: Path, table: str, names: list[str]) -> None:
     from analysis import schemas
 
-    sort = [c for c in (TIME_COLUMNS.get(table), *schemas.KEYS[table]) if c and c != "month"]
+    sort = [c for c in (TIME_COLUMNS.get(table), *KEYS[table]) if c and c != "month"]
     frame = frame.sort_values(sort, kind="stable") if sort else frame
     for col in names:
         if col not in frame:
@@ -215,7 +206,7 @@ def append(
 
     The store is ``<data_dir>/<table>/month=YYYY-MM/part-0.parquet`` by the table's time column
     (``dealers/part-0.parquet`` unpartitioned), read back by :func:`load`. A row whose key
-    (``analysis.schemas.KEYS``) is already stored replaces the stored row, wherever it was
+    (``analysis.tables.KEYS``) is already stored replaces the stored row, wherever it was
     (an updated case, a corrected date); so appending the same rows twice changes nothing.
     Nothing is ever deleted. Each partition file is replaced atomically (a crash leaves the
     store as before or after that partition; ingesting again completes it); run one ingest at
@@ -239,7 +230,7 @@ def append(
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
     frame = schemas.MODELS[table].validate(frame)
-    key = list(schemas.KEYS[table])
+    key = list(KEYS[table])
     root = directory / table
     parts = _stored_parts(root)
     stored_names = pq.read_schema(parts[0]).names if parts else []

@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import load_params
-
-TABLES = ("dealers", "invitations", "responses", "cases", "repair_orders", "incidents")
+from analysis.tables import TABLES
 
 # --- text material ---------------------------------------------------------------------------
 # "{a|b}" picks one alternative. Each cause has Russian and English phrasings. The six causes
