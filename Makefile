@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP) ## create .venv with the package and its dev tools
 
 # the demo goes the way real data goes: messy exports -> ingest (quarantine) -> the store
-$(DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/schemas.py | $(STAMP)
+$(DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_exports.py analysis/schemas.py | $(STAMP)
 	rm -rf $(DEMO)
 	$(PY) -m analysis demo-data --out $(DEMO)
 	$(PY) -m analysis ingest --demo $(DEMO) --via-exports --data $(DEMO)
@@ -39,7 +39,7 @@ report: $(STAMP) ## demo data if no data is configured, then every monthly repor
 	  $(MAKE) --no-print-directory demo; fi
 	$(PY) -m analysis report --region all
 
-$(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/schemas.py | $(STAMP)
+$(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_exports.py analysis/schemas.py | $(STAMP)
 	rm -rf $(TEST_DEMO)
 	$(PY) -m analysis demo-data --out $(TEST_DEMO) --dealers 18 --regions 3 \
 	  --responses-per-month 1500
