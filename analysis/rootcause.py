@@ -48,23 +48,19 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import normalize as _l2
 from threadpoolctl import threadpool_limits
 
 from analysis import nps as _nps
-from analysis.config import load_params, params_or
+from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.privacy import mask_pii_series
 
 __all__ = [
     "RootCauseError",
     "RootCauseModel",
-    "adjusted_rand",
-    "baseline_clusters",
     "cause_impact",
     "dealer_cause_matrix",
-    "demo_comments",
     "impact_table",
     "label_responses",
     "load_seeds",
@@ -666,45 +662,6 @@ def _rename_by_size(labels, centres, w, *, prefix):
     rank[order] = np.arange(len(order))
     names = [f"{prefix}_{i + 1:02d}" for i in range(len(order))]
     return rank[labels], centres[order], names
-
-
-# --- the plain baseline and evaluation ----------------------------------------------------------
-
-def baseline_clusters(texts, n_clusters: int, *, random_state: int | None = None) -> np.ndarray:
-    """The plain baseline: TF-IDF of character 3-5-grams (``char_wb``) + k-means, n_init=10.
-
-    Used by the tests and benchmarks as the reference our model must beat.
-    """
-    masked = mask_texts(texts).fillna("")
-    x = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit_transform(masked)
-    return KMeans(n_clusters=n_clusters, n_init=10, random_state=random_state).fit_predict(x)
-
-
-def adjusted_rand(truth, labels) -> float:
-    """Adjusted Rand index of ``labels`` against ``truth`` (None labels count as one group)."""
-    lab = pd.Series(labels, dtype="object").fillna("(none)").astype(str).to_numpy()
-    return float(adjusted_rand_score(np.asarray(truth).astype(str), lab))
-
-
-# --- synthetic comments for tests and benchmarks -------------------------------------------------
-
-def demo_comments(n: int, *, random_state: int | None = None,
-                  params: dict | None = None) -> pd.DataFrame:
-    """``n`` complaint comments drawn from the demo network's cause templates, with their cause.
-
-    The causes are equally likely; language, typos and contacts follow the ``demo`` section of
-    params/network.yaml, exactly as :func:`analysis.synthetic.make_network` writes them.
-    """
-    from analysis.synthetic import CAUSES, _complaint
-
-    p = params if params is not None else load_params("network")["demo"]
-    rng = np.random.default_rng(random_state)
-    names = list(CAUSES)
-    cause = np.array(names, dtype=object)[rng.integers(len(names), size=n)]
-    english = rng.random(n) < p["english_share"]
-    # the templates are expanded one by one: synthetic.py offers no vectorised generator
-    text = [_complaint(rng, c, bool(e), p) for c, e in zip(cause, english)]
-    return pd.DataFrame({"text": text, "cause": cause})
 
 
 # --- NPS impact -------------------------------------------------------------------------------

@@ -566,6 +566,24 @@ def _complaint(rng, cause, english, p):
     return text
 
 
+def demo_comments(n: int, *, random_state: int | None = None,
+                  params: dict | None = None) -> pd.DataFrame:
+    """``n`` complaint comments drawn from the demo network's cause templates, with their cause.
+
+    The causes are equally likely; language, typos and contacts follow the ``demo`` section of
+    params/network.yaml, exactly as :func:`make_network` writes them: the texts the tests and
+    benchmarks of :mod:`analysis.rootcause` cluster.
+    """
+    p = params if params is not None else load_params("network")["demo"]
+    rng = np.random.default_rng(random_state)
+    names = list(CAUSES)
+    cause = np.array(names, dtype=object)[rng.integers(len(names), size=n)]
+    english = rng.random(n) < p["english_share"]
+    # the templates are expanded one by one: there is no vectorised generator
+    text = [_complaint(rng, c, bool(e), p) for c, e in zip(cause, english)]
+    return pd.DataFrame({"text": text, "cause": cause})
+
+
 def _cases(rng, responses, dealers, p, as_of):
     red = responses.loc[responses["nps"] <= 6, ["response_id", "dealer_id", "responded_at",
                                                  "open_to_dealer"]]

@@ -1,6 +1,6 @@
 """Root causes: our end-to-end clustering against the plain TF-IDF + k-means baseline.
 
-The texts are the demo network's complaint comments (``rootcause.demo_comments``: the
+The texts are the demo network's complaint comments (``synthetic.demo_comments``: the
 synthetic cause templates with typos, English and contacts), 100k of them, and 1M for the
 scaling row. The baseline is what an analyst would write first: ``TfidfVectorizer(char_wb,
 3-5)`` + ``KMeans(k = true number of causes, n_init=10)`` on the same texts. Ours is
@@ -22,7 +22,9 @@ import time
 from threadpoolctl import threadpool_limits
 
 from analysis import rootcause as rc
+from analysis.synthetic import demo_comments
 from benchmarks._common import ratio_row
+from benchmarks.baselines import adjusted_rand, baseline_clusters
 
 
 def _timed(fn):
@@ -35,25 +37,25 @@ def _timed(fn):
 def run(quick: bool = False) -> list[dict]:
     n = 3_000 if quick else 100_000
     big = 10 * n
-    texts = rc.demo_comments(big, random_state=2024)
+    texts = demo_comments(big, random_state=2024)
     small = texts.iloc[:n]
     k = small["cause"].nunique()
 
     warm = small.iloc[:500]
     rc.RootCauseModel(random_state=0).fit(warm["text"])
-    rc.baseline_clusters(warm["text"], k, random_state=0)
+    baseline_clusters(warm["text"], k, random_state=0)
 
-    base_s, base_labels = _timed(lambda: rc.baseline_clusters(small["text"], k, random_state=0))
+    base_s, base_labels = _timed(lambda: baseline_clusters(small["text"], k, random_state=0))
     with threadpool_limits(1):
-        base1_s, _ = _timed(lambda: rc.baseline_clusters(small["text"], k, random_state=0))
+        base1_s, _ = _timed(lambda: baseline_clusters(small["text"], k, random_state=0))
     ours_s, model = _timed(lambda: rc.RootCauseModel(random_state=0).fit(small["text"]))
     big_s, big_model = _timed(lambda: rc.RootCauseModel(random_state=0).fit(texts["text"]))
     guided_s, guided = _timed(lambda: rc.RootCauseModel(seeds=rc.load_seeds(),
                                                         random_state=0).fit(small["text"]))
 
-    base_ari = rc.adjusted_rand(small["cause"], base_labels)
-    ours_ari = rc.adjusted_rand(small["cause"], model.labels_)
-    big_ari = rc.adjusted_rand(texts["cause"], big_model.labels_)
+    base_ari = adjusted_rand(small["cause"], base_labels)
+    ours_ari = adjusted_rand(small["cause"], model.labels_)
+    big_ari = adjusted_rand(texts["cause"], big_model.labels_)
     accuracy = (guided.labels_ == small["cause"].to_numpy()).mean()
     label = f"{n // 1000}k" if n >= 1000 else str(n)
     big_label = f"{big // 1000}k" if big < 1_000_000 else f"{big // 1_000_000}M"

@@ -12,6 +12,8 @@ from threadpoolctl import threadpool_limits
 
 from analysis import rootcause as rc
 from analysis.privacy import contains_pii
+from analysis.synthetic import demo_comments
+from benchmarks.baselines import adjusted_rand, baseline_clusters
 
 DATA = Path(__file__).parent / "data"
 
@@ -84,12 +86,12 @@ def test_estimator_follows_scikit_learn():
 
 def test_unguided_clusters_match_planted_causes(demo, free_model):
     # the bar: ARI >= 0.6 with the number of clusters chosen automatically
-    assert rc.adjusted_rand(demo["cause"], free_model.labels_) >= 0.6
+    assert adjusted_rand(demo["cause"], free_model.labels_) >= 0.6
     assert 8 <= free_model.n_clusters_ <= 14
     assert free_model.k_scores_["chosen"].sum() == 1
-    baseline = rc.baseline_clusters(demo["comment"], demo["cause"].nunique(), random_state=0)
-    assert (rc.adjusted_rand(demo["cause"], free_model.labels_)
-            >= 1.5 * rc.adjusted_rand(demo["cause"], baseline))
+    baseline = baseline_clusters(demo["comment"], demo["cause"].nunique(), random_state=0)
+    assert (adjusted_rand(demo["cause"], free_model.labels_)
+            >= 1.5 * adjusted_rand(demo["cause"], baseline))
 
 
 def test_same_seed_same_clusters(demo):
@@ -116,7 +118,7 @@ def test_unseeded_cause_is_left_to_a_discovered_cluster(demo):
 
 
 def test_predict_new_comments(guided_model, free_model, demo):
-    fresh = rc.demo_comments(800, random_state=123)
+    fresh = demo_comments(800, random_state=123)
     assert (guided_model.predict(fresh["text"]) == fresh["cause"].to_numpy()).mean() >= 0.85
     again = free_model.predict(demo["comment"])
     assert (again == free_model.labels_).mean() >= 0.95
@@ -151,9 +153,9 @@ def test_beats_plain_baseline_on_public_russian_contexts():
         for _, group in data.groupby(["word", "source"]):
             k = group["sense"].nunique()
             for seed in range(3):
-                ours.append(rc.adjusted_rand(group["sense"], rc.RootCauseModel(
+                ours.append(adjusted_rand(group["sense"], rc.RootCauseModel(
                     k, language="ru", random_state=seed).fit_predict(group["text"])))
-                base.append(rc.adjusted_rand(group["sense"], rc.baseline_clusters(
+                base.append(adjusted_rand(group["sense"], baseline_clusters(
                     group["text"], k, random_state=seed)))
     assert np.mean(ours) >= 2 * np.mean(base) and np.mean(ours) > 0.05
 
@@ -254,7 +256,7 @@ def test_report_functions_on_the_demo(small_net, demo):
 
 
 def test_demo_comments_helper():
-    a = rc.demo_comments(200, random_state=1)
-    b = rc.demo_comments(200, random_state=1)
+    a = demo_comments(200, random_state=1)
+    b = demo_comments(200, random_state=1)
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == ["text", "cause"] and a["cause"].nunique() >= 8
