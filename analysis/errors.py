@@ -5,8 +5,9 @@ module, so a caller can catch narrowly or broadly (``except DataError``):
 
 - ``analysis.ingest.IngestError``: an export cannot be read at all;
 - ``analysis.drivers.DriverDataError``, ``analysis.growth.GrowthDataError``,
-  ``analysis.cases.OperationsDataError`` (also raised by ``incidents`` and ``repairs``),
   ``analysis.rootcause.RootCauseError``: a statistics function cannot use its input;
+- :class:`OperationsDataError` (``analysis.cases.OperationsDataError``): the operational
+  rules of ``cases``, ``incidents``, ``repairs`` and ``keywords`` cannot use their input;
 - :class:`MissingColumnsError`: a table lacks columns (what :func:`require_columns` raises
   unless told otherwise); it is also a ``KeyError``, as pandas' own error for a missing column.
 
@@ -49,6 +50,13 @@ class DataError(ValueError):
 
     def __str__(self) -> str:
         return f"{self.problem}; {self.fix}" if self.fix else self.problem
+
+
+class OperationsDataError(DataError):
+    """An input table lacks columns or holds values a rule cannot use; the message says which.
+
+    Raised by the operational rules: ``analysis.cases`` (where callers find it), ``incidents``,
+    ``repairs`` and ``keywords``."""
 
 
 class MissingColumnsError(DataError, KeyError):

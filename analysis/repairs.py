@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.cases import OperationsDataError, rule_hits
 from analysis.config import load_params
-from analysis.errors import require_columns
+from analysis.errors import OperationsDataError, require_columns
+from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 
 ROLES = ("mechanic", "foreman")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import cases
+from analysis import cases, keywords
 from analysis.privacy import PHONE_MASK
 
 T0 = pd.Timestamp("2026-01-12 10:00")
@@ -268,13 +268,13 @@ def test_keyword_engine_tolerates_typos_but_not_other_words():
                        "после ремона проблема осталась", "opor quality repair",
                        "оставил машину на ремонт", "качественно и быстро", None],
                       index=list("abcdefg"))
-    hits = cases.concept_hits(texts, concepts)
+    hits = keywords.concept_hits(texts, concepts)
     assert hits.index.tolist() == list("abcdefg")
     assert hits["poor"].tolist() == [True, True, False, False, False, False, False]
     assert hits["repair"].tolist() == [False, True, True, True, True, False, False]
     assert hits["left"].tolist() == [False, False, True, False, False, False, False]
     # "poor" has four letters: typos are tolerated only when stems that short are allowed one
-    short = cases.concept_hits(texts, concepts, fuzzy_min_length=4)
+    short = keywords.concept_hits(texts, concepts, fuzzy_min_length=4)
     assert short.loc["d", "poor"]
     assert not short.loc["f", "poor"]
 
@@ -283,9 +283,9 @@ def test_rules_with_and_without_proximity():
     concepts = {"poor": ["poor", "плох"], "repair": ["repair", "ремонт"]}
     texts = pd.Series(["poor quality repair", "the repair took ages, they were quite poor",
                        "плохой ремонт", "ремонт"])
-    near = cases.rule_hits(texts, concepts, [{"all": ["poor", "repair"], "within": 2}])
+    near = keywords.rule_hits(texts, concepts, [{"all": ["poor", "repair"], "within": 2}])
     assert near.tolist() == ["poor+repair~2", "", "poor+repair~2", ""]
-    anywhere = cases.rule_hits(texts, concepts, [["poor", "repair"], ["repair"]])
+    anywhere = keywords.rule_hits(texts, concepts, [["poor", "repair"], ["repair"]])
     assert anywhere.tolist() == ["poor+repair", "poor+repair", "poor+repair", "repair"]
     with pytest.raises(cases.OperationsDataError, match="unknown concept"):
-        cases.rule_hits(texts, concepts, [["poor", "price"]])
+        keywords.rule_hits(texts, concepts, [["poor", "price"]])
