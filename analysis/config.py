@@ -29,7 +29,10 @@ def data_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 class ParamsError(ValueError):
-    """A params file is missing or malformed; the message names the file and the key."""
+    """A params file is missing or malformed; the message names the file and the key.
+
+    Not an :class:`analysis.errors.DataError`: bad params are fixed in params/*.yaml, not in
+    the data, so they are a branch of their own."""
 
 
 @cache
