@@ -1,5 +1,8 @@
 """Dealer rankings per driver and growth zones (analysis/growth.py)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -294,6 +297,54 @@ def test_planted_weak_dealers_lead_the_top_20_with_their_weak_driver():
     table = result.table.set_index(["dealer_id", "driver"])
     for dealer, driver in weak.items():
         assert table.loc[(dealer, driver), "gap"] > 0.5 * net.truth["weak_drop"][dealer], dealer
+
+
+
+# --- pinned values: results as they were before the split of growth_zones -------------------
+
+@pytest.fixture(scope="module")
+def pinned() -> dict:
+    return json.loads((Path(__file__).parent / "data" / "pinned_estimators.json").read_text())
+
+
+def pinned_growth_frame() -> pd.DataFrame:
+    """Answers of 7 dealers in 3 regions (R3 has one dealer), 2 drivers, some not rated."""
+    rng = np.random.default_rng(21)
+    spec = {"D1": ("R1", -1.5, 0.0, 40), "D2": ("R1", 0.0, 0.0, 60), "D3": ("R1", 0.5, -1.0, 9),
+            "D4": ("R2", 0.0, -2.0, 50), "D5": ("R2", 0.3, 0.2, 35), "D6": ("R2", -0.4, 0.0, 4),
+            "D7": ("R3", 0.0, 0.5, 30)}
+    parts = []
+    for dealer, (region, d_staff, d_atmosphere, n) in spec.items():
+        staff = np.clip(np.round(rng.normal(7.5 + d_staff, 1.6, n)), 1, 10)
+        atmosphere = np.clip(np.round(rng.normal(7.8 + d_atmosphere, 1.4, n)), 1, 10)
+        latent = 0.9 * staff + 0.3 * atmosphere - 0.3 + rng.normal(0, 1.2, n)
+        score = np.clip(np.round(latent * 10 / 12 + 0.5), 0, 10).astype(int)
+        atmosphere[rng.random(n) < 0.1] = np.nan
+        parts.append(pd.DataFrame({"dealer_id": dealer, "region": region, "staff": staff,
+                                   "atmosphere": atmosphere, "nps": score,
+                                   "dealer_name": f"Dealer {dealer}"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_driver_ranking_is_pinned(pinned):
+    # values computed on the code before the shrinkage moved (tests/data/README.md)
+    out = growth.rank_dealers_by_driver(pinned_growth_frame(), drivers=["staff", "atmosphere"])
+    expected = pd.DataFrame(pinned["growth_rank"],
+                            columns=["dealer_id", "driver", "shrunk", "region_mean"])
+    pd.testing.assert_frame_equal(out[expected.columns], expected, check_exact=False,
+                                  rtol=1e-12, atol=1e-12)
+
+
+def test_growth_zones_are_pinned(pinned):
+    result = growth.growth_zones(pinned_growth_frame(), drivers=["staff", "atmosphere"],
+                                 n_boot=30, random_state=5)
+    zones = pinned["growth_zones"]
+    for name in ("table", "dealers", "coefficients"):
+        got = getattr(result, name)
+        expected = pd.DataFrame(**zones[name]).astype(got.dtypes.to_dict())
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9,
+                                      check_index_type=False)
+    assert (result.n_fit, result.n_dropped, result.nonconverged) == tuple(zones["counts"])
 
 
 # --- report frames ---------------------------------------------------------------------------
