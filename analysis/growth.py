@@ -75,10 +75,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from analysis import nps as nps_module
 from analysis.config import load_params
+from analysis.estimators import check_level, eb_shrink, t_interval
 
 __all__ = [
     "BENCHMARKS",
@@ -247,19 +246,16 @@ def _unit_stats(data: _Data, w: np.ndarray) -> _Stats:
     """Weighted dealer means and their empirical-Bayes shrinkage (module docstring).
 
     ``w`` are frequency weights: ones for the data, resampling counts in a bootstrap draw.
-    Rows are grouped by unit, so per-unit sums are block sums (``np.add.reduceat``).
+    Rows are grouped by unit, so per-unit sums are block sums (``np.add.reduceat``). The
+    shrinkage is :func:`analysis.estimators.eb_shrink` over the rated unit x driver cells,
+    one stratum per driver, toward the precision-weighted mean of the unit's region.
     """
     p = data.ratings.shape[1]
     n_regions = len(data.regions)
-    unit_region = data.unit_region
     wo = data.observed * w[:, None]
 
     def per_unit(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, data.start, axis=0)
-
-    def per_region(values: np.ndarray) -> np.ndarray:
-        return np.stack([np.bincount(unit_region, weights=values[:, j], minlength=n_regions)
-                         for j in range(p)], axis=1)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         n = per_unit(wo)
@@ -272,42 +268,20 @@ def _unit_stats(data: _Data, w: np.ndarray) -> _Stats:
         squares = per_unit(wy * data.filled)
         ss = np.maximum(squares - np.where(has, total**2 / np.where(has, n, 1), 0), 0)
         var = np.where(n > 1, ss / (n - 1), np.nan)
-
-        mean0 = np.where(has, mean, 0.0)
-        n_r = per_region(n)
-        ybar_r = np.where(n_r > 0, per_region(n * mean0) / n_r, np.nan)
-        k_eff = has.sum(axis=0)
-        r_eff = (n_r > 0).sum(axis=0)
-        df_b = k_eff - r_eff
-        df_w = n.sum(axis=0) - k_eff
-        ssb = (n * (mean0 - np.nan_to_num(ybar_r[unit_region])) ** 2).sum(axis=0)
-        msw = np.where(df_w > 0, ss.sum(axis=0) / df_w, np.nan)
-        msb = np.where(df_b > 0, ssb / df_b, np.nan)
-        sum_sq_share = np.nansum(per_region(n**2) / n_r, axis=0)
-        n0 = np.where(df_b > 0, (n.sum(axis=0) - sum_sq_share) / df_b, np.nan)
-        tau2 = np.where((df_b > 0) & (df_w > 0) & (n0 > 0),
-                        np.maximum(0.0, (msb - msw) / n0), np.nan)
-        sampling = msw[None, :] / n
-        # precision weights need tau^2 > 0; at tau^2 = 0 they reduce to the counts n_j
-        prec = np.where(tau2[None, :] > 0, 1.0 / (tau2[None, :] + sampling), n)
-        prec = np.where(has, prec, 0.0)
-        mu_r = np.where(np.isnan(tau2)[None, :], ybar_r,
-                        per_region(prec * mean0) / per_region(prec))
-        region_mean = mu_r[unit_region]
-        # tau2 / (tau2 + sigma^2/n): 1 keeps the dealer's own mean; where both variances are 0
-        # every dealer mean equals the region mean and the factor does not matter
-        denom = tau2[None, :] + sampling
-        factor = np.where(denom > 0, tau2[None, :] / np.where(denom > 0, denom, 1.0), 1.0)
-        factor = np.where(np.isnan(tau2)[None, :], 1.0, factor)
-        shrunk = np.where(has, region_mean + factor * (mean - region_mean), np.nan)
-    return _Stats(n, mean, var, shrunk, np.where(has, region_mean, np.nan), tau2, msw)
-
-
-def _t_interval(mean: np.ndarray, var: np.ndarray, n: np.ndarray,
-                level: float) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, np.nan)) * np.sqrt(var / n)
-    return mean - half, mean + half
+    # the rated cells driver by driver, units in order within each (driver, region)
+    driver, unit = np.nonzero(has.T)
+    eb = eb_shrink(n[unit, driver], mean[unit, driver], ss[unit, driver],
+                   parent=driver * n_regions + data.unit_region[unit],
+                   parent_mean="precision_weighted", stratum=driver)
+    shrunk = np.full(n.shape, np.nan)
+    region_mean = np.full(n.shape, np.nan)
+    shrunk[unit, driver] = eb.shrunk
+    region_mean[unit, driver] = eb.target
+    tau2 = np.full(p, np.nan)
+    sigma2 = np.full(p, np.nan)
+    rated = np.unique(driver)
+    tau2[rated], sigma2[rated] = eb.tau2[rated], eb.sigma2[rated]
+    return _Stats(n, mean, var, shrunk, region_mean, tau2, sigma2)
 
 
 def rank_dealers_by_driver(
@@ -352,9 +326,7 @@ def rank_dealers_by_driver(
     drivers = _resolve_drivers(drivers)
     defaults = _nps_settings()
     min_n = defaults["min_n"] if min_n is None else min_n
-    level = defaults["level"] if level is None else level
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    level = check_level(defaults["level"] if level is None else level)
     if period is None:
         return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level)
     if time_col not in responses:
@@ -371,7 +343,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
                 level: float) -> pd.DataFrame:
     data = _prepare(responses, drivers, by=by, target=None)
     st = _unit_stats(data, np.ones(len(data.unit)))
-    low, high = _t_interval(st.mean, st.var, st.n, level)
+    low, high = t_interval(st.mean, st.var, st.n, level)
     k, p = st.n.shape
     out = (pd.DataFrame({
         by: np.repeat(data.units, p),
@@ -757,9 +729,7 @@ def growth_zones(
     n_boot = int(cfg["bootstrap"]["n_boot"] if n_boot is None else n_boot)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
-    level = defaults["level"] if level is None else level
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    level = check_level(defaults["level"] if level is None else level)
     min_n = defaults["min_n"] if min_n is None else min_n
     top = cfg["top"] if top is None else top
     if target in drivers:
