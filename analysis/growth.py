@@ -75,6 +75,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
 from analysis import nps as nps_module
 from analysis.config import load_params
 from analysis.estimators import check_level, eb_shrink, t_interval

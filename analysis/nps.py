@@ -47,6 +47,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+
 from analysis.config import load_params
 from analysis.estimators import (
     check_level,
