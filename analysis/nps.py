@@ -33,7 +33,9 @@ Shrinkage
     value is ``w * nps + (1 - w) * parent_shrunk`` with ``w = tau^2 / (tau^2 + s^2 / n)``.
     Normal-normal rather than Dirichlet-multinomial because the NPS is a mean of three-valued
     scores and its moments are all the shrinkage needs; the moment estimator has a closed
-    form, so it runs on millions of groups without an optimiser.
+    form, so it runs on millions of groups without an optimiser. It is
+    :func:`analysis.estimators.eb_shrink` (shared with :mod:`analysis.growth`), with the
+    parent's shrunk value as ``parent_mean``.
 """
 
 from __future__ import annotations

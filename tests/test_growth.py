@@ -1,6 +1,7 @@
 """Dealer rankings per driver and growth zones (analysis/growth.py)."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from analysis import growth, nps, store
 from analysis.config import load_params
@@ -177,6 +182,54 @@ def test_model_matches_statsmodels_mnlogit(small_net):
                                atol=1e-8)
     expected = 100 * (theirs.predict(design)[:, 2] - theirs.predict(design)[:, 0]).mean()
     assert ours.predict_nps(sample[DRIVERS]) == pytest.approx(expected, abs=1e-6)
+
+
+
+# scikit-learn's own checks generate their data: y of 0, 1, 2 are valid scores (all
+# detractors), so the fits are degenerate (a warning, no convergence) but every API check
+# applies and runs; none is expected to fail.
+@parametrize_with_checks([growth.NPSLogit()])
+def test_nps_logit_passes_scikit_learns_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", growth.ConvergenceWarning)
+        check(estimator)
+
+
+def test_nps_logit_is_a_scikit_learn_estimator(small_net):
+    sample = small_net.responses.dropna(subset=DRIVERS).sample(800, random_state=2)
+    model = growth.NPSLogit(ridge=0.5)
+    assert model.get_params() == {"ridge": 0.5, "max_iter": None, "tol": None}
+    twin = clone(model).set_params(max_iter=30)
+    assert twin.max_iter == 30 and model.max_iter is None
+    assert model.fit(sample[DRIVERS], sample["nps"]) is model
+    assert list(model.feature_names_in_) == DRIVERS and model.n_features_in_ == len(DRIVERS)
+    assert model.coef_.shape == (2, len(DRIVERS)) and model.intercept_.shape == (2,)
+    assert model.converged_ and not hasattr(clone(model), "coef_")
+    # a warm start at the fitted coefficients stops at once, where it started
+    again = clone(model).fit(sample[DRIVERS], sample["nps"], coef_init=model.coef_,
+                             intercept_init=model.intercept_)
+    assert again.n_iter_ == 1
+    np.testing.assert_allclose(again.coef_, model.coef_, atol=1e-8)
+    # in a pipeline
+    pipe = make_pipeline(StandardScaler(), growth.NPSLogit()).fit(sample[DRIVERS], sample["nps"])
+    assert pipe.predict_proba(sample[DRIVERS]).sum(axis=1) == pytest.approx(1.0)
+    with pytest.raises(growth.GrowthDataError, match="NaN"):
+        growth.NPSLogit().fit(sample[DRIVERS].assign(staff=np.nan), sample["nps"])
+
+
+def test_growth_zones_fits_every_model_through_nps_logit(monkeypatch):
+    calls = []
+    fit = growth.NPSLogit.fit
+
+    def spy(self, X, y, sample_weight=None, **kwargs):
+        calls.append(sorted(kwargs))
+        return fit(self, X, y, sample_weight, **kwargs)
+
+    monkeypatch.setattr(growth.NPSLogit, "fit", spy)
+    growth.growth_zones(pinned_growth_frame(), drivers=["staff", "atmosphere"], n_boot=6,
+                        random_state=0)
+    # the full-data fit, then each bootstrap refit warm-started from it
+    assert calls == [[]] + [["coef_init", "intercept_init"]] * 6
 
 
 # --- growth zones ----------------------------------------------------------------------------
