@@ -475,8 +475,9 @@ class NPSLogit(BaseEstimator):
 
     Fitted by Newton's method with step halving; the slopes carry a ridge (the intercepts
     none), so a small sample that separates the categories still gives finite slopes. A
-    category without answers has no finite log-odds: ``fit`` then warns and stops at
-    ``max_iter`` (a bootstrap draw of a small sample can lose a rare category).
+    category without answers has no finite log-odds: ``fit`` then warns
+    (:class:`ConvergenceWarning`) and does not converge, but does not fail, because a
+    bootstrap draw of a small sample can lose a rare category.
 
     Parameters
     ----------
