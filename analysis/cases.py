@@ -35,10 +35,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from statsmodels.stats.proportion import proportion_confint
 
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
+from analysis.estimators import wilson_interval
 from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 
@@ -150,15 +150,6 @@ def red_flags(
         flags = flags.merge(dealers[["dealer_id", *extra]], on="dealer_id", how="left",
                             validate="many_to_one")
     return flags.sort_values(["responded_at", "response_id"], kind="stable").reset_index(drop=True)
-
-
-def wilson_interval(successes, trials, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a proportion, vectorised; NaN where there are no trials."""
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(trials, dtype=float)
-    safe = np.where(n > 0, n, 1.0)
-    low, high = proportion_confint(k, safe, alpha=1 - level, method="wilson")
-    return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
 def sla_summary(

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
 from analysis.errors import require_columns
+from analysis.estimators import two_sided_p, z_value
 
 
 class CSSWeightsError(ParamsError):
@@ -139,7 +139,7 @@ def _z_test(m1, s1, n1, m2, s2, n2):
     with np.errstate(invalid="ignore", divide="ignore"):
         se = np.sqrt(s1**2 / n1 + s2**2 / n2)
         z = (m1 - m2) / se
-    return np.where(np.isfinite(z), 2 * stats.norm.sf(np.abs(z)), np.nan)
+    return np.where(np.isfinite(z), two_sided_p(z), np.nan)
 
 
 def summarize_css(
@@ -189,7 +189,7 @@ def summarize_css(
     time_keys = [per.rename("period")] if per is not None else []
     key_series = [responses[k] for k in keys] + time_keys
     out = _mean_table(values, key_series)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = z_value(level)
     half = z * out["_sd"] / np.sqrt(out["n"])
     out = out.assign(css_low=(out["css"] - half).clip(0, 100),
                      css_high=(out["css"] + half).clip(0, 100))

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import DataError, require_columns
+from analysis.estimators import check_level
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -626,8 +627,7 @@ def relative_importance(
     rows were dropped is reported. The decomposition depends on the data only through the
     correlation matrix, so it is invariant to row order and to affine rescaling of any column.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
+    check_level(level)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
     if method not in METHODS:

@@ -13,7 +13,8 @@ ratings with mean ``ybar_j``; its true mean is taken as ``N(mu_r, tau^2)`` and `
 ``N(true, sigma^2 / n_j)``. ``sigma^2`` and ``tau^2`` are estimated by the method of moments
 of the one-way ANOVA with dealers nested in regions (Searle, Casella & McCulloch 1992, ch. 3;
 regions are fixed effects, and there is one ``tau^2`` per driver for the whole network, because
-a region holds too few dealers to estimate its own), as analysis.nps does for the NPS itself:
+a region holds too few dealers to estimate its own), with the estimator the NPS uses too
+(:func:`analysis.estimators.eb_shrink`):
 
 - ``MSW = sum_j (n_j - 1) s_j^2 / (N - K)`` estimates ``sigma^2``;
 - ``MSB = sum_j n_j (ybar_j - ybar_r)^2 / (K - R)`` has expectation ``sigma^2 + n0 tau^2``
@@ -21,9 +22,12 @@ a region holds too few dealers to estimate its own), as analysis.nps does for th
 - ``tau^2 = max(0, (MSB - MSW) / n0)``; ``mu_r`` is the precision-weighted mean of the region's
   dealer means, weights ``1 / (tau^2 + sigma^2 / n_j)`` (the respondent-weighted mean when
   ``tau^2 = 0``);
-- ``shrunk_j = mu_r + tau^2 / (tau^2 + sigma^2 / n_j) * (ybar_j - mu_r)``.
+- ``shrunk_j = w_j ybar_j + (1 - w_j) mu_r`` with ``w_j = tau^2 / (tau^2 + sigma^2 / n_j)``.
 
 When every region holds a single dealer ``tau^2`` cannot be estimated and ``shrunk = mean``.
+Unlike the NPS (:mod:`analysis.nps`), whose dealers shrink toward their region's NPS shrunk in
+turn toward the network, ``mu_r`` is not pulled toward the network: it is the benchmark
+``region_mean`` and rests on all the region's ratings.
 Ranks (1 = best) order the shrunk means, so that a small dealer's lucky or unlucky sample does
 not put it at either end of the list.
 
@@ -36,11 +40,12 @@ For every dealer x driver:
    params/growth.yaml), or the dealer's region mean ``mu_r``.
 3. ``gap = max(benchmark - current, 0)``: a dealer at or above the benchmark has nothing to
    close, so its uplift is exactly 0.
-4. The model: a multinomial logit of the NPS category (detractor / passive / promoter, passive
-   the reference) on the driver ratings, fitted on the respondent level over the whole network
-   by Newton's method with a small ridge on the slopes (params/growth.yaml). Complete cases:
-   a skipped rating is often "not applicable" (booking after a car sale), and imputing it
-   would invent an answer; the dealer-level means use every rating given.
+4. The model (:class:`NPSLogit`, a scikit-learn estimator): a multinomial logit of the NPS
+   category (detractor / passive / promoter, passive the reference) on the driver ratings,
+   fitted on the respondent level over the whole network by Newton's method with a small
+   ridge on the slopes (params/growth.yaml). Complete cases: a skipped rating is often "not
+   applicable" (booking after a car sale), and imputing it would invent an answer; the
+   dealer-level means use every rating given.
 5. ``uplift``: over the dealer's own complete-case respondents, the mean of
    ``P(promoter) - P(detractor)`` with that driver's rating raised by ``gap`` (capped at the
    scale maximum), minus the same with their actual ratings, in NPS points. Only the raised
@@ -48,9 +53,9 @@ For every dealer x driver:
 6. Intervals: a bootstrap over respondents, stratified by dealer (each dealer keeps its number
    of answers, as in the survey design). In every draw the dealer means, the shrinkage, the
    benchmark, the gaps and the model are all recomputed, so the interval carries both the
-   doubt about the dealer's level and about how much the driver matters. The model is refitted
-   from the full-data coefficients (4 Newton steps); draws are frequency weights, so no data
-   are copied. Percentile intervals at ``level``. Measured on the default demo network
+   doubt about the dealer's level and about how much the driver matters. A clone of the model
+   is refitted from the full-data coefficients (4 Newton steps); draws are frequency weights,
+   so no data are copied. Percentile intervals at ``level``. Measured on the default demo network
    (60,078 answers, 60 dealers, 5 drivers): about 18 ms of CPU per draw, so 200 draws take
    about 4 s and no subsampling of the fit is needed. Ratings are whole numbers, so the fit
    runs on the distinct (ratings, category) patterns with counts as weights (12k for 49k
@@ -75,11 +80,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from analysis import nps as nps_module
 from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
+from analysis.estimators import check_level, eb_shrink, t_interval
 
 __all__ = [
     "BENCHMARKS",
@@ -229,19 +236,16 @@ def _unit_stats(data: _Data, w: np.ndarray) -> _Stats:
     """Weighted dealer means and their empirical-Bayes shrinkage (module docstring).
 
     ``w`` are frequency weights: ones for the data, resampling counts in a bootstrap draw.
-    Rows are grouped by unit, so per-unit sums are block sums (``np.add.reduceat``).
+    Rows are grouped by unit, so per-unit sums are block sums (``np.add.reduceat``). The
+    shrinkage is :func:`analysis.estimators.eb_shrink` over the rated unit x driver cells,
+    one stratum per driver, toward the precision-weighted mean of the unit's region.
     """
     p = data.ratings.shape[1]
     n_regions = len(data.regions)
-    unit_region = data.unit_region
     wo = data.observed * w[:, None]
 
     def per_unit(values: np.ndarray) -> np.ndarray:
         return np.add.reduceat(values, data.start, axis=0)
-
-    def per_region(values: np.ndarray) -> np.ndarray:
-        return np.stack([np.bincount(unit_region, weights=values[:, j], minlength=n_regions)
-                         for j in range(p)], axis=1)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         n = per_unit(wo)
@@ -254,42 +258,20 @@ def _unit_stats(data: _Data, w: np.ndarray) -> _Stats:
         squares = per_unit(wy * data.filled)
         ss = np.maximum(squares - np.where(has, total**2 / np.where(has, n, 1), 0), 0)
         var = np.where(n > 1, ss / (n - 1), np.nan)
-
-        mean0 = np.where(has, mean, 0.0)
-        n_r = per_region(n)
-        ybar_r = np.where(n_r > 0, per_region(n * mean0) / n_r, np.nan)
-        k_eff = has.sum(axis=0)
-        r_eff = (n_r > 0).sum(axis=0)
-        df_b = k_eff - r_eff
-        df_w = n.sum(axis=0) - k_eff
-        ssb = (n * (mean0 - np.nan_to_num(ybar_r[unit_region])) ** 2).sum(axis=0)
-        msw = np.where(df_w > 0, ss.sum(axis=0) / df_w, np.nan)
-        msb = np.where(df_b > 0, ssb / df_b, np.nan)
-        sum_sq_share = np.nansum(per_region(n**2) / n_r, axis=0)
-        n0 = np.where(df_b > 0, (n.sum(axis=0) - sum_sq_share) / df_b, np.nan)
-        tau2 = np.where((df_b > 0) & (df_w > 0) & (n0 > 0),
-                        np.maximum(0.0, (msb - msw) / n0), np.nan)
-        sampling = msw[None, :] / n
-        # precision weights need tau^2 > 0; at tau^2 = 0 they reduce to the counts n_j
-        prec = np.where(tau2[None, :] > 0, 1.0 / (tau2[None, :] + sampling), n)
-        prec = np.where(has, prec, 0.0)
-        mu_r = np.where(np.isnan(tau2)[None, :], ybar_r,
-                        per_region(prec * mean0) / per_region(prec))
-        region_mean = mu_r[unit_region]
-        # tau2 / (tau2 + sigma^2/n): 1 keeps the dealer's own mean; where both variances are 0
-        # every dealer mean equals the region mean and the factor does not matter
-        denom = tau2[None, :] + sampling
-        factor = np.where(denom > 0, tau2[None, :] / np.where(denom > 0, denom, 1.0), 1.0)
-        factor = np.where(np.isnan(tau2)[None, :], 1.0, factor)
-        shrunk = np.where(has, region_mean + factor * (mean - region_mean), np.nan)
-    return _Stats(n, mean, var, shrunk, np.where(has, region_mean, np.nan), tau2, msw)
-
-
-def _t_interval(mean: np.ndarray, var: np.ndarray, n: np.ndarray,
-                level: float) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, np.nan)) * np.sqrt(var / n)
-    return mean - half, mean + half
+    # the rated cells driver by driver, units in order within each (driver, region)
+    driver, unit = np.nonzero(has.T)
+    eb = eb_shrink(n[unit, driver], mean[unit, driver], ss[unit, driver],
+                   parent=driver * n_regions + data.unit_region[unit],
+                   parent_mean="precision_weighted", stratum=driver)
+    shrunk = np.full(n.shape, np.nan)
+    region_mean = np.full(n.shape, np.nan)
+    shrunk[unit, driver] = eb.shrunk
+    region_mean[unit, driver] = eb.target
+    tau2 = np.full(p, np.nan)
+    sigma2 = np.full(p, np.nan)
+    rated = np.unique(driver)
+    tau2[rated], sigma2[rated] = eb.tau2[rated], eb.sigma2[rated]
+    return _Stats(n, mean, var, shrunk, region_mean, tau2, sigma2)
 
 
 def rank_dealers_by_driver(
@@ -334,9 +316,7 @@ def rank_dealers_by_driver(
     drivers = _resolve_drivers(drivers)
     defaults = load_params("nps")
     min_n = defaults["min_n"] if min_n is None else min_n
-    level = defaults["level"] if level is None else level
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    level = check_level(defaults["level"] if level is None else level)
     if period is None:
         return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level)
     require_columns(responses, [time_col], table="responses", error=GrowthDataError,
@@ -352,7 +332,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
                 level: float) -> pd.DataFrame:
     data = _prepare(responses, drivers, by=by, target=None)
     st = _unit_stats(data, np.ones(len(data.unit)))
-    low, high = _t_interval(st.mean, st.var, st.n, level)
+    low, high = t_interval(st.mean, st.var, st.n, level)
     k, p = st.n.shape
     out = (pd.DataFrame({
         by: np.repeat(data.units, p),
@@ -404,6 +384,16 @@ def _net_score(eta: np.ndarray) -> np.ndarray:
     return (e[:, 1] - e[:, 0]) / (1.0 + e[:, 0] + e[:, 1])
 
 
+def _start(w: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Starting coefficients (k x 2): no slopes, the intercepts of the category shares."""
+    target = np.stack([y == _DETRACTOR, y == _PROMOTER], axis=1).astype(float)
+    shares = (w @ target) / w.sum()
+    passive = max(1.0 - shares.sum(), 1e-12)
+    coef = np.zeros((k, 2))
+    coef[0] = np.log(np.maximum(shares, 1e-12) / passive)
+    return coef
+
+
 def _fit_mnlogit(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, ridge: float, max_iter: int,
                  tol: float, start: np.ndarray | None = None) -> tuple[np.ndarray, int, bool]:
     """Penalised weighted multinomial logit by Newton's method with step halving.
@@ -423,13 +413,7 @@ def _fit_mnlogit(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, ridge: float, m
                       - 0.5 * (penalty[:, None] * coef**2).sum())
         return value, prob
 
-    if start is None:
-        shares = (w @ target) / w.sum()
-        passive = max(1.0 - shares.sum(), 1e-12)
-        coef = np.zeros((k, 2))
-        coef[0] = np.log(np.maximum(shares, 1e-12) / passive)
-    else:
-        coef = start.copy()
+    coef = _start(w, y, k) if start is None else start.copy()
     current, prob = evaluate(coef)
     for it in range(1, max_iter + 1):
         grad = x.T @ (w[:, None] * (target - prob)) - penalty[:, None] * coef
@@ -458,12 +442,23 @@ def _fit_mnlogit(x: np.ndarray, y: np.ndarray, w: np.ndarray, *, ridge: float, m
     return coef, max_iter, False
 
 
-class NPSLogit:
+class NPSLogit(BaseEstimator):
     """Multinomial logit of the NPS category (detractor, passive, promoter) on ratings.
 
-    scikit-learn style: ``fit`` learns ``coef_`` (a frame indexed by ``intercept`` and the
-    features, columns ``detractor`` and ``promoter``: log-odds against passive),
-    ``n_iter_`` and ``converged_``. Slopes carry a small ridge (params/growth.yaml).
+    A scikit-learn estimator (``clone``, ``get_params``/``set_params``, pipelines):
+    ``fit(X, y)`` takes ratings ``X`` (rows x features, complete cases) and 0-10 scores
+    ``y``, of which the model sees only the category, and learns
+
+    - ``intercept_`` (2,) and ``coef_`` (2 x features): log-odds of detractor (row 0) and
+      promoter (row 1) against passive, per rating point;
+    - ``n_iter_`` (Newton steps), ``converged_``, ``n_features_in_`` and, when ``X`` is a
+      DataFrame with string column names, ``feature_names_in_``.
+
+    Fitted by Newton's method with step halving; the slopes carry a ridge (the intercepts
+    none), so a small sample that separates the categories still gives finite slopes. A
+    category without answers has no finite log-odds: ``fit`` then warns
+    (:class:`ConvergenceWarning`) and does not converge, but does not fail, because a
+    bootstrap draw of a small sample can lose a rare category.
 
     Parameters
     ----------
@@ -478,56 +473,92 @@ class NPSLogit:
         self.max_iter = max_iter
         self.tol = tol
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
     def _options(self) -> dict:
         model = load_params("growth")["model"]
         return {"ridge": model["ridge"] if self.ridge is None else self.ridge,
                 "max_iter": model["max_iter"] if self.max_iter is None else self.max_iter,
                 "tol": model["tol"] if self.tol is None else self.tol}
 
-    @staticmethod
-    def _design(x) -> np.ndarray:
-        arr = np.asarray(x, dtype=float)
-        if arr.ndim != 2:
-            raise GrowthDataError(f"expected a 2-d table of ratings, got shape {arr.shape}")
-        if np.isnan(arr).any():
-            raise GrowthDataError("ratings hold missing values; the model needs complete cases "
-                                  "(drop rows with NaN first)")
-        return np.column_stack([np.ones(len(arr)), arr])
+    def _ratings(self, X, *, reset: bool, y=None):
+        """``X`` (and ``y``) checked by scikit-learn; missing ratings named in our words."""
+        if reset:
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite=False,
+                                 y_numeric=True)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        if not np.isfinite(X).all():
+            raise GrowthDataError("ratings hold missing or infinite values (NaN, inf); the model "
+                                  "needs complete cases (drop rows with NaN first)")
+        return X, y
 
-    def fit(self, X, y, sample_weight=None) -> NPSLogit:
-        """Fit on ratings ``X`` (rows x features) and 0-10 scores ``y``."""
-        design = self._design(X)
+    def fit(self, X, y, sample_weight=None, *, coef_init=None, intercept_init=None
+            ) -> NPSLogit:
+        """Fit on ratings ``X`` (rows x features) and 0-10 scores ``y``.
+
+        Parameters
+        ----------
+        sample_weight
+            Frequency weights of the rows (non-negative, not all 0); None weighs each as 1.
+        coef_init, intercept_init
+            Starting values in the layout of ``coef_`` and ``intercept_`` (a warm start, e.g.
+            from the full-data fit for a bootstrap refit); None starts from no slopes and
+            the intercepts of the category shares.
+        """
+        X, y = self._ratings(X, reset=True, y=y)
         codes = np.asarray(nps_module.classify(y).codes, dtype=np.int64)
-        w = np.ones(len(codes)) if sample_weight is None else np.asarray(sample_weight, float)
-        if len(codes) != len(design) or len(w) != len(design):
-            raise GrowthDataError(f"X has {len(design)} rows, y {len(codes)} and sample_weight "
-                                  f"{len(w)}; they must match")
+        if sample_weight is None:
+            w = np.ones(len(codes))
+        else:
+            w = np.asarray(sample_weight, dtype=float)
+            if w.shape != codes.shape:
+                raise GrowthDataError(f"X has {len(X)} rows and sample_weight shape {w.shape}; "
+                                      "give one weight per row")
+            if (w < 0).any() or not np.isfinite(w).all():
+                raise GrowthDataError("sample_weight must be finite and not negative")
+            if not (w > 0).any():
+                raise GrowthDataError("sample_weight is zero for every row: weigh some rows")
         present = np.bincount(codes, weights=w, minlength=3) > 0
         if not present.all():
             missing = [c for c, ok in zip(nps_module.CATEGORIES, present) if not ok]
-            raise GrowthDataError(f"no {missing} among the answers: the model needs detractors, "
-                                  "passives and promoters; widen the period or the scope")
-        coef, n_iter, converged = _fit_mnlogit(design, codes, w, **self._options())
-        if not converged:
+            warnings.warn(f"no {missing} among the answers: their log-odds have no finite "
+                          "estimate and the fit cannot converge; widen the period or the scope",
+                          ConvergenceWarning, stacklevel=2)
+        design = np.column_stack([np.ones(len(X)), X])
+        start = None
+        if coef_init is not None or intercept_init is not None:
+            start = _start(w, codes, design.shape[1])
+            if intercept_init is not None:
+                start[0] = np.asarray(intercept_init, dtype=float)
+            if coef_init is not None:
+                start[1:] = np.asarray(coef_init, dtype=float).T
+        coef, n_iter, converged = _fit_mnlogit(design, codes, w, start=start, **self._options())
+        if not converged and present.all():
             warnings.warn(f"NPSLogit did not converge in {n_iter} steps; raise model.max_iter "
                           "in params/growth.yaml", ConvergenceWarning, stacklevel=2)
-        names = list(X.columns) if isinstance(X, pd.DataFrame) else [
-            f"x{j}" for j in range(design.shape[1] - 1)]
-        self.feature_names_in_ = np.array(names, dtype=object)
-        self.coef_ = pd.DataFrame(coef, index=["intercept", *names],
-                                  columns=["detractor", "promoter"])
+        self.intercept_ = coef[0].copy()
+        self.coef_ = coef[1:].T.copy()
         self.n_iter_ = n_iter
         self.converged_ = converged
         return self
 
+    def _linear_predictor(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X, _ = self._ratings(X, reset=False)
+        return X @ self.coef_.T + self.intercept_
+
     def predict_proba(self, X) -> np.ndarray:
         """Probabilities of detractor, passive and promoter (rows x 3)."""
-        prob, _ = _probabilities(self._design(X) @ self.coef_.to_numpy())
+        prob, _ = _probabilities(self._linear_predictor(X))
         return np.column_stack([prob[:, 0], 1.0 - prob.sum(axis=1), prob[:, 1]])
 
     def predict_nps(self, X, sample_weight=None) -> float:
         """Expected NPS of the rows, in points: 100 x mean of P(promoter) - P(detractor)."""
-        net = _net_score(self._design(X) @ self.coef_.to_numpy())
+        net = _net_score(self._linear_predictor(X))
         w = np.ones(len(net)) if sample_weight is None else np.asarray(sample_weight, float)
         return float(100.0 * (w @ net) / w.sum())
 
@@ -729,6 +760,33 @@ def growth_zones(
     -------
     GrowthResult
     """
+    opts = _zone_options(drivers=drivers, target=target, top=top, benchmark=benchmark,
+                         n_boot=n_boot, level=level, min_n=min_n, params=params)
+    data = _prepare(responses, list(opts.drivers), by=by, target=opts.target)
+    fit = _fit_zones(data, opts, random_state)
+    return _zone_result(data, opts, fit, by=by)
+
+
+@dataclass(frozen=True)
+class _ZoneOptions:
+    """The options of :func:`growth_zones`, every default resolved from params/*.yaml."""
+
+    drivers: tuple[str, ...]
+    target: str
+    benchmark: str
+    n_boot: int
+    level: float
+    min_n: int
+    top: int
+    max_zones: int
+    min_uplift: float
+    quantile: float      # the benchmark's quantile of dealer shrunk means
+    cap: float           # the rating scale's maximum: a raised rating stops there
+    model: dict          # NPSLogit's ridge, max_iter and tol
+
+
+def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
+                  params) -> _ZoneOptions:
     cfg = params_or("growth", params)
     defaults = load_params("nps")
     drivers = _resolve_drivers(drivers)
@@ -738,100 +796,171 @@ def growth_zones(
     n_boot = int(cfg["bootstrap"]["n_boot"] if n_boot is None else n_boot)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
-    level = defaults["level"] if level is None else level
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
+    level = check_level(defaults["level"] if level is None else level)
     min_n = defaults["min_n"] if min_n is None else min_n
     top = cfg["top"] if top is None else top
     if target in drivers:
         raise GrowthDataError(f"the target {target!r} is also listed as a driver; remove it")
-    model_opts = {key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")}
-    quantile = cfg["benchmark"]["top_quantile"]
-    cap = float(load_params("drivers")["rating_scale"]["max"])
+    return _ZoneOptions(
+        drivers=tuple(drivers), target=target, benchmark=benchmark, n_boot=n_boot, level=level,
+        min_n=min_n, top=int(top), max_zones=int(cfg["max_zones"]),
+        min_uplift=cfg["min_uplift"], quantile=cfg["benchmark"]["top_quantile"],
+        cap=float(load_params("drivers")["rating_scale"]["max"]),
+        model={key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")})
 
-    data = _prepare(responses, drivers, by=by, target=target)
-    k, p = len(data.units), len(drivers)
-    complete = ~np.isnan(data.ratings).any(axis=1)
-    yc = data.category[complete]
-    n_cat = np.bincount(yc, minlength=3)
-    if len(yc) <= 2 * (p + 1) or not (n_cat > 0).all():
-        raise GrowthDataError(
-            f"{len(yc)} complete answers with categories "
-            f"{dict(zip(nps_module.CATEGORIES, n_cat.tolist()))}: the model of {p} drivers "
-            f"needs more than {2 * (p + 1)} answers with detractors, passives and promoters "
-            "among them; widen the period or the scope")
-    # Many answers repeat a pattern of whole-number ratings: the model is fitted on the distinct
-    # (ratings, category) patterns with their counts as weights, and predictions run on the
-    # distinct (dealer, ratings) patterns; the sums are the same, the arrays 2-4 times shorter.
-    fit_keys, fit_of = np.unique(np.column_stack([data.ratings[complete], yc]), axis=0,
-                                 return_inverse=True)
-    fit_design = np.column_stack([np.ones(len(fit_keys)), fit_keys[:, :p]])
-    fit_y = fit_keys[:, p].astype(np.int64)
-    pred_keys, pred_of = np.unique(
-        np.column_stack([data.unit[complete], data.ratings[complete]]), axis=0,
-        return_inverse=True)
-    pred_unit = pred_keys[:, 0].astype(np.int64)
-    pred_x = pred_keys[:, 1:]
-    pred_design = np.column_stack([np.ones(len(pred_keys)), pred_x])
 
-    def collapse(w: np.ndarray, into: np.ndarray, size: int) -> np.ndarray:
-        return np.bincount(into, weights=w[complete], minlength=size)
+@dataclass(frozen=True)
+class _Patterns:
+    """The complete answers as distinct patterns, with counts as weights.
+
+    Many answers repeat a pattern of whole-number ratings: the model is fitted on the distinct
+    (ratings, category) patterns with their counts as weights, and predictions run on the
+    distinct (dealer, ratings) patterns; the sums are the same, the arrays 2-4 times shorter.
+    """
+
+    complete: np.ndarray   # n: the row has every rating
+    fit_x: np.ndarray      # distinct (ratings, category): the ratings
+    fit_score: np.ndarray  # ... and a 0-10 score of the category (NPSLogit takes scores)
+    fit_of: np.ndarray     # complete row -> its fit pattern
+    pred_x: np.ndarray     # distinct (dealer, ratings): the ratings
+    pred_unit: np.ndarray  # ... and the dealer's code
+    pred_of: np.ndarray    # complete row -> its prediction pattern
+
+    @classmethod
+    def of(cls, data: _Data) -> _Patterns:
+        p = data.ratings.shape[1]
+        complete = ~np.isnan(data.ratings).any(axis=1)
+        yc = data.category[complete]
+        n_cat = np.bincount(yc, minlength=3)
+        if len(yc) <= 2 * (p + 1) or not (n_cat > 0).all():
+            raise GrowthDataError(
+                f"{len(yc)} complete answers with categories "
+                f"{dict(zip(nps_module.CATEGORIES, n_cat.tolist()))}: the model of {p} drivers "
+                f"needs more than {2 * (p + 1)} answers with detractors, passives and promoters "
+                "among them; widen the period or the scope")
+        fit_keys, fit_of = np.unique(np.column_stack([data.ratings[complete], yc]), axis=0,
+                                     return_inverse=True)
+        pred_keys, pred_of = np.unique(
+            np.column_stack([data.unit[complete], data.ratings[complete]]), axis=0,
+            return_inverse=True)
+        return cls(complete, fit_keys[:, :p], _category_scores()[fit_keys[:, p].astype(np.int64)],
+                   fit_of, pred_keys[:, 1:], pred_keys[:, 0].astype(np.int64), pred_of)
+
+    def fit_weights(self, w: np.ndarray) -> np.ndarray:
+        """Row weights summed to the fit patterns."""
+        return np.bincount(self.fit_of, weights=w[self.complete], minlength=len(self.fit_x))
+
+    def pred_weights(self, w: np.ndarray) -> np.ndarray:
+        """Row weights summed to the prediction patterns."""
+        return np.bincount(self.pred_of, weights=w[self.complete], minlength=len(self.pred_x))
+
+
+def _category_scores() -> np.ndarray:
+    """A 0-10 score of each NPS category code (0, 1, 2): the model sees only the category."""
+    scale = load_params("nps")
+    return np.array([scale["scale"]["min"], scale["detractor_max"] + 1, scale["scale"]["max"]])
+
+
+def _coefficients(model: NPSLogit) -> np.ndarray:
+    """The model's coefficients as one (1 + drivers) x 2 matrix, intercepts first."""
+    return np.vstack([model.intercept_, model.coef_.T])
+
+
+@dataclass(frozen=True)
+class _ZoneFit:
+    """The fitted model and the growth zones it implies, per unit x driver (K x p)."""
+
+    stats: _Stats
+    benchmark: np.ndarray
+    gap: np.ndarray
+    uplift: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    zone: np.ndarray
+    joint: np.ndarray               # K: uplift of closing all of a unit's zones at once
+    coef: np.ndarray                # (1 + p) x 2, intercepts first
+    coef_draws: np.ndarray | None   # n_boot x (1 + p) x 2
+    draws: np.ndarray | None        # n_boot x K x p
+    nonconverged: int
+    n_fit: int
+
+
+def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
+    """Shrunk means, gaps, the model and the uplifts; their bootstrap draws and intervals."""
+    k, p = len(data.units), len(opts.drivers)
+    pat = _Patterns.of(data)
+    pred_design = np.column_stack([np.ones(len(pat.pred_x)), pat.pred_x])
 
     ones = np.ones(len(data.unit))
     st = _unit_stats(data, ones)
-    bench = _benchmark(st, benchmark, quantile)
+    bench = _benchmark(st, opts.benchmark, opts.quantile)
     gap = np.maximum(bench - st.shrunk, 0.0)
-    coef, _, converged = _fit_mnlogit(fit_design, fit_y, collapse(ones, fit_of, len(fit_keys)),
-                                      **model_opts)
-    if not converged:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # said below in growth's words
+        model = NPSLogit(**opts.model).fit(pat.fit_x, pat.fit_score,
+                                           sample_weight=pat.fit_weights(ones))
+    if not model.converged_:
         warnings.warn("the NPS model did not converge; raise model.max_iter in "
-                      "params/growth.yaml", ConvergenceWarning, stacklevel=2)
-    pred_w = collapse(ones, pred_of, len(pred_keys))
+                      "params/growth.yaml", ConvergenceWarning, stacklevel=3)
+    coef = _coefficients(model)
+    pred_w = pat.pred_weights(ones)
     eta = pred_design @ coef
-    uplift = _uplift(eta, pred_x, pred_unit, gap, coef[1:], pred_w, cap, k)
+    uplift = _uplift(eta, pat.pred_x, pat.pred_unit, gap, coef[1:], pred_w, opts.cap, k)
 
     low = high = np.full((k, p), np.nan)
     draws = None
     coef_draws = None
     nonconverged = 0
-    if n_boot:
+    if opts.n_boot:
         rng = np.random.default_rng(random_state)
-        draws = np.empty((n_boot, k, p))
-        coef_draws = np.empty((n_boot, *coef.shape))
-        for b in range(n_boot):  # one draw per pass; everything inside is vectorised
-            w = _stratified_counts(rng, data)
-            st_b = _unit_stats(data, w)
-            gap_b = np.maximum(_benchmark(st_b, benchmark, quantile) - st_b.shrunk, 0.0)
-            fit_w = collapse(w, fit_of, len(fit_keys))
-            keep = fit_w > 0
-            coef_b, _, ok = _fit_mnlogit(fit_design[keep], fit_y[keep], fit_w[keep],
-                                         start=coef, **model_opts)
-            nonconverged += not ok
-            coef_draws[b] = coef_b
-            pw = collapse(w, pred_of, len(pred_keys))
-            used = pw > 0
-            draws[b] = _uplift(pred_design[used] @ coef_b, pred_x[used], pred_unit[used], gap_b,
-                               coef_b[1:], pw[used], cap, k)
+        draws = np.empty((opts.n_boot, k, p))
+        coef_draws = np.empty((opts.n_boot, *coef.shape))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # counted in nonconverged
+            for b in range(opts.n_boot):  # one draw per pass; everything inside is vectorised
+                w = _stratified_counts(rng, data)
+                st_b = _unit_stats(data, w)
+                gap_b = np.maximum(_benchmark(st_b, opts.benchmark, opts.quantile) - st_b.shrunk,
+                                   0.0)
+                fit_w = pat.fit_weights(w)
+                keep = fit_w > 0
+                # refitted from the full-data coefficients: 4 Newton steps instead of 8
+                refit = clone(model).fit(pat.fit_x[keep], pat.fit_score[keep],
+                                         sample_weight=fit_w[keep], coef_init=model.coef_,
+                                         intercept_init=model.intercept_)
+                nonconverged += not refit.converged_
+                coef_b = coef_draws[b] = _coefficients(refit)
+                pw = pat.pred_weights(w)
+                used = pw > 0
+                draws[b] = _uplift(pred_design[used] @ coef_b, pat.pred_x[used],
+                                   pat.pred_unit[used], gap_b, coef_b[1:], pw[used], opts.cap, k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a dealer absent from a draw
-            low, high = np.nanquantile(draws, [0.5 - level / 2, 0.5 + level / 2], axis=0)
+            low, high = np.nanquantile(draws, [0.5 - opts.level / 2, 0.5 + opts.level / 2],
+                                       axis=0)
 
-    zone = (low > 0) & (uplift > 0) & (uplift >= cfg["min_uplift"])
-    joint = _joint_uplift(eta, pred_x, pred_unit, np.where(zone, gap, 0.0), coef[1:], pred_w,
-                          cap, k)
+    zone = (low > 0) & (uplift > 0) & (uplift >= opts.min_uplift)
+    joint = _joint_uplift(eta, pat.pred_x, pat.pred_unit, np.where(zone, gap, 0.0), coef[1:],
+                          pred_w, opts.cap, k)
+    return _ZoneFit(st, bench, gap, uplift, low, high, zone, joint, coef, coef_draws, draws,
+                    nonconverged, int(pat.complete.sum()))
 
+
+def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> GrowthResult:
+    """The growth zones as frames: the dealer x driver table, the dealers, the coefficients."""
+    k, p = len(data.units), len(opts.drivers)
     table = (pd.DataFrame({
         by: np.repeat(data.units, p),
         "region": np.repeat(data.unit_regions, p),
-        "driver": np.tile(drivers, k),
-        "current": st.shrunk.ravel(),
-        "benchmark": bench.ravel(),
-        "gap": gap.ravel(),
-        "uplift": uplift.ravel(),
-        "uplift_low": low.ravel(),
-        "uplift_high": high.ravel(),
-        "n": st.n.ravel().astype(np.int64),
-        "growth_zone": zone.ravel(),
+        "driver": np.tile(opts.drivers, k),
+        "current": fit.stats.shrunk.ravel(),
+        "benchmark": fit.benchmark.ravel(),
+        "gap": fit.gap.ravel(),
+        "uplift": fit.uplift.ravel(),
+        "uplift_low": fit.low.ravel(),
+        "uplift_high": fit.high.ravel(),
+        "n": fit.stats.n.ravel().astype(np.int64),
+        "growth_zone": fit.zone.ravel(),
     })
         .assign(zone_rank=lambda d: d["uplift"].where(d["growth_zone"])
                 .groupby(d[by]).rank(ascending=False, method="first").astype("Int64"))
@@ -840,7 +969,7 @@ def growth_zones(
     counts = np.stack([np.bincount(data.unit, weights=(data.category == c).astype(float),
                                    minlength=k) for c in range(3)], axis=1)
     nps_low, nps_high = nps_module.nps_interval(counts[:, 2], counts[:, 1], counts[:, 0],
-                                                level=level)
+                                                level=opts.level)
     dealers = pd.DataFrame({
         by: data.units,
         "region": data.unit_regions,
@@ -852,21 +981,21 @@ def growth_zones(
         "nps": nps_module.nps_from_counts(counts[:, 2], counts[:, 1], counts[:, 0]),
         "nps_low": nps_low,
         "nps_high": nps_high,
-        "small_sample": data.size < min_n,
-        "n_zones": zone.sum(axis=1).astype(np.int64),
-        "total_uplift": np.where(zone.any(axis=1), joint, 0.0),
+        "small_sample": data.size < opts.min_n,
+        "n_zones": fit.zone.sum(axis=1).astype(np.int64),
+        "total_uplift": np.where(fit.zone.any(axis=1), fit.joint, 0.0),
     })
-    se = (coef_draws.std(axis=0, ddof=1) if coef_draws is not None and n_boot > 1
-          else np.full(coef.shape, np.nan))
+    se = (fit.coef_draws.std(axis=0, ddof=1) if fit.coef_draws is not None and opts.n_boot > 1
+          else np.full(fit.coef.shape, np.nan))
     coefficients = pd.DataFrame(
-        np.column_stack([coef, se]), index=["intercept", *drivers],
+        np.column_stack([fit.coef, se]), index=["intercept", *opts.drivers],
         columns=["detractor", "promoter", "se_detractor", "se_promoter"])
-    return GrowthResult(table=table, dealers=dealers, coefficients=coefficients, target=target,
-                        drivers=tuple(drivers), by=by, benchmark=benchmark, level=level,
-                        n_boot=n_boot, n_fit=int(complete.sum()),
-                        n_dropped=int((~complete).sum()), top_n=int(top),
-                        max_zones=int(cfg["max_zones"]), nonconverged=nonconverged,
-                        uplift_draws=draws)
+    return GrowthResult(table=table, dealers=dealers, coefficients=coefficients,
+                        target=opts.target, drivers=opts.drivers, by=by,
+                        benchmark=opts.benchmark, level=opts.level, n_boot=opts.n_boot,
+                        n_fit=fit.n_fit, n_dropped=len(data.unit) - fit.n_fit, top_n=opts.top,
+                        max_zones=opts.max_zones, nonconverged=fit.nonconverged,
+                        uplift_draws=fit.draws)
 
 
 # --- report frames ---------------------------------------------------------------------------

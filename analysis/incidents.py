@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.cases import wilson_interval
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
+from analysis.estimators import wilson_interval
 
 CLOSURE_STATUSES = ("closed_within_sla", "closed_late", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)

@@ -33,7 +33,9 @@ Shrinkage
     value is ``w * nps + (1 - w) * parent_shrunk`` with ``w = tau^2 / (tau^2 + s^2 / n)``.
     Normal-normal rather than Dirichlet-multinomial because the NPS is a mean of three-valued
     scores and its moments are all the shrinkage needs; the moment estimator has a closed
-    form, so it runs on millions of groups without an optimiser.
+    form, so it runs on millions of groups without an optimiser. It is
+    :func:`analysis.estimators.eb_shrink` (shared with :mod:`analysis.growth`), with the
+    parent's shrunk value as ``parent_mean``.
 """
 
 from __future__ import annotations
@@ -47,10 +49,17 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.config import params_or
 from analysis.errors import require_columns
+from analysis.estimators import (
+    check_level,
+    eb_shrink,
+    nps_estimate,
+    nps_wald_interval,
+    two_sided_p,
+    z_value,
+)
 
 CATEGORIES = ("detractor", "passive", "promoter")
 METHODS = ("wald", "adjusted_wald")
@@ -78,14 +87,7 @@ def _cutoffs(params: dict | None) -> tuple[int, int, int, int]:
 
 
 def _level(level: float | None, params: dict | None) -> float:
-    value = params_or("nps", params)["level"] if level is None else level
-    if not 0 < value < 1:
-        raise ValueError(f"level must be a confidence level between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _z(level: float) -> float:
-    return float(stats.norm.ppf(0.5 + level / 2))
+    return check_level(params_or("nps", params)["level"] if level is None else level)
 
 
 def _numeric_values(scores) -> np.ndarray | None:
@@ -167,28 +169,13 @@ def nps(scores, *, params: dict | None = None) -> float:
 # --- intervals and tests -----------------------------------------------------------------
 
 
-def _estimate(promoters, passives, detractors, method: str, params: dict | None):
-    """Estimate and variance of the NPS as a proportion difference (units of 1, not points)."""
+def _pseudo_counts(method: str, params: dict | None) -> dict | None:
+    """The pseudo-counts of ``method``: params/nps.yaml's for the adjusted Wald, none for Wald."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    pro, pas, det = (np.asarray(x, dtype=float) for x in (promoters, passives, detractors))
-    if (pro < 0).any() or (pas < 0).any() or (det < 0).any():
-        raise ValueError("counts of promoters, passives and detractors must not be negative")
-    empty = (pro + pas + det) <= 0
     if method == "adjusted_wald":
-        pseudo = params_or("nps", params)["interval"]["adjusted_wald_pseudo_counts"]
-        pro, pas, det = (pro + pseudo["promoters"], pas + pseudo["passives"],
-                         det + pseudo["detractors"])
-    n = pro + pas + det
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p_pro, p_det = pro / n, det / n
-        est = p_pro - p_det
-        var = np.maximum(p_pro + p_det - est**2, 0.0) / n
-    return np.where(empty, np.nan, est), np.where(empty, np.nan, var)
-
-
-def _unwrap(x: np.ndarray):
-    return float(x) if np.ndim(x) == 0 else x
+        return params_or("nps", params)["interval"]["adjusted_wald_pseudo_counts"]
+    return None
 
 
 def nps_interval(
@@ -216,18 +203,16 @@ def nps_interval(
     (low, high)
         Floats for scalar counts, arrays otherwise; NaN where there are no answers.
     """
-    z = _z(_level(level, params))
-    est, var = _estimate(promoters, passives, detractors, method, params)
-    half = z * np.sqrt(var)
-    low = np.clip(100.0 * (est - half), -100.0, 100.0)
-    high = np.clip(100.0 * (est + half), -100.0, 100.0)
-    return _unwrap(low), _unwrap(high)
+    lvl = _level(level, params)
+    return nps_wald_interval(promoters, passives, detractors, level=lvl,
+                             pseudo_counts=_pseudo_counts(method, params))
 
 
 def _difference(a, b, *, z: float, method: str, params: dict | None):
     """Vectorised two-sample test of NPS(a) - NPS(b); ``a`` and ``b`` are (pro, pas, det)."""
-    est_a, var_a = _estimate(*a, method, params)
-    est_b, var_b = _estimate(*b, method, params)
+    pseudo = _pseudo_counts(method, params)
+    est_a, var_a = nps_estimate(*a, pseudo_counts=pseudo)
+    est_b, var_b = nps_estimate(*b, pseudo_counts=pseudo)
     diff = nps_from_counts(*a) - nps_from_counts(*b)
     delta = est_a - est_b
     se = np.sqrt(var_a + var_b)
@@ -235,7 +220,7 @@ def _difference(a, b, *, z: float, method: str, params: dict | None):
         # se is 0 only for Wald on two unanimous groups: equal ones differ by nothing at all
         zstat = np.where(se > 0, delta / np.where(se > 0, se, 1.0),
                          np.where(delta == 0, 0.0, np.sign(delta) * np.inf))
-    p_value = np.where(np.isnan(zstat), np.nan, 2.0 * stats.norm.sf(np.abs(zstat)))
+    p_value = np.where(np.isnan(zstat), np.nan, two_sided_p(zstat))
     low = np.clip(100.0 * (delta - z * se), -200.0, 200.0)
     high = np.clip(100.0 * (delta + z * se), -200.0, 200.0)
     return diff, low, high, zstat, p_value
@@ -315,7 +300,7 @@ def compare(
     """
     lvl = _level(level, params)
     ca, cb = _as_counts(a, params), _as_counts(b, params)
-    diff, low, high, zstat, p_value = _difference(ca, cb, z=_z(lvl), method=method,
+    diff, low, high, zstat, p_value = _difference(ca, cb, z=z_value(lvl), method=method,
                                                   params=params)
     return NPSComparison(
         nps_a=nps_from_counts(*ca), nps_b=nps_from_counts(*cb), n_a=int(sum(ca)),
@@ -575,7 +560,9 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
     """Empirical-Bayes NPS of the finest groups (see the module docstring).
 
     ``table`` holds promoters, passives, detractors per finest group (one row each);
-    ``codes`` their key codes; ``chain`` the key sets from finest to the top level.
+    ``codes`` their key codes; ``chain`` the key sets from finest to the top level. The top
+    level keeps its pooled NPS; every level below shrinks toward its parent's shrunk value
+    (:func:`analysis.estimators.eb_shrink` with ``parent_mean`` that value).
     """
     n_groups = len(table)
     if len(chain) < 2 or n_groups == 0:
@@ -599,49 +586,19 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
         parent_of[ids[depth]] = ids[depth + 1]
         stratum = np.empty(size, dtype=np.int64)
         stratum[ids[depth]] = stratum_of_group
-        weight = _eb_weights(sums[depth], sums[depth + 1][parent_of], parent_of, stratum)
-        own = nps_from_counts(*sums[depth].T)
-        shrunk = weight * own + (1 - weight) * shrunk[parent_of]
+        counts = sums[depth]
+        n = counts.sum(axis=1)
+        shrunk = eb_shrink(n, nps_from_counts(*counts.T), _within_ss(counts), parent=parent_of,
+                           parent_mean=shrunk, stratum=stratum).shrunk
     return shrunk
 
 
-def _eb_weights(counts: np.ndarray, parent_counts: np.ndarray, parent_id: np.ndarray,
-                stratum: np.ndarray) -> np.ndarray:
-    """Weight of each group's own NPS, from tau^2 and s^2 estimated per stratum."""
+def _within_ss(counts: np.ndarray) -> np.ndarray:
+    """Sum of squared deviations of the answers (+100, 0, -100) from their group's NPS."""
     pro, _, det = counts.T
     n = counts.sum(axis=1)
     p_pro, p_det = pro / n, det / n
-    mean = 100.0 * (p_pro - p_det)
-    within_ss = n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
-    n_parent = parent_counts.sum(axis=1)
-    parent_mean = 100.0 * (parent_counts[:, 0] - parent_counts[:, 2]) / n_parent
-    n_strata = int(stratum.max()) + 1
-
-    def per_stratum(values):
-        return np.bincount(stratum, weights=values, minlength=n_strata)
-
-    big_n = per_stratum(n)
-    groups = per_stratum(np.ones_like(n))
-    # parent keys include the stratum's keys, so each parent id lies in one stratum
-    first = np.zeros(len(parent_id), dtype=bool)
-    first[np.unique(parent_id, return_index=True)[1]] = True
-    parents = per_stratum(first.astype(float))
-    ssb = per_stratum(n * (mean - parent_mean) ** 2)
-    ssw = per_stratum(within_ss)
-    df_b, df_w = groups - parents, big_n - groups
-    n0 = per_stratum(n - n**2 / n_parent)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        msw = np.where(df_w > 0, ssw / df_w, np.nan)
-        msb = np.where(df_b > 0, ssb / df_b, np.nan)
-        tau2 = np.maximum((msb - msw) / (n0 / df_b), 0.0)
-    # no siblings to compare (one dealer in its region) or no replicate answers: no evidence
-    # of between-group spread, so the group takes its parent's value
-    tau2 = np.where(np.isfinite(tau2), tau2, 0.0)
-    msw = np.where(np.isfinite(msw), msw, 0.0)
-    noise = msw[stratum] / n
-    denominator = tau2[stratum] + noise
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denominator > 0, tau2[stratum] / denominator, 1.0)
+    return n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
 
 
 def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
@@ -867,7 +824,7 @@ def _statistics(
     if period:
         prev = _previous_rows(groups.codes, len(out))
         before = np.where(prev[:, None] >= 0, table[np.maximum(prev, 0)], np.nan)
-        change, _, _, _, p_value = _difference(tuple(table.T), tuple(before.T), z=_z(lvl),
+        change, _, _, _, p_value = _difference(tuple(table.T), tuple(before.T), z=z_value(lvl),
                                                method=method, params=p)
         out = out.assign(change_vs_previous=change, change_p_value=p_value)
     out["small_sample"] = out["n"].to_numpy() < min_n
@@ -1000,7 +957,7 @@ def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float
     region_totals = table.groupby("region", observed=True)[counts].transform("sum")
     rest = tuple((region_totals[c] - table[c]).to_numpy(dtype=float) for c in counts)
     vs_region, _, _, _, vs_p = _difference(
-        tuple(table[c].to_numpy(dtype=float) for c in counts), rest, z=_z(lvl),
+        tuple(table[c].to_numpy(dtype=float) for c in counts), rest, z=z_value(lvl),
         method=p["interval"]["method"], params=p)
     table = table.assign(vs_region=vs_region, vs_region_p_value=vs_p)
     table = table.assign(

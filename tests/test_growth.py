@@ -1,11 +1,19 @@
 """Dealer rankings per driver and growth zones (analysis/growth.py)."""
 
+import json
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from analysis import growth, nps, store
 from analysis.config import load_params
@@ -176,6 +184,54 @@ def test_model_matches_statsmodels_mnlogit(small_net):
     assert ours.predict_nps(sample[DRIVERS]) == pytest.approx(expected, abs=1e-6)
 
 
+
+# scikit-learn's own checks generate their data: y of 0, 1, 2 are valid scores (all
+# detractors), so the fits are degenerate (a warning, no convergence) but every API check
+# applies and runs; none is expected to fail.
+@parametrize_with_checks([growth.NPSLogit()])
+def test_nps_logit_passes_scikit_learns_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", growth.ConvergenceWarning)
+        check(estimator)
+
+
+def test_nps_logit_is_a_scikit_learn_estimator(small_net):
+    sample = small_net.responses.dropna(subset=DRIVERS).sample(800, random_state=2)
+    model = growth.NPSLogit(ridge=0.5)
+    assert model.get_params() == {"ridge": 0.5, "max_iter": None, "tol": None}
+    twin = clone(model).set_params(max_iter=30)
+    assert twin.max_iter == 30 and model.max_iter is None
+    assert model.fit(sample[DRIVERS], sample["nps"]) is model
+    assert list(model.feature_names_in_) == DRIVERS and model.n_features_in_ == len(DRIVERS)
+    assert model.coef_.shape == (2, len(DRIVERS)) and model.intercept_.shape == (2,)
+    assert model.converged_ and not hasattr(clone(model), "coef_")
+    # a warm start at the fitted coefficients stops at once, where it started
+    again = clone(model).fit(sample[DRIVERS], sample["nps"], coef_init=model.coef_,
+                             intercept_init=model.intercept_)
+    assert again.n_iter_ == 1
+    np.testing.assert_allclose(again.coef_, model.coef_, atol=1e-8)
+    # in a pipeline
+    pipe = make_pipeline(StandardScaler(), growth.NPSLogit()).fit(sample[DRIVERS], sample["nps"])
+    assert pipe.predict_proba(sample[DRIVERS]).sum(axis=1) == pytest.approx(1.0)
+    with pytest.raises(growth.GrowthDataError, match="NaN"):
+        growth.NPSLogit().fit(sample[DRIVERS].assign(staff=np.nan), sample["nps"])
+
+
+def test_growth_zones_fits_every_model_through_nps_logit(monkeypatch):
+    calls = []
+    fit = growth.NPSLogit.fit
+
+    def spy(self, X, y, sample_weight=None, **kwargs):
+        calls.append(sorted(kwargs))
+        return fit(self, X, y, sample_weight, **kwargs)
+
+    monkeypatch.setattr(growth.NPSLogit, "fit", spy)
+    growth.growth_zones(pinned_growth_frame(), drivers=["staff", "atmosphere"], n_boot=6,
+                        random_state=0)
+    # the full-data fit, then each bootstrap refit warm-started from it
+    assert calls == [[]] + [["coef_init", "intercept_init"]] * 6
+
+
 # --- growth zones ----------------------------------------------------------------------------
 
 
@@ -294,6 +350,54 @@ def test_planted_weak_dealers_lead_the_top_20_with_their_weak_driver():
     table = result.table.set_index(["dealer_id", "driver"])
     for dealer, driver in weak.items():
         assert table.loc[(dealer, driver), "gap"] > 0.5 * net.truth["weak_drop"][dealer], dealer
+
+
+
+# --- pinned values: results as they were before the split of growth_zones -------------------
+
+@pytest.fixture(scope="module")
+def pinned() -> dict:
+    return json.loads((Path(__file__).parent / "data" / "pinned_estimators.json").read_text())
+
+
+def pinned_growth_frame() -> pd.DataFrame:
+    """Answers of 7 dealers in 3 regions (R3 has one dealer), 2 drivers, some not rated."""
+    rng = np.random.default_rng(21)
+    spec = {"D1": ("R1", -1.5, 0.0, 40), "D2": ("R1", 0.0, 0.0, 60), "D3": ("R1", 0.5, -1.0, 9),
+            "D4": ("R2", 0.0, -2.0, 50), "D5": ("R2", 0.3, 0.2, 35), "D6": ("R2", -0.4, 0.0, 4),
+            "D7": ("R3", 0.0, 0.5, 30)}
+    parts = []
+    for dealer, (region, d_staff, d_atmosphere, n) in spec.items():
+        staff = np.clip(np.round(rng.normal(7.5 + d_staff, 1.6, n)), 1, 10)
+        atmosphere = np.clip(np.round(rng.normal(7.8 + d_atmosphere, 1.4, n)), 1, 10)
+        latent = 0.9 * staff + 0.3 * atmosphere - 0.3 + rng.normal(0, 1.2, n)
+        score = np.clip(np.round(latent * 10 / 12 + 0.5), 0, 10).astype(int)
+        atmosphere[rng.random(n) < 0.1] = np.nan
+        parts.append(pd.DataFrame({"dealer_id": dealer, "region": region, "staff": staff,
+                                   "atmosphere": atmosphere, "nps": score,
+                                   "dealer_name": f"Dealer {dealer}"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_driver_ranking_is_pinned(pinned):
+    # values computed on the code before the shrinkage moved (tests/data/README.md)
+    out = growth.rank_dealers_by_driver(pinned_growth_frame(), drivers=["staff", "atmosphere"])
+    expected = pd.DataFrame(pinned["growth_rank"],
+                            columns=["dealer_id", "driver", "shrunk", "region_mean"])
+    pd.testing.assert_frame_equal(out[expected.columns], expected, check_exact=False,
+                                  rtol=1e-12, atol=1e-12)
+
+
+def test_growth_zones_are_pinned(pinned):
+    result = growth.growth_zones(pinned_growth_frame(), drivers=["staff", "atmosphere"],
+                                 n_boot=30, random_state=5)
+    zones = pinned["growth_zones"]
+    for name in ("table", "dealers", "coefficients"):
+        got = getattr(result, name)
+        expected = pd.DataFrame(**zones[name]).astype(got.dtypes.to_dict())
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9,
+                                      check_index_type=False)
+    assert (result.n_fit, result.n_dropped, result.nonconverged) == tuple(zones["counts"])
 
 
 # --- report frames ---------------------------------------------------------------------------

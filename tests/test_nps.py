@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -456,6 +459,53 @@ def test_dealers_shrink_toward_their_region_when_it_is_known():
     assert "region" not in with_region
     # A's 2 promoters say little: it lands near the weak North, well below the network
     assert with_region.loc["A", "nps_shrunk"] < nps.nps(frame["nps"])
+
+
+
+# --- pinned values: the shrinkage as it was before it moved to analysis.estimators ----------
+
+@pytest.fixture(scope="module")
+def pinned() -> dict:
+    return json.loads((Path(__file__).parent / "data" / "pinned_estimators.json").read_text())
+
+
+def pinned_nps_frame() -> pd.DataFrame:
+    """Answers of 6 dealers in 3 regions (R3 has one dealer), 2 touchpoints, 3 months."""
+    rng = np.random.default_rng(14)
+    dealers = {"A": "R1", "B": "R1", "C": "R1", "D": "R2", "E": "R2", "F": "R3"}
+    rows = []
+    for j, (dealer, region) in enumerate(dealers.items()):
+        for touchpoint in ("service", "sales_new"):
+            for month in ("2026-01", "2026-02", "2026-03"):
+                n = int(rng.choice([1, 3, 8, 25, 60, 120]))
+                mix = 0.08 + 0.1 * j + (0.06 if touchpoint == "service" else 0.0)
+                scores = rng.choice([10, 9, 8, 7, 5, 2], n,
+                                    p=[mix / 2, mix / 2, 0.15, 0.15, (0.7 - mix) / 2,
+                                       (0.7 - mix) / 2])
+                rows += [(region, dealer, touchpoint, pd.Timestamp(f"{month}-10"), int(s))
+                         for s in scores]
+    return pd.DataFrame(rows, columns=["region", "dealer_id", "touchpoint", "responded_at",
+                                       "nps"])
+
+
+@pytest.mark.parametrize("name, by, period", [
+    ("by_region_dealer_M", ("region", "dealer_id"), "M"),
+    ("by_dealer_touchpoint", ("dealer_id", "touchpoint"), None),
+    ("by_region_M", ("region",), "M"),
+    ("by_touchpoint_Q", ("touchpoint",), "Q"),
+    ("by_region_dealer_touchpoint_M", ("region", "dealer_id", "touchpoint"), "M"),
+])
+def test_shrunk_nps_is_pinned(pinned, name, by, period):
+    # values computed on the code before the shrinkage moved (tests/data/README.md)
+    out = nps.summarize(pinned_nps_frame(), by=by, period=period)
+    np.testing.assert_allclose(out["nps_shrunk"], pinned[name], rtol=1e-12, atol=1e-12)
+
+
+def test_dealer_ranking_is_pinned(pinned):
+    out = nps.rank_dealers(pinned_nps_frame(), period="2026-02")
+    assert out["dealer_id"].tolist() == [d for d, _ in pinned["rank"]]
+    np.testing.assert_allclose(out["nps_shrunk"], [v for _, v in pinned["rank"]], rtol=1e-12,
+                               atol=1e-12)
 
 
 # --- rankings and report tables -----------------------------------------------------------
