@@ -144,8 +144,8 @@ def aliases(table: str, params: Mapping | None = None) -> dict[str, list[str]]:
                           f"'tables:'; it has {sorted(params.get('tables', {}))}") from None
     labels: dict[str, list[str]] = {}
     if table == "responses":
-        for d, spec in load_params("drivers")["drivers"].items():
-            labels[d] = [spec.get("label_en", ""), spec.get("label_ru", "")]
+        for d, names in load_params("labels")["drivers"].items():  # every language's name
+            labels[d] = [str(n) for n in names.values() if n]
         for c, spec in load_params("css")["attributes"].items():
             labels[c] = [spec.get("label", "")]
     out = {}

@@ -4,24 +4,26 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analysis import reports
 from analysis.__main__ import main
+from analysis.report import batch, excel, sections
+from analysis.report.book import ReportBook
+from analysis.report.data import ReportData, load_report_data, trailing_months
 
 
 def test_slugs_are_file_names():
-    assert reports.slug("all") == "network"
-    assert reports.slug("North-West") == "north-west"
-    assert reports.slug("Far East") == "far-east"
+    assert batch.slug("all") == "network"
+    assert batch.slug("North-West") == "north-west"
+    assert batch.slug("Far East") == "far-east"
 
 
 def test_trailing_months_cross_the_year():
-    assert reports.trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
+    assert trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
 
 
 def test_book_escapes_html_and_masks_contacts(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
-    book = reports.ReportBook()
+    book = ReportBook()
     frame = pd.DataFrame({"comment": ["<script>alert(1)</script>",
                                       "перезвоните +7 916 123-45-67 или ivan@mail.ru"]})
     book.show("Quotes <b>", frame)
@@ -35,9 +37,9 @@ def test_book_escapes_html_and_masks_contacts(monkeypatch):
 def test_section_without_data_says_so_in_one_line(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
-    data = reports.ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(),
+    data = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(),
                               pd.DataFrame(), cases=None)
-    with reports.ReportBook().section("Red flags"):
+    with ReportBook().section("Red flags"):
         data.require("cases")
         raise AssertionError("not reached")
     assert "No cases data for 2026-10" in shown[-1]
@@ -45,7 +47,7 @@ def test_section_without_data_says_so_in_one_line(monkeypatch):
 
 def test_section_does_not_hide_real_errors(monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: None)
-    with pytest.raises(ZeroDivisionError), reports.ReportBook().section("Broken"):
+    with pytest.raises(ZeroDivisionError), ReportBook().section("Broken"):
         1 / 0  # noqa: B018
 
 
@@ -56,7 +58,7 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
         "period": pd.period_range("2026-01", periods=5, freq="M"),
         "nps": [10.0, -5.5, 0.0, 3.0, 100.0],
     })
-    path = reports.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
+    path = excel.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
                                tmp_path / "r.xlsx")
     wb = openpyxl.load_workbook(path)
     assert len(wb.sheetnames) == 2 and all(len(n) <= 31 for n in wb.sheetnames)
@@ -104,10 +106,8 @@ def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
 
 
 def _section_tables(monkeypatch, data, *names):
-    from analysis import sections
-
     monkeypatch.setattr("IPython.display.display", lambda obj: None)
-    book = reports.ReportBook()
+    book = ReportBook()
     for name in names:
         getattr(sections, name)(book, data)
     return book.tables
@@ -118,7 +118,7 @@ def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
     """The engine switch changes where the work runs, never the numbers."""
     tables = {}
     for engine in ("local", "dask=synchronous"):
-        data = reports.load_report_data(region=region, data_dir=demo_store, engine=engine)
+        data = load_report_data(region=region, data_dir=demo_store, engine=engine)
         tables[engine] = _section_tables(monkeypatch, data, "headline", "dealers")
         data.close()
     assert tables["local"].keys() == tables["dask=synchronous"].keys()
@@ -129,10 +129,8 @@ def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
 
 
 def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
-    from analysis import sections
-
-    data = reports.load_report_data(region="all", data_dir=demo_store)
+    data = load_report_data(region="all", data_dir=demo_store)
     dealer = sections.dealer_scope(data, "")
     tables = _section_tables(monkeypatch, dealer, "headline")
     monthly = tables["NPS by month"]
-    assert monthly["n"].sum() == len(dealer.responses) < len(data.responses)
+    assert monthly["Answers"].sum() == len(dealer.responses) < len(data.responses)
