@@ -24,9 +24,10 @@ HTML book writes them with :func:`number`.
 
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 MISSING = "–"  # an en dash: a hyphen would read as a minus sign
@@ -53,8 +54,8 @@ def number(value, decimals: int = DECIMALS) -> str:
     """An unsigned number with ``decimals`` places: ``7.9``; integers stay integers."""
     if is_missing(value):
         return MISSING
-    if isinstance(value, int | bool) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        return str(int(value))
     return f"{_rounded(value, decimals):.{decimals}f}"
 
 
@@ -113,7 +114,7 @@ def p_value(p, *, alpha: float = 0.05) -> str:
         return "<0.001"
     decimals = 3 if p < 0.01 else 2
     text = f"{p:.{decimals}f}"
-    while (float(text) < alpha) != (p < alpha) and decimals < 6:
+    while (float(text) < alpha) != (p < alpha) and decimals < 17:
         decimals += 1
         text = f"{p:.{decimals}f}"
     return text
@@ -140,7 +141,3 @@ def significant(p_values: Iterable, alpha: float) -> list[bool]:
     """Which p-values are below ``alpha`` (missing ones are not)."""
     return [not is_missing(p) and float(p) < alpha for p in p_values]
 
-
-def finite(value) -> bool:
-    """True for a number that is neither missing nor infinite."""
-    return not is_missing(value) and math.isfinite(float(value))
