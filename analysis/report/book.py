@@ -71,6 +71,9 @@ class ReportBook:
             shown = shown.head(max_rows)
         else:
             note = ""
+        for col in shown.columns:  # na_rep reaches float columns only: the rest by hand
+            if shown[col].dtype.kind != "f" and shown[col].isna().any():
+                shown[col] = shown[col].astype(object).where(shown[col].notna(), F.MISSING)
         html = shown.to_html(escape=True, index=has_named_index(shown), na_rep=F.MISSING,
                              float_format=lambda v: F.number(v, decimals), border=0,
                              classes="report-table")

@@ -45,38 +45,37 @@ def headline(book: ReportBook, data: ReportData) -> None:
             "charts", "nps_by_month_title", first=data.months[0], last=data.month))
 
 
+def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
+    """NPS by one grouping column: the month with intervals, and the dynamics."""
+    lang = book.language
+    with book.section(book.text("sections", key)):
+        book.show(_title(book, f"{key}_month"), tables.headline_table(
+            data.responses, month=data.month, by=(by,), invitations=data.invitations,
+            language=lang))
+        charts.nps_errorbars(nps.summarize(data.responses, by=(by,)), hue=by, language=lang,
+                             title=book.text("charts", f"{key}_title"))
+
+
 def touchpoints(book: ReportBook, data: ReportData) -> None:
     """NPS by touchpoint: the month with intervals, and the dynamics."""
-    lang = book.language
-    with book.section(book.text("sections", "touchpoints")):
-        book.show(_title(book, "nps_by_touchpoint"), tables.headline_table(
-            data.responses, month=data.month, by=("touchpoint",), invitations=data.invitations,
-            language=lang))
-        charts.nps_errorbars(nps.summarize(data.responses, by=("touchpoint",)),
-                             hue="touchpoint", language=lang,
-                             title=book.text("charts", "nps_by_touchpoint_title"))
+    _by_group(book, data, "touchpoint", "touchpoints")
 
 
 def response_rates(book: ReportBook, data: ReportData) -> None:
     """Responses and response rate (responses / invitations) by month and touchpoint."""
+    lang = book.language
     with book.section(book.text("sections", "response_rates")):
         data.require("invitations")
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
                               invitations=data.invitations)
-        book.show(_title(book, "response_rates"),
-                  tables.response_rate_table(table, language=book.language))
-        charts.response_rates(table, language=book.language)
+        book.show(_title(book, "response_rates"), tables.response_rate_table(table,
+                                                                             language=lang))
+        charts.response_rates(table, language=lang)
 
 
 def regions(book: ReportBook, data: ReportData) -> None:
     """The regions side by side (the network's report only)."""
-    lang = book.language
-    with book.section(book.text("sections", "regions")):
-        book.show(_title(book, "regions_month"), tables.headline_table(
-            data.responses, month=data.month, by=("region",), invitations=data.invitations,
-            language=lang))
-        charts.nps_errorbars(nps.summarize(data.responses, by=("region",)), hue="region",
-                             language=lang, title=book.text("charts", "nps_by_region_title"))
+    _by_group(book, data, "region", "regions")
 
 
 def dealers(book: ReportBook, data: ReportData, *, top: int = 30) -> None:
@@ -111,11 +110,12 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
 
 def importance_performance(book: ReportBook, data: ReportData) -> None:
     """The importance-performance map of the report month."""
+    lang = book.language
     with book.section(book.text("sections", "importance_performance")):
         table = drivers.importance_performance(data.current)
         book.show(_title(book, "importance_performance"),
-                  tables.importance_performance_table(table, language=book.language))
-        charts.importance_performance(table, language=book.language)
+                  tables.importance_performance_table(table, language=lang))
+        charts.importance_performance(table, language=lang)
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
