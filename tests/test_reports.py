@@ -16,6 +16,23 @@ def test_slugs_are_file_names():
     assert batch.slug("Far East") == "far-east"
 
 
+def test_one_notebook_renders_the_network_and_every_region():
+    import papermill
+
+    assert batch.notebook_for("all") == batch.notebook_for("Central") == batch.MONTHLY_NOTEBOOK
+    declared = papermill.inspect_notebook(str(batch.MONTHLY_NOTEBOOK))
+    assert {"region", "month", "data_dir", "engine", "language", "excel_path"} <= set(declared)
+    assert declared["region"]["default"] == '"all"'
+
+
+def test_titles_follow_the_language():
+    data = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
+    assert data.title == "Region Central - customer voice, 2026-10"
+    assert data.title_in("ru") == "Регион Central - голос клиента, 2026-10"
+    network = ReportData("all", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
+    assert network.title == "Network - customer voice, 2026-10"
+
+
 def test_trailing_months_cross_the_year():
     assert trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
 
@@ -32,6 +49,16 @@ def test_book_escapes_html_and_masks_contacts(monkeypatch):
     assert "Quotes &lt;b&gt;" in html
     assert "123-45-67" not in html and "ivan@mail.ru" not in html
     assert book.tables["Quotes <b>"] is frame  # the workbook gets the same table
+
+
+def test_book_writes_numbers_and_missing_values_as_the_excel_file_does(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    frame = pd.DataFrame({"CSS": [71.46, float("nan")],
+                          "Rank": pd.array([1, None], dtype="Int64"), "NPS": ["+21.6", None]})
+    ReportBook().show("t", frame)
+    assert "71.5" in shown[-1] and shown[-1].count("\u2013") == 3
+    assert "NaN" not in shown[-1] and "&lt;NA&gt;" not in shown[-1] and "None" not in shown[-1]
 
 
 def test_section_without_data_says_so_in_one_line(monkeypatch):
@@ -71,6 +98,17 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
     assert "916" not in texts[1]
     assert ws.cell(row=3, column=3).value == -5.5  # numbers stay numbers
     assert ws.cell(row=2, column=2).value == "2026-01"
+
+
+def test_excel_writes_the_formatters_text_as_it_is(tmp_path):
+    frame = pd.DataFrame({"NPS": ["+21.6", "-3.0*", "+4.0 (small n)", "-1+2"],
+                          "CSS": [71.5, float("nan"), 60.0, 1.0],
+                          "Rank": pd.array([1, None, 3, 4], dtype="Int64")})
+    ws = openpyxl.load_workbook(excel.write_excel({"t": frame}, tmp_path / "f.xlsx"))["t"]
+    assert [ws.cell(row=r, column=1).value for r in range(2, 6)] == [
+        "+21.6", "-3.0*", "+4.0 (small n)", "'-1+2"]  # only real formula text is defused
+    assert ws.cell(row=3, column=2).value == "\u2013" and ws.cell(row=2, column=2).value == 71.5
+    assert ws.cell(row=3, column=3).value == "\u2013" and ws.cell(row=4, column=3).value == 3
 
 
 @pytest.fixture(scope="module")
