@@ -61,6 +61,21 @@ def test_book_writes_numbers_and_missing_values_as_the_excel_file_does(monkeypat
     assert "NaN" not in shown[-1] and "&lt;NA&gt;" not in shown[-1] and "None" not in shown[-1]
 
 
+def test_book_shows_a_chart_once_whatever_the_backend(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    ReportBook().chart(ax)
+    assert shown[-1].startswith(b"\x89PNG")
+    assert not plt.fignum_exists(fig.number)  # closed: not drawn a second time
+
+
 def test_section_without_data_says_so_in_one_line(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
@@ -141,6 +156,7 @@ def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
     html = (tmp_path / "central.html").read_text(encoding="utf-8")
     assert "load_report_data(" not in html  # rendered without code
     assert "data:image/png;base64" in html  # charts embedded, the file stands alone
+    assert html.count("data:image/png;base64") >= 6  # every section's chart, even under Agg
 
 
 def _section_tables(monkeypatch, data, *names):

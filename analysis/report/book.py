@@ -79,6 +79,23 @@ class ReportBook:
                              classes="report-table")
         display(HTML(f"<h4>{html_escape(name)}</h4>{html}{note}"))
 
+    def chart(self, ax) -> None:
+        """Display a chart (its Axes or Figure) as a PNG image and close its figure.
+
+        The image is rendered here, so a report shows its charts whatever matplotlib backend
+        the kernel runs with (``MPLBACKEND=Agg`` included), and shows each one once.
+        """
+        import io
+
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        figure = getattr(ax, "figure", ax)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        plt.close(figure)
+        display(Image(data=buffer.getvalue(), format="png"))
+
     def heading(self, text: str) -> None:
         """The report's title, escaped."""
         from IPython.display import HTML, display

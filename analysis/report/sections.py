@@ -41,8 +41,8 @@ def headline(book: ReportBook, data: ReportData) -> None:
         monthly = data.engine.summarize(by=(), period="M", invitations=invitations,
                                         **data.engine_source())
         book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang))
-        charts.nps_errorbars(monthly, language=lang, title=book.text(
-            "charts", "nps_by_month_title", first=data.months[0], last=data.month))
+        book.chart(charts.nps_errorbars(monthly, language=lang, title=book.text(
+            "charts", "nps_by_month_title", first=data.months[0], last=data.month)))
 
 
 def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
@@ -52,8 +52,9 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
         book.show(_title(book, f"{key}_month"), tables.headline_table(
             data.responses, month=data.month, by=(by,), invitations=data.invitations,
             language=lang))
-        charts.nps_errorbars(nps.summarize(data.responses, by=(by,)), hue=by, language=lang,
-                             title=book.text("charts", f"{key}_title"))
+        book.chart(charts.nps_errorbars(nps.summarize(data.responses, by=(by,)), hue=by,
+                                        language=lang,
+                                        title=book.text("charts", f"{key}_title")))
 
 
 def touchpoints(book: ReportBook, data: ReportData) -> None:
@@ -70,7 +71,7 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
                               invitations=data.invitations)
         book.show(_title(book, "response_rates"), tables.response_rate_table(table,
                                                                              language=lang))
-        charts.response_rates(table, language=lang)
+        book.chart(charts.response_rates(table, language=lang))
 
 
 def regions(book: ReportBook, data: ReportData) -> None:
@@ -85,8 +86,8 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 30) -> None:
         book.show(_title(book, "dealers_month"), tables.dealer_table(
             data.responses, month=data.month, dealers=data.dealers, language=lang))
         ranking = data.engine.rank_dealers(period=data.month, **data.engine_source())
-        charts.dealer_ranking(ranking, top=top, language=lang, title=book.text(
-            "charts", "dealer_ranking_title", month=data.month, top=top))
+        book.chart(charts.dealer_ranking(ranking, top=top, language=lang, title=book.text(
+            "charts", "dealer_ranking_title", month=data.month, top=top)))
 
 
 def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:
@@ -101,7 +102,7 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
                   tables.importance_table(current, language=lang))
         by_month = drivers.importance_by_period(data.responses, period="M", n_boot=n_boot,
                                                 random_state=0)
-        charts.importance_dynamics(by_month, language=lang)
+        book.chart(charts.importance_dynamics(by_month, language=lang))
         change = drivers.importance_change(data.responses, period="M", n_boot=n_boot,
                                            random_state=0)
         book.show(_title(book, "importance_change"),
@@ -115,7 +116,7 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
         table = drivers.importance_performance(data.current)
         book.show(_title(book, "importance_performance"),
                   tables.importance_performance_table(table, language=lang))
-        charts.importance_performance(table, language=lang)
+        book.chart(charts.importance_performance(table, language=lang))
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
@@ -176,7 +177,7 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
         book.note(_sla_note(book, sla))
         book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
         book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang))
-        charts.sla_compliance(sla.by_dealer, language=lang)
+        book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
         book.show(_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
 
@@ -206,7 +207,7 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
         book.note(_incident_note(book, inc))
         book.show(_title(book, "complaints_by_channel"),
                   tables.incident_table(inc.counts, rows="channel", language=lang))
-        charts.incidents_by_month(inc.counts, hue="category", language=lang)
+        book.chart(charts.incidents_by_month(inc.counts, hue="category", language=lang))
         book.show(_title(book, "long_service"), tables.reasons_table(inc.reasons, language=lang))
         book.show(_title(book, "closure"),
                   tables.closure_table(inc.closure_by_channel, language=lang))
