@@ -61,6 +61,13 @@ def test_book_writes_numbers_and_missing_values_as_the_excel_file_does(monkeypat
     assert "NaN" not in shown[-1] and "&lt;NA&gt;" not in shown[-1] and "None" not in shown[-1]
 
 
+def test_book_breaks_lines_inside_a_cell_and_still_escapes(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    ReportBook().show("Quotes", pd.DataFrame({"quotes": ["«slow»\n«<b>rude</b>»"]}))
+    assert "«slow»<br>«&lt;b&gt;rude&lt;/b&gt;»" in shown[-1] and "\\n" not in shown[-1]
+
+
 def test_book_shows_a_chart_once_whatever_the_backend(monkeypatch):
     import matplotlib
 

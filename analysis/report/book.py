@@ -17,6 +17,9 @@ from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report.data import SectionDataMissing
 
+# a newline inside a cell survives to_html's escaping as this character, then becomes <br>
+_LINE_BREAK = "\u2028"
+
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy fit to show: phones, e-mails and VINs masked in every text column."""
@@ -74,9 +77,12 @@ class ReportBook:
         for col in shown.columns:  # na_rep reaches float columns only: the rest by hand
             if shown[col].dtype.kind != "f" and shown[col].isna().any():
                 shown[col] = shown[col].astype(object).where(shown[col].notna(), F.MISSING)
+            if shown[col].dtype == object:  # to_html writes a newline as the text "\n"
+                shown[col] = shown[col].map(
+                    lambda v: v.replace("\n", _LINE_BREAK) if isinstance(v, str) else v)
         html = shown.to_html(escape=True, index=has_named_index(shown), na_rep=F.MISSING,
                              float_format=lambda v: F.number(v, decimals), border=0,
-                             classes="report-table")
+                             classes="report-table").replace(_LINE_BREAK, "<br>")
         display(HTML(f"<h4>{html_escape(name)}</h4>{html}{note}"))
 
     def chart(self, ax) -> None:

@@ -26,12 +26,12 @@ from analysis.report import format as F
 from analysis.report import labels as L
 
 __all__ = [
-    "closure_table", "css_table", "dealer_table", "driver_means_table", "driver_ranking_table",
-    "golden_star_table", "growth_table", "headline_table", "impact_table",
+    "cause_matrix_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
+    "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
     "repeat_kpi_table", "repeats_by_dealer_table", "response_rate_table", "reviews_table",
-    "series_table", "sla_table", "top_growth_table", "cause_matrix_table",
+    "series_table", "sla_table", "top_growth_table",
 ]
 
 
