@@ -164,6 +164,7 @@ def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
     assert "load_report_data(" not in html  # rendered without code
     assert "data:image/png;base64" in html  # charts embedded, the file stands alone
     assert html.count("data:image/png;base64") >= 6  # every section's chart, even under Agg
+    assert "Region Central - customer voice" in html and "only calls a section" not in html
 
 
 def _section_tables(monkeypatch, data, *names):

@@ -56,12 +56,16 @@ def _check_parameters(notebook: Path, parameters: dict) -> None:
 
 
 def render_html(executed: Path, html: Path) -> Path:
-    """Render an executed notebook to self-contained HTML without code cells."""
+    """Render an executed notebook to self-contained HTML without code cells (nor cells
+    tagged ``remove-cell``: notes for the notebook's readers)."""
     import nbformat
     from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
+                                   enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
     html.write_text(body, encoding="utf-8")
     return html

@@ -184,6 +184,8 @@ def importance_performance(
         text = labels.get(row.driver, row.driver)
         ax.annotate(text, (row.performance, row.importance), xytext=(5, 5),
                     textcoords="offset points", fontsize=9)
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(L.column("quadrant", language=language))
     ax.set_xlabel(_t("performance", language))
     ax.set_ylabel(_t("importance", language))
     ax.set_title(_t("importance_performance_title", language))
@@ -256,6 +258,9 @@ def incidents_by_month(counts: pd.DataFrame, *, hue: str = "channel", kind: str 
         data = data.assign(**{hue: data[hue].map(lambda v: known.get(v, v))})
     sns.histplot(data=data, x="period", weights="n", hue=hue, multiple="stack", shrink=0.8,
                  discrete=True, ax=ax)
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(L.column(hue, language=language) if L.has("columns", hue)
+                                  else hue)
     ax.set(xlabel="", ylabel=L.name("incident_counts", kind, language=language))
     ax.tick_params(axis="x", rotation=45)
     return ax

@@ -28,6 +28,14 @@ def _title(book: ReportBook, key: str, **values) -> str:
     return book.text("tables", key, **values)
 
 
+def title(book: ReportBook, data: ReportData) -> None:
+    """The report's title and one line on how to read it."""
+    book.heading(data.title_in(book.language))
+    star = book.text("marks", "significant")
+    book.note(book.text("notes", "how_to_read", mark=star,
+                        level=F.percent(load_params("nps")["level"])))
+
+
 def headline(book: ReportBook, data: ReportData) -> None:
     """Headline NPS with interval and change, and the 12-month dynamics."""
     lang = book.language
@@ -330,7 +338,7 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
             language=book.language))
 
 
-__all__ = ["headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
+__all__ = ["title", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
            "golden_stars", "incident_section", "repeat_repairs", "data_quality", "dealer_scope",
            "dealer_vs_peers", "dealer_growth_zones"]

@@ -19,10 +19,11 @@ trend_months: int = 12  # months of history in the dynamics charts
 language: str = ""  # en or ru; "" means the default of params/labels.yaml
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 
-# %% [markdown]
-# Monthly report of the network or of one region: NPS, regions (the network's report),
-# drivers, growth zones and the operational rules. Every NPS carries its 95% interval; `*`
-# marks a change that is statistically significant.
+# %% [markdown] tags=["remove-cell"]
+# Monthly report of the network or of one region: NPS, regions (the network's report only),
+# drivers, growth zones and the operational rules. Every cell below only calls a section of
+# `analysis.report.sections`; the report's words are in params/labels.yaml (`language`).
+# (Tagged remove-cell: the rendered report leaves this note out.)
 
 # %%
 from analysis.report import sections
@@ -32,7 +33,7 @@ from analysis.report.data import load_report_data
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
                         trend_months=trend_months, engine=engine or None)
 book = ReportBook(language or None)
-book.heading(data.title_in(book.language))
+sections.title(book, data)
 
 # %%
 sections.headline(book, data)
