@@ -56,7 +56,8 @@ def _demo_store(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     import yaml
 
-    from analysis import reports, store
+    from analysis import store
+    from analysis.report import batch
 
     data_dir = args.data
     month = args.month
@@ -73,9 +74,9 @@ def _report(args: argparse.Namespace) -> int:
         if not isinstance(parameters, dict):
             raise ValueError(f"{args.params} must map notebook parameter names to values")
     regions = None if args.region in (None, ["all"]) else args.region
-    results = reports.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
-                                timeout=args.timeout, workers=args.workers, formats=formats,
-                                parameters=parameters, engine=args.engine)
+    results = batch.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
+                              timeout=args.timeout, workers=args.workers, formats=formats,
+                              parameters=parameters, engine=args.engine)
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:

@@ -31,10 +31,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
@@ -43,8 +41,6 @@ from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 
 STATUSES = ("met", "breached", "open_within_sla", "open_overdue")
-STATUS_LABELS = {"met": "met", "breached": "breached", "open_within_sla": "open, within SLA",
-                 "open_overdue": "open, overdue"}
 _HOUR = pd.Timedelta(hours=1)
 
 
@@ -251,67 +247,6 @@ def sla_report(
     )
 
 
-def sla_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`sla_summary` frame made display-ready: readable headers, percentages, worst first."""
-    names = {"region": "region", "dealer_name": "dealer", "dealer_id": "dealer id",
-             "owner": "owner", "flags": "red flags", "met": "met", "breached": "breached",
-             "open_overdue": "open, overdue", "open_within_sla": "open, within SLA",
-             "no_case": "no case opened"}
-    pct = (100 * summary[["compliance", "compliance_low", "compliance_high"]]).round(1)
-    return (
-        summary.assign(**{
-            "compliance, %": pct["compliance"],
-            "interval, %": pct["compliance_low"].astype(str) + " - "
-            + pct["compliance_high"].astype(str),
-            "median hours to contact": summary["median_contact_hours"].round(1)})
-        .sort_values(["compliance", "decided"], ascending=[True, False], na_position="last")
-        .rename(columns=names)
-        [[names[c] for c in names if c in summary]
-         + ["compliance, %", "interval, %", "median hours to contact"]]
-        .reset_index(drop=True)
-    )
-
-
-def overdue_flags(flags: pd.DataFrame, responses: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Red flags still without contact after the SLA, oldest first, with masked comments.
-
-    ``responses`` supplies the comment (masked with :func:`analysis.privacy.mask_pii_series`).
-    """
-    out = flags.loc[flags["status"] == "open_overdue"]
-    if responses is not None and "comment" in responses:
-        out = out.merge(responses[["response_id", "comment"]], on="response_id", how="left")
-        out = out.assign(comment=lambda d: mask_pii_series(d["comment"]))
-    cols = [c for c in ("response_id", "region", "dealer_name", "dealer_id", "owner",
-                        "responded_at", "nps", "hours_open", "no_case", "comment") if c in out]
-    return (out.sort_values("responded_at")[cols]
-            .assign(hours_open=lambda d: d["hours_open"].round(1))
-            .reset_index(drop=True))
-
-
-def plot_sla_compliance(
-    summary: pd.DataFrame,
-    *,
-    y: str = "dealer_name",
-    target: float | None = None,
-    ax: plt.Axes | None = None,
-) -> plt.Axes:
-    """Compliance per group with its interval, worst at the top; ``target`` draws a line."""
-    data = summary.dropna(subset=["compliance"]).sort_values("compliance")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.3 * len(data) + 1.5))
-    sns.pointplot(data=data, x="compliance", y=y, order=data[y].tolist(), linestyle="none",
-                  color="C0", ax=ax)
-    ax.errorbar(data["compliance"], np.arange(len(data)),
-                xerr=[(data["compliance"] - data["compliance_low"]).clip(lower=0),
-                      (data["compliance_high"] - data["compliance"]).clip(lower=0)],
-                fmt="none", ecolor="C0", alpha=0.6)
-    if target is not None:
-        ax.axvline(target, color="grey", ls="--", lw=0.8)
-    ax.set(xlabel="contacted within the SLA, share of decided red flags", ylabel="",
-           xlim=(0, 1.02))
-    return ax
-
-
 # --- golden stars ----------------------------------------------------------------------------
 
 
@@ -360,13 +295,3 @@ def golden_stars(responses: pd.DataFrame, *, dealers: pd.DataFrame | None = None
         cols = ["response_id", "region", "dealer_name", *cols[1:]]
     return (stars[cols].sort_values(["responded_at", "response_id"], ascending=False)
             .reset_index(drop=True))
-
-
-def golden_star_table(stars: pd.DataFrame, *, per_dealer: int | None = None) -> pd.DataFrame:
-    """Golden stars display-ready: dealer, date, score and the masked quote."""
-    out = stars.assign(date=lambda d: d["responded_at"].dt.strftime("%Y-%m-%d"))
-    if per_dealer is not None:
-        out = out.groupby("dealer_id", sort=False).head(per_dealer)
-    cols = [c for c in ("region", "dealer_name", "dealer_id", "date", "nps", "quote") if c in out]
-    return out[cols].rename(columns={"dealer_name": "dealer", "dealer_id": "dealer id"}) \
-        .reset_index(drop=True)

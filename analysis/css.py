@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
+from analysis.config import PARAMS_DIR, ParamsError, params_or
 from analysis.errors import require_columns
 from analysis.estimators import two_sided_p, z_value
 
@@ -256,50 +256,3 @@ def attribute_scores(
     return (grouped.merge(weights(params=p), on="attribute", how="left")
             .assign(score=lambda d: 100.0 * (d["rating"] - lo) / (hi - lo))
             [[*ids, "attribute", "label", "weight", "n", "rating", "score"]])
-
-
-def css_table(
-    responses: pd.DataFrame,
-    *,
-    month: str,
-    by: Sequence[str] = ("region", "dealer_id"),
-    dealers: pd.DataFrame | None = None,
-    reference: pd.DataFrame | None = None,
-    params: dict | None = None,
-) -> pd.DataFrame:
-    """Display table of the report month: CSS per dealer vs previous month, region, nation.
-
-    ``reference``: the network's answers for the averages (see :func:`summarize_css`).
-    Aggregates only, no customer data. ``*`` marks a change significant at 1 - level.
-    """
-    p = load_css_params(params)
-    table = summarize_css(responses, by=by, period="M", reference=reference, params=p)
-    table = table.loc[table["period"] == pd.Period(month, freq="M")]
-    if table.empty:
-        raise ValueError(f"no CSS answers in {month}")
-    if dealers is not None and "dealer_id" in table:
-        names = dealers.set_index("dealer_id")["dealer_name"]
-        label = table["dealer_id"].map(names).fillna(table["dealer_id"])
-    else:
-        label = table[list(by)].astype(str).agg(" / ".join, axis=1)
-    alpha = 1 - p["level"]
-    marks = load_params("nps")["display"]
-
-    def signed(values):
-        return [f"{v:+.1f}" if pd.notna(v) else "-" for v in values]
-
-    change = [s + (marks["significant_mark"] if pd.notna(pv) and pv < alpha else "")
-              for s, pv in zip(signed(table["change_vs_previous"]), table["change_p_value"])]
-    shown = pd.DataFrame({
-        "Region": table["region"].to_numpy() if "region" in table else "",
-        "Dealer": label.to_numpy(),
-        "Answers": table["n"].astype(str).to_numpy()
-        + np.where(table["small_sample"], f" ({marks['small_sample_mark']})", ""),
-        "CSS": table["css"].round(1).to_numpy(),
-        f"{p['level']:.0%} interval": [f"[{lo:.1f}, {hi:.1f}]" if pd.notna(lo) else "-"
-                                       for lo, hi in zip(table["css_low"], table["css_high"])],
-        "Change vs previous month": change,
-        "vs region": signed(table["vs_region"]),
-        "vs national": signed(table["vs_national"]),
-    })
-    return shown.sort_values("CSS", ascending=False).reset_index(drop=True)

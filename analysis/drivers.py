@@ -17,8 +17,8 @@ obtains all draws' weighted cross-product matrices from one matrix product per b
 Around the core: cross-checks by other models (:func:`ordinal_effects`,
 :func:`detractor_effects`, :func:`nonlinear_importance`, :func:`compare_methods`),
 dynamics (:func:`importance_by_period`, :func:`importance_change`) and the
-importance-performance map of Martilla & James (1977) (:func:`importance_performance`,
-:func:`plot_importance_performance`).
+importance-performance map of Martilla & James (1977) (:func:`importance_performance`; its
+chart is :func:`analysis.report.charts.importance_performance`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -37,22 +37,20 @@ import pandas as pd
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level
 
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-
 __all__ = [
     "DriverDataError",
     "ImportanceResult",
     "QUADRANTS",
     "compare_methods",
     "detractor_effects",
+    "driver_names",
     "importance_by_period",
     "importance_change",
     "importance_performance",
     "kendalls_w",
+    "mean_ratings",
     "nonlinear_importance",
     "ordinal_effects",
-    "plot_importance_performance",
     "relative_importance",
     "relative_importance_from_corr",
 ]
@@ -1159,117 +1157,23 @@ def importance_performance(
     return table.assign(quadrant=pd.Categorical(quadrant, categories=list(QUADRANTS)))
 
 
-def plot_importance_performance(
-    table: pd.DataFrame,
+def driver_names() -> list[str]:
+    """The driver columns of params/drivers.yaml, in the order of the reports."""
+    return _default_drivers(None)
+
+
+def mean_ratings(
+    scopes: Mapping[str, pd.DataFrame],
     *,
-    labels: Mapping[str, str] | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Scatter of drivers by performance (x) and importance (y) with mean cross-hairs.
+    month: str | None = None,
+    drivers: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Mean rating of each driver in each scope: drivers down (index ``driver``), scopes across.
 
-    Parameters
-    ----------
-    table
-        The frame from :func:`importance_performance`.
-    labels
-        Text shown for each driver (e.g. ``label_en`` from params/drivers.yaml); driver names
-        by default.
-    ax
-        Axes to draw on; the current Axes by default. The figure is neither shown nor saved.
+    ``scopes`` maps a name (a dealer, its region, the network) to its answers; ``month``
+    (``YYYY-MM``, matched against the frames' ``month`` column) keeps one month of each.
     """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    if ax is None:
-        ax = plt.gca()
-    sns.scatterplot(data=table, x="performance", y="importance", hue="quadrant",
-                    hue_order=list(QUADRANTS), s=80, ax=ax)
-    ax.axvline(table["performance"].mean(), color="grey", linestyle="--", linewidth=1)
-    ax.axhline(table["importance"].mean(), color="grey", linestyle="--", linewidth=1)
-    for row in table.itertuples(index=False):  # one label per driver, a handful at most
-        text = labels.get(row.driver, row.driver) if labels else row.driver
-        ax.annotate(text, (row.performance, row.importance), xytext=(5, 5),
-                    textcoords="offset points", fontsize=9)
-    ax.set_xlabel("Performance (mean rating)")
-    ax.set_ylabel("Importance (share of explained NPS variance)")
-    ax.set_title("Importance-performance map")
-    return ax
-
-
-# --- report displays -------------------------------------------------------------------------
-
-def driver_labels(language: str = "en") -> dict[str, str]:
-    """Driver column -> the label users read, from params/drivers.yaml."""
-    from analysis.config import load_params
-
-    spec = load_params("drivers")["drivers"]
-    return {d: v.get(f"label_{language}", d) for d, v in spec.items()}
-
-
-def importance_display(result: ImportanceResult, *, language: str = "en") -> pd.DataFrame:
-    """The driver table of a report: share of explained NPS variance with its interval.
-
-    Shares are in percent of R^2; the interval is the bootstrap percentile interval of the
-    share (blank without bootstrap draws).
-    """
-    labels = driver_labels(language)
-    table = result.table
-    share_draws = result.share_draws
-    alpha = (1 - result.level) / 2
-    if share_draws is not None:
-        low, high = np.nanquantile(share_draws.to_numpy(), [alpha, 1 - alpha], axis=0)
-    else:
-        low = high = np.full(len(table), np.nan)
+    drivers = _default_drivers(drivers)
     return pd.DataFrame({
-        "rank": table["rank"].to_numpy(),
-        "driver": [labels.get(d, d) for d in table.index],
-        "share, %": 100 * table["share"].to_numpy(),
-        "low, %": 100 * low,
-        "high, %": 100 * high,
-        "R2 part": table["importance"].to_numpy(),
-    }).sort_values("rank").reset_index(drop=True)
-
-
-def change_display(change: pd.DataFrame, *, language: str = "en") -> pd.DataFrame:
-    """:func:`importance_change` as a report table, shares in percent points."""
-    labels = driver_labels(language)
-    return pd.DataFrame({
-        "driver": change["driver"].map(lambda d: labels.get(d, d)),
-        "before": change["before"].astype(str),
-        "after": change["after"].astype(str),
-        "share before, %": 100 * change["value_before"],
-        "share after, %": 100 * change["value_after"],
-        "change, pp": 100 * change["diff"],
-        "low, pp": 100 * change["low"],
-        "high, pp": 100 * change["high"],
-        "really changed": np.where(change["changed"], "yes", "no"),
-    })
-
-
-def plot_importance_dynamics(
-    by_period: pd.DataFrame, *, language: str = "en", ax: Axes | None = None
-) -> Axes:
-    """Each driver's importance per period with its bootstrap interval (error bars).
-
-    ``by_period`` is the frame of :func:`importance_by_period`; importance is in R^2 units so
-    that a period where NPS is explained less shows lower bars for every driver.
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
-    labels = driver_labels(language)
-    data = by_period.assign(period=by_period["period"].astype(str))
-    periods = sorted(data["period"].unique())
-    x = {p: i for i, p in enumerate(periods)}
-    drivers = list(dict.fromkeys(data["driver"]))
-    width = 0.8 / max(1, len(drivers))
-    for k, (driver, part) in enumerate(data.groupby("driver", sort=False)):
-        pos = part["period"].map(x).to_numpy() + (k - (len(drivers) - 1) / 2) * width
-        err = np.vstack([part["importance"] - part["low"], part["high"] - part["importance"]])
-        ax.errorbar(pos, part["importance"], yerr=np.where(np.isnan(err), 0, err), fmt="o",
-                    capsize=3, label=labels.get(driver, driver))
-    ax.set_xticks(range(len(periods)), periods)
-    ax.set(xlabel="", ylabel="Importance (part of R$^2$)", title="Driver importance over time")
-    ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
-    return ax
+        name: (frame if month is None else frame.loc[frame["month"] == month])[drivers].mean()
+        for name, frame in scopes.items()}).rename_axis("driver")

@@ -73,7 +73,6 @@ rating-to-NPS relation promises for this dealer's customers, not a causal guaran
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,11 +93,8 @@ __all__ = [
     "GrowthDataError",
     "GrowthResult",
     "NPSLogit",
-    "growth_table_display",
     "growth_zones",
     "rank_dealers_by_driver",
-    "ranking_display",
-    "top_display",
 ]
 
 BENCHMARKS = ("top_quartile", "region_mean")
@@ -997,164 +993,3 @@ def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> 
                         max_zones=opts.max_zones, nonconverged=fit.nonconverged,
                         uplift_draws=fit.draws)
 
-
-# --- report frames ---------------------------------------------------------------------------
-
-
-def _labels(drivers: Sequence[str], language: str) -> dict[str, str]:
-    spec = load_params("drivers")["drivers"]
-    key = f"label_{language}"
-    return {d: spec.get(d, {}).get(key, d) for d in drivers}
-
-
-def _names(ids: pd.Series, dealers: pd.DataFrame | None, known: pd.Series | None,
-           by: str) -> pd.Series:
-    if dealers is not None and "dealer_name" in dealers and by in dealers:
-        return ids.map(dealers.drop_duplicates(by).set_index(by)["dealer_name"]).fillna(ids)
-    if known is not None:
-        return known
-    return ids
-
-
-def _fmt(value: float, decimals: int, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value:+.{decimals}f}" if sign else f"{value:.{decimals}f}"
-
-
-def _with_interval(centre, low, high, decimals: int, sign: bool = False) -> pd.Series:
-    return pd.Series([
-        f"{_fmt(c, decimals, sign)} [{_fmt(lo, decimals)}; {_fmt(hi, decimals)}]"
-        if not (math.isnan(lo) or math.isnan(hi)) else _fmt(c, decimals, sign)
-        for c, lo, hi in zip(centre, low, high)], dtype=object)
-
-
-def top_display(
-    result: GrowthResult,
-    *,
-    dealers: pd.DataFrame | None = None,
-    n: int | None = None,
-    max_zones: int | None = None,
-    language: str | None = None,
-    decimals: int | None = None,
-) -> pd.DataFrame:
-    """The deck's "TOP dealers with growth zones" as readable text, one row per dealer.
-
-    Columns: ``#``, ``Dealer``, ``Region``, ``Answers``, ``NPS``, ``NPS 95% CI``
-    ("[12.6; 19.5]"), ``Attainable uplift`` (NPS points of closing all growth zones at once)
-    and ``Growth zone 1..max_zones`` ("Driver label: +4.2 [2.0; 6.5]", NPS points).
-    ``dealers`` supplies names when the responses had none.
-    """
-    disp = load_params("growth")["display"]
-    language = disp["language"] if language is None else language
-    decimals = disp["decimals"] if decimals is None else decimals
-    max_zones = result.max_zones if max_zones is None else max_zones
-    labels = _labels(result.drivers, language)
-    top = result.top(n, max_zones=max_zones)
-    zones = (top.assign(text=lambda d: d["driver"].map(labels) + ": "
-                        + _with_interval(d["uplift"], d["uplift_low"], d["uplift_high"],
-                                         decimals, sign=True).to_numpy())
-             .pivot(index=result.by, columns="zone", values="text")
-             .reindex(columns=range(1, max_zones + 1))
-             .fillna("")
-             .rename(columns=lambda z: f"Growth zone {z}"))
-    info = result.dealers.set_index(result.by)
-    leaders = top.drop_duplicates(result.by)[["rank", result.by, "total_uplift"]]
-    ids = leaders[result.by]
-    known = info.loc[ids, "dealer_name"].reset_index(drop=True) if "dealer_name" in info else None
-    row = info.loc[ids]
-    out = pd.DataFrame({
-        "#": leaders["rank"].to_numpy(),
-        "Dealer": _names(ids.reset_index(drop=True), dealers, known, result.by).to_numpy(),
-        "Region": row["region"].to_numpy(),
-        "Answers": row["n"].to_numpy(),
-        # numbers stay numbers and the interval text starts with "[": a cell starting with
-        # "-" or "+" would be taken for a formula by Excel (see analysis.reports.write_excel)
-        "NPS": row["nps"].round(decimals).to_numpy(),
-        f"NPS {result.level:.0%} CI": [
-            f"[{_fmt(lo, decimals)}; {_fmt(hi, decimals)}]"
-            for lo, hi in zip(row["nps_low"], row["nps_high"])],
-        "Attainable uplift": leaders["total_uplift"].round(decimals).to_numpy(),
-    })
-    return pd.concat([out, zones.loc[ids].reset_index(drop=True)], axis=1)
-
-
-def ranking_display(
-    ranking: pd.DataFrame,
-    *,
-    dealers: pd.DataFrame | None = None,
-    drivers: Sequence[str] | None = None,
-    by: str = "dealer_id",
-    language: str | None = None,
-    decimals: int | None = None,
-) -> pd.DataFrame:
-    """The per-driver dealer ranking of :func:`rank_dealers_by_driver` as a readable frame.
-
-    One row per driver x dealer, drivers in ``drivers`` order (default: the ranking's), best
-    first: ``Driver``, ``Rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
-    ``Mean [CI]``, ``Shrunk mean``, ``Region mean`` and a ``Note`` on small samples.
-    """
-    disp = load_params("growth")["display"]
-    language = disp["language"] if language is None else language
-    decimals = disp["decimals"] if decimals is None else decimals
-    order = list(dict.fromkeys(ranking["driver"])) if drivers is None else list(drivers)
-    labels = _labels(order, language)
-    keys = ["period"] if "period" in ranking else []
-    ranked = (ranking.loc[lambda d: d["driver"].isin(order)]
-              .assign(_order=lambda d: d["driver"].map({v: i for i, v in enumerate(order)}))
-              .sort_values([*keys, "_order", "rank_network", by])
-              .reset_index(drop=True))
-    out = pd.DataFrame({
-        **({"Period": ranked["period"].astype(str)} if keys else {}),
-        "Driver": ranked["driver"].map(labels),
-        "Rank": ranked["rank_network"],
-        "Rank in region": ranked["rank_region"],
-        "Dealer": _names(ranked[by], dealers, None, by),
-        "Region": ranked["region"],
-        "Answers": ranked["n"],
-        "Mean [CI]": _with_interval(ranked["mean"], ranked["low"], ranked["high"], decimals),
-        "Shrunk mean": ranked["shrunk"].round(decimals + 1),
-        "Region mean": ranked["region_mean"].round(decimals + 1),
-        "Note": np.where(ranked["small_sample"], "small sample: shrunk toward region", ""),
-    })
-    return out
-
-
-def growth_table_display(
-    result: GrowthResult,
-    *,
-    dealers: pd.DataFrame | None = None,
-    language: str | None = None,
-    decimals: int | None = None,
-) -> pd.DataFrame:
-    """The full dealer x driver table with readable headers, numbers kept numeric (Excel).
-
-    Sorted by dealer, then growth zones first by uplift.
-    """
-    disp = load_params("growth")["display"]
-    language = disp["language"] if language is None else language
-    decimals = disp["decimals"] if decimals is None else decimals
-    labels = _labels(result.drivers, language)
-    info = result.dealers.set_index(result.by)
-    t = (result.table
-         .assign(_zone=lambda d: d["zone_rank"].fillna(len(result.drivers) + 1))
-         .sort_values([result.by, "_zone", "uplift"], ascending=[True, True, False])
-         .reset_index(drop=True))
-    known = (t[result.by].map(info["dealer_name"]) if "dealer_name" in info else None)
-    rating_digits, nps_digits = decimals + 1, decimals
-    return pd.DataFrame({
-        "Dealer ID": t[result.by],
-        "Dealer": _names(t[result.by], dealers, known, result.by),
-        "Region": t["region"],
-        "Driver": t["driver"].map(labels),
-        "Answers rating the driver": t["n"],
-        "Current (shrunk mean)": t["current"].round(rating_digits),
-        "Benchmark": t["benchmark"].round(rating_digits),
-        "Gap": t["gap"].round(rating_digits),
-        "Uplift, NPS points": t["uplift"].round(nps_digits),
-        "Uplift low": t["uplift_low"].round(nps_digits),
-        "Uplift high": t["uplift_high"].round(nps_digits),
-        "Growth zone": np.where(t["growth_zone"], "yes", ""),
-        "Zone rank": t["zone_rank"],
-        "Dealer NPS": t[result.by].map(info["nps"]).round(nps_digits),
-    })

@@ -20,10 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
@@ -328,60 +326,3 @@ def incident_report(
         closure_by_channel=closure_summary(closures, by=("channel",)),
         sla_working_hours=sla,
     )
-
-
-def incident_table(counts: pd.DataFrame, *, rows: str = "channel", kind: str = "complaint",
-                   columns: str = "period") -> pd.DataFrame:
-    """Counts of one kind as a display table: ``rows`` down, months across, totals at the end."""
-    table = (counts.loc[counts["kind"] == kind]
-             .pivot_table(index=rows, columns=columns, values="n", aggfunc="sum", fill_value=0)
-             .rename_axis(index=rows.replace("_", " "), columns=None))
-    table["total"] = table.sum(axis=1)
-    return table.sort_values("total", ascending=False)
-
-
-def closure_table(summary: pd.DataFrame) -> pd.DataFrame:
-    """A :func:`closure_summary` frame made display-ready."""
-    keys = [c for c in summary.columns if c not in {
-        "incidents", *CLOSURE_STATUSES, "median_hours", "median_working_hours", "decided",
-        "share_within_sla", "share_low", "share_high"}]
-    pct = (100 * summary[["share_within_sla", "share_low", "share_high"]]).round(1)
-    return (summary.assign(**{
-        "within SLA, %": pct["share_within_sla"],
-        "interval, %": pct["share_low"].astype(str) + " - " + pct["share_high"].astype(str),
-        "median hours": summary["median_hours"].round(1),
-        "median working hours": summary["median_working_hours"].round(1)})
-        .rename(columns={"closed_within_sla": "closed in time", "closed_late": "closed late",
-                         "open_overdue": "open, overdue", "open_within_sla": "open, in time"})
-        [[*keys, "incidents", "closed in time", "closed late", "open, overdue", "open, in time",
-          "within SLA, %", "interval, %", "median hours", "median working hours"]]
-        .reset_index(drop=True))
-
-
-def reasons_table(reasons: pd.DataFrame) -> pd.DataFrame:
-    """Long-service reasons display-ready: reason, count, share in %."""
-    return (reasons.assign(**{"share, %": (100 * reasons["share"]).round(1)})
-            .drop(columns="share").rename(columns={"n": "complaints"}))
-
-
-def plot_incidents_by_month(counts: pd.DataFrame, *, hue: str = "channel",
-                            kind: str = "complaint", ax: plt.Axes | None = None) -> plt.Axes:
-    """Stacked monthly bars of one kind of incident, coloured by ``hue``."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
-    data = counts.loc[counts["kind"] == kind].groupby(["period", hue], as_index=False)["n"].sum()
-    sns.histplot(data=data, x="period", weights="n", hue=hue, multiple="stack", shrink=0.8,
-                 discrete=True, ax=ax)
-    ax.set(xlabel="", ylabel=f"{kind}s")
-    ax.tick_params(axis="x", rotation=45)
-    return ax
-
-
-def plot_long_service_reasons(reasons: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Horizontal bars of long-service reasons, largest first."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.4 * len(reasons) + 1.2))
-    data = reasons.sort_values("n", ascending=False)
-    sns.barplot(data=data, x="share", y="reason", color="C1", ax=ax)
-    ax.set(xlabel="share of long-service complaints", ylabel="")
-    return ax

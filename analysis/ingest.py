@@ -151,8 +151,8 @@ def aliases(table: str, params: Mapping | None = None, *,
                           f"'tables:'; it has {sorted(params.get('tables', {}))}") from None
     labels: dict[str, list[str]] = {}
     if table == "responses":
-        for d, spec in load_params("drivers", params_dir=params_dir)["drivers"].items():
-            labels[d] = [spec.get("label_en", ""), spec.get("label_ru", "")]
+        for d, names in load_params("labels", params_dir=params_dir)["drivers"].items():
+            labels[d] = [str(n) for n in names.values() if n]  # every language's name
         for c, spec in load_params("css", params_dir=params_dir)["attributes"].items():
             labels[c] = [spec.get("label", "")]
     out = {}

@@ -35,10 +35,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
@@ -453,59 +451,3 @@ def monthly_report(
         by_dealer=by_dealer.sort_values("repeat_rate", ascending=False).reset_index(drop=True),
         kpi_mechanic=kpi["mechanic"], kpi_foreman=kpi["foreman"],
     )
-
-
-# --- display ---------------------------------------------------------------------------------
-
-
-def pairs_table(pairs: pd.DataFrame, *, dealers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Repeat pairs display-ready. The VIN is left out (the order numbers identify the car)."""
-    out = pairs
-    if dealers is not None:
-        out = out.merge(dealers[["dealer_id", "dealer_name"]], on="dealer_id", how="left")
-    cols = {"dealer_name": "dealer", "dealer_id": "dealer id", "first_ro_id": "first order",
-            "first_closed_at": "closed", "repeat_ro_id": "repeat order",
-            "repeat_opened_at": "reopened", "days": "days", "fault": "fault",
-            "mechanic": "mechanic", "foreman": "foreman"}
-    return (out.assign(first_closed_at=out["first_closed_at"].dt.strftime("%Y-%m-%d"),
-                       repeat_opened_at=out["repeat_opened_at"].dt.strftime("%Y-%m-%d"))
-            [[c for c in cols if c in out]].rename(columns=cols).reset_index(drop=True))
-
-
-def kpi_display(kpi: pd.DataFrame, *, role: str = "mechanic") -> pd.DataFrame:
-    """A :func:`kpi_table` frame display-ready: worst first, shares in %."""
-    _check_role(role)
-    return (kpi.sort_values(["repeats", "dealer_id", role], ascending=[False, True, True])
-            .assign(**{"repeat rate, %": lambda d: (100 * d["repeat_rate"]).round(1),
-                       "bonus share, %": lambda d: (100 * d["bonus_share"]).round(1)})
-            .rename(columns={"dealer_id": "dealer id"})
-            [["dealer id", role, "period", "orders", "repeats", "repeat rate, %",
-              "bonus share, %"]]
-            .reset_index(drop=True))
-
-
-def reviews_table(reviews: pd.DataFrame) -> pd.DataFrame:
-    """Survey answers that ask for a review, display-ready (masked quote, linked order)."""
-    cols = {"responded_at": "answered", "dealer_id": "dealer id", "nps": "NPS",
-            "quote": "comment", "ro_id": "repair order", "fault": "fault",
-            "mechanic": "mechanic", "days_since_repair": "days since repair",
-            "already_repeat": "already a repeat"}
-    if reviews.empty:
-        return pd.DataFrame(columns=list(cols.values()))
-    return (reviews.assign(responded_at=reviews["responded_at"].dt.strftime("%Y-%m-%d"))
-            [[c for c in cols if c in reviews]].rename(columns=cols))
-
-
-def plot_repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int = 15,
-                           ax: plt.Axes | None = None) -> plt.Axes:
-    """Horizontal bars of repeat repairs per person (the ``top`` with the most)."""
-    _check_role(role)
-    data = (stats.groupby(["dealer_id", role], as_index=False)["repeats"].sum()
-            .loc[lambda d: d["repeats"] > 0]
-            .sort_values("repeats", ascending=False).head(top)
-            .assign(person=lambda d: d[role] + " (" + d["dealer_id"] + ")"))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.35 * max(len(data), 1) + 1.2))
-    sns.barplot(data=data, x="repeats", y="person", color="C3", ax=ax)
-    ax.set(xlabel="repeat repairs", ylabel="")
-    return ax

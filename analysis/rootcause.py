@@ -21,7 +21,7 @@ some English, with typos. This module turns those comments into causes:
    2002) carries the other comments to the nearest cause, and groups of the unguided pass that
    no seed claims stay discovered clusters.
 4. :func:`cause_impact` and :func:`dealer_cause_matrix` measure what each cause costs in NPS;
-   :func:`impact_table` is the report's display frame.
+   :func:`top_causes` ranks them with quotes for the report.
 
 Why this design (measured; figures in tests/test_rootcause.py and bench_rootcause.py): a
 cause is a union of phrasings linked by shared words, not a ball, so on the demo network's
@@ -61,13 +61,13 @@ __all__ = [
     "RootCauseModel",
     "cause_impact",
     "dealer_cause_matrix",
-    "impact_table",
     "label_responses",
     "load_seeds",
     "make_model",
     "mask_texts",
     "normalize_texts",
     "seed_matches",
+    "top_causes",
 ]
 
 Language = Literal["auto", "ru", "en"]
@@ -786,13 +786,19 @@ def label_responses(responses: pd.DataFrame, model: RootCauseModel, *, text: str
                      dtype="object").dropna().rename_axis(id_col)
 
 
-def impact_table(responses: pd.DataFrame, labels, *, model: RootCauseModel | None = None,
-                 text: str = "comment", score: str = "nps", id_col: str = "response_id",
-                 top: int | None = None, params: dict | None = None) -> pd.DataFrame:
-    """Causes ranked by NPS impact, with label and masked quotes: the report's display frame.
+def top_causes(responses: pd.DataFrame, labels, *, model: RootCauseModel | None = None,
+               text: str = "comment", score: str = "nps", id_col: str = "response_id",
+               top: int | None = None, params: dict | None = None) -> pd.DataFrame:
+    """The ``top`` causes by NPS impact, with their label and masked quotes.
 
     Quotes come from ``model.clusters_`` when the model is given (its most typical comments),
     else they are the cause's most frequent masked comments in ``responses``.
+
+    Returns
+    -------
+    DataFrame
+        ``rank, cause, label, count, share, nps, impact, quotes`` (a tuple of masked
+        comments), the most harmful cause first; see :func:`cause_impact`.
     """
     p = params_or("taxonomy", params)
     top = int(p["report"]["top"]) if top is None else top
@@ -812,10 +818,9 @@ def impact_table(responses: pd.DataFrame, labels, *, model: RootCauseModel | Non
         "rank": np.arange(1, len(table) + 1),
         "cause": table["cause"].to_numpy(),
         "label": table["label"].fillna("").to_numpy(),
-        "responses": table["count"].to_numpy(),
-        "share_%": (100 * table["share"]).round(1).to_numpy(),
-        "nps": table["nps"].round(1).to_numpy(),
-        "impact_pts": table["impact"].round(2).to_numpy(),
-        "quotes": table["quotes"].apply(
-            lambda q: "\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "").to_numpy(),
+        "count": table["count"].to_numpy(),
+        "share": table["share"].to_numpy(),
+        "nps": table["nps"].to_numpy(),
+        "impact": table["impact"].to_numpy(),
+        "quotes": table["quotes"].apply(lambda q: q if isinstance(q, tuple) else ()).to_numpy(),
     })

@@ -7,15 +7,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from analysis import reports
+from analysis.report import batch
 from analysis.synthetic import make_network
 from benchmarks._common import ratio_row
 
 
 def _batch(data: Path, out: Path, workers: int) -> float:
     start = time.perf_counter()
-    results = reports.run_batch("2026-10", None, data_dir=data, out_dir=out, workers=workers,
-                                progress=False)
+    results = batch.run_batch("2026-10", None, data_dir=data, out_dir=out, workers=workers,
+                              progress=False)
     seconds = time.perf_counter() - start
     failed = [r.region for r in results if not r.ok]
     if failed:

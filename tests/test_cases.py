@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from analysis import cases, keywords
 from analysis.privacy import PHONE_MASK
+from analysis.report import charts, tables
 
 T0 = pd.Timestamp("2026-01-12 10:00")
 NOW = pd.Timestamp("2026-01-20 10:00")
@@ -201,19 +202,19 @@ def test_sla_report_and_tables(small_net):
     assert report.by_dealer["flags"].sum() == len(report.flags)
     assert set(report.by_owner["owner"]) == {"dealer", "importer"}
     assert "Compliance" in report.summary()
-    table = cases.sla_table(report.by_dealer)
-    assert table["compliance, %"].is_monotonic_increasing
-    assert {"dealer", "red flags", "interval, %"} <= set(table.columns)
-    ax = cases.plot_sla_compliance(report.by_dealer)
+    table = tables.sla_table(report.by_dealer)
+    assert table["Compliance, %"].is_monotonic_increasing
+    assert {"Dealer", "Red flags", "95% interval, %"} <= set(table.columns)
+    ax = charts.sla_compliance(report.by_dealer)
     assert len(ax.get_yticklabels()) == len(report.by_dealer)
 
 
 def test_overdue_flags_mask_the_comment():
     responses = _responses([("R1", "D1", T0, 2, True, "Перезвоните 89161234567")])
     flags = cases.red_flags(responses, _cases([]), now=NOW)
-    out = cases.overdue_flags(flags, responses)
-    assert out["comment"].tolist() == [f"Перезвоните {PHONE_MASK}"]
-    assert out["no_case"].tolist() == [True]
+    out = tables.overdue_table(flags, responses)
+    assert out["Comment"].tolist() == [f"Перезвоните {PHONE_MASK}"]
+    assert out["No case opened"].tolist() == ["yes"]
 
 
 # --- golden stars and the keyword engine -----------------------------------------------------
@@ -256,9 +257,9 @@ def test_demo_golden_stars_precision_and_recall(small_net):
     found = set(stars["response_id"])
     assert len(found & truth) / len(found) >= 0.9
     assert len(found & truth) / len(truth) >= 0.9
-    table = cases.golden_star_table(stars, per_dealer=2)
-    assert table.groupby("dealer").size().max() <= 2
-    assert list(table.columns) == ["region", "dealer", "dealer id", "date", "nps", "quote"]
+    table = tables.golden_star_table(stars, per_dealer=2)
+    assert table.groupby("Dealer").size().max() <= 2
+    assert list(table.columns) == ["Region", "Dealer", "Dealer ID", "Date", "Score", "Quote"]
 
 
 def test_keyword_engine_tolerates_typos_but_not_other_words():

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from analysis import css, store
 from analysis.config import load_params
+from analysis.report import tables
 
 PARAMS = css.load_css_params()
 ATTRS = list(PARAMS["attributes"])
@@ -178,7 +179,7 @@ def test_demo_network_index(small_net):
 def test_report_table(small_net):
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
-    table = css.css_table(responses, month=month, dealers=small_net.dealers)
+    table = tables.css_table(responses, month=month, dealers=small_net.dealers)
     assert len(table) == small_net.dealers["dealer_id"].nunique()
     assert table["CSS"].is_monotonic_decreasing
     assert set(table["Dealer"]) == set(small_net.dealers["dealer_name"])

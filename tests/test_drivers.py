@@ -31,9 +31,11 @@ from analysis.drivers import (  # noqa: E402
     kendalls_w,
     nonlinear_importance,
     ordinal_effects,
-    plot_importance_performance,
     relative_importance,
     relative_importance_from_corr,
+)
+from analysis.report.charts import (  # noqa: E402
+    importance_performance as plot_importance_performance,
 )
 
 DATA = Path(__file__).parent / "data"

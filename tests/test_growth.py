@@ -17,6 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from analysis import growth, nps, store
 from analysis.config import load_params
+from analysis.report import labels, tables
 from analysis.synthetic import make_network
 
 DRIVERS = list(load_params("drivers")["drivers"])
@@ -404,34 +405,34 @@ def test_growth_zones_are_pinned(pinned):
 
 
 def test_display_frames(small_result, small_responses, small_net):
-    top = growth.top_display(small_result, dealers=small_net.dealers, n=5)
+    top = tables.top_growth_table(small_result, dealers=small_net.dealers, n=5)
     leaders = small_result.top(5)
     assert len(top) == leaders["dealer_id"].nunique()
-    assert list(top.columns) == ["#", "Dealer", "Region", "Answers", "NPS", "NPS 95% CI",
+    assert list(top.columns) == ["#", "Dealer", "Region", "Answers", "NPS", "95% interval",
                                  "Attainable uplift", "Growth zone 1", "Growth zone 2",
                                  "Growth zone 3"]
     names = small_net.dealers.set_index("dealer_id")["dealer_name"]
     assert top["Dealer"].tolist() == names.loc[leaders.drop_duplicates("dealer_id")[
         "dealer_id"]].tolist()
-    label = load_params("drivers")["drivers"][leaders.iloc[0]["driver"]]["label_en"]
+    label = labels.driver_labels("en")[leaders.iloc[0]["driver"]]
     assert top.loc[0, "Growth zone 1"].startswith(f"{label}: +")
     dealers = small_result.dealers
     low, high = nps.nps_interval(dealers["promoters"], dealers["passives"],
                                  dealers["detractors"], level=0.95)
     np.testing.assert_allclose(dealers["nps_low"], low)
     np.testing.assert_allclose(dealers["nps_high"], high)
-    assert top["NPS 95% CI"].str.fullmatch(r"\[-?\d+\.\d; -?\d+\.\d\]").all()
+    assert top["95% interval"].str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
     assert top["Attainable uplift"].to_numpy() == pytest.approx(
         leaders.drop_duplicates("dealer_id")["total_uplift"].to_numpy(), abs=0.05)
 
     ranking = growth.rank_dealers_by_driver(small_responses, drivers=DRIVERS)
-    shown = growth.ranking_display(ranking, dealers=small_net.dealers, language="ru")
+    shown = tables.driver_ranking_table(ranking, dealers=small_net.dealers, language="ru")
     assert len(shown) == len(ranking)
-    assert shown["Driver"].iloc[0] == load_params("drivers")["drivers"][DRIVERS[0]]["label_ru"]
-    first = shown.loc[shown["Driver"] == shown["Driver"].iloc[0], "Rank"]
+    assert shown["Фактор"].iloc[0] == labels.driver_labels("ru")[DRIVERS[0]]
+    first = shown.loc[shown["Фактор"] == shown["Фактор"].iloc[0], "Место"]
     assert first.is_monotonic_increasing
 
-    sheet = growth.growth_table_display(small_result, dealers=small_net.dealers)
+    sheet = tables.growth_table(small_result, dealers=small_net.dealers)
     assert len(sheet) == len(small_result.table)
     assert pd.api.types.is_float_dtype(sheet["Uplift, NPS points"])
     assert set(sheet.loc[sheet["Growth zone"] == "yes", "Dealer ID"]) == set(

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis import incidents as inc
+from analysis.report import charts, tables
 
 # Mon-Fri 09:00-18:00; 12-13 June 2025 are holidays (Russia Day + a transferred day off) and
 # Saturday 1 November 2025 is a working day (params/operations.yaml).
@@ -137,8 +138,8 @@ def test_closure_summary_share(fixture_incidents):
             c["decided"]) == (6, 3, 1, 1, 5)
     assert c["share_within_sla"] == pytest.approx(0.6)
     assert c["share_low"] < 0.6 < c["share_high"]
-    table = inc.closure_table(by_kind.reset_index())
-    assert table.loc[table["kind"] == "complaint", "within SLA, %"].item() == 60.0
+    table = tables.closure_table(by_kind.reset_index())
+    assert table.loc[table["Kind"] == "complaints", "Within SLA, %"].item() == 60.0
 
 
 def test_closure_before_creation_is_refused(fixture_incidents):
@@ -168,10 +169,10 @@ def test_demo_report(small_net):
     shares = report.closure_by_kind.set_index("kind")["share_within_sla"]
     assert ((shares > 0) & (shares < 1)).all()
     assert "working hours" in report.summary()
-    table = inc.incident_table(report.counts, rows="category")
-    assert table["total"].sum() == (net.incidents["kind"] == "complaint").sum()
+    table = tables.incident_table(report.counts, rows="category")
+    assert table["Total"].sum() == (net.incidents["kind"] == "complaint").sum()
     month = inc.incident_report(net.incidents, month="2026-10", now=net.truth["as_of"])
     assert len(month.closures) == (net.incidents["created_at"].dt.strftime("%Y-%m")
                                    == "2026-10").sum()
-    assert inc.plot_incidents_by_month(report.counts).get_ylabel() == "complaints"
-    assert len(inc.plot_long_service_reasons(report.reasons).patches) == len(report.reasons)
+    assert charts.incidents_by_month(report.counts).get_ylabel() == "complaints"
+    assert len(charts.long_service_reasons(report.reasons).patches) == len(report.reasons)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis import nps, store
+from analysis.report import tables
 
 Z95 = 1.959963984540054  # the standard normal 97.5 % quantile
 
@@ -548,11 +549,11 @@ def test_rank_dealers_for_a_month_adds_the_change(small_net):
 def test_report_tables_show_intervals_marks_and_no_personal_data(small_net):
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
-    head = nps.headline(responses, month=month, by=("touchpoint",),
-                        invitations=small_net.invitations)
+    head = tables.headline_table(responses, month=month, by=("touchpoint",),
+                                 invitations=small_net.invitations)
     assert list(head.columns[:4]) == ["Group", "Answers", "NPS", "95% interval"]
     assert head["Response rate"].str.endswith("%").all()
-    table = nps.dealer_table(responses, month=month)
+    table = tables.dealer_table(responses, month=month)
     assert len(table) == small_net.dealers["dealer_id"].nunique()
     assert table["95% interval"].str.match(r"^\[[+-]\d+\.\d, [+-]\d+\.\d\]$").all()
     shown = pd.concat([head.astype(str), table.astype(str)]).to_string()
@@ -573,13 +574,13 @@ def test_errorbar_plot_marks_exactly_the_significant_changes():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from analysis import plots
+    from analysis.report import charts
 
     frame = _monthly([("R", "A", "2026-01", 60, 20, 20), ("R", "A", "2026-02", 30, 30, 40),
                       ("R", "A", "2026-03", 32, 30, 38), ("R", "B", "2026-01", 5, 3, 2),
                       ("R", "B", "2026-02", 6, 2, 2), ("R", "B", "2026-03", 2, 3, 5)])
     summary = nps.summarize(frame, by=("dealer_id",), period="M")
-    ax = plots.nps_errorbars(summary, hue="dealer_id")
+    ax = charts.nps_errorbars(summary, hue="dealer_id")
     significant = int((summary["change_p_value"] < 0.05).sum())
     assert significant == 1  # A's fall from +40 to -10
     from matplotlib.collections import PathCollection
@@ -587,7 +588,7 @@ def test_errorbar_plot_marks_exactly_the_significant_changes():
     marked = sum(len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection))
     assert marked == significant
     assert len(ax.containers) == 2  # one errorbar set per dealer
-    ranking = plots.dealer_ranking(nps.rank_dealers(frame))
+    ranking = charts.dealer_ranking(nps.rank_dealers(frame))
     assert len(ranking.get_yticklabels()) == 2
     plt.close("all")
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from analysis import repairs
 from analysis.privacy import PHONE_MASK
+from analysis.report import charts, tables
 
 t = pd.Timestamp
 COLUMNS = ["ro_id", "vin", "dealer_id", "opened_at", "closed_at", "fault_code", "fault",
@@ -181,8 +182,8 @@ def test_kpi_table_per_month(orders):
     mech = repairs.kpi_table(pairs, orders, role="mechanic").set_index(["dealer_id", "mechanic"])
     assert mech.loc[("D1", "Mech 2"), "bonus_share"] == pytest.approx(0.10)
     assert mech.loc[("D1", "Mech 1"), "bonus_share"] == pytest.approx(0.05)
-    shown = repairs.kpi_display(mech.reset_index(), role="mechanic")
-    assert shown["bonus share, %"].tolist()[-1] == 10.0
+    shown = tables.repeat_kpi_table(mech.reset_index(), role="mechanic")
+    assert shown["Bonus share, %"].tolist()[-1] == 10.0
 
 
 # --- survey answers --------------------------------------------------------------------------
@@ -244,11 +245,11 @@ def test_weekly_review_on_the_demo(small_net):
     assert review.kpi_mechanic["period"].unique().tolist() == ["2026-10"]
     assert f"Week {week}" in review.summary()
     assert (review.survey_reviews["responded_at"] >= start).all()
-    table = repairs.pairs_table(review.pairs, dealers=small_net.dealers)
+    table = tables.pairs_table(review.pairs, dealers=small_net.dealers)
     assert "vin" not in table.columns and len(table) == len(expected)
-    assert repairs.plot_repeats_by_person(review.by_mechanic).get_xlabel() == "repeat repairs"
-    assert list(repairs.reviews_table(review.survey_reviews).columns)[:3] == [
-        "answered", "dealer id", "NPS"]
+    assert charts.repeats_by_person(review.by_mechanic).get_xlabel() == "repeat repairs"
+    assert list(tables.reviews_table(review.survey_reviews).columns)[:3] == [
+        "Answered", "Dealer ID", "Score"]
 
 
 def test_monthly_report_on_the_demo(small_net):

@@ -4,24 +4,43 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from analysis import reports
 from analysis.__main__ import main
+from analysis.report import batch, excel, sections
+from analysis.report.book import ReportBook
+from analysis.report.data import ReportData, load_report_data, trailing_months
 
 
 def test_slugs_are_file_names():
-    assert reports.slug("all") == "network"
-    assert reports.slug("North-West") == "north-west"
-    assert reports.slug("Far East") == "far-east"
+    assert batch.slug("all") == "network"
+    assert batch.slug("North-West") == "north-west"
+    assert batch.slug("Far East") == "far-east"
+
+
+def test_one_notebook_renders_the_network_and_every_region():
+    import papermill
+
+    assert batch.notebook_for("all") == batch.notebook_for("Central") == batch.MONTHLY_NOTEBOOK
+    declared = papermill.inspect_notebook(str(batch.MONTHLY_NOTEBOOK))
+    assert {"region", "month", "data_dir", "engine", "language", "excel_path"} <= set(declared)
+    assert declared["region"]["default"] == '"all"'
+
+
+def test_titles_follow_the_language():
+    data = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
+    assert data.title == "Region Central - customer voice, 2026-10"
+    assert data.title_in("ru") == "Регион Central - голос клиента, 2026-10"
+    network = ReportData("all", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
+    assert network.title == "Network - customer voice, 2026-10"
 
 
 def test_trailing_months_cross_the_year():
-    assert reports.trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
+    assert trailing_months("2026-02", 3) == ("2025-12", "2026-01", "2026-02")
 
 
 def test_book_escapes_html_and_masks_contacts(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
-    book = reports.ReportBook()
+    book = ReportBook()
     frame = pd.DataFrame({"comment": ["<script>alert(1)</script>",
                                       "перезвоните +7 916 123-45-67 или ivan@mail.ru"]})
     book.show("Quotes <b>", frame)
@@ -32,12 +51,44 @@ def test_book_escapes_html_and_masks_contacts(monkeypatch):
     assert book.tables["Quotes <b>"] is frame  # the workbook gets the same table
 
 
+def test_book_writes_numbers_and_missing_values_as_the_excel_file_does(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    frame = pd.DataFrame({"CSS": [71.46, float("nan")],
+                          "Rank": pd.array([1, None], dtype="Int64"), "NPS": ["+21.6", None]})
+    ReportBook().show("t", frame)
+    assert "71.5" in shown[-1] and shown[-1].count("\u2013") == 3
+    assert "NaN" not in shown[-1] and "&lt;NA&gt;" not in shown[-1] and "None" not in shown[-1]
+
+
+def test_book_breaks_lines_inside_a_cell_and_still_escapes(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    ReportBook().show("Quotes", pd.DataFrame({"quotes": ["«slow»\n«<b>rude</b>»"]}))
+    assert "«slow»<br>«&lt;b&gt;rude&lt;/b&gt;»" in shown[-1] and "\\n" not in shown[-1]
+
+
+def test_book_shows_a_chart_once_whatever_the_backend(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    ReportBook().chart(ax)
+    assert shown[-1].startswith(b"\x89PNG")
+    assert not plt.fignum_exists(fig.number)  # closed: not drawn a second time
+
+
 def test_section_without_data_says_so_in_one_line(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
-    data = reports.ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(),
+    data = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(),
                               pd.DataFrame(), cases=None)
-    with reports.ReportBook().section("Red flags"):
+    with ReportBook().section("Red flags"):
         data.require("cases")
         raise AssertionError("not reached")
     assert "No cases data for 2026-10" in shown[-1]
@@ -45,7 +96,7 @@ def test_section_without_data_says_so_in_one_line(monkeypatch):
 
 def test_section_does_not_hide_real_errors(monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda obj: None)
-    with pytest.raises(ZeroDivisionError), reports.ReportBook().section("Broken"):
+    with pytest.raises(ZeroDivisionError), ReportBook().section("Broken"):
         1 / 0  # noqa: B018
 
 
@@ -56,7 +107,7 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
         "period": pd.period_range("2026-01", periods=5, freq="M"),
         "nps": [10.0, -5.5, 0.0, 3.0, 100.0],
     })
-    path = reports.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
+    path = excel.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
                                tmp_path / "r.xlsx")
     wb = openpyxl.load_workbook(path)
     assert len(wb.sheetnames) == 2 and all(len(n) <= 31 for n in wb.sheetnames)
@@ -69,6 +120,17 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
     assert "916" not in texts[1]
     assert ws.cell(row=3, column=3).value == -5.5  # numbers stay numbers
     assert ws.cell(row=2, column=2).value == "2026-01"
+
+
+def test_excel_writes_the_formatters_text_as_it_is(tmp_path):
+    frame = pd.DataFrame({"NPS": ["+21.6", "-3.0*", "+4.0 (small n)", "-1+2"],
+                          "CSS": [71.5, float("nan"), 60.0, 1.0],
+                          "Rank": pd.array([1, None, 3, 4], dtype="Int64")})
+    ws = openpyxl.load_workbook(excel.write_excel({"t": frame}, tmp_path / "f.xlsx"))["t"]
+    assert [ws.cell(row=r, column=1).value for r in range(2, 6)] == [
+        "+21.6", "-3.0*", "+4.0 (small n)", "'-1+2"]  # only real formula text is defused
+    assert ws.cell(row=3, column=2).value == "\u2013" and ws.cell(row=2, column=2).value == 71.5
+    assert ws.cell(row=3, column=3).value == "\u2013" and ws.cell(row=4, column=3).value == 3
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +163,13 @@ def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
     html = (tmp_path / "central.html").read_text(encoding="utf-8")
     assert "load_report_data(" not in html  # rendered without code
     assert "data:image/png;base64" in html  # charts embedded, the file stands alone
+    assert html.count("data:image/png;base64") >= 6  # every section's chart, even under Agg
+    assert "Region Central - customer voice" in html and "only calls a section" not in html
 
 
 def _section_tables(monkeypatch, data, *names):
-    from analysis import sections
-
     monkeypatch.setattr("IPython.display.display", lambda obj: None)
-    book = reports.ReportBook()
+    book = ReportBook()
     for name in names:
         getattr(sections, name)(book, data)
     return book.tables
@@ -118,7 +180,7 @@ def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
     """The engine switch changes where the work runs, never the numbers."""
     tables = {}
     for engine in ("local", "dask=synchronous"):
-        data = reports.load_report_data(region=region, data_dir=demo_store, engine=engine)
+        data = load_report_data(region=region, data_dir=demo_store, engine=engine)
         tables[engine] = _section_tables(monkeypatch, data, "headline", "dealers")
         data.close()
     assert tables["local"].keys() == tables["dask=synchronous"].keys()
@@ -129,10 +191,8 @@ def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
 
 
 def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
-    from analysis import sections
-
-    data = reports.load_report_data(region="all", data_dir=demo_store)
+    data = load_report_data(region="all", data_dir=demo_store)
     dealer = sections.dealer_scope(data, "")
     tables = _section_tables(monkeypatch, dealer, "headline")
     monthly = tables["NPS by month"]
-    assert monthly["n"].sum() == len(dealer.responses) < len(data.responses)
+    assert monthly["Answers"].sum() == len(dealer.responses) < len(data.responses)

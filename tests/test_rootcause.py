@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis import rootcause as rc
 from analysis.privacy import contains_pii
+from analysis.report import tables
 from analysis.synthetic import demo_comments
 from benchmarks.baselines import adjusted_rand, baseline_clusters
 
@@ -242,17 +243,19 @@ def test_report_functions_on_the_demo(small_net, demo):
     model = rc.RootCauseModel(seeds=rc.load_seeds(), random_state=0)
     labels = rc.label_responses(responses, model)
     assert set(labels.index) == set(demo["response_id"])
-    table = rc.impact_table(responses, labels, model=model)
-    assert table["impact_pts"].is_monotonic_increasing and (table["impact_pts"] < 0).all()
-    quotes = table["quotes"].str.split("\n").explode()
+    causes = rc.top_causes(responses, labels, model=model)
+    table = tables.impact_table(causes)
+    assert (table["Impact, NPS points"].is_monotonic_increasing
+            and (table["Impact, NPS points"] < 0).all())
+    quotes = table["Quotes"].str.split("\n").explode()
     assert not contains_pii(quotes).any() and quotes.str.len().gt(2).all()
     # the most severe planted causes cost the most NPS
-    assert set(table["cause"].head(3)) & {"repair_quality", "staff_attitude",
+    assert set(causes["cause"].head(3)) & {"repair_quality", "staff_attitude",
                                            "poor_diagnostics", "parts_logistics"}
     matrix = rc.dealer_cause_matrix(responses, labels, value="count")
     assert matrix.to_numpy().sum() == len(labels)
-    without_model = rc.impact_table(responses, labels)
-    assert not contains_pii(without_model["quotes"].str.split("\n").explode()).any()
+    without_model = tables.impact_table(rc.top_causes(responses, labels))
+    assert not contains_pii(without_model["Quotes"].str.split("\n").explode()).any()
 
 
 def test_demo_comments_helper():

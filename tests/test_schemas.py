@@ -66,7 +66,7 @@ def test_a_different_nps_scale_changes_validation(params_copy):
 
 def test_a_different_driver_list_changes_the_columns(params_copy):
     def add_speed(p):
-        p["drivers"]["speed"] = {"label_en": "Speed of service", "label_ru": "Скорость"}
+        p["drivers"].append("speed")
 
     more = params_copy("drivers", add_speed)
     assert "speed" in schemas.required_columns("responses", params_dir=more)

@@ -23,12 +23,14 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo st
 engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
 
 # %%
-from analysis import reports, sections
+from analysis.report import sections
+from analysis.report.book import ReportBook
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                engine=engine or None)
+data = load_report_data(region=region, month=month, data_dir=data_dir or None,
+                        engine=engine or None)
 dealer = sections.dealer_scope(data, dealer_id)
-book = reports.ReportBook()
+book = ReportBook()
 book.heading(f"{dealer.dealers['dealer_name'].iloc[0]} ({dealer.dealers['dealer_id'].iloc[0]}), "
              f"{dealer.month}")
 

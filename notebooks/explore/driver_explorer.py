@@ -24,16 +24,18 @@ seed: int = 0  # random seed of the bootstrap and the cross-check subsample
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
 
 # %%
-from analysis import drivers, reports
+from analysis import drivers
+from analysis.report import charts, tables
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, data_dir=data_dir or None)
-names = list(drivers.driver_labels())
+data = load_report_data(region=region, data_dir=data_dir or None)
+names = drivers.driver_names()
 result = drivers.relative_importance(data.responses, target="nps", drivers=names,
                                      method=method, n_boot=n_boot, random_state=seed)
 print(result.summary())
 
 # %%
-drivers.importance_display(result)
+tables.importance_table(result)
 
 # %%
 ranks = drivers.compare_methods(data.responses, target="nps", drivers=names,
@@ -44,9 +46,9 @@ ranks
 # %%
 by_period = drivers.importance_by_period(data.responses, period=period, n_boot=n_boot,
                                          random_state=seed)
-ax = drivers.plot_importance_dynamics(by_period)
+ax = charts.importance_dynamics(by_period)
 
 # %%
 table = drivers.importance_performance(data.responses, importance=result)
-ax = drivers.plot_importance_performance(table, labels=drivers.driver_labels())
+ax = charts.importance_performance(table)
 table

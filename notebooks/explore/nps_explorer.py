@@ -23,9 +23,11 @@ months: int = 12  # months of history
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
 
 # %%
-from analysis import nps, plots, reports
+from analysis import nps
+from analysis.report import charts
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, data_dir=data_dir or None, trend_months=months)
+data = load_report_data(region=region, data_dir=data_dir or None, trend_months=months)
 keys = tuple(k.strip() for k in by.split(",") if k.strip())
 table = nps.summarize(data.responses, by=keys, period=period or None,
                       invitations=data.invitations)
@@ -38,9 +40,9 @@ print(f"{len(data.responses)} answers in {len(table)} groups")
 
 # %%
 if period and len(keys) == 1:
-    plots.nps_errorbars(table, hue=keys[0], title=f"NPS by {keys[0]}")
+    charts.nps_errorbars(table, hue=keys[0], title=f"NPS by {keys[0]}")
 elif period:
-    plots.nps_errorbars(nps.summarize(data.responses, by=(), period=period), title="NPS")
+    charts.nps_errorbars(nps.summarize(data.responses, by=(), period=period), title="NPS")
 
 # %%
 print(nps.compare(data.current["nps"], data.responses.loc[

@@ -29,10 +29,12 @@ use_seeds: bool = True  # guide the clusters with the taxonomy seeds of params/t
 seed: int = 0  # random seed of the clustering
 
 # %%
-from analysis import reports, rootcause
+from analysis import rootcause
+from analysis.report import tables
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                trend_months=months_back)
+data = load_report_data(region=region, month=month, data_dir=data_dir or None,
+                        trend_months=months_back)
 model = rootcause.make_model(n_clusters=n_clusters, use_seeds=use_seeds, random_state=seed)
 labels = rootcause.label_responses(data.responses, model)
 print(f"{data.title}: {len(labels)} comments below 9 in {len(model.clusters_)} clusters")
@@ -54,7 +56,7 @@ model.k_scores_
 # ## Causes ranked by NPS impact
 
 # %%
-rootcause.impact_table(data.responses, labels, model=model)
+tables.impact_table(rootcause.top_causes(data.responses, labels, model=model))
 
 # %% [markdown]
 # ## Dealer x cause: NPS points each cause costs the dealer

@@ -18,6 +18,7 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or data/demo
 from IPython.display import Markdown, display
 
 from analysis import repairs, store
+from analysis.report import charts, tables
 
 source = data_dir or None
 opened = store.load("repair_orders", columns=["opened_at"], data_dir=source)["opened_at"]
@@ -37,13 +38,13 @@ display(Markdown(f"# Repeat repairs, week {review.week}\n\n{review.summary()}"))
 # order's mechanic and foreman are responsible.
 
 # %%
-repairs.pairs_table(review.pairs)
+tables.pairs_table(review.pairs)
 
 # %% [markdown]
 # ## By mechanic and by foreman
 
 # %%
-ax = repairs.plot_repeats_by_person(review.by_mechanic, role="mechanic")
+ax = charts.repeats_by_person(review.by_mechanic, role="mechanic")
 
 # %%
 review.by_mechanic.loc[lambda d: d["repeats"] > 0]
@@ -56,10 +57,10 @@ review.by_foreman.loc[lambda d: d["repeats"] > 0]
 # Bonus share by the number of repeat repairs (params/operations.yaml, `repeat_repair.kpi`).
 
 # %%
-repairs.kpi_display(review.kpi_mechanic, role="mechanic").head(20)
+tables.repeat_kpi_table(review.kpi_mechanic, role="mechanic").head(20)
 
 # %%
-repairs.kpi_display(review.kpi_foreman, role="foreman").head(20)
+tables.repeat_kpi_table(review.kpi_foreman, role="foreman").head(20)
 
 # %% [markdown]
 # ## Survey answers that ask for a repeat-repair review
@@ -67,4 +68,4 @@ repairs.kpi_display(review.kpi_foreman, role="foreman").head(20)
 # order of the car. Phones, e-mails and VINs are masked.
 
 # %%
-repairs.reviews_table(review.survey_reviews)
+tables.reviews_table(review.survey_reviews)

@@ -11,24 +11,29 @@
 # ---
 
 # %% tags=["parameters"]
-region: str = "all"  # "all" is the whole network (use monthly_region for one region)
+region: str = "all"  # "all" is the whole network, else a region name as in the dealers table
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
 engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
 trend_months: int = 12  # months of history in the dynamics charts
+language: str = ""  # en or ru; "" means the default of params/labels.yaml
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 
-# %% [markdown]
-# Monthly network report: NPS, regions, drivers, TOP-20 growth zones and the operational rules.
-# Every NPS carries its 95% interval; `*` marks a change that is statistically significant.
+# %% [markdown] tags=["remove-cell"]
+# Monthly report of the network or of one region: NPS, regions (the network's report only),
+# drivers, growth zones and the operational rules. Every cell below only calls a section of
+# `analysis.report.sections`; the report's words are in params/labels.yaml (`language`).
+# (Tagged remove-cell: the rendered report leaves this note out.)
 
 # %%
-from analysis import reports, sections
+from analysis.report import sections
+from analysis.report.book import ReportBook
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                trend_months=trend_months, engine=engine or None)
-book = reports.ReportBook()
-book.heading(data.title)
+data = load_report_data(region=region, month=month, data_dir=data_dir or None,
+                        trend_months=trend_months, engine=engine or None)
+book = ReportBook(language or None)
+sections.title(book, data)
 
 # %%
 sections.headline(book, data)
@@ -40,7 +45,8 @@ sections.touchpoints(book, data)
 sections.response_rates(book, data)
 
 # %%
-sections.regions(book, data)
+if data.is_network:
+    sections.regions(book, data)
 
 # %%
 sections.dealers(book, data)

@@ -1,0 +1,13 @@
+"""The report layer: everything about presenting the statistics.
+
+- :mod:`~analysis.report.data`: what one report reads (:class:`ReportData`);
+- :mod:`~analysis.report.format` and :mod:`~analysis.report.labels`: the one formatter and
+  the label catalogue (params/labels.yaml) that every table, chart and note uses;
+- :mod:`~analysis.report.tables` and :mod:`~analysis.report.charts`: every table and chart;
+- :mod:`~analysis.report.book` and :mod:`~analysis.report.excel`: the HTML a notebook shows
+  (escaped, masked) and the same tables as an Excel workbook;
+- :mod:`~analysis.report.sections`: the report's sections, which only call the above;
+- :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks.
+
+Nothing outside this package and the notebooks imports it (docs/architecture.md).
+"""

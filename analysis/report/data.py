@@ -1,0 +1,153 @@
+"""What one monthly report reads: every table of its scope, with the region attached."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from analysis import store, tables
+from analysis.engine import Engine, get_engine
+from analysis.report import labels as L
+
+NETWORK = "all"
+
+
+class SectionDataMissing(LookupError):
+    """A report section's data is absent; the section says so in one line instead of failing.
+
+    ``what`` is a key of the catalogue's ``data`` group (a table such as ``cases``, or
+    ``css_ratings``); the book names it in the report's language.
+    """
+
+    def __init__(self, what: str, month: str) -> None:
+        self.what, self.month = what, month
+        super().__init__(f"No {what.replace('_', ' ')} data for {month} in this data set.")
+
+
+# the tables a report can do without (its sections then say the data is missing)
+OPTIONAL_TABLES = tables.OPTIONAL
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """What one monthly report reads: every table of its scope, region attached.
+
+    Optional tables that the data directory lacks are None; sections ask for them with
+    :meth:`require`, which raises :class:`SectionDataMissing`.
+    """
+
+    region: str
+    month: str
+    months: tuple[str, ...]
+    dealers: pd.DataFrame
+    responses: pd.DataFrame
+    invitations: pd.DataFrame | None = None
+    cases: pd.DataFrame | None = None
+    repair_orders: pd.DataFrame | None = None
+    incidents: pd.DataFrame | None = None
+    data_dir: str | None = None
+    network_responses: pd.DataFrame | None = None
+    network_dealers: pd.DataFrame | None = None
+    engine: Engine | None = field(default=None, compare=False, repr=False)
+    dealer_id: str | None = None
+
+    def engine_source(self, table: str = "responses") -> dict:
+        """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
+
+        A region or the network is read from the store by the engine itself (on Dask,
+        partition by partition); a single dealer's frame is small and passed as it is.
+        """
+        if self.dealer_id is not None:
+            return {"source": getattr(self, table)}
+        return {"source": table, "months": list(self.months),
+                "regions": None if self.is_network else [self.region],
+                "data_dir": self.data_dir}
+
+    def close(self) -> None:
+        """Release the engine (a Dask cluster it started stops)."""
+        if self.engine is not None:
+            self.engine.close()
+
+    @property
+    def all_dealers(self) -> pd.DataFrame:
+        """Every dealer of the network (the regional report's growth model spans them all)."""
+        return self.dealers if self.network_dealers is None else self.network_dealers
+
+    @property
+    def network(self) -> pd.DataFrame:
+        """The whole network's responses of the same months (benchmarks, national averages)."""
+        return self.responses if self.network_responses is None else self.network_responses
+
+    @property
+    def is_network(self) -> bool:
+        return self.region == NETWORK
+
+    @property
+    def title(self) -> str:
+        """The report's title in the catalogue's default language."""
+        return self.title_in(None)
+
+    def title_in(self, language: str | None) -> str:
+        """The report's title in ``language``."""
+        key = "network" if self.is_network else "region"
+        return L.text("titles", key, language=language, region=self.region, month=self.month)
+
+    @property
+    def current(self) -> pd.DataFrame:
+        """Responses of the report month only."""
+        return self.responses.loc[self.responses["month"] == self.month]
+
+    def require(self, *tables: str) -> None:
+        """Raise :class:`SectionDataMissing` naming the first absent or empty table."""
+        for name in tables:
+            frame = getattr(self, name)
+            if frame is None or frame.empty:
+                raise SectionDataMissing(name, self.month)
+
+
+def trailing_months(month: str, n: int) -> tuple[str, ...]:
+    """The ``n`` months ending with ``month`` (YYYY-MM strings, oldest first)."""
+    end = pd.Period(month, freq="M")
+    return tuple(str(p) for p in pd.period_range(end=end, periods=n, freq="M"))
+
+
+def load_report_data(
+    *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
+    trend_months: int = 12, engine: str | Engine | None = None,
+) -> ReportData:
+    """Load what a monthly report needs; ``month=""`` means the latest complete month.
+
+    ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
+    :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
+    """
+    regions = None if region == NETWORK else [region]
+    dealers = store.load("dealers", regions=regions, data_dir=data_dir)
+    if dealers.empty:
+        known = sorted(store.load("dealers", data_dir=data_dir)["region"].unique())
+        raise ValueError(f"region {region!r} has no dealers; known regions: {known}")
+    if not month:
+        times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
+        month = store.latest_complete_month(times)
+    months = trailing_months(month, trend_months)
+
+    def responses_of(scope: list[str] | None, scope_dealers: pd.DataFrame) -> pd.DataFrame:
+        frame = store.load("responses", months=months, regions=scope, data_dir=data_dir)
+        return store.with_region(frame, scope_dealers).assign(
+            month=lambda d: d["responded_at"].dt.to_period("M").astype(str))
+
+    responses = responses_of(regions, dealers)
+    optional = {
+        name: store.with_region(
+            store.load(name, months=months, regions=regions, data_dir=data_dir), dealers)
+        if store.available(name, data_dir=data_dir) else None
+        for name in OPTIONAL_TABLES
+    }
+    network = network_dealers = None
+    if regions is not None:
+        network_dealers = store.load("dealers", data_dir=data_dir)
+        network = responses_of(None, network_dealers)
+    return ReportData(region, month, months, dealers, responses, **optional,
+                      data_dir=str(data_dir) if data_dir else None, network_responses=network,
+                      network_dealers=network_dealers, engine=get_engine(engine))

@@ -1,0 +1,143 @@
+"""The one formatter of the reports: every number a reader sees as text is written here.
+
+The HTML book and the Excel workbook show the same frames, so they show the same text:
+
+============  ===================  ==========================================================
+what          looks like           rule
+============  ===================  ==========================================================
+NPS, change   ``+21.6``, ``-3.0``  :func:`signed`: a sign always, except for a value that
+                                   rounds to zero, which is ``0.0`` (never ``-0.0``)
+interval      ``[+17.7, +25.3]``   :func:`interval`: brackets and a comma; signs only for
+                                   signed quantities (NPS, changes, uplifts), ``[7.4, 8.1]``
+                                   for means, CSS and shares
+percent       ``31%``              :func:`percent` of a share (0.31); no decimals by default
+p-value       ``<0.001``, ``0.23`` :func:`p_value`: two decimals, three below 0.01, and more
+                                   where rounding would move it across the significance
+                                   threshold (0.0499 is ``0.0499``, never ``0.05``)
+count         ``1234``             :func:`count`: an integer, no separators
+missing       ``–``                :data:`MISSING` (an en dash) for None, NaN and NaT
+============  ===================  ==========================================================
+
+Numbers that stay numbers in a table (so that Excel can sum them) are left to the table; the
+HTML book writes them with :func:`number`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+MISSING = "–"  # an en dash: a hyphen would read as a minus sign
+DECIMALS = 1
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN, NaT and pandas' NA."""
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-likes are not missing values
+        return False
+
+
+def _rounded(value: float, decimals: int) -> float:
+    # rounding as the text will show it; a value that rounds to zero is zero (no "-0.0")
+    shown = float(f"{float(value):.{decimals}f}")
+    return 0.0 if shown == 0 else shown
+
+
+def number(value, decimals: int = DECIMALS) -> str:
+    """An unsigned number with ``decimals`` places: ``7.9``; integers stay integers."""
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        return str(int(value))
+    return f"{_rounded(value, decimals):.{decimals}f}"
+
+
+def signed(value, decimals: int = DECIMALS) -> str:
+    """A signed quantity (NPS, a change, an uplift): ``+21.6``, ``-3.0``; zero is ``0.0``."""
+    if is_missing(value):
+        return MISSING
+    shown = _rounded(value, decimals)
+    return f"{shown:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}"
+
+
+def nps(value, decimals: int = DECIMALS) -> str:
+    """An NPS in points: ``+21.6``."""
+    return signed(value, decimals)
+
+
+def interval(low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
+    """``[low, high]``; ``sign=True`` for signed quantities: ``[+17.7, +25.3]``.
+
+    Missing if either end is missing.
+    """
+    if is_missing(low) or is_missing(high):
+        return MISSING
+    fmt = signed if sign else number
+    return f"[{fmt(low, decimals)}, {fmt(high, decimals)}]"
+
+
+def with_interval(centre, low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
+    """A value followed by its interval: ``+4.2 [+2.0, +6.5]``; the value alone without one."""
+    fmt = signed if sign else number
+    if is_missing(low) or is_missing(high):
+        return fmt(centre, decimals)
+    return f"{fmt(centre, decimals)} {interval(low, high, decimals, sign=sign)}"
+
+
+def percent(share, decimals: int = 0) -> str:
+    """A share as a percentage: 0.314 -> ``31%``."""
+    if is_missing(share):
+        return MISSING
+    return f"{_rounded(100 * float(share), decimals):.{decimals}f}%"
+
+
+def percent_interval(low, high, decimals: int = 0) -> str:
+    """An interval of shares as percentages: ``[25%, 38%]``."""
+    if is_missing(low) or is_missing(high):
+        return MISSING
+    return f"[{percent(low, decimals)}, {percent(high, decimals)}]"
+
+
+def p_value(p, *, alpha: float = 0.05) -> str:
+    """``<0.001``, ``0.004``, ``0.23``; never rounded across ``alpha`` (0.0499 -> ``0.0499``)."""
+    if is_missing(p):
+        return MISSING
+    p = float(p)
+    if p < 0.001:
+        return "<0.001"
+    decimals = 3 if p < 0.01 else 2
+    text = f"{p:.{decimals}f}"
+    while (float(text) < alpha) != (p < alpha) and decimals < 17:
+        decimals += 1
+        text = f"{p:.{decimals}f}"
+    return text
+
+
+def count(n) -> str:
+    """A count as an integer: ``1234``."""
+    if is_missing(n):
+        return MISSING
+    return str(int(round(float(n))))
+
+
+def marked(text: str, flag: bool, mark: str) -> str:
+    """``text`` with ``mark`` appended when ``flag`` (a significance star, a small-sample note)."""
+    return text + mark if flag and text != MISSING else text
+
+
+def each(function, *columns: Iterable, **options) -> list[str]:
+    """``function`` applied element-wise over aligned columns: a list for a frame column."""
+    return [function(*values, **options) for values in zip(*columns, strict=True)]
+
+
+def significant(p_values: Iterable, alpha: float) -> list[bool]:
+    """Which p-values are below ``alpha`` (missing ones are not)."""
+    return [not is_missing(p) and float(p) < alpha for p in p_values]
+

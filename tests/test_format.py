@@ -1,0 +1,201 @@
+"""The one formatter and the label catalogue of the reports."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from analysis.config import ParamsError, load_params
+from analysis.report import format as F
+from analysis.report import labels as L
+
+MISSING_VALUES = [None, float("nan"), np.nan, pd.NA, pd.NaT, np.float64("nan")]
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value, text", [
+    (21.6, "+21.6"), (21.64, "+21.6"), (21.65001, "+21.7"), (-3.0, "-3.0"), (100.0, "+100.0"),
+    (-100, "-100.0"), (0.0, "0.0"), (-0.0, "0.0"), (-0.04, "0.0"), (0.049, "0.0"),
+    (0.05001, "+0.1"), (np.float64(-12.25), "-12.2"),
+])
+def test_nps_is_signed_with_one_decimal_and_zero_has_no_sign(value, text):
+    assert F.nps(value) == text
+
+
+@pytest.mark.parametrize("missing", MISSING_VALUES)
+def test_missing_is_an_en_dash_everywhere(missing):
+    assert F.MISSING == "\u2013"
+    for function in (F.nps, F.signed, F.number, F.percent, F.p_value, F.count):
+        assert function(missing) == F.MISSING
+    assert F.interval(missing, 1.0) == F.interval(1.0, missing) == F.MISSING
+    assert F.percent_interval(missing, 0.5) == F.MISSING
+    assert F.with_interval(2.0, missing, 3.0) == "2.0"
+
+
+@pytest.mark.parametrize("low, high, sign, text", [
+    (17.7, 25.3, True, "[+17.7, +25.3]"),
+    (-5.26, 3.04, True, "[-5.3, +3.0]"),
+    (-0.01, 4.0, True, "[0.0, +4.0]"),
+    (7.44, 8.06, False, "[7.4, 8.1]"),
+    (-1.0, 2.0, False, "[-1.0, 2.0]"),   # an unsigned quantity keeps its minus
+])
+def test_interval(low, high, sign, text):
+    assert F.interval(low, high, sign=sign) == text
+
+
+def test_interval_decimals_and_value_with_interval():
+    assert F.interval(1.234, 5.678, 2) == "[1.23, 5.68]"
+    assert F.with_interval(4.2, 2.0, 6.5, sign=True) == "+4.2 [+2.0, +6.5]"
+    assert F.with_interval(7.93, 7.51, 8.27) == "7.9 [7.5, 8.3]"
+
+
+@pytest.mark.parametrize("share, text", [
+    (0.31, "31%"), (0.314, "31%"), (0.316, "32%"), (1.0, "100%"), (0.0, "0%"), (-0.0, "0%"),
+    (-0.001, "0%"), (0.004, "0%"), (0.005001, "1%"),
+])
+def test_percent(share, text):
+    assert F.percent(share) == text
+
+
+def test_percent_decimals_and_interval():
+    assert F.percent(0.3149, 1) == "31.5%"
+    assert F.percent_interval(0.251, 0.384) == "[25%, 38%]"
+
+
+@pytest.mark.parametrize("p, text", [
+    (1e-5, "<0.001"), (0.0, "<0.001"), (0.000999, "<0.001"), (0.001, "0.001"),
+    (0.0042, "0.004"), (0.0099, "0.010"), (0.01, "0.01"), (0.23, "0.23"), (0.234, "0.23"),
+    (0.0449, "0.04"), (0.0451, "0.045"), (0.0499, "0.0499"), (0.04999, "0.04999"),
+    (0.05, "0.05"), (0.0501, "0.05"), (0.051, "0.05"), (0.9999, "1.00"), (1.0, "1.00"),
+])
+def test_p_value(p, text):
+    assert F.p_value(p) == text
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+def test_p_value_never_crosses_the_threshold_by_rounding(p):
+    text = F.p_value(p)
+    if text == "<0.001":
+        assert p < 0.001
+    else:
+        assert (float(text) < 0.05) == (p < 0.05)
+        assert abs(float(text) - p) <= 0.005
+
+
+def test_p_value_respects_another_alpha():
+    assert F.p_value(0.0099, alpha=0.01) == "0.0099"
+    assert F.p_value(0.0099) == "0.010"
+
+
+@pytest.mark.parametrize("n, text", [
+    (1234, "1234"), (np.int64(7), "7"), (7.0, "7"), (0, "0"), (np.float64(12.0), "12"),
+])
+def test_count_is_an_integer(n, text):
+    assert F.count(n) == text
+
+
+def test_number_keeps_integers_and_rounds_floats():
+    assert F.number(np.int64(12)) == "12"
+    assert F.number(12) == "12"
+    assert F.number(7.25, 2) == "7.25"
+    assert F.number(-0.0) == "0.0"
+    assert F.number(-0.04) == "0.0"
+    assert F.number(True) == "1.0"
+
+
+def test_marks_are_not_added_to_missing_values():
+    assert F.marked("+3.2", True, "*") == "+3.2*"
+    assert F.marked("+3.2", False, "*") == "+3.2"
+    assert F.marked(F.MISSING, True, "*") == F.MISSING
+    assert F.significant([0.01, 0.05, np.nan, None, 0.2], 0.05) == [True, False, False, False,
+                                                                     False]
+
+
+@given(st.floats(min_value=-100, max_value=100, allow_nan=False))
+def test_signed_text_reads_back_as_the_rounded_value(value):
+    text = F.signed(value)
+    assert abs(float(text) - value) <= 0.05 + 1e-9
+    assert not text.startswith("-0.0") or float(text) != 0
+    if float(text) != 0:
+        assert text[0] == ("+" if value > 0 else "-")
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+
+def test_every_catalogue_entry_has_every_language():
+    catalogue = load_params("labels")
+    assert catalogue["language"] in L.LANGUAGES
+    for group, entries in catalogue.items():
+        if group == "language":
+            continue
+        for key, entry in entries.items():
+            assert isinstance(key, str), f"{group}.{key!r}: quote keys YAML reads as bool/number"
+            assert set(entry) == set(L.LANGUAGES), f"{group}.{key}"
+            assert entry["en"], f"{group}.{key} has no English text"
+
+
+def test_catalogue_names_every_driver_touchpoint_and_cause():
+    drivers = load_params("drivers")["drivers"]
+    assert set(L.driver_labels("en")) == set(drivers)
+    assert set(L.names("touchpoints")) == set(load_params("nps")["touchpoints"])
+    assert set(L.names("causes")) >= set(load_params("taxonomy")["seeds"])
+
+
+def test_templates_fill_in_and_every_placeholder_is_known_in_both_languages():
+    assert L.column("interval", level="95%") == "95% interval"
+    assert L.column("interval", level="95%", language="ru") == "95% интервал"
+    catalogue = load_params("labels")
+    for group, entries in catalogue.items():
+        if group == "language":
+            continue
+        for key, entry in entries.items():
+            en = set(_placeholders(entry["en"]))
+            ru = set(_placeholders(entry["ru"] or entry["en"]))
+            assert en == ru, f"{group}.{key}: en has {en}, ru has {ru}"
+
+
+def _placeholders(text: str) -> list[str]:
+    import string
+
+    return [name for _, name, _, _ in string.Formatter().parse(str(text)) if name]
+
+
+def test_unknown_words_fail_loudly_unknown_data_values_show_as_they_are():
+    with pytest.raises(KeyError, match="columns.no_such_header"):
+        L.column("no_such_header")
+    assert L.name("causes", "cluster_7") == "cluster_7"
+    assert L.name("touchpoints", "service", language="ru") == "Сервис и ремонт"
+    with pytest.raises(ParamsError, match="language"):
+        L.text("columns", "nps", language="de")
+
+
+def test_an_empty_translation_falls_back_to_english(tmp_path):
+    (tmp_path / "labels.yaml").write_text(
+        "language: ru\ncolumns:\n  nps: {en: NPS, ru: ''}\n  region: {en: Region, ru: Регион}\n",
+        encoding="utf-8")
+    assert L.text("columns", "nps", params_dir=tmp_path) == "NPS"
+    assert L.text("columns", "region", params_dir=tmp_path) == "Регион"
+    assert L.resolve(params_dir=tmp_path) == "ru"
+
+
+def test_a_table_in_russian_changes_words_not_numbers(small_net):
+    from analysis import store
+    from analysis.report import tables
+
+    responses = store.with_region(small_net.responses, small_net.dealers)
+    month = str(responses["responded_at"].max().to_period("M"))
+    en = tables.headline_table(responses, month=month, by=("touchpoint",), language="en")
+    ru = tables.headline_table(responses, month=month, by=("touchpoint",), language="ru")
+    assert list(ru.columns[:3]) == ["Группа", "Ответов", "NPS"]
+    assert set(ru["Группа"]) <= set(L.names("touchpoints", language="ru").values())
+    same = [1, 3, 4, 5]  # answers, interval, change, p-value (the NPS may carry a mark)
+    np.testing.assert_array_equal(en.iloc[:, same].to_numpy(), ru.iloc[:, same].to_numpy())
+    interval = en["95% interval"]
+    assert interval.str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
+    assert not any(math.isnan(v) for v in en["Answers"])

@@ -1,0 +1,108 @@
+"""The layers of docs/architecture.md, checked on the import graph of analysis/.
+
+Every module is parsed with ``ast`` (nothing is imported), and every import statement counts,
+at the top of the module or inside a function. Below the report layer (everything in
+analysis/ but the report package and the command line) no module may import a drawing,
+notebook or HTML library, nor the report package.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "analysis"
+REPORT = "analysis.report"
+# what only the report layer (and the notebooks above it) may use
+PRESENTATION = ("matplotlib", "seaborn", "papermill", "nbconvert", "nbformat", "IPython",
+                REPORT)
+# above the report layer: the command line renders reports
+ABOVE_REPORT = {"analysis.__main__"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(source: str, module: str, *, is_package: bool = False) -> set[str]:
+    """Every module ``source`` (the text of ``module``) imports, relative imports resolved;
+    ``from analysis import report`` counts as importing ``analysis.report``."""
+    package = module if is_package else module.rpartition(".")[0]
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                parent = ".".join(base + ([node.module] if node.module else []))
+            else:
+                parent = node.module or ""
+            names.add(parent)
+            names.update(f"{parent}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations(source: str, module: str, *, is_package: bool = False) -> list[str]:
+    """Presentation imports of a module below the report layer (empty for the report layer)."""
+    if module == REPORT or module.startswith(REPORT + ".") or module in ABOVE_REPORT:
+        return []
+    found = imported(source, module, is_package=is_package)
+    return sorted(name for name in found
+                  if any(name == p or name.startswith(p + ".") for p in PRESENTATION))
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: module_name(p))
+def test_no_module_below_the_report_layer_imports_presentation(path):
+    module = module_name(path)
+    bad = violations(path.read_text(encoding="utf-8"), module,
+                     is_package=path.name == "__init__.py")
+    assert not bad, (f"{module} (below the report layer) imports {bad}: move the drawing or "
+                     "formatting to analysis/report/ (docs/architecture.md)")
+
+
+def test_the_statistics_modules_are_checked():
+    checked = {module_name(p) for p in _modules()}
+    for name in ("nps", "css", "drivers", "growth", "rootcause", "cases", "incidents",
+                 "repairs", "engine", "store", "ingest", "synthetic"):
+        assert f"analysis.{name}" in checked
+    assert "analysis.report.charts" in checked  # the report layer is parsed, and allowed
+
+
+def test_the_check_catches_each_kind_of_import():
+    source = "\n".join([
+        "import numpy as np",
+        "import matplotlib.pyplot as plt",
+        "from seaborn import barplot",
+        "from analysis import nps, report",
+        "def f():",
+        "    import papermill",
+        "    from IPython.display import display",
+        "    from .report.format import nps as fmt",
+        "    from analysis.report.tables import headline_table",
+        "    import analysis.report.charts",
+    ])
+    assert violations(source, "analysis.nps") == [
+        "IPython.display", "IPython.display.display", "analysis.report",
+        "analysis.report.charts", "analysis.report.format", "analysis.report.format.nps",
+        "analysis.report.tables", "analysis.report.tables.headline_table",
+        "matplotlib.pyplot", "papermill", "seaborn", "seaborn.barplot"]
+    # the same text is allowed in the report layer and the command line
+    assert violations(source, "analysis.report.sections") == []
+    assert violations(source, "analysis.__main__") == []
+
+
+def test_the_check_lets_harmless_imports_through():
+    source = ("import numpy as np\nfrom analysis import nps, store\nfrom .config import x\n"
+              "from analysis.reporting_period import y\nimport matplotlibrary\n")
+    assert violations(source, "analysis.growth") == []
+    assert imported("from . import store", "analysis", is_package=True) == {
+        "analysis", "analysis.store"}
+    assert imported("from ..config import x", "analysis.report.tables") == {
+        "analysis.config", "analysis.config.x"}
