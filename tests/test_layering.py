@@ -106,3 +106,28 @@ def test_the_check_lets_harmless_imports_through():
         "analysis", "analysis.store"}
     assert imported("from ..config import x", "analysis.report.tables") == {
         "analysis.config", "analysis.config.x"}
+
+
+# statistics read frames: they never reach up into the ingest layer (exports, the demo)
+STATISTICS = ("nps", "css", "drivers", "growth", "rootcause", "cases", "incidents", "repairs",
+              "estimators", "keywords", "engine", "store")
+INGEST_LAYER = ("analysis.ingest", "analysis.synthetic", "analysis.demo_exports")
+
+
+def upward(source: str, module: str) -> list[str]:
+    """Imports of the ingest layer by a statistics (or store) module."""
+    return sorted(name for name in imported(source, module)
+                  if any(name == p or name.startswith(p + ".") for p in INGEST_LAYER))
+
+
+@pytest.mark.parametrize("name", STATISTICS)
+def test_statistics_never_import_the_ingest_layer(name):
+    path = PACKAGE / f"{name}.py"
+    bad = upward(path.read_text(encoding="utf-8"), f"analysis.{name}")
+    assert not bad, f"analysis.{name} imports {bad} (docs/architecture.md: imports point down)"
+
+
+def test_the_upward_check_catches_the_demo():
+    assert upward("from analysis.synthetic import demo_comments", "analysis.rootcause") == [
+        "analysis.synthetic", "analysis.synthetic.demo_comments"]
+    assert upward("from analysis import nps, store", "analysis.growth") == []
