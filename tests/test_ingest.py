@@ -701,8 +701,9 @@ def test_demo_to_messy_exports_to_store_equals_the_demo(tmp_path, capsys):
     assert main(["ingest", "--demo", str(tmp_path / "demo"), "--via-exports",
                  "--data", str(tmp_path / "data")]) == 0
     exports = sorted(p.name for p in (tmp_path / "data" / "raw" / "demo-exports").iterdir())
-    assert exports == ["cases.xlsx", "dealers.xlsx", "incidents.csv", "invitations.csv",
-                       "repair_orders.tsv", "responses_2026-08.csv", "responses_2026-09.csv",
+    assert exports == ["actions.xlsx", "cases.xlsx", "contacts.xlsx", "dealers.xlsx",
+                       "incidents.csv", "invitations.csv", "repair_orders.tsv",
+                       "responses_2026-08.csv", "responses_2026-09.csv",
                        "responses_2026-10.csv"]
     raw = (tmp_path / "data" / "raw" / "demo-exports" / "responses_2026-08.csv").read_bytes()
     assert raw.decode("cp1251").startswith("Id ответа;Код дилера;")
@@ -727,7 +728,7 @@ def test_demo_to_messy_exports_to_store_equals_the_demo(tmp_path, capsys):
     assert main(["ingest", "--demo", str(tmp_path / "demo"), "--data",
                  str(tmp_path / "data")]) == 0  # the Parquet tables: all already stored
     out = capsys.readouterr().out
-    assert out.count(" 0 new, 0 updated") == 6
+    assert out.count(" 0 new, 0 updated") == 8
 
 
 def test_quarantine_summary_without_any_ingest_is_empty(tmp_path):
