@@ -128,10 +128,10 @@ def completion(
     counts = pd.crosstab([status[c] for c in by] if by else pd.Series("all", index=status.index,
                                                                            name="_all"),
                          status["state"]).reindex(columns=list(STATES), fill_value=0)
-    timed = status.loc[status["on_time"].notna()]
+    timed = status.loc[status["on_time"].notna()].astype({"on_time": "int64"})
     keys = [timed[c] for c in by] if by else pd.Series("all", index=timed.index, name="_all")
-    on_time = timed.groupby(keys)["on_time"].agg(["sum", "count"]).reindex(counts.index,
-                                                                          fill_value=0)
+    on_time = (timed.groupby(keys)["on_time"].agg(["sum", "count"])
+               .reindex(counts.index, fill_value=0).astype("float64"))
     out = counts.assign(n=counts.sum(axis=1))
     low, high = wilson_interval(on_time["sum"], on_time["count"], level=level)
     out = out.assign(
