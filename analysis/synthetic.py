@@ -13,6 +13,12 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   the window after the previous order closed; ``repeat_repair_pairs`` names both orders.
 - ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
 - ``red_flags_without_case``, ``misrouted_case_ids``: process failures the SLA review finds.
+- ``action_effects``: improvement actions (``actions``) -> the change each made to its target
+  driver's rating at its dealer in the months after it closed (0 for the do-nothing and the
+  never-done ones); ``action_kinds`` says which is which (works / no_effect / not_done).
+- ``return_rate_by_category``: the probability that a service customer's car comes back for a
+  scheduled visit within 12 months, by the NPS category of the answer (``repair_orders``).
+- ``funnel_rates``: each survey channel's reach and answer rates (``contacts``).
 """
 
 from __future__ import annotations
@@ -325,8 +331,9 @@ def make_network(
         n_dealers, n_regions, months, seed, params)
     end = periods[-1]
     as_of = (end + 1).to_timestamp()
-    # the closing-the-loop tables draw from a stream of their own, so that adding them left
-    # every other table's draws as they were
+    # the closing-the-loop tables draw from a stream of their own: who answers when is the
+    # same with or without actions; the actions move ratings and scores, and through the
+    # scores the red-flag cases and what is drawn after them
     loop_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LOOP_STREAM,)))
     actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
