@@ -264,7 +264,7 @@ def action_effects(
         after = _window_stats(values, responses["dealer_id"],
                               (times >= act.closed_at.to_datetime64())
                               & (times < stop.to_datetime64()))
-        both = before.join(after, lsuffix="_b", rsuffix="_a", how="inner")
+        both = before.join(after, suffixes=("_b", "_a"), how="inner")
         both = both.loc[(both["n_b"] >= 2) & (both["n_a"] >= 2)]
         change = both["mean_a"] - both["mean_b"]
         var = both["var_b"] / both["n_b"] + both["var_a"] / both["n_a"]

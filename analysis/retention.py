@@ -313,6 +313,7 @@ def uplift_value(
     *,
     gain: str = "nps_gain",
     customers: str = "customers",
+    gain_interval: tuple[str, str] | None = None,
     visits_per_year: float | None = None,
     average_order_value: float | None = None,
     params: Mapping | None = None,
@@ -329,7 +330,12 @@ def uplift_value(
     ----------
     gains
         One row per dealer (or zone), with the NPS gain in points (``gain``) and the number of
-        customers it applies to in a year (``customers``).
+        customers it applies to in a year (``customers``); e.g. ``growth_zones(...).table``
+        (``gain="uplift"``) with each dealer's service customers of the last 12 months.
+    gain_interval
+        The gain's interval columns (``("uplift_low", "uplift_high")``): the value's interval
+        then spans the low ends and the high ends of both (gain and return-rate gap), else the
+        gain is taken as exact.
 
     Returns
     -------
@@ -342,9 +348,11 @@ def uplift_value(
     require_columns(gains, [gain, customers], table="growth gains", error=RetentionDataError)
     gap, low, high = _gap(rates)
     moved = gains[customers] * gains[gain] / 200
+    lo_gain, hi_gain = (gains[gain_interval[0]], gains[gain_interval[1]]) if gain_interval \
+        else (gains[gain], gains[gain])
     return gains.assign(customers_moved=moved, value=moved * gap * visits * aov,
-                        value_low=moved * low * visits * aov,
-                        value_high=moved * high * visits * aov)
+                        value_low=gains[customers] * lo_gain / 200 * low * visits * aov,
+                        value_high=gains[customers] * hi_gain / 200 * high * visits * aov)
 
 
 def win_back(

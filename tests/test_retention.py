@@ -109,6 +109,13 @@ def test_value_at_stake_and_uplift_arithmetic():
                                 visits_per_year=4, average_order_value=10_000)
     assert up["customers_moved"].iloc[0] == pytest.approx(10)
     assert up["value"].iloc[0] == pytest.approx(10 * 0.3 * 40_000)
+    zones = pd.DataFrame({"uplift": [4.0], "uplift_low": [2.0], "uplift_high": [6.0],
+                          "customers": [500]})
+    up = retention.uplift_value(zones, rates, gain="uplift", gain_interval=("uplift_low",
+                                                                          "uplift_high"),
+                                visits_per_year=4, average_order_value=10_000)
+    assert up["value_low"].iloc[0] == pytest.approx(5 * (0.3 - half) * 40_000)
+    assert up["value_high"].iloc[0] == pytest.approx(15 * (0.3 + half) * 40_000)
 
 
 def test_win_back_list_carries_contacts_only_behind_the_flag(net):
