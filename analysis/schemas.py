@@ -6,6 +6,10 @@ store hold them: strict (no unknown column), no coercion (raw text is parsed by
 of coded columns from params. Two rules depend on the run and are added by :func:`schema_for`:
 ``dealer_id`` must be in the dealers table of the store, and no timestamp may lie in the future.
 
+``Actions`` (the dealers' improvement plans) and ``Contacts`` (the survey funnel) close the
+loop (issue 17): an action's ``target`` is a driver or a root cause of params/taxonomy.yaml, a
+funnel's ``channel`` one of params/loop.yaml ``funnel.channels``.
+
 ``Responses`` carries one 1-10 rating column per loyalty driver of params/drivers.yaml (the
 column may not be missing, a value may) and, optionally, the CSS attributes of params/css.yaml
 (present only in exports that have them).
@@ -336,6 +340,7 @@ def schema_for(
         The dealers table (or its ids); ``dealer_id`` must be one of them. None: not checked.
     now
         Timestamps after this (a month after its month) are in the future. None: not checked.
+        A plan's due date (``MAY_BE_FUTURE``) may lie after it.
     unique
         Keep the uniqueness rules; ``analysis.ingest`` drops them because it reports duplicates
         itself, naming the line where the id was first seen.
