@@ -117,7 +117,8 @@ def write_demo_exports(
     as words, or UTF-8 ``,`` English headers with ISO dates and yes/no; each has blank lines
     and its first row repeated at the end (an exact duplicate to quarantine); cases: .xlsx
     under a title row; repair orders: tab-separated UTF-8; incidents: Windows-1251 ``;`` with
-    Russian channel and kind names.
+    Russian channel and kind names; actions: the dealers' action-plan workbook (Russian
+    headers, targets and statuses, Excel dates); contacts: the call centre's funnel workbook.
 
     Parameters
     ----------
@@ -172,6 +173,18 @@ def write_demo_exports(
     inc = _export_frame(tables["incidents"], "incidents", "ru", params, **ru)
     files["incidents"].append(_write_csv(inc, out / "incidents.csv", sep=";",
                                          encoding="cp1251", blank_every=100))
+    # the dealers' action plans: the Excel sheet they keep, Russian headers and status words
+    plans = _export_frame(tables["actions"], "actions", "ru", params,
+                          **{**ru, "date_format": None})
+    files["actions"].append(_write_xlsx(plans, out / "actions.xlsx",
+                                        title="План мероприятий по улучшению", sheet="План"))
+    # the call centre's monthly funnel report, English headers, months as 10.2026
+    funnel = tables["contacts"].assign(month=lambda d: pd.to_datetime(d["month"])
+                                       .dt.strftime("%m.%Y"))
+    funnel = _export_frame(funnel, "contacts", "en", params, **en)
+    files["contacts"].append(_write_xlsx(funnel, out / "contacts.xlsx",
+                                         title="Call centre: survey contacts",
+                                         sheet="Contacts"))
     return files
 
 

@@ -6,6 +6,10 @@ store hold them: strict (no unknown column), no coercion (raw text is parsed by
 of coded columns from params. Two rules depend on the run and are added by :func:`schema_for`:
 ``dealer_id`` must be in the dealers table of the store, and no timestamp may lie in the future.
 
+``Actions`` (the dealers' improvement plans) and ``Contacts`` (the survey funnel) close the
+loop (issue 17): an action's ``target`` is a driver or a root cause of params/taxonomy.yaml, a
+funnel's ``channel`` one of params/loop.yaml ``funnel.channels``.
+
 ``Responses`` carries one 1-10 rating column per loyalty driver of params/drivers.yaml (the
 column may not be missing, a value may) and, optionally, the CSS attributes of params/css.yaml
 (present only in exports that have them).
@@ -34,13 +38,25 @@ from analysis.config import PARAMS_DIR, load_params
 from analysis.tables import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
 from analysis.tables import spec as table_spec
 
+
+def _time_column(table: str) -> str | None:
+    """The table's time column (None: not partitioned)."""
+    return table_spec(table).time
+
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+# datetime columns that may lie after "now" (a plan's due date); others may not
+MAY_BE_FUTURE = {("actions", "due_at")}
 
 # row-level rules: the error text pandera reports -> the column a user has to fix
 ROW_RULES = {
     "first_contact_at before opened_at": "first_contact_at",
     "closed_at before opened_at": "closed_at",
     "closed_at before created_at": "closed_at",
+    "due_at before opened_at": "due_at",
+    "reached more than attempted": "reached",
+    "answered more than reached": "answered",
+    "done without closed_at": "closed_at",
 }
 
 
@@ -90,13 +106,18 @@ def _build(directory: Path) -> ParamsSchemas:
     _NPS = load_params("nps", params_dir=directory)
     _DRIVERS = load_params("drivers", params_dir=directory)
     _CSS = load_params("css", params_dir=directory)
+    _TAXONOMY = load_params("taxonomy", params_dir=directory)
+    _LOOP = load_params("loop", params_dir=directory)
     _COLUMNS = load_params("columns", params_dir=directory)
     TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
     DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
     CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
     ALLOWED: dict[str, tuple[str, ...]] = {
-        "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()}
+        "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()},
+        # an action's target: a driver or a root cause (the taxonomy's seeds)
+        "target": (*DRIVERS, *(c for c in _TAXONOMY["seeds"] if c not in DRIVERS)),
     }
+    FUNNEL_CHANNELS = tuple(_LOOP["funnel"]["channels"])
     NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
     RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
     CSS_MIN, CSS_MAX = int(_CSS["scale"]["min"]), int(_CSS["scale"]["max"])
@@ -191,9 +212,56 @@ def _build(directory: Path) -> ParamsSchemas:
 
         _closed_after_created = _not_before("closed_at", "created_at")
 
+    class Actions(_Strict):
+        """Improvement actions of the dealers' action plans: a target (a driver or a root cause),
+        who owns it, when it was opened, due and closed, and its status."""
+
+        action_id: Series[str] = pa.Field(unique=True)
+        dealer_id: Series[str]
+        target: Series[str] = pa.Field(isin=list(ALLOWED["target"]))
+        description: Series[str] = pa.Field(nullable=True)
+        owner: Series[str] = pa.Field(nullable=True)
+        opened_at: Series[pd.Timestamp]
+        due_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
+        status: Series[str] = pa.Field(isin=list(ALLOWED["status"]))
+
+        _due_after_open = _not_before("due_at", "opened_at")
+        _closed_after_open = _not_before("closed_at", "opened_at")
+
+        @pa.dataframe_check(name="done_has_closed_at", error="done without closed_at")
+        @classmethod
+        def _done_is_closed(cls, df: pd.DataFrame) -> Series[bool]:
+            return (df["status"] != "done") | df["closed_at"].notna()
+
+    class Contacts(_Strict):
+        """The survey funnel: customers the call centre tried to reach per dealer, channel and
+        month, how many it reached and how many answered."""
+
+        dealer_id: Series[str]
+        channel: Series[str] = pa.Field(isin=list(FUNNEL_CHANNELS))
+        month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
+        attempted: Series[int] = pa.Field(ge=0)
+        reached: Series[int] = pa.Field(ge=0)
+        answered: Series[int] = pa.Field(ge=0)
+
+        class Config:
+            unique = ["dealer_id", "channel", "month"]
+
+        @pa.dataframe_check(name="reached_le_attempted", error="reached more than attempted")
+        @classmethod
+        def _reached(cls, df: pd.DataFrame) -> Series[bool]:
+            return df["reached"] <= df["attempted"]
+
+        @pa.dataframe_check(name="answered_le_reached", error="answered more than reached")
+        @classmethod
+        def _answered(cls, df: pd.DataFrame) -> Series[bool]:
+            return df["answered"] <= df["reached"]
+
     MODELS: dict[str, type[pa.DataFrameModel]] = {
         "dealers": Dealers, "invitations": Invitations, "responses": Responses, "cases": Cases,
-        "repair_orders": RepairOrders, "incidents": Incidents,
+        "repair_orders": RepairOrders, "incidents": Incidents, "actions": Actions,
+        "contacts": Contacts,
     }
 
     return ParamsSchemas(directory, TOUCHPOINTS, DRIVERS, CSS_ATTRIBUTES, ALLOWED, MODELS)
@@ -239,11 +307,15 @@ def required_columns(table: str, *, params_dir: str | os.PathLike | None = None)
 
 def kind_of(table: str, column: str, *, params_dir: str | os.PathLike | None = None) -> str:
     """How a column is read from text: str, code, month, int, float, bool or datetime."""
-    if column in for_params(params_dir).allowed:
+    col = columns(table, params_dir=params_dir)[column]
+    # a coded column name (owner, channel, ...) is a code only where the table restricts it:
+    # a case's owner is dealer/importer, an action's owner is a person
+    if column in for_params(params_dir).allowed and any(
+            "allowed_values" in (c.statistics or {}) for c in col.checks):
         return "code"
-    if table == "invitations" and column == "month":
+    if column == "month" and _time_column(table) == "month":
         return "month"
-    dtype = str(columns(table, params_dir=params_dir)[column].dtype)
+    dtype = str(col.dtype)
     if dtype.startswith("datetime64"):
         return "datetime"
     for kind in ("int", "float", "bool"):
@@ -268,6 +340,7 @@ def schema_for(
         The dealers table (or its ids); ``dealer_id`` must be one of them. None: not checked.
     now
         Timestamps after this (a month after its month) are in the future. None: not checked.
+        A plan's due date (``MAY_BE_FUTURE``) may lie after it.
     unique
         Keep the uniqueness rules; ``analysis.ingest`` drops them because it reports duplicates
         itself, naming the line where the id was first seen.
@@ -286,7 +359,7 @@ def schema_for(
         now = pd.Timestamp(now)
         for name, col in schema.columns.items():
             kind = kind_of(table, name, params_dir=params_dir)
-            if kind == "datetime":
+            if kind == "datetime" and (table, name) not in MAY_BE_FUTURE:
                 updates[name] = {"checks": [*col.checks, pa.Check(
                     lambda s, now=now: s <= now, name="not_future",
                     error=f"in the future (after {now:%d.%m.%Y %H:%M})")]}

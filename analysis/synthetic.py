@@ -13,6 +13,12 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   the window after the previous order closed; ``repeat_repair_pairs`` names both orders.
 - ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
 - ``red_flags_without_case``, ``misrouted_case_ids``: process failures the SLA review finds.
+- ``action_effects``: improvement actions (``actions``) -> the change each made to its target
+  driver's rating at its dealer in the months after it closed (0 for the do-nothing and the
+  never-done ones); ``action_kinds`` says which is which (works / no_effect / not_done).
+- ``return_rate_by_category``: the probability that a service customer's car comes back for a
+  scheduled visit within 12 months, by the NPS category of the answer (``repair_orders``).
+- ``funnel_rates``: each survey channel's reach and answer rates (``contacts``).
 """
 
 from __future__ import annotations
@@ -193,6 +199,20 @@ RESOLUTIONS = ["Извинились, предложили скидку на с�
                "Клиент не вышел на связь", "Устранили неисправность повторно"]
 
 _ALT = re.compile(r"\{([^{}]*)\}")
+#: The spawn key of the random stream that the closing-the-loop tables (actions, returns,
+#: contacts) draw from; months of the streaming writer use keys 0, 1, ...
+LOOP_STREAM = 0x100F
+ACTION_TEXT = {
+    "product_quality": ["Разбор претензий по качеству автомобиля с импортером",
+                        "Предпродажная подготовка: чек-лист"],
+    "repair_quality": ["Контроль качества ремонта мастером перед выдачей",
+                       "Обучение механиков диагностике", "Повторная проверка после ремонта"],
+    "booking": ["Второй оператор на запись в часы пик", "Онлайн-запись на сайте",
+                "Напоминание о записи за день по SMS"],
+    "staff": ["Тренинг по работе с клиентами для мастеров-приемщиков",
+              "Звонок клиенту при готовности автомобиля", "Стандарт общения с клиентом"],
+    "atmosphere": ["Уборка клиентской зоны каждые два часа", "Обновление зоны ожидания"],
+}
 VIN_ALPHABET = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
 
 
@@ -263,6 +283,8 @@ class DemoNetwork:
     cases: pd.DataFrame
     repair_orders: pd.DataFrame
     incidents: pd.DataFrame
+    actions: pd.DataFrame
+    contacts: pd.DataFrame
     truth: dict = field(default_factory=dict)
 
     def write(self, directory: str | Path) -> Path:
@@ -308,12 +330,29 @@ def make_network(
     p, drivers, rng, periods, dealers, dealer_state = _setup(
         n_dealers, n_regions, months, seed, params)
     end = periods[-1]
-    invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
-                                                    responses_per_month, p, drivers)
     as_of = (end + 1).to_timestamp()
+    # the closing-the-loop tables draw from a stream of their own: who answers when is the
+    # same with or without actions; the actions move ratings and scores, and through the
+    # scores the red-flag cases and what is drawn after them
+    loop_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LOOP_STREAM,)))
+    actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
+    invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
+                                                    responses_per_month, p, drivers, plan)
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
-    repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods)
+    returns = _returns(loop_rng, responses, p, as_of)
+    repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods,
+                                             returns=returns, loop_rng=loop_rng)
     incidents = _incidents(rng, dealers, periods, p, as_of)
+    contacts = _contacts(loop_rng, dealers, dealer_state, periods, p)
+    truth_loop = {
+        "action_effects": _planted_effects(actions, plan, responses, truth_resp),
+        "action_kinds": dict(zip(actions["action_id"], plan["kind"])),
+        "return_rate_by_category": {k: float(v)
+                                    for k, v in p["return_rate_by_category"].items()},
+        "funnel_rates": {c: {k: float(v) for k, v in r.items()}
+                         for c, r in p["funnel_rates"].items()},
+    }
+    truth_resp.pop("_lift", None)
 
     truth = {
         "seed": seed,
@@ -326,8 +365,10 @@ def make_network(
         **truth_resp,
         **truth_cases,
         **truth_ro,
+        **truth_loop,
     }
-    return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents, truth)
+    return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents,
+                       actions, contacts, truth)
 
 
 def _setup(n_dealers, n_regions, months, seed, params):
@@ -397,7 +438,7 @@ def _norm(x):
     return x / x.sum()
 
 
-def _responses(rng, dealers, st, periods, per_month, p, drivers):
+def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None):
     tps = list(p["touchpoint_shares"])
     tp_share = _norm([p["touchpoint_shares"][t] for t in tps])
     n_m = len(periods)
@@ -425,8 +466,9 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     month_no = pd.DatetimeIndex(responded_at).month.to_numpy()
     region_code = pd.factorize(dealers["region"])[0][di]
     drift = rng.normal(0, 0.08, region_code.max() + 1)[region_code] * (mi - n_m / 2)
-    ratings, nps, css = _answers(rng, p, st["offsets"][di], drivers, np.array(tps)[ti],
-                                 month_no, drift)
+    shift = None if plan is None else _action_shift(plan, dealers, di, responded_at, drivers)
+    ratings, nps, css, lift = _answers(rng, p, st["offsets"][di], drivers, np.array(tps)[ti],
+                                       month_no, drift, shift=shift)
 
     order = np.argsort(responded_at.to_numpy(), kind="stable")
     ids = np.array([f"R{i + 1:07d}" for i in range(n)])
@@ -449,12 +491,18 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers):
     has_email = rng.random(n) < 0.6
     frame["email"] = [_email(rng) if e else None for e in has_email]
     truth = {"response_cause": causes, "golden_star_response_ids": golden}
+    if lift is not None:  # what the actions changed, per answer (in the frame's order)
+        truth["_lift"] = lift[order]
     return invitations, frame, truth
 
 
-def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift):
+def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift, *, shift=None):
     """The answer model shared by make_network and the streaming writer: ratings (with
     missing ones), the 0-10 score and the CSS attributes, drawn in one fixed order.
+
+    ``shift`` (answers x drivers, latent rating points) is what improvement actions add; the
+    fourth value returned is then the change of each rounded rating it made (the draws are
+    the same either way), else None.
 
     A latent customer mood (a winter dip, a slow regional drift and an unhappy minority that
     makes the long left tail of real NPS) moves every rating; the score is the planted linear
@@ -467,6 +515,10 @@ def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift):
     means = np.array([p["rating_mean"][d] for d in drivers])
     raw = (means[None, :] + offsets + p["rating_common_sd"] * mood[:, None]
            + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
+    lift = None
+    if shift is not None:
+        lift = np.clip(np.round(raw + shift), 1, 10) - np.clip(np.round(raw), 1, 10)
+        raw = raw + shift
     ratings = np.clip(np.round(raw), 1, 10)
     weights = np.array([p["driver_weights"][d] for d in drivers])
     tp_effect = pd.Series(touchpoint).map(p["touchpoint_effect"]).to_numpy(dtype=float)
@@ -474,7 +526,9 @@ def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift):
     score = np.clip(np.round(latent), 0, 10).astype("int64")
     css = _css_ratings(rng, raw, drivers, touchpoint, p)
     missing = rng.random((n, len(drivers))) < p["missing_rating_share"]
-    return np.where(missing, np.nan, ratings), score, css
+    if lift is not None:
+        lift = np.where(missing, np.nan, lift)
+    return np.where(missing, np.nan, ratings), score, css, lift
 
 
 def _css_ratings(rng, raw, drivers, touchpoint, p):
@@ -622,7 +676,7 @@ def _cases(rng, responses, dealers, p, as_of):
     return cases.loc[~lost].reset_index(drop=True), slow, truth
 
 
-def _repair_orders(rng, responses, dealers, p, periods):
+def _repair_orders(rng, responses, dealers, p, periods, *, returns=None, loop_rng=None):
     service = responses.loc[responses["touchpoint"] == "service",
                             ["dealer_id", "vin", "responded_at"]]
     # staff: 4-8 mechanics and 1-3 foremen per dealer, each mechanic reporting to one foreman
@@ -706,7 +760,13 @@ def _repair_orders(rng, responses, dealers, p, periods):
     # the data ends at the snapshot: a follow-up that would open later is not in it yet
     extra = pd.DataFrame(follow).loc[lambda d: d["opened_at"] < (periods[-1] + 1).to_timestamp()]
     base["_src"], base["_planted"] = -1, False
-    ros = pd.concat([base, extra], ignore_index=True)
+    parts = [base, extra]
+    if returns is not None and len(returns):  # customers coming back (loop stream's draws)
+        mech = [mechanics[d][loop_rng.integers(len(mechanics[d]))] for d in returns["dealer_id"]]
+        parts.append(returns.assign(mechanic=mech, foreman=[
+            foreman_of[(d, m)] for d, m in zip(returns["dealer_id"], mech)],
+            _src=-1, _planted=False))
+    ros = pd.concat(parts, ignore_index=True)
     ros["_row"] = np.arange(len(ros))
     ros = ros.sort_values(["opened_at", "_row"], kind="stable").reset_index(drop=True)
     ros["ro_id"] = [f"RO{i + 1:07d}" for i in range(len(ros))]
@@ -721,6 +781,146 @@ def _repair_orders(rng, responses, dealers, p, periods):
              "repeat_repair_pairs": sorted(pairs, key=lambda x: x["repeat_ro_id"]),
              "careless_mechanics": careless_list, "repeat_window_days": window}
     return ros, truth
+
+
+def _actions(rng, dealers, st, periods, p, drivers, as_of):
+    """Improvement actions: some work (their driver's latent rating rises by a planted amount
+    from the day they close), some do nothing, some are never done. A weak dealer acts on its
+    weak driver first (its growth zone); each dealer acts on a driver at most once."""
+    ids = dealers["dealer_id"].to_numpy()
+    n_act = int(round(p["action_dealer_share"] * len(ids)))
+    acting = np.sort(rng.choice(len(ids), n_act, replace=False)) if n_act else np.array([], int)
+    kinds, kind_p = list(p["action_kinds"]), _norm(list(p["action_kinds"].values()))
+    lo_n, hi_n = p["actions_per_dealer"]
+    start, end = periods[0].to_timestamp(), as_of
+    window = int(load_params("loop")["actions"]["window_months"])
+    # room for a window before the action and after it, where the network is long enough
+    first = start + pd.DateOffset(months=window)
+    last = end - pd.DateOffset(months=window) - pd.Timedelta(days=p["action_duration_days"][1])
+    if last <= first:
+        first, last = start, end - pd.Timedelta(days=p["action_duration_days"][1])
+    span = max((last - first).days, 1)
+    rows = []
+    for i in acting:
+        weak = st["weak"].get(ids[i])
+        others = [d for d in drivers if d != weak]
+        n = int(rng.integers(lo_n, hi_n + 1))
+        targets = ([weak] if weak else []) + list(rng.permutation(others))
+        for target in targets[:n]:
+            kind = kinds[rng.choice(len(kinds), p=kind_p)]
+            opened = first + pd.Timedelta(days=int(rng.integers(0, span)),
+                                          hours=int(rng.integers(9, 18)))
+            due = opened + pd.Timedelta(days=int(rng.integers(p["action_due_days"][0],
+                                                              p["action_due_days"][1] + 1)))
+            took = int(rng.integers(p["action_duration_days"][0],
+                                    p["action_duration_days"][1] + 1))
+            closed = opened + pd.Timedelta(days=took)
+            if rng.random() >= p["action_late_share"]:
+                closed = min(closed, due)
+            effect = float(rng.uniform(*p["action_effect"])) if kind == "works" else 0.0
+            text = ACTION_TEXT[target][rng.integers(len(ACTION_TEXT[target]))]
+            rows.append({"dealer": int(i), "dealer_id": ids[i], "target": target,
+                         "description": text, "owner": _person(rng), "opened_at": opened,
+                         "due_at": due, "closed_at": closed if kind != "not_done" else pd.NaT,
+                         "status": "open" if kind == "not_done" else "done", "kind": kind,
+                         "effect": effect})
+        if rng.random() < 0.5:  # a fresh action, opened in the last month and not yet due
+            target = targets[min(n, len(targets) - 1)]
+            opened = end - pd.Timedelta(days=int(rng.integers(2, 25)))
+            rows.append({"dealer": int(i), "dealer_id": ids[i], "target": target,
+                         "description": ACTION_TEXT[target][0], "owner": _person(rng),
+                         "opened_at": opened, "due_at": opened + pd.Timedelta(days=45),
+                         "closed_at": pd.NaT, "status": "open", "kind": "not_done",
+                         "effect": 0.0})
+    cols = ["dealer", "dealer_id", "target", "description", "owner", "opened_at", "due_at",
+            "closed_at", "status", "kind", "effect"]
+    plan = pd.DataFrame(rows, columns=cols)
+    plan = plan.sort_values(["opened_at", "dealer_id"], kind="stable").reset_index(drop=True)
+    for c in ("opened_at", "due_at", "closed_at"):
+        plan[c] = pd.to_datetime(plan[c]).astype("datetime64[ns]").dt.floor("s")
+    plan.insert(0, "action_id", [f"A{i + 1:05d}" for i in range(len(plan))])
+    actions = plan[["action_id", "dealer_id", "target", "description", "owner", "opened_at",
+                    "due_at", "closed_at", "status"]].astype({"owner": "str"})
+    return actions, plan
+
+
+def _action_shift(plan, dealers, di, responded_at, drivers) -> np.ndarray:
+    """Latent rating points the working actions add to each answer (answers x drivers)."""
+    shift = np.zeros((len(di), len(drivers)))
+    times = pd.DatetimeIndex(responded_at).to_numpy()
+    for row in plan.loc[plan["effect"] > 0].itertuples():
+        hit = (di == row.dealer) & (times >= row.closed_at.to_datetime64())
+        shift[hit, drivers.index(row.target)] += row.effect
+    return shift
+
+
+def _planted_effects(actions, plan, responses, truth_resp) -> dict[str, float]:
+    """action_id -> the planted effect on its target: the mean change the action made to the
+    rated answers of its dealer in the window after it closed (what a difference in
+    differences estimates), 0 for actions that do nothing or were never done."""
+    window = int(load_params("loop")["actions"]["window_months"])
+    lift = truth_resp.get("_lift")
+    drivers = list(load_params("drivers")["drivers"])
+    out = {}
+    for row in plan.itertuples():
+        if row.effect <= 0 or lift is None:
+            out[row.action_id] = 0.0
+            continue
+        t = responses["responded_at"]
+        sel = ((responses["dealer_id"] == row.dealer_id) & (t >= row.closed_at)
+               & (t < row.closed_at + pd.DateOffset(months=window))).to_numpy()
+        values = lift[sel, drivers.index(row.target)]
+        values = values[~np.isnan(values)]
+        out[row.action_id] = round(float(values.mean()), 6) if len(values) else 0.0
+    return out
+
+
+def _returns(rng, responses, p, as_of) -> pd.DataFrame:
+    """Service customers coming back: after an answer, the car returns for a scheduled visit
+    within 12 months with the planted probability of the answer's NPS category, at a time
+    drawn evenly between the comeback horizon and 12 months (only visits before the data's
+    end are in the data)."""
+    loop = load_params("loop")["retention"]
+    service = responses.loc[responses["touchpoint"] == loop["touchpoint"],
+                            ["dealer_id", "vin", "responded_at", "nps"]]
+    rates = p["return_rate_by_category"]
+    category = np.select([service["nps"] >= 9, service["nps"] >= 7],
+                         ["promoter", "passive"], "detractor")
+    comes = rng.random(len(service)) < pd.Series(category).map(rates).to_numpy()
+    horizon = int(loop["months"]) * 365.25 / 12
+    days = rng.uniform(loop["comeback_days"], horizon, len(service))
+    opened = (service["responded_at"].to_numpy()
+              + pd.to_timedelta(np.round(days * 86400), unit="s").to_numpy())
+    hours = rng.integers(1, 6, len(service))
+    keep = comes & (opened < as_of.to_datetime64())
+    code, text = "MNT-01", dict(FAULTS)["MNT-01"]  # scheduled maintenance: never a repeat
+    opened = pd.to_datetime(opened[keep]).floor("s")
+    return pd.DataFrame({
+        "dealer_id": service["dealer_id"].to_numpy()[keep], "vin": service["vin"].to_numpy()[keep],
+        "opened_at": opened, "closed_at": opened + pd.to_timedelta(hours[keep], unit="h"),
+        "fault_code": code, "fault": text,
+    })
+
+
+def _contacts(rng, dealers, st, periods, p) -> pd.DataFrame:
+    """The call centre's survey funnel per dealer, channel and month: attempts in proportion
+    to the dealer's size, reached and answered with the planted rates of each channel."""
+    channels = list(p["funnel_rates"])
+    size = st["size"] / st["size"].mean()
+    d, c, m = np.indices((len(dealers), len(channels), len(periods)))
+    attempted = rng.poisson(p["funnel_attempts_per_dealer_month"] * size[d])
+    reach = np.array([p["funnel_rates"][k]["reach"] for k in channels])[c]
+    answer = np.array([p["funnel_rates"][k]["answer"] for k in channels])[c]
+    reached = rng.binomial(attempted, reach)
+    answered = rng.binomial(reached, answer)
+    return pd.DataFrame({
+        "dealer_id": dealers["dealer_id"].to_numpy()[d.ravel()],
+        "channel": np.array(channels)[c.ravel()],
+        "month": periods.strftime("%Y-%m")[m.ravel()],
+        "attempted": attempted.ravel().astype("int64"),
+        "reached": reached.ravel().astype("int64"),
+        "answered": answered.ravel().astype("int64"),
+    })
 
 
 def _fault_variant(text: str, rng) -> str:
@@ -965,8 +1165,8 @@ def _stream_block(rng, stream: ResponseStream, m: int, di, ti, responded_at, fir
     month_no = stream.periods[m].month
     drift = state["drift"][state["region_code"][di]] * (m - n_m / 2)
     touchpoint = np.array(tps)[ti]
-    ratings, score, css = _answers(rng, p, st["offsets"][di], drivers, touchpoint, month_no,
-                                   drift)
+    ratings, score, css, _ = _answers(rng, p, st["offsets"][di], drivers, touchpoint,
+                                      month_no, drift)
     vin = np.empty((n, 17), dtype=np.uint8)
     vin[:, :3] = np.frombuffer(b"XW8", dtype=np.uint8)
     vin[:, 3:11] = _VIN_BYTES[rng.integers(0, len(_VIN_BYTES), (n, 8))]

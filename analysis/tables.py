@@ -51,6 +51,10 @@ SPECS: tuple[Table, ...] = (
           "workshop repair orders"),
     Table("incidents", ("incident_id",), "created_at", True,
           "complaints and thanks received by customer service"),
+    Table("actions", ("action_id",), "opened_at", True,
+          "improvement actions from the dealers' action-plan sheets"),
+    Table("contacts", ("dealer_id", "channel", "month"), "month", True,
+          "the survey funnel: contacts attempted, reached and answered per channel and month"),
 )
 
 TABLES: tuple[str, ...] = tuple(t.name for t in SPECS)

@@ -701,8 +701,9 @@ def test_demo_to_messy_exports_to_store_equals_the_demo(tmp_path, capsys):
     assert main(["ingest", "--demo", str(tmp_path / "demo"), "--via-exports",
                  "--data", str(tmp_path / "data")]) == 0
     exports = sorted(p.name for p in (tmp_path / "data" / "raw" / "demo-exports").iterdir())
-    assert exports == ["cases.xlsx", "dealers.xlsx", "incidents.csv", "invitations.csv",
-                       "repair_orders.tsv", "responses_2026-08.csv", "responses_2026-09.csv",
+    assert exports == ["actions.xlsx", "cases.xlsx", "contacts.xlsx", "dealers.xlsx",
+                       "incidents.csv", "invitations.csv", "repair_orders.tsv",
+                       "responses_2026-08.csv", "responses_2026-09.csv",
                        "responses_2026-10.csv"]
     raw = (tmp_path / "data" / "raw" / "demo-exports" / "responses_2026-08.csv").read_bytes()
     assert raw.decode("cp1251").startswith("Id ответа;Код дилера;")
@@ -727,7 +728,7 @@ def test_demo_to_messy_exports_to_store_equals_the_demo(tmp_path, capsys):
     assert main(["ingest", "--demo", str(tmp_path / "demo"), "--data",
                  str(tmp_path / "data")]) == 0  # the Parquet tables: all already stored
     out = capsys.readouterr().out
-    assert out.count(" 0 new, 0 updated") == 6
+    assert out.count(" 0 new, 0 updated") == 8
 
 
 def test_quarantine_summary_without_any_ingest_is_empty(tmp_path):
@@ -792,3 +793,59 @@ def test_any_way_of_writing_a_score_reads_as_that_score(n, style):
     values, errors = ingest._parse_number(pd.Series([text], dtype="object"),
                                           {k: v for v, k in words.items()})
     assert values.tolist() == [float(n)] and errors.isna().all()
+
+
+# --- closing the loop: the dealers' action-plan sheets and the call centre's funnel -------------
+ACTIONS_RU = ["Номер мероприятия", "Код дилера", "Цель", "Описание мероприятия", "Ответственный",
+              "Дата начала", "Срок", "Дата выполнения", "Статус"]
+
+
+def test_malformed_action_sheets_are_quarantined_with_reasons(tmp_path):
+    good = ["M-1", "D001", "Качество ремонта", "Контроль качества перед выдачей", "Петров А.А.",
+            "01.06.2026", "15.07.2026", "10.07.2026", "Выполнено"]
+    rows = [["План мероприятий по улучшению, ДЦ Тула"], [], ACTIONS_RU, good,
+            ["M-2", "D002", "Персонал", "Тренинг", "Иванова О.", "01.06.2026", "01.12.2026",
+             "", "В работе"],                                       # due later than now: fine
+            ["M-3", "D001", "Цены", "Скидки", "", "01.06.2026", "01.07.2026", "", "открыто"],
+            ["M-4", "D001", "booking", "Онлайн-запись", "", "01.06.2026", "01.07.2026",
+             "15.05.2026", "Выполнено"],                            # closed before it opened
+            ["M-5", "D003", "staff", "Стандарт общения", "", "01.06.2026", "01.07.2026", "",
+             "Выполнено"],                                          # done, but when?
+            ["M-6", "D001", "staff", "Звонок при готовности", "", "01.06.2026", "01.05.2026",
+             "", "отложено"],                                       # due before open; status?
+            ["M-7", "D009", "staff", "Обучение", "", "01.06.2026", "01.07.2026", "", "открыто"],
+            ["M-1", "D001", "staff", "Другое", "", "01.06.2026", "01.07.2026", "", "открыто"]]
+    r = read(write_xlsx(tmp_path / "plan.xlsx", rows, sheet="План"), table="actions")
+    check_invariant(r)
+    assert ids(r, "action_id") == ["M-1", "M-2"]
+    assert r.accepted["target"].tolist() == ["repair_quality", "staff"]
+    assert r.accepted["status"].tolist() == ["done", "open"]
+    assert r.accepted["owner"].tolist() == ["Петров А.А.", "Иванова О."]
+    got = dict(zip(r.quarantined["source_line"], r.quarantined["problem"]))
+    assert set(got) == {6, 7, 8, 9, 10, 11}  # Excel rows, under a title row and a blank one
+    assert got[6].startswith("target: not one of product_quality, repair_quality, booking")
+    assert got[6].endswith("('Цены')")
+    assert got[7] == "closed_at: closed_at before opened_at ('15.05.2026')"
+    assert got[8] == "closed_at: done without closed_at"
+    assert got[9] == ("due_at: due_at before opened_at ('01.05.2026'); "
+                      "status: not one of open, done, cancelled ('отложено')")
+    assert got[10] == "dealer_id: unknown dealer (not in the dealers table) ('D009')"
+    assert got[11] == "action_id: duplicate id M-1: first seen at line 4"
+    assert dict(zip(r.quarantined["source_line"], r.quarantined["bad_columns"]))[9] == (
+        "due_at; status")
+
+
+def test_funnel_report_rows_that_do_not_add_up_are_quarantined(tmp_path):
+    header = ["Dealer code", "Channel", "Month", "Attempts", "Reached", "Answered"]
+    rows = [["D001", "Звонок", "10.2026", "120", "60", "25"],
+            ["D001", "SMS", "10.2026", "100", "90", "12"],
+            ["D002", "e-mail", "10.2026", "80", "85", "5"],      # reached more than attempted
+            ["D002", "messenger", "10.2026", "50", "40", "41"],  # answered more than reached
+            ["D003", "Web form", "10.2026", "50", "40", "4"]]    # not a survey channel
+    r = read(write_csv(tmp_path / "funnel.csv", header, rows, sep=","), table="contacts")
+    check_invariant(r)
+    assert r.accepted["channel"].tolist() == ["phone", "sms"]
+    got = dict(zip(r.quarantined["source_line"], r.quarantined["problem"]))
+    assert got[4] == "reached: reached more than attempted ('85')"
+    assert got[5] == "answered: answered more than reached ('41')"
+    assert got[6] == "channel: not one of phone, sms, email, messenger ('Web form')"

@@ -106,3 +106,39 @@ def test_write_and_read_round_trip(tmp_path, small_net):
                                       check_dtype=False)
     assert back.truth == small_net.truth
     assert np.isin(["truth.json", "responses.parquet"], [p.name for p in tmp_path.iterdir()]).all()
+
+
+def test_closing_the_loop_tables_and_truth(small_net):
+    from analysis import schemas
+
+    acts, contacts, truth = small_net.actions, small_net.contacts, small_net.truth
+    schemas.validate("actions", acts, dealers=small_net.dealers)
+    schemas.validate("contacts", contacts, dealers=small_net.dealers)
+    assert set(truth["action_effects"]) == set(acts["action_id"])
+    kinds = truth["action_kinds"]
+    assert set(kinds.values()) <= {"works", "no_effect", "not_done"} and "works" in kinds.values()
+    for action_id, effect in truth["action_effects"].items():
+        assert (effect > 0) == (kinds[action_id] == "works"), action_id
+    done = acts.set_index("action_id")["closed_at"].notna()
+    assert all(done[a] == (k != "not_done") for a, k in kinds.items())
+    # a weak dealer that acts, acts on its weak driver
+    weak = truth["dealer_weak_driver"]
+    for dealer, targets in acts.groupby("dealer_id")["target"]:
+        if dealer in weak:
+            assert weak[dealer] in set(targets)
+    assert truth["return_rate_by_category"] == {"promoter": 0.75, "passive": 0.6,
+                                                "detractor": 0.4}
+    assert set(contacts["channel"]) == set(truth["funnel_rates"])
+    assert (contacts["reached"] <= contacts["attempted"]).all()
+
+
+def test_actions_move_ratings_not_who_answered_when():
+    params = {**load_params("network")["demo"], "action_dealer_share": 0.0}
+    quiet = make_network(n_dealers=8, n_regions=2, months=2, responses_per_month=300, seed=5,
+                         params=params)
+    acting = make_network(n_dealers=8, n_regions=2, months=2, responses_per_month=300, seed=5)
+    # actions move ratings (and scores) only; the answers' ids, dealers and times are the same
+    cols = ["response_id", "dealer_id", "touchpoint", "responded_at", "vin"]
+    pd.testing.assert_frame_equal(quiet.responses[cols], acting.responses[cols])
+    pd.testing.assert_frame_equal(quiet.invitations, acting.invitations)
+    assert quiet.actions.empty and not acting.actions.empty

@@ -1,0 +1,49 @@
+"""The survey funnel: rates against hand-computed Wilson intervals and the demo's planted
+channel rates and differences."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import funnel
+from analysis.estimators import wilson_interval
+
+
+def test_planted_channel_rates_are_recovered(small_net):
+    rates = funnel.funnel_rates(small_net.contacts).set_index("channel")
+    truth = small_net.truth["funnel_rates"]
+    assert set(rates.index) == set(truth)
+    for channel, planted in truth.items():
+        row = rates.loc[channel]
+        assert row["reach_low"] <= planted["reach"] <= row["reach_high"], channel
+        assert row["response_low"] <= planted["answer"] <= row["response_high"], channel
+
+
+def test_channel_differences_have_the_planted_sign(small_net):
+    diff = funnel.channel_differences(small_net.contacts, reference="phone")
+    truth = small_net.truth["funnel_rates"]
+    assert set(diff["reference"]) == {"phone"} and "phone" not in set(diff["channel"])
+    for row in diff.itertuples():
+        key = "reach" if row.stage == "reach" else "answer"
+        planted = truth[row.channel][key] - truth["phone"][key]
+        assert row.difference_low <= planted <= row.difference_high
+        assert row.differs and np.sign(row.difference) == np.sign(planted)
+
+
+def test_rates_by_hand_and_by_any_grouping():
+    contacts = pd.DataFrame({"dealer_id": ["D1", "D1", "D2"], "channel": ["sms", "phone", "sms"],
+                             "month": ["2026-10"] * 3, "attempted": [100, 50, 0],
+                             "reached": [80, 20, 0], "answered": [8, 10, 0]})
+    by_dealer = funnel.funnel_rates(contacts, by=("dealer_id",)).set_index("dealer_id")
+    d1 = by_dealer.loc["D1"]
+    assert d1[["attempted", "reached", "answered"]].tolist() == [150, 100, 18]
+    assert d1["reach_rate"] == pytest.approx(100 / 150)
+    assert d1["response_rate"] == pytest.approx(0.18) and d1["yield_rate"] == pytest.approx(0.12)
+    low, high = wilson_interval(18, 100, level=0.95)
+    assert d1["response_low"] == pytest.approx(float(low))
+    assert d1["response_high"] == pytest.approx(float(high))
+    assert np.isnan(by_dealer.loc["D2", "reach_rate"])  # nothing attempted: no rate
+    regions = pd.DataFrame({"dealer_id": ["D1", "D2"], "region": ["N", "N"]})
+    total = funnel.funnel_rates(contacts, by=("region",), dealers=regions)
+    assert total["attempted"].tolist() == [150]
+    assert funnel.funnel_rates(contacts, by=())["answered"].tolist() == [18]
