@@ -110,6 +110,7 @@ def test_the_check_lets_harmless_imports_through():
 
 # statistics read frames: they never reach up into the ingest layer (exports, the demo)
 STATISTICS = ("nps", "css", "drivers", "growth", "rootcause", "cases", "incidents", "repairs",
+              "actions", "retention", "funnel",
               "estimators", "keywords", "engine", "store")
 INGEST_LAYER = ("analysis.ingest", "analysis.synthetic", "analysis.demo_exports")
 
