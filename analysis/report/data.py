@@ -47,6 +47,8 @@ class ReportData:
     cases: pd.DataFrame | None = None
     repair_orders: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+    contacts: pd.DataFrame | None = None
     data_dir: str | None = None
     network_responses: pd.DataFrame | None = None
     network_dealers: pd.DataFrame | None = None

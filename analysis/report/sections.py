@@ -306,7 +306,8 @@ def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
 
     return replace(data, responses=only(data.responses), invitations=only(data.invitations),
                    cases=only(data.cases), repair_orders=only(data.repair_orders),
-                   incidents=only(data.incidents), dealers=only(data.dealers),
+                   incidents=only(data.incidents), actions=only(data.actions),
+                   contacts=only(data.contacts), dealers=only(data.dealers),
                    network_responses=data.network, network_dealers=data.all_dealers,
                    dealer_id=dealer_id)
 
