@@ -17,7 +17,8 @@ import seaborn as sns
 from analysis.config import load_params
 from analysis.report import labels as L
 
-__all__ = ["dealer_ranking", "importance_dynamics", "importance_performance",
+__all__ = ["action_effects", "customer_flow", "dealer_ranking", "funnel_rates",
+           "return_rates", "importance_dynamics", "importance_performance",
            "incidents_by_month", "long_service_reasons", "nps_errorbars", "nps_trend",
            "repeats_by_person", "response_rates", "sla_compliance"]
 
@@ -294,4 +295,88 @@ def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int =
         _, ax = plt.subplots(figsize=(7, 0.35 * max(len(data), 1) + 1.2))
     sns.barplot(data=data, x="repeats", y="person", color="C3", ax=ax)
     ax.set(xlabel=_t("repeat_repairs", language), ylabel="")
+    return ax
+
+
+# --- closing the loop ------------------------------------------------------------------------
+
+
+def action_effects(review: pd.DataFrame, *, language: str | None = None,
+                   ax: plt.Axes | None = None) -> plt.Axes:
+    """Each measured action's effect with its interval, a line at 0; effective ones stand out.
+
+    Actions without a measured effect yet are left out.
+    """
+    data = review.dropna(subset=["effect", "effect_low", "effect_high"]).reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.35 * len(data) + 1.5))
+    labels = (data["action_id"] + " " + data.get("dealer_name", data["dealer_id"])
+              .fillna(data["dealer_id"]))
+    y = np.arange(len(data))
+    for effective, colour in ((False, "C7"), (True, "C2")):
+        part = data["effective"].fillna(False).astype(bool) == effective
+        ax.errorbar(data.loc[part, "effect"], y[part.to_numpy()],
+                    xerr=[(data.loc[part, "effect"] - data.loc[part, "effect_low"]).clip(lower=0),
+                          (data.loc[part, "effect_high"] - data.loc[part, "effect"])
+                          .clip(lower=0)],
+                    fmt="o", color=colour, capsize=3,
+                    label=_t("effective" if effective else "not_shown_effective", language))
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, labels.tolist())
+    ax.invert_yaxis()
+    ax.set(xlabel=_t("action_effect", language), ylabel="")
+    if len(data):
+        ax.legend(loc="best", frameon=False)
+    return ax
+
+
+def customer_flow(flow: pd.DataFrame, *, language: str | None = None,
+                  ax: plt.Axes | None = None) -> plt.Axes:
+    """New and returning customers per month (stacked bars) and the customers lost (a line)."""
+    monthly = flow.groupby("month")[["new", "returning", "lost"]].sum().sort_index()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    x = np.arange(len(monthly))
+    ax.bar(x, monthly["returning"], color="C0", label=_t("returning_customers", language))
+    ax.bar(x, monthly["new"], bottom=monthly["returning"], color="C9",
+           label=_t("new_customers", language))
+    ax.plot(x, monthly["lost"], color="C3", marker="o", label=_t("lost_customers", language))
+    ax.set_xticks(x, monthly.index.tolist(), rotation=45)
+    ax.set(ylabel=_t("customers", language), xlabel="")
+    ax.legend(loc="upper left", frameon=False)
+    return ax
+
+
+def return_rates(rates: pd.DataFrame, *, language: str | None = None,
+                 ax: plt.Axes | None = None) -> plt.Axes:
+    """The return rate by NPS category with its interval."""
+    data = rates.dropna(subset=["rate"]).reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    names = [L.name("nps_categories", c, language=language) for c in data["category"]]
+    x = np.arange(len(data))
+    ax.bar(x, data["rate"], color=["C2" if c == "promoter" else "C7" if c == "passive" else "C3"
+                                   for c in data["category"]])
+    ax.errorbar(x, data["rate"], yerr=[(data["rate"] - data["rate_low"]).clip(lower=0),
+                                       (data["rate_high"] - data["rate"]).clip(lower=0)],
+                fmt="none", ecolor="black", capsize=4)
+    ax.set_xticks(x, names)
+    ax.set(ylabel=_t("return_rate", language), ylim=(0, 1), xlabel="")
+    return ax
+
+
+def funnel_rates(rates: pd.DataFrame, *, language: str | None = None,
+                 ax: plt.Axes | None = None) -> plt.Axes:
+    """Reach and response rate per channel with their intervals."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.5))
+    x = np.arange(len(rates))
+    for i, (rate, colour) in enumerate((("reach", "C0"), ("response", "C1"))):
+        ax.errorbar(x + (i - 0.5) * 0.2, rates[f"{rate}_rate"],
+                    yerr=[(rates[f"{rate}_rate"] - rates[f"{rate}_low"]).clip(lower=0),
+                          (rates[f"{rate}_high"] - rates[f"{rate}_rate"]).clip(lower=0)],
+                    fmt="o", color=colour, capsize=4, label=_t(f"{rate}_rate", language))
+    ax.set_xticks(x, [L.name("channels", c, language=language) for c in rates["channel"]])
+    ax.set(ylim=(0, 1), ylabel=_t("share", language), xlabel="")
+    ax.legend(loc="best", frameon=False)
     return ax

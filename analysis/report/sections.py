@@ -11,7 +11,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis import cases, drivers, growth, incidents, nps, repairs, rootcause
+from analysis import (
+    actions,
+    cases,
+    drivers,
+    funnel,
+    growth,
+    incidents,
+    nps,
+    repairs,
+    retention,
+    rootcause,
+)
 from analysis.config import load_params
 from analysis.report import charts, tables
 from analysis.report import format as F
@@ -268,6 +279,98 @@ def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
                      foremen=F.count((rr.kpi_foreman["bonus_share"] == 0).sum()))
 
 
+def actions_review(book: ReportBook, data: ReportData) -> None:
+    """Last month's improvement actions: completion, and the effect of each closed one against
+    comparable dealers without such an action (difference in differences)."""
+    lang = book.language
+    with book.section(book.text("sections", "actions")):
+        data.require("actions")
+        month_end = pd.Period(data.month, freq="M").end_time
+        by = ("region",) if data.is_network else ("dealer_id",)
+        done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end)
+        book.show(_title(book, "action_completion"),
+                  tables.completion_table(_with_names(done, data), language=lang))
+        # the comparison dealers are the whole network's: a region's own may be too few
+        review = actions.monthly_review(data.actions, data.network, month=data.month,
+                                        dealers=data.all_dealers)
+        if review.empty:
+            book.note(book.text("notes", "no_actions", month=data.month))
+            return
+        measured = review["effect"].notna()
+        book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
+                            effective=int(review.loc[measured, "effective"].astype(bool).sum()),
+                            level=F.percent(load_params("loop")["actions"]["level"])))
+        book.show(_title(book, "action_review"), tables.action_review_table(review, language=lang))
+        if measured.any():
+            book.chart(charts.action_effects(review, language=lang))
+
+
+def _with_names(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
+    if "dealer_id" not in frame:
+        return frame
+    names = data.all_dealers.drop_duplicates("dealer_id").set_index("dealer_id")["dealer_name"]
+    return frame.assign(dealer_name=frame["dealer_id"].map(names).fillna(frame["dealer_id"]))
+
+
+def customers(book: ReportBook, data: ReportData, *, top: int = 15) -> None:
+    """New, returning and lost customers from repair orders by VIN; who comes back by NPS
+    category, and what the detractors cost in workshop visits (value at stake)."""
+    lang = book.language
+    with book.section(book.text("sections", "customers")):
+        data.require("repair_orders")
+        loop = load_params("loop")
+        flow = retention.customer_flow(data.repair_orders)
+        book.chart(charts.customer_flow(flow, language=lang))
+        book.show(_title(book, "customer_flow", month=data.month), tables.customer_flow_table(
+            flow, month=data.month, dealers=data.dealers, language=lang), max_rows=top)
+        # a return rate over `months` needs that many months of history after the answers:
+        # the data the report reads allow one month less than they span
+        span = data.responses["month"].nunique()
+        months = max(1, min(int(loop["retention"]["months"]), span - 1))
+        service = data.responses.loc[
+            data.responses["touchpoint"] == loop["retention"]["touchpoint"]]
+        rates = retention.return_rates(data.repair_orders, service, months=months)
+        if rates["rate"].isna().all():
+            book.note(book.text("notes", "no_return_history", months=months))
+            return
+        book.note(book.text("notes", "return_rates", months=months))
+        book.show(_title(book, "return_rates", months=months),
+                  tables.return_rate_table(rates, language=lang))
+        book.chart(charts.return_rates(rates, language=lang))
+        value = retention.value_at_stake(service, rates)
+        book.note(book.text("notes", "value_at_stake",
+                            visits=loop["value"]["visits_per_year"],
+                            order=F.count(loop["value"]["average_order_value"])))
+        book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
+            value, dealers=data.dealers, language=lang), max_rows=top)
+        # the call list itself (VINs, contacts) belongs to the team's own export, never here
+        calls = retention.win_back(data.repair_orders, service,
+                                   as_of=pd.Period(data.month, freq="M").end_time)
+        book.note(book.text("notes", "win_back",
+                            detractors=int((calls["reason"] == "detractor").sum()),
+                            lapsed=int((calls["reason"] == "lapsed").sum()),
+                            dealers=int(calls["dealer_id"].nunique())))
+
+
+def survey_funnel(book: ReportBook, data: ReportData) -> None:
+    """The call centre's funnel: contacts attempted, reached and answered by channel."""
+    lang = book.language
+    with book.section(book.text("sections", "funnel")):
+        data.require("contacts")
+        month = data.contacts.loc[data.contacts["month"] == data.month]
+        if month.empty:
+            raise SectionDataMissing("contacts", data.month)
+        by_channel = funnel.funnel_rates(month, by=("channel",))
+        book.show(_title(book, "funnel_by_channel"), tables.funnel_table(by_channel,
+                                                                        language=lang))
+        book.chart(charts.funnel_rates(by_channel, language=lang))
+        book.show(_title(book, "channel_differences"), tables.channel_difference_table(
+            funnel.channel_differences(month), language=lang))
+        by_dealer = funnel.funnel_rates(month, by=("dealer_id",))
+        book.show(_title(book, "funnel_by_dealer"), tables.funnel_table(
+            by_dealer, by="dealer_id", dealers=data.dealers, language=lang), max_rows=20)
+
+
 def data_quality(book: ReportBook, data: ReportData) -> None:
     """Appendix: rows read, accepted and quarantined per ingested file."""
     from analysis.ingest import quarantine_summary
@@ -341,5 +444,6 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
 
 __all__ = ["title", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
-           "golden_stars", "incident_section", "repeat_repairs", "data_quality", "dealer_scope",
+           "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
+           "survey_funnel", "data_quality", "dealer_scope",
            "dealer_vs_peers", "dealer_growth_zones"]

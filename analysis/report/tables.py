@@ -26,7 +26,8 @@ from analysis.report import format as F
 from analysis.report import labels as L
 
 __all__ = [
-    "cause_matrix_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
+    "action_review_table", "cause_matrix_table", "channel_difference_table", "completion_table",
+    "customer_flow_table", "funnel_table", "return_rate_table", "value_at_stake_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
@@ -689,3 +690,147 @@ def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.D
     return _rename(quality.drop(columns=["quarantine_file"], errors="ignore"), language,
                    file="file", table="table", ingested_at="ingested_at", read="read",
                    accepted="accepted", quarantined="quarantined", top_reasons="top_reasons")
+
+
+# --- closing the loop: actions, customers, the survey funnel ----------------------------------
+
+
+def _target_name(target, language: str | None) -> str:
+    """An action's target: a driver's or a cause's name from the catalogue."""
+    group = "drivers" if L.has("drivers", target) else "causes"
+    return L.name(group, target, language=language)
+
+
+def action_review_table(review: pd.DataFrame, *, language: str | None = None,
+                        decimals: int = 2) -> pd.DataFrame:
+    """:func:`analysis.actions.monthly_review`: each action with its state and its effect.
+
+    The effect is in the target's units (a driver's mean rating, a cause's share) with its
+    interval; an empty effect means the months after the action are still too thin.
+    """
+    c = L.columns(language)
+    yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
+    names = review.get("dealer_name", review["dealer_id"]).fillna(review["dealer_id"])
+    return pd.DataFrame({
+        c("action"): review["action_id"].to_numpy(),
+        c("dealer"): names.to_numpy(),
+        c("target"): [_target_name(t, language) for t in review["target"]],
+        c("description"): mask_pii_series(review["description"].astype("string")).to_numpy(),
+        c("state"): _names("action_states", review["state"], language).to_numpy(),
+        c("due"): _date(review["due_at"]).fillna(F.MISSING).to_numpy(),
+        c("closed"): _date(review["closed_at"]).fillna(F.MISSING).to_numpy(),
+        c("before"): F.each(F.number, review["before"], decimals=decimals),
+        c("after"): F.each(F.number, review["after"], decimals=decimals),
+        c("effect"): F.each(F.with_interval, review["effect"], review["effect_low"],
+                            review["effect_high"], decimals=decimals, sign=True),
+        c("effective"): [F.MISSING if F.is_missing(e) else (yes if e else no)
+                         for e in review["effective"]],
+    })
+
+
+def completion_table(completion: pd.DataFrame, *, language: str | None = None
+                     ) -> pd.DataFrame:
+    """:func:`analysis.actions.completion`: actions by state, done share and on-time rate."""
+    c = L.columns(language)
+    keys = [k for k in completion.columns if k in ("region", "dealer_id", "dealer_name")]
+    out = completion[keys].copy()
+    for state in ("n", "done", "overdue", "open", "cancelled"):
+        out[c("actions_n" if state == "n" else f"actions_{state}")] = \
+            completion[state].astype("int64").to_numpy()
+    out[c("done_share")] = F.each(F.percent, completion["done_share"])
+    out[c("on_time")] = F.each(F.percent, completion["on_time_rate"])
+    out[c("interval_pct", level=_operations_level_loop("actions"))] = F.each(
+        F.percent_interval, completion["on_time_low"], completion["on_time_high"])
+    return _rename(out, language, region="region", dealer_id="dealer_id",
+                   dealer_name="dealer")
+
+
+def _operations_level_loop(part: str) -> str:
+    return F.percent(load_params("loop")[part]["level"])
+
+
+def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame | None = None,
+                        language: str | None = None) -> pd.DataFrame:
+    """:func:`analysis.retention.customer_flow` in ``month``: dealers with most lost first."""
+    c = L.columns(language)
+    now = flow.loc[flow["month"] == month].sort_values(["lost", "dealer_id"],
+                                                       ascending=[False, True])
+    names = _dealer_names(now["dealer_id"], dealers, None, "dealer_id")
+    return pd.DataFrame({
+        c("dealer"): names.to_numpy(),
+        c("customers"): now["customers"].astype("int64").to_numpy(),
+        c("new_customers"): now["new"].astype("int64").to_numpy(),
+        c("returning_customers"): now["returning"].astype("int64").to_numpy(),
+        c("lost_customers"): now["lost"].astype("int64").to_numpy(),
+    })
+
+
+def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+    """:func:`analysis.retention.return_rates`: who came back, by NPS category."""
+    c = L.columns(language)
+    level = _operations_level_loop("retention")
+    return pd.DataFrame({
+        c("nps_category"): _names("nps_categories", rates["category"], language).to_numpy(),
+        c("customers"): rates["n"].astype("int64").to_numpy(),
+        c("returned"): rates["returned"].astype("int64").to_numpy(),
+        c("return_rate"): F.each(F.percent, rates["rate"]),
+        c("interval_pct", level=level): F.each(F.percent_interval, rates["rate_low"],
+                                                rates["rate_high"]),
+    })
+
+
+def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
+                         language: str | None = None) -> pd.DataFrame:
+    """:func:`analysis.retention.value_at_stake`: the dealers whose detractors cost most."""
+    c = L.columns(language)
+    v = value.sort_values(["value", "dealer_id"], ascending=[False, True], na_position="last")
+    level = _operations_level_loop("retention")
+    return pd.DataFrame({
+        c("dealer"): _dealer_names(v["dealer_id"], dealers, None, "dealer_id").to_numpy(),
+        c("detractors"): v["detractors"].astype("int64").to_numpy(),
+        c("return_gap"): F.each(F.with_interval, 100 * v["gap"], 100 * v["gap_low"],
+                                100 * v["gap_high"], decimals=0),
+        c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
+        c("value_per_year"): v["value"].round(0).to_numpy(),
+        c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
+                                           decimals=0),
+    })
+
+
+def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFrame | None = None,
+                 language: str | None = None) -> pd.DataFrame:
+    """:func:`analysis.funnel.funnel_rates`: attempted, reached, answered and the rates."""
+    c = L.columns(language)
+    level = _operations_level_loop("funnel")
+    if by == "channel":
+        group = _names("channels", rates["channel"], language)
+    elif by == "dealer_id":
+        group = _dealer_names(rates["dealer_id"], dealers, None, "dealer_id")
+    else:
+        group = rates[by].astype(str)
+    out = pd.DataFrame({c("channel" if by == "channel" else "dealer"): group.to_numpy()})
+    for stage in ("attempted", "reached", "answered"):
+        out[c(stage + "_contacts")] = rates[stage].astype("int64").to_numpy()
+    for rate in ("reach", "response"):
+        out[c(f"{rate}_rate")] = F.each(F.percent, rates[f"{rate}_rate"])
+        out[c(f"{rate}_interval", level=level)] = F.each(
+            F.percent_interval, rates[f"{rate}_low"], rates[f"{rate}_high"])
+    out[c("yield_rate")] = F.each(F.percent, rates["yield_rate"])
+    return out
+
+
+def channel_difference_table(differences: pd.DataFrame, *, language: str | None = None
+                             ) -> pd.DataFrame:
+    """:func:`analysis.funnel.channel_differences`: each channel against the reference one."""
+    c = L.columns(language)
+    yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
+    return pd.DataFrame({
+        c("channel"): _names("channels", differences["channel"], language).to_numpy(),
+        c("stage"): _names("funnel_stages", differences["stage"], language).to_numpy(),
+        c("rate"): F.each(F.percent, differences["rate"]),
+        c("reference_rate"): F.each(F.percent, differences["reference_rate"]),
+        c("difference_pp"): F.each(F.with_interval, 100 * differences["difference"],
+                                   100 * differences["difference_low"],
+                                   100 * differences["difference_high"], sign=True),
+        c("differs"): [yes if d else no for d in differences["differs"]],
+    })

@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -77,6 +82,15 @@ sections.incident_section(book, data)
 
 # %%
 sections.repeat_repairs(book, data)
+
+# %%
+sections.actions_review(book, data)
+
+# %%
+sections.customers(book, data)
+
+# %%
+sections.survey_funnel(book, data)
 
 # %%
 sections.data_quality(book, data)

@@ -1,0 +1,102 @@
+"""The closing-the-loop sections of the monthly report (issue 17): actions, customers, funnel.
+
+They run on a small demo store (with planted actions, returns and channel rates) through the
+report layer, and the tables they show are checked against the statistics they come from.
+"""
+
+import pandas as pd
+import pytest
+
+from analysis import actions, funnel
+from analysis.report import sections
+from analysis.report.book import ReportBook
+from analysis.report.data import ReportData, load_report_data
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from analysis.ingest import ingest_demo
+    from analysis.synthetic import make_network
+
+    out = tmp_path_factory.mktemp("loop")
+    make_network(n_dealers=12, n_regions=2, months=8, responses_per_month=1500, seed=11).write(out)
+    ingest_demo(out, data_root=out)
+    return out / "processed"
+
+
+@pytest.fixture(scope="module")
+def network(store):
+    data = load_report_data(region="all", data_dir=store)
+    yield data
+    data.close()
+
+
+def _run(monkeypatch, data, name, language=None):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    book = ReportBook(language)
+    getattr(sections, name)(book, data)
+    return book, shown
+
+
+def _images(shown) -> int:
+    from IPython.display import Image
+
+    return sum(isinstance(obj, Image) for obj in shown)
+
+
+def test_actions_section_shows_completion_and_the_measured_effects(monkeypatch, network):
+    book, shown = _run(monkeypatch, network, "actions_review")
+    titles = list(book.tables)
+    assert titles[:2] == ["Action plans: completion", "Actions of the month and their effect"]
+    review = actions.monthly_review(network.actions, network.network, month=network.month,
+                                    dealers=network.all_dealers)
+    table = book.tables["Actions of the month and their effect"]
+    assert table["Action"].tolist() == review["action_id"].tolist()
+    measured = review["effect"].notna().to_numpy()
+    # an effect is a signed value with its interval, or the dash while it cannot be measured
+    assert table.loc[measured, "Effect vs comparable dealers"].str.fullmatch(
+        r"[+-]?\d+\.\d\d \[[+-]?\d+\.\d\d, [+-]?\d+\.\d\d\]").all()
+    assert (table.loc[~measured, "Effect vs comparable dealers"] == "–").all()
+    completion = book.tables["Action plans: completion"]
+    assert completion["Actions"].sum() == len(network.actions)
+    assert _images(shown) == (1 if measured.any() else 0)
+
+
+def test_customers_section_shows_flow_returns_and_value_without_personal_data(monkeypatch,
+                                                                               network):
+    book, shown = _run(monkeypatch, network, "customers")
+    assert _images(shown) >= 2
+    titles = " | ".join(book.tables)
+    assert "Customers by dealer" in titles
+    rates = next(f for t, f in book.tables.items() if t.startswith("Came back within"))
+    assert rates["NPS category"].tolist() == ["promoters", "passives", "detractors"]
+    shares = rates["Return rate"].str.rstrip("%").astype(float)
+    assert shares.iloc[0] > shares.iloc[2]  # the demo plants promoters coming back more
+    text = pd.concat([f.astype(str) for f in book.tables.values()]).to_string()
+    responses = network.responses
+    for column in ("phone", "email", "vin"):
+        if column in responses:
+            values = responses[column].dropna().astype(str)
+            assert not values.loc[values.str.len() > 5].map(text.__contains__).any()
+
+
+def test_funnel_section_matches_the_statistics_in_both_languages(monkeypatch, network):
+    book, shown = _run(monkeypatch, network, "survey_funnel")
+    month = network.contacts.loc[network.contacts["month"] == network.month]
+    rates = funnel.funnel_rates(month, by=("channel",))
+    table = book.tables["Survey funnel by channel"]
+    assert table["Attempted"].tolist() == rates["attempted"].tolist()
+    assert table["Reach rate"].tolist() == [f"{round(100 * r)}%" for r in rates["reach_rate"]]
+    assert _images(shown) == 1
+    ru, _ = _run(monkeypatch, network, "survey_funnel", language="ru")
+    assert "Воронка опроса по каналам" in ru.tables
+
+
+def test_sections_without_their_tables_say_so(monkeypatch):
+    empty = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
+    for name, what in (("actions_review", "action plans"), ("customers", "repair orders"),
+                       ("survey_funnel", "survey contacts")):
+        _, shown = _run(monkeypatch, empty, name)
+        text = " ".join(str(getattr(obj, "data", "")) for obj in shown)
+        assert f"No {what} data for 2026-10" in text
