@@ -47,6 +47,7 @@ __all__ = [
     "bh_flags",
     "check_level",
     "format_p",
+    "joint_flags",
     "eb_shrink",
     "nps_estimate",
     "nps_wald_interval",
@@ -126,6 +127,23 @@ def bh_flags(p_values, *, q: float, groups=None) -> tuple[np.ndarray, np.ndarray
     adjusted = bh_adjust(p_values, groups=groups)
     with np.errstate(invalid="ignore"):
         return adjusted, np.where(np.isnan(adjusted), False, adjusted <= q)
+
+
+def joint_flags(p_values: Mapping[str, object], *, q: float
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Benjamini-Hochberg over several tables' p-values as one family (a whole report).
+
+    ``p_values`` maps a table's name to its raw p-values; returns, per name, the adjusted
+    p-values and flags of that table's tests within the joint family. A report that stars
+    tests of several tables at one false discovery rate uses this instead of each table's
+    own ``*_flag``: with BH per table the false stars add up over the tables.
+    """
+    names = list(p_values)
+    arrays = [np.asarray(p_values[k], dtype=float).ravel() for k in names]
+    adjusted, flags = bh_flags(np.concatenate(arrays) if arrays else np.zeros(0), q=q)
+    edges = np.cumsum([0, *[len(a) for a in arrays]])
+    return {k: (adjusted[lo:hi], flags[lo:hi])
+            for k, lo, hi in zip(names, edges[:-1], edges[1:], strict=True)}
 
 
 def format_p(p: float, *, floor: float = 0.001) -> str:
