@@ -1212,3 +1212,85 @@ def dealer_table(
         shown["Change vs previous month"] = _fmt_change(
             ranked["change_vs_previous"], ranked["change_p_value"], alpha, mark, d)
     return shown
+
+
+# --- response-rate weights -------------------------------------------------------------------
+
+
+def summarize_weighted(
+    responses: pd.DataFrame,
+    invitations: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region",),
+    period: str = "M",
+    cell: Sequence[str] = ("dealer_id", "touchpoint"),
+    level: float | None = None,
+    time_col: str = "responded_at",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """NPS by group and month, unweighted and weighted for response rates, side by side.
+
+    Response rates range from 3 % to 100 % across dealer x touchpoint cells, so the answers
+    over-represent the cells that answer most. Weighting every answer of a cell by
+    ``invited / responses`` of that cell and month (the inverse of its response rate) gives
+    each cell the weight of its invitations: ``nps_weighted = sum_c invited_c NPS_c /
+    sum_c invited_c`` over the cells with answers. Its interval treats the cells as
+    independent strata: ``var = sum_c invited_c^2 var_c / (sum_c invited_c)^2`` with
+    ``var_c`` the adjusted-Wald variance of the cell's NPS. ``n_effective`` is Kish's
+    effective sample size of the weights.
+
+    Parameters
+    ----------
+    responses, invitations
+        The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
+        table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
+        (attach ``region`` to both with :func:`analysis.store.with_region`).
+    period
+        Whole months ("M"): invitations are monthly.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` keys, period, n, nps (unweighted), nps_weighted, nps_weighted_low,
+        nps_weighted_high, invited (of the cells with answers), n_effective.
+    """
+    if period != "M":
+        raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
+    p = params_or("nps", params)
+    lvl = _level(level, p)
+    keys, cells = list(by), [c for c in cell if c not in by]
+    require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
+                    fix="attach region with analysis.store.with_region(invitations, dealers)")
+    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
+                              params=p)
+    invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
+                                                        freq="M"))
+               .groupby([*keys, *cells, "period"], observed=True)["invited"].sum()
+               .reset_index())
+    frame = counts.merge(invited, on=[*keys, *cells, "period"], how="left")
+    table = frame[["promoters", "passives", "detractors"]].to_numpy(dtype=float).T
+    _, var = nps_estimate(*table, pseudo_counts=_pseudo_counts(p["interval"]["method"], p))
+    # a cell without a count of invitations keeps the weight of its answers
+    weight = frame["invited"].where(frame["invited"] > 0, frame["n"]).to_numpy(dtype=float)
+    per_answer = weight / frame["n"].to_numpy(dtype=float)
+    frame = frame.assign(
+        _w=weight, _wnps=weight * nps_from_counts(*table),
+        _wvar=weight**2 * var * 100.0**2,
+        _kish_num=per_answer * frame["n"], _kish_den=per_answer**2 * frame["n"],
+        _net=frame["promoters"] - frame["detractors"])
+    sums = (frame.groupby([*keys, "period"], observed=True, sort=True)
+            [["n", "_net", "_w", "_wnps", "_wvar", "_kish_num", "_kish_den"]].sum()
+            .reset_index())
+    z = z_value(lvl)
+    weighted = sums["_wnps"] / sums["_w"]
+    half = z * np.sqrt(sums["_wvar"]) / sums["_w"]
+    return pd.DataFrame({
+        **{k: sums[k] for k in [*keys, "period"]},
+        "n": sums["n"].astype(np.int64),
+        "nps": 100.0 * sums["_net"] / sums["n"],
+        "nps_weighted": weighted,
+        "nps_weighted_low": (weighted - half).clip(-100, 100),
+        "nps_weighted_high": (weighted + half).clip(-100, 100),
+        "invited": sums["_w"],
+        "n_effective": sums["_kish_num"] ** 2 / sums["_kish_den"],
+    })

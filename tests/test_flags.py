@@ -191,3 +191,33 @@ def test_importance_change_has_bh_flags(small_net):
     assert change["p_value"].between(0, 1).all()
     np.testing.assert_allclose(change["p_adj"], bh_adjust(change["p_value"]))
     assert (change["change_flag"] == (change["p_adj"] <= load_params("flags")["q"])).all()
+
+
+# --- response-rate weights ---------------------------------------------------------------------
+
+
+def test_weighted_nps_gives_each_cell_its_invitations():
+    t = pd.Timestamp("2026-05-10")
+    # cell A: 10 promoters of 10 invited; cell B: 10 detractors of 90 invited
+    responses = pd.DataFrame({"region": "R", "dealer_id": ["A"] * 10 + ["B"] * 10,
+                              "touchpoint": "service", "responded_at": t,
+                              "nps": [10] * 10 + [0] * 10})
+    invitations = pd.DataFrame({"region": "R", "dealer_id": ["A", "B"],
+                                "touchpoint": "service", "month": "2026-05",
+                                "invited": [10, 90]})
+    out = nps.summarize_weighted(responses, invitations).iloc[0]
+    assert out["nps"] == pytest.approx(0.0)
+    assert out["nps_weighted"] == pytest.approx((10 * 100 + 90 * -100) / 100)
+    assert out["nps_weighted_low"] < out["nps_weighted"] < out["nps_weighted_high"]
+    assert out["n_effective"] < 20
+
+
+def test_weighted_nps_on_the_demo(small_net):
+    answers = store.with_region(small_net.responses, small_net.dealers)
+    invitations = store.with_region(small_net.invitations, small_net.dealers)
+    out = nps.summarize_weighted(answers, invitations, by=("region",))
+    plain = nps.summarize(answers, by=("region",), period="M")
+    merged = out.merge(plain[["region", "period", "n", "nps"]], on=["region", "period"])
+    np.testing.assert_allclose(merged["nps_x"], merged["nps_y"])
+    assert (merged["n_x"] == merged["n_y"]).all()
+    assert out["nps_weighted"].between(-100, 100).all()
