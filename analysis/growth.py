@@ -321,9 +321,14 @@ def rank_dealers_by_driver(
     pandas.DataFrame
         Long: [``period``,] ``by``, ``region``, ``driver``, ``n``, ``mean``, ``low``,
         ``high``, ``shrunk``, ``rank_region``, ``rank_network``, ``small_sample``,
-        ``region_mean``. Ranks (1 = best, ties share the lower rank) order ``shrunk``, the mean
-        pulled toward ``region_mean`` by empirical Bayes (module docstring). Units without a
-        rating of a driver have no row for it.
+        ``region_mean``, ``rank_low``, ``rank_high``, ``p_top_quarter``,
+        ``p_bottom_quarter``. Ranks (1 = best, ties share the lower rank) order ``shrunk``,
+        the mean pulled toward ``region_mean`` by empirical Bayes (module docstring). The
+        rank interval and the quarter probabilities come from draws of every dealer's true
+        mean from its normal posterior, as for the NPS ranking
+        (:func:`analysis.nps.rank_uncertainty`; variance ``w sigma^2 / n`` plus
+        ``(1 - w)^2`` times the variance of the region mean). Units without a rating of a
+        driver have no row for it.
     """
     drivers = _resolve_drivers(drivers)
     defaults = load_params("nps")
@@ -346,6 +351,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
     st = _unit_stats(data, np.ones(len(data.unit)))
     low, high = t_interval(st.mean, st.var, st.n, level)
     k, p = st.n.shape
+    post_sd = _posterior_sd(st, data.unit_region, len(data.regions))
     out = (pd.DataFrame({
         by: np.repeat(data.units, p),
         "region": np.repeat(data.unit_regions, p),
@@ -356,6 +362,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
         "high": high.ravel(),
         "shrunk": st.shrunk.ravel(),
         "region_mean": st.region_mean.ravel(),
+        "_sd": post_sd.ravel(),
     })
         .loc[lambda d: d["n"] > 0]
         .assign(
@@ -368,8 +375,33 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
         .sort_values(["driver", "rank_network", by])
         .reset_index(drop=True))
     out["driver"] = out["driver"].astype(str)
+    ranks = [nps_module.rank_uncertainty(part["shrunk"], part["_sd"]).set_axis(part.index)
+             for _, part in out.groupby("driver", sort=False)]
+    if ranks:
+        out = out.join(pd.concat(ranks))
+    else:
+        out = out.assign(rank_low=pd.array([], dtype="Int64"),
+                         rank_high=pd.array([], dtype="Int64"), p_top_quarter=np.nan,
+                         p_bottom_quarter=np.nan)
     return out[[by, "region", "driver", "n", "mean", "low", "high", "shrunk", "rank_region",
-                "rank_network", "small_sample", "region_mean"]]
+                "rank_network", "small_sample", "region_mean", "rank_low", "rank_high",
+                "p_top_quarter", "p_bottom_quarter"]]
+
+
+def _posterior_sd(st: _Stats, unit_region: np.ndarray, n_regions: int) -> np.ndarray:
+    """Posterior SD of every unit x driver's true mean (K x p): ``w sigma^2 / n`` plus
+    ``(1 - w)^2`` times the variance of its region's precision-weighted mean."""
+    tau2, sigma2 = st.tau2[None, :], st.sigma2[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noise = sigma2 / st.n
+        w = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 1.0)
+        precision = np.where(st.n > 0, 1.0 / (tau2 + noise), 0.0)
+        per_region = np.stack([np.bincount(unit_region, weights=precision[:, j],
+                                           minlength=n_regions)
+                               for j in range(st.n.shape[1])], axis=1)
+        region_var = np.where(per_region > 0, 1.0 / per_region, 0.0)[unit_region]
+        var = w * noise + (1 - w) ** 2 * region_var
+    return np.sqrt(np.where(np.isfinite(var), var, 0.0))
 
 
 # --- the respondent-level model --------------------------------------------------------------

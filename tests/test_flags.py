@@ -221,3 +221,13 @@ def test_weighted_nps_on_the_demo(small_net):
     np.testing.assert_allclose(merged["nps_x"], merged["nps_y"])
     assert (merged["n_x"] == merged["n_y"]).all()
     assert out["nps_weighted"].between(-100, 100).all()
+
+
+def test_driver_rankings_carry_rank_intervals(answers):
+    from analysis import growth
+
+    out = growth.rank_dealers_by_driver(answers, drivers=["staff", "booking"])
+    for _, part in out.groupby("driver"):
+        assert part["rank_low"].ge(1).all() and part["rank_high"].le(len(part)).all()
+        assert (part["rank_low"] <= part["rank_high"]).all()
+        assert part["p_top_quarter"].iloc[0] >= part["p_top_quarter"].iloc[-1]

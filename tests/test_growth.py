@@ -85,8 +85,10 @@ def test_shrinkage_and_interval_hand_computed():
     assert out.loc["A", "high"] == pytest.approx(7 + 1.2992283, abs=1e-6)
     assert out["rank_network"].to_dict() == {"A": 3, "B": 1, "C": 2}
     assert not out["small_sample"].any()
+    # issue 15 adds the rank interval and the quarter probabilities to every ranking
     assert list(out.columns) == ["region", "driver", "n", "mean", "low", "high", "shrunk",
-                                 "rank_region", "rank_network", "small_sample", "region_mean"]
+                                 "rank_region", "rank_network", "small_sample", "region_mean",
+                                 "rank_low", "rank_high", "p_top_quarter", "p_bottom_quarter"]
 
 
 def test_no_between_dealer_variance_pools_everyone_to_the_region_mean():
