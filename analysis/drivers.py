@@ -1150,7 +1150,13 @@ def importance_change(
         present = labels.dropna().unique()
         if len(present) < 2:
             raise DriverDataError("fewer than two periods with responses: nothing to compare")
-        before, after = sorted(present)[-2:]
+        # the last period and the one before it in the calendar, not the last two with data:
+        # across a gap month the "change" would compare March with January
+        after = max(present)
+        before = after - 1
+        if before not in set(present):
+            raise DriverDataError(f"no responses in {before}, the period before {after}: "
+                                  "pass periods=(before, after) to compare other periods")
     else:
         before, after = (pd.Period(p, freq=labels.dt.freq) for p in periods)
     fits = _fit_periods(responses, target, drivers, period, time_col, n_boot, level,

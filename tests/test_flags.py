@@ -231,3 +231,12 @@ def test_driver_rankings_carry_rank_intervals(answers):
         assert part["rank_low"].ge(1).all() and part["rank_high"].le(len(part)).all()
         assert (part["rank_low"] <= part["rank_high"]).all()
         assert part["p_top_quarter"].iloc[0] >= part["p_top_quarter"].iloc[-1]
+
+
+def test_importance_change_does_not_compare_across_a_gap(small_net):
+    answers = small_net.responses
+    months = answers["responded_at"].dt.to_period("M")
+    last = months.max()
+    gap = answers.loc[months != last - 1]
+    with pytest.raises(drivers.DriverDataError, match="period before"):
+        drivers.importance_change(gap, n_boot=10, random_state=0)
