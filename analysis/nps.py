@@ -36,6 +36,17 @@ Shrinkage
     form, so it runs on millions of groups without an optimiser. It is
     :func:`analysis.estimators.eb_shrink` (shared with :mod:`analysis.growth`), with the
     parent's shrunk value as ``parent_mean``.
+Flags
+    A report stars many tests at once (about 190 a regional report): at a raw p < 0.05 the
+    shuffled demo carried ten false stars a report. Every table's tests are one family:
+    ``change_p_adj``/``change_flag`` and ``vs_region_p_adj``/``vs_region_flag`` are
+    Benjamini-Hochberg adjusted at ``q`` of params/flags.yaml, the raw p-values stay beside
+    them. A report that pools its tables into one family uses
+    :func:`analysis.estimators.joint_flags`; ``python -m analysis calibrate`` measures both.
+Rank uncertainty
+    :func:`rank_dealers` adds a 90 % rank interval and the probabilities of the top and
+    bottom quarter from draws of the dealers' posteriors (:func:`rank_uncertainty`): a
+    dealer's rank in one month is seldom known to within a few places.
 """
 
 from __future__ import annotations
@@ -893,6 +904,130 @@ def _statistics(
     return out.reset_index(drop=True)
 
 
+# --- response-rate weights -------------------------------------------------------------------
+
+
+def summarize_weighted(
+    responses: pd.DataFrame,
+    invitations: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region",),
+    period: str = "M",
+    cell: Sequence[str] = ("dealer_id", "touchpoint"),
+    level: float | None = None,
+    time_col: str = "responded_at",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """NPS by group and month, unweighted and weighted for response rates, side by side.
+
+    Response rates range from 3 % to 100 % across dealer x touchpoint cells, so the answers
+    over-represent the cells that answer most. Weighting every answer of a cell by
+    ``invited / responses`` of that cell and month (the inverse of its response rate) gives
+    each cell the weight of its invitations: ``nps_weighted = sum_c invited_c NPS_c /
+    sum_c invited_c`` over the cells with answers. Its interval treats the cells as
+    independent strata: ``var = sum_c invited_c^2 var_c / (sum_c invited_c)^2`` with
+    ``var_c`` the adjusted-Wald variance of the cell's NPS. ``n_effective`` is Kish's
+    effective sample size of the weights.
+
+    Parameters
+    ----------
+    responses, invitations
+        The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
+        table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
+        (attach ``region`` to both with :func:`analysis.store.with_region`).
+    period
+        Whole months ("M"): invitations are monthly.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` keys, period, n, nps (unweighted), nps_weighted, nps_weighted_low,
+        nps_weighted_high, invited (of the cells with answers), n_effective.
+    """
+    if period != "M":
+        raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
+    p = params_or("nps", params)
+    lvl = _level(level, p)
+    keys, cells = list(by), [c for c in cell if c not in by]
+    require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
+                    fix="attach region with analysis.store.with_region(invitations, dealers)")
+    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
+                              params=p)
+    invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
+                                                        freq="M"))
+               .groupby([*keys, *cells, "period"], observed=True)["invited"].sum()
+               .reset_index())
+    frame = counts.merge(invited, on=[*keys, *cells, "period"], how="left")
+    table = frame[["promoters", "passives", "detractors"]].to_numpy(dtype=float).T
+    _, var = nps_estimate(*table, pseudo_counts=_pseudo_counts(p["interval"]["method"], p))
+    # a cell without a count of invitations keeps the weight of its answers
+    weight = frame["invited"].where(frame["invited"] > 0, frame["n"]).to_numpy(dtype=float)
+    per_answer = weight / frame["n"].to_numpy(dtype=float)
+    frame = frame.assign(
+        _w=weight, _wnps=weight * nps_from_counts(*table),
+        _wvar=weight**2 * var * 100.0**2,
+        _kish_num=per_answer * frame["n"], _kish_den=per_answer**2 * frame["n"],
+        _net=frame["promoters"] - frame["detractors"])
+    sums = (frame.groupby([*keys, "period"], observed=True, sort=True)
+            [["n", "_net", "_w", "_wnps", "_wvar", "_kish_num", "_kish_den"]].sum()
+            .reset_index())
+    z = z_value(lvl)
+    weighted = sums["_wnps"] / sums["_w"]
+    half = z * np.sqrt(sums["_wvar"]) / sums["_w"]
+    return pd.DataFrame({
+        **{k: sums[k] for k in [*keys, "period"]},
+        "n": sums["n"].astype(np.int64),
+        "nps": 100.0 * sums["_net"] / sums["n"],
+        "nps_weighted": weighted,
+        "nps_weighted_low": (weighted - half).clip(-100, 100),
+        "nps_weighted_high": (weighted + half).clip(-100, 100),
+        "invited": sums["_w"],
+        "n_effective": sums["_kish_num"] ** 2 / sums["_kish_den"],
+    })
+
+
+# --- rank uncertainty ---------------------------------------------------------------------
+
+
+def rank_uncertainty(estimate, sd, *, params: dict | None = None,
+                     random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    """Rank interval and top/bottom-quarter probabilities of units with normal posteriors.
+
+    Every draw takes each unit's true value from ``N(estimate, sd^2)`` independently and
+    ranks them (1 = highest); the interval holds ``ranks.level`` of the draws (equal tails),
+    p_top_quarter and p_bottom_quarter are the shares of draws in which the unit ranks in
+    the top or bottom ``ranks.quarter`` of the units. Settings from params/flags.yaml.
+
+    Returns
+    -------
+    DataFrame
+        rank_low, rank_high (Int64), p_top_quarter, p_bottom_quarter; one row per unit, in
+        the order given.
+    """
+    spec = flag_params(params)["ranks"]
+    est = np.asarray(estimate, dtype=float)
+    sd = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
+    k = len(est)
+    if k == 0:
+        return pd.DataFrame({"rank_low": pd.array([], dtype="Int64"),
+                             "rank_high": pd.array([], dtype="Int64"),
+                             "p_top_quarter": np.zeros(0), "p_bottom_quarter": np.zeros(0)})
+    rng = np.random.default_rng(spec["random_state"] if random_state is None
+                                else random_state)
+    draws = est[None, :] + sd[None, :] * rng.standard_normal((int(spec["n_draws"]), k))
+    # rank 1 = highest; equal draws (sd 0 at equal values) are ordered by position
+    ranks = k - np.argsort(np.argsort(draws, axis=1, kind="stable"), axis=1)
+    tail = (1 - float(spec["level"])) / 2
+    low, high = np.quantile(ranks, [tail, 1 - tail], axis=0, method="inverted_cdf")
+    cut = max(1, int(round(float(spec["quarter"]) * k)))
+    return pd.DataFrame({
+        "rank_low": pd.array(low.astype(np.int64), dtype="Int64"),
+        "rank_high": pd.array(high.astype(np.int64), dtype="Int64"),
+        "p_top_quarter": (ranks <= cut).mean(axis=0),
+        "p_bottom_quarter": (ranks > k - cut).mean(axis=0),
+    })
+
+
 # --- rankings and report tables ----------------------------------------------------------
 
 
@@ -1072,45 +1207,6 @@ def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float
             .reset_index(drop=True))
 
 
-def rank_uncertainty(estimate, sd, *, params: dict | None = None,
-                     random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
-    """Rank interval and top/bottom-quarter probabilities of units with normal posteriors.
-
-    Every draw takes each unit's true value from ``N(estimate, sd^2)`` independently and
-    ranks them (1 = highest); the interval holds ``ranks.level`` of the draws (equal tails),
-    p_top_quarter and p_bottom_quarter are the shares of draws in which the unit ranks in
-    the top or bottom ``ranks.quarter`` of the units. Settings from params/flags.yaml.
-
-    Returns
-    -------
-    DataFrame
-        rank_low, rank_high (Int64), p_top_quarter, p_bottom_quarter; one row per unit, in
-        the order given.
-    """
-    spec = flag_params(params)["ranks"]
-    est = np.asarray(estimate, dtype=float)
-    sd = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
-    k = len(est)
-    if k == 0:
-        return pd.DataFrame({"rank_low": pd.array([], dtype="Int64"),
-                             "rank_high": pd.array([], dtype="Int64"),
-                             "p_top_quarter": np.zeros(0), "p_bottom_quarter": np.zeros(0)})
-    rng = np.random.default_rng(spec["random_state"] if random_state is None
-                                else random_state)
-    draws = est[None, :] + sd[None, :] * rng.standard_normal((int(spec["n_draws"]), k))
-    # rank 1 = highest; equal draws (sd 0 at equal values) are ordered by position
-    ranks = k - np.argsort(np.argsort(draws, axis=1, kind="stable"), axis=1)
-    tail = (1 - float(spec["level"])) / 2
-    low, high = np.quantile(ranks, [tail, 1 - tail], axis=0, method="inverted_cdf")
-    cut = max(1, int(round(float(spec["quarter"]) * k)))
-    return pd.DataFrame({
-        "rank_low": pd.array(low.astype(np.int64), dtype="Int64"),
-        "rank_high": pd.array(high.astype(np.int64), dtype="Int64"),
-        "p_top_quarter": (ranks <= cut).mean(axis=0),
-        "p_bottom_quarter": (ranks > k - cut).mean(axis=0),
-    })
-
-
 def _fmt(value: float, decimals: int, *, sign: bool = True) -> str:
     if pd.isna(value):
         return "-"
@@ -1212,85 +1308,3 @@ def dealer_table(
         shown["Change vs previous month"] = _fmt_change(
             ranked["change_vs_previous"], ranked["change_p_value"], alpha, mark, d)
     return shown
-
-
-# --- response-rate weights -------------------------------------------------------------------
-
-
-def summarize_weighted(
-    responses: pd.DataFrame,
-    invitations: pd.DataFrame,
-    *,
-    by: Sequence[str] = ("region",),
-    period: str = "M",
-    cell: Sequence[str] = ("dealer_id", "touchpoint"),
-    level: float | None = None,
-    time_col: str = "responded_at",
-    params: dict | None = None,
-) -> pd.DataFrame:
-    """NPS by group and month, unweighted and weighted for response rates, side by side.
-
-    Response rates range from 3 % to 100 % across dealer x touchpoint cells, so the answers
-    over-represent the cells that answer most. Weighting every answer of a cell by
-    ``invited / responses`` of that cell and month (the inverse of its response rate) gives
-    each cell the weight of its invitations: ``nps_weighted = sum_c invited_c NPS_c /
-    sum_c invited_c`` over the cells with answers. Its interval treats the cells as
-    independent strata: ``var = sum_c invited_c^2 var_c / (sum_c invited_c)^2`` with
-    ``var_c`` the adjusted-Wald variance of the cell's NPS. ``n_effective`` is Kish's
-    effective sample size of the weights.
-
-    Parameters
-    ----------
-    responses, invitations
-        The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
-        table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
-        (attach ``region`` to both with :func:`analysis.store.with_region`).
-    period
-        Whole months ("M"): invitations are monthly.
-
-    Returns
-    -------
-    DataFrame
-        ``by`` keys, period, n, nps (unweighted), nps_weighted, nps_weighted_low,
-        nps_weighted_high, invited (of the cells with answers), n_effective.
-    """
-    if period != "M":
-        raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
-    p = params_or("nps", params)
-    lvl = _level(level, p)
-    keys, cells = list(by), [c for c in cell if c not in by]
-    require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
-                    fix="attach region with analysis.store.with_region(invitations, dealers)")
-    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
-                              params=p)
-    invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
-                                                        freq="M"))
-               .groupby([*keys, *cells, "period"], observed=True)["invited"].sum()
-               .reset_index())
-    frame = counts.merge(invited, on=[*keys, *cells, "period"], how="left")
-    table = frame[["promoters", "passives", "detractors"]].to_numpy(dtype=float).T
-    _, var = nps_estimate(*table, pseudo_counts=_pseudo_counts(p["interval"]["method"], p))
-    # a cell without a count of invitations keeps the weight of its answers
-    weight = frame["invited"].where(frame["invited"] > 0, frame["n"]).to_numpy(dtype=float)
-    per_answer = weight / frame["n"].to_numpy(dtype=float)
-    frame = frame.assign(
-        _w=weight, _wnps=weight * nps_from_counts(*table),
-        _wvar=weight**2 * var * 100.0**2,
-        _kish_num=per_answer * frame["n"], _kish_den=per_answer**2 * frame["n"],
-        _net=frame["promoters"] - frame["detractors"])
-    sums = (frame.groupby([*keys, "period"], observed=True, sort=True)
-            [["n", "_net", "_w", "_wnps", "_wvar", "_kish_num", "_kish_den"]].sum()
-            .reset_index())
-    z = z_value(lvl)
-    weighted = sums["_wnps"] / sums["_w"]
-    half = z * np.sqrt(sums["_wvar"]) / sums["_w"]
-    return pd.DataFrame({
-        **{k: sums[k] for k in [*keys, "period"]},
-        "n": sums["n"].astype(np.int64),
-        "nps": 100.0 * sums["_net"] / sums["n"],
-        "nps_weighted": weighted,
-        "nps_weighted_low": (weighted - half).clip(-100, 100),
-        "nps_weighted_high": (weighted + half).clip(-100, 100),
-        "invited": sums["_w"],
-        "n_effective": sums["_kish_num"] ** 2 / sums["_kish_den"],
-    })
