@@ -796,16 +796,17 @@ def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
     -------
     DataFrame
         ``[*by, cause, count, share, share_of_labelled, nps, impact, scope_n, scope_nps,
-        ref_nps, gap, contribution, contribution_low, contribution_high]``, the largest
-        loss (most negative contribution) first.
+        ref_nps, gap, contribution, contribution_low, contribution_high]``, the most
+        harmful cause by ``impact`` first.
     """
     out = _impact_long(responses, labels, by=by, score=score, id_col=id_col)
     out = _with_contributions(out, responses, labels, keys=list(by), score=score,
                               id_col=id_col, n_boot=n_boot, level=level,
                               random_state=random_state, params=params)
-    return out.sort_values([*by, "contribution", "impact", "count"],
-                           ascending=[*([True] * len(by)), True, True, False],
-                           na_position="last").reset_index(drop=True)
+    # still in the order of ``impact``, which the display table shows; the report ranks by
+    # ``contribution`` once its table shows that column
+    return out.sort_values([*by, "impact", "count"], ascending=[*([True] * len(by)), True,
+                                                                False]).reset_index(drop=True)
 
 
 def _with_contributions(out: pd.DataFrame, responses: pd.DataFrame, labels, *,
@@ -853,7 +854,7 @@ def dealer_cause_matrix(responses: pd.DataFrame, labels, *,
     ``value`` picks the cell: the NPS ``impact`` on the dealer or the cause's additive
     ``contribution`` to the dealer's gap (see :func:`cause_impact`), the ``count`` or
     ``share`` of its responses, or the cause's ``nps`` at that dealer. Causes are ordered by
-    their network-wide contribution in the frame passed in, dealers by name. Cells without
+    their network-wide impact in the frame passed in, dealers by name. Cells without
     responses hold 0 (NaN for ``nps``); cells built on fewer than ``matrix_min_count``
     responses (params/taxonomy.yaml, 5) are empty (NaN) for every value but ``count``: one
     answer is no measure of a cause at a dealer. A wide display frame, not a tidy one.
