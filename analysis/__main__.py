@@ -5,6 +5,7 @@ Commands
 demo-data   write the synthetic demo network (Parquet + truth.json)
 report      render monthly reports (network and regions) with papermill
 ingest      validate exports (CSV/XLSX/Parquet) into the Parquet store, with a quarantine
+calibrate   permutation nulls of the report's flags on a store: false stars, false zones, power
 """
 
 from __future__ import annotations
@@ -144,6 +145,22 @@ def _ingest(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from analysis import calibration, store
+
+    dealers = store.load("dealers", data_dir=args.data)
+    responses = store.with_region(store.load("responses", data_dir=args.data), dealers)
+    month = args.month
+    if month in (None, "", "latest"):
+        month = store.latest_complete_month(responses[["responded_at"]])
+    result = calibration.calibrate(
+        responses, month=month, permutations=args.permutations,
+        growth_permutations=args.growth_permutations, growth_n_boot=args.n_boot,
+        windows=tuple(args.windows), random_state=args.seed)
+    print(result.summary())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from analysis.engine import add_engine_argument
     from analysis.tables import TABLES
@@ -207,6 +224,23 @@ def build_parser() -> argparse.ArgumentParser:
                      help="with --demo: write the tables as messy CSV/XLSX exports under "
                      "DIR/raw/demo-exports/ first and ingest those")
     ing.set_defaults(func=_ingest)
+
+    cal = sub.add_parser(
+        "calibrate", help="permutation nulls of the report's flags (false stars and zones)",
+        description="Shuffle the answers of the store across dealers, months and touchpoints "
+        "and count the flags the report month's tables still raise (false stars per report), "
+        "the growth zones still found (per run, on each window) and the share of planted "
+        "+10-point changes that are flagged (power). Defaults: calibration in "
+        "params/flags.yaml.")
+    cal.add_argument("--data", help="data directory (default $DEALER_VOICE_DATA or the demo)")
+    cal.add_argument("--month", help="YYYY-MM; default: the latest complete month")
+    cal.add_argument("--permutations", type=int, help="shuffles for the stars and the power")
+    cal.add_argument("--growth-permutations", type=int, help="shuffles per growth window")
+    cal.add_argument("--n-boot", type=int, help="bootstrap draws of each growth-zone run")
+    cal.add_argument("--windows", type=int, nargs="+", default=[12, 1],
+                     help="growth-zone windows in months")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.set_defaults(func=_calibrate)
     return parser
 
 

@@ -12,8 +12,12 @@ Missing ratings
     little of the index would be observed.
 Aggregates
     A dealer's (region's, the network's) index is the mean of its answers' indices, so every
-    answer counts once; its interval is the normal interval of that mean, and a change is a
-    two-sample z test of two means. The regional and national averages are the same mean
+    answer counts once; its interval is the normal interval of that mean, and a change is
+    Welch's two-sample t test of two means (Satterthwaite's degrees of freedom): a normal z
+    with estimated SDs gave false stars 18.8 % of the time at n = 2 and 8.5 % at n = 5.
+    A change is flagged (``change_flag``, the report's star) only when both periods hold at
+    least ``min_n`` answers, after Benjamini-Hochberg over the flaggable groups of each
+    period at ``q`` of params/flags.yaml. The regional and national averages are the same mean
     over all answers of the region and the network in the period (answer-weighted, so large
     dealers weigh more, as in the brand's report).
 """
@@ -28,7 +32,7 @@ import pandas as pd
 
 from analysis.config import PARAMS_DIR, ParamsError, params_or
 from analysis.errors import require_columns
-from analysis.estimators import two_sided_p, z_value
+from analysis.estimators import bh_flags, z_value
 
 
 class CSSWeightsError(ParamsError):
@@ -135,11 +139,28 @@ def _mean_table(values: pd.Series, keys: list[pd.Series]) -> pd.DataFrame:
     return grouped.agg(n="count", css="mean", _sd="std").reset_index()
 
 
-def _z_test(m1, s1, n1, m2, s2, n2):
+def welch_test(m1, s1, n1, m2, s2, n2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Welch's t test of two means from their SDs and counts: t, df and two-sided p.
+
+    Satterthwaite's ``df = (v1 + v2)^2 / (v1^2 / (n1 - 1) + v2^2 / (n2 - 1))`` with
+    ``v = s^2 / n``. NaN where either group has fewer than 2 answers or both have no spread.
+    """
+    from scipy import stats
+
+    m1, s1, n1, m2, s2, n2 = (np.asarray(x, dtype=float) for x in (m1, s1, n1, m2, s2, n2))
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt(s1**2 / n1 + s2**2 / n2)
-        z = (m1 - m2) / se
-    return np.where(np.isfinite(z), two_sided_p(z), np.nan)
+        v1, v2 = s1**2 / n1, s2**2 / n2
+        se = np.sqrt(v1 + v2)
+        t = (m1 - m2) / se
+        df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+        ok = np.isfinite(t) & np.isfinite(df) & (n1 > 1) & (n2 > 1)
+        p = np.where(ok, 2 * stats.t.sf(np.abs(np.where(ok, t, 0.0)),
+                                         np.where(ok, df, 1.0)), np.nan)
+    return np.where(ok, t, np.nan), np.where(ok, df, np.nan), p
+
+
+def _flag_q() -> float:
+    return float(load_params("flags")["q"])
 
 
 def summarize_css(
@@ -175,8 +196,10 @@ def summarize_css(
     -------
     DataFrame
         keys, period, n (answers in the index), css (0-100), css_low, css_high,
-        css_previous, change_vs_previous, change_p_value, region_css, vs_region,
-        national_css, vs_national, small_sample.
+        css_previous, change_vs_previous, change_df, change_p_value (Welch t),
+        change_p_adj, change_flag (both periods with at least ``min_n`` answers and
+        Benjamini-Hochberg within the period at ``q`` of params/flags.yaml), region_css,
+        vs_region, national_css, vs_national, small_sample.
     """
     p = load_css_params(params)
     level = p["level"] if level is None else level
@@ -199,9 +222,17 @@ def summarize_css(
         merged = out[group_keys].merge(prev, on=group_keys, how="left", validate="one_to_one")
         out["css_previous"] = merged["css"].to_numpy()
         out["change_vs_previous"] = out["css"] - out["css_previous"]
-        out["change_p_value"] = _z_test(out["css"].to_numpy(), out["_sd"].to_numpy(),
-                                        out["n"].to_numpy(), merged["css"].to_numpy(),
-                                        merged["_sd"].to_numpy(), merged["n"].to_numpy())
+        _, df, p_value = welch_test(out["css"].to_numpy(), out["_sd"].to_numpy(),
+                                    out["n"].to_numpy(), merged["css"].to_numpy(),
+                                    merged["_sd"].to_numpy(), merged["n"].to_numpy())
+        # no star below the small-sample threshold: those tests leave the family
+        eligible = (out["n"].to_numpy() >= min_n) & (merged["n"].to_numpy() >= min_n)
+        p_adj, flag = bh_flags(np.where(eligible, p_value, np.nan), q=_flag_q(),
+                               groups=out["period"].astype(str).to_numpy())
+        out["change_df"] = df
+        out["change_p_value"] = p_value
+        out["change_p_adj"] = p_adj
+        out["change_flag"] = flag
     if reference is None:
         base, base_values, base_time = responses, values, time_keys
     else:

@@ -402,6 +402,50 @@ def _bootstrap_covs(
         else:
             for first_row, gen in zip(starts, generators, strict=True):
                 sums += run(first_row, gen)
+    return _covs_from_sums(sums, q)
+
+
+def _cluster_bootstrap_covs(
+    data: np.ndarray,
+    w: np.ndarray | None,
+    mean: np.ndarray,
+    cluster: np.ndarray,
+    n_boot: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Covariance matrices of ``n_boot`` cluster-bootstrap resamples, shape (n_boot, q, q).
+
+    Answers cluster within dealers (a dealer's customers share its staff and its rating
+    habits), so resampling answers understates the doubt. Each cluster gets one Poisson(1)
+    weight per draw, shared by all its rows: the rows' products are summed per cluster once,
+    and a draw is one (draws x clusters) @ (clusters x products) product.
+    """
+    n, q = data.shape
+    iu, ju = np.triu_indices(q)
+    n_prod = 1 + q + iu.size
+    k = int(cluster.max()) + 1 if n else 0
+    per_cluster = np.zeros((k, n_prod))
+    block = 100_000
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        centred = data[start:stop] - mean
+        prods = np.empty((stop - start, n_prod))
+        prods[:, 0] = 1.0
+        prods[:, 1:1 + q] = centred
+        np.multiply(centred[:, iu], centred[:, ju], out=prods[:, 1 + q:])
+        if w is not None:
+            prods *= w[start:stop, None]
+        codes = cluster[start:stop]
+        for j in range(n_prod):
+            per_cluster[:, j] += np.bincount(codes, weights=prods[:, j], minlength=k)
+    sums = rng.poisson(1.0, (n_boot, k)).astype(np.float64) @ per_cluster
+    return _covs_from_sums(sums, q)
+
+
+def _covs_from_sums(sums: np.ndarray, q: int) -> np.ndarray:
+    """Covariances from the draws' weighted sums of (1, x, x x') around the full-data mean."""
+    n_boot = sums.shape[0]
+    iu, ju = np.triu_indices(q)
     total = sums[:, 0]
     safe = np.where(total > 0, total, 1.0)
     first = sums[:, 1:1 + q]
@@ -586,6 +630,7 @@ def relative_importance(
     level: float = 0.95,
     weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
     random_state: int | np.random.Generator | None = None,
+    cluster: str | None = None,
 ) -> ImportanceResult:
     """Decompose the R^2 of ``target ~ drivers`` into each driver's part.
 
@@ -612,6 +657,11 @@ def relative_importance(
         and R^2 are then weighted; integer weights act as repeated rows.
     random_state
         Seed or Generator for the bootstrap; the same seed gives the same intervals.
+    cluster
+        A column whose groups are resampled whole (a cluster bootstrap), e.g. ``"dealer_id"``:
+        answers cluster within dealers, and resampling them one by one understates the
+        doubt. The reports pass ``bootstrap_cluster`` of params/drivers.yaml. None resamples
+        answers.
 
     Returns
     -------
@@ -634,13 +684,35 @@ def relative_importance(
     mean, cov, corr = _point_corr(data, w, [*drivers, target])
     importance, r2 = _decompose(corr, method)
     boot_imp = boot_r2 = None
-    if n_boot:
+    if n_boot and cluster is not None:
+        covs = _cluster_bootstrap_covs(data, w, mean,
+                                       _cluster_codes(frame, cluster, drivers, target, weights),
+                                       n_boot, _rng(random_state))
+        corrs = _corr_from_cov(covs, 1e-20 * np.diag(cov))
+        boot_imp, boot_r2 = _decompose(corrs, method)
+    elif n_boot:
         covs = _bootstrap_covs(data, w, mean, n_boot, _rng(random_state))
         corrs = _corr_from_cov(covs, 1e-20 * np.diag(cov))
         boot_imp, boot_r2 = _decompose(corrs, method)
     return _result(importance, float(r2), drivers, n=data.shape[0], n_dropped=n_dropped,
                    method=method, target=target, level=level, boot_imp=boot_imp,
                    boot_r2=boot_r2)
+
+
+def _cluster_codes(frame: pd.DataFrame, cluster: str, drivers: list[str], target: str,
+                   weights) -> np.ndarray:
+    """Integer cluster codes of the complete cases, in the order :func:`_prepare` keeps."""
+    require_columns(frame, [cluster], table="the data", error=DriverDataError,
+                    fix="name the column whose groups the bootstrap resamples (dealer_id)")
+    keep = frame[[*drivers, target]].notna().all(axis=1).to_numpy()
+    if isinstance(weights, str):
+        keep &= frame[weights].notna().to_numpy()
+    elif weights is not None:
+        keep &= ~np.isnan(np.asarray(weights, dtype=float).reshape(-1))
+    codes = pd.factorize(frame[cluster])[0][keep]
+    if (codes < 0).any():
+        raise DriverDataError(f"some complete cases have no {cluster!r}; fill or drop them")
+    return codes
 
 
 def relative_importance_from_corr(
@@ -950,7 +1022,7 @@ def _period_rng(random_state, period: pd.Period) -> np.random.Generator:
 
 
 def _fit_periods(responses, target, drivers, period, time_col, n_boot, level, random_state,
-                 which=None) -> dict:
+                 which=None, cluster=None) -> dict:
     drivers = _default_drivers(drivers)
     labels = _periods(responses, time_col, period)
     fits: dict = {}
@@ -960,7 +1032,8 @@ def _fit_periods(responses, target, drivers, period, time_col, n_boot, level, ra
         try:
             fits[label] = relative_importance(rows, target=target, drivers=drivers,
                                               n_boot=n_boot, level=level,
-                                              random_state=_period_rng(random_state, label))
+                                              random_state=_period_rng(random_state, label),
+                                              cluster=cluster)
         except DriverDataError:
             fits[label] = None  # too few complete cases or a constant column in this period
     return fits
@@ -976,6 +1049,7 @@ def importance_by_period(
     n_boot: int = 200,
     level: float = 0.95,
     random_state: int | np.random.Generator | None = None,
+    cluster: str | None = None,
 ) -> pd.DataFrame:
     """LMG importance of each driver in each period, with bootstrap intervals.
 
@@ -1001,7 +1075,7 @@ def importance_by_period(
     drivers = _default_drivers(drivers)
     labels = _periods(responses, time_col, period)
     fits = _fit_periods(responses, target, drivers, period, time_col, n_boot, level,
-                        random_state)
+                        random_state, cluster=cluster)
     parts = []
     for label, fit in fits.items():
         if fit is None:
@@ -1032,6 +1106,8 @@ def importance_change(
     n_boot: int = 200,
     level: float = 0.95,
     random_state: int | np.random.Generator | None = None,
+    cluster: str | None = None,
+    q: float | None = None,
 ) -> pd.DataFrame:
     """Did a driver's importance change between the previous and the last period?
 
@@ -1054,7 +1130,13 @@ def importance_change(
     DataFrame
         One row per driver: ``driver``, ``before``, ``after`` (period labels),
         ``value_before``, ``value_after``, ``diff`` (after - before), ``low``, ``high``
-        (interval of diff at ``level``) and ``changed`` (the interval excludes 0).
+        (interval of diff at ``level``), ``changed`` (the interval excludes 0), ``p_value``
+        (two-sided bootstrap p-value: twice the smaller share of draws on either side of 0,
+        with the +1 correction), ``p_adj`` and ``change_flag`` (Benjamini-Hochberg over the
+        drivers at ``q``, default params/flags.yaml: the flag the report stars; the drivers
+        are five tests a month, and ``changed`` alone carries no multiplicity control).
+    cluster
+        As in :func:`relative_importance` (``"dealer_id"``: resample dealers).
     """
     if measure not in ("share", "importance"):
         raise ValueError(f"measure must be 'share' or 'importance', got {measure!r}")
@@ -1066,11 +1148,17 @@ def importance_change(
         present = labels.dropna().unique()
         if len(present) < 2:
             raise DriverDataError("fewer than two periods with responses: nothing to compare")
-        before, after = sorted(present)[-2:]
+        # the last period and the one before it in the calendar, not the last two with data:
+        # across a gap month the "change" would compare March with January
+        after = max(present)
+        before = after - 1
+        if before not in set(present):
+            raise DriverDataError(f"no responses in {before}, the period before {after}: "
+                                  "pass periods=(before, after) to compare other periods")
     else:
         before, after = (pd.Period(p, freq=labels.dt.freq) for p in periods)
     fits = _fit_periods(responses, target, drivers, period, time_col, n_boot, level,
-                        random_state, which={before, after})
+                        random_state, which={before, after}, cluster=cluster)
     for label in (before, after):
         if fits.get(label) is None:
             raise DriverDataError(f"period {label} has too few complete cases (or a constant "
@@ -1086,10 +1174,20 @@ def importance_change(
     diff_draws = d1 - d0
     alpha = (1 - level) / 2
     low, high = np.nanquantile(diff_draws, [alpha, 1 - alpha], axis=0)
+    finite = np.isfinite(diff_draws)
+    count = finite.sum(axis=0)
+    below = ((diff_draws <= 0) & finite).sum(axis=0)
+    above = ((diff_draws >= 0) & finite).sum(axis=0)
+    p_value = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (count + 1))
+    from analysis.config import load_params
+    from analysis.estimators import bh_flags
+
+    p_adj, flag = bh_flags(p_value, q=float(load_params("flags")["q"] if q is None else q))
     return pd.DataFrame({
         "driver": drivers, "before": before, "after": after,
         "value_before": v0, "value_after": v1, "diff": v1 - v0, "low": low, "high": high,
-        "changed": (low > 0) | (high < 0),
+        "changed": (low > 0) | (high < 0), "p_value": p_value, "p_adj": p_adj,
+        "change_flag": flag,
     })
 
 

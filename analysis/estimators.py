@@ -43,7 +43,11 @@ from scipy import stats
 __all__ = [
     "PARENT_MEANS",
     "Shrinkage",
+    "bh_adjust",
+    "bh_flags",
     "check_level",
+    "format_p",
+    "joint_flags",
     "eb_shrink",
     "nps_estimate",
     "nps_wald_interval",
@@ -82,6 +86,71 @@ def t_interval(mean: np.ndarray, var: np.ndarray, n: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         half = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, np.nan)) * np.sqrt(var / n)
     return mean - half, mean + half
+
+
+# --- multiplicity ----------------------------------------------------------------------------
+
+
+def bh_adjust(p_values, *, groups=None) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (statsmodels' ``fdr_bh``), NaN kept as NaN.
+
+    Parameters
+    ----------
+    p_values
+        Raw p-values of one family of tests (a report table's stars); NaN (no test) is left
+        out of the family and stays NaN.
+    groups
+        Optional labels of the same length: each distinct label is its own family (e.g. the
+        months of a summary table, each month a table of the report).
+    """
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(p_values, dtype=float).ravel()
+    out = np.full(p.shape, np.nan)
+    if groups is None:
+        families = [np.arange(len(p))]
+    else:
+        codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+        order = np.argsort(codes, kind="stable")
+        families = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    for rows in families:
+        rows = rows[np.isfinite(p[rows])]
+        if len(rows):
+            out[rows] = multipletests(np.clip(p[rows], 0.0, 1.0), method="fdr_bh")[1]
+    return out
+
+
+def bh_flags(p_values, *, q: float, groups=None) -> tuple[np.ndarray, np.ndarray]:
+    """BH-adjusted p-values and the flags ``adjusted <= q`` (False where there is no test)."""
+    if not 0 < q < 1:
+        raise ValueError(f"q must be a false discovery rate between 0 and 1, got {q!r}")
+    adjusted = bh_adjust(p_values, groups=groups)
+    with np.errstate(invalid="ignore"):
+        return adjusted, np.where(np.isnan(adjusted), False, adjusted <= q)
+
+
+def joint_flags(p_values: Mapping[str, object], *, q: float
+                ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Benjamini-Hochberg over several tables' p-values as one family (a whole report).
+
+    ``p_values`` maps a table's name to its raw p-values; returns, per name, the adjusted
+    p-values and flags of that table's tests within the joint family. A report that stars
+    tests of several tables at one false discovery rate uses this instead of each table's
+    own ``*_flag``: with BH per table the false stars add up over the tables.
+    """
+    names = list(p_values)
+    arrays = [np.asarray(p_values[k], dtype=float).ravel() for k in names]
+    adjusted, flags = bh_flags(np.concatenate(arrays) if arrays else np.zeros(0), q=q)
+    edges = np.cumsum([0, *[len(a) for a in arrays]])
+    return {k: (adjusted[lo:hi], flags[lo:hi])
+            for k, lo, hi in zip(names, edges[:-1], edges[1:], strict=True)}
+
+
+def format_p(p: float, *, floor: float = 0.001) -> str:
+    """A p-value as text: ``<0.001`` below the floor, three decimals otherwise, "-" for NaN."""
+    if p is None or not np.isfinite(p):
+        return "-"
+    return f"<{floor:g}" if p < floor else f"{p:.3f}"
 
 
 # --- intervals of proportions ----------------------------------------------------------------

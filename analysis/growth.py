@@ -60,15 +60,27 @@ For every dealer x driver:
    about 4 s and no subsampling of the fit is needed. Ratings are whole numbers, so the fit
    runs on the distinct (ratings, category) patterns with counts as weights (12k for 49k
    complete answers), which gives the same likelihood as the rows.
-7. A growth zone is a dealer x driver whose uplift interval lies above 0 (and whose uplift
-   reaches ``min_uplift`` of params/growth.yaml, 0 by default). Without a bootstrap
-   (``n_boot=0``) there are no intervals and so no growth zones are called.
-8. TOP: dealers ranked by their total attainable uplift, the modelled NPS gain of closing all
-   their growth zones' gaps at once (not the sum of the separate uplifts: the logit is not
+7. The test (:func:`_gap_test`): is the dealer really below the benchmark? The untruncated
+   difference ``benchmark - own mean`` (the dealer's own mean rating, unbiased for its true
+   mean) over its bootstrap standard error, in which the benchmark is recomputed in every
+   draw, gives a one-sided p-value; Benjamini-Hochberg over every dealer x driver pair at
+   ``q`` of params/flags.yaml. Truncating the gap at 0 and taking percentile intervals of a
+   quantile of noisy means called 51-58 of 300 pairs zones when no dealer differed (dealer
+   labels shuffled); on a one-month window 2-27.
+8. A growth zone is a dealer x driver that passes the test, whose uplift interval lies above
+   0 (closing the gap is associated with more NPS) and whose uplift reaches ``min_uplift``
+   of params/growth.yaml. Without a bootstrap (``n_boot=0``) there is no test and so no
+   growth zones are called.
+9. TOP: dealers ranked by the NPS points associated with closing all their growth zones'
+   gaps at once (``total_uplift``; not the sum of the separate uplifts: the logit is not
    additive on the NPS scale), each with its growth zones ranked by uplift.
 
-The model ignores dealer effects beyond the ratings: the uplift is what the network's
-rating-to-NPS relation promises for this dealer's customers, not a causal guarantee.
+The uplift is a modelled, cross-sectional association: the NPS the network's rating-to-NPS
+relation shows for customers rating the driver higher, applied to this dealer's customers. It
+is not a causal promise of attainable NPS; the report heads it "NPS points associated with
+closing the gap". ``assoc_uplift``, ``assoc_uplift_low``, ``assoc_uplift_high`` and
+``assoc_total_uplift`` carry it under that name; ``uplift*`` and ``total_uplift`` are the same
+numbers under the old names, kept for the display code.
 """
 
 from __future__ import annotations
@@ -85,7 +97,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from analysis import nps as nps_module
 from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, eb_shrink, t_interval
+from analysis.estimators import bh_flags, check_level, eb_shrink, t_interval
 
 __all__ = [
     "BENCHMARKS",
@@ -305,9 +317,14 @@ def rank_dealers_by_driver(
     pandas.DataFrame
         Long: [``period``,] ``by``, ``region``, ``driver``, ``n``, ``mean``, ``low``,
         ``high``, ``shrunk``, ``rank_region``, ``rank_network``, ``small_sample``,
-        ``region_mean``. Ranks (1 = best, ties share the lower rank) order ``shrunk``, the mean
-        pulled toward ``region_mean`` by empirical Bayes (module docstring). Units without a
-        rating of a driver have no row for it.
+        ``region_mean``, ``rank_low``, ``rank_high``, ``p_top_quarter``,
+        ``p_bottom_quarter``. Ranks (1 = best, ties share the lower rank) order ``shrunk``,
+        the mean pulled toward ``region_mean`` by empirical Bayes (module docstring). The
+        rank interval and the quarter probabilities come from draws of every dealer's true
+        mean from its normal posterior, as for the NPS ranking
+        (:func:`analysis.nps.rank_uncertainty`; variance ``w sigma^2 / n`` plus
+        ``(1 - w)^2`` times the variance of the region mean). Units without a rating of a
+        driver have no row for it.
     """
     drivers = _resolve_drivers(drivers)
     defaults = load_params("nps")
@@ -330,6 +347,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
     st = _unit_stats(data, np.ones(len(data.unit)))
     low, high = t_interval(st.mean, st.var, st.n, level)
     k, p = st.n.shape
+    post_sd = _posterior_sd(st, data.unit_region, len(data.regions))
     out = (pd.DataFrame({
         by: np.repeat(data.units, p),
         "region": np.repeat(data.unit_regions, p),
@@ -340,6 +358,7 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
         "high": high.ravel(),
         "shrunk": st.shrunk.ravel(),
         "region_mean": st.region_mean.ravel(),
+        "_sd": post_sd.ravel(),
     })
         .loc[lambda d: d["n"] > 0]
         .assign(
@@ -352,8 +371,33 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
         .sort_values(["driver", "rank_network", by])
         .reset_index(drop=True))
     out["driver"] = out["driver"].astype(str)
+    ranks = [nps_module.rank_uncertainty(part["shrunk"], part["_sd"]).set_axis(part.index)
+             for _, part in out.groupby("driver", sort=False)]
+    if ranks:
+        out = out.join(pd.concat(ranks))
+    else:
+        out = out.assign(rank_low=pd.array([], dtype="Int64"),
+                         rank_high=pd.array([], dtype="Int64"), p_top_quarter=np.nan,
+                         p_bottom_quarter=np.nan)
     return out[[by, "region", "driver", "n", "mean", "low", "high", "shrunk", "rank_region",
-                "rank_network", "small_sample", "region_mean"]]
+                "rank_network", "small_sample", "region_mean", "rank_low", "rank_high",
+                "p_top_quarter", "p_bottom_quarter"]]
+
+
+def _posterior_sd(st: _Stats, unit_region: np.ndarray, n_regions: int) -> np.ndarray:
+    """Posterior SD of every unit x driver's true mean (K x p): ``w sigma^2 / n`` plus
+    ``(1 - w)^2`` times the variance of its region's precision-weighted mean."""
+    tau2, sigma2 = st.tau2[None, :], st.sigma2[None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        noise = sigma2 / st.n
+        w = np.where(tau2 + noise > 0, tau2 / (tau2 + noise), 1.0)
+        precision = np.where(st.n > 0, 1.0 / (tau2 + noise), 0.0)
+        per_region = np.stack([np.bincount(unit_region, weights=precision[:, j],
+                                           minlength=n_regions)
+                               for j in range(st.n.shape[1])], axis=1)
+        region_var = np.where(per_region > 0, 1.0 / per_region, 0.0)[unit_region]
+        var = w * noise + (1 - w) ** 2 * region_var
+    return np.sqrt(np.where(np.isfinite(var), var, 0.0))
 
 
 # --- the respondent-level model --------------------------------------------------------------
@@ -615,15 +659,21 @@ class GrowthResult:
     table
         One row per dealer x driver: ``dealer_id`` (the ``by`` column), ``region``,
         ``driver``, ``current`` (shrunk mean rating), ``benchmark``, ``gap``, ``uplift`` (NPS
-        points), ``uplift_low``, ``uplift_high`` (percentile bootstrap interval), ``n``
-        (ratings of the driver), ``growth_zone`` (interval above 0 and uplift at least
-        ``min_uplift`` of params/growth.yaml) and ``zone_rank`` (1 =
-        the dealer's largest growth zone; missing for non-zones).
+        points associated with closing the gap), ``uplift_low``, ``uplift_high`` (percentile
+        bootstrap interval), ``n`` (ratings of the driver), ``growth_zone`` (the gap test
+        passes BH, the uplift interval lies above 0 and the uplift reaches ``min_uplift`` of
+        params/growth.yaml), ``zone_rank`` (1 = the dealer's largest growth zone; missing
+        for non-zones), ``own_mean`` (the dealer's own mean rating), ``gap_raw`` (benchmark
+        minus own mean, not truncated), ``gap_se`` (its bootstrap SE), ``zone_p_value``
+        (one-sided), ``zone_p_adj`` (Benjamini-Hochberg over all pairs) and
+        ``assoc_uplift``, ``assoc_uplift_low``, ``assoc_uplift_high`` (the uplift under its
+        honest name).
     dealers
         One row per dealer: ``dealer_id``, ``region``, ``dealer_name`` (when the responses had
         it), ``n``, ``promoters``, ``passives``, ``detractors``, ``nps``, ``nps_low``,
-        ``nps_high`` (:func:`analysis.nps.nps_interval`), ``small_sample``, ``n_zones`` and
-        ``total_uplift`` (modelled NPS gain of closing all growth zones at once).
+        ``nps_high`` (:func:`analysis.nps.nps_interval`), ``small_sample``, ``n_zones``,
+        ``total_uplift`` and ``assoc_total_uplift`` (the same: NPS points associated with
+        closing all growth zones at once).
     coefficients
         The multinomial logit: index ``intercept`` and the drivers, columns
         ``detractor``/``promoter`` (log-odds against passive, per rating point) and their
@@ -649,7 +699,7 @@ class GrowthResult:
     uplift_draws: np.ndarray | None = field(default=None, repr=False)
 
     def top(self, n: int | None = None, *, max_zones: int | None = None) -> pd.DataFrame:
-        """The ``n`` dealers with the largest total attainable uplift and their growth zones.
+        """The ``n`` dealers with the most NPS associated with closing their zones, and the zones.
 
         Long: one row per dealer x growth zone (at most ``max_zones`` per dealer, by uplift):
         ``rank``, the ``by`` column, ``region``, ``total_uplift``, ``zone``, ``driver``,
@@ -705,7 +755,8 @@ class GrowthResult:
                        .agg(total=("total_uplift", "first"),
                             zones=("zone_text", lambda s: ", ".join(s))))
             grouped["total"] = grouped["total"].map("{:+.1f}".format)
-            lines += ["", f"TOP {len(grouped)} dealers by total attainable uplift:",
+            lines += ["", f"TOP {len(grouped)} dealers by NPS points associated with closing "
+                      "their gaps:",
                       grouped.to_string()]
         return "\n".join(lines)
 
@@ -777,6 +828,7 @@ class _ZoneOptions:
     max_zones: int
     min_uplift: float
     quantile: float      # the benchmark's quantile of dealer shrunk means
+    q: float             # the false discovery rate of the zone test (params/flags.yaml)
     cap: float           # the rating scale's maximum: a raised rating stops there
     model: dict          # NPSLogit's ridge, max_iter and tol
 
@@ -801,6 +853,7 @@ def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
         drivers=tuple(drivers), target=target, benchmark=benchmark, n_boot=n_boot, level=level,
         min_n=min_n, top=int(top), max_zones=int(cfg["max_zones"]),
         min_uplift=cfg["min_uplift"], quantile=cfg["benchmark"]["top_quantile"],
+        q=float(cfg.get("q", load_params("flags")["q"])),
         cap=float(load_params("drivers")["rating_scale"]["max"]),
         model={key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")})
 
@@ -879,6 +932,10 @@ class _ZoneFit:
     draws: np.ndarray | None        # n_boot x K x p
     nonconverged: int
     n_fit: int
+    diff: np.ndarray                # benchmark - own mean, untruncated
+    diff_se: np.ndarray             # its bootstrap standard error
+    p_value: np.ndarray             # one-sided p of "below the benchmark"
+    p_adj: np.ndarray               # Benjamini-Hochberg over every dealer x driver
 
 
 def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
@@ -903,21 +960,26 @@ def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
     eta = pred_design @ coef
     uplift = _uplift(eta, pat.pred_x, pat.pred_unit, gap, coef[1:], pred_w, opts.cap, k)
 
+    # the test's statistic: benchmark minus the dealer's own mean, not truncated at 0
+    diff = bench - st.mean
     low = high = np.full((k, p), np.nan)
+    diff_draws = None
     draws = None
     coef_draws = None
     nonconverged = 0
     if opts.n_boot:
         rng = np.random.default_rng(random_state)
         draws = np.empty((opts.n_boot, k, p))
+        diff_draws = np.empty((opts.n_boot, k, p))
         coef_draws = np.empty((opts.n_boot, *coef.shape))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # counted in nonconverged
             for b in range(opts.n_boot):  # one draw per pass; everything inside is vectorised
                 w = _stratified_counts(rng, data)
                 st_b = _unit_stats(data, w)
-                gap_b = np.maximum(_benchmark(st_b, opts.benchmark, opts.quantile) - st_b.shrunk,
-                                   0.0)
+                bench_b = _benchmark(st_b, opts.benchmark, opts.quantile)
+                diff_draws[b] = bench_b - st_b.mean
+                gap_b = np.maximum(bench_b - st_b.shrunk, 0.0)
                 fit_w = pat.fit_weights(w)
                 keep = fit_w > 0
                 # refitted from the full-data coefficients: 4 Newton steps instead of 8
@@ -935,11 +997,43 @@ def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
             low, high = np.nanquantile(draws, [0.5 - opts.level / 2, 0.5 + opts.level / 2],
                                        axis=0)
 
-    zone = (low > 0) & (uplift > 0) & (uplift >= opts.min_uplift)
+    p_value, p_adj, flag, se = _gap_test(diff, diff_draws, opts.q)
+    # both must hold: the dealer lies below the benchmark (the test, BH over every pair) and
+    # closing the gap is associated with more NPS (the uplift interval above 0)
+    zone = flag & (low > 0) & (uplift > 0) & (uplift >= opts.min_uplift)
     joint = _joint_uplift(eta, pat.pred_x, pat.pred_unit, np.where(zone, gap, 0.0), coef[1:],
                           pred_w, opts.cap, k)
     return _ZoneFit(st, bench, gap, uplift, low, high, zone, joint, coef, coef_draws, draws,
-                    nonconverged, int(pat.complete.sum()))
+                    nonconverged, int(pat.complete.sum()), diff, se, p_value, p_adj)
+
+
+def _gap_test(diff: np.ndarray, diff_draws: np.ndarray | None, q: float):
+    """One-sided test that a dealer's driver lies below its benchmark, BH over all pairs.
+
+    ``diff`` (K x p) is the benchmark minus the dealer's own mean rating, untruncated;
+    ``diff_draws`` its bootstrap draws, in which the benchmark was recomputed too, so its
+    standard error carries the doubt about the benchmark as well as about the dealer. The
+    statistic ``diff / se`` is referred to the standard normal (H0: the dealer is at or above
+    the benchmark): the bootstrap gives the standard error only, because percentile intervals
+    of a quantile of noisy means, or of a difference truncated at 0, do not cover. The own
+    mean, not the shrunk one, is tested: it is unbiased for the dealer's true mean, while
+    the shrunk mean's bootstrap spread understates how far it may lie from it. Returns the
+    one-sided p-values, their Benjamini-Hochberg adjustment over every tested pair, the flags
+    ``p_adj <= q`` and the standard errors; NaN (no test) without draws.
+    """
+    from scipy import stats
+
+    nan = np.full(diff.shape, np.nan)
+    if diff_draws is None or len(diff_draws) < 2:
+        return nan, nan, np.zeros(diff.shape, dtype=bool), nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a dealer absent from every draw
+        se = np.nanstd(diff_draws, axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tested = np.isfinite(diff) & np.isfinite(se) & (se > 0)
+        p_value = np.where(tested, stats.norm.sf(diff / np.where(tested, se, 1.0)), np.nan)
+    p_adj, flag = bh_flags(p_value.ravel(), q=q)
+    return p_value, p_adj.reshape(diff.shape), flag.reshape(diff.shape), se
 
 
 def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> GrowthResult:
@@ -959,7 +1053,15 @@ def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> 
         "growth_zone": fit.zone.ravel(),
     })
         .assign(zone_rank=lambda d: d["uplift"].where(d["growth_zone"])
-                .groupby(d[by]).rank(ascending=False, method="first").astype("Int64"))
+                .groupby(d[by]).rank(ascending=False, method="first").astype("Int64"),
+                own_mean=fit.stats.mean.ravel(),
+                gap_raw=fit.diff.ravel(),
+                gap_se=fit.diff_se.ravel(),
+                zone_p_value=fit.p_value.ravel(),
+                zone_p_adj=fit.p_adj.ravel(),
+                assoc_uplift=fit.uplift.ravel(),
+                assoc_uplift_low=fit.low.ravel(),
+                assoc_uplift_high=fit.high.ravel())
         .reset_index(drop=True))
 
     counts = np.stack([np.bincount(data.unit, weights=(data.category == c).astype(float),
@@ -981,6 +1083,7 @@ def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> 
         "n_zones": fit.zone.sum(axis=1).astype(np.int64),
         "total_uplift": np.where(fit.zone.any(axis=1), fit.joint, 0.0),
     })
+    dealers["assoc_total_uplift"] = dealers["total_uplift"]
     se = (fit.coef_draws.std(axis=0, ddof=1) if fit.coef_draws is not None and opts.n_boot > 1
           else np.full(fit.coef.shape, np.nan))
     coefficients = pd.DataFrame(

@@ -36,6 +36,17 @@ Shrinkage
     form, so it runs on millions of groups without an optimiser. It is
     :func:`analysis.estimators.eb_shrink` (shared with :mod:`analysis.growth`), with the
     parent's shrunk value as ``parent_mean``.
+Flags
+    A report stars many tests at once (about 190 a regional report): at a raw p < 0.05 the
+    shuffled demo carried ten false stars a report. Every table's tests are one family:
+    ``change_p_adj``/``change_flag`` and ``vs_region_p_adj``/``vs_region_flag`` are
+    Benjamini-Hochberg adjusted at ``q`` of params/flags.yaml, the raw p-values stay beside
+    them. A report that pools its tables into one family uses
+    :func:`analysis.estimators.joint_flags`; ``python -m analysis calibrate`` measures both.
+Rank uncertainty
+    :func:`rank_dealers` adds a 90 % rank interval and the probabilities of the top and
+    bottom quarter from draws of the dealers' posteriors (:func:`rank_uncertainty`): a
+    dealer's rank in one month is seldom known to within a few places.
 """
 
 from __future__ import annotations
@@ -50,9 +61,10 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from analysis.config import params_or
+from analysis.config import load_params, params_or
 from analysis.errors import require_columns
 from analysis.estimators import (
+    bh_flags,
     check_level,
     eb_shrink,
     nps_estimate,
@@ -88,6 +100,19 @@ def _cutoffs(params: dict | None) -> tuple[int, int, int, int]:
 
 def _level(level: float | None, params: dict | None) -> float:
     return check_level(params_or("nps", params)["level"] if level is None else level)
+
+
+def flag_params(params: dict | None = None) -> dict:
+    """The multiplicity rule and rank settings: ``params["flags"]`` when the NPS params carry
+    them (tests, alternative networks), else params/flags.yaml."""
+    if params is not None and "flags" in params:
+        return params["flags"]
+    return load_params("flags")
+
+
+def flag_q(params: dict | None = None) -> float:
+    """The Benjamini-Hochberg false discovery rate per family of flags (params/flags.yaml)."""
+    return float(flag_params(params)["q"])
 
 
 def _numeric_values(scores) -> np.ndarray | None:
@@ -349,8 +374,10 @@ def _period_codes(times: pd.Series, period: str, time_col: str):
         edges = levels.start_time.to_numpy().astype(values.dtype).view(np.int64)
         codes = np.searchsorted(edges, ticks, side="right") - 1
         return codes, levels
-    # time-zone aware: periods follow the local wall clock, as Series.dt.to_period does
-    return pd.factorize(times.dt.to_period(period), sort=True)
+    # time-zone aware: periods follow the local wall clock, as Series.dt.to_period does; the
+    # wall-clock times go through the path above, so a month without answers keeps its code
+    # and the month after it is not compared with the month before the gap
+    return _period_codes(times.dt.tz_localize(None), period, time_col)
 
 
 def _run(tasks: list, n_rows: int) -> list:
@@ -556,17 +583,24 @@ def _hierarchy_chain(keys: list[str], columns, params: dict) -> tuple[list[str],
 
 
 def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[str]]
-            ) -> np.ndarray:
-    """Empirical-Bayes NPS of the finest groups (see the module docstring).
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical-Bayes NPS of the finest groups and its posterior SD (module docstring).
 
     ``table`` holds promoters, passives, detractors per finest group (one row each);
     ``codes`` their key codes; ``chain`` the key sets from finest to the top level. The top
     level keeps its pooled NPS; every level below shrinks toward its parent's shrunk value
     (:func:`analysis.estimators.eb_shrink` with ``parent_mean`` that value).
+
+    The posterior variance of a group's true NPS is ``w * s^2 / n`` (the normal-normal
+    posterior given its parent) plus ``(1 - w)^2`` times the parent's own posterior variance
+    (the doubt about the value it is pulled toward); the top level's is its sampling variance.
+    Treating the parents' doubts as independent of the groups' is an approximation: it is
+    what the rank intervals of :func:`rank_dealers` draw from.
     """
     n_groups = len(table)
     if len(chain) < 2 or n_groups == 0:
-        return nps_from_counts(table[:, 0], table[:, 1], table[:, 2])
+        return (nps_from_counts(table[:, 0], table[:, 1], table[:, 2]),
+                np.sqrt(_sampling_var(table)))
     # every level's id at each finest group; level 0 is the group itself
     ids = [np.arange(n_groups)] + [_combine([codes[k] for k in keys], n_groups)
                                    for keys in chain[1:]]
@@ -580,6 +614,7 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
         sums.append(np.stack([np.bincount(level_ids, weights=table[:, j], minlength=size)
                               for j in range(3)], axis=1))
     shrunk = nps_from_counts(*sums[-1].T)
+    post_var = _sampling_var(sums[-1])
     for depth in range(len(chain) - 2, -1, -1):
         size = len(sums[depth])
         parent_of = np.empty(size, dtype=np.int64)
@@ -588,9 +623,20 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
         stratum[ids[depth]] = stratum_of_group
         counts = sums[depth]
         n = counts.sum(axis=1)
-        shrunk = eb_shrink(n, nps_from_counts(*counts.T), _within_ss(counts), parent=parent_of,
-                           parent_mean=shrunk, stratum=stratum).shrunk
-    return shrunk
+        eb = eb_shrink(n, nps_from_counts(*counts.T), _within_ss(counts), parent=parent_of,
+                       parent_mean=shrunk, stratum=stratum)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            own = eb.weight * eb.sigma2[stratum] / n
+        post_var = own + (1 - eb.weight) ** 2 * post_var[parent_of]
+        shrunk = eb.shrunk
+    return shrunk, np.sqrt(post_var)
+
+
+def _sampling_var(counts: np.ndarray) -> np.ndarray:
+    """Sampling variance of each group's NPS (points^2): within-group variance over n."""
+    n = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _within_ss(counts) / n**2
 
 
 def _within_ss(counts: np.ndarray) -> np.ndarray:
@@ -673,10 +719,13 @@ def summarize(
     DataFrame
         ``by`` keys, ``period`` (if any), n, promoters, passives, detractors, nps, nps_low,
         nps_high, change_vs_previous and change_p_value (vs the previous period of the same
-        group; NaN without one; only when ``period`` is given), invited and response_rate
-        (with ``invitations``), small_sample, nps_shrunk (empirical Bayes toward the parent
-        level: dealer -> region -> network, see the module docstring). A dealer shrinks
-        toward its region when ``responses`` carry a ``region`` column.
+        group; NaN without one; only when ``period`` is given), change_p_adj and change_flag
+        (Benjamini-Hochberg over the groups of each period at ``q`` of params/flags.yaml:
+        the flag a report's star follows), invited and response_rate (with
+        ``invitations``), small_sample, nps_shrunk (empirical Bayes toward the parent level:
+        dealer -> region -> network, see the module docstring) and nps_shrunk_sd (its
+        posterior SD, see :func:`_shrink`). A dealer shrinks toward its region when
+        ``responses`` carry a ``region`` column.
 
     See Also
     --------
@@ -826,9 +875,12 @@ def _statistics(
         before = np.where(prev[:, None] >= 0, table[np.maximum(prev, 0)], np.nan)
         change, _, _, _, p_value = _difference(tuple(table.T), tuple(before.T), z=z_value(lvl),
                                                method=method, params=p)
-        out = out.assign(change_vs_previous=change, change_p_value=p_value)
+        # one family per period: the groups of a month are one table of the report
+        p_adj, flag = bh_flags(p_value, q=flag_q(p), groups=groups.codes["period"])
+        out = out.assign(change_vs_previous=change, change_p_value=p_value,
+                         change_p_adj=p_adj, change_flag=flag)
     out["small_sample"] = out["n"].to_numpy() < min_n
-    out["nps_shrunk"] = _shrink(table, groups.codes, chain)
+    out["nps_shrunk"], out["nps_shrunk_sd"] = _shrink(table, groups.codes, chain)
     if extra:
         ids = _combine([groups.codes[k] for k in group_keys], len(out))
         if len(ids) and ids.max() + 1 < len(out):
@@ -846,9 +898,134 @@ def _statistics(
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = out["n"] / out["invited"].where(out["invited"] > 0)
         out["response_rate"] = rate
-        order = [c for c in out if c not in ("small_sample", "nps_shrunk")]
-        out = out[[*order, "small_sample", "nps_shrunk"]]
+        tail = ["small_sample", "nps_shrunk", "nps_shrunk_sd"]
+        order = [c for c in out if c not in tail]
+        out = out[[*order, *tail]]
     return out.reset_index(drop=True)
+
+
+# --- response-rate weights -------------------------------------------------------------------
+
+
+def summarize_weighted(
+    responses: pd.DataFrame,
+    invitations: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region",),
+    period: str = "M",
+    cell: Sequence[str] = ("dealer_id", "touchpoint"),
+    level: float | None = None,
+    time_col: str = "responded_at",
+    params: dict | None = None,
+) -> pd.DataFrame:
+    """NPS by group and month, unweighted and weighted for response rates, side by side.
+
+    Response rates range from 3 % to 100 % across dealer x touchpoint cells, so the answers
+    over-represent the cells that answer most. Weighting every answer of a cell by
+    ``invited / responses`` of that cell and month (the inverse of its response rate) gives
+    each cell the weight of its invitations: ``nps_weighted = sum_c invited_c NPS_c /
+    sum_c invited_c`` over the cells with answers. Its interval treats the cells as
+    independent strata: ``var = sum_c invited_c^2 var_c / (sum_c invited_c)^2`` with
+    ``var_c`` the adjusted-Wald variance of the cell's NPS. ``n_effective`` is Kish's
+    effective sample size of the weights.
+
+    Parameters
+    ----------
+    responses, invitations
+        The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
+        table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
+        (attach ``region`` to both with :func:`analysis.store.with_region`).
+    period
+        Whole months ("M"): invitations are monthly.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` keys, period, n, nps (unweighted), nps_weighted, nps_weighted_low,
+        nps_weighted_high, invited (of the cells with answers), n_effective.
+    """
+    if period != "M":
+        raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
+    p = params_or("nps", params)
+    lvl = _level(level, p)
+    keys, cells = list(by), [c for c in cell if c not in by]
+    require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
+                    fix="attach region with analysis.store.with_region(invitations, dealers)")
+    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
+                              params=p)
+    invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
+                                                        freq="M"))
+               .groupby([*keys, *cells, "period"], observed=True)["invited"].sum()
+               .reset_index())
+    frame = counts.merge(invited, on=[*keys, *cells, "period"], how="left")
+    table = frame[["promoters", "passives", "detractors"]].to_numpy(dtype=float).T
+    _, var = nps_estimate(*table, pseudo_counts=_pseudo_counts(p["interval"]["method"], p))
+    # a cell without a count of invitations keeps the weight of its answers
+    weight = frame["invited"].where(frame["invited"] > 0, frame["n"]).to_numpy(dtype=float)
+    per_answer = weight / frame["n"].to_numpy(dtype=float)
+    frame = frame.assign(
+        _w=weight, _wnps=weight * nps_from_counts(*table),
+        _wvar=weight**2 * var * 100.0**2,
+        _kish_num=per_answer * frame["n"], _kish_den=per_answer**2 * frame["n"],
+        _net=frame["promoters"] - frame["detractors"])
+    sums = (frame.groupby([*keys, "period"], observed=True, sort=True)
+            [["n", "_net", "_w", "_wnps", "_wvar", "_kish_num", "_kish_den"]].sum()
+            .reset_index())
+    z = z_value(lvl)
+    weighted = sums["_wnps"] / sums["_w"]
+    half = z * np.sqrt(sums["_wvar"]) / sums["_w"]
+    return pd.DataFrame({
+        **{k: sums[k] for k in [*keys, "period"]},
+        "n": sums["n"].astype(np.int64),
+        "nps": 100.0 * sums["_net"] / sums["n"],
+        "nps_weighted": weighted,
+        "nps_weighted_low": (weighted - half).clip(-100, 100),
+        "nps_weighted_high": (weighted + half).clip(-100, 100),
+        "invited": sums["_w"],
+        "n_effective": sums["_kish_num"] ** 2 / sums["_kish_den"],
+    })
+
+
+# --- rank uncertainty ---------------------------------------------------------------------
+
+
+def rank_uncertainty(estimate, sd, *, params: dict | None = None,
+                     random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
+    """Rank interval and top/bottom-quarter probabilities of units with normal posteriors.
+
+    Every draw takes each unit's true value from ``N(estimate, sd^2)`` independently and
+    ranks them (1 = highest); the interval holds ``ranks.level`` of the draws (equal tails),
+    p_top_quarter and p_bottom_quarter are the shares of draws in which the unit ranks in
+    the top or bottom ``ranks.quarter`` of the units. Settings from params/flags.yaml.
+
+    Returns
+    -------
+    DataFrame
+        rank_low, rank_high (Int64), p_top_quarter, p_bottom_quarter; one row per unit, in
+        the order given.
+    """
+    spec = flag_params(params)["ranks"]
+    est = np.asarray(estimate, dtype=float)
+    sd = np.nan_to_num(np.asarray(sd, dtype=float), nan=0.0)
+    k = len(est)
+    if k == 0:
+        return pd.DataFrame({"rank_low": pd.array([], dtype="Int64"),
+                             "rank_high": pd.array([], dtype="Int64"),
+                             "p_top_quarter": np.zeros(0), "p_bottom_quarter": np.zeros(0)})
+    rng = np.random.default_rng(spec["random_state"] if random_state is None
+                                else random_state)
+    draws = est[None, :] + sd[None, :] * rng.standard_normal((int(spec["n_draws"]), k))
+    # rank 1 = highest; equal draws (sd 0 at equal values) are ordered by position
+    ranks = k - np.argsort(np.argsort(draws, axis=1, kind="stable"), axis=1)
+    tail = (1 - float(spec["level"])) / 2
+    low, high = np.quantile(ranks, [tail, 1 - tail], axis=0, method="inverted_cdf")
+    cut = max(1, int(round(float(spec["quarter"]) * k)))
+    return pd.DataFrame({
+        "rank_low": pd.array(low.astype(np.int64), dtype="Int64"),
+        "rank_high": pd.array(high.astype(np.int64), dtype="Int64"),
+        "p_top_quarter": (ranks <= cut).mean(axis=0),
+        "p_bottom_quarter": (ranks > k - cut).mean(axis=0),
+    })
 
 
 # --- rankings and report tables ----------------------------------------------------------
@@ -863,6 +1040,7 @@ def rank_dealers(
     min_n: int | None = None,
     score: str = "nps",
     time_col: str = "responded_at",
+    rolling: bool | int = False,
     params: dict | None = None,
 ) -> pd.DataFrame:
     """Dealers ranked by shrunk NPS, with the interval, ranks in region and network.
@@ -876,15 +1054,29 @@ def rank_dealers(
         the change vs the month before (when the answers include it).
     dealers
         The dealers table, to attach region and dealer_name when ``responses`` lack them.
+    rolling
+        With a month: rank on the window of ``rolling`` months ending there (True takes
+        ``ranks.rolling_months`` of params/flags.yaml, 3) instead of the month alone; the
+        change is then vs the window of as many months before it. False: the month alone.
 
     Returns
     -------
     DataFrame
         rank_network, rank_region, region, dealer_id, dealer_name (if known), n, nps,
         nps_low, nps_high, nps_shrunk, small_sample, vs_region (dealer minus the rest of
-        its region) and vs_region_p_value, and for a month change_vs_previous and
-        change_p_value; sorted by nps_shrunk, best first. Ranks use the shrunk value so a
-        dealer with few lucky answers does not top the table.
+        its region), vs_region_p_value, vs_region_p_adj and vs_region_flag, and for a month
+        change_vs_previous, change_p_value, change_p_adj and change_flag; then rank_low and
+        rank_high (the network rank interval) and p_top_quarter, p_bottom_quarter; sorted
+        by nps_shrunk, best first. Ranks use the shrunk value so a dealer with few lucky
+        answers does not top the table.
+
+        The ``*_flag`` columns follow the report's multiplicity rule: Benjamini-Hochberg
+        over the dealers of the table at ``q`` of params/flags.yaml (``*_p_adj`` the
+        adjusted p-values). The rank interval holds ``ranks.level`` (90 %) of the network
+        ranks in draws of every dealer's true NPS from its empirical-Bayes posterior
+        (normal, mean nps_shrunk, SD from :func:`_shrink`); p_top_quarter and
+        p_bottom_quarter are the shares of draws in which the dealer ranks in the top or
+        bottom quarter of the network. Draws are seeded (params/flags.yaml).
 
     See Also
     --------
@@ -904,6 +1096,9 @@ def rank_dealers(
                           time_col=time_col, params=p)
     else:
         month = pd.Period(period, freq="M")
+        window = _rolling_months(rolling, p)
+        if window > 1:
+            frame = _as_windows(frame, month, window, time_col)
         table = summarize(frame, by=keys, period="M", level=lvl, min_n=min_n, score=score,
                           time_col=time_col, params=p)
         table = table.loc[table["period"] == month].drop(columns="period")
@@ -945,6 +1140,33 @@ def rank_dealers_from_counts(
     return _ranked(table, keys, period, lvl, p)
 
 
+def _rolling_months(rolling: bool | int, p: dict) -> int:
+    if rolling is True:
+        return int(flag_params(p)["ranks"]["rolling_months"])
+    if rolling is False or rolling is None:
+        return 1
+    if int(rolling) < 1:
+        raise ValueError(f"rolling must be True, False or a number of months >= 1, got "
+                         f"{rolling!r}")
+    return int(rolling)
+
+
+def _as_windows(frame: pd.DataFrame, month: pd.Period, window: int,
+                time_col: str) -> pd.DataFrame:
+    """The answers of the ``window`` months to ``month`` dated in ``month``, and those of the
+    ``window`` months before dated in the month before: a monthly summary then compares the
+    two windows."""
+    times = frame[time_col]
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_localize(None)
+    months = times.dt.to_period("M")
+    back = (month.ordinal - months.array.asi8)
+    back = np.where(months.isna().to_numpy(), -1, back)
+    keep = (back >= 0) & (back < 2 * window)
+    label = np.where(back < window, month.start_time, (month - 1).start_time)
+    return frame.loc[keep].assign(**{time_col: pd.to_datetime(label[keep])})
+
+
 def _rank_keys(columns, what: str, fix: str) -> list[str]:
     require_columns(columns, ("dealer_id", "region"), table=what, fix=fix)
     return ["region", "dealer_id"] + (["dealer_name"] if "dealer_name" in columns else [])
@@ -959,7 +1181,17 @@ def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float
     vs_region, _, _, _, vs_p = _difference(
         tuple(table[c].to_numpy(dtype=float) for c in counts), rest, z=z_value(lvl),
         method=p["interval"]["method"], params=p)
-    table = table.assign(vs_region=vs_region, vs_region_p_value=vs_p)
+    q = flag_q(p)
+    vs_adj, vs_flag = bh_flags(vs_p, q=q)
+    table = table.assign(vs_region=vs_region, vs_region_p_value=vs_p, vs_region_p_adj=vs_adj,
+                         vs_region_flag=vs_flag)
+    if period is not None:
+        # the family is the table's dealers (the summary's was the same month's groups)
+        change_adj, change_flag = bh_flags(table["change_p_value"], q=q)
+        table = table.assign(change_p_adj=change_adj, change_flag=change_flag)
+    table = pd.concat([table.reset_index(drop=True),
+                       rank_uncertainty(table["nps_shrunk"], table["nps_shrunk_sd"],
+                                        params=p)], axis=1)
     table = table.assign(
         rank_network=table["nps_shrunk"].rank(ascending=False, method="min").astype(int),
         rank_region=table.groupby("region", observed=True)["nps_shrunk"]
@@ -967,8 +1199,9 @@ def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float
     )
     front = ["rank_network", "rank_region", *keys]
     shown = ["n", "nps", "nps_low", "nps_high", "nps_shrunk", "small_sample", "vs_region",
-             "vs_region_p_value"]
+             "vs_region_p_value", "vs_region_p_adj", "vs_region_flag"]
     if period is not None:
-        shown += ["change_vs_previous", "change_p_value"]
+        shown += ["change_vs_previous", "change_p_value", "change_p_adj", "change_flag"]
+    shown += ["rank_low", "rank_high", "p_top_quarter", "p_bottom_quarter"]
     return (table[front + shown].sort_values(["rank_network", "dealer_id"])
             .reset_index(drop=True))

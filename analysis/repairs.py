@@ -21,6 +21,16 @@ pairs (A, B) and (B, C).
 The responsibility is the **first** order's: its mechanic and foreman did the work that did
 not hold. A repeat counts in the week (and KPI month) in which the car came back.
 
+Rates
+-----
+``repeats / orders`` with repeats counted by return date and orders by close date is a ratio
+of two different sets of orders (42 person-weeks of the demo had repeats and no orders, one
+"rate" was above 1). The repeat **rate** is a cohort's: the orders closed in the period whose
+``window_days`` have elapsed at ``as_of`` (``cohort_orders``), and how many of them came back
+within the window (``cohort_repeats``), with a Wilson interval (``cohort_rate``,
+``cohort_rate_low``, ``cohort_rate_high``). Orders whose window is still running are left out:
+they may yet come back.
+
 KPI
 ---
 The bonus share by the number of repeats in the period comes from ``repeat_repair.kpi``:
@@ -40,6 +50,7 @@ import pandas as pd
 
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
+from analysis.estimators import wilson_interval
 from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 
@@ -184,12 +195,44 @@ def _check_role(role: str) -> None:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
 
 
+def _cohort(pairs: pd.DataFrame, repair_orders: pd.DataFrame, keys: list[str], label,
+            as_of, window_days: int | None) -> pd.DataFrame:
+    """Per ``keys`` + period of closing: orders whose repeat window has elapsed at ``as_of``
+    and how many of them were repeated (module docstring, Rates)."""
+    window = int(load_params("operations")["repeat_repair"]["window_days"]
+                 if window_days is None else window_days)
+    closed = repair_orders.dropna(subset=["closed_at"])
+    if as_of is None:
+        stamps = [repair_orders[c].max() for c in ("opened_at", "closed_at")
+                  if c in repair_orders and repair_orders[c].notna().any()]
+        as_of = max(stamps) if stamps else pd.Timestamp.max
+    as_of = pd.Timestamp(as_of)
+    elapsed = (as_of.normalize() - closed["closed_at"].dt.normalize()).dt.days > window
+    cohort = closed.loc[elapsed]
+    repeated = cohort["ro_id"].isin(pairs["first_ro_id"])
+    frame = cohort[[k for k in keys if k != "period"]].assign(
+        cohort_orders=1, cohort_repeats=repeated.astype("int64"))
+    if "period" in keys:
+        frame = frame.assign(period=label(cohort["closed_at"]))
+    return frame.groupby(keys)[["cohort_orders", "cohort_repeats"]].sum()
+
+
+def _with_cohort_rate(out: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
+    lvl = float(load_params("operations")["red_flags"]["level"] if level is None else level)
+    low, high = wilson_interval(out["cohort_repeats"], out["cohort_orders"], level=lvl)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = out["cohort_repeats"] / out["cohort_orders"].where(out["cohort_orders"] > 0)
+    return out.assign(cohort_rate=rate, cohort_rate_low=low, cohort_rate_high=high)
+
+
 def repeat_stats(
     pairs: pd.DataFrame,
     repair_orders: pd.DataFrame,
     *,
     role: str = "mechanic",
     period: str = "W",
+    as_of: pd.Timestamp | str | None = None,
+    window_days: int | None = None,
 ) -> pd.DataFrame:
     """Orders and repeat repairs per responsible person and period (ISO weeks by default).
 
@@ -201,17 +244,27 @@ def repeat_stats(
     -------
     DataFrame
         ``dealer_id, <role>, period, orders, repeats, repeat_rate`` (``period`` is
-        ``YYYY-Www`` for weeks, else the pandas period as text).
+        ``YYYY-Www`` for weeks, else the pandas period as text), then the cohort of the
+        period's closed orders whose window has elapsed at ``as_of`` (default: the latest
+        timestamp of the orders): ``cohort_orders, cohort_repeats, cohort_rate,
+        cohort_rate_low, cohort_rate_high`` (Wilson). ``repeats`` (by return date) is what
+        the KPI counts; ``repeat_rate`` divides it by orders closed in the period, a ratio
+        of two different sets of orders kept for the old tables: ``cohort_rate`` is the rate.
     """
     _check_role(role)
     label = iso_week if period == "W" else (lambda s: s.dt.to_period(period).astype(str))
+    keys = ["dealer_id", role, "period"]
     orders = (repair_orders.dropna(subset=["closed_at"])
               .assign(period=lambda d: label(d["closed_at"]))
-              .groupby(["dealer_id", role, "period"]).size().rename("orders"))
+              .groupby(keys).size().rename("orders"))
     repeats = (pairs.assign(period=label(pairs["repeat_opened_at"]))
-               .groupby(["dealer_id", role, "period"]).size().rename("repeats"))
-    out = pd.concat([orders, repeats], axis=1).fillna(0).astype("int64").reset_index()
+               .groupby(keys).size().rename("repeats"))
+    cohort = _cohort(pairs, repair_orders, keys, label, as_of, window_days)
+    out = pd.concat([orders, repeats, cohort], axis=1).fillna(0).astype("int64").reset_index()
+    out = _with_cohort_rate(out)
     return (out.assign(repeat_rate=out["repeats"] / out["orders"].where(out["orders"] > 0))
+            [[*keys, "orders", "repeats", "repeat_rate", "cohort_orders", "cohort_repeats",
+              "cohort_rate", "cohort_rate_low", "cohort_rate_high"]]
             .sort_values(["period", "repeats", "dealer_id", role],
                          ascending=[True, False, True, True])
             .reset_index(drop=True))
@@ -253,21 +306,35 @@ def repeat_summary(
     *,
     by: Sequence[str] = ("dealer_id",),
     period: str | None = "M",
+    as_of: pd.Timestamp | str | None = None,
+    window_days: int | None = None,
 ) -> pd.DataFrame:
-    """Orders closed, repeat repairs and the repeat rate per group and period (by return)."""
+    """Orders closed, repeat repairs (by return) and the cohort repeat rate per group and
+    period: ``orders, repeats, repeat_rate`` as before, and ``cohort_orders,
+    cohort_repeats, cohort_rate, cohort_rate_low, cohort_rate_high`` as in
+    :func:`repeat_stats`."""
     keys = list(by)
     orders = repair_orders.dropna(subset=["closed_at"])
+    label = (lambda s: s.dt.to_period(period).astype(str)) if period else None
     if period:
-        orders = orders.assign(period=orders["closed_at"].dt.to_period(period).astype(str))
-        pairs = pairs.assign(period=pairs["repeat_opened_at"].dt.to_period(period).astype(str))
+        orders = orders.assign(period=label(orders["closed_at"]))
+        pairs = pairs.assign(period=label(pairs["repeat_opened_at"]))
         keys = [*keys, "period"]
     if not keys:
-        return pd.DataFrame({"orders": [len(orders)], "repeats": [len(pairs)],
-                             "repeat_rate": [len(pairs) / len(orders) if len(orders) else np.nan]})
+        cohort = _cohort(pairs, repair_orders.assign(_all=0), ["_all"],
+                         lambda s: pd.Series(0, index=s.index), as_of, window_days)
+        cohort = cohort.reindex([0], fill_value=0)
+        out = pd.DataFrame({"orders": [len(orders)], "repeats": [len(pairs)],
+                            "repeat_rate": [len(pairs) / len(orders) if len(orders) else np.nan],
+                            "cohort_orders": cohort["cohort_orders"].to_numpy(),
+                            "cohort_repeats": cohort["cohort_repeats"].to_numpy()})
+        return _with_cohort_rate(out)
+    cohort = _cohort(pairs, repair_orders, keys, label, as_of, window_days)
     out = pd.concat([orders.groupby(keys).size().rename("orders"),
-                     pairs.groupby(keys).size().rename("repeats")], axis=1)
+                     pairs.groupby(keys).size().rename("repeats"), cohort], axis=1)
     out = out.fillna(0).astype("int64").reset_index()
-    return out.assign(repeat_rate=out["repeats"] / out["orders"].where(out["orders"] > 0))
+    out = out.assign(repeat_rate=out["repeats"] / out["orders"].where(out["orders"] > 0))
+    return _with_cohort_rate(out)
 
 
 # --- survey answers that open a review -------------------------------------------------------

@@ -35,6 +35,7 @@ number of comments.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Literal
@@ -52,8 +53,9 @@ from sklearn.preprocessing import normalize as _l2
 from threadpoolctl import threadpool_limits
 
 from analysis import nps as _nps
-from analysis.config import params_or
+from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
+from analysis.estimators import check_level
 from analysis.privacy import mask_pii_series
 
 __all__ = [
@@ -706,9 +708,68 @@ def _impact_long(responses: pd.DataFrame, labels, *, by: Sequence[str], score: s
               "scope_n", "scope_nps"]])
 
 
+def _category_counts(responses: pd.DataFrame, cause: pd.Series, *, keys: list[str],
+                     score: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Counts per scope (``keys``) x cause (``""`` = no cause) x NPS category, sorted.
+
+    Returns the (scope, cause) index frame and an array (cells x 3: det, pas, pro)."""
+    codes = np.asarray(_nps.classify(responses[score]).codes, dtype=np.int64)
+    frame = responses[keys].assign(cause=cause.fillna("").astype(str).to_numpy(), _k=codes)
+    table = (frame.groupby([*keys, "cause", "_k"], observed=True, sort=True).size()
+             .unstack("_k", fill_value=0).reindex(columns=[0, 1, 2], fill_value=0))
+    return table.index.to_frame(index=False), table.to_numpy(dtype=np.int64)
+
+
+def _contribution_draws(index: pd.DataFrame, counts: np.ndarray, *, keys: list[str],
+                        n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """The contribution of every (scope, cause) cell: the point value and ``n_boot`` draws.
+
+    Resampling a scope's answers with replacement is a multinomial draw of its cells'
+    category counts, so the bootstrap runs on the count table (independent of row order).
+    Returns (1 + n_boot) x cells, the point value first; NaN in the no-cause cells.
+    """
+    scope = (index.groupby(keys, sort=False).ngroup().to_numpy() if keys
+             else np.zeros(len(index), dtype=np.int64))
+    none = (index["cause"] == "").to_numpy()
+    samples = [counts[None].astype(float)]
+    if n_boot:
+        drawn = np.empty((n_boot, *counts.shape))
+        for s in np.unique(scope):
+            rows = np.flatnonzero(scope == s)
+            flat = counts[rows].ravel()
+            total = flat.sum()
+            drawn[:, rows] = rng.multinomial(total, flat / total, size=n_boot).reshape(
+                n_boot, len(rows), 3)
+        samples.append(drawn)
+    c = np.concatenate(samples)  # draws x cells x 3
+    n_cell = c.sum(axis=2)
+    net = c[:, :, 2] - c[:, :, 0]
+    n_scope = np.stack([np.bincount(scope, weights=row) for row in n_cell])
+    ref_n = np.stack([np.bincount(scope, weights=row * none) for row in n_cell])
+    ref_net = np.stack([np.bincount(scope, weights=row * none) for row in net])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_rate = np.where(ref_n > 0, ref_net / np.where(ref_n > 0, ref_n, 1), np.nan)
+        contribution = 100.0 * (net - n_cell * ref_rate[:, scope]) / n_scope[:, scope]
+    return np.where(none[None], np.nan, contribution)
+
+
 def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
-                 score: str = "nps", id_col: str = "response_id") -> pd.DataFrame:
-    """Per cause: count, share, the NPS of its responses and its NPS impact score.
+                 score: str = "nps", id_col: str = "response_id", n_boot: int | None = None,
+                 level: float | None = None, random_state: int | None = 0,
+                 params: dict | None = None) -> pd.DataFrame:
+    """Per cause: count, share, the NPS of its responses, its contribution and impact.
+
+    The contribution adds up: with ``ref_nps`` the NPS of the scope's answers that carry no
+    cause (promoters, uncommented answers, answers no cause was found for)::
+
+        contribution = count / scope_n * (nps - ref_nps)
+
+    and the contributions of a scope's causes sum to ``scope_nps - ref_nps``, the points
+    the scope loses to all its labelled answers together (``gap``). It is the report's
+    column: readers add it. ``contribution_low`` and ``contribution_high`` are percentile
+    bootstrap intervals at ``level`` (answers resampled within the scope, ``n_boot`` draws,
+    params/taxonomy.yaml ``report``); causes whose intervals overlap are within each
+    other's noise.
 
     The *scope* is every response passed in (of each ``by`` group): with or without a
     comment, promoters included. Its NPS is the overall NPS. For a cause with ``count``
@@ -734,36 +795,89 @@ def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
     Returns
     -------
     DataFrame
-        ``[*by, cause, count, share, share_of_labelled, nps, impact, scope_n, scope_nps]``,
-        the most harmful cause first.
+        ``[*by, cause, count, share, share_of_labelled, nps, impact, scope_n, scope_nps,
+        ref_nps, gap, contribution, contribution_low, contribution_high]``, the most
+        harmful cause by ``impact`` first.
     """
     out = _impact_long(responses, labels, by=by, score=score, id_col=id_col)
+    out = _with_contributions(out, responses, labels, keys=list(by), score=score,
+                              id_col=id_col, n_boot=n_boot, level=level,
+                              random_state=random_state, params=params)
+    # still in the order of ``impact``, which the display table shows; the report ranks by
+    # ``contribution`` once its table shows that column
     return out.sort_values([*by, "impact", "count"], ascending=[*([True] * len(by)), True,
                                                                 False]).reset_index(drop=True)
 
 
+def _with_contributions(out: pd.DataFrame, responses: pd.DataFrame, labels, *,
+                        keys: list[str], score: str, id_col: str, n_boot: int | None,
+                        level: float | None, random_state, params: dict | None
+                        ) -> pd.DataFrame:
+    """``out`` (the per-cause rows) with ref_nps, gap and the contributions with intervals."""
+    report = params_or("taxonomy", params)["report"]
+    n_boot = int(report.get("impact_n_boot", 200) if n_boot is None else n_boot)
+    level = check_level(load_params("nps")["level"] if level is None else level)
+    cause = _labels_for(responses, labels, id_col)
+    index, counts = _category_counts(responses, cause, keys=keys, score=score)
+    draws = _contribution_draws(index, counts, keys=keys, n_boot=n_boot,
+                                rng=np.random.default_rng(random_state))
+    none = (index["cause"] == "").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = index.loc[none, keys].assign(
+            ref_nps=_nps.nps_from_counts(counts[none, 2], counts[none, 1], counts[none, 0]))
+    cells = index.assign(contribution=draws[0])
+    if n_boot > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # no-cause cells: all NaN
+            low, high = np.nanquantile(draws[1:], [0.5 - level / 2, 0.5 + level / 2], axis=0)
+        cells = cells.assign(contribution_low=low, contribution_high=high)
+    else:
+        cells = cells.assign(contribution_low=np.nan, contribution_high=np.nan)
+    cells = cells.loc[~none]
+    out = out.assign(cause=out["cause"].astype(str))
+    if keys:
+        out = out.merge(ref, on=keys, how="left")
+    else:
+        out = out.assign(ref_nps=float(ref["ref_nps"].iloc[0]) if len(ref) else np.nan)
+    out = out.assign(gap=out["scope_nps"] - out["ref_nps"])
+    return out.merge(cells, on=[*keys, "cause"], how="left", validate="one_to_one")
+
+
 def dealer_cause_matrix(responses: pd.DataFrame, labels, *,
-                        value: Literal["impact", "count", "share", "nps"] = "impact",
+                        value: Literal["impact", "contribution", "count", "share",
+                                       "nps"] = "impact",
                         dealer: str = "dealer_name", score: str = "nps",
                         id_col: str = "response_id", params: dict | None = None
                         ) -> pd.DataFrame:
     """A dealer x cause matrix for the report (each dealer's responses are its own scope).
 
-    ``value`` picks the cell: the NPS ``impact`` on the dealer (see :func:`cause_impact`),
-    the ``count`` or ``share`` of its responses, or the cause's ``nps`` at that dealer. Causes
-    are ordered by their network-wide impact in the frame passed in, dealers by name; cells
-    without responses hold 0 (NaN for ``nps``). A wide display frame, not a tidy one.
+    ``value`` picks the cell: the NPS ``impact`` on the dealer or the cause's additive
+    ``contribution`` to the dealer's gap (see :func:`cause_impact`), the ``count`` or
+    ``share`` of its responses, or the cause's ``nps`` at that dealer. Causes are ordered by
+    their network-wide impact in the frame passed in, dealers by name. Cells without
+    responses hold 0 (NaN for ``nps``); cells built on fewer than ``matrix_min_count``
+    responses (params/taxonomy.yaml, 5) are empty (NaN) for every value but ``count``: one
+    answer is no measure of a cause at a dealer. A wide display frame, not a tidy one.
     """
-    if value not in ("impact", "count", "share", "nps"):
-        raise RootCauseError(f"value must be 'impact', 'count', 'share' or 'nps', got {value!r}")
+    values = ("impact", "contribution", "count", "share", "nps")
+    if value not in values:
+        raise RootCauseError(f"value must be one of {values}, got {value!r}")
     p = params_or("taxonomy", params)["report"]
     long = _impact_long(responses, labels, by=(dealer,), score=score, id_col=id_col)
-    long = long.loc[long["count"] >= p["matrix_min_count"]]
-    order = cause_impact(responses, labels, score=score, id_col=id_col)["cause"].tolist()
+    if value == "contribution":
+        long = _with_contributions(long, responses, labels, keys=[dealer], score=score,
+                                   id_col=id_col, n_boot=0, level=None, random_state=0,
+                                   params=params)
+    order = cause_impact(responses, labels, score=score, id_col=id_col, n_boot=0,
+                         params=params)["cause"].tolist()
     matrix = long.pivot(index=dealer, columns="cause", values=value)
     matrix = matrix.reindex(columns=[c for c in order if c in matrix.columns]).sort_index()
     matrix.columns.name = "cause"
-    return matrix if value == "nps" else matrix.fillna(0)
+    if value == "count":
+        return matrix.fillna(0)
+    few = long.pivot(index=dealer, columns="cause", values="count").reindex_like(matrix)
+    filled = matrix if value == "nps" else matrix.fillna(0)
+    return filled.mask(few.notna() & (few < p["matrix_min_count"]))
 
 
 # --- labelling responses and the report table ---------------------------------------------------

@@ -290,3 +290,25 @@ def test_rules_with_and_without_proximity():
     assert anywhere.tolist() == ["poor+repair", "poor+repair", "poor+repair", "repair"]
     with pytest.raises(cases.OperationsDataError, match="unknown concept"):
         keywords.rule_hits(texts, concepts, [["poor", "price"]])
+
+
+def test_compliance_counts_only_closed_windows():
+    # issue 15: a flag met inside a window that is still open has no outcome for the rate yet,
+    # just as a flag still open inside it
+    responses = _responses([
+        ("A", "D1", NOW - 10 * H, 2, True, None),    # met 5 h in, window open until NOW + 62 h
+        ("B", "D1", NOW - 100 * H, 3, True, None),   # met, window closed
+        ("C", "D1", NOW - 100 * H, 4, True, None),   # never contacted: overdue
+        ("E", "D1", NOW - 5 * H, 1, True, None),     # open within the SLA
+    ])
+    case_rows = _cases([
+        ("CA", "A", "D1", "dealer", NOW - 10 * H, NOW - 5 * H, pd.NaT),
+        ("CB", "B", "D1", "dealer", NOW - 100 * H, NOW - 90 * H, pd.NaT),
+        ("CC", "C", "D1", "dealer", NOW - 100 * H, pd.NaT, pd.NaT),
+        ("CE", "E", "D1", "dealer", NOW - 5 * H, pd.NaT, pd.NaT),
+    ])
+    flags = cases.red_flags(responses, case_rows, now=NOW).set_index("response_id")
+    assert flags["window_closed"].to_dict() == {"A": False, "B": True, "C": True, "E": False}
+    row = cases.sla_summary(flags.reset_index(), by=()).iloc[0]
+    assert (row["met"], row["decided"], row["met_in_closed"]) == (2, 2, 1)
+    assert row["compliance"] == pytest.approx(0.5)

@@ -86,8 +86,10 @@ def test_shrinkage_and_interval_hand_computed():
     assert out.loc["A", "high"] == pytest.approx(7 + 1.2992283, abs=1e-6)
     assert out["rank_network"].to_dict() == {"A": 3, "B": 1, "C": 2}
     assert not out["small_sample"].any()
+    # issue 15 adds the rank interval and the quarter probabilities to every ranking
     assert list(out.columns) == ["region", "driver", "n", "mean", "low", "high", "shrunk",
-                                 "rank_region", "rank_network", "small_sample", "region_mean"]
+                                 "rank_region", "rank_network", "small_sample", "region_mean",
+                                 "rank_low", "rank_high", "p_top_quarter", "p_bottom_quarter"]
 
 
 def test_no_between_dealer_variance_pools_everyone_to_the_region_mean():
@@ -271,7 +273,10 @@ def test_zero_gap_means_zero_uplift_and_no_zone(small_result, obvious):
 def test_growth_zones_are_the_intervals_above_zero(small_result):
     table = small_result.table
     min_uplift = load_params("growth")["min_uplift"]
-    expected = (table["uplift_low"] > 0) & (table["uplift"] >= min_uplift)
+    q = load_params("flags")["q"]
+    # issue 15: a zone also needs the one-sided test of "below the benchmark" to pass BH
+    expected = ((table["uplift_low"] > 0) & (table["uplift"] >= min_uplift)
+                & (table["zone_p_adj"] <= q))
     assert (table["growth_zone"] == expected).all()
     assert (table["gap"] >= 0).all()
     assert (table["uplift_low"] <= table["uplift_high"]).all()
@@ -393,9 +398,19 @@ def test_growth_zones_are_pinned(pinned):
     result = growth.growth_zones(pinned_growth_frame(), drivers=["staff", "atmosphere"],
                                  n_boot=30, random_state=5)
     zones = pinned["growth_zones"]
+    # issue 15 changed the zone rule (a BH-tested gap besides the uplift interval): the
+    # columns that follow from it are checked against the new rule, the rest stay pinned
+    by_rule = {"table": ["growth_zone", "zone_rank"], "dealers": ["n_zones", "total_uplift"],
+               "coefficients": []}
+    table = result.table
+    q = load_params("flags")["q"]
+    min_uplift = load_params("growth")["min_uplift"]
+    assert (table["growth_zone"] == ((table["uplift_low"] > 0) & (table["zone_p_adj"] <= q)
+                                     & (table["uplift"] >= min_uplift))).all()
     for name in ("table", "dealers", "coefficients"):
-        got = getattr(result, name)
-        expected = pd.DataFrame(**zones[name]).astype(got.dtypes.to_dict())
+        expected = pd.DataFrame(**zones[name]).drop(columns=by_rule[name])
+        got = getattr(result, name)[expected.columns]
+        expected = expected.astype(got.dtypes.to_dict())
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-9, atol=1e-9,
                                       check_index_type=False)
     assert (result.n_fit, result.n_dropped, result.nonconverged) == tuple(zones["counts"])

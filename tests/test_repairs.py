@@ -260,3 +260,30 @@ def test_monthly_report_on_the_demo(small_net):
     assert report.by_dealer["repeats"].sum() == len(report.pairs)
     assert report.kpi_mechanic["repeats"].sum() == len(report.pairs)
     assert "Repeat repairs in 2026-09" in report.summary()
+
+
+def test_cohort_repeat_rate_counts_orders_whose_window_elapsed():
+    # issue 15: the rate is a cohort's - orders closed in the period whose 14 days are over
+    day = pd.Timestamp("2026-03-02")
+    d = pd.Timedelta(days=1)
+    orders = pd.DataFrame({
+        "ro_id": ["A", "B", "C", "D"],
+        "vin": ["V1", "V1", "V2", "V3"],
+        "dealer_id": "D1",
+        "opened_at": [day - d, day + 5 * d, day - d, day + 26 * d],
+        "closed_at": [day, day + 6 * d, day, day + 27 * d],
+        "mechanic": ["M1", "M2", "M1", "M1"],
+        "foreman": "F1",
+        "fault_code": ["X", "X", "Y", "Z"],
+    })
+    pairs = repairs.repeat_repairs(orders)
+    assert pairs[["first_ro_id", "repeat_ro_id"]].values.tolist() == [["A", "B"]]
+    out = repairs.repeat_summary(pairs, orders, by=(), period=None, as_of=day + 30 * d).iloc[0]
+    # D closed 3 days before as_of: it may still come back, so it is not in the cohort
+    assert (out["cohort_orders"], out["cohort_repeats"]) == (3, 1)
+    assert out["cohort_rate"] == pytest.approx(1 / 3)
+    assert out["cohort_rate_low"] < 1 / 3 < out["cohort_rate_high"]
+    stats = repairs.repeat_stats(pairs, orders, role="mechanic", period="M",
+                                 as_of=day + 30 * d).set_index("mechanic")
+    assert stats.loc["M1", "cohort_orders"] == 2 and stats.loc["M1", "cohort_repeats"] == 1
+    assert (stats["cohort_rate"].dropna() <= 1).all()

@@ -11,6 +11,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from analysis import rootcause as rc
+from analysis.config import load_params
 from analysis.privacy import contains_pii
 from analysis.report import tables
 from analysis.synthetic import demo_comments
@@ -231,11 +232,53 @@ def test_dealer_matrix_uses_each_dealer_as_its_scope(tiny):
     counts = rc.dealer_cause_matrix(responses, labels, value="count")
     assert counts.loc["A", "price"] == 3 and counts.loc["B", "staff"] == 3
     assert counts.loc["A", "staff"] == 0
-    impact = rc.dealer_cause_matrix(responses, labels)
+    # issue 15: cells below matrix_min_count (default 5) are empty; these cells hold 3 answers
+    taxonomy = load_params("taxonomy")
+    taxonomy["report"]["matrix_min_count"] = 1
+    impact = rc.dealer_cause_matrix(responses, labels, params=taxonomy)
     dealer_b = rc.cause_impact(responses.loc[responses["dealer_name"] == "B"], labels)
     assert impact.loc["B", "staff"] == pytest.approx(
         dealer_b.set_index("cause").loc["staff", "impact"])
     assert list(impact.columns) == ["staff", "price", "booking"]
+
+
+def test_contributions_add_up_to_the_gap(tiny):
+    responses, labels = tiny
+    out = rc.cause_impact(responses, labels, n_boot=300).set_index("cause")
+    # the answers without a cause (R0, R1, R5: 10, 9, 10) have NPS +100
+    assert out["ref_nps"].eq(100).all() and out["gap"].eq(-120).all()
+    # staff: 3 of 10 answers at -100 against +100
+    assert out.loc["staff", "contribution"] == pytest.approx(0.3 * -200)
+    assert out["contribution"].sum() == pytest.approx(-120)
+    assert (out["contribution_low"] <= out["contribution"]).all()
+    assert (out["contribution"] <= out["contribution_high"]).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10), st.sampled_from(["a", "b", None]),
+                          st.sampled_from(["D1", "D2"])), min_size=4, max_size=60))
+def test_contributions_sum_to_each_scopes_gap(rows):
+    responses = pd.DataFrame({"response_id": [f"R{i}" for i in range(len(rows))],
+                              "nps": [s for s, _, _ in rows],
+                              "dealer_id": [d for _, _, d in rows]})
+    labels = pd.Series({f"R{i}": c for i, (_, c, _) in enumerate(rows) if c is not None},
+                       dtype="object")
+    if labels.empty:
+        return
+    out = rc.cause_impact(responses, labels, by=("dealer_id",), n_boot=20)
+    for _, part in out.groupby("dealer_id"):
+        if np.isfinite(part["ref_nps"].iloc[0]):
+            assert part["contribution"].sum() == pytest.approx(part["gap"].iloc[0], abs=1e-9)
+
+
+def test_matrix_leaves_cells_below_the_minimum_count_empty(tiny):
+    responses, labels = tiny
+    counts = rc.dealer_cause_matrix(responses, labels, value="count")
+    assert counts.loc["A", "price"] == 3  # counts are always shown
+    for value in ("impact", "contribution", "share", "nps"):
+        matrix = rc.dealer_cause_matrix(responses, labels, value=value)
+        few = counts.gt(0) & counts.lt(5)
+        assert (matrix.reindex_like(counts).isna() | ~few).all().all(), value
 
 
 def test_report_functions_on_the_demo(small_net, demo):

@@ -1,0 +1,325 @@
+"""Calibration of the report's flags: permutation nulls and power, on any store.
+
+Every star, rank and growth zone a report shows should survive a null test: with the answers
+shuffled across dealers, months and touchpoints no dealer, month, region or touchpoint
+differs, so every flag raised is false. :func:`calibrate` runs those nulls on the answers
+given (the current store through ``python -m analysis calibrate``; a small demo network in
+tests/test_calibration.py; the default demo in ``make bench``) and counts
+
+- false stars per report: the flags of the report month's tables (dealer changes, dealers
+  vs the rest of their region, CSS changes, touchpoint and region changes), under the
+  report's rule (Benjamini-Hochberg per table, :func:`analysis.estimators.bh_flags`) and,
+  for comparison, at a raw ``p < 1 - level`` (the stars before issue 15);
+- false growth zones per run (:func:`analysis.growth.growth_zones`) on a 12-month and a
+  1-month window, and the pairs whose uplift interval alone lies above 0 (the old rule);
+- power: in shuffled answers, chosen dealers' report-month answers are moved up by
+  ``power_effect`` NPS points (non-promoters turned promoters at random) and the share of
+  them whose change is flagged is counted.
+
+A shuffle permutes whole answers (the score with its driver and CSS ratings) across the rows,
+keeping every row's labels: the null of "labels carry no information" with the relation
+between a customer's ratings and score intact, which the growth-zone model needs. Settings
+come from ``calibration`` of params/flags.yaml.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis import css, nps
+from analysis.config import load_params
+from analysis.estimators import joint_flags
+
+__all__ = ["CalibrationResult", "calibrate", "false_flags", "false_zones", "plant_change",
+           "power", "report_flags", "shuffle_answers"]
+
+# the columns that travel with an answer when the answers are shuffled
+_LABELS = ("response_id", "dealer_id", "dealer_name", "region", "city", "touchpoint",
+           "responded_at", "month", "vin", "open_to_dealer", "phone", "email")
+
+
+def shuffle_answers(responses: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The responses with their answers (score, driver and CSS ratings, comment) permuted
+    across rows; labels (dealer, region, touchpoint, time) stay where they were."""
+    answers = [c for c in responses.columns if c not in _LABELS]
+    order = rng.permutation(len(responses))
+    shuffled = responses[answers].iloc[order].set_axis(responses.index)
+    return responses.assign(**{c: shuffled[c] for c in answers})
+
+
+def _month_of(times: pd.Series) -> pd.Series:
+    if getattr(times.dt, "tz", None) is not None:
+        times = times.dt.tz_localize(None)
+    return times.dt.to_period("M")
+
+
+def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "responded_at"
+                 ) -> pd.DataFrame:
+    """The flags of the report month's tables: one row per family, flags under each table's
+    own Benjamini-Hochberg rule (``flagged``), under one BH family over the whole report
+    (``flagged_report``, :func:`analysis.estimators.joint_flags`), at a raw
+    ``p < 1 - level`` (``raw``), and the tests run.
+
+    ``responses`` carry ``region`` and ``dealer_id`` and should hold the month before
+    ``month`` too (the changes are against it).
+    """
+    period = pd.Period(month, freq="M")
+    alpha = 1 - load_params("nps")["level"]
+    rows = []
+    pooled = {}
+
+    def add(family, flags, p_values, raw):
+        p_values = np.asarray(p_values, dtype=float)
+        pooled[family] = p_values
+        rows.append({"family": family, "tests": int(np.isfinite(p_values).sum()),
+                     "flagged": int(np.asarray(flags, dtype=bool).sum()), "raw": int(raw)})
+
+    ranked = nps.rank_dealers(responses, period=month, time_col=time_col)
+    add("dealer change", ranked["change_flag"], ranked["change_p_value"],
+        (ranked["change_p_value"] < alpha).sum())
+    add("dealer vs region", ranked["vs_region_flag"], ranked["vs_region_p_value"],
+        (ranked["vs_region_p_value"] < alpha).sum())
+    for key in ("touchpoint", "region"):
+        table = nps.summarize(responses, by=(key,), period="M", time_col=time_col)
+        table = table.loc[table["period"] == period]
+        add(f"{key} change", table["change_flag"], table["change_p_value"],
+            (table["change_p_value"] < alpha).sum())
+    if set(css.load_css_params()["attributes"]) <= set(responses.columns):
+        table = css.summarize_css(responses, by=("region", "dealer_id"), time_col=time_col)
+        table = table.loc[table["period"] == period]
+        # the CSS rule leaves groups below min_n out of its family
+        eligible = table["change_p_adj"].notna().to_numpy()
+        add("CSS change", table["change_flag"],
+            np.where(eligible, table["change_p_value"], np.nan),
+            (table["change_p_value"] < 1 - css.load_css_params()["level"]).sum())
+    joint = joint_flags(pooled, q=nps.flag_q())
+    out = pd.DataFrame(rows)
+    out["flagged_report"] = [int(joint[f][1].sum()) for f in out["family"]]
+    return out
+
+
+def _two_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.DataFrame:
+    period = pd.Period(month, freq="M")
+    months = _month_of(responses[time_col])
+    return responses.loc[(months == period) | (months == period - 1)]
+
+
+def false_flags(responses: pd.DataFrame, *, month: str, permutations: int,
+                random_state: int = 0, time_col: str = "responded_at") -> pd.DataFrame:
+    """Flags per family in each of ``permutations`` shuffles of the two report months."""
+    rng = np.random.default_rng(random_state)
+    base = _two_months(responses, month, time_col)
+    parts = [report_flags(shuffle_answers(base, rng), month=month, time_col=time_col)
+             .assign(permutation=i) for i in range(permutations)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def plant_change(responses: pd.DataFrame, dealers: Sequence, *, month: str, effect: float,
+                 rng: np.random.Generator, time_col: str = "responded_at") -> pd.DataFrame:
+    """Raise the expected NPS of ``dealers`` in ``month`` by ``effect`` points.
+
+    Each non-promoter answer of those dealers in that month becomes a 10 with probability
+    ``effect / 100 / (share of passives + 2 x share of detractors)``: a passive turned
+    promoter adds 1 / n to the NPS, a detractor 2 / n. The driver ratings are left alone.
+    """
+    cut = nps._cutoffs(None)
+    scores = responses["nps"].to_numpy(copy=True)
+    in_month = (_month_of(responses[time_col]) == pd.Period(month, freq="M")).to_numpy()
+    for dealer in dealers:
+        rows = np.flatnonzero(in_month & (responses["dealer_id"] == dealer).to_numpy())
+        if not len(rows):
+            continue
+        s = scores[rows]
+        passives = ((s > cut[2]) & (s < cut[3])).mean()
+        detractors = (s <= cut[2]).mean()
+        chance = min(1.0, effect / 100 / max(passives + 2 * detractors, 1e-9))
+        turn = (s < cut[3]) & (rng.random(len(rows)) < chance)
+        scores[rows[turn]] = cut[1]
+    return responses.assign(nps=scores)
+
+
+def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
+          permutations: int, random_state: int = 0, time_col: str = "responded_at"
+          ) -> pd.DataFrame:
+    """Per planted dealer and shuffle: its answers in the month, whether its change was
+    flagged under the report's rule (``flagged``) and at raw ``p < 1 - level`` (``raw``)."""
+    rng = np.random.default_rng(random_state)
+    base = _two_months(responses, month, time_col)
+    alpha = 1 - load_params("nps")["level"]
+    ids = np.sort(base["dealer_id"].unique())
+    rows = []
+    for i in range(permutations):
+        shuffled = shuffle_answers(base, rng)
+        chosen = rng.choice(ids, size=min(n_dealers, len(ids)), replace=False)
+        planted = plant_change(shuffled, chosen, month=month, effect=effect, rng=rng,
+                               time_col=time_col)
+        ranked = nps.rank_dealers(planted, period=month, time_col=time_col).set_index(
+            "dealer_id")
+        for dealer in chosen:
+            if dealer in ranked.index:
+                row = ranked.loc[dealer]
+                rows.append({"permutation": i, "dealer_id": dealer, "n": int(row["n"]),
+                             "flagged": bool(row["change_flag"]),
+                             "raw": bool(row["change_p_value"] < alpha)})
+    return pd.DataFrame(rows)
+
+
+def false_zones(responses: pd.DataFrame, *, month: str, months: int, permutations: int,
+                n_boot: int, random_state: int = 0, time_col: str = "responded_at",
+                drivers: Sequence[str] | None = None) -> pd.DataFrame:
+    """Growth zones per shuffle of the ``months`` months to ``month``: ``zones`` under the
+    report's rule and ``interval_above_0`` (pairs whose uplift interval alone is above 0)."""
+    from analysis import growth
+
+    period = pd.Period(month, freq="M")
+    months_of = _month_of(responses[time_col])
+    window = responses.loc[(months_of > period - months) & (months_of <= period)]
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for i in range(permutations):
+        result = growth.growth_zones(shuffle_answers(window, rng), drivers=drivers,
+                                     n_boot=n_boot, random_state=int(rng.integers(2**31)))
+        table = result.table
+        rows.append({"permutation": i, "months": months, "pairs": len(table),
+                     "zones": int(table["growth_zone"].sum()),
+                     "interval_above_0": int((table["uplift_low"] > 0).sum())})
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """What :func:`calibrate` measured: the raw runs and their averages.
+
+    Attributes
+    ----------
+    flags
+        Per shuffle and family: tests, flags under the report's rule, raw stars.
+    zones
+        Per shuffle and window (``months``): growth zones, pairs with an interval above 0.
+    power
+        Per planted dealer and shuffle: answers, flagged, raw.
+    """
+
+    month: str
+    flags: pd.DataFrame = field(repr=False)
+    zones: pd.DataFrame = field(repr=False)
+    power: pd.DataFrame = field(repr=False)
+    effect: float
+    seconds: float
+
+    @property
+    def false_stars_per_report(self) -> float:
+        """Mean flags per report (all families) under the report's rule, under the null."""
+        return float(self.flags.groupby("permutation")["flagged"].sum().mean())
+
+    @property
+    def false_stars_per_report_joint(self) -> float:
+        """Mean flags per report with one BH family over the whole report."""
+        return float(self.flags.groupby("permutation")["flagged_report"].sum().mean())
+
+    @property
+    def raw_stars_per_report(self) -> float:
+        """The same at a raw p < 1 - level: the stars before multiplicity control."""
+        return float(self.flags.groupby("permutation")["raw"].sum().mean())
+
+    def false_zones_per_run(self) -> pd.Series:
+        """Mean false growth zones per run, by window (months)."""
+        return self.zones.groupby("months")["zones"].mean()
+
+    @property
+    def power_flagged(self) -> float:
+        """Share of planted changes flagged under the report's rule."""
+        return float(self.power["flagged"].mean()) if len(self.power) else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The headline rates as one tidy frame: measure, value."""
+        rows = [("false stars per report (BH per table)", self.false_stars_per_report),
+                ("false stars per report (BH over the report)",
+                 self.false_stars_per_report_joint),
+                ("stars per report at raw p (before)", self.raw_stars_per_report)]
+        for months, value in self.false_zones_per_run().items():
+            rows.append((f"false growth zones per run, {months}-month window", value))
+        for months, value in self.zones.groupby("months")["interval_above_0"].mean().items():
+            rows.append((f"pairs with uplift interval above 0, {months}-month window (before)",
+                         value))
+        if len(self.power):
+            rows.append((f"power at +{self.effect:g} points (BH)", self.power_flagged))
+            rows.append((f"power at +{self.effect:g} points (raw p)",
+                         float(self.power["raw"].mean())))
+        return pd.DataFrame(rows, columns=["measure", "value"])
+
+    def summary(self) -> str:
+        """The rates, per family and per window, as text."""
+        perms = self.flags["permutation"].nunique()
+        by_family = (self.flags.groupby("family", sort=False)
+                     [["tests", "flagged", "flagged_report", "raw"]]
+                     .mean().round(2))
+        lines = [f"Calibration on {self.month}: answers shuffled across dealers, months and "
+                 f"touchpoints ({perms} shuffles; {self.seconds:.0f} s)",
+                 "", self.to_frame().round(3).to_string(index=False),
+                 "", "Per report table (mean per shuffle):", by_family.to_string()]
+        if len(self.power):
+            lines += ["", f"Power: {len(self.power)} planted dealer-months of median "
+                      f"{int(self.power['n'].median())} answers"]
+        return "\n".join(lines)
+
+
+def calibrate(
+    responses: pd.DataFrame,
+    *,
+    month: str,
+    permutations: int | None = None,
+    growth_permutations: int | None = None,
+    growth_n_boot: int | None = None,
+    windows: Sequence[int] = (12, 1),
+    effect: float | None = None,
+    power_dealers: int | None = None,
+    random_state: int = 0,
+    time_col: str = "responded_at",
+) -> CalibrationResult:
+    """Run the permutation nulls and the power check on ``responses`` (module docstring).
+
+    Parameters
+    ----------
+    responses
+        Answers with ``dealer_id``, ``region`` (:func:`analysis.store.with_region`), the NPS,
+        the driver ratings and, for the CSS table, the CSS ratings; they should cover the
+        ``max(windows)`` months to ``month``.
+    month
+        The report month "YYYY-MM".
+    permutations, growth_permutations, growth_n_boot, effect, power_dealers
+        None takes ``calibration`` of params/flags.yaml; 0 permutations skips that part.
+    windows
+        Growth-zone windows in months (12 and 1: the report's and a month alone).
+    """
+    spec = load_params("flags")["calibration"]
+    permutations = spec["permutations"] if permutations is None else permutations
+    growth_permutations = (spec["growth_permutations"] if growth_permutations is None
+                           else growth_permutations)
+    growth_n_boot = spec["growth_n_boot"] if growth_n_boot is None else growth_n_boot
+    effect = float(spec["power_effect"] if effect is None else effect)
+    power_dealers = spec["power_dealers"] if power_dealers is None else power_dealers
+    start = time.perf_counter()
+    flags = (false_flags(responses, month=month, permutations=permutations,
+                         random_state=random_state, time_col=time_col)
+             if permutations else pd.DataFrame(columns=["family", "tests", "flagged", "raw",
+                                                        "flagged_report", "permutation"]))
+    zones = [false_zones(responses, month=month, months=m, permutations=growth_permutations,
+                         n_boot=growth_n_boot, random_state=random_state + m,
+                         time_col=time_col)
+             for m in windows] if growth_permutations else []
+    zones = (pd.concat(zones, ignore_index=True) if zones
+             else pd.DataFrame(columns=["permutation", "months", "pairs", "zones",
+                                        "interval_above_0"]))
+    planted = (power(responses, month=month, effect=effect, n_dealers=power_dealers,
+                     permutations=permutations, random_state=random_state + 1,
+                     time_col=time_col)
+               if permutations and power_dealers else
+               pd.DataFrame(columns=["permutation", "dealer_id", "n", "flagged", "raw"]))
+    return CalibrationResult(month=str(month), flags=flags, zones=zones, power=planted,
+                             effect=effect, seconds=time.perf_counter() - start)
