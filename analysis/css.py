@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import PARAMS_DIR, ParamsError, params_or
+from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
 from analysis.errors import require_columns
 from analysis.estimators import bh_flags, z_value
 
