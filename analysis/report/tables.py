@@ -791,7 +791,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
         c("return_gap"): F.each(F.with_interval, 100 * v["gap"], 100 * v["gap_low"],
                                 100 * v["gap_high"], decimals=0),
         c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
-        c("value_per_year"): v["value"].round(0).to_numpy(),
+        c("value_per_year"): v["value"].round(0).astype("Int64").to_numpy(),
         c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
                                            decimals=0),
     })
