@@ -38,11 +38,14 @@ _NPS = load_params("nps")
 _DRIVERS = load_params("drivers")
 _CSS = load_params("css")
 _COLUMNS = load_params("columns")
+_TAXONOMY = load_params("taxonomy")
 TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
 DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
 CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
+ROOT_CAUSES: tuple[str, ...] = tuple(_TAXONOMY["seeds"])
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()}
+    "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()},
+    "root_cause": ROOT_CAUSES,
 }
 NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
 RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
@@ -144,6 +147,12 @@ class Cases(_Strict):
     first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
     closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
     resolution: Series[str] = pa.Field(nullable=True, required=False)
+    # the team's finding; an unknown cause is quarantined unless params/taxonomy.yaml accepts it
+    root_cause: Series[str] = pa.Field(
+        nullable=True, required=False,
+        **({} if _TAXONOMY["labels"]["unknown_causes"] == "accept"
+           else {"isin": list(ROOT_CAUSES)}))
+    root_cause_note: Series[str] = pa.Field(nullable=True, required=False)
 
     _contact_after_open = _not_before("first_contact_at", "opened_at")
     _closed_after_open = _not_before("closed_at", "opened_at")

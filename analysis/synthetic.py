@@ -13,6 +13,9 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   the window after the previous order closed; ``repeat_repair_pairs`` names both orders.
 - ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
 - ``red_flags_without_case``, ``misrouted_case_ids``: process failures the SLA review finds.
+- ``case_root_cause``: the true cause of each case whose ``root_cause`` the team recorded
+  (``team_label_share`` of the cases with a comment); ``mislabelled_case_ids``: the
+  ``team_label_noise`` of them recorded as another cause.
 """
 
 from __future__ import annotations
@@ -313,6 +316,8 @@ def make_network(
                                                     responses_per_month, p, drivers)
     as_of = (end + 1).to_timestamp()
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
+    # a child stream, so that the labels leave every other table as it was
+    cases, truth_labels = _team_labels(rng.spawn(1)[0], cases, truth_resp["response_cause"], p)
     repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods)
     incidents = _incidents(rng, dealers, periods, p, as_of)
 
@@ -326,6 +331,7 @@ def make_network(
         "slow_sla_dealers": slow,
         **truth_resp,
         **truth_cases,
+        **truth_labels,
         **truth_ro,
     }
     return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents, truth)
@@ -565,6 +571,22 @@ def _complaint(rng, cause, english, p):
     if rng.random() < 0.6:
         text = text[0].upper() + text[1:]
     return text
+
+
+def _team_labels(rng, cases, response_cause, p):
+    """The team's root cause on a share of the cases with a comment, some of them wrong."""
+    true = cases["response_id"].map(response_cause)
+    labelled = true.notna().to_numpy() & (rng.random(len(cases)) < p["team_label_share"])
+    noisy = labelled & (rng.random(len(cases)) < p["team_label_noise"])
+    names = np.array(list(CAUSES), dtype=object)
+    # a wrong label is another cause, drawn uniformly
+    shift = rng.integers(1, len(names), size=len(cases))
+    position = true.map({c: i for i, c in enumerate(names)}).fillna(0).astype(int).to_numpy()
+    label = np.where(noisy, names[(position + shift) % len(names)], true.to_numpy())
+    cases = cases.assign(root_cause=np.where(labelled, label, None))
+    truth = {"case_root_cause": dict(zip(cases.loc[labelled, "case_id"], true[labelled])),
+             "mislabelled_case_ids": sorted(cases.loc[noisy, "case_id"])}
+    return cases, truth
 
 
 def _cases(rng, responses, dealers, p, as_of):

@@ -184,3 +184,25 @@ def test_labelled_comments_joins_case_causes():
     assert list(out["response_id"]) == ["r1", "r3"]
     assert out["root_cause"].tolist() == ["wanted_faster", None]
     assert rc.labelled_comments(responses)["root_cause"].isna().all()
+
+
+def test_ingest_quarantines_an_unknown_root_cause(tmp_path):
+    from analysis.ingest import read_export
+
+    path = tmp_path / "cases.csv"
+    path.write_text(
+        "Номер кейса;ID ответа;Код дилера;Ответственный;Дата открытия;Первый контакт;"
+        "Дата закрытия;Корневая причина;Комментарий к причине\n"
+        "C1;R1;D001;дилер;2026-10-01 10:00;;;parts_logistics;ждали деталь со склада\n"
+        "C2;R2;D001;дилер;2026-10-01 11:00;;;погода;\n"
+        "C3;R3;D001;дилер;2026-10-01 12:00;;;;\n", encoding="utf-8")
+    result = read_export(path, table="cases")
+    assert {"root_cause", "root_cause_note"} <= set(result.columns.values())
+    accepted = result.accepted.set_index("case_id")
+    assert accepted.loc["C1", "root_cause"] == "parts_logistics"
+    assert accepted.loc["C1", "root_cause_note"] == "ждали деталь со склада"
+    assert pd.isna(accepted.loc["C3", "root_cause"])
+    assert len(result.quarantined) == 1 and "C2" in result.quarantined.to_numpy().ravel()
+    assert set(accepted.index) == {"C1", "C3"}
+    reason = result.reasons.set_index("column").loc["root_cause", "reason"]
+    assert reason.startswith("not one of ") and "parts_logistics" in reason
