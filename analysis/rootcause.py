@@ -716,12 +716,6 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
-def _logits(model: LogisticRegression, z: np.ndarray) -> np.ndarray:
-    scores = model.decision_function(z)
-    # a two-class model returns one column: the log-odds of the second class
-    return np.column_stack([np.zeros(len(z)), scores]) if scores.ndim == 1 else scores
-
-
 class RootCauseClassifier(ClassifierMixin, BaseEstimator):
     """Learn root causes from the team's labelled comments; unlabelled comments help.
 
@@ -804,6 +798,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             raise RootCauseError("fewer than two distinct comments have words left after "
                                  "normalisation; pass more comments")
         z = self._fit_features(docs, distinct.weights)
+        x = self._sparse(docs)
 
         team = (row_doc >= 0) & np.array([v is not None for v in y])
         weak_doc = self._weak_labels(docs) if self.seeds is not None else {}
@@ -827,8 +822,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
                           if len(docs) <= int(lp["graph_max_docs"]) else None)
         self.temperature_ = 1.0
         if self.calibrate:
-            self.temperature_ = self._fit_temperature(z, counts, has_team)
-        self._model, train_p = self._semi_fit(z, counts)
+            self.temperature_ = self._fit_temperature(z, x, counts, has_team)
+        self._model, self._sparse_model, train_p = self._semi_fit(z, x, counts)
         self.centroids_ = _l2(train_p.T @ z)
         return self
 
@@ -847,11 +842,13 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         self._svd.fit(sp.diags(np.sqrt(weights)) @ x)
         return _l2(self._svd.transform(x)).astype(np.float64)
 
-    def _embed(self, docs) -> np.ndarray:
+    def _sparse(self, docs) -> sp.csr_matrix:
         f = self._p["features"]
-        x = _l2(sp.hstack([self._word.transform(docs),
-                           f["char_weight"] * self._char.transform(docs)]).tocsr())
-        return _l2(self._svd.transform(x)).astype(np.float64)
+        return _l2(sp.hstack([self._word.transform(docs),
+                              f["char_weight"] * self._char.transform(docs)]).tocsr())
+
+    def _embed(self, docs) -> np.ndarray:
+        return _l2(self._svd.transform(self._sparse(docs))).astype(np.float64)
 
     def _weak_labels(self, docs) -> dict[int, str]:
         patterns = _seed_patterns(self.seeds, self._lexicon)
@@ -865,9 +862,13 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
     def _regression(self) -> LogisticRegression:
         return LogisticRegression(C=float(self._p["learning"]["C"]), max_iter=1000)
 
-    def _semi_fit(self, z: np.ndarray, counts: np.ndarray
-                  ) -> tuple[LogisticRegression, np.ndarray]:
-        """The semi-supervised fit on label counts; returns the model and the training targets."""
+    def _semi_fit(self, z: np.ndarray, x: sp.csr_matrix, counts: np.ndarray
+                  ) -> tuple[LogisticRegression, LogisticRegression, np.ndarray]:
+        """The semi-supervised fit on label counts.
+
+        Returns the self-trained model of the LSA space, the model of the sparse TF-IDF
+        features fitted on the labelled comments alone, and the training targets.
+        """
         lp = self._p["learning"]
         k = counts.shape[1]
         labelled = np.flatnonzero(counts.sum(1) > 0)
@@ -876,6 +877,9 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         l_rows = labelled[l_rows]
         l_w = counts[l_rows, l_cls]
         model = self._regression().fit(z[l_rows], l_cls, sample_weight=l_w)
+        # the sparse features keep what LSA smooths away; labelled comments only: it is cheap
+        sparse = LogisticRegression(C=float(lp["sparse_C"]), max_iter=1000).fit(
+            x[l_rows], l_cls, sample_weight=l_w)
         prob = self._full_proba(model, z, k)
         if self._affinity is not None:
             seeds = counts / np.maximum(counts.sum(1, keepdims=True), 1e-12)
@@ -893,15 +897,21 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             prob = self._full_proba(model, z, k)
         target = prob.copy()
         target[labelled] = counts[labelled] / counts[labelled].sum(1, keepdims=True)
-        return model, target
+        return model, sparse, target
 
     @staticmethod
     def _full_proba(model, z, k) -> np.ndarray:
-        out = np.zeros((len(z), k))
+        out = np.zeros((z.shape[0], k))
         out[:, model.classes_] = model.predict_proba(z)
         return out
 
-    def _fit_temperature(self, z, counts, has_team) -> float:
+    def _combined_logits(self, model, sparse, z, x) -> np.ndarray:
+        """Log of the mean of both models' probabilities (columns: every cause)."""
+        k = len(self.classes_)
+        mix = 0.5 * (self._full_proba(model, z, k) + self._full_proba(sparse, x, k))
+        return np.log(np.maximum(mix, 1e-12))
+
+    def _fit_temperature(self, z, x, counts, has_team) -> float:
         """Temperature scaling on cross-validated logits of the team-labelled comments."""
         lp = self._p["learning"]
         labelled = np.flatnonzero(has_team)
@@ -916,9 +926,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             docs = labelled[held]
             hidden = counts.copy()
             hidden[docs] = 0.0
-            model, _ = self._semi_fit(z, hidden)
-            full = np.full((len(docs), counts.shape[1]), -1e3)
-            full[:, model.classes_] = _logits(model, z[docs])
+            model, sparse, _ = self._semi_fit(z, x, hidden)
+            full = self._combined_logits(model, sparse, z[docs], x[docs])
             rows, cls = np.nonzero(counts[docs])
             logits.append(full[rows])
             truth.append(cls)
@@ -942,11 +951,12 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         self._check_fitted()
         with threadpool_limits(limits=self._p["clustering"].get("threads")):
             distinct = _Distinct(texts, self._lexicon)
-            z = (self._embed(distinct.docs) if len(distinct.docs)
-                 else np.zeros((0, self._svd.n_components)))
-            logits = np.full((len(z), len(self.classes_)), -1e3)
-            if len(z):
-                logits[:, self._model.classes_] = _logits(self._model, z)
+            if not len(distinct.docs):
+                return distinct, np.zeros((0, self._svd.n_components)), np.zeros(
+                    (0, len(self.classes_)))
+            x = self._sparse(distinct.docs)
+            z = _l2(self._svd.transform(x)).astype(np.float64)
+            logits = self._combined_logits(self._model, self._sparse_model, z, x)
             return distinct, z, _softmax(logits / self.temperature_)
 
     def predict_proba(self, texts) -> np.ndarray:
@@ -961,9 +971,9 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         return out
 
     def _prior(self) -> np.ndarray:
-        logits = np.full((1, len(self.classes_)), -1e3)
-        logits[:, self._model.classes_] = _logits(self._model,
-                                                  np.zeros((1, self._svd.n_components)))
+        x = sp.csr_matrix((1, len(self._word.vocabulary_) + len(self._char.vocabulary_)))
+        logits = self._combined_logits(self._model, self._sparse_model,
+                                       np.zeros((1, self._svd.n_components)), x)
         return _softmax(logits / self.temperature_)[0]
 
     def predict(self, texts) -> np.ndarray:
