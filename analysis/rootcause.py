@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -44,11 +45,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 import snowballstemmer
+from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import eigsh
-from sklearn.base import BaseEstimator, ClusterMixin
+from scipy.stats import norm as _normal
+from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import normalize as _l2
 from threadpoolctl import threadpool_limits
 
@@ -59,17 +65,25 @@ from analysis.estimators import check_level
 from analysis.privacy import mask_pii_series
 
 __all__ = [
+    "Agreement",
+    "RootCauseClassifier",
     "RootCauseError",
     "RootCauseModel",
+    "agreement",
     "cause_impact",
+    "cause_shares",
     "dealer_cause_matrix",
     "label_responses",
+    "labelled_comments",
     "load_seeds",
     "make_model",
     "mask_texts",
     "normalize_texts",
+    "propose_causes",
+    "review_queue",
     "seed_matches",
     "top_causes",
+    "suggest",
 ]
 
 Language = Literal["auto", "ru", "en"]
@@ -636,6 +650,636 @@ class RootCauseModel(ClusterMixin, BaseEstimator):
 
     def _surface_phrase(self, term: str) -> str:
         return " ".join(self._surface.get(t, t) for t in term.split())
+
+
+# --- learning from the team's labels ------------------------------------------------------------
+
+def _missing_label(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, str) and not value.strip()
+
+
+def _label_array(labels, n: int) -> np.ndarray:
+    """Labels as an object array of cause names, None where a label is missing."""
+    if labels is None:
+        return np.full(n, None, dtype=object)
+    if isinstance(labels, str):
+        raise RootCauseError("labels must be one label per comment (a list or a Series), not "
+                             "one string")
+    values = np.asarray(labels.to_numpy() if isinstance(labels, pd.Series) else list(labels),
+                        dtype=object)
+    if len(values) != n:
+        raise RootCauseError(f"labels has {len(values)} entries for {n} comments; pass one label "
+                             "per comment, None (or NaN) where the team gave none")
+    return np.array([None if _missing_label(v) else str(v).strip() for v in values], dtype=object)
+
+
+def _knn_affinity(z: np.ndarray, neighbors: int, *, block: int = 2048) -> sp.csr_matrix:
+    """D^-1/2 W D^-1/2 of the symmetric cosine kNN graph of the rows of ``z`` (blockwise)."""
+    n = len(z)
+    k = min(neighbors, n - 1)
+    rows, cols, vals = [], [], []
+    for start in range(0, n, block):
+        sim = z[start:start + block] @ z.T
+        sim[np.arange(len(sim)), np.arange(start, start + len(sim))] = -np.inf
+        idx = np.argpartition(-sim, k - 1, axis=1)[:, :k]
+        rows.append(np.repeat(np.arange(start, start + len(sim)), k))
+        cols.append(idx.ravel())
+        vals.append(np.clip(np.take_along_axis(sim, idx, 1).ravel(), 0.0, None))
+    graph = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                          shape=(n, n))
+    graph = graph.maximum(graph.T)
+    inv = 1.0 / np.sqrt(np.maximum(np.asarray(graph.sum(1)).ravel(), 1e-12))
+    return (sp.diags(inv) @ graph @ sp.diags(inv)).tocsr()
+
+
+def _spread(affinity: sp.csr_matrix, seeds: np.ndarray, alpha: float, iterations: int
+            ) -> np.ndarray:
+    """Label spreading (Zhou et al. 2004): F <- alpha S F + (1 - alpha) Y, row-normalised."""
+    f = seeds.copy()
+    for _ in range(iterations):
+        f = alpha * (affinity @ f) + (1.0 - alpha) * seeds
+    total = f.sum(1, keepdims=True)
+    return np.divide(f, total, out=np.zeros_like(f), where=total > 0)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(1, keepdims=True)
+
+
+class RootCauseClassifier(ClassifierMixin, BaseEstimator):
+    """Learn root causes from the team's labelled comments; unlabelled comments help.
+
+    A scikit-learn classifier of complaint comments. ``fit(texts, labels)`` takes every comment of
+    the scope and the team's cause where it gave one (None or NaN elsewhere): the unlabelled
+    comments shape the features and teach the model too (semi-supervised), and taxonomy seeds
+    add weak labels to comments that name exactly one cause's keywords.
+
+    How it learns (measured in benchmarks/bench_rootcause_learn.py against TF-IDF + logistic
+    regression on the labelled comments alone):
+
+    1. Comments are masked and normalised as everywhere in this module (:func:`normalize_texts`);
+       TF-IDF of stem uni/bigrams and character 3-5-grams is reduced by an SVD (LSA) fitted on
+       *all* comments, labelled or not: words that only unlabelled comments share still join
+       phrasings of one cause.
+    2. A logistic regression on the labelled comments gives each unlabelled comment a first
+       distribution over causes; label spreading over the comments' cosine kNN graph gives a
+       second (Zhou et al. 2004), and the two are averaged.
+    3. Self-training in the manner of EM (Nigam et al. 2000): the regression is refitted on the
+       labelled comments plus each unlabelled comment's two likeliest causes, weighted by their
+       probability times ``learning.unlabelled_weight``, for ``learning.self_training_rounds``.
+    4. Confidence is calibrated by temperature scaling (Guo et al. 2017): the temperature that
+       maximises the likelihood of the team's labels in a K-fold cross-validation in which each
+       fold's labels are hidden and the whole semi-supervised fit is rerun.
+
+    Parameters
+    ----------
+    seeds
+        Mapping cause -> keywords (see :func:`load_seeds`): a comment naming exactly one cause
+        and unlabelled by the team gets that cause as a weak label (weight
+        ``learning.seed_weight``). None: the team's labels only.
+    calibrate
+        Fit the temperature (K+1 fits instead of one); False leaves the temperature at 1.
+    language
+        See :func:`normalize_texts`.
+    random_state
+        Seed of the SVD and of the calibration folds.
+    params
+        The contents of params/taxonomy.yaml (loaded at fit time when omitted).
+
+    Attributes
+    ----------
+    classes_ : ndarray of str
+        The causes, sorted.
+    temperature_ : float
+        The calibration temperature (1.0 when not calibrated).
+    n_labelled_ : int
+        Comments with a team label.
+    n_weak_ : int
+        Unlabelled comments that got a seed's weak label.
+    centroids_ : ndarray
+        Per cause, the unit mean of its comments in the LSA space (for :func:`propose_causes`).
+    """
+
+    def __init__(self, *, seeds: Mapping[str, Iterable[str]] | None = None,
+                 calibrate: bool = True, language: Language = "auto",
+                 random_state: int | None = None, params: dict | None = None):
+        self.seeds = seeds
+        self.calibrate = calibrate
+        self.language = language
+        self.random_state = random_state
+        self.params = params
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, texts, labels=None) -> RootCauseClassifier:
+        """Learn from ``texts`` (every comment) and ``labels`` (the team's causes, may be missing)."""
+        p = params_or("taxonomy", self.params)
+        self._p = p
+        with threadpool_limits(limits=p["clustering"].get("threads")):
+            return self._fit(texts, labels)
+
+    def _fit(self, texts, labels) -> RootCauseClassifier:
+        lp = self._p["learning"]
+        series = _as_series(texts)
+        y = _label_array(labels, len(series))
+        self._lexicon = _Lexicon(self._p["text"], self.language)
+        distinct = _Distinct(series, self._lexicon)
+        docs, row_doc = distinct.docs, distinct.row_doc
+        if len(docs) < 2:
+            raise RootCauseError("fewer than two distinct comments have words left after "
+                                 "normalisation; pass more comments")
+        z = self._fit_features(docs, distinct.weights)
+        x = self._sparse(docs)
+
+        team = (row_doc >= 0) & np.array([v is not None for v in y])
+        weak_doc = self._weak_labels(docs) if self.seeds is not None else {}
+        names = sorted({*y[team].tolist(), *weak_doc.values()})
+        if len(names) < 2:
+            raise RootCauseError(f"the labels name {len(names)} cause(s); label comments of at "
+                                 "least two causes (or pass seeds) to learn from")
+        self.classes_ = np.array(names, dtype=object)
+        index = {c: i for i, c in enumerate(names)}
+        # the label matrix of distinct comments: the team's label counts, else a weak seed label
+        counts = np.zeros((len(docs), len(names)))
+        np.add.at(counts, (row_doc[team], [index[c] for c in y[team]]), 1.0)
+        has_team = counts.sum(1) > 0
+        for d, cause in weak_doc.items():
+            if not has_team[d]:
+                counts[d, index[cause]] = float(lp["seed_weight"])
+        self.n_labelled_ = int(team.sum())
+        self.n_weak_ = int(np.isin(row_doc, [d for d in weak_doc if not has_team[d]]).sum())
+
+        self._affinity = (_knn_affinity(z, int(lp["neighbors"]))
+                          if len(docs) <= int(lp["graph_max_docs"]) else None)
+        self.temperature_ = 1.0
+        if self.calibrate:
+            self.temperature_ = self._fit_temperature(z, x, counts, has_team)
+        self._model, self._sparse_model, train_p = self._semi_fit(z, x, counts)
+        self.centroids_ = _l2(train_p.T @ z)
+        return self
+
+    def _fit_features(self, docs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        f, lp = self._p["features"], self._p["learning"]
+        min_df = int(min(f["min_df"], max(1, len(docs) // 50)))
+        self._word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+",
+                                     ngram_range=tuple(f["word_ngram"]), min_df=min_df,
+                                     sublinear_tf=True, dtype=np.float32)
+        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(f["char_ngram"]),
+                                     min_df=min_df, sublinear_tf=True, dtype=np.float32)
+        x = _l2(sp.hstack([self._word.fit_transform(docs),
+                           f["char_weight"] * self._char.fit_transform(docs)]).tocsr())
+        dims = int(min(lp["svd_components"], x.shape[1] - 1, len(docs) - 1))
+        self._svd = TruncatedSVD(n_components=max(dims, 1), random_state=self.random_state)
+        self._svd.fit(sp.diags(np.sqrt(weights)) @ x)
+        return _l2(self._svd.transform(x)).astype(np.float64)
+
+    def _sparse(self, docs) -> sp.csr_matrix:
+        f = self._p["features"]
+        return _l2(sp.hstack([self._word.transform(docs),
+                              f["char_weight"] * self._char.transform(docs)]).tocsr())
+
+    def _embed(self, docs) -> np.ndarray:
+        return _l2(self._svd.transform(self._sparse(docs))).astype(np.float64)
+
+    def _weak_labels(self, docs) -> dict[int, str]:
+        patterns = _seed_patterns(self.seeds, self._lexicon)
+        causes = list(patterns)
+        hits = np.column_stack([pd.Series(docs).str.contains(pat).to_numpy() if pat is not None
+                                else np.zeros(len(docs), dtype=bool)
+                                for pat in patterns.values()])
+        one = np.flatnonzero(hits.sum(1) == 1)
+        return {int(d): causes[int(hits[d].argmax())] for d in one}
+
+    def _regression(self) -> LogisticRegression:
+        return LogisticRegression(C=float(self._p["learning"]["C"]), max_iter=1000)
+
+    def _semi_fit(self, z: np.ndarray, x: sp.csr_matrix, counts: np.ndarray
+                  ) -> tuple[LogisticRegression, LogisticRegression, np.ndarray]:
+        """The semi-supervised fit on label counts.
+
+        Returns the self-trained model of the LSA space, the model of the sparse TF-IDF
+        features fitted on the labelled comments alone, and the training targets.
+        """
+        lp = self._p["learning"]
+        k = counts.shape[1]
+        labelled = np.flatnonzero(counts.sum(1) > 0)
+        rest = np.flatnonzero(counts.sum(1) == 0)
+        l_rows, l_cls = np.nonzero(counts[labelled])
+        l_rows = labelled[l_rows]
+        l_w = counts[l_rows, l_cls]
+        model = self._regression().fit(z[l_rows], l_cls, sample_weight=l_w)
+        # the sparse features keep what LSA smooths away; labelled comments only: it is cheap
+        sparse = LogisticRegression(C=float(lp["sparse_C"]), max_iter=1000).fit(
+            x[l_rows], l_cls, sample_weight=l_w)
+        prob = self._full_proba(model, z, k)
+        if self._affinity is not None:
+            seeds = counts / np.maximum(counts.sum(1, keepdims=True), 1e-12)
+            prob = 0.5 * (prob + _spread(self._affinity, seeds, float(lp["spread_alpha"]),
+                                         int(lp["spread_iterations"])))
+        top = min(2, k)
+        lam = float(lp["unlabelled_weight"])
+        for _ in range(int(lp["self_training_rounds"]) if len(rest) else 0):
+            best = np.argsort(-prob[rest], axis=1)[:, :top]
+            rows = np.concatenate([l_rows, np.repeat(rest, top)])
+            cls = np.concatenate([l_cls, best.ravel()])
+            w = np.concatenate([l_w, lam * np.take_along_axis(prob[rest], best, 1).ravel()])
+            keep = w > 0
+            model = self._regression().fit(z[rows[keep]], cls[keep], sample_weight=w[keep])
+            prob = self._full_proba(model, z, k)
+        target = prob.copy()
+        target[labelled] = counts[labelled] / counts[labelled].sum(1, keepdims=True)
+        return model, sparse, target
+
+    @staticmethod
+    def _full_proba(model, z, k) -> np.ndarray:
+        out = np.zeros((z.shape[0], k))
+        out[:, model.classes_] = model.predict_proba(z)
+        return out
+
+    def _combined_logits(self, model, sparse, z, x) -> np.ndarray:
+        """Log of the mean of both models' probabilities (columns: every cause)."""
+        k = len(self.classes_)
+        mix = 0.5 * (self._full_proba(model, z, k) + self._full_proba(sparse, x, k))
+        return np.log(np.maximum(mix, 1e-12))
+
+    def _fit_temperature(self, z, x, counts, has_team) -> float:
+        """Temperature scaling on cross-validated logits of the team-labelled comments."""
+        lp = self._p["learning"]
+        labelled = np.flatnonzero(has_team)
+        majority = counts[labelled].argmax(1)
+        per_class = np.bincount(majority, minlength=counts.shape[1])
+        folds = min(int(lp["calibration_folds"]), int(per_class[per_class > 0].min()))
+        if folds < 2 or len(labelled) < 10:
+            return 1.0
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        logits, truth, weight = [], [], []
+        for _, held in cv.split(labelled, majority):
+            docs = labelled[held]
+            hidden = counts.copy()
+            hidden[docs] = 0.0
+            model, sparse, _ = self._semi_fit(z, x, hidden)
+            full = self._combined_logits(model, sparse, z[docs], x[docs])
+            rows, cls = np.nonzero(counts[docs])
+            logits.append(full[rows])
+            truth.append(cls)
+            weight.append(counts[docs][rows, cls])
+        logits, truth, weight = np.vstack(logits), np.concatenate(truth), np.concatenate(weight)
+
+        def nll(log_t):
+            p = _softmax(logits / np.exp(log_t))[np.arange(len(truth)), truth]
+            return -(weight * np.log(np.maximum(p, 1e-12))).sum()
+
+        return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+
+    # -- prediction ----------------------------------------------------------------------------
+    def _check_fitted(self):
+        if not hasattr(self, "classes_"):
+            raise RootCauseError("this RootCauseClassifier is not fitted yet; call "
+                                 "fit(texts, labels) first")
+
+    def _doc_proba(self, texts) -> tuple[_Distinct, np.ndarray, np.ndarray]:
+        """Distinct comments, their LSA vectors and calibrated probabilities."""
+        self._check_fitted()
+        with threadpool_limits(limits=self._p["clustering"].get("threads")):
+            distinct = _Distinct(texts, self._lexicon)
+            if not len(distinct.docs):
+                return distinct, np.zeros((0, self._svd.n_components)), np.zeros(
+                    (0, len(self.classes_)))
+            x = self._sparse(distinct.docs)
+            z = _l2(self._svd.transform(x)).astype(np.float64)
+            logits = self._combined_logits(self._model, self._sparse_model, z, x)
+            return distinct, z, _softmax(logits / self.temperature_)
+
+    def predict_proba(self, texts) -> np.ndarray:
+        """Calibrated probabilities of each cause (columns in :attr:`classes_` order).
+
+        A comment with no words left after normalisation gets the model's prior.
+        """
+        distinct, _, prob = self._doc_proba(texts)
+        out = np.tile(self._prior(), (len(distinct.row_doc), 1))
+        known = distinct.row_doc >= 0
+        out[known] = prob[distinct.row_doc[known]]
+        return out
+
+    def _prior(self) -> np.ndarray:
+        x = sp.csr_matrix((1, len(self._word.vocabulary_) + len(self._char.vocabulary_)))
+        logits = self._combined_logits(self._model, self._sparse_model,
+                                       np.zeros((1, self._svd.n_components)), x)
+        return _softmax(logits / self.temperature_)[0]
+
+    def predict(self, texts) -> np.ndarray:
+        """The likeliest cause of each comment."""
+        self._check_fitted()
+        return self.classes_[self.predict_proba(texts).argmax(1)]
+
+    def predict_confidence(self, texts) -> np.ndarray:
+        """The calibrated probability of the predicted cause (the suggestion's confidence)."""
+        return self.predict_proba(texts).max(1)
+
+
+def _learning(params: dict | None) -> dict:
+    return params_or("taxonomy", params)["learning"]
+
+
+def suggest(model: RootCauseClassifier, texts, labels=None, *, threshold: float | None = None,
+            params: dict | None = None) -> pd.DataFrame:
+    """Every comment's cause: the team's label where it gave one, else the model's suggestion.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`RootCauseClassifier`.
+    texts
+        The comments (a Series keeps its index).
+    labels
+        The team's causes, one per comment, None where missing (optional).
+    threshold
+        Suggestions below this confidence need review (``learning.confidence_threshold``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``texts``: ``text`` (masked), ``label`` (the team's), ``suggested`` and
+        ``confidence`` (the model's cause and its calibrated probability), ``runner_up``,
+        ``cause`` (the label, else the suggestion), ``source`` ("team" or "model") and
+        ``needs_review`` (a model suggestion below the threshold). A comment with no words
+        left after normalisation gets no suggestion.
+    """
+    threshold = float(_learning(params)["confidence_threshold"] if threshold is None
+                      else threshold)
+    series = _as_series(texts)
+    y = _label_array(labels, len(series))
+    distinct, _, prob = model._doc_proba(series)
+    known = distinct.row_doc >= 0
+    order = np.argsort(-prob, axis=1)
+    doc = np.maximum(distinct.row_doc, 0)
+    first = np.full(len(series), None, dtype=object)
+    second = np.full(len(series), None, dtype=object)
+    conf = np.full(len(series), np.nan)
+    if len(prob):
+        first[known] = model.classes_[order[doc[known], 0]]
+        conf[known] = prob[doc[known], order[doc[known], 0]]
+        if prob.shape[1] > 1:
+            second[known] = model.classes_[order[doc[known], 1]]
+    has_label = np.array([v is not None for v in y])
+    cause = np.where(has_label, y, first)
+    return pd.DataFrame({
+        "text": mask_texts(series).to_numpy(),
+        "label": y,
+        "suggested": first,
+        "confidence": conf,
+        "runner_up": second,
+        "cause": cause,
+        "source": np.where(has_label, "team", np.where(known, "model", None)),
+        "needs_review": ~has_label & known & (np.nan_to_num(conf, nan=1.0) < threshold),
+    }, index=series.index)
+
+
+def review_queue(model: RootCauseClassifier, texts, labels=None, *, size: int | None = None,
+                 threshold: float | None = None, params: dict | None = None) -> pd.DataFrame:
+    """The unlabelled comments whose label would teach the model most, best first.
+
+    Candidates are the distinct (normalised) unlabelled comments whose suggestion's confidence
+    is below ``threshold``. Each scores its uncertainty (1 minus the margin between the two
+    likeliest causes) times ``1 + log`` of how many comments share it; the queue is then filled
+    greedily (maximal marginal relevance): a candidate's score is scaled by ``1 -`` its largest
+    cosine similarity to a comment already queued, so near-duplicates wait (diversity sampling).
+
+    Returns
+    -------
+    DataFrame
+        ``rank``, ``index`` (of the first comment in ``texts`` with this wording), ``text``
+        (masked), ``comments`` (how many share it), ``suggested``, ``confidence``,
+        ``runner_up``, ``uncertainty``, ``score`` (after the diversity discount).
+    """
+    lp = _learning(params)
+    size = int(lp["queue_size"] if size is None else size)
+    threshold = float(lp["confidence_threshold"] if threshold is None else threshold)
+    series = _as_series(texts)
+    y = _label_array(labels, len(series))
+    distinct, z, prob = model._doc_proba(series)
+    columns = ["rank", "index", "text", "comments", "suggested", "confidence", "runner_up",
+               "uncertainty", "score"]
+    if not len(prob):
+        return pd.DataFrame(columns=columns)
+    labelled_docs = np.unique(distinct.row_doc[(distinct.row_doc >= 0)
+                                               & np.array([v is not None for v in y])])
+    order = np.argsort(-prob, axis=1)
+    top = prob[np.arange(len(prob)), order[:, 0]]
+    second = prob[np.arange(len(prob)), order[:, 1]] if prob.shape[1] > 1 else 0.0
+    uncertainty = 1.0 - (top - second)
+    base = uncertainty * (1.0 + np.log(np.maximum(distinct.weights, 1.0)))
+    candidate = top < threshold
+    candidate[labelled_docs] = False
+    pool = np.flatnonzero(candidate)
+    picked, scores = [], []
+    best_sim = np.zeros(len(pool))
+    for _ in range(min(size, len(pool))):
+        value = base[pool] * (1.0 - np.clip(best_sim, 0.0, 1.0))
+        value[np.isin(pool, picked)] = -np.inf
+        j = int(np.argmax(value))
+        picked.append(int(pool[j]))
+        scores.append(float(value[j]))
+        best_sim = np.maximum(best_sim, z[pool] @ z[pool[j]])
+    picked = np.array(picked, dtype=int)
+    first_row = pd.Series(np.arange(len(series))).groupby(distinct.row_doc).first()
+    return pd.DataFrame({
+        "rank": np.arange(1, len(picked) + 1),
+        "index": series.index[first_row.reindex(picked).to_numpy()] if len(picked) else [],
+        "text": distinct.quotes[picked],
+        "comments": distinct.weights[picked].astype(np.int64),
+        "suggested": model.classes_[order[picked, 0]],
+        "confidence": top[picked],
+        "runner_up": (model.classes_[order[picked, 1]] if prob.shape[1] > 1
+                      else np.full(len(picked), None)),
+        "uncertainty": uncertainty[picked],
+        "score": scores,
+    })[columns]
+
+
+def propose_causes(model: RootCauseClassifier, texts, labels=None, *,
+                   max_similarity: float | None = None, min_size: int | None = None,
+                   random_state: int | None = None, params: dict | None = None
+                   ) -> pd.DataFrame:
+    """Clusters of unlabelled comments far from every known cause: candidate new causes.
+
+    A comment is far when its cosine similarity (in the model's LSA space) to every cause's
+    centroid is below ``max_similarity`` (``learning.far_similarity``). The far comments are
+    clustered by :class:`RootCauseModel` (``n_clusters="auto"``); clusters of at least
+    ``min_size`` comments (``learning.min_new_cause``) are returned as
+    :attr:`RootCauseModel.clusters_` describes them (``cluster``, ``size``, ``share`` of the
+    far comments, ``label``, ``quotes``), largest first. Empty when there are too few.
+    """
+    lp = _learning(params)
+    max_similarity = float(lp["far_similarity"] if max_similarity is None else max_similarity)
+    min_size = int(lp["min_new_cause"] if min_size is None else min_size)
+    series = _as_series(texts).reset_index(drop=True)
+    y = _label_array(labels, len(series))
+    distinct, z, _ = model._doc_proba(series)
+    columns = ["cluster", "size", "share", "label", "quotes"]
+    empty = pd.DataFrame(columns=columns)
+    if not len(z):
+        return empty
+    far_doc = (z @ model.centroids_.T).max(1) < max_similarity
+    rows = ((distinct.row_doc >= 0) & far_doc[np.maximum(distinct.row_doc, 0)]
+            & np.array([v is None for v in y]))
+    far = series[rows]
+    if len(far) < 2 * min_size or far.nunique() < 3:
+        return empty
+    found = RootCauseModel("auto", language=model.language, random_state=random_state,
+                           params=model._p).fit(far)
+    return (found.clusters_.loc[lambda d: d["size"] >= min_size, columns]
+            .sort_values("size", ascending=False, kind="stable").reset_index(drop=True))
+
+
+def _wilson(successes: float, n: float, level: float) -> tuple[float, float]:
+    if n <= 0:
+        return float("nan"), float("nan")
+    zq = float(_normal.ppf(0.5 + level / 2))
+    phat = successes / n
+    centre = (phat + zq ** 2 / (2 * n)) / (1 + zq ** 2 / n)
+    half = zq * np.sqrt(phat * (1 - phat) / n + zq ** 2 / (4 * n ** 2)) / (1 + zq ** 2 / n)
+    return float(centre - half), float(centre + half)
+
+
+def _macro_f1(truth: np.ndarray, pred: np.ndarray, classes: np.ndarray) -> float:
+    return float(f1_score(truth, pred, labels=classes, average="macro", zero_division=0))
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How often the model agrees with the team, cross-validated (see :func:`agreement`).
+
+    ``overall``: one row per metric (``accuracy``, ``macro_f1``) with ``value``, ``low``,
+    ``high`` (the interval at ``level``) and ``n`` (labelled comments). ``per_cause``: per cause
+    of the team's labels, ``n``, ``precision``, ``recall`` (with its Wilson interval
+    ``recall_low``, ``recall_high``: how often the model finds the team's cause) and ``f1``.
+    ``predictions``: each labelled comment's ``label`` and cross-validated ``predicted`` cause.
+    """
+
+    overall: pd.DataFrame
+    per_cause: pd.DataFrame
+    predictions: pd.DataFrame
+    level: float
+
+    def summary(self) -> str:
+        acc = self.overall.set_index("metric").loc["accuracy"]
+        f1 = self.overall.set_index("metric").loc["macro_f1"]
+        return (f"the model agrees with the team on {acc['value']:.0%} "
+                f"[{acc['low']:.0%}, {acc['high']:.0%}] of {int(acc['n'])} labelled cases; "
+                f"macro-F1 {f1['value']:.2f} [{f1['low']:.2f}, {f1['high']:.2f}] "
+                f"({self.level:.0%} intervals, cross-validated)")
+
+
+def agreement(texts, labels, *, model: RootCauseClassifier | None = None,
+              folds: int | None = None, level: float | None = None,
+              random_state: int | None = None, params: dict | None = None) -> Agreement:
+    """Cross-validated agreement of the model with the team's labels, overall and per cause.
+
+    The labelled comments are split into stratified folds; for each fold a clone of ``model``
+    (default: ``RootCauseClassifier(seeds=load_seeds())``, not calibrated: only the predicted
+    cause counts here) is fitted on *all* comments with that fold's labels hidden, as it would
+    be in use, and predicts them. Accuracy gets a Wilson interval, macro-F1 a percentile
+    bootstrap interval over comments (``learning.bootstrap`` resamples).
+    """
+    lp = _learning(params)
+    level = float(lp["level"] if level is None else level)
+    series = _as_series(texts).reset_index(drop=True)
+    y = _label_array(labels, len(series))
+    model = (RootCauseClassifier(seeds=load_seeds(params), random_state=random_state,
+                                 params=params) if model is None else model)
+    model = clone(model).set_params(calibrate=False)
+    labelled = np.flatnonzero([v is not None for v in y])
+    truth = y[labelled].astype(str)
+    counts = pd.Series(truth).value_counts()
+    n_folds = min(int(lp["agreement_folds"] if folds is None else folds), int(counts.min()))
+    if n_folds < 2:
+        raise RootCauseError("every cause needs at least two labelled comments to measure "
+                             f"agreement; the rarest has {int(counts.min())}")
+    pred = np.empty(len(labelled), dtype=object)
+    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+    for _, held in cv.split(labelled, truth):
+        hidden = y.copy()
+        hidden[labelled[held]] = None
+        fitted = clone(model).fit(series, hidden)
+        pred[held] = fitted.predict(series.iloc[labelled[held]])
+    pred = pred.astype(str)
+    classes = np.array(sorted(counts.index))
+    correct = pred == truth
+    low, high = _wilson(correct.sum(), len(correct), level)
+    rng = np.random.default_rng(random_state)
+    boot = [_macro_f1(truth[i], pred[i], classes)
+            for i in rng.integers(0, len(truth), (int(lp["bootstrap"]), len(truth)))]
+    alpha = (1 - level) / 2
+    overall = pd.DataFrame({
+        "metric": ["accuracy", "macro_f1"],
+        "value": [float(correct.mean()), _macro_f1(truth, pred, classes)],
+        "low": [low, float(np.quantile(boot, alpha))],
+        "high": [high, float(np.quantile(boot, 1 - alpha))],
+        "n": [len(truth), len(truth)],
+    })
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, pred, labels=classes, zero_division=0)
+    intervals = [_wilson(float(r * s), float(s), level) for r, s in zip(recall, support)]
+    per_cause = pd.DataFrame({
+        "cause": classes, "n": support.astype(np.int64), "precision": precision,
+        "recall": recall, "recall_low": [i[0] for i in intervals],
+        "recall_high": [i[1] for i in intervals], "f1": f1,
+    }).sort_values(["n", "cause"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    predictions = pd.DataFrame({"label": truth, "predicted": pred},
+                               index=_as_series(texts).index[labelled])
+    return Agreement(overall, per_cause, predictions, level)
+
+
+def cause_shares(suggestions: pd.DataFrame) -> pd.DataFrame:
+    """Cause shares from :func:`suggest`: the team's labels where present, suggestions elsewhere.
+
+    Returns
+    -------
+    DataFrame
+        Per cause, most frequent first: ``count``, ``share`` (of comments with a cause),
+        ``team`` and ``model`` (how many of them come from each), and ``source``: "team",
+        "model" or "team + model".
+    """
+    missing = [c for c in ("cause", "source") if c not in suggestions]
+    if missing:
+        raise RootCauseError(f"suggestions lack column(s) {missing}; pass what suggest() returns")
+    frame = suggestions.dropna(subset=["cause"])
+    table = (pd.crosstab(frame["cause"], frame["source"])
+             .reindex(columns=["team", "model"], fill_value=0))
+    table.columns.name = None
+    out = (table.assign(count=lambda d: d["team"] + d["model"])
+           .assign(share=lambda d: d["count"] / d["count"].sum(),
+                   source=lambda d: np.select([d["model"] == 0, d["team"] == 0],
+                                              ["team", "model"], "team + model"))
+           .rename_axis("cause").reset_index()
+           .sort_values(["count", "cause"], ascending=[False, True], kind="stable"))
+    return out[["cause", "count", "share", "team", "model", "source"]].reset_index(drop=True)
+
+
+def labelled_comments(responses: pd.DataFrame, cases: pd.DataFrame | None = None, *,
+                      text: str = "comment", score: str = "nps", id_col: str = "response_id",
+                      params: dict | None = None) -> pd.DataFrame:
+    """The commented answers below 9 with the team's root cause from their case, if any.
+
+    Returns ``[id_col, text, "root_cause"]``: one row per commented answer in scope;
+    ``root_cause`` is missing where no case recorded one (or ``cases`` lacks the column).
+    """
+    require_columns(responses, [text, score, id_col], table="responses", error=RootCauseError)
+    score_max = params_or("taxonomy", params)["scope"]["score_max"]
+    chosen = responses.loc[(responses[score] <= score_max) & responses[text].notna()
+                           & (responses[text].astype(str).str.strip() != ""), [id_col, text]]
+    if cases is None or "root_cause" not in cases:
+        return chosen.assign(root_cause=None).reset_index(drop=True)
+    found = (cases.dropna(subset=["root_cause"]).drop_duplicates(id_col, keep="last")
+             .set_index(id_col)["root_cause"])
+    cause = chosen[id_col].map(found).astype("object")
+    return chosen.assign(root_cause=cause.where(cause.notna(), None)).reset_index(drop=True)
 
 
 def make_model(*, n_clusters: int | str = "auto", use_seeds: bool = True,

@@ -112,10 +112,12 @@ def _build(directory: Path) -> ParamsSchemas:
     TOUCHPOINTS: tuple[str, ...] = tuple(_NPS["touchpoints"])
     DRIVERS: tuple[str, ...] = tuple(_DRIVERS["drivers"])
     CSS_ATTRIBUTES: tuple[str, ...] = tuple(_CSS["attributes"])
+    ROOT_CAUSES: tuple[str, ...] = tuple(_TAXONOMY["seeds"])
     ALLOWED: dict[str, tuple[str, ...]] = {
         "touchpoint": TOUCHPOINTS, **{k: tuple(v) for k, v in _COLUMNS["allowed"].items()},
         # an action's target: a driver or a root cause (the taxonomy's seeds)
         "target": (*DRIVERS, *(c for c in _TAXONOMY["seeds"] if c not in DRIVERS)),
+        "root_cause": ROOT_CAUSES,
     }
     FUNNEL_CHANNELS = tuple(_LOOP["funnel"]["channels"])
     NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
@@ -178,6 +180,13 @@ def _build(directory: Path) -> ParamsSchemas:
         first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
         closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
         resolution: Series[str] = pa.Field(nullable=True, required=False)
+        # the team's finding; an unknown cause is quarantined unless params/taxonomy.yaml
+        # accepts it
+        root_cause: Series[str] = pa.Field(
+            nullable=True, required=False,
+            **({} if _TAXONOMY["labels"]["unknown_causes"] == "accept"
+               else {"isin": list(ROOT_CAUSES)}))
+        root_cause_note: Series[str] = pa.Field(nullable=True, required=False)
 
         _contact_after_open = _not_before("first_contact_at", "opened_at")
         _closed_after_open = _not_before("closed_at", "opened_at")

@@ -19,6 +19,9 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
 - ``return_rate_by_category``: the probability that a service customer's car comes back for a
   scheduled visit within 12 months, by the NPS category of the answer (``repair_orders``).
 - ``funnel_rates``: each survey channel's reach and answer rates (``contacts``).
+- ``case_root_cause``: the true cause of each case whose ``root_cause`` the team recorded
+  (``team_label_share`` of the cases with a comment); ``mislabelled_case_ids``: the
+  ``team_label_noise`` of them recorded as another cause.
 """
 
 from __future__ import annotations
@@ -340,6 +343,8 @@ def make_network(
                                                     responses_per_month, p, drivers, plan)
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
     returns = _returns(loop_rng, responses, p, as_of)
+    # a child stream, so that the labels leave every other table as it was
+    cases, truth_labels = _team_labels(rng.spawn(1)[0], cases, truth_resp["response_cause"], p)
     repair_orders, truth_ro = _repair_orders(rng, responses, dealers, p, periods,
                                              returns=returns, loop_rng=loop_rng)
     incidents = _incidents(rng, dealers, periods, p, as_of)
@@ -364,6 +369,7 @@ def make_network(
         "slow_sla_dealers": slow,
         **truth_resp,
         **truth_cases,
+        **truth_labels,
         **truth_ro,
         **truth_loop,
     }
@@ -636,6 +642,20 @@ def demo_comments(n: int, *, random_state: int | None = None,
     # the templates are expanded one by one: there is no vectorised generator
     text = [_complaint(rng, c, bool(e), p) for c, e in zip(cause, english)]
     return pd.DataFrame({"text": text, "cause": cause})
+def _team_labels(rng, cases, response_cause, p):
+    """The team's root cause on a share of the cases with a comment, some of them wrong."""
+    true = cases["response_id"].map(response_cause)
+    labelled = true.notna().to_numpy() & (rng.random(len(cases)) < p["team_label_share"])
+    noisy = labelled & (rng.random(len(cases)) < p["team_label_noise"])
+    names = np.array(list(CAUSES), dtype=object)
+    # a wrong label is another cause, drawn uniformly
+    shift = rng.integers(1, len(names), size=len(cases))
+    position = true.map({c: i for i, c in enumerate(names)}).fillna(0).astype(int).to_numpy()
+    label = np.where(noisy, names[(position + shift) % len(names)], true.to_numpy())
+    cases = cases.assign(root_cause=np.where(labelled, label, None))
+    truth = {"case_root_cause": dict(zip(cases.loc[labelled, "case_id"], true[labelled])),
+             "mislabelled_case_ids": sorted(cases.loc[noisy, "case_id"])}
+    return cases, truth
 
 
 def _cases(rng, responses, dealers, p, as_of):

@@ -142,3 +142,20 @@ def test_actions_move_ratings_not_who_answered_when():
     pd.testing.assert_frame_equal(quiet.responses[cols], acting.responses[cols])
     pd.testing.assert_frame_equal(quiet.invitations, acting.invitations)
     assert quiet.actions.empty and not acting.actions.empty
+
+
+def test_team_labels_a_share_of_cases_with_some_noise():
+    net = make_network(n_dealers=12, n_regions=2, months=3, responses_per_month=2000, seed=4)
+    cases, truth = net.cases, net.truth
+    labelled = cases.dropna(subset=["root_cause"])
+    true = truth["case_root_cause"]
+    assert set(labelled["case_id"]) == set(true)
+    # only cases whose answer has a comment (and so a true cause) carry a label
+    cause_of = cases["response_id"].map(truth["response_cause"])
+    assert cause_of[cases["root_cause"].notna()].notna().all()
+    share = len(labelled) / cause_of.notna().sum()
+    assert 0.22 < share < 0.38  # team_label_share 0.3
+    wrong = labelled.loc[labelled["root_cause"] != labelled["case_id"].map(true), "case_id"]
+    assert sorted(wrong) == truth["mislabelled_case_ids"]
+    assert 0.03 < len(wrong) / len(labelled) < 0.15  # team_label_noise 0.08
+    assert set(labelled["root_cause"]) <= set(truth["response_cause"].values())
