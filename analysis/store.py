@@ -764,11 +764,11 @@ HISTORY_COLUMNS = ("table", "version", "committed_at", "operation", "file", "rea
                    "quarantined", "rows_added", "rows_replaced", "rows_unchanged")
 
 
-def _commits(path: Path) -> pd.DataFrame:
-    """One row per commit kept in the log: version, committed_at (network time), operation,
-    the operation's metrics and the ingest information recorded with it."""
+def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
+    """One row per commit kept in the log (the ``limit`` newest): version, committed_at
+    (network time), operation, the operation's metrics and the ingest it records."""
     rows = []
-    for entry in _open(path).history():
+    for entry in _open(path).history(limit):
         rows.append({"version": int(entry["version"]),
                      "committed_at": pd.Timestamp(int(entry["timestamp"]), unit="ms", tz="UTC"),
                      "operation": entry.get("operation", ""),
