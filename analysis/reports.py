@@ -51,7 +51,7 @@ class ReportData:
     cases: pd.DataFrame | None = None
     repair_orders: pd.DataFrame | None = None
     incidents: pd.DataFrame | None = None
-    data_dir: str | None = None
+    data_dir: str | os.PathLike | None = None  # a store.Snapshot: the versions it reads
     network_responses: pd.DataFrame | None = None
     network_dealers: pd.DataFrame | None = None
     engine: Engine | None = field(default=None, compare=False, repr=False)
@@ -116,13 +116,16 @@ def trailing_months(month: str, n: int) -> tuple[str, ...]:
 
 def load_report_data(
     *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
-    trend_months: int = 12, engine: str | Engine | None = None,
+    trend_months: int = 12, engine: str | Engine | None = None, as_of: str = "",
 ) -> ReportData:
     """Load what a monthly report needs; ``month=""`` means the latest complete month.
 
     ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
     :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
+    ``as_of`` reads the store's tables at those versions (:func:`analysis.store.snapshot`);
+    ``""``: the latest, pinned for the whole report.
     """
+    data_dir = store.snapshot(data_dir, as_of=as_of or None)  # one version of every table
     regions = None if region == NETWORK else [region]
     dealers = store.load("dealers", regions=regions, data_dir=data_dir)
     if dealers.empty:
@@ -150,7 +153,7 @@ def load_report_data(
         network_dealers = store.load("dealers", data_dir=data_dir)
         network = responses_of(None, network_dealers)
     return ReportData(region, month, months, dealers, responses, **optional,
-                      data_dir=str(data_dir) if data_dir else None, network_responses=network,
+                      data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine))
 
 
@@ -405,14 +408,17 @@ def run_batch(
     month: str, regions: list[str] | None = None, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, timeout: int = 900, workers: int = 1,
     formats: tuple[str, ...] = ("html", "xlsx"), parameters: dict | None = None,
-    progress: bool = True, engine: str | None = None,
+    progress: bool = True, engine: str | None = None, as_of: str = "",
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
     A region that fails does not stop the others; every result is returned in the order of
     the targets (network first). With ``engine="dask"`` one LocalCluster is started for the
-    whole batch and every notebook connects to it.
+    whole batch and every notebook connects to it. Every report reads the same store
+    versions (the latest, or ``as_of``), passed to its notebook as the ``as_of`` parameter.
     """
+    data_dir = store.snapshot(data_dir, as_of=as_of or None)
+    parameters = {**(parameters or {}), "as_of": data_dir.spec}
     with shared(engine) as spec:
         return _run_batch(month, regions, data_dir=data_dir, out_dir=out_dir, timeout=timeout,
                           workers=workers, formats=formats,

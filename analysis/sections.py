@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from analysis import cases, css, drivers, growth, incidents, nps, plots, repairs, rootcause
+from analysis import cases, css, drivers, growth, incidents, nps, plots, repairs, rootcause, store
 from analysis.config import load_params
 from analysis.reports import ReportBook, ReportData
 
@@ -214,6 +214,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
                 columns=["quarantine_file"], errors="ignore"))
         book.note(f"Answers in this report: {len(data.current)} in {data.month}, "
                   f"{len(data.responses)} over {len(data.months)} months.")
+        book.note(store.describe_versions(data.data_dir))
 
 
 

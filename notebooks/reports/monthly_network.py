@@ -17,6 +17,7 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo st
 engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
 trend_months: int = 12  # months of history in the dynamics charts
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
+as_of: str = ""  # store versions to read, as a report appendix lists them; "" means the latest
 
 # %% [markdown]
 # Monthly network report: NPS, regions, drivers, TOP-20 growth zones and the operational rules.
@@ -26,7 +27,8 @@ excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
 from analysis import reports, sections
 
 data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                trend_months=trend_months, engine=engine or None)
+                                trend_months=trend_months, engine=engine or None,
+                                as_of=as_of)
 book = reports.ReportBook()
 book.heading(data.title)
 
