@@ -153,8 +153,7 @@ def _store_dir(data: Path | None) -> Path:
 
     directory = data_dir(data)
     nested = directory / "processed"
-    if nested.is_dir() and not any((directory / t).exists() or (directory / f"{t}.parquet")
-                                   .exists() for t in store.TABLES):
+    if nested.is_dir() and not store._delta_tables(directory):
         return nested
     return directory
 

@@ -345,13 +345,54 @@ def _month_filter(table: str, months: Iterable[str]):
     return expr
 
 
-def dataset(table: str, *, data_dir: str | os.PathLike | None = None) -> ds.Dataset:
-    """The table as a ``pyarrow.dataset`` (a Delta table at the snapshot's version): for
-    DuckDB (``duckdb.sql("SELECT ... FROM d")`` on a variable ``d``) or pyarrow directly."""
+def to_duckdb(table: str, *, data_dir: str | os.PathLike | None = None, connection=None):
+    """The table (at the snapshot's version) as a DuckDB relation, for SQL over the store.
+
+    DuckDB reads the Parquet files the table's log lists (columns a file predates are
+    empty), with the partition column ``month``; filters are pushed down to the files.
+    ``connection``: a ``duckdb`` connection (default its module-wide one). Needs ``duckdb``
+    installed (``pip install duckdb``).
+
+    Examples
+    --------
+    >>> r = to_duckdb("responses")                                 # doctest: +SKIP
+    >>> r.filter("month = '2026-10'").aggregate("dealer_id, avg(nps)").df()  # doctest: +SKIP
+    """
+    import duckdb
+
+    con = connection if connection is not None else duckdb.default_connection()
     where = _locate(table, data_dir)
-    if where.kind == "delta":
-        return _open(where.path, where.version).to_pyarrow_dataset()
-    return ds.dataset(where.path, format="parquet", partitioning="hive")
+    if where.kind != "delta":
+        source = (str(where.path / "**" / "*.parquet") if where.kind == "dataset"
+                  else str(where.path))
+        return con.read_parquet(source, hive_partitioning=where.kind == "dataset")
+    files, schema = _delta_files(str(where.path), where.version)
+    if not files:
+        return con.from_arrow(schema.empty_table())
+    return con.read_parquet([f.uri for f in files], hive_partitioning=table in TIME_COLUMNS,
+                            union_by_name=True)
+
+
+def _delta_dataset(path: Path, version: int | None) -> ds.Dataset:
+    """A Delta table's version as a pyarrow dataset of the files its log lists, each with its
+    partition values (so filters on ``month`` skip whole files); Parquet statistics prune
+    row groups as for any Parquet file."""
+    import pyarrow.fs as pafs
+
+    files, schema = _delta_files(str(path), version)
+    fmt = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True))
+    local = pafs.LocalFileSystem()
+    fragments = []
+    for f in files:
+        expr = None
+        for name, value in f.partition:
+            part = (ds.field(name).is_null() if value is None
+                    else ds.field(name) == pa.scalar(value, schema.field(name).type))
+            expr = part if expr is None else expr & part
+        fragments.append(fmt.make_fragment(f.uri, filesystem=local,
+                                           partition_expression=expr))
+    return ds.FileSystemDataset(fragments, schema, fmt, local)
 
 
 def load(
@@ -393,7 +434,7 @@ def load(
     where = _locate(table, data_dir)
     expr = None
     if where.kind == "delta":
-        data = _open(where.path, where.version).to_pyarrow_dataset()
+        data = _delta_dataset(where.path, where.version)
         if months is not None and table in TIME_COLUMNS:
             # the partition is the month of the time column: whole files are kept or skipped
             expr = ds.field(PARTITION).isin(sorted({str(pd.Period(m, freq="M"))
@@ -402,16 +443,29 @@ def load(
         data = ds.dataset(where.path, format="parquet", partitioning="hive")
         if months is not None and table in TIME_COLUMNS:
             expr = _month_filter(table, months)
+    rows: tuple[str, list] | None = None  # (column, values) to keep
     if regions is not None:
         regions = list(regions)
         if table == "dealers":
-            region_expr = ds.field("region").isin(regions)
+            rows = ("region", regions)
         else:
             dealers = load("dealers", regions=regions, data_dir=data_dir)
-            region_expr = ds.field("dealer_id").isin(dealers["dealer_id"].tolist())
-        expr = region_expr if expr is None else expr & region_expr
+            rows = ("dealer_id", dealers["dealer_id"].tolist())
     key = list(schemas.KEYS[table])
-    read = data.to_table(filter=expr, columns=columns)
+    if rows is not None and where.kind != "delta":
+        row_expr = ds.field(rows[0]).isin(rows[1])
+        expr = row_expr if expr is None else expr & row_expr
+        rows = None
+    wanted = columns
+    if rows is not None and columns is not None and rows[0] not in columns:
+        wanted = [*columns, rows[0]]
+    read = data.to_table(filter=expr, columns=wanted)
+    if rows is not None:
+        # Delta: row filters are applied as the files are read, not handed to the dataset,
+        # whose statistics of strings delta-rs's MERGE types string_view (pyarrow cannot
+        # compare those with the table's string columns yet)
+        read = read.filter(pc.is_in(read[rows[0]], value_set=pa.array(
+            rows[1], read.schema.field(rows[0]).type))).select(columns or read.column_names)
     if where.kind == "delta":
         # rows in one order whatever the files (an optimize or a merge regroups them): the
         # order the store before Delta kept, so sampling and bootstraps give the same numbers
@@ -467,7 +521,10 @@ def _check_unique(table: str, frame: pd.DataFrame, key: list[str], where: _Locat
 
 def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[str]:
     """Column names of a store table (nothing is read but the log or a file footer)."""
-    return list(dataset(table, data_dir=data_dir).schema.names)
+    where = _locate(table, data_dir)
+    if where.kind == "delta":
+        return list(_delta_files(str(where.path), where.version)[1].names)
+    return list(ds.dataset(where.path, format="parquet", partitioning="hive").schema.names)
 
 
 def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
@@ -516,31 +573,34 @@ def data_files(table: str, *, data_dir: str | os.PathLike | None = None,
                months: Iterable[str] | None = None) -> tuple[list[DataFile], pa.Schema] | None:
     """The files of the table's version (pruned to ``months``) and its Arrow schema (times in
     ns, as :func:`load` returns them); None when the table is not a Delta table."""
-    from urllib.parse import unquote
-
     located = _table_uri(table, data_dir)
     if located is None:
         return None
-    uri, version = located
+    files, schema = _delta_files(*located)
+    if months is not None and table in TIME_COLUMNS:
+        wanted = {str(pd.Period(m, freq="M")) for m in months}
+        files = [f for f in files if dict(f.partition).get(PARTITION) in wanted]
+    return files, _store_types(schema.empty_table()).schema
+
+
+def _delta_files(uri: str, version: int | None) -> tuple[list[DataFile], pa.Schema]:
+    """Every file of a Delta table's version, from its log, and the table's Arrow schema."""
+    from urllib.parse import unquote
+
     delta = _open(uri, version)
     actions = pa.table(delta.get_add_actions(flatten=True))
     parts = [c for c in actions.column_names if c.startswith("partition.")]
     base = delta.table_uri.rstrip("/")
     local = base.startswith("file://") or "://" not in base
-    wanted = None if months is None else {str(pd.Period(m, freq="M")) for m in months}
     files = []
     for row in actions.select(["path", "num_records", *parts]).to_pylist():
-        partition = tuple((c.removeprefix("partition."), row[c]) for c in parts)
-        if (wanted is not None and table in TIME_COLUMNS
-                and dict(partition).get(PARTITION) not in wanted):
-            continue
         path = unquote(row["path"])
         full = path if "://" in path else f"{base}/{path}"
         if local:
             full = full.removeprefix("file://")
-        files.append(DataFile(full, int(row["num_records"] or 0), partition))
-    schema = _store_types(pa.schema(delta.schema()).empty_table()).schema
-    return sorted(files, key=lambda f: (f.partition, f.uri)), schema
+        files.append(DataFile(full, int(row["num_records"] or 0),
+                              tuple((c.removeprefix("partition."), row[c]) for c in parts)))
+    return sorted(files, key=lambda f: (f.partition, f.uri)), pa.schema(delta.schema())
 
 
 # --- the write side ----------------------------------------------------------------------------
