@@ -459,7 +459,13 @@ def load(
     wanted = columns
     if rows is not None and columns is not None and rows[0] not in columns:
         wanted = [*columns, rows[0]]
-    read = data.to_table(filter=expr, columns=wanted)
+    try:
+        read = data.to_table(filter=expr, columns=wanted)
+    except FileNotFoundError as err:
+        raise StoreError(
+            f"{where.path}: version {where.version} of {table} needs files that are gone "
+            f"({err}); `store vacuum` deletes those of versions older than keep_versions_days "
+            "(params/store.yaml)") from None
     if rows is not None:
         # Delta: row filters are applied as the files are read, not handed to the dataset,
         # whose statistics of strings delta-rs's MERGE types string_view (pyarrow cannot
@@ -753,6 +759,10 @@ def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> Appe
                         version)
 
 
+# how delta-rs names data files (another writer's, not committed yet, are no older layout)
+_DELTA_FILE = re.compile(r"part-\d+-[0-9a-f-]{36}(-c\d+)?(\.\w+)?\.parquet")
+
+
 class _Retry(Exception):
     """A commit to run again on the table's new version."""
 
@@ -797,7 +807,8 @@ def append(
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
     path = directory / table
-    if path.exists() and not _is_delta(path) and any(path.rglob("*.parquet")):
+    if path.exists() and not _is_delta(path) and any(
+            not _DELTA_FILE.match(p.name) for p in path.rglob("*.parquet")):
         raise StoreError(f"{path} is in the store's layout before Delta Lake; convert it first "
                          f"with `python -m analysis store migrate --data {directory}`")
     frame = schemas.MODELS[table].validate(frame)
