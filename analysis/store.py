@@ -46,11 +46,12 @@ import os
 import random
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import numpy as np
@@ -379,7 +380,10 @@ def _delta_dataset(path: Path, version: int | None) -> ds.Dataset:
     row groups as for any Parquet file."""
     import pyarrow.fs as pafs
 
-    files, schema = _delta_files(str(path), version)
+    entry = _delta_entry(str(path), version)
+    if entry[2] is not None:
+        return entry[2]
+    files, schema = entry[0], entry[1]
     fmt = ds.ParquetFileFormat(
         default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True))
     local = pafs.LocalFileSystem()
@@ -392,7 +396,8 @@ def _delta_dataset(path: Path, version: int | None) -> ds.Dataset:
             expr = part if expr is None else expr & part
         fragments.append(fmt.make_fragment(f.uri, filesystem=local,
                                            partition_expression=expr))
-    return ds.FileSystemDataset(fragments, schema, fmt, local)
+    entry[2] = ds.FileSystemDataset(fragments, schema, fmt, local)
+    return entry[2]
 
 
 def load(
@@ -476,42 +481,98 @@ def load(
         # rows in one order whatever the files (an optimize or a merge regroups them): the
         # order the store before Delta kept, so sampling and bootstraps give the same numbers
         order = [c for c in (TIME_COLUMNS.get(table), *key) if c in read.column_names]
-        if order:
-            read = read.take(pc.sort_indices(read, sort_keys=[(c, "ascending") for c in order]))
-    frame = _to_frame(table, read, ordered=columns is None)
+        if order and not _sorted(read, order):
+            read = read.take(_order(read, order))
     if columns is None or set(key) <= set(columns):
-        _check_unique(table, frame, key, where)
-    return frame
+        _check_unique(table, read, key, where)
+    return _to_frame(table, read, ordered=columns is None)
+
+
+def _sorted(data: pa.Table, order: list[str]) -> bool:
+    """Whether the rows are in ``order`` already (one file a month reads so): a linear check,
+    cheaper than sorting."""
+    n = data.num_rows
+    if n < 2:
+        return True
+    where = None  # neighbours equal on every column so far
+    for col in order:
+        values = data[col].combine_chunks()
+        if pa.types.is_timestamp(values.type):
+            values = values.cast(pa.int64())
+        a, b = values.slice(0, n - 1), values.slice(1)
+        if where is not None:
+            a, b = a.take(where), b.take(where)
+        if not pc.all(pc.less_equal(a, b)).as_py():
+            return False
+        same = pc.indices_nonzero(pc.equal(a, b))
+        if len(same) == 0:
+            return True
+        where = same if where is None else where.take(same)
+    return True
+
+
+def _order(data: pa.Table, order: list[str]) -> pa.Array:
+    """Row indices sorting ``data`` by ``order``: by the first column (a time: integers,
+    fast), then the few runs of equal times by the rest."""
+    first = data[order[0]].combine_chunks()
+    if pa.types.is_timestamp(first.type):
+        first = first.cast(pa.int64())
+    if len(order) == 1 or not (pa.types.is_integer(first.type)):
+        return pc.sort_indices(data, sort_keys=[(c, "ascending") for c in order])
+    values = first.to_numpy(zero_copy_only=False)
+    idx = np.argsort(values, kind="stable")
+    ordered = values[idx]
+    ties = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(ties):  # the rows of every run of equal times, sorted in one go by all columns
+        in_run = np.zeros(len(idx), dtype=bool)
+        in_run[ties] = in_run[ties + 1] = True
+        where = np.flatnonzero(in_run)
+        rows = idx[where]
+        sub = data.select(order).take(pa.array(rows))
+        idx[where] = rows[pc.sort_indices(sub, sort_keys=[(c, "ascending")
+                                                          for c in order]).to_numpy()]
+    return pa.array(idx)
 
 
 def _store_types(data: pa.Table) -> pa.Table:
     """Timestamps as nanoseconds: what the store returned before Delta (which keeps
     microseconds), so every caller sees the same dtypes whatever the layout."""
-    fields = [pa.field(f.name, pa.timestamp("ns")) if pa.types.is_timestamp(f.type)
-              and f.type.tz is None else f for f in data.schema]
-    wanted = pa.schema(fields)
-    return data if wanted.equals(data.schema) else data.cast(wanted)
+    for i, f in enumerate(data.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None and f.type.unit != "ns":
+            data = data.set_column(i, pa.field(f.name, pa.timestamp("ns")),
+                                   data[f.name].cast(pa.timestamp("ns")))
+    return data
 
 
 def _to_frame(table: str, data: pa.Table, *, ordered: bool) -> pd.DataFrame:
-    from analysis import schemas
 
+    if ordered:  # the model's order, the partition column last (as the older layout had it)
+        model = [c for c in _model_columns(table) if c in data.column_names]
+        data = data.select(model + [c for c in data.column_names if c not in model])
     frame = _store_types(data).to_pandas()
     # hive partition columns come back as categories; callers expect plain values
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].astype(str)
-    if ordered:  # the model's order, the partition column last (as the older layout had it)
-        model = [c for c in schemas.columns(table) if c in frame]
-        rest = [c for c in frame.columns if c not in model]
-        frame = frame[model + rest]
     return frame
 
 
-def _check_unique(table: str, frame: pd.DataFrame, key: list[str], where: _Located) -> None:
-    dup = frame.duplicated(key, keep=False)
-    if not dup.any():
+@cache
+def _model_columns(table: str) -> tuple[str, ...]:
+    from analysis import schemas
+
+    return tuple(schemas.columns(table))
+
+
+def _check_unique(table: str, data: pa.Table, key: list[str], where: _Located) -> None:
+    if len(key) == 1:
+        distinct = len(pc.unique(data[key[0]]))
+    else:
+        distinct = data.select(key).group_by(key).aggregate([]).num_rows
+    if distinct == data.num_rows:
         return
+    frame = data.select(key).to_pandas()
+    dup = frame.duplicated(key, keep=False)
     examples = frame.loc[dup, key].drop_duplicates().head(3).astype(str).agg("/".join, axis=1)
     n = int(frame.loc[dup, key].drop_duplicates().shape[0])
     if where.kind == "delta":
@@ -589,11 +650,53 @@ def data_files(table: str, *, data_dir: str | os.PathLike | None = None,
     return files, _store_types(schema.empty_table()).schema
 
 
+# Readers keep each table's log state (a DeltaTable brought up to date incrementally, a
+# fraction of a millisecond) and each version's file list: a report loads its tables many
+# times at one version. Writers open tables afresh. Guarded for threads (delta-rs refuses
+# two calls on one table object at once).
+_LATEST: dict[str, tuple[int, object]] = {}
+_FILES: dict[tuple[str, int, int], list] = {}  # [files, schema, dataset or None]
+_CACHE_LOCK = threading.Lock()
+_FILES_KEPT = 256
+
+
 def _delta_files(uri: str, version: int | None) -> tuple[list[DataFile], pa.Schema]:
     """Every file of a Delta table's version, from its log, and the table's Arrow schema."""
+    if "://" in uri:  # object storage: no caching, nothing to watch
+        return _files_of(_open(uri, version))
+    files, schema, _ = _delta_entry(uri, version)
+    return files, schema
+
+
+def _delta_entry(uri: str, version: int | None) -> list:
+    """The cached ``[files, schema, dataset]`` of a local table's version (None: latest)."""
+    try:
+        ino = os.stat(Path(uri) / LOG_DIR).st_ino  # a table replaced (migrate) is another
+    except OSError:
+        raise StoreError(f"{uri}: not a Delta table") from None
+    with _CACHE_LOCK:
+        cached = _LATEST.get(uri)
+        latest = cached[1] if cached and cached[0] == ino else None
+        if version is None:
+            if latest is None:
+                latest = _open(uri)
+                _LATEST[uri] = (ino, latest)
+            else:
+                latest.update_incremental()
+            version = latest.version()
+        key = (uri, ino, version)
+        if key not in _FILES:
+            if len(_FILES) >= _FILES_KEPT:
+                _FILES.clear()
+            table = latest if latest is not None and latest.version() == version else _open(
+                uri, version)
+            _FILES[key] = [*_files_of(table), None]
+        return _FILES[key]
+
+
+def _files_of(delta) -> tuple[list[DataFile], pa.Schema]:
     from urllib.parse import unquote
 
-    delta = _open(uri, version)
     actions = pa.table(delta.get_add_actions(flatten=True))
     parts = [c for c in actions.column_names if c.startswith("partition.")]
     base = delta.table_uri.rstrip("/")
@@ -746,9 +849,11 @@ def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> Appe
         f"(t.{_quote(c)} IS DISTINCT FROM s.{_quote(c)})" if c in stored.names
         else f"(s.{_quote(c)} IS NOT NULL)" for c in data.column_names if c not in key)
     before = target.version()
+    # not streamed: the source is in memory anyway, and new rows keep its (time, key) order,
+    # so a month read back needs no sorting
     metrics = (target.merge(data, predicate=on, source_alias="s", target_alias="t",
                             merge_schema=bool(set(data.column_names) - set(stored.names)),
-                            commit_properties=props)
+                            streamed_exec=False, commit_properties=props)
                .when_matched_update_all(predicate=changed or None)
                .when_not_matched_insert_all().execute())
     added = int(metrics.get("num_target_rows_inserted", 0))

@@ -84,40 +84,52 @@ def test_the_last_append_wins_moves_rows_and_commits_nothing_when_nothing_change
 
 def test_an_overtaken_commit_is_run_again_and_stops_with_a_message(processed, net,
                                                                     monkeypatch):
+    """Another writer (one the lock cannot see) commits the same keys while this one works:
+    delta-rs refuses this commit, which runs again on the new version; never a key twice."""
     _, responses = net
     months = responses["responded_at"].dt.strftime("%Y-%m")
     last = responses.loc[months == months.max()]
-    mine, theirs = last.iloc[::2], last.iloc[1::2]
+    mine, later = last.iloc[:300], last.iloc[300:600]
     no_lock(monkeypatch)
-    real_open, calls, slices, busy = store._open, [], iter(range(0, 200, 10)), []
+    real_open, real_merge = store._open, store._merge
+    calls, merges, busy, limit = [], [], [], 1
 
-    def overtaken(path, version=None):  # another writer commits while this one works
+    def overtaken(path, version=None):  # the other writer commits right after we read
         table = real_open(path, version)
         if (str(path).endswith("responses") and version is None and len(calls) < limit
                 and not busy):
             calls.append(path)
-            start = next(slices)
             busy.append(True)
-            store.append("responses", theirs.iloc[start:start + 10], data_dir=processed)
+            theirs = target.head(10).assign(nps=len(calls) % 11)
+            store.append("responses", theirs, data_dir=processed)
             busy.pop()
         return table
 
-    limit = 1
+    def counted(*args, **kwargs):
+        merges.append(busy[:])
+        return real_merge(*args, **kwargs)
+
     monkeypatch.setattr(store, "_open", overtaken)
+    monkeypatch.setattr(store, "_merge", counted)
+    target = mine
     result = store.append("responses", mine, data_dir=processed)
-    assert result.added == len(mine) and len(calls) == 1  # one retry, then committed
+    assert [b for b in merges if not b] == [[], []]  # ours ran twice: refused, then committed
+    assert (result.added, result.replaced) == (290, 10)  # the other's 10 rows: ours win
+    stored = store.load("responses", data_dir=processed).set_index("response_id")
+    pd.testing.assert_series_equal(stored.loc[mine["response_id"], "nps"],
+                                   mine.set_index("response_id")["nps"], check_names=False)
+    version = store.versions(processed)["responses"]
     monkeypatch.setattr(store, "_settings", lambda: {**store.load_params("store"),
                                                      "commit_retries": 1})
-    version = store.versions(processed)["responses"]
     calls.clear()
-    limit = 5
+    limit, target = 5, later
     with pytest.raises(store.StoreConflict, match="2 commits in a row were overtaken.*run it "
                                                   "again"):
-        store.append("responses", theirs.iloc[200:], data_dir=processed)
+        store.append("responses", later, data_dir=processed)
     monkeypatch.setattr(store, "_open", real_open)
-    assert store.versions(processed)["responses"] == version + 2  # only the others' commits
-    assert not set(theirs.iloc[200:]["response_id"]) & set(
-        store.load("responses", data_dir=processed)["response_id"])
+    assert store.versions(processed)["responses"] == version + 2  # only the other's commits
+    assert len(set(later["response_id"]) & set(store.load(
+        "responses", data_dir=processed)["response_id"])) == 10
 
 
 def test_writers_take_turns_and_a_held_lock_times_out_with_a_message(processed, net,
@@ -171,7 +183,7 @@ def test_writers_that_cannot_see_the_lock_retry_and_keep_every_row(tmp_path):
 
 @pytest.mark.parametrize("resend", [False, True], ids=["multi-month", "resend-moves-months"])
 def test_a_killed_ingest_leaves_the_store_before_or_after(tmp_path, resend):
-    report = store_trials.kill(tmp_path, trials=2, rows=6000, resend=resend, complete=False)
+    report = store_trials.kill(tmp_path, trials=2, rows=3000, resend=resend, complete=False)
     assert report.failures == []
     assert report.outcomes["before"] + report.outcomes["after"] == 2
 
