@@ -8,10 +8,11 @@ Rows (200 k answers over 6 months; 20 k with ``quick``):
 - a re-send of a month whose dates moved into the month before (rows change partition);
 - loading one month for a report, and one month of one region (target: at most 1.2x).
 
-Then, without ``quick``, the trials that try to lose data (``benchmarks/store_trials.py``,
-20 of each on 200 k answers): a row each, "ok" when no trial lost or damaged anything.
+With ``--trials N``, also the trials that try to lose data (``benchmarks/store_trials.py``,
+N of each on 200 k answers): a row each, "ok" when no trial lost or damaged anything.
+``make store-trials`` runs 20 of each on their own (some 20 minutes on two cores).
 
-    python -m benchmarks.bench_store [--quick]
+    python -m benchmarks.bench_store [--quick] [--trials 20]
 """
 
 from __future__ import annotations
@@ -162,8 +163,6 @@ def run(quick: bool = False, *, trials: int | None = None) -> list[dict]:
         rows, new, old = _ingest_rows(stream.dealers, responses, work, repeat=2 if quick else 1)
         rows += _load_rows(new, old, repeat=5)
         rows.append(_resend_row(responses, new, old))
-    if trials is None:
-        trials = 0 if quick else 20
     if trials:
         rows += _trial_rows(FULL, trials)
     return rows
@@ -173,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--trials", type=int, help="trials per scenario (default 20; 0: none)")
+    parser.add_argument("--trials", type=int, default=0, help="trials per scenario (default none)")
     args = parser.parse_args(argv)
     for row in run(quick=args.quick, trials=args.trials):
         ok = "-" if row["ok"] is None else ("ok" if row["ok"] else "NOT OK")
