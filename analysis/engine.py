@@ -16,7 +16,9 @@ because Dask only does the part that grows with the data:
 
 A store table read by the Dask engine is counted by ``dealer_id`` and the dealers' region and
 name are attached to the count table afterwards: the same result as attaching them to every
-answer (what the local engine does), without moving the strings through the cluster.
+answer (what the local engine does), without moving the strings through the cluster. A Delta
+table (the store) is read from the files its log lists for the version at hand (the latest,
+or a :class:`analysis.store.Snapshot`'s), a Dask partition per file or per few row groups.
 
 Choose the engine with a spec string (:func:`get_engine`): ``local``, ``dask`` (a
 ``dask.distributed.LocalCluster`` from params/engine.yaml), ``dask=tcp://host:8786`` (an

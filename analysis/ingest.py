@@ -10,7 +10,13 @@ How an export is read
   Old .xls and anything else raise :class:`IngestError`.
 - Text: UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1251; separated by ``;``,
   ``,`` or tab, whichever yields the header row that names the most columns. A quoted value may
-  hold the separator and line breaks.
+  hold the separator and line breaks. A file that is not UTF-8 as a whole is read line by line:
+  UTF-8 lines as UTF-8, the others as Windows-1251 (two exports pasted into one: a note names
+  the lines); a line that is neither raises :class:`IngestError` naming it.
+- .xlsx: every cell the sheet holds, read by calamine (the sheet's ``<dimension>`` tag, which
+  some exporters never update, is not trusted) and checked against the sheet's XML: a row with
+  values beyond those read raises :class:`IngestError`; a formula cell without a value saved by
+  Excel is quarantined with that reason (:data:`FORMULA_RULE`), the formula in the quarantine.
 - The header row is the row among the first ``header_scan_rows`` (params/columns.yaml) that
   names the most columns, so title rows above it are skipped. Names are matched through the
   aliases of params/columns.yaml, ignoring case, spacing and punctuation.
@@ -31,12 +37,15 @@ How an export is read
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
 
-The store (:func:`ingest_file`, ``python -m analysis ingest``): accepted rows go to
-``<data>/processed/<table>/month=YYYY-MM/`` through :func:`analysis.store.append`, where the
-last ingest wins (a re-sent export updates its rows; re-ingesting a file changes nothing).
-Quarantined rows go to ``<data>/quarantine/<file name>.csv`` (``;``-separated UTF-8 with BOM,
-for Excel), and every ingest is recorded in ``<data>/processed/_ingest_log.jsonl``, without
-personal data, for :func:`quarantine_summary`.
+The store (:func:`ingest_file`, ``python -m analysis ingest``): accepted rows are merged into
+the Delta table ``<data>/processed/<table>/`` through :func:`analysis.store.append`, one
+commit per file, where the last ingest wins (a re-sent export updates its rows; re-ingesting a
+file changes nothing). Quarantined rows go first to ``<data>/quarantine/<file name>.csv``
+(``;``-separated UTF-8 with BOM, for Excel; ``<file name>-<hash of its path>.csv`` when an
+export of another folder has that name; text Excel would run as a formula is prefixed with
+``'``, which ingesting the file back removes). Every ingest is recorded, without personal
+data, in its commit (``store history``) and in ``<data>/processed/_ingest_log.jsonl`` with
+the table version it left, for :func:`quarantine_summary`.
 """
 
 from __future__ import annotations

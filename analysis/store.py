@@ -21,9 +21,10 @@ transaction added new data"): that MERGE is run again on the new version, up to
 ``commit_retries`` times (params/store.yaml), then :class:`StoreConflict` says to run it
 again. A lost update is impossible either way.
 
-Reading: :func:`load` with month filters pushed down to partitions and region filters to
-Parquet statistics; a table holding a key twice is refused (:class:`DuplicateKeyError`).
-Engines get a table's current files from its log (:func:`data_files`).
+Reading: :func:`load` reads the files the log lists (whole months skipped by the partition
+filter, regions kept as the files are read); a table holding a key twice is refused
+(:class:`DuplicateKeyError`). Engines get a table's current files from its log
+(:func:`data_files`); :func:`to_duckdb` gives a DuckDB relation for SQL.
 
 Versions: every commit is a version of its table. :func:`snapshot` pins the versions of
 every table of a data directory (now, or ``as_of`` an earlier version list or time); a
