@@ -203,12 +203,7 @@ class Snapshot(os.PathLike):
     @cached_property
     def committed(self) -> dict[str, pd.Timestamp]:
         """When each version was committed (in the network's time zone)."""
-        out = {}
-        for table, version in self.versions.items():
-            commits = _commits(self.directory / table)
-            match = commits.loc[commits["version"] == version, "committed_at"]
-            out[table] = match.iloc[0] if len(match) else pd.NaT
-        return out
+        return {t: _commit_time(self.directory / t, v) for t, v in self.versions.items()}
 
     def describe(self) -> str:
         """One line: each table's version and commit time, and how to read them again."""
@@ -227,6 +222,24 @@ class Snapshot(os.PathLike):
     def load(self, table: str, **kwargs) -> pd.DataFrame:
         """:func:`load` at this snapshot's versions."""
         return load(table, data_dir=self, **kwargs)
+
+
+def _commit_time(path: Path, version: int) -> pd.Timestamp:
+    """When a version was committed (network time): from its log entry, else the history."""
+    entry = path / LOG_DIR / f"{version:020d}.json"
+    stamp = None
+    if entry.exists():
+        with entry.open(encoding="utf-8") as fh:
+            for line in fh:
+                info = json.loads(line).get("commitInfo")
+                if info and "timestamp" in info:
+                    stamp = int(info["timestamp"])
+                    break
+    if stamp is None:
+        commits = _commits(path)
+        match = commits.loc[commits["version"] == version, "committed_at"]
+        return match.iloc[0] if len(match) else pd.NaT
+    return pd.Timestamp(stamp, unit="ms", tz="UTC").tz_convert(_network_tz())
 
 
 def _parse_as_of(text: str) -> dict[str, int] | pd.Timestamp:
@@ -281,7 +294,7 @@ def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = N
     directory = _data_dir(data_dir)
     tables = _delta_tables(directory)
     if not as_of:
-        return Snapshot(directory, {t: _open(directory / t).version() for t in tables})
+        return Snapshot(directory, {t: _latest_version(directory / t) for t in tables})
     wanted = _parse_as_of(as_of)
     versions: dict[str, int] = {}
     if isinstance(wanted, dict):
@@ -667,6 +680,19 @@ def _delta_files(uri: str, version: int | None) -> tuple[list[DataFile], pa.Sche
         return _files_of(_open(uri, version))
     files, schema, _ = _delta_entry(uri, version)
     return files, schema
+
+
+def _latest_version(path: Path) -> int:
+    """The table's latest version (its log brought up to date, a fraction of a ms)."""
+    ino = os.stat(path / LOG_DIR).st_ino
+    with _CACHE_LOCK:
+        cached = _LATEST.get(str(path))
+        if cached is None or cached[0] != ino:
+            cached = (ino, _open(path))
+            _LATEST[str(path)] = cached
+        else:
+            cached[1].update_incremental()
+        return cached[1].version()
 
 
 def _delta_entry(uri: str, version: int | None) -> list:
@@ -1196,6 +1222,12 @@ def vacuum(data_dir: str | os.PathLike | None = None, *, retention_days: int | N
                 target = _open(directory / table)
             out[table] = target.vacuum(retention_hours=days * 24, dry_run=dry_run,
                                        enforce_retention_duration=False, full=True)
+            # a commit killed half-way leaves its temporary log file (never a version)
+            stale = [p for p in (directory / table / LOG_DIR).glob("_commit_*")
+                     if time.time() - p.stat().st_mtime > 3600]
+            out[table] += [str(p) for p in stale]
             if not dry_run:
                 target.cleanup_metadata()
+                for p in stale:
+                    p.unlink(missing_ok=True)
     return out
