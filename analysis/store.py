@@ -796,13 +796,6 @@ def _arrow(table: str, frame: pd.DataFrame) -> pa.Table:
     return data.take(pc.sort_indices(data, sort_keys=[(c, "ascending") for c in order]))
 
 
-def _conform(data: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``data`` with exactly ``schema``'s columns: those it lacks are stored empty."""
-    arrays = [data[f.name].cast(f.type) if f.name in data.column_names
-              else pa.nulls(data.num_rows, f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 @contextmanager
 def _writer_lock(directory: Path, table: str) -> Iterator[None]:
     """One writer of ``table`` at a time on this machine (and on shared folders whose file
@@ -1049,18 +1042,17 @@ def _legacy_files(src: Path) -> list[Path]:
     return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
 
 
-def _read_legacy(path: Path, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+def _read_legacy(path: Path, table: str, columns: list[str] | None = None) -> pa.Table:
     """One file of an older layout: the model's columns it has (``month`` of a hive path
     when the file lacks it)."""
-    from analysis import schemas
-
     names = pq.read_schema(path).names
-    wanted = [c for c in (columns or schemas.columns(table)) if c in names]
-    frame = pq.read_table(path, columns=wanted, partitioning=None).to_pandas()
-    if columns and PARTITION in columns and PARTITION not in frame:
+    wanted = [c for c in (columns or _model_columns(table)) if c in names]
+    data = pq.read_table(path, columns=wanted, partitioning=None)
+    if columns and PARTITION in columns and PARTITION not in data.column_names:
         hive = dict(p.split("=", 1) for p in path.parent.parts if "=" in p)
-        frame[PARTITION] = hive.get(PARTITION)
-    return frame
+        data = data.append_column(PARTITION, pa.array([hive.get(PARTITION)] * data.num_rows,
+                                                      pa.string()))
+    return data
 
 
 def _drop_positions(files: list[Path], table: str) -> dict[int, np.ndarray]:
@@ -1069,15 +1061,17 @@ def _drop_positions(files: list[Path], table: str) -> dict[int, np.ndarray]:
     from analysis import schemas
 
     key = list(schemas.KEYS[table])
-    hashes, where = [], []
-    for i, path in enumerate(files):
-        keys = _read_legacy(path, table, key)[key].astype(str)
-        hashes.append(pd.util.hash_pandas_object(keys, index=False).to_numpy())
-        where.append(np.column_stack([np.full(len(keys), i), np.arange(len(keys))]))
+
+    def keys_of(i: int) -> pd.DataFrame:
+        return _read_legacy(files[i], table, key).select(key).to_pandas().astype(str)
+
+    hashes = [pd.util.hash_pandas_object(keys_of(i), index=False).to_numpy()
+              for i in range(len(files))]
     if not hashes:
         return {}
+    offsets = np.cumsum([0, *(len(h) for h in hashes)])
     h = np.concatenate(hashes)
-    pos = np.concatenate(where)
+    del hashes
     _, last = np.unique(h[::-1], return_index=True)
     if len(last) == len(h):
         return {}
@@ -1085,15 +1079,41 @@ def _drop_positions(files: list[Path], table: str) -> dict[int, np.ndarray]:
     keep[len(h) - 1 - last] = True
     # a 64-bit hash shared by two different keys is no duplicate: compare the keys themselves
     suspects = np.flatnonzero(np.isin(h, h[~keep]))
-    keys = {int(i): _read_legacy(files[int(i)], table, key)[key].astype(str)
-            for i in np.unique(pos[suspects, 0])}
-    rows = pd.DataFrame([[*keys[int(f)].iloc[int(r)].tolist(), int(f), int(r)]
-                         for f, r in pos[suspects]], columns=[*key, "_file", "_row"])
+    file_of = np.searchsorted(offsets, suspects, side="right") - 1
+    rows = []
+    for i in np.unique(file_of):
+        mine = suspects[file_of == i] - offsets[i]
+        rows.append(keys_of(int(i)).iloc[mine].assign(_file=int(i), _row=mine))
+    rows = pd.concat(rows, ignore_index=True)  # in file order: the last copy is the newest
     drop: dict[int, list[int]] = {}
     for f, r in rows.loc[rows.duplicated(key, keep="last"), ["_file", "_row"]].itertuples(
             index=False):
         drop.setdefault(int(f), []).append(int(r))
     return {f: np.asarray(r) for f, r in drop.items()}
+
+
+def _legacy_arrow(path: Path, table: str, schema: pa.Schema, drop: np.ndarray | None
+                  ) -> pa.Table:
+    """A file of an older layout as the Delta table stores it: the schema's columns (times
+    in microseconds, ``month`` from the time column), rows in (time, key) order."""
+    from analysis import schemas
+
+    data = _read_legacy(path, table)
+    if drop is not None and len(drop):
+        keep = np.ones(data.num_rows, dtype=bool)
+        keep[drop] = False
+        data = data.filter(pa.array(keep))
+    arrays = []
+    for f in schema:
+        if f.name in data.column_names:
+            arrays.append(data[f.name].cast(f.type, safe=False))
+        elif f.name == PARTITION:
+            arrays.append(pc.strftime(data[TIME_COLUMNS[table]], format="%Y-%m"))
+        else:
+            arrays.append(pa.nulls(data.num_rows, f.type))
+    data = pa.Table.from_arrays(arrays, schema=schema)
+    order = [c for c in (TIME_COLUMNS.get(table), *schemas.KEYS[table]) if c in schema.names]
+    return data.take(_order(data, order)) if not _sorted(data, order) else data
 
 
 def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
@@ -1131,10 +1151,7 @@ def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
     def batches() -> Iterator[pa.RecordBatch]:
         nonlocal expected
         for i, path in enumerate(files):
-            frame = _read_legacy(path, table)
-            if i in drop:
-                frame = frame.drop(index=frame.index[drop[i]]).reset_index(drop=True)
-            data = _conform(_arrow(table, frame), schema)
+            data = _legacy_arrow(path, table, schema, drop.get(i))
             expected += data.num_rows
             yield from data.to_batches()
 
@@ -1153,7 +1170,9 @@ def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
     old = backup if src.is_dir() else backup_file
     os.replace(src, old)
     os.replace(work, target)
-    load(table, data_dir=directory, columns=list(schemas.KEYS[table]))  # reads back, unique
+    if _open(target).count() != expected:  # the table in place reads back
+        raise StoreError(f"{target}: the migrated table does not read back; the old files "
+                         f"are in {old}")
     shutil.rmtree(old) if old.is_dir() else old.unlink()
     return MigrateResult(table, expected, dropped, "dataset" if src.is_dir() else "file")
 
