@@ -11,7 +11,7 @@ DEMO_INPUTS := analysis/synthetic.py $(wildcard params/*.yaml)
 export PYTHONHASHSEED := 0
 export MPLBACKEND := Agg
 
-.PHONY: help venv demo report test lint unit nbval lab bench bench-quick bench-ooc clean
+.PHONY: help venv demo report test lint unit nbval lab bench bench-quick bench-ooc store-trials clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -71,6 +71,9 @@ bench-quick: $(STAMP) ## small benchmarks for a smoke run (under 2 minutes)
 
 bench-ooc: $(STAMP) ## only the Dask out-of-core run on 100 M answers (time, peak memory)
 	$(PY) -m benchmarks.bench_dask --ooc
+
+store-trials: $(STAMP) ## 20 trials each of concurrent ingests and kill -9 mid-ingest (200 k answers)
+	$(PY) -m benchmarks.store_trials --trials 20 --rows 200000 --out reports/store-trials.json
 
 clean: ## remove generated data, reports and caches (keeps .venv)
 	rm -rf $(DEMO) $(TEST_DEMO) reports .pytest_cache .ruff_cache

@@ -4,8 +4,9 @@ Commands
 --------
 demo-data   write the synthetic demo network (Parquet + truth.json)
 report      render monthly reports (network and regions) with papermill
-ingest      validate exports (CSV/XLSX/Parquet) into the Parquet store, with a quarantine
+ingest      validate exports (CSV/XLSX/Parquet) into the store (Delta Lake), with a quarantine
 calibrate   permutation nulls of the report's flags on a store: false stars, false zones, power
+store       the store's versions and history; migrate, optimize, vacuum
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def _report(args: argparse.Namespace) -> int:
     from analysis import store
     from analysis.report import batch
 
-    data_dir = args.data
+    # every table at one version for the whole batch (the latest, or --as-of)
+    data_dir = store.snapshot(args.data, as_of=args.as_of)
     month = args.month
     if month in (None, "", "latest"):
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
@@ -161,6 +163,84 @@ def _calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_dir(data: Path | None) -> Path:
+    """The store directory: ``--data`` as reports take it, or an ingest's ``--data`` root
+    (whose ``processed/`` holds the tables)."""
+    from analysis import store
+    from analysis.config import data_dir
+
+    directory = data_dir(data)
+    nested = directory / "processed"
+    if nested.is_dir() and not store._delta_tables(directory):
+        return nested
+    return directory
+
+
+def _store(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from analysis import store
+
+    directory = _store_dir(args.data)
+    if args.action == "history":
+        table = args.tables[0] if args.tables else None
+        frame = store.history(table, data_dir=directory)
+        if args.limit:
+            frame = frame.head(args.limit)
+        if frame.empty:
+            print(f"no commits in {directory} (no Delta table yet, or an older layout: "
+                  "`python -m analysis store migrate` converts it)")
+            return 0
+        frame = frame.assign(committed_at=frame["committed_at"].dt.strftime(
+            "%Y-%m-%d %H:%M:%S"))
+        with pd.option_context("display.width", 200, "display.max_rows", None,
+                               "display.max_colwidth", 40):
+            print(frame.to_string(index=False, na_rep=""))
+    elif args.action == "versions":
+        snap = store.snapshot(directory, as_of=args.as_of)
+        print(snap.describe())
+    elif args.action == "migrate":
+        done = store.migrate(directory)
+        for r in done:
+            print(f"{r.table}: {r.rows:,} rows from the older {r.source} layout into a Delta "
+                  f"table" + (f"; {r.duplicates_dropped:,} keys stored twice, the row "
+                              "written last kept" if r.duplicates_dropped else ""))
+        print(f"{len(done)} table(s) migrated in {directory}" if done else
+              f"nothing to migrate in {directory}: every table is a Delta table already")
+    elif args.action == "optimize":
+        for table, m in store.optimize(directory, tables=args.tables or None).items():
+            print(f"{table}: {m.get('numFilesRemoved', 0)} files compacted into "
+                  f"{m.get('numFilesAdded', 0)}")
+    elif args.action == "vacuum":
+        deleted = store.vacuum(directory, retention_days=args.retention_days,
+                               dry_run=args.dry_run, tables=args.tables or None)
+        verb = "would delete" if args.dry_run else "deleted"
+        for table, files in deleted.items():
+            print(f"{table}: {verb} {len(files)} file(s) no kept version reads")
+    return 0
+
+
+def _add_store_parser(sub) -> None:
+    st = sub.add_parser(
+        "store", help="the store's versions and history; migrate, optimize, vacuum",
+        description="Every store table is a Delta Lake table; every ingest is one commit, a "
+        "version of its table. history: the commits (file ingested, rows read, quarantined, "
+        "added, replaced); versions: what a report would read now (or --as-of); migrate: "
+        "convert a store of the older layout in place (a backup is kept until it succeeds); "
+        "optimize: compact small files; vacuum: delete files no version within "
+        "keep_versions_days (params/store.yaml) reads.")
+    st.add_argument("action", choices=("history", "versions", "migrate", "optimize", "vacuum"))
+    st.add_argument("tables", nargs="*", help="tables (default: all); history takes one")
+    st.add_argument("--data", type=Path, help="the store directory (default $DEALER_VOICE_DATA "
+                    "or data/processed), or an ingest's --data directory")
+    st.add_argument("--limit", type=int, help="history: the newest N commits")
+    st.add_argument("--as-of", help="versions: as of VERSION, TABLE=VERSION,... or a time")
+    st.add_argument("--retention-days", type=int,
+                    help="vacuum: keep files this many days (default params/store.yaml)")
+    st.add_argument("--dry-run", action="store_true", help="vacuum: only list the files")
+    st.set_defaults(func=_store)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from analysis.engine import add_engine_argument
     from analysis.tables import TABLES
@@ -199,6 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
     rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
     add_engine_argument(rep)
+    rep.add_argument("--as-of", metavar="VERSION|TIMESTAMP",
+                     help="read the store as it was: the versions a report's appendix lists "
+                     "(dealers=3,responses=12,...), a version of responses, or a date-time")
     rep.set_defaults(func=_report)
 
     ing = sub.add_parser(
@@ -241,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="growth-zone windows in months")
     cal.add_argument("--seed", type=int, default=0)
     cal.set_defaults(func=_calibrate)
+    _add_store_parser(sub)
     return parser
 
 

@@ -16,7 +16,9 @@ because Dask only does the part that grows with the data:
 
 A store table read by the Dask engine is counted by ``dealer_id`` and the dealers' region and
 name are attached to the count table afterwards: the same result as attaching them to every
-answer (what the local engine does), without moving the strings through the cluster.
+answer (what the local engine does), without moving the strings through the cluster. A Delta
+table (the store) is read from the files its log lists for the version at hand (the latest,
+or a :class:`analysis.store.Snapshot`'s), a Dask partition per file or per few row groups.
 
 Choose the engine with a spec string (:func:`get_engine`): ``local``, ``dask`` (a
 ``dask.distributed.LocalCluster`` from params/engine.yaml), ``dask=tcp://host:8786`` (an
@@ -362,6 +364,81 @@ def _check_frame_filters(months, regions, data_dir) -> None:
                           "table's name (e.g. 'responses'), or filter the frame yourself")
 
 
+# --- reading a Delta table's files on the workers ----------------------------------------------
+
+
+def _pieces(files, max_rows: int) -> list[tuple]:
+    """(uri, row groups or None, partition values) per Dask partition: a file, or groups of
+    a large file's row groups of at most ``max_rows`` rows (its footer is read here)."""
+    import pyarrow.parquet as pq
+
+    pieces = []
+    for f in files:
+        if f.rows <= max_rows:
+            pieces.append((f.uri, None, f.partition))
+            continue
+        with _source_file(f.uri) as source:
+            meta = pq.read_metadata(source)
+        group, rows = [], 0
+        for i in range(meta.num_row_groups):
+            n = meta.row_group(i).num_rows
+            if group and rows + n > max_rows:
+                pieces.append((f.uri, tuple(group), f.partition))
+                group, rows = [], 0
+            group.append(i)
+            rows += n
+        if group:
+            pieces.append((f.uri, tuple(group), f.partition))
+    return pieces
+
+
+@contextmanager
+def _source_file(uri: str):
+    """A local path as it is; a URL (s3://, file://) opened through fsspec, as Dask does."""
+    if "://" not in uri:
+        yield uri
+        return
+    import fsspec
+
+    with fsspec.open(uri, "rb") as fh:
+        yield fh
+
+
+def _read_piece(piece, *, columns: list[str], schema, where: tuple[str, list] | None):
+    """One piece of a Delta table as pandas with the store's dtypes (``piece=None``: the
+    empty frame Dask takes as meta). Columns a file predates are empty; partition columns
+    come from the log; ``where`` keeps rows whose column holds one of the values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = pa.schema([schema.field(c) for c in columns])
+    if piece is None:
+        return _like_store(wanted.empty_table().to_pandas())
+    uri, groups, partition = piece
+    values = dict(partition)
+    read = list(dict.fromkeys([*columns, *([where[0]] if where else [])]))
+    with _source_file(uri) as source:
+        pf = pq.ParquetFile(source)
+        present = [c for c in read if c in pf.schema_arrow.names and c not in values]
+        data = (pf.read(columns=present) if groups is None
+                else pf.read_row_groups(list(groups), columns=present))
+    arrays = {}
+    for c in read:
+        field_ = schema.field(c)
+        if c in values:
+            arrays[c] = pa.array([values[c]] * data.num_rows, field_.type)
+        elif c in data.column_names:
+            arrays[c] = data[c].cast(field_.type)
+        else:
+            arrays[c] = pa.nulls(data.num_rows, field_.type)
+    table = pa.table(arrays)
+    if where is not None:
+        table = table.filter(pc.is_in(table[where[0]], value_set=pa.array(where[1],
+                                                                        table[where[0]].type)))
+    return _like_store(table.select(columns).to_pandas())
+
+
 # --- the engines --------------------------------------------------------------------------------
 
 
@@ -492,11 +569,8 @@ class LocalEngine(Engine):
 
 
 def _stored_columns(table: str, data_dir) -> list[str]:
-    """Column names of a store table, from its Parquet schema (nothing is read)."""
-    import pyarrow.dataset as ds
-
-    source = store._source(table, _data_dir(data_dir))
-    return list(ds.dataset(source, format="parquet", partitioning="hive").schema.names)
+    """Column names of a store table, from its log or Parquet schema (nothing is read)."""
+    return store.columns(table, data_dir=data_dir)
 
 
 def _nps_columns(by: Sequence[str], *, score: str = "nps", time_col: str = "responded_at",
@@ -587,6 +661,11 @@ class DaskEngine(Engine):
         # a store on object storage (s3://...): read here through fsspec, as the workers do
         import dask.dataframe as dd
 
+        found = store.data_files(table, data_dir=data_dir, months=months)
+        if found is not None:
+            frame = self._read_delta(table, found, columns=None, regions=regions,
+                                     data_dir=data_dir)
+            return _like_store(frame.compute(scheduler="synchronous")).reset_index(drop=True)
         path, _ = self._dataset(table, data_dir)
         filters = []
         if regions is not None and table == "dealers":
@@ -600,10 +679,36 @@ class DaskEngine(Engine):
         frame = dd.read_parquet(path, filters=filters or None)
         return _like_store(frame.compute(scheduler="synchronous")).reset_index(drop=True)
 
+    def _read_delta(self, table: str, found: tuple, *, columns: list[str] | None, regions,
+                    data_dir):
+        """A Delta table's current files (as its log lists them, months already pruned) as a
+        dask DataFrame: a partition per file, or per group of row groups of a large file."""
+        import dask.dataframe as dd
+
+        files, schema = found
+        names = list(columns) if columns is not None else list(schema.names)
+        where: tuple[str, list] | None = None
+        if regions is not None and table == "dealers":
+            where = ("region", list(regions))
+        elif regions is not None:
+            ids = self._small("dealers", regions=regions, data_dir=data_dir)["dealer_id"]
+            where = ("dealer_id", ids.tolist())
+        kwargs = dict(columns=names, schema=schema, where=where)
+        meta = _read_piece(None, **kwargs)
+        pieces = _pieces(files, int(self.params["dask"]["partition_rows"]))
+        if not pieces:
+            return dd.from_pandas(meta, npartitions=1)
+        return dd.from_map(_read_piece, pieces, meta=meta, label=f"read-{table}",
+                           enforce_metadata=False, **kwargs)
+
     def _read(self, table: str, *, columns: list[str] | None, months, regions, data_dir):
         """A store table as a dask DataFrame, the filters pushed down to Parquet."""
         import dask.dataframe as dd
 
+        found = store.data_files(table, data_dir=data_dir, months=months)
+        if found is not None:  # a Delta table: its current files, from its log
+            return self._read_delta(table, found, columns=columns, regions=regions,
+                                    data_dir=data_dir)
         path, partitioned = self._dataset(table, data_dir)
         conjunction: list[tuple] = []
         if regions is not None:
@@ -631,6 +736,9 @@ class DaskEngine(Engine):
     def _columns(self, table: str, data_dir) -> list[str]:
         import dask.dataframe as dd
 
+        found = store.data_files(table, data_dir=data_dir, months=[])
+        if found is not None:
+            return list(found[1].names)
         return list(dd.read_parquet(self._dataset(table, data_dir)[0]).columns)
 
     def load(self, table: str, *, months=None, regions=None, data_dir=None,

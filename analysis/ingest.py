@@ -10,7 +10,13 @@ How an export is read
   Old .xls and anything else raise :class:`IngestError`.
 - Text: UTF-8 with or without BOM, UTF-16 with BOM, else Windows-1251; separated by ``;``,
   ``,`` or tab, whichever yields the header row that names the most columns. A quoted value may
-  hold the separator and line breaks.
+  hold the separator and line breaks. A file that is not UTF-8 as a whole is read line by line:
+  UTF-8 lines as UTF-8, the others as Windows-1251 (two exports pasted into one: a note names
+  the lines); a line that is neither raises :class:`IngestError` naming it.
+- .xlsx: every cell the sheet holds, read by calamine (the sheet's ``<dimension>`` tag, which
+  some exporters never update, is not trusted) and checked against the sheet's XML: a row with
+  values beyond those read raises :class:`IngestError`; a formula cell without a value saved by
+  Excel is quarantined with that reason (:data:`FORMULA_RULE`), the formula in the quarantine.
 - The header row is the row among the first ``header_scan_rows`` (params/columns.yaml) that
   names the most columns, so title rows above it are skipped. Names are matched through the
   aliases of params/columns.yaml, ignoring case, spacing and punctuation.
@@ -31,12 +37,15 @@ How an export is read
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
 
-The store (:func:`ingest_file`, ``python -m analysis ingest``): accepted rows go to
-``<data>/processed/<table>/month=YYYY-MM/`` through :func:`analysis.store.append`, where the
-last ingest wins (a re-sent export updates its rows; re-ingesting a file changes nothing).
-Quarantined rows go to ``<data>/quarantine/<file name>.csv`` (``;``-separated UTF-8 with BOM,
-for Excel), and every ingest is recorded in ``<data>/processed/_ingest_log.jsonl``, without
-personal data, for :func:`quarantine_summary`.
+The store (:func:`ingest_file`, ``python -m analysis ingest``): accepted rows are merged into
+the Delta table ``<data>/processed/<table>/`` through :func:`analysis.store.append`, one
+commit per file, where the last ingest wins (a re-sent export updates its rows; re-ingesting a
+file changes nothing). Quarantined rows go first to ``<data>/quarantine/<file name>.csv``
+(``;``-separated UTF-8 with BOM, for Excel; ``<file name>-<hash of its path>.csv`` when an
+export of another folder has that name; text Excel would run as a formula is prefixed with
+``'``, which ingesting the file back removes). Every ingest is recorded, without personal
+data, in its commit (``store history``) and in ``<data>/processed/_ingest_log.jsonl`` with
+the table version it left, for :func:`quarantine_summary`.
 """
 
 from __future__ import annotations
@@ -106,6 +115,7 @@ class IngestResult:
     header_line: int = 1
     encoding: str | None = None
     delimiter: str | None = None
+    notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """A few lines for people: counts, reasons, ignored columns."""
@@ -123,6 +133,7 @@ class IngestResult:
             missing.append("some CSS attributes")
         if missing:
             lines.append(f"  not in this export (left empty): {', '.join(missing)}")
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -189,6 +200,9 @@ class _Raw:
     delimiter: str | None = None
     malformed: dict[int, str] = field(default_factory=dict)  # row position -> problem
     frame: pd.DataFrame | None = None  # Parquet: the typed columns as stored
+    # .xlsx: formula cells without a value saved by Excel, row position -> {column: formula}
+    formulas: dict[int, dict[int, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the reader had to decide
 
 
 def cell_text(value: object) -> str | None:
@@ -249,26 +263,60 @@ def _find_header(records: Sequence[tuple[int, Sequence[object]]], index: Mapping
     return best, best_score
 
 
-def _decode(data: bytes, path: Path, encoding: str | None) -> tuple[str, str]:
+def _decode(data: bytes, path: Path, encoding: str | None) -> tuple[str, str, list[str]]:
+    """The text, the encoding read, and notes. Not UTF-8 as a whole: each line is read as
+    UTF-8 if it is valid UTF-8, else as Windows-1251 (so a file that two exports were pasted
+    into, one of each, is read right, never as mojibake); a line neither is an error."""
     if encoding:
         try:
-            return data.decode(encoding), encoding
+            return data.decode(encoding), encoding, []
         except (UnicodeDecodeError, LookupError) as err:
             raise IngestError(f"{path}: cannot be read as {encoding}: {err}") from None
-    if data.startswith(codecs.BOM_UTF8):
-        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), "utf-16"
+        try:
+            return data.decode("utf-16"), "utf-16", []
+        except UnicodeDecodeError as err:
+            raise IngestError(f"{path}: byte {err.start} breaks its UTF-16 text; save the "
+                              "export again as CSV UTF-8") from None
+    bom = data.startswith(codecs.BOM_UTF8)
+    body = data[len(codecs.BOM_UTF8):] if bom else data
     try:
-        return data.decode("utf-8"), "utf-8"
+        return body.decode("utf-8"), "utf-8-sig" if bom else "utf-8", []
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("cp1251"), "cp1251"
-    except UnicodeDecodeError as err:
-        raise IngestError(
-            f"{path}: byte {err.start} is neither UTF-8 nor Windows-1251 text; save the export "
-            "as CSV UTF-8 or .xlsx, or name its encoding (--encoding)") from None
+    texts, utf8, cp1251, offset = [], [], [], len(data) - len(body)
+    for number, line in enumerate(body.splitlines(keepends=True), start=1):
+        try:
+            texts.append(line.decode("utf-8"))
+            if not line.isascii():
+                utf8.append(number)
+        except UnicodeDecodeError:
+            try:
+                texts.append(line.decode("cp1251"))
+            except UnicodeDecodeError as err:
+                raise IngestError(
+                    f"{path}: byte {offset + err.start} is neither UTF-8 nor Windows-1251 text "
+                    f"(line {number}); save the export as CSV UTF-8 or .xlsx, or name its "
+                    "encoding (--encoding)") from None
+            cp1251.append(number)
+        offset += len(line)
+    if not utf8:
+        return "".join(texts), "cp1251", []
+    note = (f"mixed encodings: lines {_line_list(cp1251)} read as Windows-1251, lines "
+            f"{_line_list(utf8)} as UTF-8 (each line in its own; check them)")
+    return "".join(texts), "utf-8+cp1251", [note]
+
+
+def _line_list(numbers: Sequence[int], shown: int = 6) -> str:
+    """``2-4, 9`` for [2, 3, 4, 9]; long lists end in "...": for messages."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs[:shown])
+    return text + (", ..." if len(runs) > shown else "")
 
 
 def _csv_records(text: str, delimiter: str, *, strict: bool, path: Path,
@@ -291,7 +339,7 @@ def _csv_records(text: str, delimiter: str, *, strict: bool, path: Path,
 
 def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
                encoding: str | None) -> _Raw:
-    text, used = _decode(data, path, encoding)
+    text, used, notes = _decode(data, path, encoding)
     if "\x00" in text:
         raise IngestError(f"{path}: not a text file (it holds NUL bytes) nor .xlsx or Parquet; "
                           "save the export as CSV or .xlsx")
@@ -307,7 +355,7 @@ def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
     records = _csv_records(text, delim, strict=True, path=path)
     header_line, header_cells = records[pos]
     headers = _unique_headers(header_cells)
-    raw = _Raw(headers, [], [], header_line, used, delim)
+    raw = _Raw(headers, [], [], header_line, used, delim, notes=notes)
     width = len(headers)
     for line, cells in records[pos + 1:]:
         if _blank(cells):
@@ -325,44 +373,107 @@ def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
 
 
 def _read_xlsx(path: Path, index: Mapping[str, str], scan: int, sheet: str | None) -> _Raw:
-    import openpyxl
+    """Every row of a sheet, read by calamine from the cells themselves (the ``<dimension>``
+    tag that some exporters never update is not trusted), then checked against the sheet's
+    XML: rows holding values beyond what was read, and formulas without a saved value."""
+    from python_calamine import CalamineWorkbook
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as err:  # openpyxl raises many kinds on a damaged workbook
+        book = CalamineWorkbook.from_path(str(path))
+        sheets = [m.name for m in book.sheets_metadata if "WorkSheet" in str(m.typ)]
+    except Exception as err:  # calamine raises several kinds on a damaged workbook
         raise IngestError(f"{path}: not a readable .xlsx workbook ({err}); open it in Excel "
                           "and save it again, or save it as CSV") from None
     try:
         if sheet is None:
-            ws = book.worksheets[0]
-        elif sheet in book.sheetnames:
-            ws = book[sheet]
+            if not sheets:
+                raise IngestError(f"{path}: the workbook has no worksheet")
+            name = sheets[0]
+        elif sheet in book.sheet_names:
+            name = sheet
         else:
-            raise IngestError(f"{path}: no sheet {sheet!r}; its sheets are {book.sheetnames}")
-        records = [(n, list(cells)) for n, cells in
-                   enumerate(ws.iter_rows(min_row=1, values_only=True), start=1)]
+            raise IngestError(f"{path}: no sheet {sheet!r}; its sheets are {book.sheet_names}")
+        cells = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
     finally:
         book.close()
+    records = [(n, list(row)) for n, row in enumerate(cells, start=1)]
+    extent, formulas = _sheet_scan(path, name)
+    read_to = max((n for n, row in records if not _blank(row)), default=0)
+    if extent > read_to:
+        raise IngestError(
+            f"{path} (sheet {name!r}): row {extent} holds values but only rows up to {read_to} "
+            "could be read; open the workbook in Excel and save it again, or save it as CSV")
     pos, score = _find_header(records, index, scan)
     if not score:
-        _no_header(path, index, sheet=ws.title)
+        _no_header(path, index, sheet=name)
     header_line, header_cells = records[pos]
     while header_cells and cell_text(header_cells[-1]) is None:
         header_cells = header_cells[:-1]
     # cells right of the header's last name are a column without a name: kept, then ignored
     used = max((max((i + 1 for i, v in enumerate(cells) if cell_text(v) is not None),
                     default=0) for _, cells in records[pos + 1:]), default=0)
+    used = max([used, *(c + 1 for (r, c) in formulas if r > header_line)])
     header_cells = list(header_cells) + [None] * max(0, used - len(header_cells))
     headers = _unique_headers(header_cells)
     width = len(headers)
     raw = _Raw(headers, [], [], header_line)
     for line, cells in records[pos + 1:]:
         cells = list(cells[:width]) + [None] * (width - len(cells))
-        if _blank(cells):
+        own = {c: f for (r, c), f in formulas.items() if r == line and c < width}
+        if _blank(cells) and not own:
             continue
+        if own:
+            raw.formulas[len(raw.rows)] = own
         raw.rows.append(cells)
         raw.lines.append(line)
     return raw
+
+
+_XML_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_XML_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
+_XML_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_XML_VALUE = re.compile(rb"<(?:\w+:)?(?:v|is)\b[^>]*?>(.+?)</(?:\w+:)?(?:v|is)>", re.S)
+
+
+def _sheet_scan(path: Path, sheet: str) -> tuple[int, dict[tuple[int, int], str]]:
+    """The last row of a sheet that holds a value (as its XML says, whatever its
+    ``<dimension>``), and its formula cells without a saved value: (row, column from 0) ->
+    the formula. Cells without a reference (rare writers) are not checked."""
+    import html
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        with zipfile.ZipFile(path) as z:
+            book = ET.fromstring(z.read("xl/workbook.xml"))
+            rid = next(s.get(f"{rel}id") for s in book.iter(f"{main}sheet")
+                       if s.get("name") == sheet)
+            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+            target = next(r.get("Target") for r in rels if r.get("Id") == rid)
+            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            data = z.read(member)
+    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, OSError):
+        return 0, {}  # a layout this scan does not know: calamine's reading stands
+    last, formulas = 0, {}
+    for attrs, body in _XML_CELL.findall(data):
+        ref = _XML_REF.search(attrs)
+        if ref is None:
+            continue
+        row = int(ref.group(2))
+        has_value = bool(body) and _XML_VALUE.search(body) is not None
+        if has_value:
+            last = max(last, row)
+        formula = _XML_FORMULA.search(body) if body else None
+        cached_text = b't="str"' in attrs and re.search(rb"<(?:\w+:)?v\b", body or b"")
+        if formula is not None and not has_value and not cached_text:
+            col = 0
+            for ch in ref.group(1).decode():
+                col = col * 26 + ord(ch) - 64
+            text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
+            formulas[(row, col - 1)] = "=" + text if text else "=(shared formula)"
+    return last, formulas
 
 
 def _read_parquet(path: Path) -> _Raw:
@@ -747,12 +858,16 @@ def read_export(
     original = raw.frame
     if original is None:
         original = pd.DataFrame(raw.rows, columns=raw.headers, dtype="object")
+    if set(META) <= set(raw.headers):  # a quarantine file sent back: undo its defusing
+        original = original.map(_restore_formula)
     mapping = _map_headers(raw.headers, table, index, path, params, params_dir)
     lines = np.asarray(raw.lines, dtype="int64")
     frame = original[list(mapping)].rename(columns=mapping).reset_index(drop=True)
     original = original.reset_index(drop=True)
     vocab = _vocab(params, params_dir)
     typed, problems = _parse(frame, table, vocab, params_dir)
+    if raw.formulas:  # the quarantine shows the formula; its missing value is not the point
+        problems = _formula_problems(raw, original, mapping, problems)
     now = network_now(params_dir=params_dir) if now is None else pd.Timestamp(now)
     schema = schemas.schema_for(table, dealers=dealers, now=now, unique=False,
                                 params_dir=params_dir)
@@ -793,7 +908,27 @@ def read_export(
         n_read=len(original), reasons=reasons, columns=mapping,
         ignored_columns=tuple(h for h in raw.headers if h not in mapping),
         missing_optional=missing, header_line=raw.header_line, encoding=raw.encoding,
-        delimiter=raw.delimiter)
+        delimiter=raw.delimiter, notes=tuple(raw.notes))
+
+
+FORMULA_RULE = "formula without a saved value (open and save the file in Excel)"
+
+
+def _formula_problems(raw: _Raw, original: pd.DataFrame, mapping: Mapping[str, str],
+                      problems: pd.DataFrame) -> pd.DataFrame:
+    """Formula cells without a value in read columns: quarantined with that reason instead
+    of whatever their empty value would fail (the formula text goes to the quarantine)."""
+    found = []
+    for pos, cells in raw.formulas.items():
+        for col, formula in cells.items():
+            header = raw.headers[col]
+            original.iat[pos, col] = formula
+            if header in mapping:
+                found.append((pos, mapping[header], FORMULA_RULE))
+    formula = pd.DataFrame(found, columns=["pos", "column", "rule"])
+    cells = set(zip(formula["pos"], formula["column"]))
+    keep = [(p, c) not in cells for p, c in zip(problems["pos"], problems["column"])]
+    return pd.concat([problems.loc[keep], formula], ignore_index=True)
 
 
 def _source_of(mapping: Mapping[str, str], column: str) -> str:
@@ -872,11 +1007,13 @@ def ingest_file(
     now: pd.Timestamp | str | None = None,
     encoding: str | None = None,
 ) -> IngestRecord:
-    """Read an export, append its accepted rows to the store, write its quarantine, log it.
+    """Read an export, write its quarantine, merge its accepted rows into the store, log it.
 
     ``data_root`` (default ``data/``) gets ``processed/`` (the store that
     ``analysis.store.load(..., data_dir=<root>/processed)`` reads), ``quarantine/`` and the
-    ingest log ``processed/_ingest_log.jsonl``.
+    ingest log ``processed/_ingest_log.jsonl``. The accepted rows are one commit of the
+    table, which records the file and its counts (``python -m analysis store history``); the
+    quarantine is written before it, so a killed ingest never stores rows without its rejects.
     """
     root = Path(data_root) if data_root else DATA_ROOT
     processed = root / "processed"
@@ -890,49 +1027,168 @@ def ingest_file(
         dealers = store.load("dealers", data_dir=processed, columns=["dealer_id"])
     result = read_export(path, table=table, params=params, dealers=dealers, sheet=sheet,
                          now=now, encoding=encoding)
-    appended = store.append(table, result.accepted, data_dir=processed)
-    qfile = root / "quarantine" / f"{Path(path).name}.csv"
-    if len(result.quarantined):
-        qfile.parent.mkdir(parents=True, exist_ok=True)
-        tmp = qfile.with_name(f".{qfile.name}.tmp")
-        result.quarantined.to_csv(tmp, sep=";", index=False, encoding="utf-8-sig")
-        os.replace(tmp, qfile)
-    else:  # a fixed export leaves no stale quarantine behind
-        qfile.unlink(missing_ok=True)
-        qfile = None
+    qfile = _write_quarantine(result, root, processed)
+    entry = _log_entry(result, qfile, root)
+    info = {k: entry[k] for k in ("ingest_id", "file", "path", "sha256", "read", "accepted",
+                                  "quarantined", "reasons", "quarantine_file")}
+    appended = store.append(table, result.accepted, data_dir=processed, info=info)
     record = IngestRecord(result, appended, qfile)
-    _log(record, processed, root)
+    _log(entry, appended, processed)
     return record
 
 
-def _log(record: IngestRecord, processed: Path, root: Path) -> None:
-    r, a = record.result, record.appended
-    entry = {
+# Excel runs a cell starting with one of these as a formula (OWASP "CSV injection"); tab and
+# carriage return count because Excel strips them first
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d[\d\s\u00a0]*([.,]\d+)?")
+
+
+def _defuse(value: object) -> object:
+    """Text that Excel would run as a formula, prefixed with a quote so it shows as text
+    (signed numbers such as "-1" stay as they are)."""
+    if (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+            and not _PLAIN_NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def _restore_formula(value: object) -> object:
+    """The value :func:`_defuse` was given (for a quarantine file that is ingested back)."""
+    if isinstance(value, str) and value.startswith("'") and value[1:].startswith(
+            FORMULA_PREFIXES):
+        return value[1:]
+    return value
+
+
+def _quarantine_name(source: Path, root: Path, processed: Path) -> Path:
+    """Where the quarantine of ``source`` goes: ``quarantine/<file name>.csv`` as long as no
+    export of another folder has that name, else ``<file name>-<hash of its path>.csv``; an
+    export keeps the name it was given first."""
+    folder = root / "quarantine"
+    resolved = str(source.resolve())
+    log = ingest_log(processed)
+    if not log.empty and "quarantine_file" in log:
+        named = log.loc[log["quarantine_file"].notna()]
+        mine = named.loc[named["path"] == resolved, "quarantine_file"]
+        if len(mine):
+            return root / mine.iloc[-1]
+        taken = {Path(q).name for q in named.loc[named["path"] != resolved, "quarantine_file"]}
+    else:
+        taken = set()
+    plain = folder / f"{source.name}.csv"
+    if plain.name not in taken and not plain.exists():
+        return plain
+    digest = hashlib.sha1(resolved.encode("utf-8")).hexdigest()[:8]
+    return folder / f"{source.name}-{digest}.csv"
+
+
+def _write_quarantine(result: IngestResult, root: Path, processed: Path) -> Path | None:
+    """Write the quarantined rows (formulas defused) where :func:`_quarantine_name` says;
+    a fixed export removes its own old quarantine file, never another export's."""
+    from filelock import FileLock
+
+    folder = root / "quarantine"
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".lock")):  # two ingests must not pick one name
+        qfile = _quarantine_name(result.source, root, processed)
+        if not len(result.quarantined):
+            qfile.unlink(missing_ok=True)
+            return None
+        frame = result.quarantined.map(_defuse)
+        frame.columns = [_defuse(str(c)) for c in frame.columns]
+        tmp = qfile.with_name(f".{qfile.name}.tmp")
+        frame.to_csv(tmp, sep=";", index=False, encoding="utf-8-sig")
+        os.replace(tmp, qfile)
+    return qfile
+
+
+def _log_entry(r: IngestResult, qfile: Path | None, root: Path) -> dict:
+    import uuid
+
+    return {
+        "ingest_id": uuid.uuid4().hex,
         "ingested_at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "file": r.source.name, "path": str(r.source.resolve()),
         "sha256": hashlib.sha256(r.source.read_bytes()).hexdigest(),
         "table": r.table, "read": r.n_read, "accepted": len(r.accepted),
-        "quarantined": len(r.quarantined), "added": a.added, "replaced": a.replaced,
-        "unchanged": a.unchanged,
+        "quarantined": len(r.quarantined),
         # reasons carry no values: the log holds no personal data
         "reasons": {f"{x.column}: {x.reason}": int(x.rows) for x in r.reasons.itertuples()},
         "ignored_columns": list(r.ignored_columns),
-        "quarantine_file": (str(record.quarantine_file.relative_to(root))
-                            if record.quarantine_file else None),
+        "quarantine_file": str(qfile.relative_to(root)) if qfile else None,
     }
+
+
+def _log(entry: dict, appended: store.AppendResult, processed: Path) -> None:
+    """Append the ingest to the log, with the table version it left (one write, so that
+    concurrent ingests never interleave their lines)."""
+    entry = {**entry, "added": appended.added, "replaced": appended.replaced,
+             "unchanged": appended.unchanged, "version": appended.version}
     processed.mkdir(parents=True, exist_ok=True)
-    with (processed / LOG_NAME).open("a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(processed / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+LOG_COLUMNS = ("ingested_at", "file", "path", "table", "read", "accepted", "quarantined",
+               "reasons", "quarantine_file")
 
 
 def ingest_log(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
-    """Every ingest recorded in ``<data_dir>/_ingest_log.jsonl`` (data_dir as store.load's)."""
-    path = _data_dir(data_dir) / LOG_NAME
-    if not path.exists():
-        return pd.DataFrame(columns=["ingested_at", "file", "path", "table", "read", "accepted",
-                                     "quarantined", "reasons", "quarantine_file"])
-    with path.open(encoding="utf-8") as fh:
-        return pd.DataFrame([json.loads(line) for line in fh if line.strip()])
+    """Every ingest recorded in ``<data_dir>/_ingest_log.jsonl`` (data_dir as store.load's).
+
+    An ingest whose commit is in its table but whose log line is not (the process was killed
+    in between) is taken from the table's history. With a :class:`analysis.store.Snapshot`,
+    only the ingests whose table versions the snapshot holds.
+    """
+    directory = _data_dir(data_dir)
+    path = directory / LOG_NAME
+    entries = []
+    if path.exists():
+        with path.open(encoding="utf-8") as fh:
+            entries = [json.loads(line) for line in fh if line.strip()]
+    entries += _unlogged_commits(directory, entries)
+    if not entries:
+        return pd.DataFrame(columns=list(LOG_COLUMNS))
+    log = pd.DataFrame(entries)
+    if isinstance(data_dir, store.Snapshot) and "version" in log:
+        log = log.loc[[_in_snapshot(data_dir, t, v) for t, v in
+                       zip(log["table"], log["version"])]].reset_index(drop=True)
+    return log
+
+
+def _in_snapshot(snap: store.Snapshot, table: str, version: object) -> bool:
+    if version is None or pd.isna(version):  # logged before versions were: always shown
+        return True
+    if table in snap.versions:
+        return int(version) <= snap.versions[table]
+    return not store._is_delta(snap.directory / table)
+
+
+def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
+    """Log entries of commits that carry an ingest the log lacks (newest commits only)."""
+    recovered = []
+    ids = {e.get("ingest_id") for e in entries}
+    for table, current in store.versions(directory).items():
+        logged = [int(e["version"]) for e in entries if e.get("table") == table
+                  and e.get("version") is not None]
+        newest = max(logged, default=-1)
+        if current <= newest:
+            continue
+        commits = store._commits(directory / table, limit=current - newest)
+        for c in commits.itertuples():
+            info = c.ingest or {}
+            if c.version <= newest or "ingest_id" not in info or info["ingest_id"] in ids:
+                continue
+            added, replaced, unchanged = store._rows_changed(c.operation, c.metrics)
+            recovered.append({**info, "table": table, "version": int(c.version),
+                              "ingested_at": c.committed_at.tz_convert("UTC").isoformat(
+                                  timespec="seconds"),
+                              "added": added, "replaced": replaced, "unchanged": unchanged})
+    return recovered
 
 
 def quarantine_reasons(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:

@@ -1,36 +1,103 @@
-"""Read tables from the data directory: the only way reports and notebooks get data.
+"""The store: the tables reports read, as Delta Lake tables with versions.
 
-A data directory holds, per table, either one Parquet file ``<table>.parquet`` (what the demo
-generator writes) or a Parquet dataset directory ``<table>/`` (hive-partitioned by month).
-Month and region filters are pushed down to Parquet where the layout allows it.
+Layout
+------
+``<data_dir>/<table>/`` is a Delta Lake table written by delta-rs (the ``deltalake``
+package): Parquet files under ``month=YYYY-MM/`` (the month of the table's time column,
+:data:`TIME_COLUMNS`; ``dealers`` is not partitioned) and the log ``_delta_log/`` that says
+which files make up each version. It is a plain Delta table (reader 3 / writer 7 with the one
+feature ``timestampNtz``: times are the network's wall-clock times, without a zone), so
+Spark, DuckDB (``delta_scan``), Polars or Trino read it as it is.
 
-The write side, :func:`append`, is what ``python -m analysis ingest`` uses: validated rows go
-to ``<table>/month=YYYY-MM/part-0.parquet`` (dealers unpartitioned), the last append of a key
-winning. Reading such a dataset also returns its ``month`` partition column (YYYY-MM).
+Writing: :func:`append` (what ``python -m analysis ingest`` calls) is one commit, all of it or
+nothing: a MERGE on the table's key (``analysis.schemas.KEYS``). A row whose key is stored
+replaces the stored row wherever it is (the last ingest wins; a corrected date moves the row
+to its month), a new key is inserted, an identical row changes nothing (and when nothing
+changes there is no commit). A killed ingest leaves the table exactly as it was: its files
+are not in the log (``store vacuum`` deletes them later). Two writers of one table take turns
+on a lock file (``<data_dir>/.locks/<table>.lock``); a writer the lock cannot see (another
+machine on a shared folder) makes delta-rs refuse the later commit ("a concurrent
+transaction added new data"): that MERGE is run again on the new version, up to
+``commit_retries`` times (params/store.yaml), then :class:`StoreConflict` says to run it
+again. A lost update is impossible either way.
+
+Reading: :func:`load` reads the files the log lists (whole months skipped by the partition
+filter, regions kept as the files are read); a table holding a key twice is refused
+(:class:`DuplicateKeyError`). Engines get a table's current files from its log
+(:func:`data_files`); :func:`to_duckdb` gives a DuckDB relation for SQL.
+
+Versions: every commit is a version of its table. :func:`snapshot` pins the versions of
+every table of a data directory (now, or ``as_of`` an earlier version list or time); a
+:class:`Snapshot` is accepted wherever a ``data_dir`` is, so everything read through it sees
+those versions. Reports record :attr:`Snapshot.spec` and reproduce with ``--as-of``.
+:func:`history` lists the commits with the file ingested and the rows it changed.
+
+Housekeeping: :func:`migrate` converts the older layouts in place, :func:`optimize` compacts
+small files, :func:`vacuum` deletes files no version within ``keep_versions_days`` needs.
+
+Older layouts are still read: ``<table>.parquet`` (what the demo generator writes) and a
+hive-partitioned Parquet dataset without a log (the store before Delta Lake, and
+``demo-data --format parquet``). Appending to them is refused: migrate them first.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass
+import random
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from analysis.config import DATA_ROOT
+from analysis.config import DATA_ROOT, load_params
 from analysis.config import data_dir as _data_dir
-from analysis.tables import KEYS, TABLES, TIME_COLUMNS
+from analysis.tables import TABLES, TIME_COLUMNS
+
+PARTITION = "month"
+LOG_DIR = "_delta_log"
+LOCK_DIR = ".locks"
+#: the table that a bare version number in ``--as-of N`` refers to
+MAIN_TABLE = "responses"
 
 
 class StoreError(FileNotFoundError):
     """A table is not in the data directory; the message says where we looked."""
 
 
+class StoreConflict(StoreError):
+    """Other writers kept the table busy: nothing of this write was stored; run it again."""
+
+
+class DuplicateKeyError(StoreError):
+    """A table holds a key twice: the store was written by something other than this package
+    (or by the store before Delta Lake, killed mid-ingest); the message says what to do."""
+
+
+def _settings() -> dict:
+    return load_params("store")
+
+
+# --- where a table is ------------------------------------------------------------------------
+def _is_delta(path: Path) -> bool:
+    log = path / LOG_DIR
+    return log.is_dir() and ((log / "_last_checkpoint").exists() or any(log.glob("*.json")))
+
+
 def _source(table: str, directory: Path) -> Path:
+    """The table's Delta table, older dataset directory or single file."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
     for candidate in (directory / table, directory / f"{table}.parquet"):
@@ -42,16 +109,236 @@ def _source(table: str, directory: Path) -> Path:
     )
 
 
+@dataclass(frozen=True)
+class _Located:
+    kind: str            # "delta", "dataset" (hive Parquet without a log) or "file"
+    path: Path
+    version: int | None  # Delta: the version to read (None: the latest)
+
+
+def _locate(table: str, data_dir) -> _Located:
+    directory = _data_dir(data_dir)
+    src = _source(table, directory)
+    if not _is_delta(src):
+        return _Located("dataset" if src.is_dir() else "file", src, None)
+    if not isinstance(data_dir, Snapshot):
+        return _Located("delta", src, None)
+    if table not in data_dir.versions:
+        raise StoreError(f"table {table!r} did not exist yet in {directory} as of "
+                         f"{data_dir.as_of or 'the snapshot'}")
+    return _Located("delta", src, data_dir.versions[table])
+
+
 def available(table: str, *, data_dir: str | os.PathLike | None = None) -> bool:
-    """Whether the data directory holds ``table``."""
+    """Whether the data directory (or snapshot) holds ``table``."""
     try:
-        _source(table, _data_dir(data_dir))
+        _locate(table, data_dir)
     except StoreError:
         return False
     return True
 
 
+def _open(path: Path | str, version: int | None = None):
+    from deltalake import DeltaTable
+    from deltalake.exceptions import DeltaError, TableNotFoundError
+
+    try:
+        return DeltaTable(str(path), version=version)
+    except TableNotFoundError:
+        raise StoreError(f"{path}: not a Delta table") from None
+    except (DeltaError, OSError) as err:
+        if version is None:
+            raise
+        raise StoreError(
+            f"{path}: version {version} cannot be read ({err}); versions older than "
+            f"keep_versions_days ({_settings()['keep_versions_days']} days, params/store.yaml) "
+            "may have been cleaned up: `python -m analysis store history` lists those kept"
+        ) from None
+
+
+# --- snapshots: the versions a report reads --------------------------------------------------
+def _network_tz() -> str:
+    return load_params("network")["timezone"]
+
+
+@dataclass(frozen=True)
+class Snapshot(os.PathLike):
+    """A data directory at fixed table versions; pass it wherever a ``data_dir`` goes.
+
+    Attributes
+    ----------
+    directory
+        The data directory.
+    versions
+        The version of every Delta table read through the snapshot; a Delta table that is not
+        listed did not exist at that moment and reads as absent. Tables in an older layout
+        have no versions and are read as they are.
+    as_of
+        What was asked for (``""``: the latest versions when the snapshot was taken).
+    """
+
+    directory: Path
+    versions: Mapping[str, int] = field(default_factory=dict)
+    as_of: str = ""
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.directory)
+
+    def __str__(self) -> str:
+        return str(self.directory)
+
+    @property
+    def spec(self) -> str:
+        """The versions as ``--as-of`` takes them: ``dealers=3,responses=12,...``."""
+        return ",".join(f"{t}={self.versions[t]}" for t in TABLES if t in self.versions)
+
+    @cached_property
+    def committed(self) -> dict[str, pd.Timestamp]:
+        """When each version was committed (in the network's time zone)."""
+        return {t: _commit_time(self.directory / t, v) for t, v in self.versions.items()}
+
+    def describe(self) -> str:
+        """One line: each table's version and commit time, and how to read them again."""
+        if not self.versions:
+            return (f"The store {self.directory} has no versions (an older layout, read as it "
+                    "is: `python -m analysis store migrate` converts it).")
+        parts = []
+        for table in TABLES:
+            if table in self.versions:
+                stamp = self.committed.get(table, pd.NaT)
+                when = "" if pd.isna(stamp) else f" ({stamp:%Y-%m-%d %H:%M:%S %Z})"
+                parts.append(f"{table} v{self.versions[table]}{when}")
+        return (f"Store versions read: {', '.join(parts)}. The same numbers again: "
+                f"python -m analysis report --as-of {self.spec}")
+
+    def load(self, table: str, **kwargs) -> pd.DataFrame:
+        """:func:`load` at this snapshot's versions."""
+        return load(table, data_dir=self, **kwargs)
+
+
+def _commit_time(path: Path, version: int) -> pd.Timestamp:
+    """When a version was committed (network time): from its log entry, else the history."""
+    entry = path / LOG_DIR / f"{version:020d}.json"
+    stamp = None
+    if entry.exists():
+        with entry.open(encoding="utf-8") as fh:
+            for line in fh:
+                info = json.loads(line).get("commitInfo")
+                if info and "timestamp" in info:
+                    stamp = int(info["timestamp"])
+                    break
+    if stamp is None:
+        commits = _commits(path)
+        match = commits.loc[commits["version"] == version, "committed_at"]
+        return match.iloc[0] if len(match) else pd.NaT
+    return pd.Timestamp(stamp, unit="ms", tz="UTC").tz_convert(_network_tz())
+
+
+def _parse_as_of(text: str) -> dict[str, int] | pd.Timestamp:
+    """``12`` (the responses table's version), ``table=N,...`` or a date-time."""
+    text = text.strip()
+    if re.fullmatch(r"\d+", text):
+        return {MAIN_TABLE: int(text)}
+    if "=" in text:
+        versions = {}
+        for item in filter(None, (x.strip() for x in text.split(","))):
+            name, _, number = item.partition("=")
+            name = name.strip()
+            if name not in TABLES or not number.strip().isdigit():
+                raise StoreError(f"--as-of {text!r}: {item!r} is not TABLE=VERSION with TABLE "
+                                 f"one of {', '.join(TABLES)}")
+            versions[name] = int(number)
+        return versions
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise StoreError(f"--as-of {text!r} is neither a version (12, or dealers=3,"
+                         "responses=12 as a report's appendix lists them) nor a date-time "
+                         "(2026-11-03 18:00, in the network's time zone, or with an offset)")
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize(_network_tz())
+    return stamp.tz_convert("UTC")
+
+
+def _delta_tables(directory: Path) -> list[str]:
+    return [t for t in TABLES if _is_delta(directory / t)]
+
+
+def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = None
+             ) -> Snapshot:
+    """The data directory at the latest versions, or at the versions ``as_of`` names.
+
+    Parameters
+    ----------
+    data_dir
+        The data directory (default as :func:`load`'s), or a snapshot (returned as it is when
+        ``as_of`` is empty).
+    as_of
+        ``"dealers=3,responses=12,..."`` (a report's :attr:`Snapshot.spec`): those versions,
+        and tables not named at the latest version committed before the named ones; ``"12"``:
+        version 12 of responses, the others likewise; a date-time (``"2026-11-03 18:00"`` in
+        the network's time zone, or ISO 8601 with an offset): every table as it was then.
+    """
+    if isinstance(data_dir, Snapshot) and not as_of:
+        return data_dir
+    directory = _data_dir(data_dir)
+    tables = _delta_tables(directory)
+    if not as_of:
+        return Snapshot(directory, {t: _latest_version(directory / t) for t in tables})
+    wanted = _parse_as_of(as_of)
+    versions: dict[str, int] = {}
+    if isinstance(wanted, dict):
+        for table, version in wanted.items():
+            if table not in tables:
+                raise StoreError(f"--as-of {as_of}: {directory} has no Delta table {table!r}")
+            commits = _commits(directory / table)
+            if version not in set(commits["version"]):
+                raise StoreError(
+                    f"--as-of {as_of}: {table} has no version {version} (kept: "
+                    f"{_ranges(commits['version'])}; params/store.yaml keeps "
+                    f"{_settings()['keep_versions_days']} days)")
+            versions[table] = version
+        stamps = [_commits(directory / t).set_index("version").loc[v, "committed_at"]
+                  for t, v in versions.items()]
+        moment = max(stamps).tz_convert("UTC")
+        rest = [t for t in tables if t not in versions]
+    else:
+        moment, rest = wanted, tables
+    for table in rest:
+        commits = _commits(directory / table)
+        before = commits.loc[commits["committed_at"] <= moment, "version"]
+        if len(before):
+            versions[table] = int(before.max())
+    if isinstance(wanted, pd.Timestamp) and not versions:
+        raise StoreError(f"--as-of {as_of}: no table in {directory} had been written yet then")
+    return Snapshot(directory, {t: versions[t] for t in TABLES if t in versions}, as_of.strip())
+
+
+def versions(data_dir: str | os.PathLike | None = None) -> dict[str, int]:
+    """The current version of every Delta table in the data directory."""
+    return dict(snapshot(data_dir).versions)
+
+
+def describe_versions(data_dir: str | os.PathLike | None = None) -> str:
+    """One line for a report: the versions it read (a :class:`Snapshot`), or the latest."""
+    try:
+        return snapshot(data_dir).describe()
+    except (StoreError, OSError) as err:
+        return f"Store versions unknown: {err}"
+
+
+def _ranges(values: Iterable[int]) -> str:
+    values = sorted(set(values))
+    if not values:
+        return "none"
+    return f"{values[0]}-{values[-1]}" if len(values) > 1 else str(values[0])
+
+
+# --- reading ---------------------------------------------------------------------------------
 def _month_filter(table: str, months: Iterable[str]):
+    """The rows of ``months`` by the table's time column (an expression over the files)."""
     months = sorted({str(pd.Period(m, freq="M")) for m in months})
     col = TIME_COLUMNS[table]
     if col == "month":
@@ -65,6 +352,60 @@ def _month_filter(table: str, months: Iterable[str]):
     return expr
 
 
+def to_duckdb(table: str, *, data_dir: str | os.PathLike | None = None, connection=None):
+    """The table (at the snapshot's version) as a DuckDB relation, for SQL over the store.
+
+    DuckDB reads the Parquet files the table's log lists (columns a file predates are
+    empty), with the partition column ``month``; filters are pushed down to the files.
+    ``connection``: a ``duckdb`` connection (default its module-wide one). Needs ``duckdb``
+    installed (``pip install duckdb``).
+
+    Examples
+    --------
+    >>> r = to_duckdb("responses")                                 # doctest: +SKIP
+    >>> r.filter("month = '2026-10'").aggregate("dealer_id, avg(nps)").df()  # doctest: +SKIP
+    """
+    import duckdb
+
+    con = connection if connection is not None else duckdb.default_connection()
+    where = _locate(table, data_dir)
+    if where.kind != "delta":
+        source = (str(where.path / "**" / "*.parquet") if where.kind == "dataset"
+                  else str(where.path))
+        return con.read_parquet(source, hive_partitioning=where.kind == "dataset")
+    files, schema = _delta_files(str(where.path), where.version)
+    if not files:
+        return con.from_arrow(schema.empty_table())
+    return con.read_parquet([f.uri for f in files], hive_partitioning=table in TIME_COLUMNS,
+                            union_by_name=True)
+
+
+def _delta_dataset(path: Path, version: int | None) -> ds.Dataset:
+    """A Delta table's version as a pyarrow dataset of the files its log lists, each with its
+    partition values (so filters on ``month`` skip whole files); Parquet statistics prune
+    row groups as for any Parquet file."""
+    import pyarrow.fs as pafs
+
+    entry = _delta_entry(str(path), version)
+    if entry[2] is not None:
+        return entry[2]
+    files, schema = entry[0], entry[1]
+    fmt = ds.ParquetFileFormat(
+        default_fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=True))
+    local = pafs.LocalFileSystem()
+    fragments = []
+    for f in files:
+        expr = None
+        for name, value in f.partition:
+            part = (ds.field(name).is_null() if value is None
+                    else ds.field(name) == pa.scalar(value, schema.field(name).type))
+            expr = part if expr is None else expr & part
+        fragments.append(fmt.make_fragment(f.uri, filesystem=local,
+                                           partition_expression=expr))
+    entry[2] = ds.FileSystemDataset(fragments, schema, fmt, local)
+    return entry[2]
+
+
 def load(
     table: str,
     *,
@@ -72,6 +413,7 @@ def load(
     regions: Iterable[str] | None = None,
     data_dir: str | os.PathLike | None = None,
     columns: list[str] | None = None,
+    as_of: str | None = None,
 ) -> pd.DataFrame:
     """Load one table as a DataFrame.
 
@@ -85,28 +427,177 @@ def load(
     regions
         Region names to keep (through the dealers table); None keeps all.
     data_dir
-        Override of the configured data directory.
+        Override of the configured data directory, or a :class:`Snapshot`.
+    columns
+        Columns to read (default all, the partition column ``month`` last).
+    as_of
+        Read the versions :func:`snapshot` names for this (default: those of ``data_dir``).
+
+    Raises
+    ------
+    DuplicateKeyError
+        The rows read hold a key twice (checked when the key columns are read).
     """
-    directory = _data_dir(data_dir)
-    src = _source(table, directory)
-    dataset = ds.dataset(src, format="parquet", partitioning="hive")
+    from analysis import schemas
+
+    if as_of:
+        data_dir = snapshot(data_dir, as_of=as_of)
+    where = _locate(table, data_dir)
     expr = None
-    if months is not None and table in TIME_COLUMNS:
-        expr = _month_filter(table, months)
+    if where.kind == "delta":
+        data = _delta_dataset(where.path, where.version)
+        if months is not None and table in TIME_COLUMNS:
+            # the partition is the month of the time column: whole files are kept or skipped
+            expr = ds.field(PARTITION).isin(sorted({str(pd.Period(m, freq="M"))
+                                                    for m in months}))
+    else:
+        data = ds.dataset(where.path, format="parquet", partitioning="hive")
+        if months is not None and table in TIME_COLUMNS:
+            expr = _month_filter(table, months)
+    rows: tuple[str, list] | None = None  # (column, values) to keep
     if regions is not None:
         regions = list(regions)
         if table == "dealers":
-            region_expr = ds.field("region").isin(regions)
+            rows = ("region", regions)
         else:
-            dealers = load("dealers", regions=regions, data_dir=directory)
-            region_expr = ds.field("dealer_id").isin(dealers["dealer_id"].tolist())
-        expr = region_expr if expr is None else expr & region_expr
-    frame = dataset.to_table(filter=expr, columns=columns).to_pandas()
+            dealers = load("dealers", regions=regions, data_dir=data_dir)
+            rows = ("dealer_id", dealers["dealer_id"].tolist())
+    key = list(schemas.KEYS[table])
+    if rows is not None and where.kind != "delta":
+        row_expr = ds.field(rows[0]).isin(rows[1])
+        expr = row_expr if expr is None else expr & row_expr
+        rows = None
+    wanted = columns
+    if rows is not None and columns is not None and rows[0] not in columns:
+        wanted = [*columns, rows[0]]
+    try:
+        read = data.to_table(filter=expr, columns=wanted)
+    except FileNotFoundError as err:
+        raise StoreError(
+            f"{where.path}: version {where.version} of {table} needs files that are gone "
+            f"({err}); `store vacuum` deletes those of versions older than keep_versions_days "
+            "(params/store.yaml)") from None
+    if rows is not None:
+        # Delta: row filters are applied as the files are read, not handed to the dataset,
+        # whose statistics of strings delta-rs's MERGE types string_view (pyarrow cannot
+        # compare those with the table's string columns yet)
+        read = read.filter(pc.is_in(read[rows[0]], value_set=pa.array(
+            rows[1], read.schema.field(rows[0]).type))).select(columns or read.column_names)
+    if where.kind == "delta":
+        # rows in one order whatever the files (an optimize or a merge regroups them): the
+        # order the store before Delta kept, so sampling and bootstraps give the same numbers
+        order = [c for c in (TIME_COLUMNS.get(table), *key) if c in read.column_names]
+        if order and not _sorted(read, order):
+            read = read.take(_order(read, order))
+    if columns is None or set(key) <= set(columns):
+        _check_unique(table, read, key, where)
+    return _to_frame(table, read, ordered=columns is None)
+
+
+def _sorted(data: pa.Table, order: list[str]) -> bool:
+    """Whether the rows are in ``order`` already (one file a month reads so): a linear check,
+    cheaper than sorting."""
+    n = data.num_rows
+    if n < 2:
+        return True
+    where = None  # neighbours equal on every column so far
+    for col in order:
+        values = data[col].combine_chunks()
+        if pa.types.is_timestamp(values.type):
+            values = values.cast(pa.int64())
+        a, b = values.slice(0, n - 1), values.slice(1)
+        if where is not None:
+            a, b = a.take(where), b.take(where)
+        if not pc.all(pc.less_equal(a, b)).as_py():
+            return False
+        same = pc.indices_nonzero(pc.equal(a, b))
+        if len(same) == 0:
+            return True
+        where = same if where is None else where.take(same)
+    return True
+
+
+def _order(data: pa.Table, order: list[str]) -> pa.Array:
+    """Row indices sorting ``data`` by ``order``: by the first column (a time: integers,
+    fast), then the few runs of equal times by the rest."""
+    first = data[order[0]].combine_chunks()
+    if pa.types.is_timestamp(first.type):
+        first = first.cast(pa.int64())
+    if len(order) == 1 or not (pa.types.is_integer(first.type)):
+        return pc.sort_indices(data, sort_keys=[(c, "ascending") for c in order])
+    values = first.to_numpy(zero_copy_only=False)
+    idx = np.argsort(values, kind="stable")
+    ordered = values[idx]
+    ties = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(ties):  # the rows of every run of equal times, sorted in one go by all columns
+        in_run = np.zeros(len(idx), dtype=bool)
+        in_run[ties] = in_run[ties + 1] = True
+        where = np.flatnonzero(in_run)
+        rows = idx[where]
+        sub = data.select(order).take(pa.array(rows))
+        idx[where] = rows[pc.sort_indices(sub, sort_keys=[(c, "ascending")
+                                                          for c in order]).to_numpy()]
+    return pa.array(idx)
+
+
+def _store_types(data: pa.Table) -> pa.Table:
+    """Timestamps as nanoseconds: what the store returned before Delta (which keeps
+    microseconds), so every caller sees the same dtypes whatever the layout."""
+    for i, f in enumerate(data.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None and f.type.unit != "ns":
+            data = data.set_column(i, pa.field(f.name, pa.timestamp("ns")),
+                                   data[f.name].cast(pa.timestamp("ns")))
+    return data
+
+
+def _to_frame(table: str, data: pa.Table, *, ordered: bool) -> pd.DataFrame:
+
+    if ordered:  # the model's order, the partition column last (as the older layout had it)
+        model = [c for c in _model_columns(table) if c in data.column_names]
+        data = data.select(model + [c for c in data.column_names if c not in model])
+    frame = _store_types(data).to_pandas()
     # hive partition columns come back as categories; callers expect plain values
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.CategoricalDtype):
             frame[col] = frame[col].astype(str)
     return frame
+
+
+@cache
+def _model_columns(table: str) -> tuple[str, ...]:
+    from analysis import schemas
+
+    return tuple(schemas.columns(table))
+
+
+def _check_unique(table: str, data: pa.Table, key: list[str], where: _Located) -> None:
+    if len(key) == 1:
+        distinct = len(pc.unique(data[key[0]]))
+    else:
+        distinct = data.select(key).group_by(key).aggregate([]).num_rows
+    if distinct == data.num_rows:
+        return
+    frame = data.select(key).to_pandas()
+    dup = frame.duplicated(key, keep=False)
+    examples = frame.loc[dup, key].drop_duplicates().head(3).astype(str).agg("/".join, axis=1)
+    n = int(frame.loc[dup, key].drop_duplicates().shape[0])
+    if where.kind == "delta":
+        advice = ("it was written by something other than this package: `python -m analysis "
+                  f"store history {table}` shows the commits, and `--as-of` reads a version "
+                  "before the damage")
+    else:
+        advice = ("an ingest into the store before Delta Lake was killed half-way: `python -m "
+                  "analysis store migrate` converts it and keeps the row written last")
+    raise DuplicateKeyError(f"{where.path}: {n:,} key(s) of {table} are stored more than once "
+                            f"(e.g. {', '.join(examples)}); refusing to read it: {advice}")
+
+
+def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[str]:
+    """Column names of a store table (nothing is read but the log or a file footer)."""
+    where = _locate(table, data_dir)
+    if where.kind == "delta":
+        return list(_delta_files(str(where.path), where.version)[1].names)
+    return list(ds.dataset(where.path, format="parquet", partitioning="hive").schema.names)
 
 
 def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
@@ -128,20 +619,131 @@ def latest_complete_month(
     return str(min(last_data, last_over))
 
 
-# --- the write side: the Parquet store that `python -m analysis ingest` fills ----------------
-PART_FILE = "part-0.parquet"
+# --- the files of a table, for engines that read them themselves -----------------------------
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file of a table's version: where it is, its rows and partition values."""
+
+    uri: str
+    rows: int
+    partition: tuple[tuple[str, str], ...] = ()
 
 
+def _table_uri(table: str, data_dir) -> tuple[str, int | None] | None:
+    """URI and version of ``table`` when it is a Delta table, else None."""
+    text = None if isinstance(data_dir, Snapshot) else (
+        str(data_dir) if data_dir is not None else os.environ.get("DEALER_VOICE_DATA", ""))
+    if text and "://" in text:  # object storage (s3://...), or file:// as tests use
+        from deltalake import DeltaTable
+
+        uri = f"{text.rstrip('/')}/{table}"
+        return (uri, None) if DeltaTable.is_deltatable(uri) else None
+    where = _locate(table, data_dir)
+    return (str(where.path), where.version) if where.kind == "delta" else None
+
+
+def data_files(table: str, *, data_dir: str | os.PathLike | None = None,
+               months: Iterable[str] | None = None) -> tuple[list[DataFile], pa.Schema] | None:
+    """The files of the table's version (pruned to ``months``) and its Arrow schema (times in
+    ns, as :func:`load` returns them); None when the table is not a Delta table."""
+    located = _table_uri(table, data_dir)
+    if located is None:
+        return None
+    files, schema = _delta_files(*located)
+    if months is not None and table in TIME_COLUMNS:
+        wanted = {str(pd.Period(m, freq="M")) for m in months}
+        files = [f for f in files if dict(f.partition).get(PARTITION) in wanted]
+    return files, _store_types(schema.empty_table()).schema
+
+
+# Readers keep each table's log state (a DeltaTable brought up to date incrementally, a
+# fraction of a millisecond) and each version's file list: a report loads its tables many
+# times at one version. Writers open tables afresh. Guarded for threads (delta-rs refuses
+# two calls on one table object at once).
+_LATEST: dict[str, tuple[int, object]] = {}
+_FILES: dict[tuple[str, int, int], list] = {}  # [files, schema, dataset or None]
+_CACHE_LOCK = threading.Lock()
+_FILES_KEPT = 256
+
+
+def _delta_files(uri: str, version: int | None) -> tuple[list[DataFile], pa.Schema]:
+    """Every file of a Delta table's version, from its log, and the table's Arrow schema."""
+    if "://" in uri:  # object storage: no caching, nothing to watch
+        return _files_of(_open(uri, version))
+    files, schema, _ = _delta_entry(uri, version)
+    return files, schema
+
+
+def _latest_version(path: Path) -> int:
+    """The table's latest version (its log brought up to date, a fraction of a ms)."""
+    ino = os.stat(path / LOG_DIR).st_ino
+    with _CACHE_LOCK:
+        cached = _LATEST.get(str(path))
+        if cached is None or cached[0] != ino:
+            cached = (ino, _open(path))
+            _LATEST[str(path)] = cached
+        else:
+            cached[1].update_incremental()
+        return cached[1].version()
+
+
+def _delta_entry(uri: str, version: int | None) -> list:
+    """The cached ``[files, schema, dataset]`` of a local table's version (None: latest)."""
+    try:
+        ino = os.stat(Path(uri) / LOG_DIR).st_ino  # a table replaced (migrate) is another
+    except OSError:
+        raise StoreError(f"{uri}: not a Delta table") from None
+    with _CACHE_LOCK:
+        cached = _LATEST.get(uri)
+        latest = cached[1] if cached and cached[0] == ino else None
+        if version is None:
+            if latest is None:
+                latest = _open(uri)
+                _LATEST[uri] = (ino, latest)
+            else:
+                latest.update_incremental()
+            version = latest.version()
+        key = (uri, ino, version)
+        if key not in _FILES:
+            if len(_FILES) >= _FILES_KEPT:
+                _FILES.clear()
+            table = latest if latest is not None and latest.version() == version else _open(
+                uri, version)
+            _FILES[key] = [*_files_of(table), None]
+        return _FILES[key]
+
+
+def _files_of(delta) -> tuple[list[DataFile], pa.Schema]:
+    from urllib.parse import unquote
+
+    actions = pa.table(delta.get_add_actions(flatten=True))
+    parts = [c for c in actions.column_names if c.startswith("partition.")]
+    base = delta.table_uri.rstrip("/")
+    local = base.startswith("file://") or "://" not in base
+    files = []
+    for row in actions.select(["path", "num_records", *parts]).to_pylist():
+        path = unquote(row["path"])
+        full = path if "://" in path else f"{base}/{path}"
+        if local:
+            full = full.removeprefix("file://")
+        files.append(DataFile(full, int(row["num_records"] or 0),
+                              tuple((c.removeprefix("partition."), row[c]) for c in parts)))
+    return sorted(files, key=lambda f: (f.partition, f.uri)), pa.schema(delta.schema())
+
+
+# --- the write side ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AppendResult:
     """What :func:`append` did: rows new to the store, rows that replaced a stored row with the
-    same key but other values, rows identical to the stored ones, and the partitions written."""
+    same key but other values, rows identical to the stored ones, the partitions written and
+    the table's version after it (None when nothing was written)."""
 
     table: str
     added: int = 0
     replaced: int = 0
     unchanged: int = 0
     partitions: tuple[str, ...] = ()
+    version: int | None = None
 
 
 def processed_dir(data_dir: str | os.PathLike | None = None) -> Path:
@@ -149,68 +751,150 @@ def processed_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return Path(data_dir) if data_dir else DATA_ROOT / "processed"
 
 
-def _partition_of(table: str, frame: pd.DataFrame) -> pd.Series:
-    """The partition directory of each row: ``month=YYYY-MM`` by the table's time column."""
-    if table not in TIME_COLUMNS:
-        return pd.Series(".", index=frame.index, dtype="object")
-    col = TIME_COLUMNS[table]
-    month = frame[col] if col == "month" else frame[col].dt.strftime("%Y-%m")
-    return "month=" + month.astype("object")
+def _table_config() -> dict[str, str]:
+    s = _settings()
+    keep, vacuum_days = int(s["keep_versions_days"]), int(s["vacuum_retention_days"])
+    return {"delta.logRetentionDuration": f"interval {keep} days",
+            "delta.deletedFileRetentionDuration": f"interval {max(keep, vacuum_days)} days"}
 
 
-def _stored_parts(root: Path) -> list[Path]:
-    return sorted(root.glob(f"**/{PART_FILE}"))
-
-
-def _read_part(path: Path) -> pd.DataFrame:
-    frame = pq.read_table(path, partitioning=None).to_pandas()
-    for col in frame.columns:  # same dtypes as `load` returns
-        if isinstance(frame[col].dtype, pd.CategoricalDtype):
-            frame[col] = frame[col].astype(str)
-    return frame
-
-
-def _write_part(frame: pd.DataFrame, path: Path, table: str, names: list[str]) -> None:
+def _delta_schema(table: str, names: Iterable[str]) -> pa.Schema:
+    """The Delta table's Arrow schema for the model's ``names``: times in microseconds (Delta's
+    unit), the partition column ``month`` last."""
     from analysis import schemas
 
-    sort = [c for c in (TIME_COLUMNS.get(table), *KEYS[table]) if c and c != "month"]
-    frame = frame.sort_values(sort, kind="stable") if sort else frame
-    for col in names:
-        if col not in frame:
-            frame = frame.assign(**{col: None})
+    fields = [pa.field(f.name, pa.timestamp("us")) if pa.types.is_timestamp(f.type) else f
+              for f in schemas.arrow_schema(table, names)]
+    col = TIME_COLUMNS.get(table)
+    if col is not None and col != PARTITION:
+        fields.append(pa.field(PARTITION, pa.string()))
+    return pa.schema(fields)
+
+
+def _arrow(table: str, frame: pd.DataFrame) -> pa.Table:
+    """Validated rows as the Delta table stores them (:func:`_delta_schema`)."""
+    from analysis import schemas
+
+    names = [c for c in schemas.columns(table) if c in frame]
     data = pa.Table.from_pandas(frame[names], schema=schemas.arrow_schema(table, names),
                                 preserve_index=False)
+    schema = _delta_schema(table, names)
+    arrays = [pc.cast(data[f.name], f.type, safe=False) for f in schema if f.name in names]
+    if PARTITION in schema.names and PARTITION not in names:
+        arrays.append(pc.strftime(data[TIME_COLUMNS[table]], format="%Y-%m"))
+    data = pa.Table.from_arrays(arrays, schema=schema)
+    # files in the order load returns (time, key): row groups prune well on time
+    order = [c for c in (TIME_COLUMNS.get(table), *schemas.KEYS[table]) if c in names]
+    return data.take(pc.sort_indices(data, sort_keys=[(c, "ascending") for c in order]))
+
+
+@contextmanager
+def _writer_lock(directory: Path, table: str) -> Iterator[None]:
+    """One writer of ``table`` at a time on this machine (and on shared folders whose file
+    locks work); the OS drops the lock of a killed process."""
+    from filelock import FileLock, Timeout
+
+    timeout = float(_settings()["lock_timeout_seconds"])
+    path = directory / LOCK_DIR / f"{table}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")  # dot files are invisible to readers
-    pq.write_table(data, tmp)
-    os.replace(tmp, path)
+    lock = FileLock(str(path), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StoreConflict(f"another process has been writing {table} in {directory} for "
+                            f"{timeout:.0f} s (lock file {path}); nothing was stored: let it "
+                            "finish, then run this again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
-def _same_rows(old: pd.DataFrame, new: pd.DataFrame, names: list[str]) -> pd.Series:
-    """Whether each row of ``new`` equals the row of ``old`` at the same index (NaN == NaN)."""
-    equal = pd.Series(True, index=new.index)
-    for col in names:
-        a = old[col] if col in old else pd.Series(None, index=old.index, dtype="object")
-        b = new[col] if col in new else pd.Series(None, index=new.index, dtype="object")
-        a = a.reindex(new.index)
-        both_na = a.isna().to_numpy() & b.isna().to_numpy()
-        same = (a.astype("object").to_numpy() == b.astype("object").to_numpy())
-        equal &= same | both_na
-    return equal
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _commit_partitions(path: Path, version: int) -> tuple[str, ...]:
+    """Partitions a commit added or removed files in (from its log entry)."""
+    entry = path / LOG_DIR / f"{version:020d}.json"
+    if not entry.exists():
+        return ()
+    out = set()
+    for line in entry.read_text(encoding="utf-8").splitlines():
+        action = json.loads(line)
+        for kind in ("add", "remove"):
+            if kind in action:
+                values = action[kind].get("partitionValues") or {}
+                out.add("/".join(f"{k}={v}" for k, v in values.items()) or ".")
+    return tuple(sorted(out))
+
+
+def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> AppendResult:
+    from deltalake import CommitProperties, write_deltalake
+    from deltalake.exceptions import DeltaError
+
+    from analysis import schemas
+
+    props = CommitProperties(custom_metadata={"ingest": dict(info)} if info else None)
+    partitioned = table in TIME_COLUMNS
+    if not _is_delta(path):
+        try:
+            write_deltalake(str(path), data, mode="error", configuration=_table_config(),
+                            partition_by=[PARTITION] if partitioned else None,
+                            commit_properties=props)
+        except DeltaError as err:  # another writer created it first: merge into it
+            if not _is_delta(path):
+                raise
+            raise _Retry(err) from err
+        return AppendResult(table, added=data.num_rows, partitions=_commit_partitions(path, 0),
+                            version=0)
+    target = _open(path)
+    stored = pa.schema(target.schema())
+    # a row replaces the stored row entirely: optional columns it lacks are stored empty
+    for f in stored:
+        if f.name not in data.column_names:
+            data = data.append_column(f, pa.nulls(data.num_rows, f.type))
+    key = schemas.KEYS[table]
+    on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in key)
+    # a stored row changes when a value differs, or a column new to the table has one
+    changed = " OR ".join(
+        f"(t.{_quote(c)} IS DISTINCT FROM s.{_quote(c)})" if c in stored.names
+        else f"(s.{_quote(c)} IS NOT NULL)" for c in data.column_names if c not in key)
+    before = target.version()
+    # not streamed: the source is in memory anyway, and new rows keep its (time, key) order,
+    # so a month read back needs no sorting
+    metrics = (target.merge(data, predicate=on, source_alias="s", target_alias="t",
+                            merge_schema=bool(set(data.column_names) - set(stored.names)),
+                            streamed_exec=False, commit_properties=props)
+               .when_matched_update_all(predicate=changed or None)
+               .when_not_matched_insert_all().execute())
+    added = int(metrics.get("num_target_rows_inserted", 0))
+    replaced = int(metrics.get("num_target_rows_updated", 0))
+    version = target.version()
+    partitions = _commit_partitions(path, version) if version != before else ()
+    return AppendResult(table, added, replaced, data.num_rows - added - replaced, partitions,
+                        version)
+
+
+# how delta-rs names data files (another writer's, not committed yet, are no older layout)
+_DELTA_FILE = re.compile(r"part-\d+-[0-9a-f-]{36}(-c\d+)?(\.\w+)?\.parquet")
+
+
+class _Retry(Exception):
+    """A commit to run again on the table's new version."""
 
 
 def append(
-    table: str, frame: pd.DataFrame, *, data_dir: str | os.PathLike | None = None
+    table: str, frame: pd.DataFrame, *, data_dir: str | os.PathLike | None = None,
+    info: Mapping | None = None,
 ) -> AppendResult:
-    """Add validated rows of ``table`` to the Parquet store; the last append wins.
+    """Merge validated rows of ``table`` into its Delta table in one commit; the last wins.
 
-    The store is ``<data_dir>/<table>/month=YYYY-MM/part-0.parquet`` by the table's time column
-    (``dealers/part-0.parquet`` unpartitioned), read back by :func:`load`. A row whose key
-    (``analysis.tables.KEYS``) is already stored replaces the stored row, wherever it was
-    (an updated case, a corrected date); so appending the same rows twice changes nothing.
-    Nothing is ever deleted. Each partition file is replaced atomically (a crash leaves the
-    store as before or after that partition; ingesting again completes it); run one ingest at
-    a time.
+    A row whose key (``analysis.tables.KEYS``) is stored replaces the stored row, wherever it
+    was (an updated case, a corrected date moving a row to another month); so appending the
+    same rows twice changes nothing (and commits nothing). Nothing is ever deleted. The commit
+    is atomic: a crash leaves the table as before or after it. Writers of one table take turns
+    (a lock file); a commit overtaken by a writer the lock does not see is run again.
 
     Parameters
     ----------
@@ -219,7 +903,17 @@ def append(
         optional columns may be missing and are stored empty.
     data_dir
         The store directory (default ``data/processed``), what ``load(data_dir=...)`` reads.
+    info
+        What the commit records about the ingest (file, rows read and quarantined, ...):
+        JSON values without personal data; :func:`history` shows them.
+
+    Raises
+    ------
+    StoreConflict
+        The table stayed busy (lock timeout, or too many overtaken commits); nothing stored.
     """
+    from deltalake.exceptions import CommitFailedError
+
     from analysis import schemas
 
     directory = processed_dir(data_dir)
@@ -229,53 +923,322 @@ def append(
         raise StoreError(f"{directory / f'{table}.parquet'} is a single-file table (a demo "
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
+    path = directory / table
+    if path.exists() and not _is_delta(path) and any(
+            not _DELTA_FILE.match(p.name) for p in path.rglob("*.parquet")):
+        raise StoreError(f"{path} is in the store's layout before Delta Lake; convert it first "
+                         f"with `python -m analysis store migrate --data {directory}`")
     frame = schemas.MODELS[table].validate(frame)
-    key = list(KEYS[table])
-    root = directory / table
-    parts = _stored_parts(root)
-    stored_names = pq.read_schema(parts[0]).names if parts else []
-    names = [c for c in schemas.columns(table) if c in frame or c in stored_names]
     if frame.empty:
         return AppendResult(table)
-    if parts and names != stored_names:
-        # a column no stored file has (a first export with CSS attributes): rewrite them all
-        for path in parts:
-            _write_part(_read_part(path), path, table, names)
+    data = _arrow(table, frame)
+    retries = int(_settings()["commit_retries"])
+    with _writer_lock(directory, table):
+        for attempt in range(retries + 1):
+            try:
+                return _merge(table, path, data, info)
+            except (CommitFailedError, _Retry) as err:
+                if attempt == retries:
+                    raise StoreConflict(
+                        f"{path}: {retries + 1} commits in a row were overtaken by other "
+                        f"writers ({str(err).splitlines()[0]}); nothing of this write was "
+                        "stored: run it again") from None
+                time.sleep(min(2.0, 0.1 * 2 ** attempt) * (1 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
 
-    new_part = _partition_of(table, frame)
-    new_keys = pd.MultiIndex.from_frame(frame[key])
-    stored_in: dict[Path, pd.DataFrame] = {}
-    for path in parts:  # where each incoming key is stored now (it may change partition)
-        keys = pq.read_table(path, columns=key, partitioning=None).to_pandas()
-        if pd.MultiIndex.from_frame(keys).isin(new_keys).any():
-            stored_in[path] = keys
-    targets = {root / p / PART_FILE for p in new_part.unique()} | set(stored_in)
-    added = replaced = unchanged = 0
-    written = []
-    for path in sorted(targets):
-        old = _read_part(path) if path.exists() else pd.DataFrame(columns=names)
-        part = path.parent.name if path.parent != root else "."
-        incoming = frame.loc[(new_part == part).to_numpy()]
-        old_keys = pd.MultiIndex.from_frame(old[key]) if len(old) else pd.MultiIndex.from_tuples(
-            [], names=key)
-        clash = old_keys.isin(new_keys)
-        if len(incoming):
-            inc_keys = pd.MultiIndex.from_frame(incoming[key])
-            here = inc_keys.isin(old_keys)
-            same = _same_rows(old.set_index(old_keys), incoming.set_index(inc_keys)[here], names)
-            unchanged += int(same.sum())
-        kept = old.loc[~clash]
-        merged = pd.concat([kept, incoming], ignore_index=True) if len(kept) else incoming
-        if merged.empty:  # its only rows moved to another month
-            path.unlink()
-            if not any(path.parent.iterdir()):
-                path.parent.rmdir()
+
+# --- history -----------------------------------------------------------------------------------
+HISTORY_COLUMNS = ("table", "version", "committed_at", "operation", "file", "read",
+                   "quarantined", "rows_added", "rows_replaced", "rows_unchanged")
+
+
+def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
+    """One row per commit kept in the log (the ``limit`` newest): version, committed_at
+    (network time), operation, the operation's metrics and the ingest it records."""
+    rows = []
+    for entry in _open(path).history(limit):
+        rows.append({"version": int(entry["version"]),
+                     "committed_at": pd.Timestamp(int(entry["timestamp"]), unit="ms", tz="UTC"),
+                     "operation": entry.get("operation", ""),
+                     "metrics": entry.get("operationMetrics") or {},
+                     "ingest": entry.get("ingest") or entry.get("migrate") or {}})
+    frame = pd.DataFrame(rows, columns=["version", "committed_at", "operation", "metrics",
+                                        "ingest"])
+    frame["committed_at"] = pd.to_datetime(frame["committed_at"], utc=True).dt.tz_convert(
+        _network_tz())
+    return frame.sort_values("version", ignore_index=True)
+
+
+def _rows_changed(operation: str, metrics: Mapping) -> tuple[float, float, float]:
+    if operation == "MERGE":
+        source = metrics.get("num_source_rows", np.nan)
+        added = metrics.get("num_target_rows_inserted", np.nan)
+        replaced = metrics.get("num_target_rows_updated", np.nan)
+        return added, replaced, source - added - replaced
+    if operation in ("WRITE", "CREATE TABLE"):
+        return metrics.get("num_added_rows", np.nan), 0, 0
+    return np.nan, np.nan, np.nan
+
+
+def history(table: str | None = None, *, data_dir: str | os.PathLike | None = None
+            ) -> pd.DataFrame:
+    """Every commit kept of one table (or all), newest first: when, what, which file it
+    ingested, the rows it read, quarantined, added, replaced and left unchanged."""
+    directory = _data_dir(data_dir)
+    tables = [table] if table else _delta_tables(directory)
+    if table is not None and not _is_delta(directory / table):
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
+        raise StoreError(f"{directory / table} is not a Delta table (absent, or in an older "
+                         "layout: `python -m analysis store migrate` converts it)")
+    frames = []
+    for name in tables:
+        commits = _commits(directory / name)
+        changed = [_rows_changed(op, m) for op, m in zip(commits["operation"],
+                                                         commits["metrics"])]
+        frames.append(pd.DataFrame({
+            "table": name, "version": commits["version"],
+            "committed_at": commits["committed_at"], "operation": commits["operation"],
+            "file": [i.get("file", i.get("source", "")) for i in commits["ingest"]],
+            "read": [i.get("read", np.nan) for i in commits["ingest"]],
+            "quarantined": [i.get("quarantined", np.nan) for i in commits["ingest"]],
+            "rows_added": [c[0] for c in changed], "rows_replaced": [c[1] for c in changed],
+            "rows_unchanged": [c[2] for c in changed]}))
+    if not frames:
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    out = pd.concat(frames, ignore_index=True)
+    for col in ("read", "quarantined", "rows_added", "rows_replaced", "rows_unchanged"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    return out.sort_values(["committed_at", "table", "version"], ascending=False,
+                           ignore_index=True)[list(HISTORY_COLUMNS)]
+
+
+# --- housekeeping: migrate, optimize, vacuum ---------------------------------------------------
+@dataclass(frozen=True)
+class MigrateResult:
+    """One table converted: rows written, duplicate keys resolved (the row written last
+    kept), the layout it came from."""
+
+    table: str
+    rows: int
+    duplicates_dropped: int
+    source: str
+
+
+def _legacy_files(src: Path) -> list[Path]:
+    """The Parquet files of an older-layout table, oldest first (the last write wins)."""
+    if src.is_file():
+        return [src]
+    files = [p for p in src.rglob("*.parquet")
+             if not any(part.startswith((".", "_")) for part in p.relative_to(src).parts)]
+    return sorted(files, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+
+
+def _read_legacy(path: Path, table: str, columns: list[str] | None = None) -> pa.Table:
+    """One file of an older layout: the model's columns it has (``month`` of a hive path
+    when the file lacks it)."""
+    names = pq.read_schema(path).names
+    wanted = [c for c in (columns or _model_columns(table)) if c in names]
+    data = pq.read_table(path, columns=wanted, partitioning=None)
+    if columns and PARTITION in columns and PARTITION not in data.column_names:
+        hive = dict(p.split("=", 1) for p in path.parent.parts if "=" in p)
+        data = data.append_column(PARTITION, pa.array([hive.get(PARTITION)] * data.num_rows,
+                                                      pa.string()))
+    return data
+
+
+def _drop_positions(files: list[Path], table: str) -> dict[int, np.ndarray]:
+    """Rows to drop per file: every earlier copy of a key stored more than once (files are
+    oldest first, so the copy written last is kept)."""
+    from analysis import schemas
+
+    key = list(schemas.KEYS[table])
+
+    def keys_of(i: int) -> pd.DataFrame:
+        return _read_legacy(files[i], table, key).select(key).to_pandas().astype(str)
+
+    hashes = [pd.util.hash_pandas_object(keys_of(i), index=False).to_numpy()
+              for i in range(len(files))]
+    if not hashes:
+        return {}
+    offsets = np.cumsum([0, *(len(h) for h in hashes)])
+    h = np.concatenate(hashes)
+    del hashes
+    _, last = np.unique(h[::-1], return_index=True)
+    if len(last) == len(h):
+        return {}
+    keep = np.zeros(len(h), dtype=bool)
+    keep[len(h) - 1 - last] = True
+    # a 64-bit hash shared by two different keys is no duplicate: compare the keys themselves
+    suspects = np.flatnonzero(np.isin(h, h[~keep]))
+    file_of = np.searchsorted(offsets, suspects, side="right") - 1
+    rows = []
+    for i in np.unique(file_of):
+        mine = suspects[file_of == i] - offsets[i]
+        rows.append(keys_of(int(i)).iloc[mine].assign(_file=int(i), _row=mine))
+    rows = pd.concat(rows, ignore_index=True)  # in file order: the last copy is the newest
+    drop: dict[int, list[int]] = {}
+    for f, r in rows.loc[rows.duplicated(key, keep="last"), ["_file", "_row"]].itertuples(
+            index=False):
+        drop.setdefault(int(f), []).append(int(r))
+    return {f: np.asarray(r) for f, r in drop.items()}
+
+
+def _legacy_arrow(path: Path, table: str, schema: pa.Schema, drop: np.ndarray | None
+                  ) -> pa.Table:
+    """A file of an older layout as the Delta table stores it: the schema's columns (times
+    in microseconds, ``month`` from the time column), rows in (time, key) order."""
+    from analysis import schemas
+
+    data = _read_legacy(path, table)
+    if drop is not None and len(drop):
+        keep = np.ones(data.num_rows, dtype=bool)
+        keep[drop] = False
+        data = data.filter(pa.array(keep))
+    arrays = []
+    for f in schema:
+        if f.name in data.column_names:
+            arrays.append(data[f.name].cast(f.type, safe=False))
+        elif f.name == PARTITION:
+            arrays.append(pc.strftime(data[TIME_COLUMNS[table]], format="%Y-%m"))
         else:
-            _write_part(merged, path, table, names)
-        written.append(part)
-    stored_before = set()
-    for keys in stored_in.values():
-        stored_before |= set(pd.MultiIndex.from_frame(keys).intersection(new_keys))
-    added = len(frame) - len(stored_before)
-    replaced = len(stored_before) - unchanged
-    return AppendResult(table, added, replaced, unchanged, tuple(written))
+            arrays.append(pa.nulls(data.num_rows, f.type))
+    data = pa.Table.from_arrays(arrays, schema=schema)
+    order = [c for c in (TIME_COLUMNS.get(table), *schemas.KEYS[table]) if c in schema.names]
+    return data.take(_order(data, order)) if not _sorted(data, order) else data
+
+
+def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
+    from deltalake import CommitProperties, write_deltalake
+
+    from analysis import schemas
+
+    target = directory / table
+    single = directory / f"{table}.parquet"
+    work = directory / f".{table}.migrating"
+    backup = directory / f".{table}.backup"
+    backup_file = directory / f".{table}.parquet.backup"
+    # an earlier migrate stopped between its two renames: put the old table back first
+    for old, home in ((backup, target), (backup_file, single)):
+        if old.exists() and not _is_delta(target):
+            if home.exists():
+                shutil.rmtree(home) if home.is_dir() else home.unlink()
+            os.replace(old, home)
+        elif old.exists():  # the new table is in place: the backup has done its job
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    shutil.rmtree(work, ignore_errors=True)
+    if _is_delta(target):
+        return None
+    src = target if target.is_dir() else single if single.exists() else None
+    files = _legacy_files(src) if src is not None else []
+    if not files:
+        return None
+    drop = _drop_positions(files, table)
+    names = set()
+    for path in files:
+        names |= set(pq.read_schema(path).names)
+    schema = _delta_schema(table, [c for c in schemas.columns(table) if c in names])
+    expected = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        nonlocal expected
+        for i, path in enumerate(files):
+            data = _legacy_arrow(path, table, schema, drop.get(i))
+            expected += data.num_rows
+            yield from data.to_batches()
+
+    dropped = int(sum(len(v) for v in drop.values()))
+    info = {"source": f"store migrate ({src.name})", "files": len(files),
+            "duplicates_dropped": dropped}
+    write_deltalake(str(work), pa.RecordBatchReader.from_batches(schema, batches()),
+                    mode="error", configuration=_table_config(),
+                    partition_by=[PARTITION] if table in TIME_COLUMNS else None,
+                    commit_properties=CommitProperties(custom_metadata={"migrate": info}))
+    written = _open(work).count()
+    if written != expected:
+        shutil.rmtree(work)
+        raise StoreError(f"{src}: migrating wrote {written:,} rows of {expected:,}; the table "
+                         "is left as it was")
+    old = backup if src.is_dir() else backup_file
+    os.replace(src, old)
+    os.replace(work, target)
+    if _open(target).count() != expected:  # the table in place reads back
+        raise StoreError(f"{target}: the migrated table does not read back; the old files "
+                         f"are in {old}")
+    shutil.rmtree(old) if old.is_dir() else old.unlink()
+    return MigrateResult(table, expected, dropped, "dataset" if src.is_dir() else "file")
+
+
+def migrate(data_dir: str | os.PathLike | None = None) -> list[MigrateResult]:
+    """Convert every table of an older layout into a Delta table, in place.
+
+    Each table is written anew beside the old one (``.<table>.migrating``), checked (rows,
+    unique keys), then swapped in; the old files are kept as ``.<table>.backup`` until the
+    new table reads back, then deleted. A key stored twice (a killed ingest of the store
+    before Delta Lake) keeps the row written last. Running it again after a crash finishes
+    the job; tables already in Delta are left alone.
+    """
+    directory = _data_dir(data_dir)
+    done = []
+    for table in TABLES:
+        with _writer_lock(directory, table):
+            result = _migrate_table(table, directory)
+        if result is not None:
+            done.append(result)
+    return done
+
+
+def optimize(data_dir: str | os.PathLike | None = None, *,
+             tables: Iterable[str] | None = None) -> dict[str, dict]:
+    """Compact each month's small files (every ingest adds some) into larger ones; a commit
+    that changes no data, so reports and ``--as-of`` read the same rows."""
+    from deltalake import CommitProperties
+
+    directory = _data_dir(data_dir)
+    target = int(_settings()["optimize_target_mb"]) * 2**20
+    out = {}
+    for table in tables or _delta_tables(directory):
+        with _writer_lock(directory, table):
+            metrics = _open(directory / table).optimize.compact(
+                target_size=target, commit_properties=CommitProperties(
+                    custom_metadata={"ingest": {"source": "store optimize"}}))
+        out[table] = metrics
+    return out
+
+
+def vacuum(data_dir: str | os.PathLike | None = None, *, retention_days: int | None = None,
+           dry_run: bool = False, tables: Iterable[str] | None = None) -> dict[str, list[str]]:
+    """Delete data files that no version of the last ``retention_days`` reads.
+
+    ``retention_days`` defaults to ``vacuum_retention_days`` of params/store.yaml and may not
+    be lower than ``keep_versions_days``: every version ``--as-of`` promises stays readable.
+    Files a killed ingest wrote and never committed go too, once they are that old.
+    """
+    s = _settings()
+    keep = int(s["keep_versions_days"])
+    days = int(s["vacuum_retention_days"] if retention_days is None else retention_days)
+    if days < keep:
+        raise StoreError(f"vacuum would keep {days} days of versions, but --as-of promises "
+                         f"{keep} (keep_versions_days, params/store.yaml): lower that first if "
+                         "older reports need not be reproduced")
+    directory = _data_dir(data_dir)
+    out = {}
+    for table in tables or _delta_tables(directory):
+        with _writer_lock(directory, table):
+            target = _open(directory / table)
+            wanted = _table_config()
+            if not dry_run and any(target.metadata().configuration.get(k) != v
+                                   for k, v in wanted.items()):
+                target.alter.set_table_properties(wanted)
+                target = _open(directory / table)
+            out[table] = target.vacuum(retention_hours=days * 24, dry_run=dry_run,
+                                       enforce_retention_duration=False, full=True)
+            # a commit killed half-way leaves its temporary log file (never a version)
+            stale = [p for p in (directory / table / LOG_DIR).glob("_commit_*")
+                     if time.time() - p.stat().st_mtime > 3600]
+            out[table] += [str(p) for p in stale]
+            if not dry_run:
+                target.cleanup_metadata()
+                for p in stale:
+                    p.unlink(missing_ok=True)
+    return out

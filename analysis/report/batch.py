@@ -120,14 +120,17 @@ def run_batch(
     month: str, regions: list[str] | None = None, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, timeout: int = 900, workers: int = 1,
     formats: tuple[str, ...] = ("html", "xlsx"), parameters: dict | None = None,
-    progress: bool = True, engine: str | None = None,
+    progress: bool = True, engine: str | None = None, as_of: str = "",
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
     A region that fails does not stop the others; every result is returned in the order of
     the targets (network first). With ``engine="dask"`` one LocalCluster is started for the
-    whole batch and every notebook connects to it.
+    whole batch and every notebook connects to it. Every report reads the same store
+    versions (the latest, or ``as_of``), passed to its notebook as the ``as_of`` parameter.
     """
+    data_dir = store.snapshot(data_dir, as_of=as_of or None)
+    parameters = {**(parameters or {}), "as_of": data_dir.spec}
     with shared(engine) as spec:
         return _run_batch(month, regions, data_dir=data_dir, out_dir=out_dir, timeout=timeout,
                           workers=workers, formats=formats,

@@ -49,7 +49,7 @@ class ReportData:
     incidents: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
     contacts: pd.DataFrame | None = None
-    data_dir: str | None = None
+    data_dir: str | os.PathLike | None = None  # a store.Snapshot: the versions it reads
     network_responses: pd.DataFrame | None = None
     network_dealers: pd.DataFrame | None = None
     engine: Engine | None = field(default=None, compare=False, repr=False)
@@ -117,13 +117,16 @@ def trailing_months(month: str, n: int) -> tuple[str, ...]:
 
 def load_report_data(
     *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
-    trend_months: int = 12, engine: str | Engine | None = None,
+    trend_months: int = 12, engine: str | Engine | None = None, as_of: str = "",
 ) -> ReportData:
     """Load what a monthly report needs; ``month=""`` means the latest complete month.
 
     ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
     :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
+    ``as_of`` reads the store's tables at those versions (:func:`analysis.store.snapshot`);
+    ``""``: the latest, pinned for the whole report.
     """
+    data_dir = store.snapshot(data_dir, as_of=as_of or None)  # one version of every table
     regions = None if region == NETWORK else [region]
     dealers = store.load("dealers", regions=regions, data_dir=data_dir)
     if dealers.empty:
@@ -151,5 +154,5 @@ def load_report_data(
         network_dealers = store.load("dealers", data_dir=data_dir)
         network = responses_of(None, network_dealers)
     return ReportData(region, month, months, dealers, responses, **optional,
-                      data_dir=str(data_dir) if data_dir else None, network_responses=network,
+                      data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine))

@@ -22,6 +22,7 @@ from analysis import (
     repairs,
     retention,
     rootcause,
+    store,
 )
 from analysis.config import load_params
 from analysis.report import charts, tables
@@ -385,6 +386,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
         book.note(book.text("notes", "answers", current=F.count(len(data.current)),
                             month=data.month, total=F.count(len(data.responses)),
                             months=len(data.months)))
+        book.note(store.describe_versions(data.data_dir))
 
 
 # --- the dealer one-pager (notebooks/explore/dealer_onepager) --------------------------------

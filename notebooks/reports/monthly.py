@@ -23,6 +23,7 @@ engine: str = ""  # local, dask (a new cluster) or dask with its scheduler addre
 trend_months: int = 12  # months of history in the dynamics charts
 language: str = ""  # en or ru; "" means the default of params/labels.yaml
 excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
+as_of: str = ""  # store versions to read, as a report appendix lists them; "" means the latest
 
 # %% [markdown] tags=["remove-cell"]
 # Monthly report of the network or of one region: NPS, regions (the network's report only),
@@ -36,7 +37,7 @@ from analysis.report.book import ReportBook
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
-                        trend_months=trend_months, engine=engine or None)
+                        trend_months=trend_months, engine=engine or None, as_of=as_of)
 book = ReportBook(language or None)
 sections.title(book, data)
 
