@@ -9,7 +9,9 @@ DEMO := data/demo
 TEST_DEMO := .cache/demo-small
 DEMO_INPUTS := analysis/synthetic.py $(wildcard params/*.yaml)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
+# no MPLBACKEND here: kernels (papermill, nbval, make lab) draw inline figures; scripts without a
+# display fall back to Agg by themselves
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help venv demo report test lint unit nbval lab bench bench-quick bench-ooc clean
 

@@ -10,9 +10,48 @@ from pathlib import Path
 from analysis import store
 from analysis.config import NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.engine import shared
+from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
 
 MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "monthly.ipynb"
+
+
+class NoDataForMonth(ValueError):
+    """The report month has no answers in the store: checked before any notebook starts."""
+
+
+def check_month(month: str, data_dir: str | os.PathLike | None = None) -> None:
+    """Raise :class:`NoDataForMonth` naming the months that have answers."""
+    times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
+    months = times["responded_at"].dt.to_period("M").astype(str)
+    if not (months == month).any():
+        known = sorted(months.unique())
+        shown = ", ".join(known[-13:]) if known else "none"
+        raise NoDataForMonth(f"no answers in {month} in this data set; months with answers: "
+                             f"{shown}. Pick one with --month YYYY-MM.")
+
+
+def file_names(regions: list[str]) -> dict[str, str]:
+    """A file name per region, unique: regions whose names slug alike ("Central<script>" and
+    "Central script") get a short hash of their name appended instead of overwriting."""
+    import hashlib
+    from collections import Counter
+
+    base = {r: slug(r) for r in regions}
+    taken = Counter(base.values())
+    return {r: (b if taken[b] == 1 else
+                f"{b}-{hashlib.sha1(r.encode('utf-8')).hexdigest()[:6]}")
+            for r, b in base.items()}
+
+
+def report_languages(language: str | list[str] | None = None) -> list[str]:
+    """The languages to render: ``language`` (one or a list), else params/report.yaml."""
+    from analysis.config import load_params
+    from analysis.report.labels import resolve
+
+    chosen = language or load_params("report").get("languages") or [None]
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    return [resolve(lang) for lang in chosen]
 
 
 def slug(region: str) -> str:
@@ -36,6 +75,7 @@ class RunResult:
     cell_index: int | None = None
     excel: Path | None = None
     seconds: float = 0.0
+    language: str = ""
 
 
 def notebook_for(region: str) -> Path:
@@ -75,12 +115,15 @@ def run_report(
     region: str, month: str, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, notebook: Path | None = None,
     timeout: int = 900, formats: tuple[str, ...] = ("html", "xlsx"),
-    parameters: dict | None = None,
+    parameters: dict | None = None, name: str | None = None, language: str | None = None,
+    suffix: str = "",
 ) -> RunResult:
     """Execute one report notebook with papermill; render HTML and the Excel workbook.
 
     A failing notebook is not raised: the result records ``ename``, ``evalue`` and the
-    ``cell_index`` of the failing cell, and the executed notebook stays for audit.
+    ``cell_index`` of the failing cell, and the executed notebook stays for audit. A report
+    whose sections failed one by one (:class:`~analysis.report.book.SectionsFailed`) is still
+    rendered - each failed section shows one line - and recorded as failed.
     """
     import time
 
@@ -91,12 +134,14 @@ def run_report(
     notebook = notebook or notebook_for(region)
     out = Path(out_dir) if out_dir else REPORTS_DIR / month
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    name = slug(region)
+    name = (name or slug(region)) + suffix
     executed = out / "notebooks" / f"{name}.ipynb"
     excel = (out / f"{name}.xlsx").resolve() if "xlsx" in formats else None
     params = {**(parameters or {}), "region": region, "month": month,
               "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
               "excel_path": str(excel) if excel else ""}
+    if language:
+        params["language"] = language
     _check_parameters(notebook, params)
     try:
         papermill.execute_notebook(
@@ -104,11 +149,15 @@ def run_report(
             execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
         )
     except PapermillExecutionError as err:
-        return RunResult(region, executed, None, False, err.ename, err.evalue, err.cell_index,
-                         seconds=time.perf_counter() - started)
+        html = None
+        if err.ename == "SectionsFailed" and "html" in formats:
+            html = render_html(executed, out / f"{name}.html")
+        return RunResult(region, executed, html, False, err.ename, err.evalue, err.cell_index,
+                         excel=excel if excel and excel.exists() else None,
+                         seconds=time.perf_counter() - started, language=language or "")
     html = render_html(executed, out / f"{name}.html") if "html" in formats else None
     return RunResult(region, executed, html, True, excel=excel,
-                     seconds=time.perf_counter() - started)
+                     seconds=time.perf_counter() - started, language=language or "")
 
 
 def regions_in(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -120,41 +169,80 @@ def run_batch(
     month: str, regions: list[str] | None = None, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, timeout: int = 900, workers: int = 1,
     formats: tuple[str, ...] = ("html", "xlsx"), parameters: dict | None = None,
-    progress: bool = True, engine: str | None = None,
+    progress: bool = True, engine: str | None = None, languages: list[str] | None = None,
+    share: bool = True,
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
-    A region that fails does not stop the others; every result is returned in the order of
-    the targets (network first). With ``engine="dask"`` one LocalCluster is started for the
-    whole batch and every notebook connects to it.
+    The month is checked for answers before any notebook starts. A region that fails does
+    not stop the others; every result is returned in the order of the targets (network
+    first), language by language (the first language's files are ``<name>.html``, the
+    others' ``<name>.<language>.html``). With ``share`` (default) the network-wide fits
+    (growth model, root-cause model, network driver importance) are computed once, here,
+    and every report reads them from ``<out>/.cache``. With ``engine="dask"`` one
+    LocalCluster is started for the whole batch and every notebook connects to it.
     """
-    with shared(engine) as spec:
-        return _run_batch(month, regions, data_dir=data_dir, out_dir=out_dir, timeout=timeout,
-                          workers=workers, formats=formats,
-                          parameters={**(parameters or {}), "engine": spec}, progress=progress)
+    check_month(month, data_dir)
+    out = Path(out_dir) if out_dir else REPORTS_DIR / month
+    cache = (out / ".cache").resolve() if share else None
+    previous = os.environ.get(shared_fits.CACHE_ENV)
+    try:
+        if cache is not None:
+            os.environ[shared_fits.CACHE_ENV] = str(cache)
+            _warm(month, data_dir, cache)
+        else:
+            os.environ.pop(shared_fits.CACHE_ENV, None)
+        with shared(engine) as spec:
+            return _run_batch(month, regions, data_dir=data_dir, out_dir=out, timeout=timeout,
+                              workers=workers, formats=formats,
+                              parameters={**(parameters or {}), "engine": spec},
+                              progress=progress, languages=report_languages(languages))
+    finally:
+        if previous is None:
+            os.environ.pop(shared_fits.CACHE_ENV, None)
+        else:
+            os.environ[shared_fits.CACHE_ENV] = previous
+
+
+def _warm(month: str, data_dir, cache: Path) -> None:
+    """Fit the network-wide models once, before the notebooks (they then only read them)."""
+    from analysis.report.data import load_report_data
+
+    data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
+    try:
+        shared_fits.warm(data, directory=cache)
+    except Exception:  # noqa: BLE001 - the report's own section will say what failed
+        pass
+    finally:
+        data.close()
 
 
 def _run_batch(month, regions, *, data_dir, out_dir, timeout, workers, formats, parameters,
-               progress) -> list[RunResult]:
+               progress, languages) -> list[RunResult]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
 
     targets = [NETWORK, *regions_in(data_dir)] if not regions or regions == [NETWORK] else regions
+    names = file_names(targets)
+    jobs = [(region, lang, "" if k == 0 else f".{lang}")
+            for k, lang in enumerate(languages) for region in targets]
     kwargs = dict(data_dir=data_dir, out_dir=out_dir, timeout=timeout, formats=formats,
                   parameters=parameters)
-    bar = tqdm(total=len(targets), desc=f"reports {month}", unit="report", disable=not progress)
-    results: dict[str, RunResult] = {}
+    bar = tqdm(total=len(jobs), desc=f"reports {month}", unit="report", disable=not progress)
+    results: dict[tuple, RunResult] = {}
     if workers <= 1:
-        for region in targets:
-            results[region] = run_report(region, month, **kwargs)
+        for region, lang, suffix in jobs:
+            results[region, lang] = run_report(region, month, name=names[region],
+                                               language=lang, suffix=suffix, **kwargs)
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_report, region, month, **kwargs): region
-                       for region in targets}
+            futures = {pool.submit(run_report, region, month, name=names[region], language=lang,
+                                   suffix=suffix, **kwargs): (region, lang)
+                       for region, lang, suffix in jobs}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update()
     bar.close()
-    return [results[r] for r in targets]
+    return [results[region, lang] for region, lang, _ in jobs]

@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -32,8 +37,11 @@ from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
                         trend_months=trend_months, engine=engine or None)
-book = ReportBook(language or None)
+book = ReportBook(language or None, keep_going=True)
 sections.title(book, data)
+
+# %%
+sections.summary(book, data)
 
 # %%
 sections.headline(book, data)
@@ -82,5 +90,5 @@ sections.repeat_repairs(book, data)
 sections.data_quality(book, data)
 
 # %%
-book.save_excel(excel_path)
 data.close()
+book.finish(excel_path)  # writes the workbook; raises if a section failed (the batch names it)
