@@ -107,8 +107,19 @@ def render_html(executed: Path, html: Path) -> Path:
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
                                    enabled=True)
     body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    html.write_text(body, encoding="utf-8")
+    html.write_text(_offline(body), encoding="utf-8")
     return html
+
+
+_REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
+_MATHJAX_CONFIG = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->",
+                             re.S)
+
+
+def _offline(body: str) -> str:
+    """The report opens offline: no require.js nor MathJax from a CDN (reports have no
+    widgets and no formulas), so a browser without network logs no failed loads."""
+    return _REMOTE_SCRIPT.sub("", _MATHJAX_CONFIG.sub("", body))
 
 
 def run_report(

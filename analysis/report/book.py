@@ -215,13 +215,13 @@ class ReportBook:
                                 message=str(error).splitlines()[0][:200] if str(error) else ""))
             traceback.print_exc()  # kept in the executed notebook, hidden from the HTML
 
-    def finish(self, excel_path: str | os.PathLike | None = None) -> Path | None:
+    def finish(self, excel_path: str | os.PathLike | None = None) -> None:
         """Write the workbook (when a path is given), then raise :class:`SectionsFailed` if a
-        section failed, so that the batch reports it."""
-        written = self.save_excel(excel_path)
+        section failed, so that the batch reports it. Returns nothing: the last cell of a
+        report shows no output."""
+        self.save_excel(excel_path)
         if self.failures:
             raise SectionsFailed("; ".join(self.failures))
-        return written
 
     def save_excel(self, path: str | os.PathLike | None) -> Path | None:
         """Write the workbook when a path is given (the batch passes one)."""

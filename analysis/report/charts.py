@@ -33,8 +33,8 @@ def _labels(values) -> list[str]:
     return mask_pii_series(pd.Series([str(v) for v in values], dtype=object)).tolist()
 
 
-def _thin(ax, language: str | None, title: str = "", *, what: str = ""):
-    return style.too_thin(ax, _t("too_thin", language, what=what or title), title=title)
+def _thin(ax, language: str | None, title: str = ""):
+    return style.too_thin(ax, _t("too_thin", language), title=title)
 
 
 def _t(key: str, language: str | None, **values) -> str:
@@ -54,7 +54,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     rule (:func:`analysis.report.rules.significant`) gets a triangle, up or down.
     """
     lvl = _level(level)
-    ax = style.new_axes(ax)
+    ax = style.new_axes(ax, height=3.3)
     if data.empty or data["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
     frame = data.sort_values("period").assign(month=lambda d: d["period"].astype(str))
@@ -463,8 +463,7 @@ def response_rates(summary: pd.DataFrame, *, language: str | None = None,
                    ax: plt.Axes | None = None) -> plt.Axes:
     """Response rate by month, one line per touchpoint, from a :func:`analysis.nps.summarize`
     frame by touchpoint and month with invitations."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.5))
+    ax = style.new_axes(ax, height=3.0)
     names = L.names("touchpoints", language=language)
     rate = summary.assign(month=summary["period"].astype(str),
                           rate=100 * summary["response_rate"],
@@ -472,8 +471,10 @@ def response_rates(summary: pd.DataFrame, *, language: str | None = None,
     sns.lineplot(data=rate, x="month", y="rate", hue="touchpoint", marker="o", ax=ax)
     ax.set(xlabel="", ylabel=_t("response_rate_pct", language),
            title=_t("response_rate_title", language))
+    ax.set_xticks(sorted(rate["month"].unique()),
+                  _month_labels(sorted(rate["month"].unique()), language))
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="")
+    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left")
     return ax
 
 
@@ -500,8 +501,7 @@ def importance_performance(
     """
     from analysis.drivers import QUADRANTS
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 5))
+    ax = style.new_axes(ax, width=7.5, height=4.0)
     labels = L.driver_labels(language) if labels is None else labels
     quadrants = L.names("quadrants", language=language)
     data = table.assign(quadrant=table["quadrant"].astype(str).map(
@@ -583,8 +583,7 @@ def sla_compliance(
 def incidents_by_month(counts: pd.DataFrame, *, hue: str = "channel", kind: str = "complaint",
                        language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Stacked monthly bars of one kind of incident, coloured by ``hue``."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
+    ax = style.new_axes(ax, height=3.2)
     group = {"channel": "channels", "category": "categories"}.get(hue)
     data = counts.loc[counts["kind"] == kind].groupby(["period", hue], as_index=False)["n"].sum()
     if group is not None:
