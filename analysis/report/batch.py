@@ -95,19 +95,50 @@ def _check_parameters(notebook: Path, parameters: dict) -> None:
         )
 
 
+_PAGE_CSS = """
+body { font-family: system-ui, 'Segoe UI', Roboto, Arial, sans-serif; color: #222;
+       margin: 0; background: #fff; }
+main { max-width: 1240px; margin: 0 auto; padding: 16px 28px 48px; }
+h1 { font-size: 26px; margin: 8px 0 4px; }
+h2 { font-size: 21px; margin: 30px 0 6px; padding-top: 8px; border-top: 2px solid #0072B2; }
+h3 { font-size: 16px; margin: 14px 0 4px; }
+h4 { font-size: 14px; margin: 14px 0 4px; color: #333; }
+p, li { font-size: 14px; line-height: 1.45; }
+ul.summary li, ol.summary li { margin: 3px 0; }
+img { max-width: 100%; height: auto; display: block; margin: 6px 0; }
+pre { display: none; }  /* tracebacks stay in the executed notebook */
+.jp-OutputPrompt, .jp-InputPrompt { display: none; }
+"""
+
+
 def render_html(executed: Path, html: Path) -> Path:
-    """Render an executed notebook to self-contained HTML without code cells (nor cells
-    tagged ``remove-cell``: notes for the notebook's readers)."""
+    """Render an executed notebook to one self-contained, offline HTML page without code
+    cells (nor cells tagged ``remove-cell``: notes for the notebook's readers).
+
+    nbconvert's ``basic`` template gives the outputs only; the page around them is small
+    (a few kB of CSS instead of JupyterLab's), so the network's page stays light.
+    """
+    import html as html_lib
+
     import nbformat
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True, embed_images=True)
+    exporter = HTMLExporter(template_name="basic", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True,
+                            embed_images=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
                                    enabled=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(executed, as_version=4))
-    html.write_text(_offline(body), encoding="utf-8")
+    notebook = nbformat.read(executed, as_version=4)
+    body, _ = exporter.from_notebook_node(notebook)
+    language = notebook.metadata.get("papermill", {}).get("parameters", {}).get("language")
+    title = re.search(r"<h1>(.*?)</h1>", body)
+    page = (f"<!DOCTYPE html>\n<html lang=\"{html_lib.escape(language or 'en')}\"><head>"
+            f"<meta charset=\"utf-8\"><meta name=\"viewport\" "
+            f"content=\"width=device-width, initial-scale=1\">"
+            f"<title>{title.group(1) if title else html_lib.escape(html.stem)}</title>"
+            f"<style>{_PAGE_CSS}</style></head><body><main>{body}</main></body></html>")
+    html.write_text(_offline(page), encoding="utf-8")
     return html
 
 
@@ -221,7 +252,9 @@ def _warm(month: str, data_dir, cache: Path) -> None:
 
     data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
     try:
-        shared_fits.warm(data, directory=cache)
+        # what every report needs; the network's importance is fitted by the network report
+        shared_fits.growth_result(data, directory=cache)
+        shared_fits.cause_model(data, directory=cache)
     except Exception:  # noqa: BLE001 - the report's own section will say what failed
         pass
     finally:

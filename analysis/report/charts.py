@@ -16,6 +16,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.privacy import mask_pii_series
+from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules, style
 
@@ -68,7 +69,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
         if hue is None and {"nps_low", "nps_high"} <= set(part):
             ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                             color=color, alpha=0.18, lw=0,
-                            label=_t("interval", language, level=f"{lvl:.0%}"))
+                            label=_t("interval", language, level=F.percent(lvl)))
         sig = rules.significant(part, "change", level_=lvl).to_numpy()
         up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
         down = sig & ~up
@@ -82,7 +83,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
         ax.set_xticks(np.arange(len(frame)), _month_labels(frame["month"], language))
     if flagged:
         ax.scatter([], [], marker="^", s=80, color=style.UP, edgecolor="black",
-                   label=_t("significant_change", language, alpha=f"{1 - lvl:.2g}"))
+                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
     ax.axhline(0, color=style.GREY, lw=0.8)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
     ax.tick_params(axis="x", rotation=45)
@@ -91,8 +92,6 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
 
 
 def _month_labels(months, language: str | None) -> list[str]:
-    from analysis.report import format as F
-
     return [F.month(m, language=language) for m in months]
 
 
@@ -410,7 +409,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
         yerr = _err(y, data["nps_low"], data["nps_high"])
         ax.errorbar(x, y, yerr=yerr, fmt="o-", capsize=3, color=color, lw=1.2, ms=5,
                     label=group_names.get(str(name), str(name)) if hue
-                    else _t("nps_interval", language, level=f"{lvl:.0%}"))
+                    else _t("nps_interval", language, level=F.percent(lvl)))
         if "change_p_value" in data or "change_flag" in data:
             significant = rules.significant(data, "change", level_=lvl).to_numpy()
             up = significant & (data["change_vs_previous"] > 0).to_numpy()
@@ -422,7 +421,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
             flagged |= bool(significant.any())
     if flagged:
         ax.scatter([], [], marker="^", s=80, color="white", edgecolor="black",
-                   label=_t("significant_change", language, alpha=f"{1 - lvl:.2g}"))
+                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(periods)), [str(p) for p in periods], rotation=45)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)

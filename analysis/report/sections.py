@@ -319,7 +319,8 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         labels = rootcause.label_responses(data.current, model, refit=False)
         book.chart(charts.cause_pareto(impact, language=lang))
         book.show(_title(book, "cause_impact"), tables.impact_table(
-            rootcause.top_causes(data.current, labels, model=model), language=lang))
+            rootcause.top_causes(data.current, labels, model=model), language=lang),
+            max_rows=5)
         book.show(_title(book, "dealer_causes"), tables.cause_matrix_table(
             rootcause.dealer_cause_matrix(data.current, labels, value="impact"),
             language=lang), decimals=2, html=False)
@@ -380,8 +381,9 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
         book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
-        book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang))
         book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
+        book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang),
+                  max_rows=5)
         book.show(_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
 
@@ -399,7 +401,7 @@ def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> 
     with book.section(book.text("sections", "golden_stars")):
         stars = cases.golden_stars(data.current, dealers=data.dealers)
         book.show(_title(book, "golden_stars"), tables.golden_star_table(
-            stars, per_dealer=per_dealer, language=book.language))
+            stars, per_dealer=per_dealer, language=book.language), max_rows=5)
 
 
 def incident_section(book: ReportBook, data: ReportData) -> None:
@@ -449,11 +451,14 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
         book.show(_title(book, "repeats_by_dealer"),
                   tables.repeats_by_dealer_table(rr.by_dealer, language=lang))
         book.show(_title(book, "kpi_mechanics"),
-                  tables.repeat_kpi_table(rr.kpi_mechanic, role="mechanic", language=lang))
+                  tables.repeat_kpi_table(rr.kpi_mechanic, role="mechanic", language=lang),
+                  max_rows=5)
         book.show(_title(book, "kpi_foremen"),
-                  tables.repeat_kpi_table(rr.kpi_foreman, role="foreman", language=lang))
+                  tables.repeat_kpi_table(rr.kpi_foreman, role="foreman", language=lang),
+                  max_rows=5)
         book.show(_title(book, "repair_reviews"), tables.reviews_table(
-            repairs.survey_repair_reviews(data.current, data.repair_orders), language=lang))
+            repairs.survey_repair_reviews(data.current, data.repair_orders), language=lang),
+            max_rows=5)
 
 
 def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
