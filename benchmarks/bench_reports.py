@@ -34,10 +34,11 @@ def _batch(data: Path, out: Path, workers: int, *, share: bool = True,
     return seconds
 
 
-def sharing(quick: bool = False) -> list[dict]:
+def sharing(quick: bool = False, size: dict | None = None) -> list[dict]:
     """The batch with shared network-wide fits vs the batch that refits them per report."""
-    size = (dict(n_dealers=24, n_regions=3, months=12, responses_per_month=2000) if quick else
-            dict(n_dealers=600, n_regions=8, months=12, responses_per_month=60000))
+    size = size or (dict(n_dealers=24, n_regions=3, months=12, responses_per_month=2000)
+                    if quick else
+                    dict(n_dealers=600, n_regions=8, months=12, responses_per_month=60000))
     workers = 2
     with tempfile.TemporaryDirectory() as tmp:
         data = make_network(seed=0, **size).write(Path(tmp) / "data")

@@ -52,14 +52,18 @@ def _ranking(data: ReportData) -> pd.DataFrame:
                                                                    **data.engine_source()))
 
 
-_MEMO: dict[tuple, object] = {}
+_MEMO: dict[tuple, tuple] = {}
 
 
 def _memo(data: ReportData, name: str, compute):
-    key = (id(data), data.region, data.month, data.dealer_id, name)
-    if key not in _MEMO:
-        _MEMO[key] = compute()
-    return _MEMO[key]
+    """``compute()`` once per report data object (several sections read the same numbers).
+
+    The object is kept with its value, so its id cannot be reused by another while cached.
+    """
+    key = (id(data), name)
+    if key not in _MEMO or _MEMO[key][0] is not data:
+        _MEMO[key] = (data, compute())
+    return _MEMO[key][1]
 
 
 def headline(book: ReportBook, data: ReportData) -> None:
