@@ -9,7 +9,9 @@ DEMO := data/demo
 TEST_DEMO := .cache/demo-small
 DEMO_INPUTS := analysis/synthetic.py $(wildcard params/*.yaml)
 export PYTHONHASHSEED := 0
-export MPLBACKEND := Agg
+# no MPLBACKEND here: kernels (papermill, nbval, make lab) draw inline figures; scripts without a
+# display fall back to Agg by themselves
+CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: help venv demo report test lint unit nbval lab bench bench-quick bench-ooc store-trials clean
 
@@ -37,7 +39,7 @@ demo: $(STAMP) $(DEMO)/processed/.stamp ## demo network: exports in data/demo/, 
 report: $(STAMP) ## demo data if no data is configured, then every monthly report
 	@if [ -z "$$DEALER_VOICE_DATA" ] && [ ! -d data/processed ]; then \
 	  $(MAKE) --no-print-directory demo; fi
-	$(PY) -m analysis report --region all
+	$(PY) -m analysis report --region all --language en ru
 
 $(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_exports.py analysis/schemas.py | $(STAMP)
 	rm -rf $(TEST_DEMO)
@@ -49,8 +51,16 @@ $(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_e
 lint: $(STAMP) ## ruff over code and notebooks
 	$(VENV)/bin/ruff check analysis tests benchmarks notebooks
 
-unit: $(STAMP) ## pytest over tests/
-	$(PY) -m pytest -n 2 tests
+# the browser test (tests/test_browser.py) opens every report of the test demo in headless
+# Chromium: installed here when missing (Debian/Ubuntu; CI runs as root), nothing if present
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "install Chromium at $(CHROMIUM) (or set CHROMIUM=)"; exit 1; }
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq
+	$$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y -qq chromium
+
+unit: $(STAMP) $(TEST_DEMO)/processed/.stamp | $(CHROMIUM) ## pytest over tests/ (with the browser test)
+	CHROMIUM=$(CHROMIUM) DEALER_VOICE_TEST_DEMO=$(CURDIR)/$(TEST_DEMO)/processed \
+	  $(PY) -m pytest -n 2 tests
 
 nbval: $(STAMP) $(TEST_DEMO)/processed/.stamp ## every notebook under nbval on a small demo network
 	DEALER_VOICE_DATA=$(CURDIR)/$(TEST_DEMO)/processed $(PY) -m pytest -p no:randomly --nbval-lax \

@@ -77,18 +77,24 @@ def _report(args: argparse.Namespace) -> int:
         if not isinstance(parameters, dict):
             raise ValueError(f"{args.params} must map notebook parameter names to values")
     regions = None if args.region in (None, ["all"]) else args.region
-    results = batch.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
-                              timeout=args.timeout, workers=args.workers, formats=formats,
-                              parameters=parameters, engine=args.engine)
+    try:
+        results = batch.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
+                                  timeout=args.timeout, workers=args.workers, formats=formats,
+                                  parameters=parameters, engine=args.engine,
+                                  languages=args.language)
+    except batch.NoDataForMonth as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:
             made = ", ".join(str(p) for p in (r.html, r.excel) if p)
-            print(f"ok      {r.region:<16} {r.seconds:6.1f}s  {made}")
+            print(f"ok      {r.region:<16} {r.language:<3}{r.seconds:6.1f}s  {made}")
         else:
             last = (r.evalue.strip().splitlines() or [""])[-1]
-            print(f"FAILED  {r.region:<16} {r.ename}: {last} (cell {r.cell_index}; "
-                  f"executed notebook kept at {r.notebook})")
+            print(f"FAILED  {r.region:<16} {r.language:<3}{r.ename}: {last} (cell "
+                  f"{r.cell_index}; executed notebook kept at {r.notebook}"
+                  + (f"; the other sections rendered in {r.html}" if r.html else "") + ")")
     print(f"{len(results) - len(failed)} of {len(results)} reports for {month} written")
     return 1 if failed else 0
 
@@ -278,6 +284,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reports rendered in parallel worker processes")
     rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
     rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
+    rep.add_argument("--language", nargs="+", choices=("en", "ru"),
+                     help="report language(s), e.g. --language ru or --language en ru "
+                     "(default: params/report.yaml)")
     add_engine_argument(rep)
     rep.add_argument("--as-of", metavar="VERSION|TIMESTAMP",
                      help="read the store as it was: the versions a report's appendix lists "

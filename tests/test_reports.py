@@ -110,8 +110,9 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
     path = excel.write_excel({"Comments: all/any?": frame, "Comments: all/any!": frame},
                                tmp_path / "r.xlsx")
     wb = openpyxl.load_workbook(path)
-    assert len(wb.sheetnames) == 2 and all(len(n) <= 31 for n in wb.sheetnames)
-    ws = wb[wb.sheetnames[0]]
+    # the first sheet lists the others (issue 16); the tables follow it
+    assert len(wb.sheetnames) == 3 and all(len(n) <= 31 for n in wb.sheetnames)
+    ws = wb[wb.sheetnames[1]]
     header = [c.value for c in ws[1]]
     assert header == ["comment", "period", "nps"] and ws["A1"].font.bold
     texts = [ws.cell(row=r, column=1).value for r in range(2, 7)]

@@ -8,6 +8,7 @@ values as its dash, so the HTML says what the Excel workbook says.
 from __future__ import annotations
 
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,14 +22,44 @@ from analysis.report.data import SectionDataMissing
 _LINE_BREAK = "\u2028"
 
 
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy fit to show: phones, e-mails and VINs masked in every text column."""
+def _mask_labels(index: pd.Index) -> pd.Index:
     from analysis.privacy import mask_pii_series
 
-    out = frame.copy()
+    if isinstance(index, pd.MultiIndex):
+        return pd.MultiIndex.from_arrays(
+            [_mask_labels(index.get_level_values(i)) for i in range(index.nlevels)],
+            names=index.names)
+    if index.dtype == object or pd.api.types.is_string_dtype(index):
+        masked = mask_pii_series(pd.Series(index, dtype=object).map(
+            lambda v: v if v is None or isinstance(v, str) else str(v)))
+        return pd.Index(masked.to_numpy(), name=index.name)
+    return index
+
+
+def flat_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tuple headers (a MultiIndex from a pivot) joined into one line: ``n · hotline``."""
+    if isinstance(frame.columns, pd.MultiIndex):
+        frame = frame.copy()
+        frame.columns = [" · ".join(str(p) for p in parts if str(p) != "")
+                         for parts in frame.columns]
+    return frame
+
+
+class SectionsFailed(RuntimeError):
+    """Sections of a report failed; each showed a one-line note and the rest rendered."""
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy fit to show: phones, e-mails and VINs masked in every text column, in the index
+    labels and in the column labels; tuple headers flattened."""
+    from analysis.privacy import mask_pii_series
+
+    out = flat_columns(frame.copy())
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = mask_pii_series(out[col])
+    out.index = _mask_labels(out.index)
+    out.columns = _mask_labels(pd.Index([str(c) for c in out.columns], dtype=object))
     return out
 
 
@@ -52,61 +83,113 @@ class ReportBook:
     it from the book.
     """
 
-    def __init__(self, language: str | None = None) -> None:
+    def __init__(self, language: str | None = None, *, max_rows: int = 8,
+                 keep_going: bool = False) -> None:
+        self.keep_going = keep_going
         self.tables: dict[str, pd.DataFrame] = {}
         self.language = L.resolve(language)
+        self.max_rows = max_rows
+        self.failures: list[str] = []
+        self._styled = False
+        self.charts: dict[str, object] = {}  # chart title -> data, for the workbook
+        F.set_language(self.language)
+        from analysis.report import style
+
+        style.apply()
 
     def text(self, group: str, key: str, **values) -> str:
         """The catalogue's ``group.key`` in the book's language."""
         return L.text(group, key, language=self.language, **values)
 
     def show(self, name: str, frame: pd.DataFrame, *, excel: bool = True,
-             decimals: int = F.DECIMALS, max_rows: int | None = 60) -> None:
-        """Display ``frame`` under ``name`` and remember it for the workbook."""
+             decimals: int = F.DECIMALS, max_rows: int | None = -1,
+             html: bool = True) -> None:
+        """Display ``frame`` under ``name`` and remember it for the workbook.
+
+        The HTML shows the first ``max_rows`` rows (the book's default, 8: the rows that
+        matter come first) and says how many more the Excel file holds; None shows all.
+        ``html=False`` keeps a detail table for the workbook only.
+        """
         from IPython.display import HTML, display
 
         if excel:
             self.tables[name] = frame
+        if not html:
+            return
+        display(HTML(self.table_html(name, frame, decimals=decimals,
+                                     max_rows=self.max_rows if max_rows == -1 else max_rows)))
+
+    def table_html(self, name: str, frame: pd.DataFrame, *, decimals: int = F.DECIMALS,
+                   max_rows: int | None = None) -> str:
+        """The escaped, masked HTML of a table (great_tables), its title above it."""
         shown = safe_frame(frame)
+        if has_named_index(shown):
+            shown = shown.reset_index()
+        note = ""
         if max_rows is not None and len(shown) > max_rows:
-            note = self.text("notes", "first_rows", shown=max_rows, total=len(shown))
-            note = f"<p><i>{html_escape(note)}</i></p>"
+            more = self.text("notes", "more_rows", shown=max_rows, more=len(shown) - max_rows)
+            note = f"<p class='more'><i>{html_escape(more)}</i></p>"
             shown = shown.head(max_rows)
+        shown = shown.reset_index(drop=True)
+        for col in shown.columns:  # every cell as the formatter writes it
+            values = shown[col]
+            if values.dtype.kind == "f":
+                shown[col] = [F.number(v, decimals) for v in values]
+            elif values.dtype.kind in "iub" or isinstance(values.dtype, pd.BooleanDtype):
+                shown[col] = [F.MISSING if F.is_missing(v) else str(v) for v in values]
+            else:
+                shown[col] = [F.MISSING if F.is_missing(v) else
+                              str(v).replace("\n", _LINE_BREAK) for v in values]
+        if shown.empty:
+            body = f"<p><i>{html_escape(self.text('notes', 'empty_table'))}</i></p>"
         else:
-            note = ""
-        for col in shown.columns:  # na_rep reaches float columns only: the rest by hand
-            if shown[col].dtype.kind != "f" and shown[col].isna().any():
-                shown[col] = shown[col].astype(object).where(shown[col].notna(), F.MISSING)
-            if shown[col].dtype == object:  # to_html writes a newline as the text "\n"
-                shown[col] = shown[col].map(
-                    lambda v: v.replace("\n", _LINE_BREAK) if isinstance(v, str) else v)
-        html = shown.to_html(escape=True, index=has_named_index(shown), na_rep=F.MISSING,
-                             float_format=lambda v: F.number(v, decimals), border=0,
-                             classes="report-table").replace(_LINE_BREAK, "<br>")
-        display(HTML(f"<h4>{html_escape(name)}</h4>{html}{note}"))
+            body = _great_table(shown)
+            # every table has the same id, so the same style: the page carries it once
+            if self._styled:
+                body = _STYLE.sub("", body, count=1)
+            self._styled = True
+        return f"<h4>{html_escape(name)}</h4>{body}{note}".replace(_LINE_BREAK, "<br>")
 
     def chart(self, ax) -> None:
-        """Display a chart (its Axes or Figure) as a PNG image and close its figure.
+        """Display a chart (its Axes, an array of Axes or a Figure) as a PNG and close it.
 
         The image is rendered here, so a report shows its charts whatever matplotlib backend
-        the kernel runs with (``MPLBACKEND=Agg`` included), and shows each one once.
+        the kernel runs with, and shows each one once.
         """
         import io
 
         import matplotlib.pyplot as plt
+        import numpy as np
         from IPython.display import Image, display
 
+        if isinstance(ax, np.ndarray):
+            ax = ax.ravel()[0]
         figure = getattr(ax, "figure", ax)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         plt.close(figure)
-        display(Image(data=buffer.getvalue(), format="png"))
+        display(Image(data=_small_png(buffer.getvalue()), format="png"))
 
     def heading(self, text: str) -> None:
         """The report's title, escaped."""
         from IPython.display import HTML, display
 
         display(HTML(f"<h1>{html_escape(text)}</h1>"))
+
+    def subheading(self, text: str) -> None:
+        """A heading inside a section, escaped."""
+        from IPython.display import HTML, display
+
+        display(HTML(f"<h3>{html_escape(text)}</h3>"))
+
+    def bullets(self, items: list[str], *, ordered: bool = False, note: str = "") -> None:
+        """A list of plain sentences (the summary), escaped; ``note`` in small print below."""
+        from IPython.display import HTML, display
+
+        tag = "ol" if ordered else "ul"
+        body = "".join(f"<li>{html_escape(item)}</li>" for item in items)
+        small = f"<p style='font-size:85%;color:#555'>{html_escape(note)}</p>" if note else ""
+        display(HTML(f"<{tag} class='summary'>{body}</{tag}>{small}"))
 
     def note(self, text: str) -> None:
         """Display one line of plain text, escaped."""
@@ -116,7 +199,12 @@ class ReportBook:
 
     @contextmanager
     def section(self, title: str):
-        """A report section: its heading, and one line instead of a failure if data is absent."""
+        """A report section: its heading; one line instead of a failure if its data is
+        absent. With ``keep_going`` (the report notebook), a section that fails shows one line
+        naming the error and the rest of the report renders; :meth:`finish` raises at the end
+        so the batch names the report. Without it the error propagates (tests, exploring)."""
+        import traceback
+
         from IPython.display import HTML, display
 
         display(HTML(f"<h2>{html_escape(title)}</h2>"))
@@ -125,9 +213,55 @@ class ReportBook:
         except SectionDataMissing as missing:
             self.note(self.text("notes", "no_data", month=missing.month,
                                 what=L.name("data", missing.what, language=self.language)))
+        except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
+            if not self.keep_going:
+                raise
+            self.failures.append(f"{title}: {type(error).__name__}: {error}")
+            self.note(self.text("notes", "section_failed", error=type(error).__name__,
+                                message=str(error).splitlines()[0][:200] if str(error) else ""))
+            traceback.print_exc()  # kept in the executed notebook, hidden from the HTML
+
+    def finish(self, excel_path: str | os.PathLike | None = None) -> None:
+        """Write the workbook (when a path is given), then raise :class:`SectionsFailed` if a
+        section failed, so that the batch reports it. Returns nothing: the last cell of a
+        report shows no output."""
+        self.save_excel(excel_path)
+        if self.failures:
+            raise SectionsFailed("; ".join(self.failures))
 
     def save_excel(self, path: str | os.PathLike | None) -> Path | None:
         """Write the workbook when a path is given (the batch passes one)."""
         from analysis.report.excel import write_excel
 
-        return write_excel(self.tables, path) if path else None
+        return write_excel(self.tables, path, charts=self.charts,
+                           language=self.language) if path else None
+
+
+_STYLE = re.compile(r"<style>.*?</style>", re.S)
+
+
+def _small_png(data: bytes) -> bytes:
+    """The chart as a 256-colour PNG: a few times smaller, the same to the eye (charts use a
+    handful of colours)."""
+    import io
+
+    from PIL import Image as PILImage
+
+    image = PILImage.open(io.BytesIO(data)).convert("RGB")
+    out = io.BytesIO()
+    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT).save(out, format="PNG",
+                                                                        optimize=True)
+    return out.getvalue() if out.tell() < len(data) else data
+
+
+def _great_table(frame: pd.DataFrame) -> str:
+    """A formatted, escaped HTML table (great_tables), compact and striped."""
+    import great_tables as gt
+
+    table = (gt.GT(frame, id="report-table")
+             .opt_row_striping()
+             .opt_table_font(font=["system-ui", "Segoe UI", "Roboto", "Arial", "sans-serif"])
+             .tab_options(table_font_size="13px", data_row_padding="3px",
+                          column_labels_font_weight="bold", table_margin_left="0px",
+                          container_width="100%", column_labels_background_color="#EEF2F7"))
+    return table.as_raw_html()

@@ -10,17 +10,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis.config import load_params
+from analysis.privacy import mask_pii_series
+from analysis.report import format as F
 from analysis.report import labels as L
+from analysis.report import rules, style
 
-__all__ = ["action_effects", "customer_flow", "dealer_ranking", "funnel_rates",
-           "return_rates", "importance_dynamics", "importance_performance",
+__all__ = ["action_effects", "cause_pareto", "css_comparison", "customer_flow",
+           "dealer_caterpillar", "dealer_ranking", "driver_importance", "funnel_rates",
+           "growth_dots", "importance_dynamics", "importance_performance", "return_rates",
            "incidents_by_month", "long_service_reasons", "nps_errorbars", "nps_trend",
-           "repeats_by_person", "response_rates", "sla_compliance"]
+           "repeat_rates", "repeats_by_person", "response_rates", "sla_compliance",
+           "touchpoint_panels"]
+
+style.apply()
+
+
+def _labels(values) -> list[str]:
+    """Tick and legend labels as a reader may see them: phones, e-mails and VINs masked."""
+    return mask_pii_series(pd.Series([str(v) for v in values], dtype=object)).tolist()
+
+
+def _thin(ax, language: str | None, title: str = ""):
+    return style.too_thin(ax, _t("too_thin", language), title=title)
 
 
 def _t(key: str, language: str | None, **values) -> str:
@@ -30,29 +46,339 @@ def _t(key: str, language: str | None, **values) -> str:
 # --- NPS -------------------------------------------------------------------------------------
 
 
-def nps_trend(summary: pd.DataFrame, *, hue: str | None = None, title: str = "",
-              language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
-    """Monthly NPS line (one line per ``hue`` value) from a :func:`analysis.nps.summarize` frame.
+def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
+              level: float | None = None, language: str | None = None,
+              ax: plt.Axes | None = None) -> plt.Axes:
+    """Monthly NPS line with its interval as a band; significant changes are marked.
 
-    Error bars are drawn when the frame carries ``nps_low`` / ``nps_high``.
+    ``data`` is a :func:`analysis.nps.summarize` frame with ``period`` (one line per ``hue``
+    value when given, without bands). A month whose change passes the report's significance
+    rule (:func:`analysis.report.rules.significant`) gets a triangle, up or down.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
-    data = summary.assign(month=summary["period"].astype(str))
-    sns.lineplot(data=data, x="month", y="nps", hue=hue, marker="o", ax=ax, sort=True)
-    if {"nps_low", "nps_high"} <= set(data) and hue is None:
-        ax.fill_between(data["month"], data["nps_low"], data["nps_high"], alpha=0.2,
-                        label=_t("interval", language, level=f"{_level(None):.0%}"))
-    ax.axhline(0, color="grey", lw=0.8)
+    lvl = _level(level)
+    ax = style.new_axes(ax, height=3.3)
+    if data.empty or data["nps"].notna().sum() == 0:
+        return _thin(ax, language, title)
+    frame = data.sort_values("period").assign(month=lambda d: d["period"].astype(str))
+    groups = list(frame.groupby(hue, observed=True, sort=True)) if hue else [("", frame)]
+    names = L.names("touchpoints", language=language) if hue == "touchpoint" else {}
+    flagged = False
+    for (name, part), color in zip(groups, style.colors(len(groups)), strict=True):
+        x = np.arange(len(part)) if hue is None else part["month"].to_numpy()
+        label = names.get(str(name), str(name)) if hue else _t("nps_line", language)
+        ax.plot(x, part["nps"], marker="o", color=color, lw=1.8, ms=4, label=label)
+        if hue is None and {"nps_low", "nps_high"} <= set(part):
+            ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
+                            color=color, alpha=0.18, lw=0,
+                            label=_t("interval", language, level=F.percent(lvl)))
+        sig = rules.significant(part, "change", level_=lvl).to_numpy()
+        up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
+        down = sig & ~up
+        xs = np.asarray(x)
+        ax.scatter(xs[up], part["nps"].to_numpy()[up], marker="^", s=120, color=style.UP,
+                   edgecolor="black", zorder=4)
+        ax.scatter(xs[down], part["nps"].to_numpy()[down], marker="v", s=120,
+                   color=style.DOWN, edgecolor="black", zorder=4)
+        flagged |= bool(sig.any())
+    if hue is None:
+        ax.set_xticks(np.arange(len(frame)), _month_labels(frame["month"], language))
+    if flagged:
+        ax.scatter([], [], marker="^", s=80, color=style.UP, edgecolor="black",
+                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
+    ax.axhline(0, color=style.GREY, lw=0.8)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
     ax.tick_params(axis="x", rotation=45)
-    if hue is not None:
-        ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left")
+    return ax
+
+
+def _month_labels(months, language: str | None) -> list[str]:
+    return [F.month(m, language=language) for m in months]
+
+
+def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
+                      language: str | None = None, ax=None):
+    """Small multiples: one NPS trend per touchpoint on a shared scale, with its band.
+
+    ``data`` is :func:`analysis.nps.summarize` by touchpoint and month. Returns the array
+    of Axes (``ax``, if given, must hold one Axes per touchpoint).
+    """
+    names = L.names("touchpoints", language=language)
+    points = [t for t in names if t in set(data.get("touchpoint", []))] or \
+        sorted(data.get("touchpoint", pd.Series(dtype=object)).dropna().unique())
+    if ax is None:
+        style.apply()
+        cols = 3
+        rows = max(1, -(-len(points) // cols))
+        _, ax = plt.subplots(rows, cols, figsize=(style.WIDTH, 2.4 * rows + 0.6),
+                             sharex=True, sharey=True, layout="constrained", squeeze=False)
+    axes = np.asarray(ax).ravel()
+    if not points:
+        _thin(axes[0], language, _t("touchpoints_title", language))
+        return axes
+    lvl = _level(level)
+    ymin = data["nps_low"].min() if "nps_low" in data else data["nps"].min()
+    ymax = data["nps_high"].max() if "nps_high" in data else data["nps"].max()
+    for a, point in zip(axes, points, strict=False):
+        part = data.loc[data["touchpoint"] == point].sort_values("period")
+        x = np.arange(len(part))
+        a.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
+                       color=style.BLUE, alpha=0.18, lw=0)
+        a.plot(x, part["nps"], marker="o", ms=3, color=style.BLUE)
+        sig = rules.significant(part, "change", level_=lvl).to_numpy()
+        a.scatter(x[sig], part["nps"].to_numpy()[sig], marker="D", s=40, color=style.ORANGE,
+                  edgecolor="black", zorder=4)
+        a.axhline(0, color=style.GREY, lw=0.8)
+        a.set_title(names.get(point, point), fontsize=10)
+        a.set_xticks(x[::3], _month_labels(part["period"].astype(str), language)[::3])
+        a.tick_params(axis="x", rotation=45, labelsize=8)
+        if np.isfinite(ymin) and np.isfinite(ymax):
+            a.set_ylim(min(ymin, 0) - 5, max(ymax, 0) + 5)
+    for a in axes[len(points):]:
+        a.set_axis_off()
+    axes[0].figure.suptitle(_t("touchpoints_title", language), x=0.01, ha="left",
+                            fontweight="bold", fontsize=12)
+    return axes
+
+
+def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
+                       top: int | None = 40, title: str = "", language: str | None = None,
+                       ax: plt.Axes | None = None) -> plt.Axes:
+    """Caterpillar plot: each dealer's raw NPS with its interval and its shrunk NPS, sorted
+    by the shrunk NPS; the region's mean as a line; small samples drawn hollow and pale.
+
+    ``data`` is :func:`analysis.nps.rank_dealers` (``nps``, ``nps_low``, ``nps_high``,
+    ``nps_shrunk``, ``small_sample``, ``dealer_name``). ``top`` keeps the best and worst
+    ``top / 2`` dealers when there are more.
+    """
+    frame = data.dropna(subset=["nps"]).sort_values("nps_shrunk", ascending=False)
+    if top and len(frame) > top:
+        frame = pd.concat([frame.head(top // 2), frame.tail(top - top // 2)])
+    ax = style.new_axes(ax, height=0.24 * len(frame) + 1.6)
+    if frame.empty:
+        return _thin(ax, language, title)
+    y = np.arange(len(frame))[::-1]
+    small = frame["small_sample"].fillna(False).astype(bool).to_numpy()
+    raw = frame["nps"].to_numpy(dtype=float)
+    err = _err(raw, frame["nps_low"], frame["nps_high"])
+    for mask, color, face, name in (
+            (~small, style.BLUE, style.BLUE, _t("nps_and_interval", language)),
+            (small, style.GREY, "white", _t("nps_and_interval_small", language))):
+        if mask.any():
+            ax.errorbar(raw[mask], y[mask], xerr=err[:, mask], fmt="o", color=color,
+                        mfc=face, ms=4, capsize=0, lw=1.2, label=name)
+    ax.scatter(frame["nps_shrunk"], y, marker="D", s=22, color=style.ORANGE, zorder=3,
+               label=_t("shrunk_nps", language))
+    if region_mean is not None and np.isfinite(region_mean):
+        ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
+                   label=_t("scope_mean", language))
+    name = frame["dealer_name"] if "dealer_name" in frame else frame["dealer_id"]
+    ax.set_yticks(y, _labels(name))
+    ax.set_ylim(-0.8, len(frame) - 0.2)
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
+    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    return ax
+
+
+def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = None,
+                      language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """Driver importance of ``month`` with its interval, and the previous month beside it.
+
+    ``data`` is :func:`analysis.drivers.importance_by_period` (``period``, ``driver``,
+    ``importance``, ``low``, ``high``). Drivers sorted by this month's importance.
+    """
+    ax = style.new_axes(ax, height=3.6)
+    frame = data.assign(period=data["period"].astype(str))
+    now = frame.loc[frame["period"] == month].sort_values("importance")
+    if now.empty or now["importance"].notna().sum() == 0:
+        return _thin(ax, language, _t("driver_importance_title", language, month=month))
+    labels = L.driver_labels(language)
+    order = list(now["driver"])
+    y = np.arange(len(order))
+    shown = [(month, now, style.BLUE, 0.18)]
+    if previous is not None:
+        before = frame.loc[frame["period"] == previous].set_index("driver").reindex(order)
+        if before["importance"].notna().any():
+            shown.append((previous, before.reset_index(), style.GREY, -0.18))
+    for period, part, color, shift in shown:
+        ax.barh(y + shift, part["importance"], height=0.34, color=color,
+                label=_month_labels([period], language)[0], alpha=0.9)
+        ax.errorbar(part["importance"], y + shift,
+                    xerr=_err(part["importance"], part["low"], part["high"]), fmt="none",
+                    ecolor="black", lw=1, capsize=2)
+    ax.set_yticks(y, [labels.get(d, d) for d in order])
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel=_t("importance_r2", language), ylabel="",
+           title=_t("driver_importance_title", language, month=_month_labels([month],
+                                                                              language)[0]))
+    ax.legend(loc="lower right")
+    return ax
+
+
+def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 10,
+                 language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """Pareto of root causes by NPS impact (the points each cause costs, largest first), with
+    intervals and the cumulative share of the total loss.
+
+    ``data`` is :func:`analysis.rootcause.cause_impact` or ``top_causes`` (``cause``,
+    ``label``, ``count``, ``impact`` and ``scope_n`` when known). The interval scales the
+    impact by the Wilson interval of the cause's share of answers.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    ax = style.new_axes(ax, height=4.0)
+    # impact is the points the scope's NPS loses (negative): drawn as points lost, largest first
+    frame = data.dropna(subset=["impact"]).sort_values("impact").head(top)
+    if frame.empty or frame["count"].sum() == 0:
+        return _thin(ax, language, _t("pareto_title", language))
+    lvl = _level(level)
+    total = (frame["scope_n"].iloc[0] if "scope_n" in frame
+             else max(frame["count"].sum(), 1) / max(frame.get("share", pd.Series([1])).sum(),
+                                                     1e-9))
+    low, high = proportion_confint(frame["count"].to_numpy(), max(float(total), 1.0),
+                                   alpha=1 - lvl, method="wilson")
+    share = frame["count"].to_numpy() / max(float(total), 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale_low = np.where(share > 0, low / share, 1.0)
+        scale_high = np.where(share > 0, high / share, 1.0)
+    impact = -frame["impact"].to_numpy(dtype=float)
+    ends = np.sort(np.vstack([impact * scale_low, impact * scale_high]), axis=0)
+    x = np.arange(len(frame))
+    names = [_cause_text(c, lab, language) for c, lab in
+             zip(frame["cause"], frame.get("label", pd.Series([""] * len(frame))), strict=True)]
+    ax.bar(x, impact, color=style.RED, alpha=0.85, label=_t("impact", language))
+    ax.errorbar(x, impact, yerr=_err(impact, ends[0], ends[1]), fmt="none", ecolor="black",
+                capsize=3, lw=1)
+    ax.set_xticks(x, _labels(names), rotation=30, ha="right")
+    ax.grid(axis="x", visible=False)
+    ax.set(ylabel=_t("impact_points", language), xlabel="", title=_t("pareto_title", language))
+    cumulative = np.cumsum(np.clip(impact, 0, None)) / max(np.clip(impact, 0, None).sum(), 1e-9)
+    twin = ax.twinx()
+    twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
+    twin.set_ylim(0, 1.05)
+    twin.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    twin.set_ylabel(_t("cumulative_share", language))
+    twin.grid(False)
+    twin.spines["right"].set_visible(True)
+    return ax
+
+
+def _cause_text(cause, label, language: str | None) -> str:
+    if L.has("causes", cause):
+        return L.name("causes", cause, language=language)
+    text = str(label or cause)
+    return text if len(text) <= 28 else text[:27] + "…"
+
+
+def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top: int = 12,
+                language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """Growth zones as a dot plot: each dealer's weak driver from its current rating to the
+    benchmark, labelled with the modelled NPS uplift.
+
+    ``data`` is :meth:`analysis.growth.GrowthResult.top` (``rank``, ``dealer_id``,
+    ``driver``, ``current``, ``benchmark``, ``uplift``); the first zone of the ``top``
+    dealers is drawn. ``dealers`` gives names.
+    """
+    frame = data.loc[data["zone"] == 1] if "zone" in data else data
+    frame = frame.sort_values("rank").head(top)
+    ax = style.new_axes(ax, height=0.34 * len(frame) + 1.4)
+    if frame.empty:
+        return _thin(ax, language, _t("growth_title", language))
+    labels = L.driver_labels(language)
+    names = (frame["dealer_id"].map(dealers.set_index("dealer_id")["dealer_name"])
+             .fillna(frame["dealer_id"]) if dealers is not None else frame["dealer_id"])
+    y = np.arange(len(frame))[::-1]
+    ax.hlines(y, frame["current"], frame["benchmark"], color=style.LIGHT, lw=4)
+    ax.scatter(frame["current"], y, color=style.RED, s=40, zorder=3,
+               label=_t("current", language))
+    ax.scatter(frame["benchmark"], y, color=style.GREEN, s=40, zorder=3,
+               label=_t("benchmark", language))
+    for yy, row in zip(y, frame.itertuples(index=False), strict=True):
+        ax.annotate(f"{labels.get(row.driver, row.driver)}  {row.uplift:+.1f}",
+                    (max(row.current, row.benchmark), yy), xytext=(6, -3),
+                    textcoords="offset points", fontsize=8)
+    ax.set_yticks(y, _labels(names))
+    ax.grid(axis="y", visible=False)
+    lo = float(np.nanmin(frame[["current", "benchmark"]].to_numpy()))
+    hi = float(np.nanmax(frame[["current", "benchmark"]].to_numpy()))
+    ax.set_xlim(lo - 0.2, hi + 0.25 * (hi - lo + 0.5) + 0.6)
+    ax.set(xlabel=_t("rating", language), ylabel="", title=_t("growth_title", language))
+    ax.legend(loc="lower right", fontsize="small")
+    return ax
+
+
+def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
+                   language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """CSS per dealer with its interval, against the region's and the nation's CSS.
+
+    ``data`` is :func:`analysis.css.summarize_css` for one period (``css``, ``css_low``,
+    ``css_high``, ``region_css``, ``national_css``) with a ``y`` column of names.
+    """
+    frame = data.dropna(subset=["css"]).sort_values("css", ascending=False).head(top)
+    ax = style.new_axes(ax, height=0.26 * len(frame) + 1.6)
+    if frame.empty:
+        return _thin(ax, language, _t("css_title", language))
+    yy = np.arange(len(frame))[::-1]
+    css = frame["css"].to_numpy(dtype=float)
+    ax.errorbar(css, yy, xerr=_err(css, frame["css_low"], frame["css_high"]), fmt="o",
+                color=style.BLUE, ms=4, lw=1, label="CSS")
+    if "region_css" in frame:
+        ax.scatter(frame["region_css"], yy, marker="|", s=140, color=style.ORANGE, zorder=3,
+                   label=_t("region_average", language))
+    if "national_css" in frame:
+        national = frame["national_css"].dropna()
+        if len(national):
+            ax.axvline(float(national.iloc[0]), color=style.RED, ls="--", lw=1,
+                       label=_t("national_average", language))
+    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    ax.grid(axis="y", visible=False)
+    ax.set(xlabel="CSS (0-100)", ylabel="", title=_t("css_title", language))
+    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    return ax
+
+
+def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
+                 level: float | None = None, language: str | None = None,
+                 ax: plt.Axes | None = None) -> plt.Axes:
+    """Repeat-repair rate per dealer with its Wilson interval, highest first, and the
+    scope's overall rate as a line.
+
+    ``data`` is :attr:`analysis.repairs.MonthlyRepeatReport.by_dealer` (``orders``,
+    ``repeats``, ``repeat_rate``).
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    frame = data.loc[data["orders"] > 0].sort_values("repeat_rate", ascending=False).head(top)
+    ax = style.new_axes(ax, height=0.26 * len(frame) + 1.6)
+    if frame.empty:
+        return _thin(ax, language, _t("repeat_title", language))
+    low, high = proportion_confint(frame["repeats"], frame["orders"], alpha=1 - _level(level),
+                                   method="wilson")
+    rate = frame["repeat_rate"].to_numpy(dtype=float)
+    yy = np.arange(len(frame))[::-1]
+    ax.errorbar(rate, yy, xerr=_err(rate, low, high), fmt="o", color=style.PURPLE, ms=4, lw=1)
+    overall = frame["repeats"].sum() / max(frame["orders"].sum(), 1)
+    ax.axvline(overall, color=style.GREY, ls="--", lw=1, label=_t("scope_mean", language))
+    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    ax.grid(axis="y", visible=False)
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set(xlabel=_t("repeat_rate", language), ylabel="", title=_t("repeat_title", language))
+    ax.legend(loc="lower right", fontsize="small")
     return ax
 
 
 def _level(level: float | None) -> float:
-    return float(load_params("nps")["level"] if level is None else level)
+    return rules.level(level)
+
+
+def _err(centre, low, high) -> np.ndarray:
+    """Error-bar lengths below and above ``centre``: never negative (an adjusted interval may
+    leave the raw value outside it), zero where an end is missing."""
+    centre = np.asarray(centre, dtype=float)
+    below = centre - pd.to_numeric(pd.Series(low), errors="coerce").to_numpy(dtype=float)
+    above = pd.to_numeric(pd.Series(high), errors="coerce").to_numpy(dtype=float) - centre
+    return np.nan_to_num(np.clip(np.vstack([below, above]), 0, None))
 
 
 def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float | None = None,
@@ -66,12 +392,13 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
     groups are named by the catalogue.
     """
     lvl = _level(level)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
+    ax = style.new_axes(ax)
+    if summary.empty or summary["nps"].notna().sum() == 0:
+        return _thin(ax, language, title)
     periods = sorted(summary["period"].unique())
     position = {p: i for i, p in enumerate(periods)}
     groups = list(summary.groupby(hue, observed=True, sort=True)) if hue else [("", summary)]
-    colors = sns.color_palette(n_colors=max(len(groups), 1))
+    colors = style.colors(len(groups))
     width = 0.5 / max(len(groups), 1)
     flagged = False
     group_names = L.names("touchpoints", language=language) if hue == "touchpoint" else {}
@@ -79,12 +406,13 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
         data = data.sort_values("period")
         x = data["period"].map(position).to_numpy(dtype=float) + (k - (len(groups) - 1) / 2) * width
         y = data["nps"].to_numpy()
-        yerr = [y - data["nps_low"].to_numpy(), data["nps_high"].to_numpy() - y]
+        # an interval is adjusted (Agresti-Caffo style): the raw NPS may lie outside it
+        yerr = _err(y, data["nps_low"], data["nps_high"])
         ax.errorbar(x, y, yerr=yerr, fmt="o-", capsize=3, color=color, lw=1.2, ms=5,
                     label=group_names.get(str(name), str(name)) if hue
-                    else _t("nps_interval", language, level=f"{lvl:.0%}"))
-        if "change_p_value" in data:
-            significant = (data["change_p_value"] < 1 - lvl).to_numpy()
+                    else _t("nps_interval", language, level=F.percent(lvl)))
+        if "change_p_value" in data or "change_flag" in data:
+            significant = rules.significant(data, "change", level_=lvl).to_numpy()
             up = significant & (data["change_vs_previous"] > 0).to_numpy()
             down = significant & ~up
             ax.scatter(x[up], y[up], marker="^", s=110, color=color, edgecolor="black",
@@ -94,7 +422,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
             flagged |= bool(significant.any())
     if flagged:
         ax.scatter([], [], marker="^", s=80, color="white", edgecolor="black",
-                   label=_t("significant_change", language, alpha=f"{1 - lvl:.2g}"))
+                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(periods)), [str(p) for p in periods], rotation=45)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
@@ -107,23 +435,24 @@ def dealer_ranking(ranking: pd.DataFrame, *, top: int | None = None, title: str 
     """Dealers from :func:`analysis.nps.rank_dealers`: raw NPS with its interval and the
     shrunk NPS the ranking uses; small samples are drawn pale."""
     data = ranking.sort_values("rank_network").head(top) if top else ranking
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.3 * len(data) + 1.5))
+    ax = style.new_axes(ax, height=0.3 * len(data) + 1.5)
+    if data.empty:
+        return _thin(ax, language, title)
     label = data["dealer_name"] if "dealer_name" in data else data["dealer_id"]
     y = list(range(len(data)))[::-1]
     small = data["small_sample"].to_numpy()
     raw = data["nps"].to_numpy()
-    xerr = [raw - data["nps_low"].to_numpy(), data["nps_high"].to_numpy() - raw]
-    blue, grey = sns.color_palette()[0], "0.6"
+    xerr = _err(raw, data["nps_low"], data["nps_high"])
+    blue, grey = style.BLUE, style.GREY
     for mask, color, name in ((~small, blue, _t("nps_and_interval", language)),
                               (small, grey, _t("nps_and_interval_small", language))):
         if mask.any():
             ax.errorbar(raw[mask], [v for v, m in zip(y, mask) if m],
                         xerr=[xerr[0][mask], xerr[1][mask]], fmt="o", mfc="white",
                         color=color, capsize=2, label=name)
-    ax.scatter(data["nps_shrunk"], y, marker="D", color=sns.color_palette()[1], zorder=3,
+    ax.scatter(data["nps_shrunk"], y, marker="D", color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
-    ax.set_yticks(y, label.astype(str))
+    ax.set_yticks(y, _labels(label))
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
     ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False, fontsize="small")
@@ -134,8 +463,7 @@ def response_rates(summary: pd.DataFrame, *, language: str | None = None,
                    ax: plt.Axes | None = None) -> plt.Axes:
     """Response rate by month, one line per touchpoint, from a :func:`analysis.nps.summarize`
     frame by touchpoint and month with invitations."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.5))
+    ax = style.new_axes(ax, height=3.0)
     names = L.names("touchpoints", language=language)
     rate = summary.assign(month=summary["period"].astype(str),
                           rate=100 * summary["response_rate"],
@@ -143,8 +471,10 @@ def response_rates(summary: pd.DataFrame, *, language: str | None = None,
     sns.lineplot(data=rate, x="month", y="rate", hue="touchpoint", marker="o", ax=ax)
     ax.set(xlabel="", ylabel=_t("response_rate_pct", language),
            title=_t("response_rate_title", language))
+    ax.set_xticks(sorted(rate["month"].unique()),
+                  _month_labels(sorted(rate["month"].unique()), language))
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="")
+    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left")
     return ax
 
 
@@ -171,8 +501,7 @@ def importance_performance(
     """
     from analysis.drivers import QUADRANTS
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 5))
+    ax = style.new_axes(ax, width=7.5, height=4.0)
     labels = L.driver_labels(language) if labels is None else labels
     quadrants = L.names("quadrants", language=language)
     data = table.assign(quadrant=table["quadrant"].astype(str).map(
@@ -233,8 +562,10 @@ def sla_compliance(
 ) -> plt.Axes:
     """Compliance per group with its interval, worst at the top; ``target`` draws a line."""
     data = summary.dropna(subset=["compliance"]).sort_values("compliance")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.3 * len(data) + 1.5))
+    data = data.assign(**{y: _labels(data[y])})
+    ax = style.new_axes(ax, height=0.28 * len(data) + 1.5)
+    if data.empty:
+        return _thin(ax, language, _t("sla_title", language))
     sns.pointplot(data=data, x="compliance", y=y, order=data[y].tolist(), linestyle="none",
                   color="C0", ax=ax)
     ax.errorbar(data["compliance"], np.arange(len(data)),
@@ -243,15 +574,16 @@ def sla_compliance(
                 fmt="none", ecolor="C0", alpha=0.6)
     if target is not None:
         ax.axvline(target, color="grey", ls="--", lw=0.8)
-    ax.set(xlabel=_t("sla_share", language), ylabel="", xlim=(0, 1.02))
+    ax.set(xlabel=_t("sla_share", language), ylabel="", xlim=(0, 1.02),
+           title=_t("sla_title", language))
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     return ax
 
 
 def incidents_by_month(counts: pd.DataFrame, *, hue: str = "channel", kind: str = "complaint",
                        language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Stacked monthly bars of one kind of incident, coloured by ``hue``."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
+    ax = style.new_axes(ax, height=3.2)
     group = {"channel": "channels", "category": "categories"}.get(hue)
     data = counts.loc[counts["kind"] == kind].groupby(["period", hue], as_index=False)["n"].sum()
     if group is not None:

@@ -20,6 +20,10 @@ missing       ``–``                :data:`MISSING` (an en dash) for None, NaN 
 
 Numbers that stay numbers in a table (so that Excel can sum them) are left to the table; the
 HTML book writes them with :func:`number`.
+
+The rules are the same in every language; the symbols follow the report's locale (Babel's
+CLDR data): :func:`set_language` ``"ru"`` writes ``+21,6``, ``[+17,7; +25,3]``, ``31 %`` and
+months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
 """
 
 from __future__ import annotations
@@ -32,6 +36,50 @@ import pandas as pd
 
 MISSING = "–"  # an en dash: a hyphen would read as a minus sign
 DECIMALS = 1
+LOCALES = {"en": "en_GB", "ru": "ru_RU"}
+_language = "en"
+
+
+def set_language(language: str | None) -> str:
+    """Write numbers and months for ``language`` (en or ru) from now on, in this process
+    (a report is one kernel, one language). Returns the language set."""
+    global _language
+    if language is not None:
+        if language not in LOCALES:
+            raise ValueError(f"language must be one of {sorted(LOCALES)}, got {language!r}")
+        _language = language
+    return _language
+
+
+def get_language() -> str:
+    return _language
+
+
+def _symbols() -> tuple[str, str, str]:
+    """(decimal symbol, interval separator, percent suffix) of the current locale."""
+    if _language == "en":
+        return ".", ", ", "%"
+    from babel.numbers import format_percent, get_decimal_symbol
+
+    decimal = get_decimal_symbol(LOCALES[_language])
+    suffix = format_percent(0.5, locale=LOCALES[_language]).replace("50", "")
+    return decimal, "; " if decimal == "," else ", ", suffix.replace("\xa0", "\u202f")
+
+
+def _local(text: str) -> str:
+    decimal = _symbols()[0]
+    return text if decimal == "." else text.replace(".", decimal)
+
+
+def month(value, *, language: str | None = None) -> str:
+    """A month as readers write it: ``Oct 2026``, ``окт. 2026`` (Babel's abbreviated month)."""
+    if is_missing(value):
+        return MISSING
+    from babel.dates import format_date
+
+    period = pd.Period(str(value), freq="M")
+    lang = language or _language
+    return format_date(period.to_timestamp().date(), "LLL yyyy", locale=LOCALES[lang])
 
 
 def is_missing(value) -> bool:
@@ -56,7 +104,7 @@ def number(value, decimals: int = DECIMALS) -> str:
         return MISSING
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         return str(int(value))
-    return f"{_rounded(value, decimals):.{decimals}f}"
+    return _local(f"{_rounded(value, decimals):.{decimals}f}")
 
 
 def signed(value, decimals: int = DECIMALS) -> str:
@@ -64,7 +112,7 @@ def signed(value, decimals: int = DECIMALS) -> str:
     if is_missing(value):
         return MISSING
     shown = _rounded(value, decimals)
-    return f"{shown:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}"
+    return _local(f"{shown:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}")
 
 
 def nps(value, decimals: int = DECIMALS) -> str:
@@ -80,7 +128,7 @@ def interval(low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
     if is_missing(low) or is_missing(high):
         return MISSING
     fmt = signed if sign else number
-    return f"[{fmt(low, decimals)}, {fmt(high, decimals)}]"
+    return f"[{fmt(low, decimals)}{_symbols()[1]}{fmt(high, decimals)}]"
 
 
 def with_interval(centre, low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
@@ -95,14 +143,14 @@ def percent(share, decimals: int = 0) -> str:
     """A share as a percentage: 0.314 -> ``31%``."""
     if is_missing(share):
         return MISSING
-    return f"{_rounded(100 * float(share), decimals):.{decimals}f}%"
+    return _local(f"{_rounded(100 * float(share), decimals):.{decimals}f}") + _symbols()[2]
 
 
 def percent_interval(low, high, decimals: int = 0) -> str:
     """An interval of shares as percentages: ``[25%, 38%]``."""
     if is_missing(low) or is_missing(high):
         return MISSING
-    return f"[{percent(low, decimals)}, {percent(high, decimals)}]"
+    return f"[{percent(low, decimals)}{_symbols()[1]}{percent(high, decimals)}]"
 
 
 def p_value(p, *, alpha: float = 0.05) -> str:
@@ -111,13 +159,13 @@ def p_value(p, *, alpha: float = 0.05) -> str:
         return MISSING
     p = float(p)
     if p < 0.001:
-        return "<0.001"
+        return _local("<0.001")
     decimals = 3 if p < 0.01 else 2
     text = f"{p:.{decimals}f}"
     while (float(text) < alpha) != (p < alpha) and decimals < 17:
         decimals += 1
         text = f"{p:.{decimals}f}"
-    return text
+    return _local(text)
 
 
 def count(n) -> str:

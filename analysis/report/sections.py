@@ -25,7 +25,7 @@ from analysis import (
     store,
 )
 from analysis.config import load_params
-from analysis.report import charts, tables
+from analysis.report import charts, rules, shared, tables
 from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report.book import ReportBook
@@ -48,21 +48,191 @@ def title(book: ReportBook, data: ReportData) -> None:
                         level=F.percent(load_params("nps")["level"])))
 
 
+def _monthly(data: ReportData) -> pd.DataFrame:
+    """The scope's NPS by month (store-wide work on the report's engine), once per report."""
+    def compute():
+        invitations = (None if data.invitations is None
+                       else data.engine_source("invitations")["source"])
+        return data.engine.summarize(by=(), period="M", invitations=invitations,
+                                     **data.engine_source())
+
+    return _memo(data, "monthly", compute)
+
+
+def _ranking(data: ReportData) -> pd.DataFrame:
+    return _memo(data, "ranking", lambda: data.engine.rank_dealers(period=data.month,
+                                                                   **data.engine_source()))
+
+
+_MEMO: dict[tuple, tuple] = {}
+
+
+def _memo(data: ReportData, name: str, compute):
+    """``compute()`` once per report data object (several sections read the same numbers).
+
+    The object is kept with its value, so its id cannot be reused by another while cached.
+    """
+    key = (id(data), name)
+    if key not in _MEMO or _MEMO[key][0] is not data:
+        _MEMO[key] = (data, compute())
+    return _MEMO[key][1]
+
+
 def headline(book: ReportBook, data: ReportData) -> None:
-    """Headline NPS with interval and change, and the 12-month dynamics."""
+    """Headline NPS with interval and change, and the 12-month trend with its band."""
     lang = book.language
     with book.section(book.text("sections", "headline")):
         book.show(_title(book, "nps_month"), tables.headline_table(
             data.responses, month=data.month, invitations=data.invitations,
             label=_scope_label(book, data), language=lang))
-        # the month-by-month series is store-wide work: it runs on the report's engine
-        invitations = (None if data.invitations is None
-                       else data.engine_source("invitations")["source"])
-        monthly = data.engine.summarize(by=(), period="M", invitations=invitations,
-                                        **data.engine_source())
-        book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang))
-        book.chart(charts.nps_errorbars(monthly, language=lang, title=book.text(
-            "charts", "nps_by_month_title", first=data.months[0], last=data.month)))
+        monthly = _monthly(data)
+        book.chart(charts.nps_trend(monthly, language=lang, title=book.text(
+            "charts", "nps_by_month_title", first=F.month(data.months[0]),
+            last=F.month(data.month))))
+        book.charts["nps_trend"] = _trend_sheet(monthly, lang)
+        # the chart shows the months; their table is for the workbook
+        book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang),
+                  html=False)
+
+
+def _trend_sheet(monthly: pd.DataFrame, language: str) -> pd.DataFrame:
+    c = L.columns(language)
+    return pd.DataFrame({
+        c("month"): monthly["period"].astype(str).to_numpy(),
+        "NPS": monthly["nps"].round(1).to_numpy(),
+        c("low"): monthly["nps_low"].round(1).to_numpy(),
+        c("high"): monthly["nps_high"].round(1).to_numpy(),
+    })
+
+
+# --- the summary -----------------------------------------------------------------------------
+
+def summary(book: ReportBook, data: ReportData) -> None:
+    """What changed and what to do, in plain words, from the numbers of the other sections.
+
+    Nothing is called a change unless it passes :func:`analysis.report.rules.significant`.
+    """
+    with book.section(book.text("sections", "summary")):
+        if data.current.empty:
+            raise SectionDataMissing("responses", data.month)
+        facts, actions = [], []
+        for part in (_summary_headline, _summary_dealers, _summary_cause, _summary_growth,
+                     _summary_flags):
+            try:
+                fact, todo = part(book, data)
+            except Exception:  # noqa: BLE001 - a fact that cannot be computed is left out
+                continue
+            facts += [fact] if fact else []
+            actions += todo
+        lvl = rules.level()
+        book.bullets(facts, note=book.text("summary", "rule", rule=book.text(
+            "summary", "rule_p", alpha=F.number(1 - lvl, 2))))
+        book.subheading(book.text("sections", "actions"))
+        book.bullets(actions[:6] or [book.text("summary", "no_actions")], ordered=True)
+
+
+def _summary_headline(book: ReportBook, data: ReportData):
+    monthly = _monthly(data).sort_values("period")
+    now = monthly.iloc[-1]
+    values = dict(nps=F.nps(now["nps"]), interval=F.interval(now["nps_low"], now["nps_high"],
+                                                            sign=True),
+                  month=F.month(data.month))
+    if len(monthly) < 2 or F.is_missing(now.get("change_vs_previous")):
+        return book.text("summary", "headline_first", **values), []
+    real = bool(rules.significant(monthly.tail(1), "change").iloc[0])
+    change = float(now["change_vs_previous"])
+    values.update(previous=F.month(monthly["period"].iloc[-2]))
+    if real:
+        return book.text("summary", "headline_changed", direction=book.text(
+            "summary", "up" if change > 0 else "down"), change=F.number(abs(change)),
+            **values), []
+    return book.text("summary", "headline_same", change=F.signed(change), **values), []
+
+
+def _summary_dealers(book: ReportBook, data: ReportData):
+    ranking = _ranking(data)
+    moved = ranking.loc[rules.significant(ranking, "change")].sort_values("change_vs_previous")
+    if moved.empty:
+        return book.text("summary", "dealers_steady"), []
+    names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
+    shown = [f"{n} {F.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
+                                                  strict=True)][:6]
+    actions = [book.text("summary", "act_dealer", dealer=n, change=F.number(abs(c)),
+                         nps=F.nps(v))
+               for n, c, v in zip(names, moved["change_vs_previous"], moved["nps"],
+                                  strict=True) if c < 0][:2]
+    return book.text("summary", "dealers_moved", list=", ".join(shown)), actions
+
+
+def _mask(text) -> str:
+    from analysis.privacy import mask_pii
+
+    return mask_pii(str(text))
+
+
+def _causes(data: ReportData, month: str):
+    model = shared.cause_model(data)
+    if model is None:
+        return None
+    frame = data.responses.loc[data.responses["month"] == month]
+    try:
+        labels = rootcause.label_responses(frame, model, refit=False)
+    except rootcause.RootCauseError:
+        return None
+    if labels.empty:
+        return None
+    return rootcause.cause_impact(frame, labels)
+
+
+def _summary_cause(book: ReportBook, data: ReportData):
+    impact = _memo(data, "impact", lambda: _causes(data, data.month))
+    if impact is None or impact.empty:
+        return None, []
+    top = impact.sort_values("impact").iloc[0]  # impact < 0: the points the month loses
+    name = charts._cause_text(top["cause"], "", book.language)
+    trend = ""
+    previous = str(pd.Period(data.month, freq="M") - 1)
+    if previous in set(data.months):
+        before = _causes(data, previous)
+        if before is not None and top["cause"] in set(before["cause"]):
+            was = -float(before.set_index("cause").loc[top["cause"], "impact"])
+            trend = book.text("summary", "cause_grew" if -top["impact"] > was else "cause_fell",
+                              before=F.number(was))
+    cost = F.number(-top["impact"])
+    fact = book.text("summary", "cause", cause=name, impact=cost, share=F.percent(top["share"]),
+                     trend=trend)
+    return fact, [book.text("summary", "act_cause", cause=name, impact=cost)]
+
+
+def _summary_growth(book: ReportBook, data: ReportData):
+    result = shared.growth_result(data)
+    top = result.top()
+    if not data.is_network:
+        top = top.loc[top["dealer_id"].isin(data.dealers["dealer_id"])]
+    top = top.loc[top["zone"] == 1].head(3)
+    if top.empty:
+        return None, []
+    names = data.all_dealers.set_index("dealer_id")["dealer_name"]
+    drivers_ = L.driver_labels(book.language)
+    items, actions = [], []
+    for row in top.itertuples(index=False):
+        dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+        driver = drivers_.get(row.driver, row.driver)
+        items.append(f"{dealer} – {driver} {F.signed(row.uplift)}")
+        actions.append(book.text("summary", "act_growth", dealer=dealer, driver=driver,
+                                 current=F.number(row.current), benchmark=F.number(row.benchmark),
+                                 uplift=F.number(row.uplift)))
+    return book.text("summary", "growth", list="; ".join(items)), actions[:1]
+
+
+def _summary_flags(book: ReportBook, data: ReportData):
+    data.require("cases")
+    sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
+    n = int(sla.network.iloc[0]["open_overdue"])
+    if n == 0:
+        return book.text("summary", "no_overdue"), []
+    return (book.text("summary", "overdue", hours=f"{sla.sla_hours:g}", n=F.count(n)),
+            [book.text("summary", "act_overdue", n=F.count(n))])
 
 
 def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
@@ -72,13 +242,16 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
         book.show(_title(book, f"{key}_month"), tables.headline_table(
             data.responses, month=data.month, by=(by,), invitations=data.invitations,
             language=lang))
-        book.chart(charts.nps_errorbars(nps.summarize(data.responses, by=(by,)), hue=by,
-                                        language=lang,
+        summary_ = nps.summarize(data.responses, by=(by,))
+        if by == "touchpoint":
+            book.chart(charts.touchpoint_panels(summary_, language=lang))
+        else:
+            book.chart(charts.nps_trend(summary_, hue=by, language=lang,
                                         title=book.text("charts", f"{key}_title")))
 
 
 def touchpoints(book: ReportBook, data: ReportData) -> None:
-    """NPS by touchpoint: the month with intervals, and the dynamics."""
+    """NPS by touchpoint: the month with intervals, and small multiples of the dynamics."""
     _by_group(book, data, "touchpoint", "touchpoints")
 
 
@@ -89,9 +262,10 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
         data.require("invitations")
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
                               invitations=data.invitations)
-        book.show(_title(book, "response_rates"), tables.response_rate_table(table,
-                                                                             language=lang))
         book.chart(charts.response_rates(table, language=lang))
+        book.show(_title(book, "response_rates"), tables.response_rate_table(table,
+                                                                             language=lang),
+                  html=False)
 
 
 def regions(book: ReportBook, data: ReportData) -> None:
@@ -99,30 +273,39 @@ def regions(book: ReportBook, data: ReportData) -> None:
     _by_group(book, data, "region", "regions")
 
 
-def dealers(book: ReportBook, data: ReportData, *, top: int = 30) -> None:
-    """Dealer table and the ranking by shrunk NPS, with intervals and small-sample marks."""
+def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
+    """The dealers as a caterpillar plot (raw and shrunk NPS with intervals, the scope's mean,
+    small samples marked), then the dealer table."""
     lang = book.language
     with book.section(book.text("sections", "dealers")):
+        ranking = _ranking(data)
+        monthly = _monthly(data)
+        mean = monthly.loc[monthly["period"].astype(str) == data.month, "nps"]
+        book.chart(charts.dealer_caterpillar(
+            ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
+            language=lang, title=book.text("charts", "caterpillar_title",
+                                           month=F.month(data.month))))
         book.show(_title(book, "dealers_month"), tables.dealer_table(
             data.responses, month=data.month, dealers=data.dealers, language=lang))
-        ranking = data.engine.rank_dealers(period=data.month, **data.engine_source())
-        book.chart(charts.dealer_ranking(ranking, top=top, language=lang, title=book.text(
-            "charts", "dealer_ranking_title", month=data.month, top=top)))
 
 
 def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:
-    """Which drivers move NPS (LMG share with intervals) and how that changes by month."""
+    """Which drivers move NPS (LMG share with intervals), this month beside the last."""
     lang = book.language
     with book.section(book.text("sections", "loyalty_drivers")):
         current = drivers.relative_importance(
             data.current, target="nps", drivers=drivers.driver_names(), n_boot=n_boot,
             random_state=0)
-        book.show(_title(book, "driver_importance", month=data.month,
+        # the network's importance by month is fitted once per batch (shared)
+        by_month = (shared.network_importance(data, n_boot=n_boot) if data.is_network
+                    else drivers.importance_by_period(data.responses, period="M",
+                                                      n_boot=n_boot, random_state=0))
+        previous = str(pd.Period(data.month, freq="M") - 1)
+        book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
+                                            language=lang))
+        book.show(_title(book, "driver_importance", month=F.month(data.month),
                          r2=F.number(current.r2, 2), n=F.count(current.n)),
                   tables.importance_table(current, language=lang))
-        by_month = drivers.importance_by_period(data.responses, period="M", n_boot=n_boot,
-                                                random_state=0)
-        book.chart(charts.importance_dynamics(by_month, language=lang))
         change = drivers.importance_change(data.responses, period="M", n_boot=n_boot,
                                            random_state=0)
         book.show(_title(book, "importance_change"),
@@ -140,27 +323,32 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
-    """What went wrong: comments below 9 clustered into causes, ranked by NPS impact."""
+    """What went wrong: comments below 9 in causes (the network's model of the month, shared
+    by every report), ranked by NPS impact as a Pareto."""
     lang = book.language
     with book.section(book.text("sections", "root_causes")):
-        model = rootcause.make_model(random_state=0)
-        causes = rootcause.label_responses(data.current, model)
-        if causes.empty:
+        model = shared.cause_model(data)
+        impact = _memo(data, "impact", lambda: _causes(data, data.month))
+        if model is None or impact is None or impact.empty:
             book.note(book.text("notes", "no_comments", month=data.month))
             return
+        labels = rootcause.label_responses(data.current, model, refit=False)
+        book.chart(charts.cause_pareto(impact, language=lang))
         book.show(_title(book, "cause_impact"), tables.impact_table(
-            rootcause.top_causes(data.current, causes, model=model), language=lang))
+            rootcause.top_causes(data.current, labels, model=model), language=lang),
+            max_rows=5)
         book.show(_title(book, "dealer_causes"), tables.cause_matrix_table(
-            rootcause.dealer_cause_matrix(data.current, causes, value="impact"),
-            language=lang), decimals=2, max_rows=30)
+            rootcause.dealer_cause_matrix(data.current, labels, value="impact"),
+            language=lang), decimals=2, html=False)
 
 
 def growth_zones(book: ReportBook, data: ReportData) -> None:
-    """TOP-20 dealers with growth zones, modelled on the whole network's 12 months."""
+    """TOP-20 dealers with growth zones, modelled on the whole network's 12 months (fitted
+    once per batch and shared by every report)."""
     lang = book.language
     top_n = int(load_params("growth")["top"])
     with book.section(book.text("sections", "growth_zones", n=top_n)):
-        zones = growth.growth_zones(data.network, random_state=0)
+        zones = shared.growth_result(data)
         # a region's report keeps its own dealers, ranked within the whole network
         only = None if data.is_network else data.dealers["dealer_id"]
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
@@ -168,12 +356,17 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         if not data.is_network:
             book.note(book.text("notes", "region_in_top", region=data.region, n=top_n,
                                 count=len(top)))
+        leaders = zones.top()
+        if only is not None:
+            leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
+        book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang))
         book.show(_title(book, "growth_top", n=top_n), top)
+        # every dealer x driver: for the analysts' workbook, not for reading
         book.show(_title(book, "growth_table"), tables.growth_table(
-            zones, dealers=data.all_dealers, only=only, language=lang), max_rows=20)
+            zones, dealers=data.all_dealers, only=only, language=lang), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses)
         book.show(_title(book, "driver_ranking"), tables.driver_ranking_table(
-            ranking, dealers=data.dealers, language=lang), max_rows=40)
+            ranking, dealers=data.dealers, language=lang), html=False)
 
 
 def css_index(book: ReportBook, data: ReportData) -> None:
@@ -182,6 +375,14 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         attrs = list(load_params("css")["attributes"])
         if not set(attrs) <= set(data.responses) or data.current[attrs].isna().all().all():
             raise SectionDataMissing("css_ratings", data.month)
+        from analysis.css import summarize_css
+
+        summary_ = summarize_css(data.responses, by=("region", "dealer_id"), period="M",
+                                 reference=data.network)
+        summary_ = summary_.loc[summary_["period"] == pd.Period(data.month, freq="M")].assign(
+            dealer_name=lambda d: d["dealer_id"].map(
+                data.all_dealers.set_index("dealer_id")["dealer_name"]).fillna(d["dealer_id"]))
+        book.chart(charts.css_comparison(summary_, language=book.language))
         book.show(_title(book, "css_by_dealer"), tables.css_table(
             data.responses, month=data.month, dealers=data.dealers, reference=data.network,
             language=book.language))
@@ -196,8 +397,9 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
         book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
-        book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang))
         book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
+        book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang),
+                  max_rows=5)
         book.show(_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
 
@@ -215,7 +417,7 @@ def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> 
     with book.section(book.text("sections", "golden_stars")):
         stars = cases.golden_stars(data.current, dealers=data.dealers)
         book.show(_title(book, "golden_stars"), tables.golden_star_table(
-            stars, per_dealer=per_dealer, language=book.language))
+            stars, per_dealer=per_dealer, language=book.language), max_rows=5)
 
 
 def incident_section(book: ReportBook, data: ReportData) -> None:
@@ -261,14 +463,18 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
         data.require("repair_orders")
         rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers)
         book.note(_repeat_note(book, rr))
+        book.chart(charts.repeat_rates(rr.by_dealer, language=lang))
         book.show(_title(book, "repeats_by_dealer"),
                   tables.repeats_by_dealer_table(rr.by_dealer, language=lang))
         book.show(_title(book, "kpi_mechanics"),
-                  tables.repeat_kpi_table(rr.kpi_mechanic, role="mechanic", language=lang))
+                  tables.repeat_kpi_table(rr.kpi_mechanic, role="mechanic", language=lang),
+                  max_rows=5)
         book.show(_title(book, "kpi_foremen"),
-                  tables.repeat_kpi_table(rr.kpi_foreman, role="foreman", language=lang))
+                  tables.repeat_kpi_table(rr.kpi_foreman, role="foreman", language=lang),
+                  max_rows=5)
         book.show(_title(book, "repair_reviews"), tables.reviews_table(
-            repairs.survey_repair_reviews(data.current, data.repair_orders), language=lang))
+            repairs.survey_repair_reviews(data.current, data.repair_orders), language=lang),
+            max_rows=5)
 
 
 def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
@@ -438,13 +644,13 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
 def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
     """The dealer's drivers: gap to the benchmark and the modelled NPS uplift."""
     with book.section(book.text("sections", "dealer_growth_zones")):
-        zones = growth.growth_zones(dealer.network, random_state=0)
+        zones = shared.growth_result(dealer)
         book.show(_title(book, "dealer_uplift"), tables.growth_table(
             zones, dealers=dealer.all_dealers, only=[dealer.dealers["dealer_id"].iloc[0]],
             language=book.language))
 
 
-__all__ = ["title", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
+__all__ = ["title", "summary", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
            "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
            "survey_funnel", "data_quality", "dealer_scope",

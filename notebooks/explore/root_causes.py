@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,7 +35,7 @@ seed: int = 0  # random seed of the clustering
 
 # %%
 from analysis import rootcause
-from analysis.report import tables
+from analysis.report import charts, tables
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
@@ -54,6 +59,10 @@ model.k_scores_
 
 # %% [markdown]
 # ## Causes ranked by NPS impact
+# The Pareto: the points each cause costs, largest first, with the cumulative share.
+
+# %%
+charts.cause_pareto(rootcause.cause_impact(data.responses, labels))
 
 # %%
 tables.impact_table(rootcause.top_causes(data.responses, labels, model=model))

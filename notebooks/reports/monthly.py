@@ -37,9 +37,12 @@ from analysis.report.book import ReportBook
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
-                        trend_months=trend_months, engine=engine or None, as_of=as_of)
-book = ReportBook(language or None)
+                         trend_months=trend_months, engine=engine or None, as_of=as_of)
+book = ReportBook(language or None, keep_going=True)
 sections.title(book, data)
+
+# %%
+sections.summary(book, data)
 
 # %%
 sections.headline(book, data)
@@ -97,5 +100,5 @@ sections.survey_funnel(book, data)
 sections.data_quality(book, data)
 
 # %%
-book.save_excel(excel_path)
 data.close()
+book.finish(excel_path)  # writes the workbook; raises if a section failed (the batch names it)

@@ -1,0 +1,133 @@
+"""The network-wide fits a report needs, computed once per batch and shared by its reports.
+
+A regional report needs three things fitted on the whole network: the growth model
+(:func:`analysis.growth.growth_zones`, the slow one), the root-cause model of the month's
+comments and the network's driver importance. Each is computed once per process (a report
+asks several sections for it) and, when a cache directory is given, once per batch: the
+result is pickled under a key made of the data's identity (every file of the store with its
+size and modification time), the params files' contents and the call's arguments, so a
+changed store or a changed setting is a new key and never a stale hit.
+
+The batch runner computes them in the parent process before the notebooks start
+(:func:`warm`), so parallel workers read them instead of racing to fit the same model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.config import PARAMS_DIR
+from analysis.config import data_dir as resolve_data_dir
+
+CACHE_ENV = "DEALER_VOICE_REPORT_CACHE"
+_memory: dict[str, object] = {}
+
+
+def data_identity(data_dir: str | os.PathLike | None) -> str:
+    """A hash of the store's file list with sizes and modification times."""
+    root = resolve_data_dir(data_dir)
+    h = hashlib.sha256(str(root.resolve()).encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            st = path.stat()
+            h.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def params_identity() -> str:
+    """A hash of every params/*.yaml file's contents (thresholds, seeds, weights)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(PARAMS_DIR).glob("*.yaml")):
+        if path.name != "labels.yaml":  # words do not change a fit
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def cache_dir(value: str | os.PathLike | None = None) -> Path | None:
+    """The batch's cache directory: ``value``, else ``$DEALER_VOICE_REPORT_CACHE``, else none."""
+    chosen = value or os.environ.get(CACHE_ENV)
+    return Path(chosen) if chosen else None
+
+
+def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
+    """``compute()``, memoised in this process and pickled in the cache directory."""
+    ident = hashlib.sha256(repr((name, data_identity(data_dir), params_identity(),
+                                 key)).encode()).hexdigest()[:24]
+    if ident in _memory:
+        return _memory[ident]
+    folder = cache_dir(directory)
+    path = folder / f"{name}-{ident}.pkl" if folder else None
+    if path is not None and path.exists():
+        with path.open("rb") as handle:
+            value = pickle.load(handle)
+    else:
+        value = compute()
+        if path is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as handle:
+                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)  # atomic: a reader never sees half a pickle
+    _memory[ident] = value
+    return value
+
+
+def _content(frame: pd.DataFrame | None) -> tuple:
+    """A cheap fingerprint of the answers a fit reads, so that frames changed in memory (a
+    test's, a notebook's) never hit a fit of other data from the same store."""
+    if frame is None or frame.empty:
+        return (0,)
+    cols = [c for c in ("response_id", "dealer_id", "nps", "comment") if c in frame]
+    digest = pd.util.hash_pandas_object(frame[cols], index=False).sum()
+    return (len(frame), int(digest))
+
+
+def growth_result(data, *, directory=None):
+    """The growth model on the whole network's months (:func:`analysis.growth.growth_zones`)."""
+    from analysis import growth
+
+    return cached("growth", lambda: growth.growth_zones(data.network, random_state=0),
+                  data_dir=data.data_dir, key=(data.months, _content(data.network)),
+                  directory=directory)
+
+
+def cause_model(data, *, directory=None):
+    """The root-cause model fitted on the whole network's comments of the report month, or
+    None when the month has no comments below the threshold."""
+    from analysis import rootcause
+
+    def fit():
+        network = data.network
+        current = network.loc[network["month"] == data.month]
+        model = rootcause.make_model(random_state=0)
+        try:
+            rootcause.label_responses(current, model)
+        except rootcause.RootCauseError:
+            return None
+        return model if hasattr(model, "clusters_") else None
+
+    current = data.network.loc[data.network["month"] == data.month]
+    return cached("rootcause", fit, data_dir=data.data_dir,
+                  key=(data.month, _content(current)), directory=directory)
+
+
+def network_importance(data, *, n_boot: int = 200, directory=None) -> pd.DataFrame:
+    """The whole network's driver importance by month (:func:`analysis.drivers.
+    importance_by_period`)."""
+    from analysis import drivers
+
+    return cached("importance", lambda: drivers.importance_by_period(
+        data.network, period="M", n_boot=n_boot, random_state=0), data_dir=data.data_dir,
+        key=(data.months, n_boot, _content(data.network)), directory=directory)
+
+
+def warm(data, *, directory=None) -> None:
+    """Compute every network-wide fit now (the batch does this before the notebooks)."""
+    growth_result(data, directory=directory)
+    cause_model(data, directory=directory)
+    network_importance(data, directory=directory)

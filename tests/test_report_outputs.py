@@ -1,0 +1,66 @@
+"""What the reports hand to people: the workbook analysts keep working in, the significance
+rule of the summary, numbers and months in the reader's locale (issue 16, items 2, 4, 5)."""
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from analysis.report import excel, rules
+from analysis.report import format as F
+
+
+@pytest.fixture
+def russian():
+    F.set_language("ru")
+    yield
+    F.set_language("en")
+
+
+def test_workbook_is_ready_to_work_in(tmp_path):
+    frame = pd.DataFrame({"Dealer": ["A", "=B"], "NPS": [21.6, -3.0], "Answers": [120, 7],
+                          "Compliance": [0.9, 0.5]})
+    trend = pd.DataFrame({"Month": ["2026-09", "2026-10"], "NPS": [20.0, 21.6],
+                          "Low": [15.0, 17.0], "High": [25.0, 26.0]})
+    path = excel.write_excel({"Dealers": frame}, tmp_path / "r.xlsx",
+                             charts={"nps_trend": trend})
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames[0] == "Contents" and "Dealers" in wb.sheetnames
+    contents = [c.value for c in wb["Contents"]["A"]][1:]
+    assert contents == wb.sheetnames[1:]  # the first sheet lists the others
+    ws = wb["Dealers"]
+    assert [c.value for c in ws[1]] == ["Dealer", "NPS", "Answers", "Compliance"]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref
+    assert ws["B2"].number_format == "0.0" and ws["C2"].number_format == "0"
+    assert ws["A3"].value == "'=B"  # formula injection defused
+    assert len(ws.conditional_formatting) >= 1
+    assert ws.column_dimensions["A"].width >= 6
+    trend_sheet = wb[wb.sheetnames[-1]]
+    assert trend_sheet._charts  # a native Excel line chart of the trend
+
+
+def test_tuple_headers_are_flat_in_the_workbook(tmp_path):
+    frame = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("n", "hotline"),
+                                                                       ("n", "service")]))
+    ws = openpyxl.load_workbook(excel.write_excel({"t": frame}, tmp_path / "t.xlsx"))["t"]
+    assert [c.value for c in ws[1]] == ["n · hotline", "n · service"]
+
+
+def test_the_significance_rule_prefers_the_corrected_flag():
+    raw = pd.DataFrame({"change_p_value": [0.01, 0.2, None]})
+    assert rules.significant(raw, "change").tolist() == [True, False, False]
+    flagged = raw.assign(change_flag=[False, True, None])
+    assert rules.significant(flagged, "change").tolist() == [False, True, False]
+    assert rules.significant(pd.DataFrame(index=[0]), "vs_region").tolist() == [False]
+
+
+def test_numbers_and_months_follow_the_locale(russian):
+    assert F.nps(21.64) == "+21,6"
+    assert F.interval(17.7, 25.3, sign=True) == "[+17,7; +25,3]"
+    assert F.percent(0.31).replace("\u202f", " ").replace("\xa0", " ") == "31 %"
+    assert F.month("2026-10") == "окт. 2026"
+    assert F.month("2026-10", language="en") == "Oct 2026"
+
+
+def test_english_numbers_are_unchanged():
+    assert F.nps(21.64) == "+21.6" and F.interval(17.7, 25.3, sign=True) == "[+17.7, +25.3]"
+    assert F.percent(0.31) == "31%" and F.month("2026-10") == "Oct 2026"

@@ -1,0 +1,206 @@
+"""Small and empty scopes never crash a report (issue 16, item 6).
+
+Each hostile scope is the tiny demo bent one way; every section of the monthly report runs on
+it with a strict book (an exception fails the test) and must show what it can.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.__main__ import main
+from analysis.report import batch, charts, sections
+from analysis.report.book import ReportBook, SectionsFailed
+
+MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dealers",
+           "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
+           "css_index", "red_flags", "golden_stars", "incident_section", "repeat_repairs",
+           "data_quality"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from analysis.ingest import ingest_demo
+    from analysis.synthetic import make_network
+
+    out = tmp_path_factory.mktemp("small")
+    make_network(n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3).write(out)
+    ingest_demo(out, data_root=out)
+    return out / "processed"
+
+
+@pytest.fixture(scope="module")
+def data(store):
+    from analysis.report.data import load_report_data
+
+    return load_report_data(region="all", data_dir=store)
+
+
+def render(monkeypatch, data, names=MONTHLY, language="en"):
+    """Every section on ``data``: the HTML shown, and the book."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display",
+                        lambda obj: shown.append(getattr(obj, "data", obj)))
+    book = ReportBook(language)
+    for name in names:
+        getattr(sections, name)(book, data)
+    html = "".join(x for x in shown if isinstance(x, str))
+    images = sum(isinstance(x, bytes) for x in shown)
+    return html, images, book
+
+
+def _only_dealers(data, ids):
+    def keep(frame):
+        return None if frame is None else frame.loc[frame["dealer_id"].isin(ids)]
+
+    return replace(data, responses=keep(data.responses), invitations=keep(data.invitations),
+                   cases=keep(data.cases), repair_orders=keep(data.repair_orders),
+                   incidents=keep(data.incidents), dealers=keep(data.dealers))
+
+
+def test_the_tiny_network_renders_with_charts(monkeypatch, data):
+    html, images, book = render(monkeypatch, data)
+    assert images >= 10 and not book.failures
+    assert "&lt;NA&gt;" not in html and "\\n" not in html
+
+
+def test_a_region_with_one_dealer(monkeypatch, data):
+    one = data.dealers["dealer_id"].iloc[0]
+    scope = replace(_only_dealers(data, [one]), region=data.dealers["region"].iloc[0],
+                    network_responses=data.responses, network_dealers=data.dealers)
+    html, images, _ = render(monkeypatch, scope)
+    assert images >= 5
+
+
+def test_a_dealer_with_one_answer_and_a_touchpoint_month_with_one(monkeypatch, data):
+    responses = data.responses
+    current = responses["month"] == data.month
+    dealer = responses.loc[current, "dealer_id"].iloc[0]
+    point = responses.loc[current, "touchpoint"].iloc[0]
+    drop = current & (responses["dealer_id"] == dealer)
+    keep_one = responses.loc[drop].index[:1]
+    thin = responses.loc[~drop | responses.index.isin(keep_one)]
+    drop = (thin["month"] == data.month) & (thin["touchpoint"] == point)
+    thin = thin.loc[~drop | thin.index.isin(thin.loc[drop].index[:1])]
+    render(monkeypatch, replace(data, responses=thin))
+
+
+def test_a_month_with_no_comments(monkeypatch, data):
+    responses = data.responses.assign(comment=lambda d: d["comment"].where(
+        d["month"] != data.month, None))
+    html, _, _ = render(monkeypatch, replace(data, responses=responses),
+                        ["summary", "root_causes"])
+    assert "No comments below 9" in html
+
+
+@pytest.mark.parametrize("table", ["cases", "repair_orders", "incidents", "invitations"])
+def test_a_scope_without_an_optional_table(monkeypatch, data, table):
+    for value in (None, getattr(data, table).iloc[0:0]):
+        html, _, _ = render(monkeypatch, replace(data, **{table: value}),
+                            ["summary", "headline", "response_rates", "red_flags",
+                             "incident_section", "repeat_repairs"])
+        assert "data for" in html  # the section says in one line what is missing
+
+
+def test_a_dealer_missing_from_the_dealers_table(monkeypatch, data):
+    gone = data.dealers["dealer_id"].iloc[0]
+    html, images, _ = render(monkeypatch, replace(
+        data, dealers=data.dealers.loc[data.dealers["dealer_id"] != gone]))
+    assert images >= 8
+
+
+def test_a_failing_section_is_one_line_and_the_report_goes_on(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    book = ReportBook(keep_going=True)
+    with book.section("Broken"):
+        raise RuntimeError("boom\nsecond line")
+    with book.section("Fine"):
+        book.note("still here")
+    assert "could not be computed (RuntimeError: boom)" in "".join(shown)
+    assert "still here" in shown[-1]
+    with pytest.raises(SectionsFailed, match="Broken"):
+        book.finish()
+
+
+def test_error_bars_take_a_raw_value_outside_its_adjusted_interval():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ranking = pd.DataFrame({"dealer_id": ["D1", "D2"], "dealer_name": ["A", "B"],
+                            "rank_network": [1, 2], "nps": [100.0, -100.0],
+                            "nps_low": [60.0, -90.0], "nps_high": [98.0, -40.0],
+                            "nps_shrunk": [50.0, -30.0], "small_sample": [True, True]})
+    charts.dealer_ranking(ranking)
+    charts.dealer_caterpillar(ranking, region_mean=0.0)
+    monthly = pd.DataFrame({"period": pd.period_range("2026-09", periods=2, freq="M"),
+                            "nps": [100.0, 50.0], "nps_low": [70.0, np.nan],
+                            "nps_high": [99.0, np.nan], "change_vs_previous": [np.nan, -50.0],
+                            "change_p_value": [np.nan, 0.01]})
+    charts.nps_errorbars(monthly)
+    charts.nps_trend(monthly)
+
+
+def test_charts_without_data_say_so():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    empty = pd.DataFrame(columns=["period", "nps", "nps_low", "nps_high"])
+    ax = charts.nps_trend(empty, title="t")
+    assert "Not enough data" in " ".join(t.get_text() for t in ax.texts)
+    ax = charts.repeat_rates(pd.DataFrame(columns=["dealer_name", "orders", "repeats",
+                                                   "repeat_rate"]))
+    assert "Not enough data" in " ".join(t.get_text() for t in ax.texts)
+
+
+def test_labels_are_masked_in_index_columns_and_charts(monkeypatch, tmp_path):
+    import matplotlib
+    import openpyxl
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj.data))
+    name = "Auto +7 916 123-45-67 ivan@mail.ru"
+    matrix = pd.DataFrame({"=cmd|' /C calc'!A0": [1.0]},
+                          index=pd.Index([name], name="Dealer"))
+    book = ReportBook()
+    book.show("m", matrix)
+    assert "123-45-67" not in shown[-1] and "ivan@mail.ru" not in shown[-1]
+    path = book.save_excel(tmp_path / "m.xlsx")
+    values = [c.value for row in openpyxl.load_workbook(path)["m"].iter_rows() for c in row]
+    assert not any("123-45-67" in str(v) or "ivan@" in str(v) for v in values)
+    assert not any(str(v).startswith("=") for v in values)
+    ranking = pd.DataFrame({"dealer_id": ["D1"], "dealer_name": [name], "rank_network": [1],
+                            "nps": [10.0], "nps_low": [0.0], "nps_high": [20.0],
+                            "nps_shrunk": [8.0], "small_sample": [False]})
+    ax = charts.dealer_caterpillar(ranking)
+    ticks = " ".join(t.get_text() for t in ax.get_yticklabels())
+    assert "123-45-67" not in ticks and "ivan@mail.ru" not in ticks
+
+
+def test_report_file_names_are_unique_per_scope():
+    names = batch.file_names(["all", "Central<script>", "Central script", "South"])
+    assert len(set(names.values())) == 4
+    assert names["all"] == "network" and names["South"] == "south"
+
+
+def test_a_month_without_answers_stops_before_any_notebook(store, tmp_path, capsys):
+    code = main(["report", "--month", "2019-01", "--data", str(store), "--out", str(tmp_path)])
+    assert code == 2
+    assert "no answers in 2019-01" in capsys.readouterr().err
+    assert not (tmp_path / "notebooks").exists()
+
+
+def test_russian_report_words_and_numbers(monkeypatch, data):
+    html, _, _ = render(monkeypatch, data, ["title", "summary", "headline"], language="ru")
+    from analysis.report import format as F
+
+    F.set_language("en")
+    assert "Кратко" in html and "Что сделать в этом месяце" in html
+    assert "окт. 2026" in html or "сент. 2026" in html or "авг. 2026" in html
+    assert any(f"{d},{e}" in html for d in "0123456789" for e in "0123456789")
