@@ -350,6 +350,28 @@ def _weighted_sample(w: np.ndarray, size: int, rng: np.random.Generator) -> np.n
     return rng.choice(len(w), size=size, replace=False, p=p / p.sum())
 
 
+def _fit_lsa(docs: np.ndarray, weights: np.ndarray, f: Mapping, svd_components: int,
+             random_state) -> tuple:
+    """TF-IDF of words and character n-grams, then weighted LSA: the features both the
+    clustering model and the classifier fit (``f`` is params/taxonomy.yaml ``features``).
+
+    Returns the word and character vectorisers, the SVD and the L2-normalised components.
+    """
+    min_df = int(min(f["min_df"], max(1, len(docs) // 50)))
+    word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+",
+                           ngram_range=tuple(f["word_ngram"]), min_df=min_df,
+                           sublinear_tf=True, dtype=np.float32)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(f["char_ngram"]),
+                           min_df=min_df, sublinear_tf=True, dtype=np.float32)
+    x = _l2(sp.hstack([word.fit_transform(docs),
+                       f["char_weight"] * char.fit_transform(docs)]).tocsr())
+    dims = int(min(svd_components, x.shape[1] - 1, len(docs) - 1))
+    svd = TruncatedSVD(n_components=max(dims, 1), random_state=random_state)
+    # weighted LSA: a comment written 100 times counts 100 times in the components
+    svd.fit(sp.diags(np.sqrt(weights)) @ x)
+    return word, char, svd, _l2(svd.transform(x))
+
+
 class RootCauseModel(ClusterMixin, BaseEstimator):
     """Cluster complaint comments into root causes; optionally guided by taxonomy seeds.
 
@@ -451,20 +473,10 @@ class RootCauseModel(ClusterMixin, BaseEstimator):
                                  "causes; pass 'auto' or at least the number of seeds")
 
     def _fit_features(self, docs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        f = self._p["features"]
-        min_df = int(min(f["min_df"], max(1, len(docs) // 50)))
-        self._word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+",
-                                     ngram_range=tuple(f["word_ngram"]), min_df=min_df,
-                                     sublinear_tf=True, dtype=np.float32)
-        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(f["char_ngram"]),
-                                     min_df=min_df, sublinear_tf=True, dtype=np.float32)
-        x = _l2(sp.hstack([self._word.fit_transform(docs),
-                           f["char_weight"] * self._char.fit_transform(docs)]).tocsr())
-        dims = int(min(f["svd_components"], x.shape[1] - 1, len(docs) - 1))
-        self._svd = TruncatedSVD(n_components=max(dims, 1), random_state=self.random_state)
-        # weighted LSA: a comment written 100 times counts 100 times in the components
-        self._svd.fit(sp.diags(np.sqrt(weights)) @ x)
-        return _l2(self._svd.transform(x))
+        self._word, self._char, self._svd, z = _fit_lsa(
+            docs, weights, self._p["features"], self._p["features"]["svd_components"],
+            self.random_state)
+        return z
 
     def _sparse(self, docs) -> sp.csr_matrix:
         f = self._p["features"]
@@ -824,19 +836,10 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _fit_features(self, docs: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        f, lp = self._p["features"], self._p["learning"]
-        min_df = int(min(f["min_df"], max(1, len(docs) // 50)))
-        self._word = TfidfVectorizer(analyzer="word", token_pattern=r"\S+",
-                                     ngram_range=tuple(f["word_ngram"]), min_df=min_df,
-                                     sublinear_tf=True, dtype=np.float32)
-        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(f["char_ngram"]),
-                                     min_df=min_df, sublinear_tf=True, dtype=np.float32)
-        x = _l2(sp.hstack([self._word.fit_transform(docs),
-                           f["char_weight"] * self._char.fit_transform(docs)]).tocsr())
-        dims = int(min(lp["svd_components"], x.shape[1] - 1, len(docs) - 1))
-        self._svd = TruncatedSVD(n_components=max(dims, 1), random_state=self.random_state)
-        self._svd.fit(sp.diags(np.sqrt(weights)) @ x)
-        return _l2(self._svd.transform(x)).astype(np.float64)
+        self._word, self._char, self._svd, z = _fit_lsa(
+            docs, weights, self._p["features"], self._p["learning"]["svd_components"],
+            self.random_state)
+        return z.astype(np.float64)
 
     def _sparse(self, docs) -> sp.csr_matrix:
         f = self._p["features"]
