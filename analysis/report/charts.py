@@ -641,7 +641,7 @@ def action_effects(review: pd.DataFrame, *, language: str | None = None,
     """
     data = review.dropna(subset=["effect", "effect_low", "effect_high"]).reset_index(drop=True)
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.35 * len(data) + 1.5))
+        _, ax = plt.subplots(figsize=(8, 0.25 * len(data) + 1.2))
     labels = (data["action_id"] + " " + data.get("dealer_name", data["dealer_id"])
               .fillna(data["dealer_id"]))
     y = np.arange(len(data))
@@ -667,7 +667,7 @@ def customer_flow(flow: pd.DataFrame, *, language: str | None = None,
     """New and returning customers per month (stacked bars) and the customers lost (a line)."""
     monthly = flow.groupby("month")[["new", "returning", "lost"]].sum().sort_index()
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.5))
+        _, ax = plt.subplots(figsize=(9, 2.8))
     x = np.arange(len(monthly))
     ax.bar(x, monthly["returning"], color="C0", label=_t("returning_customers", language))
     ax.bar(x, monthly["new"], bottom=monthly["returning"], color="C9",
@@ -684,7 +684,7 @@ def return_rates(rates: pd.DataFrame, *, language: str | None = None,
     """The return rate by NPS category with its interval."""
     data = rates.dropna(subset=["rate"]).reset_index(drop=True)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.5))
+        _, ax = plt.subplots(figsize=(6, 2.6))
     names = [L.name("nps_categories", c, language=language) for c in data["category"]]
     x = np.arange(len(data))
     ax.bar(x, data["rate"], color=["C2" if c == "promoter" else "C7" if c == "passive" else "C3"
@@ -701,7 +701,7 @@ def funnel_rates(rates: pd.DataFrame, *, language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Reach and response rate per channel with their intervals."""
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.5))
+        _, ax = plt.subplots(figsize=(8, 2.8))
     x = np.arange(len(rates))
     for i, (rate, colour) in enumerate((("reach", "C0"), ("response", "C1"))):
         ax.errorbar(x + (i - 0.5) * 0.2, rates[f"{rate}_rate"],

@@ -507,7 +507,8 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
                             effective=int(review.loc[measured, "effective"].astype(bool).sum()),
                             level=F.percent(load_params("loop")["actions"]["level"])))
-        book.show(_title(book, "action_review"), tables.action_review_table(review, language=lang))
+        book.show(_title(book, "action_review"), tables.action_review_table(review, language=lang),
+                  max_rows=5)
         if measured.any():
             book.chart(charts.action_effects(review, language=lang))
 
@@ -519,7 +520,7 @@ def _with_names(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
     return frame.assign(dealer_name=frame["dealer_id"].map(names).fillna(frame["dealer_id"]))
 
 
-def customers(book: ReportBook, data: ReportData, *, top: int = 15) -> None:
+def customers(book: ReportBook, data: ReportData) -> None:
     """New, returning and lost customers from repair orders by VIN; who comes back by NPS
     category, and what the detractors cost in workshop visits (value at stake)."""
     lang = book.language
@@ -528,8 +529,9 @@ def customers(book: ReportBook, data: ReportData, *, top: int = 15) -> None:
         loop = load_params("loop")
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
+        # every dealer's counts: the Excel file (the chart above says what moved)
         book.show(_title(book, "customer_flow", month=data.month), tables.customer_flow_table(
-            flow, month=data.month, dealers=data.dealers, language=lang), max_rows=top)
+            flow, month=data.month, dealers=data.dealers, language=lang), html=False)
         # a return rate over `months` needs that many months of history after the answers:
         # the data the report reads allow one month less than they span
         span = data.responses["month"].nunique()
@@ -549,7 +551,7 @@ def customers(book: ReportBook, data: ReportData, *, top: int = 15) -> None:
                             visits=loop["value"]["visits_per_year"],
                             order=F.count(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
-            value, dealers=data.dealers, language=lang), max_rows=top)
+            value, dealers=data.dealers, language=lang), max_rows=5)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here
         calls = retention.win_back(data.repair_orders, service,
                                    as_of=pd.Period(data.month, freq="M").end_time)
@@ -572,10 +574,10 @@ def survey_funnel(book: ReportBook, data: ReportData) -> None:
                                                                         language=lang))
         book.chart(charts.funnel_rates(by_channel, language=lang))
         book.show(_title(book, "channel_differences"), tables.channel_difference_table(
-            funnel.channel_differences(month), language=lang))
+            funnel.channel_differences(month), language=lang), html=False)
         by_dealer = funnel.funnel_rates(month, by=("dealer_id",))
         book.show(_title(book, "funnel_by_dealer"), tables.funnel_table(
-            by_dealer, by="dealer_id", dealers=data.dealers, language=lang), max_rows=20)
+            by_dealer, by="dealer_id", dealers=data.dealers, language=lang), html=False)
 
 
 def data_quality(book: ReportBook, data: ReportData) -> None:
