@@ -33,10 +33,11 @@ import json
 
 import pandas as pd
 
-from analysis import config, reports, rootcause
+from analysis import config, rootcause
+from analysis.report.data import load_report_data
 
-data = reports.load_report_data(region=region, month=month, data_dir=data_dir or None,
-                                trend_months=months_back)
+data = load_report_data(region=region, month=month, data_dir=data_dir or None,
+                        trend_months=months_back)
 comments = rootcause.labelled_comments(data.responses, data.cases)
 labels = comments["root_cause"]
 seeds = rootcause.load_seeds() if use_seeds else None
