@@ -179,15 +179,15 @@ def test_two_ingests_of_one_month_at_once_keep_every_row(tmp_path):
 
 
 def test_writers_that_cannot_see_the_lock_retry_and_keep_every_row(tmp_path):
-    report = store_trials.concurrent(tmp_path, trials=1, rows=2000, lock=False)
+    report = store_trials.concurrent(tmp_path, trials=1, rows=420, lock=False)
     assert report.failures == [] and report.outcomes == {"2 commits": 1}
 
 
 @pytest.mark.parametrize("resend", [False, True], ids=["multi-month", "resend-moves-months"])
 def test_a_killed_ingest_leaves_the_store_before_or_after(tmp_path, resend):
-    report = store_trials.kill(tmp_path, trials=2, rows=3000, resend=resend, complete=False)
-    assert report.failures == []
-    assert report.outcomes["before"] + report.outcomes["after"] == 2
+    report = store_trials.kill(tmp_path, trials=1, rows=3000, resend=resend, complete=False)
+    assert report.failures == []  # killed during the write (make store-trials: 20 at random)
+    assert report.outcomes["before"] + report.outcomes["after"] == 1
 
 
 # --- versions and --as-of ------------------------------------------------------------------------
