@@ -369,8 +369,7 @@ def _bootstrap_covs(
     its own child generator, and are summed in order: results do not depend on threads.
     """
     n, q = data.shape
-    iu, ju = np.triu_indices(q)
-    n_prod = 1 + q + iu.size
+    n_prod = 1 + q + q * (q + 1) // 2
     block = max(64, min(n, _BOOT_BLOCK_ELEMENTS // n_boot))
     run_rows = block * _BOOT_BLOCKS_PER_RUN
     starts = range(0, n, run_rows)
@@ -380,13 +379,7 @@ def _bootstrap_covs(
         sums = np.zeros((n_boot, n_prod))
         for start in range(first_row, min(n, first_row + run_rows), block):
             stop = min(n, start + block, first_row + run_rows)
-            centred = data[start:stop] - mean
-            prods = np.empty((stop - start, n_prod))
-            prods[:, 0] = 1.0
-            prods[:, 1:1 + q] = centred
-            np.multiply(centred[:, iu], centred[:, ju], out=prods[:, 1 + q:])
-            if w is not None:
-                prods *= w[start:stop, None]
+            prods = _products(data[start:stop] - mean, None if w is None else w[start:stop])
             sums += _poisson1(gen, (n_boot, stop - start)).astype(np.float64) @ prods
         return sums
 
@@ -421,25 +414,31 @@ def _cluster_bootstrap_covs(
     and a draw is one (draws x clusters) @ (clusters x products) product.
     """
     n, q = data.shape
-    iu, ju = np.triu_indices(q)
-    n_prod = 1 + q + iu.size
+    n_prod = 1 + q + q * (q + 1) // 2
     k = int(cluster.max()) + 1 if n else 0
     per_cluster = np.zeros((k, n_prod))
     block = 100_000
     for start in range(0, n, block):
         stop = min(n, start + block)
-        centred = data[start:stop] - mean
-        prods = np.empty((stop - start, n_prod))
-        prods[:, 0] = 1.0
-        prods[:, 1:1 + q] = centred
-        np.multiply(centred[:, iu], centred[:, ju], out=prods[:, 1 + q:])
-        if w is not None:
-            prods *= w[start:stop, None]
+        prods = _products(data[start:stop] - mean, None if w is None else w[start:stop])
         codes = cluster[start:stop]
         for j in range(n_prod):
             per_cluster[:, j] += np.bincount(codes, weights=prods[:, j], minlength=k)
     sums = rng.poisson(1.0, (n_boot, k)).astype(np.float64) @ per_cluster
     return _covs_from_sums(sums, q)
+
+
+def _products(centred: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Each row's (1, x, upper triangle of x x'), times its weight: the sums a covariance needs."""
+    q = centred.shape[1]
+    iu, ju = np.triu_indices(q)
+    prods = np.empty((centred.shape[0], 1 + q + iu.size))
+    prods[:, 0] = 1.0
+    prods[:, 1:1 + q] = centred
+    np.multiply(centred[:, iu], centred[:, ju], out=prods[:, 1 + q:])
+    if w is not None:
+        prods *= w[:, None]
+    return prods
 
 
 def _covs_from_sums(sums: np.ndarray, q: int) -> np.ndarray:
