@@ -21,6 +21,7 @@ Growth zones are a test of their own (one-sided, BH over the network's dealer x 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -176,10 +177,9 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
         table = css.summarize_css(responses, by=("region", "dealer_id"), period="M",
                                   reference=reference, time_col=time_col)
         out["CSS change"] = table.loc[table["period"] == period].reset_index(drop=True)
-    try:
+    # fewer than two months, or too few answers: the report shows no importance change
+    with contextlib.suppress(drivers.DriverDataError, ValueError):
         out["driver importance change"] = importance_tests(drivers.importance_change(
             responses, period="M", time_col=time_col, n_boot=n_boot, random_state=0,
             cluster=cluster))
-    except (drivers.DriverDataError, ValueError):
-        pass  # fewer than two months, or too few answers: no importance change is shown
     return out

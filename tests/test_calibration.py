@@ -6,7 +6,6 @@ The full run on the default demo is ``python -m benchmarks.run --only calibratio
 
 import numpy as np
 import pytest
-
 from statsmodels.stats.multitest import multipletests
 
 from analysis import calibration, stars, store
