@@ -354,6 +354,7 @@ def top_growth_table(
                decimals=decimals, sign=True), index=d.index, dtype=object))
              .pivot(index=result.by, columns="zone", values="text")
              .reindex(columns=range(1, max_zones + 1))
+             .astype(object)
              .fillna("")
              .rename(columns=lambda z: c("growth_zone_n", n=z)))
     info = result.dealers.set_index(result.by)
@@ -770,7 +771,7 @@ def impact_table(causes: pd.DataFrame, *, language: str | None = None,
             c("contribution_points"): ranked["contribution"].round(2).to_numpy(),
             c("interval", level=F.percent(lvl)): F.each(
                 F.interval, ranked["contribution_low"], ranked["contribution_high"],
-                decimals=2, sign=True),
+                sign=True),
             c("quotes"): [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
                           for q in quotes],
         })
