@@ -299,7 +299,7 @@ def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, 
     ax = style.new_axes(ax, height=4.0)
     frame = data.dropna(subset=["contribution"]).sort_values("contribution").head(top)
     if frame.empty or frame["count"].sum() == 0:
-        return _thin(ax, language, _t("pareto_title", language))
+        return _thin(ax, language, _t("pareto_contribution_title", language))
     lost = -frame["contribution"].to_numpy(dtype=float)
     ends = np.sort(-frame[["contribution_low", "contribution_high"]].to_numpy(dtype=float).T,
                    axis=0) if {"contribution_low", "contribution_high"} <= set(frame) else \
@@ -312,7 +312,8 @@ def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, 
                 capsize=3, lw=1)
     ax.set_xticks(x, _labels(names), rotation=30, ha="right")
     ax.grid(axis="x", visible=False)
-    ax.set(ylabel=_t("impact_points", language), xlabel="", title=_t("pareto_title", language))
+    ax.set(ylabel=_t("impact_points", language), xlabel="",
+           title=_t("pareto_contribution_title", language))
     # the contributions add up to the gap: the line is each cause's cumulative share of it
     gap = -float(data["contribution"].sum())
     cumulative = np.cumsum(lost) / (gap if abs(gap) > 1e-9 else 1.0)

@@ -209,8 +209,9 @@ def dealer_table(
     if "rank_low" in ranked:
         shown[c("rank_interval", level=_rank_level())] = _rank_interval(ranked["rank_low"],
                                                                         ranked["rank_high"])
-        shown[c("p_top_quarter")] = F.each(F.percent, ranked["p_top_quarter"])
-        shown[c("p_bottom_quarter")] = F.each(F.percent, ranked["p_bottom_quarter"])
+        # one column for both chances keeps the HTML table on one line a dealer
+        shown[c("p_quarters")] = [f"{F.percent(t)} / {F.percent(b)}" for t, b in zip(
+            ranked["p_top_quarter"], ranked["p_bottom_quarter"], strict=True)]
     return shown.reset_index(drop=True)
 
 
@@ -538,12 +539,15 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
     names = {"region": "region", "dealer_name": "dealer", "dealer_id": "dealer_id",
              "owner": "owner", "flags": "red_flags", "met": "met", "breached": "breached",
              "open_overdue": "open_overdue", "open_within_sla": "open_within_sla",
-             "no_case": "no_case", "decided": "closed_windows",
-             "met_in_closed": "met_in_closed"}
+             "no_case": "no_case"}
     c = L.columns(language)
     interval = c("interval_pct", level=_operations_level("red_flags", level))
     pct = 100 * summary[["compliance", "compliance_low", "compliance_high"]]
+    closed = ([f"{F.count(m)} / {F.count(d)}" for m, d in
+               zip(summary["met_in_closed"], summary["decided"], strict=True)]
+              if {"met_in_closed", "decided"} <= set(summary) else None)
     out = summary.assign(**{
+        **({c("met_in_closed"): closed} if closed is not None else {}),
         c("compliance_pct"): pct["compliance"].round(1),
         interval: F.each(F.interval, pct["compliance_low"], pct["compliance_high"]),
         c("median_hours_to_contact"): summary["median_contact_hours"].round(1)})
@@ -553,6 +557,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
         out.sort_values(["compliance", "decided"], ascending=[True, False], na_position="last")
         .rename(columns={k: c(v) for k, v in names.items()})
         [[c(names[k]) for k in names if k in summary]
+         + ([c("met_in_closed")] if closed is not None else [])
          + [c("compliance_pct"), interval, c("median_hours_to_contact")]]
         .reset_index(drop=True)
     )
