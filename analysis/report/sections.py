@@ -330,7 +330,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
                                                       month=F.month(data.month))))
         book.show(_title(book, "dealers_month"), tables.dealer_table(
             data.responses, month=data.month, dealers=data.dealers, language=lang,
-            rule=rule))
+            rule=rule, regional=not data.is_network))
 
 
 def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:

@@ -168,6 +168,7 @@ def dealer_table(
     language: str | None = None,
     rule=None,
     ranked: pd.DataFrame | None = None,
+    regional: bool = False,
 ) -> pd.DataFrame:
     """The dealer ranking: interval, shrunk NPS, small-sample mark, the rank's interval and
     the chances of the top and bottom quarter.
@@ -175,7 +176,8 @@ def dealer_table(
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
     to the rest of the region that passes ``rule`` (the report's star rule; without one:
     significant at 1 - level). ``ranked`` is :func:`analysis.nps.rank_dealers` when the
-    caller has it (otherwise it is computed from ``responses``).
+    caller has it (otherwise it is computed from ``responses``). ``regional``: the answers
+    are one region's, so its region and the rank in it (the rank itself) are left out.
     """
     p = _nps_params(params)
     lvl = _level(level, p)
@@ -206,6 +208,8 @@ def dealer_table(
     })
     if "change_vs_previous" in ranked:
         shown[c("change")] = change(ranked["change_vs_previous"], "change")
+    if regional:
+        shown = shown.drop(columns=[c("rank_region"), c("region")])
     if "rank_low" in ranked:
         shown[c("rank_interval", level=_rank_level())] = _rank_interval(ranked["rank_low"],
                                                                         ranked["rank_high"])
