@@ -46,7 +46,7 @@ def title(book: ReportBook, data: ReportData) -> None:
     (computed here, before the other sections: :func:`star_rule`)."""
     book.heading(data.title_in(book.language))
     star = book.text("marks", "significant")
-    rule = star_rule(data) if not data.current.empty else None
+    rule = _rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
                         level=F.percent(load_params("nps")["level"]),
                         rule=rules.rule_text(rule, language=book.language)))
