@@ -259,7 +259,7 @@ def _summary_growth(book: ReportBook, data: ReportData):
     for row in top.itertuples(index=False):
         dealer = _mask(names.get(row.dealer_id, row.dealer_id))
         driver = drivers_.get(row.driver, row.driver)
-        items.append(f"{dealer} – {driver} {F.signed(row.uplift)}")  # associated points
+        items.append(f"{dealer} – {driver} {F.signed(row.uplift)}")
         actions.append(book.text("summary", "act_growth", dealer=dealer, driver=driver,
                                  current=F.number(row.current), benchmark=F.number(row.benchmark),
                                  uplift=F.number(row.uplift)))
