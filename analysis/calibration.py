@@ -6,10 +6,12 @@ differs, so every flag raised is false. :func:`calibrate` runs those nulls on th
 given (the current store through ``python -m analysis calibrate``; a small demo network in
 tests/test_calibration.py; the default demo in ``make bench``) and counts
 
-- false stars per report: the flags of the report month's tables (dealer changes, dealers
-  vs the rest of their region, CSS changes, touchpoint and region changes), under the
-  report's rule (Benjamini-Hochberg per table, :func:`analysis.estimators.bh_flags`) and,
-  for comparison, at a raw ``p < 1 - level`` (the stars before issue 15);
+- false stars per report: every star a report shows (the scope's, touchpoints' and regions'
+  NPS changes, dealer changes, dealers vs the rest of their region, CSS changes, driver
+  importance changes: the frames of :func:`analysis.stars.report_tables`) under the rule
+  the report uses (:class:`analysis.stars.StarRule`: one Benjamini-Hochberg family over the
+  report with ``scope: report``), and for comparison under each table's own BH and at a raw
+  ``p < 1 - level`` (the stars before issue 15);
 - false growth zones per run (:func:`analysis.growth.growth_zones`) on a 12-month and a
   1-month window, and the pairs whose uplift interval alone lies above 0 (the old rule);
 - power: in shuffled answers, chosen dealers' report-month answers are moved up by
@@ -31,9 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import css, nps
+from analysis import nps, stars
 from analysis.config import load_params
-from analysis.estimators import joint_flags
 
 __all__ = ["CalibrationResult", "calibrate", "false_flags", "false_zones", "plant_change",
            "power", "report_flags", "shuffle_answers"]
@@ -58,49 +59,38 @@ def _month_of(times: pd.Series) -> pd.Series:
     return times.dt.to_period("M")
 
 
-def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "responded_at"
-                 ) -> pd.DataFrame:
-    """The flags of the report month's tables: one row per family, flags under each table's
-    own Benjamini-Hochberg rule (``flagged``), under one BH family over the whole report
-    (``flagged_report``, :func:`analysis.estimators.joint_flags`), at a raw
-    ``p < 1 - level`` (``raw``), and the tests run.
+def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "responded_at",
+                 network: bool = True, n_boot: int | None = None) -> pd.DataFrame:
+    """The stars of one report built on ``responses``: one row per family of the report
+    (:data:`analysis.stars.FAMILIES`) with the tests run and the stars under
 
-    ``responses`` carry ``region`` and ``dealer_id`` and should hold the month before
-    ``month`` too (the changes are against it).
+    - ``flagged_report``: the report's rule, one Benjamini-Hochberg family over all its stars
+      (:class:`analysis.stars.StarRule` with ``scope="report"``, what the report shows with
+      ``scope: report`` in params/flags.yaml);
+    - ``flagged``: each table's own BH (the ``*_flag`` columns, ``scope: table``);
+    - ``raw``: a raw ``p < 1 - level`` (the stars before issue 15).
+
+    The frames are :func:`analysis.stars.report_tables`, the report's own; ``responses``
+    carry ``region`` and ``dealer_id`` and should hold the month before ``month`` too.
+    ``network`` includes the regions' family (the network's report); ``n_boot`` the driver
+    importance bootstrap (params/flags.yaml ``calibration.importance_n_boot``).
     """
-    period = pd.Period(month, freq="M")
+    spec = load_params("flags")["calibration"]
+    n_boot = int(spec.get("importance_n_boot", 200) if n_boot is None else n_boot)
+    cluster = load_params("drivers").get("bootstrap_cluster")
+    frames = stars.report_tables(responses, month=month, network=network, n_boot=n_boot,
+                                 cluster=cluster, time_col=time_col)
+    p_values = stars.family_p_values(frames)
+    report_rule = stars.StarRule.of(p_values, scope="report")
+    table_rule = stars.StarRule.of(p_values, scope="table")
+    on_report, on_table = report_rule.count(frames), table_rule.count(frames)
     alpha = 1 - load_params("nps")["level"]
     rows = []
-    pooled = {}
-
-    def add(family, flags, p_values, raw):
-        p_values = np.asarray(p_values, dtype=float)
-        pooled[family] = p_values
-        rows.append({"family": family, "tests": int(np.isfinite(p_values).sum()),
-                     "flagged": int(np.asarray(flags, dtype=bool).sum()), "raw": int(raw)})
-
-    ranked = nps.rank_dealers(responses, period=month, time_col=time_col)
-    add("dealer change", ranked["change_flag"], ranked["change_p_value"],
-        (ranked["change_p_value"] < alpha).sum())
-    add("dealer vs region", ranked["vs_region_flag"], ranked["vs_region_p_value"],
-        (ranked["vs_region_p_value"] < alpha).sum())
-    for key in ("touchpoint", "region"):
-        table = nps.summarize(responses, by=(key,), period="M", time_col=time_col)
-        table = table.loc[table["period"] == period]
-        add(f"{key} change", table["change_flag"], table["change_p_value"],
-            (table["change_p_value"] < alpha).sum())
-    if set(css.load_css_params()["attributes"]) <= set(responses.columns):
-        table = css.summarize_css(responses, by=("region", "dealer_id"), time_col=time_col)
-        table = table.loc[table["period"] == period]
-        # the CSS rule leaves groups below min_n out of its family
-        eligible = table["change_p_adj"].notna().to_numpy()
-        add("CSS change", table["change_flag"],
-            np.where(eligible, table["change_p_value"], np.nan),
-            (table["change_p_value"] < 1 - css.load_css_params()["level"]).sum())
-    joint = joint_flags(pooled, q=nps.flag_q())
-    out = pd.DataFrame(rows)
-    out["flagged_report"] = [int(joint[f][1].sum()) for f in out["family"]]
-    return out
+    for family, p in p_values.items():
+        rows.append({"family": family, "tests": int(np.isfinite(p).sum()),
+                     "flagged": on_table[family], "flagged_report": on_report[family],
+                     "raw": int((p < alpha).sum())})
+    return pd.DataFrame(rows)
 
 
 def _two_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.DataFrame:
@@ -110,12 +100,15 @@ def _two_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.DataFr
 
 
 def false_flags(responses: pd.DataFrame, *, month: str, permutations: int,
-                random_state: int = 0, time_col: str = "responded_at") -> pd.DataFrame:
-    """Flags per family in each of ``permutations`` shuffles of the two report months."""
+                random_state: int = 0, time_col: str = "responded_at",
+                network: bool = True) -> pd.DataFrame:
+    """Stars per family in each of ``permutations`` shuffles of the two report months
+    (:func:`report_flags`: the report's rule, each table's BH, raw p)."""
     rng = np.random.default_rng(random_state)
     base = _two_months(responses, month, time_col)
-    parts = [report_flags(shuffle_answers(base, rng), month=month, time_col=time_col)
-             .assign(permutation=i) for i in range(permutations)]
+    parts = [report_flags(shuffle_answers(base, rng), month=month, time_col=time_col,
+                          network=network).assign(permutation=i)
+             for i in range(permutations)]
     return pd.concat(parts, ignore_index=True)
 
 
@@ -147,10 +140,14 @@ def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
           permutations: int, random_state: int = 0, time_col: str = "responded_at"
           ) -> pd.DataFrame:
     """Per planted dealer and shuffle: its answers in the month, whether its change was
-    flagged under the report's rule (``flagged``) and at raw ``p < 1 - level`` (``raw``)."""
+    starred under the report's rule (``flagged``: params/flags.yaml ``scope``, the family
+    of :func:`report_flags` built on the planted answers), by the dealer table's own BH
+    (``flagged_table``) and at raw ``p < 1 - level`` (``raw``)."""
     rng = np.random.default_rng(random_state)
     base = _two_months(responses, month, time_col)
     alpha = 1 - load_params("nps")["level"]
+    n_boot = int(load_params("flags")["calibration"].get("importance_n_boot", 200))
+    cluster = load_params("drivers").get("bootstrap_cluster")
     ids = np.sort(base["dealer_id"].unique())
     rows = []
     for i in range(permutations):
@@ -158,13 +155,17 @@ def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
         chosen = rng.choice(ids, size=min(n_dealers, len(ids)), replace=False)
         planted = plant_change(shuffled, chosen, month=month, effect=effect, rng=rng,
                                time_col=time_col)
-        ranked = nps.rank_dealers(planted, period=month, time_col=time_col).set_index(
-            "dealer_id")
+        frames = stars.report_tables(planted, month=month, network=True, n_boot=n_boot,
+                                     cluster=cluster, time_col=time_col)
+        rule = stars.StarRule.of(stars.family_p_values(frames))
+        ranked = frames["dealer change"]
+        ranked = ranked.assign(_star=rule.significant(ranked, "change")).set_index("dealer_id")
         for dealer in chosen:
             if dealer in ranked.index:
                 row = ranked.loc[dealer]
                 rows.append({"permutation": i, "dealer_id": dealer, "n": int(row["n"]),
-                             "flagged": bool(row["change_flag"]),
+                             "flagged": bool(row["_star"]),
+                             "flagged_table": bool(row["change_flag"]),
                              "raw": bool(row["change_p_value"] < alpha)})
     return pd.DataFrame(rows)
 
@@ -214,13 +215,28 @@ class CalibrationResult:
 
     @property
     def false_stars_per_report(self) -> float:
-        """Mean flags per report (all families) under the report's rule, under the null."""
-        return float(self.flags.groupby("permutation")["flagged"].sum().mean())
+        """Mean stars per report (all families) under the null, with the rule the report
+        uses (params/flags.yaml ``scope``: one BH family over the report, or per table)."""
+        if load_params("flags").get("scope", "report") == "report":
+            return self.false_stars_per_report_joint
+        return self.false_stars_per_report_table
 
     @property
     def false_stars_per_report_joint(self) -> float:
-        """Mean flags per report with one BH family over the whole report."""
+        """Mean stars per report with one BH family over the whole report."""
         return float(self.flags.groupby("permutation")["flagged_report"].sum().mean())
+
+    @property
+    def false_stars_per_report_table(self) -> float:
+        """Mean stars per report with BH within each table (``scope: table``)."""
+        return float(self.flags.groupby("permutation")["flagged"].sum().mean())
+
+    @property
+    def reports_with_a_false_star(self) -> float:
+        """Share of null reports that show at least one star under the report's rule."""
+        column = ("flagged_report" if load_params("flags").get("scope", "report") == "report"
+                  else "flagged")
+        return float((self.flags.groupby("permutation")[column].sum() > 0).mean())
 
     @property
     def raw_stars_per_report(self) -> float:
@@ -238,7 +254,11 @@ class CalibrationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The headline rates as one tidy frame: measure, value."""
-        rows = [("false stars per report (BH per table)", self.false_stars_per_report),
+        scope = load_params("flags").get("scope", "report")
+        rows = [(f"false stars per report (the report's rule, scope {scope})",
+                 self.false_stars_per_report),
+                ("reports with a false star", self.reports_with_a_false_star),
+                ("false stars per report (BH per table)", self.false_stars_per_report_table),
                 ("false stars per report (BH over the report)",
                  self.false_stars_per_report_joint),
                 ("stars per report at raw p (before)", self.raw_stars_per_report)]
@@ -248,7 +268,10 @@ class CalibrationResult:
             rows.append((f"pairs with uplift interval above 0, {months}-month window (before)",
                          value))
         if len(self.power):
-            rows.append((f"power at +{self.effect:g} points (BH)", self.power_flagged))
+            rows.append((f"power at +{self.effect:g} points (the report's rule)",
+                         self.power_flagged))
+            rows.append((f"power at +{self.effect:g} points (BH per table)",
+                         float(self.power["flagged_table"].mean())))
             rows.append((f"power at +{self.effect:g} points (raw p)",
                          float(self.power["raw"].mean())))
         return pd.DataFrame(rows, columns=["measure", "value"])
@@ -320,6 +343,7 @@ def calibrate(
                      permutations=permutations, random_state=random_state + 1,
                      time_col=time_col)
                if permutations and power_dealers else
-               pd.DataFrame(columns=["permutation", "dealer_id", "n", "flagged", "raw"]))
+               pd.DataFrame(columns=["permutation", "dealer_id", "n", "flagged", "flagged_table",
+                                        "raw"]))
     return CalibrationResult(month=str(month), flags=flags, zones=zones, power=planted,
                              effect=effect, seconds=time.perf_counter() - start)

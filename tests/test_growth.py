@@ -424,7 +424,8 @@ def test_display_frames(small_result, small_responses, small_net):
     leaders = small_result.top(5)
     assert len(top) == leaders["dealer_id"].nunique()
     assert list(top.columns) == ["#", "Dealer", "Region", "Answers", "NPS", "95% interval",
-                                 "Attainable uplift", "Growth zone 1", "Growth zone 2",
+                                 "Associated NPS points",
+                                 "Growth zone 1", "Growth zone 2",
                                  "Growth zone 3"]
     names = small_net.dealers.set_index("dealer_id")["dealer_name"]
     assert top["Dealer"].tolist() == names.loc[leaders.drop_duplicates("dealer_id")[
@@ -437,7 +438,7 @@ def test_display_frames(small_result, small_responses, small_net):
     np.testing.assert_allclose(dealers["nps_low"], low)
     np.testing.assert_allclose(dealers["nps_high"], high)
     assert top["95% interval"].str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
-    assert top["Attainable uplift"].to_numpy() == pytest.approx(
+    assert top["Associated NPS points"].to_numpy() == pytest.approx(
         leaders.drop_duplicates("dealer_id")["total_uplift"].to_numpy(), abs=0.05)
 
     ranking = growth.rank_dealers_by_driver(small_responses, drivers=DRIVERS)

@@ -64,3 +64,31 @@ def test_numbers_and_months_follow_the_locale(russian):
 def test_english_numbers_are_unchanged():
     assert F.nps(21.64) == "+21.6" and F.interval(17.7, 25.3, sign=True) == "[+17.7, +25.3]"
     assert F.percent(0.31) == "31%" and F.month("2026-10") == "Oct 2026"
+
+
+def test_the_report_rule_is_one_bh_family_over_every_table():
+    from statsmodels.stats.multitest import multipletests
+
+    from analysis.stars import StarRule
+
+    dealers = pd.DataFrame({"change_p_value": [0.001, 0.03, 0.2],
+                            "change_p_adj": [0.003, 0.045, 0.2],
+                            "change_flag": [True, True, False]})
+    css = pd.DataFrame({"change_p_value": [0.004, 0.01, None],
+                        "change_p_adj": [0.01, None, None]})  # 0.01: below min_n, no test
+    family = {"dealer change": dealers["change_p_value"].to_numpy(),
+              "CSS change": [0.004]}
+    rule = StarRule.of(family, q=0.1, scope="report")
+    pooled = [0.001, 0.03, 0.2, 0.004]
+    expected = multipletests(pooled, alpha=0.1, method="fdr_bh")[0]
+    assert rules.significant(dealers, "change", rule=rule).tolist() == expected[:3].tolist()
+    assert rules.significant(css, "change", rule=rule).tolist() == [True, False, False]
+    # a larger family raises the bar: 0.03 no longer passes among 40 tests
+    crowded = StarRule.of({**family, "touchpoint change": [0.5] * 36}, q=0.1, scope="report")
+    assert rules.significant(dealers, "change", rule=crowded).tolist() == [True, False, False]
+    # scope: table keeps each table's own flags
+    table = StarRule.of(family, q=0.1, scope="table")
+    assert rules.significant(dealers, "change", rule=table).tolist() == [True, True, False]
+    assert "within each table" in rules.rule_text(table)
+    assert "over all the stars of this report" in rules.rule_text(rule)
+    assert "Бенджамини-Хохберг" in rules.rule_text(rule, language="ru")

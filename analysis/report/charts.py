@@ -48,12 +48,13 @@ def _t(key: str, language: str | None, **values) -> str:
 
 def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
               level: float | None = None, language: str | None = None,
-              ax: plt.Axes | None = None) -> plt.Axes:
+              ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
     """Monthly NPS line with its interval as a band; significant changes are marked.
 
     ``data`` is a :func:`analysis.nps.summarize` frame with ``period`` (one line per ``hue``
     value when given, without bands). A month whose change passes the report's significance
-    rule (:func:`analysis.report.rules.significant`) gets a triangle, up or down.
+    rule (:func:`analysis.report.rules.significant`; ``rule`` the report's star rule) gets a
+    triangle, up or down.
     """
     lvl = _level(level)
     ax = style.new_axes(ax, height=3.3)
@@ -71,7 +72,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
             ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                             color=color, alpha=0.18, lw=0,
                             label=_t("interval", language, level=F.percent(lvl)))
-        sig = rules.significant(part, "change", level_=lvl).to_numpy()
+        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
         up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
         down = sig & ~up
         xs = np.asarray(x)
@@ -84,7 +85,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
         ax.set_xticks(np.arange(len(frame)), _month_labels(frame["month"], language))
     if flagged:
         ax.scatter([], [], marker="^", s=80, color=style.UP, edgecolor="black",
-                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
+                   label=_star_label(rule, lvl, language))
     ax.axhline(0, color=style.GREY, lw=0.8)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
     ax.tick_params(axis="x", rotation=45)
@@ -92,12 +93,20 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     return ax
 
 
+def _star_label(rule, lvl: float, language: str | None) -> str:
+    """The legend entry of a starred change: the report's rule, or the raw level's p."""
+    if rule is not None:
+        return _t("starred_change", language)
+    return _t("significant_change", language, alpha=F.p_value(1 - lvl))
+
+
 def _month_labels(months, language: str | None) -> list[str]:
     return [F.month(m, language=language) for m in months]
 
 
 def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
-                      language: str | None = None, ax=None):
+                      language: str | None = None, ax=None,
+                      rule: rules.StarRule | None = None):
     """Small multiples: one NPS trend per touchpoint on a shared scale, with its band.
 
     ``data`` is :func:`analysis.nps.summarize` by touchpoint and month. Returns the array
@@ -125,7 +134,7 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
         a.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                        color=style.BLUE, alpha=0.18, lw=0)
         a.plot(x, part["nps"], marker="o", ms=3, color=style.BLUE)
-        sig = rules.significant(part, "change", level_=lvl).to_numpy()
+        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
         a.scatter(x[sig], part["nps"].to_numpy()[sig], marker="D", s=40, color=style.ORANGE,
                   edgecolor="black", zorder=4)
         a.axhline(0, color=style.GREY, lw=0.8)
@@ -143,9 +152,12 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
 
 def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                        top: int | None = 40, title: str = "", language: str | None = None,
-                       ax: plt.Axes | None = None) -> plt.Axes:
+                       ax: plt.Axes | None = None, rule: rules.StarRule | None = None
+                       ) -> plt.Axes:
     """Caterpillar plot: each dealer's raw NPS with its interval and its shrunk NPS, sorted
     by the shrunk NPS; the region's mean as a line; small samples drawn hollow and pale.
+    A dealer whose change vs the previous month passes the report's rule (``rule``, else
+    the frame's ``change_flag``) gets a triangle up or down at its NPS.
 
     ``data`` is :func:`analysis.nps.rank_dealers` (``nps``, ``nps_low``, ``nps_high``,
     ``nps_shrunk``, ``small_sample``, ``dealer_name``). ``top`` keeps the best and worst
@@ -169,6 +181,16 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                         mfc=face, ms=4, capsize=0, lw=1.2, label=name)
     ax.scatter(frame["nps_shrunk"], y, marker="D", s=22, color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
+    if "change_vs_previous" in frame:
+        sig = rules.significant(frame, "change", rule=rule).to_numpy()
+        up = sig & (frame["change_vs_previous"] > 0).to_numpy()
+        for mask, marker, color in ((up, "^", style.UP), (sig & ~up, "v", style.DOWN)):
+            if mask.any():
+                ax.scatter(raw[mask], y[mask], marker=marker, s=90, color=color,
+                           edgecolor="black", zorder=4)
+        if sig.any():
+            ax.scatter([], [], marker="^", s=60, color=style.UP, edgecolor="black",
+                       label=_star_label(rule, _level(None), language))
     if region_mean is not None and np.isfinite(region_mean):
         ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
                    label=_t("scope_mean", language))
@@ -182,11 +204,13 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
 
 
 def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = None,
-                      language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+                      language: str | None = None, ax: plt.Axes | None = None,
+                      changed=()) -> plt.Axes:
     """Driver importance of ``month`` with its interval, and the previous month beside it.
 
     ``data`` is :func:`analysis.drivers.importance_by_period` (``period``, ``driver``,
-    ``importance``, ``low``, ``high``). Drivers sorted by this month's importance.
+    ``importance``, ``low``, ``high``). Drivers sorted by this month's importance; the
+    drivers in ``changed`` (their change passes the report's star rule) carry its mark.
     """
     ax = style.new_axes(ax, height=3.6)
     frame = data.assign(period=data["period"].astype(str))
@@ -207,7 +231,9 @@ def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = 
         ax.errorbar(part["importance"], y + shift,
                     xerr=_err(part["importance"], part["low"], part["high"]), fmt="none",
                     ecolor="black", lw=1, capsize=2)
-    ax.set_yticks(y, [labels.get(d, d) for d in order])
+    star = L.text("marks", "significant", language=language)
+    starred = set(changed)
+    ax.set_yticks(y, [labels.get(d, d) + (f" {star}" if d in starred else "") for d in order])
     ax.grid(axis="y", visible=False)
     ax.set(xlabel=_t("importance_r2", language), ylabel="",
            title=_t("driver_importance_title", language, month=_month_labels([month],
@@ -222,11 +248,16 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
     intervals and the cumulative share of the total loss.
 
     ``data`` is :func:`analysis.rootcause.cause_impact` or ``top_causes`` (``cause``,
-    ``label``, ``count``, ``impact`` and ``scope_n`` when known). The interval scales the
-    impact by the Wilson interval of the cause's share of answers.
+    ``label``, ``count``, ``impact`` and ``scope_n`` when known). With a ``contribution``
+    column (the causes' additive shares of the gap, :func:`analysis.rootcause.cause_impact`)
+    the bars are the contributions with their bootstrap intervals (``contribution_low``,
+    ``contribution_high``); otherwise the interval scales the impact by the Wilson interval
+    of the cause's share of answers.
     """
     from statsmodels.stats.proportion import proportion_confint
 
+    if "contribution" in data:
+        return _contribution_pareto(data, top=top, language=language, ax=ax)
     ax = style.new_axes(ax, height=4.0)
     # impact is the points the scope's NPS loses (negative): drawn as points lost, largest first
     frame = data.dropna(subset=["impact"]).sort_values("impact").head(top)
@@ -254,6 +285,38 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
     ax.grid(axis="x", visible=False)
     ax.set(ylabel=_t("impact_points", language), xlabel="", title=_t("pareto_title", language))
     cumulative = np.cumsum(np.clip(impact, 0, None)) / max(np.clip(impact, 0, None).sum(), 1e-9)
+    twin = ax.twinx()
+    twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
+    twin.set_ylim(0, 1.05)
+    twin.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    twin.set_ylabel(_t("cumulative_share", language))
+    twin.grid(False)
+    twin.spines["right"].set_visible(True)
+    return ax
+
+
+def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, ax):
+    ax = style.new_axes(ax, height=4.0)
+    frame = data.dropna(subset=["contribution"]).sort_values("contribution").head(top)
+    if frame.empty or frame["count"].sum() == 0:
+        return _thin(ax, language, _t("pareto_contribution_title", language))
+    lost = -frame["contribution"].to_numpy(dtype=float)
+    ends = np.sort(-frame[["contribution_low", "contribution_high"]].to_numpy(dtype=float).T,
+                   axis=0) if {"contribution_low", "contribution_high"} <= set(frame) else \
+        np.vstack([lost, lost])
+    x = np.arange(len(frame))
+    names = [_cause_text(c, lab, language) for c, lab in
+             zip(frame["cause"], frame.get("label", pd.Series([""] * len(frame))), strict=True)]
+    ax.bar(x, lost, color=style.RED, alpha=0.85, label=_t("impact", language))
+    ax.errorbar(x, lost, yerr=_err(lost, ends[0], ends[1]), fmt="none", ecolor="black",
+                capsize=3, lw=1)
+    ax.set_xticks(x, _labels(names), rotation=30, ha="right")
+    ax.grid(axis="x", visible=False)
+    ax.set(ylabel=_t("impact_points", language), xlabel="",
+           title=_t("pareto_contribution_title", language))
+    # the contributions add up to the gap: the line is each cause's cumulative share of it
+    gap = -float(data["contribution"].sum())
+    cumulative = np.cumsum(lost) / (gap if abs(gap) > 1e-9 else 1.0)
     twin = ax.twinx()
     twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
     twin.set_ylim(0, 1.05)
@@ -345,10 +408,16 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
     scope's overall rate as a line.
 
     ``data`` is :attr:`analysis.repairs.MonthlyRepeatReport.by_dealer` (``orders``,
-    ``repeats``, ``repeat_rate``).
+    ``repeats``, ``repeat_rate``). With the cohort columns (``cohort_orders``,
+    ``cohort_repeats``: orders closed in the period whose window has elapsed, and how many
+    came back) the rate is the cohort's, the one the tables show.
     """
     from statsmodels.stats.proportion import proportion_confint
 
+    if {"cohort_orders", "cohort_repeats"} <= set(data):
+        data = data.assign(orders=data["cohort_orders"], repeats=data["cohort_repeats"],
+                           repeat_rate=data["cohort_repeats"]
+                           / data["cohort_orders"].where(data["cohort_orders"] > 0))
     frame = data.loc[data["orders"] > 0].sort_values("repeat_rate", ascending=False).head(top)
     ax = style.new_axes(ax, height=0.26 * len(frame) + 1.6)
     if frame.empty:
@@ -383,11 +452,12 @@ def _err(centre, low, high) -> np.ndarray:
 
 def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float | None = None,
                   title: str = "", language: str | None = None,
-                  ax: plt.Axes | None = None) -> plt.Axes:
+                  ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
     """NPS per period with its interval as error bars; significant changes are marked.
 
     Takes a :func:`analysis.nps.summarize` frame with ``period``. A change vs the previous
-    period whose ``change_p_value`` is below ``1 - level`` gets a triangle (up or down);
+    period that passes the report's rule (``rule``; without one the frame's
+    ``change_flag``, else ``change_p_value`` below ``1 - level``) gets a triangle (up or down);
     ``level`` defaults to params/nps.yaml. Groups of ``hue`` are dodged side by side; touchpoint
     groups are named by the catalogue.
     """
@@ -412,7 +482,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
                     label=group_names.get(str(name), str(name)) if hue
                     else _t("nps_interval", language, level=F.percent(lvl)))
         if "change_p_value" in data or "change_flag" in data:
-            significant = rules.significant(data, "change", level_=lvl).to_numpy()
+            significant = rules.significant(data, "change", level_=lvl, rule=rule).to_numpy()
             up = significant & (data["change_vs_previous"] > 0).to_numpy()
             down = significant & ~up
             ax.scatter(x[up], y[up], marker="^", s=110, color=color, edgecolor="black",
@@ -422,7 +492,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
             flagged |= bool(significant.any())
     if flagged:
         ax.scatter([], [], marker="^", s=80, color="white", edgecolor="black",
-                   label=_t("significant_change", language, alpha=F.p_value(1 - lvl)))
+                   label=_star_label(rule, lvl, language))
     ax.axhline(0, color="grey", lw=0.8)
     ax.set_xticks(range(len(periods)), [str(p) for p in periods], rotation=45)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)

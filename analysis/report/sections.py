@@ -22,6 +22,7 @@ from analysis import (
     repairs,
     retention,
     rootcause,
+    stars,
     store,
 )
 from analysis.config import load_params
@@ -41,11 +42,48 @@ def _title(book: ReportBook, key: str, **values) -> str:
 
 
 def title(book: ReportBook, data: ReportData) -> None:
-    """The report's title and one line on how to read it."""
+    """The report's title and one line on how to read it, with the rule its stars follow
+    (computed here, before the other sections: :func:`star_rule`)."""
     book.heading(data.title_in(book.language))
     star = book.text("marks", "significant")
+    rule = _rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
-                        level=F.percent(load_params("nps")["level"])))
+                        level=F.percent(load_params("nps")["level"]),
+                        rule=rules.rule_text(rule, language=book.language)))
+
+
+def _driver_cluster() -> str | None:
+    """The column whose groups the driver bootstrap resamples whole (params/drivers.yaml)."""
+    return load_params("drivers").get("bootstrap_cluster")
+
+
+def _star_tables(data: ReportData) -> dict:
+    """The frames of every test the report stars (:func:`analysis.stars.report_tables`), once
+    per report; the sections show these same frames."""
+    def compute():
+        return stars.report_tables(
+            data.responses, month=data.month, network=data.is_network, reference=data.network,
+            cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data))
+
+    return _memo(data, "star_tables", compute)
+
+
+def star_rule(data: ReportData) -> stars.StarRule | None:
+    """The report's star rule, computed once per report before its sections run: one
+    Benjamini-Hochberg family over every p-value the report shows (params/flags.yaml
+    ``scope: report``), or each table's own flags (``scope: table``). Every section passes
+    it to :func:`analysis.report.rules.significant` through its tables and charts."""
+    return _memo(data, "star_rule", lambda: stars.StarRule.of(
+        stars.family_p_values(_star_tables(data))))
+
+
+def _rule(data: ReportData) -> stars.StarRule | None:
+    """The star rule, or None when it cannot be built (a scope without answers this month):
+    the tables then fall back to their own flags."""
+    try:
+        return star_rule(data)
+    except Exception:  # noqa: BLE001 - a table still renders with its own rule
+        return None
 
 
 def _monthly(data: ReportData) -> pd.DataFrame:
@@ -82,16 +120,18 @@ def headline(book: ReportBook, data: ReportData) -> None:
     """Headline NPS with interval and change, and the 12-month trend with its band."""
     lang = book.language
     with book.section(book.text("sections", "headline")):
+        rule = _rule(data)
         book.show(_title(book, "nps_month"), tables.headline_table(
             data.responses, month=data.month, invitations=data.invitations,
-            label=_scope_label(book, data), language=lang))
+            label=_scope_label(book, data), language=lang, rule=rule))
         monthly = _monthly(data)
-        book.chart(charts.nps_trend(monthly, language=lang, title=book.text(
+        book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
             "charts", "nps_by_month_title", first=F.month(data.months[0]),
             last=F.month(data.month))))
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
-        book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang),
+        book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
+                                                                    rule=rule),
                   html=False)
 
 
@@ -124,9 +164,8 @@ def summary(book: ReportBook, data: ReportData) -> None:
                 continue
             facts += [fact] if fact else []
             actions += todo
-        lvl = rules.level()
-        book.bullets(facts, note=book.text("summary", "rule", rule=book.text(
-            "summary", "rule_p", alpha=F.number(1 - lvl, 2))))
+        book.bullets(facts, note=book.text("summary", "rule", rule=rules.rule_text(
+            _rule(data), language=book.language)))
         book.subheading(book.text("sections", "actions"))
         book.bullets(actions[:6] or [book.text("summary", "no_actions")], ordered=True)
 
@@ -139,7 +178,7 @@ def _summary_headline(book: ReportBook, data: ReportData):
                   month=F.month(data.month))
     if len(monthly) < 2 or F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
-    real = bool(rules.significant(monthly.tail(1), "change").iloc[0])
+    real = bool(rules.significant(monthly.tail(1), "change", rule=_rule(data)).iloc[0])
     change = float(now["change_vs_previous"])
     values.update(previous=F.month(monthly["period"].iloc[-2]))
     if real:
@@ -151,7 +190,8 @@ def _summary_headline(book: ReportBook, data: ReportData):
 
 def _summary_dealers(book: ReportBook, data: ReportData):
     ranking = _ranking(data)
-    moved = ranking.loc[rules.significant(ranking, "change")].sort_values("change_vs_previous")
+    moved = ranking.loc[rules.significant(ranking, "change", rule=_rule(data))].sort_values(
+        "change_vs_previous")
     if moved.empty:
         return book.text("summary", "dealers_steady"), []
     names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
@@ -188,17 +228,18 @@ def _summary_cause(book: ReportBook, data: ReportData):
     impact = _memo(data, "impact", lambda: _causes(data, data.month))
     if impact is None or impact.empty:
         return None, []
-    top = impact.sort_values("impact").iloc[0]  # impact < 0: the points the month loses
+    # contribution < 0: the points of the month's gap the cause accounts for (they add up)
+    top = impact.sort_values("contribution").iloc[0]
     name = charts._cause_text(top["cause"], "", book.language)
     trend = ""
     previous = str(pd.Period(data.month, freq="M") - 1)
     if previous in set(data.months):
         before = _causes(data, previous)
         if before is not None and top["cause"] in set(before["cause"]):
-            was = -float(before.set_index("cause").loc[top["cause"], "impact"])
-            trend = book.text("summary", "cause_grew" if -top["impact"] > was else "cause_fell",
-                              before=F.number(was))
-    cost = F.number(-top["impact"])
+            was = -float(before.set_index("cause").loc[top["cause"], "contribution"])
+            trend = book.text("summary", "cause_grew" if -top["contribution"] > was
+                              else "cause_fell", before=F.number(was))
+    cost = F.number(-top["contribution"])
     fact = book.text("summary", "cause", cause=name, impact=cost, share=F.percent(top["share"]),
                      trend=trend)
     return fact, [book.text("summary", "act_cause", cause=name, impact=cost)]
@@ -239,14 +280,15 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     """NPS by one grouping column: the month with intervals, and the dynamics."""
     lang = book.language
     with book.section(book.text("sections", key)):
+        rule = _rule(data)
         book.show(_title(book, f"{key}_month"), tables.headline_table(
             data.responses, month=data.month, by=(by,), invitations=data.invitations,
-            language=lang))
+            language=lang, rule=rule))
         summary_ = nps.summarize(data.responses, by=(by,))
         if by == "touchpoint":
-            book.chart(charts.touchpoint_panels(summary_, language=lang))
+            book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule))
         else:
-            book.chart(charts.nps_trend(summary_, hue=by, language=lang,
+            book.chart(charts.nps_trend(summary_, hue=by, language=lang, rule=rule,
                                         title=book.text("charts", f"{key}_title")))
 
 
@@ -280,36 +322,50 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
     with book.section(book.text("sections", "dealers")):
         ranking = _ranking(data)
         monthly = _monthly(data)
+        rule = _rule(data)
         mean = monthly.loc[monthly["period"].astype(str) == data.month, "nps"]
         book.chart(charts.dealer_caterpillar(
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
-            language=lang, title=book.text("charts", "caterpillar_title",
-                                           month=F.month(data.month))))
+            language=lang, rule=rule, title=book.text("charts", "caterpillar_title",
+                                                      month=F.month(data.month))))
         book.show(_title(book, "dealers_month"), tables.dealer_table(
-            data.responses, month=data.month, dealers=data.dealers, language=lang))
+            data.responses, month=data.month, dealers=data.dealers, language=lang,
+            rule=rule, regional=not data.is_network))
 
 
 def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:
     """Which drivers move NPS (LMG share with intervals), this month beside the last."""
     lang = book.language
     with book.section(book.text("sections", "loyalty_drivers")):
+        # answers cluster within dealers: the bootstrap resamples dealers (params/drivers.yaml)
+        cluster = _driver_cluster()
         current = drivers.relative_importance(
             data.current, target="nps", drivers=drivers.driver_names(), n_boot=n_boot,
-            random_state=0)
+            random_state=0, cluster=cluster)
         # the network's importance by month is fitted once per batch (shared)
-        by_month = (shared.network_importance(data, n_boot=n_boot) if data.is_network
+        by_month = (shared.network_importance(data, n_boot=n_boot, cluster=cluster)
+                    if data.is_network
                     else drivers.importance_by_period(data.responses, period="M",
-                                                      n_boot=n_boot, random_state=0))
+                                                      n_boot=n_boot, random_state=0,
+                                                      cluster=cluster))
         previous = str(pd.Period(data.month, freq="M") - 1)
+        rule = _rule(data)
+        # the change the report stars: the same frame as the report's family of tests
+        change = (_star_tables(data)["driver importance change"] if n_boot == 200
+                  else stars.importance_tests(drivers.importance_change(
+                      data.responses, period="M", n_boot=n_boot, random_state=0,
+                      cluster=cluster)))
+        changed = ([] if change is None else
+                   change.loc[rules.significant(change, "change", rule=rule), "driver"])
         book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
-                                            language=lang))
+                                            language=lang, changed=changed))
         book.show(_title(book, "driver_importance", month=F.month(data.month),
                          r2=F.number(current.r2, 2), n=F.count(current.n)),
                   tables.importance_table(current, language=lang))
-        change = drivers.importance_change(data.responses, period="M", n_boot=n_boot,
-                                           random_state=0)
-        book.show(_title(book, "importance_change"),
-                  tables.importance_change_table(change, language=lang))
+        if change is not None:
+            book.show(_title(book, "importance_change"), tables.importance_change_table(
+                change.rename(columns={"change_p_value": "p_value",
+                                       "change_p_adj": "p_adj"}), language=lang, rule=rule))
 
 
 def importance_performance(book: ReportBook, data: ReportData) -> None:
@@ -334,11 +390,19 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
             return
         labels = rootcause.label_responses(data.current, model, refit=False)
         book.chart(charts.cause_pareto(impact, language=lang))
+        # every cause, ranked by its contribution (they add up to the gap), with the labels
+        # and quotes of the model's clusters
+        named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
         book.show(_title(book, "cause_impact"), tables.impact_table(
-            rootcause.top_causes(data.current, labels, model=model), language=lang),
-            max_rows=5)
-        book.show(_title(book, "dealer_causes"), tables.cause_matrix_table(
-            rootcause.dealer_cause_matrix(data.current, labels, value="impact"),
+            impact.merge(named[["cause", "label", "quotes"]], on="cause", how="left"),
+            language=lang), max_rows=5)
+        first = impact.iloc[0]
+        book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
+                            ref=F.nps(first["ref_nps"]), n=F.count(len(impact)),
+                            gap=F.number(-impact["contribution"].sum())))
+        min_count = load_params("taxonomy")["report"]["matrix_min_count"]
+        book.show(_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
+            rootcause.dealer_cause_matrix(data.current, labels, value="contribution"),
             language=lang), decimals=2, html=False)
 
 
@@ -349,6 +413,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
     top_n = int(load_params("growth")["top"])
     with book.section(book.text("sections", "growth_zones", n=top_n)):
         zones = shared.growth_result(data)
+        book.note(_growth_note(book, zones))
         # a region's report keeps its own dealers, ranked within the whole network
         only = None if data.is_network else data.dealers["dealer_id"]
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
@@ -369,6 +434,15 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             ranking, dealers=data.dealers, language=lang), html=False)
 
 
+def _growth_note(book: ReportBook, zones) -> str:
+    """How a pair becomes a growth zone (the one-sided test and BH) and how many did."""
+    table = zones.table
+    return book.text("notes", "growth_test", pairs=F.count(table["zone_p_value"].notna().sum()),
+                     q=F.percent(load_params("flags")["q"]),
+                     zones=F.count(int(table["growth_zone"].sum())),
+                     dealers=F.count(int(table.loc[table["growth_zone"], zones.by].nunique())))
+
+
 def css_index(book: ReportBook, data: ReportData) -> None:
     """The CSS weighted index per dealer vs previous month, region and nation."""
     with book.section(book.text("sections", "css")):
@@ -385,7 +459,7 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         book.chart(charts.css_comparison(summary_, language=book.language))
         book.show(_title(book, "css_by_dealer"), tables.css_table(
             data.responses, month=data.month, dealers=data.dealers, reference=data.network,
-            language=book.language))
+            language=book.language, rule=_rule(data)))
 
 
 def red_flags(book: ReportBook, data: ReportData) -> None:
@@ -408,7 +482,7 @@ def _sla_note(book: ReportBook, sla: cases.SlaReport) -> str:
     row = sla.network.iloc[0]
     return book.text("notes", "sla", now=f"{sla.now:%Y-%m-%d %H:%M}", hours=f"{sla.sla_hours:g}",
                      **{k: F.count(row[k]) for k in ("flags", *cases.STATUSES, "no_case")},
-                     compliance=F.percent(row["compliance"]),
+                     compliance=F.percent(row["compliance"]), decided=F.count(row["decided"]),
                      interval=F.percent_interval(row["compliance_low"], row["compliance_high"]))
 
 
@@ -478,10 +552,12 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
 
 
 def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
-    orders = int(rr.by_dealer["orders"].sum())
+    # the rate is the cohort's: orders closed in the month whose window has passed
+    orders = int(rr.by_dealer["cohort_orders"].sum())
+    repeats = int(rr.by_dealer["cohort_repeats"].sum())
     return book.text("notes", "repeat_repairs", month=rr.month, n=F.count(len(rr.pairs)),
                      days=rr.window_days, orders=F.count(orders),
-                     rate=F.percent(len(rr.pairs) / orders if orders else None, 1),
+                     rate=F.percent(repeats / orders if orders else None, 1),
                      mechanics=F.count((rr.kpi_mechanic["bonus_share"] == 0).sum()),
                      foremen=F.count((rr.kpi_foreman["bonus_share"] == 0).sum()))
 

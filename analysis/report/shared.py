@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.config import PARAMS_DIR
+from analysis.config import PARAMS_DIR, load_params
 from analysis.config import data_dir as resolve_data_dir
 
 CACHE_ENV = "DEALER_VOICE_REPORT_CACHE"
@@ -116,18 +116,22 @@ def cause_model(data, *, directory=None):
                   key=(data.month, _content(current)), directory=directory)
 
 
-def network_importance(data, *, n_boot: int = 200, directory=None) -> pd.DataFrame:
+def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
+                       directory=None) -> pd.DataFrame:
     """The whole network's driver importance by month (:func:`analysis.drivers.
-    importance_by_period`)."""
+    importance_by_period`); ``cluster`` resamples its groups whole (the report passes
+    ``bootstrap_cluster`` of params/drivers.yaml)."""
     from analysis import drivers
 
     return cached("importance", lambda: drivers.importance_by_period(
-        data.network, period="M", n_boot=n_boot, random_state=0), data_dir=data.data_dir,
-        key=(data.months, n_boot, _content(data.network)), directory=directory)
+        data.network, period="M", n_boot=n_boot, random_state=0, cluster=cluster),
+        data_dir=data.data_dir, key=(data.months, n_boot, cluster, _content(data.network)),
+        directory=directory)
 
 
 def warm(data, *, directory=None) -> None:
     """Compute every network-wide fit now (the batch does this before the notebooks)."""
     growth_result(data, directory=directory)
     cause_model(data, directory=directory)
-    network_importance(data, directory=directory)
+    network_importance(data, cluster=load_params("drivers").get("bootstrap_cluster"),
+                       directory=directory)

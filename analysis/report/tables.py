@@ -24,6 +24,7 @@ from analysis.incidents import CLOSURE_STATUSES
 from analysis.privacy import mask_pii_series
 from analysis.report import format as F
 from analysis.report import labels as L
+from analysis.report import rules
 
 __all__ = [
     "action_review_table", "cause_matrix_table", "channel_difference_table", "completion_table",
@@ -58,8 +59,26 @@ def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.Dat
 # --- NPS -------------------------------------------------------------------------------------
 
 
+def _stars(table: pd.DataFrame, test: str, alpha: float, rule) -> list[bool]:
+    """Which rows carry the star: the report's rule when given, else a raw p below alpha."""
+    if rule is not None:
+        return rules.significant(table, test, rule=rule).tolist()
+    return F.significant(table[f"{test}_p_value"], alpha)
+
+
+def _rank_interval(low, high) -> list[str]:
+    """A rank interval as text: ``3–17`` (the same rank twice: ``3``)."""
+    return [F.MISSING if F.is_missing(lo) or F.is_missing(hi)
+            else (f"{int(lo)}" if int(lo) == int(hi) else f"{int(lo)}–{int(hi)}")
+            for lo, hi in zip(low, high, strict=True)]
+
+
+def _rank_level() -> str:
+    return F.percent(load_params("flags")["ranks"]["level"])
+
+
 def _nps_frame(table: pd.DataFrame, first: dict, *, level: float, language: str | None,
-               extra: bool = False) -> pd.DataFrame:
+               extra: bool = False, rule=None) -> pd.DataFrame:
     """The NPS columns of a summary: answers, NPS (small samples marked), interval, change
     (significant ones marked), its p-value and the response rate when there is one.
 
@@ -81,7 +100,7 @@ def _nps_frame(table: pd.DataFrame, first: dict, *, level: float, language: str 
         c("interval", level=F.percent(level)): F.each(F.interval, table["nps_low"],
                                                        table["nps_high"], sign=True),
         c("change"): [F.marked(F.signed(v), s, star) for v, s in zip(
-            table["change_vs_previous"], F.significant(table["change_p_value"], alpha))],
+            table["change_vs_previous"], _stars(table, "change", alpha, rule))],
         c("p_value"): [F.p_value(v, alpha=alpha) for v in table["change_p_value"]],
     })
     if extra and "invited" in table:
@@ -104,12 +123,14 @@ def headline_table(
     label: str | None = None,
     params: dict | None = None,
     language: str | None = None,
+    rule=None,
 ) -> pd.DataFrame:
     """The report month: NPS with interval, change vs previous month, one row per group.
 
     ``responses`` should include the previous month for the change column; ``label`` names
     the row when ``by=()``. The table holds aggregates only, never personal data. A ``*``
-    marks a change significant at 1 - level.
+    marks a change that passes ``rule`` (the report's :class:`~analysis.stars.StarRule`;
+    without one: significant at 1 - level).
     """
     p = _nps_params(params)
     lvl = _level(level, p)
@@ -125,15 +146,15 @@ def headline_table(
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
     return _nps_frame(table, {L.column("group", language=language): groups.to_numpy()},
-                      level=lvl, language=language)
+                      level=lvl, language=language, rule=rule)
 
 
 def series_table(summary: pd.DataFrame, *, level: float | None = None,
-                 language: str | None = None) -> pd.DataFrame:
+                 language: str | None = None, rule=None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame by period (one group), every number kept."""
     lvl = _level(level, _nps_params(None))
     first = {L.column("month", language=language): summary["period"].astype(str).to_numpy()}
-    return _nps_frame(summary, first, level=lvl, language=language, extra=True)
+    return _nps_frame(summary, first, level=lvl, language=language, extra=True, rule=rule)
 
 
 def dealer_table(
@@ -145,24 +166,32 @@ def dealer_table(
     min_n: int | None = None,
     params: dict | None = None,
     language: str | None = None,
+    rule=None,
+    ranked: pd.DataFrame | None = None,
+    regional: bool = False,
 ) -> pd.DataFrame:
-    """The dealer ranking: interval, shrunk NPS, small-sample mark.
+    """The dealer ranking: interval, shrunk NPS, small-sample mark, the rank's interval and
+    the chances of the top and bottom quarter.
 
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
-    to the rest of the region that is significant at 1 - level.
+    to the rest of the region that passes ``rule`` (the report's star rule; without one:
+    significant at 1 - level). ``ranked`` is :func:`analysis.nps.rank_dealers` when the
+    caller has it (otherwise it is computed from ``responses``). ``regional``: the answers
+    are one region's, so its region and the rank in it (the rank itself) are left out.
     """
     p = _nps_params(params)
     lvl = _level(level, p)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
     small = f" ({L.text('marks', 'small_sample', language=language)})"
-    ranked = nps_module.rank_dealers(responses, period=month, dealers=dealers, level=lvl,
-                                     min_n=min_n, params=p)
+    if ranked is None:
+        ranked = nps_module.rank_dealers(responses, period=month, dealers=dealers, level=lvl,
+                                         min_n=min_n, params=p)
     alpha = 1 - lvl
 
-    def change(values, p_values):
+    def change(values, test):
         return [F.marked(F.signed(v), s, star)
-                for v, s in zip(values, F.significant(p_values, alpha))]
+                for v, s in zip(values, _stars(ranked, test, alpha, rule))]
 
     shown = pd.DataFrame({
         c("rank"): ranked["rank_network"],
@@ -175,11 +204,19 @@ def dealer_table(
         c("interval", level=F.percent(lvl)): F.each(F.interval, ranked["nps_low"],
                                                       ranked["nps_high"], sign=True),
         c("nps_shrunk"): [F.nps(v) for v in ranked["nps_shrunk"]],
-        c("vs_rest_of_region"): change(ranked["vs_region"], ranked["vs_region_p_value"]),
+        c("vs_rest_of_region"): change(ranked["vs_region"], "vs_region"),
     })
     if "change_vs_previous" in ranked:
-        shown[c("change")] = change(ranked["change_vs_previous"], ranked["change_p_value"])
-    return shown
+        shown[c("change")] = change(ranked["change_vs_previous"], "change")
+    if regional:
+        shown = shown.drop(columns=[c("rank_region"), c("region")])
+    if "rank_low" in ranked:
+        shown[c("rank_interval", level=_rank_level())] = _rank_interval(ranked["rank_low"],
+                                                                        ranked["rank_high"])
+        # one column for both chances keeps the HTML table on one line a dealer
+        shown[c("p_quarters")] = [f"{F.percent(t)} / {F.percent(b)}" for t, b in zip(
+            ranked["p_top_quarter"], ranked["p_bottom_quarter"], strict=True)]
+    return shown.reset_index(drop=True)
 
 
 def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -226,8 +263,11 @@ def importance_table(result: dr.ImportanceResult, *, language: str | None = None
 
 
 def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
-                            language: str | None = None) -> pd.DataFrame:
-    """:func:`analysis.drivers.importance_change` as a report table, shares in percent points."""
+                            language: str | None = None, rule=None) -> pd.DataFrame:
+    """:func:`analysis.drivers.importance_change` as a report table, shares in percent points.
+
+    "Really changed" is the report's star rule (``rule``) on the bootstrap p-value; without
+    one, the Benjamini-Hochberg flag over the drivers (``change_flag``), never a raw p."""
     labels = L.driver_labels(language)
     c = L.columns(language)
     lvl = _level(level, _nps_params(None))
@@ -241,8 +281,18 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
         c("change_pp"): 100 * change["diff"],
         c("interval_pp", level=F.percent(lvl)): F.each(F.interval, 100 * change["low"],
                                                         100 * change["high"], sign=True),
-        c("really_changed"): np.where(change["changed"], yes, no),
+        c("p_value"): [F.p_value(v) for v in change["p_value"]],
+        c("really_changed"): np.where(_importance_stars(change, rule), yes, no),
     })
+
+
+def _importance_stars(change: pd.DataFrame, rule) -> np.ndarray:
+    from analysis.stars import importance_tests
+
+    tests = importance_tests(change)
+    if rule is None and "change_flag" not in tests:
+        return change["changed"].to_numpy(dtype=bool)
+    return rules.significant(tests, "change", rule=rule).to_numpy()
 
 
 def importance_performance_table(table: pd.DataFrame, *, language: str | None = None
@@ -292,8 +342,10 @@ def top_growth_table(
     """The deck's "TOP dealers with growth zones", one row per dealer.
 
     Columns: ``#``, ``Dealer``, ``Region``, ``Answers``, ``NPS``, the NPS interval
-    (``[+12.6, +19.5]``), ``Attainable uplift`` (NPS points of closing all growth zones at
-    once) and ``Growth zone 1..max_zones`` (``Driver label: +4.2 [+2.0, +6.5]``, NPS points).
+    (``[+12.6, +19.5]``), the NPS points associated with closing all its growth zones at once
+    (``assoc_total_uplift``: a cross-sectional association, not a promise) and ``Growth zone
+    1..max_zones`` (``Driver label: +4.2 [+2.0, +6.5]``, NPS points). Only pairs that pass
+    the one-sided gap test (``growth_zone``) are zones.
     ``dealers`` supplies names when the responses had none; ``only`` keeps these dealers
     (ids) of the network's TOP, with their network ranks.
     """
@@ -307,10 +359,14 @@ def top_growth_table(
                decimals=decimals, sign=True), index=d.index, dtype=object))
              .pivot(index=result.by, columns="zone", values="text")
              .reindex(columns=range(1, max_zones + 1))
+             .astype(object)
              .fillna("")
              .rename(columns=lambda z: c("growth_zone_n", n=z)))
     info = result.dealers.set_index(result.by)
     leaders = top.drop_duplicates(result.by)[["rank", result.by, "total_uplift"]]
+    if "assoc_total_uplift" in result.dealers:
+        leaders = leaders.assign(total_uplift=leaders[result.by].map(
+            result.dealers.set_index(result.by)["assoc_total_uplift"]))
     ids = leaders[result.by]
     known = info.loc[ids, "dealer_name"].reset_index(drop=True) if "dealer_name" in info else None
     row = info.loc[ids]
@@ -323,7 +379,7 @@ def top_growth_table(
         c("nps"): [F.nps(v, decimals) for v in row["nps"]],
         c("interval", level=F.percent(result.level)): F.each(
             F.interval, row["nps_low"], row["nps_high"], decimals=decimals, sign=True),
-        c("attainable_uplift"): leaders["total_uplift"].round(decimals).to_numpy(),
+        c("assoc_uplift"): leaders["total_uplift"].round(decimals).to_numpy(),
     })
     return pd.concat([out, zones.loc[ids].reset_index(drop=True)], axis=1)
 
@@ -341,7 +397,9 @@ def driver_ranking_table(
 
     One row per driver x dealer, drivers in ``drivers`` order (default: the ranking's), best
     first: ``Driver``, ``Rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
-    ``Mean [interval]``, ``Shrunk mean``, ``Region mean`` and a ``Note`` on small samples.
+    ``Mean [interval]``, ``Shrunk mean``, ``Region mean``, the rank's interval and the
+    chances of the top and bottom quarter (when the ranking has them) and a ``Note`` on
+    small samples.
     """
     decimals = F.DECIMALS if decimals is None else decimals
     order = list(dict.fromkeys(ranking["driver"])) if drivers is None else list(drivers)
@@ -364,6 +422,11 @@ def driver_ranking_table(
                                    ranked["high"], decimals=decimals),
         c("shrunk_mean"): ranked["shrunk"].round(decimals + 1),
         c("region_mean"): ranked["region_mean"].round(decimals + 1),
+        **({c("rank_interval", level=_rank_level()): _rank_interval(ranked["rank_low"],
+                                                                    ranked["rank_high"]),
+            c("p_top_quarter"): F.each(F.percent, ranked["p_top_quarter"]),
+            c("p_bottom_quarter"): F.each(F.percent, ranked["p_bottom_quarter"])}
+           if "rank_low" in ranked else {}),
         c("note"): np.where(ranked["small_sample"],
                             L.text("marks", "shrunk_toward_region", language=language), ""),
     })
@@ -398,9 +461,11 @@ def growth_table(
         c("current_shrunk_mean"): t["current"].round(rating_digits),
         c("benchmark"): t["benchmark"].round(rating_digits),
         c("gap"): t["gap"].round(rating_digits),
-        c("uplift"): t["uplift"].round(nps_digits),
+        c("uplift"): t.get("assoc_uplift", t["uplift"]).round(nps_digits),
         c("interval", level=F.percent(result.level)): F.each(
             F.interval, t["uplift_low"], t["uplift_high"], decimals=nps_digits, sign=True),
+        **({c("gap_p_value"): t["zone_p_value"].round(4),
+            c("gap_p_adj"): t["zone_p_adj"].round(4)} if "zone_p_value" in t else {}),
         c("growth_zone"): np.where(t["growth_zone"], L.text("marks", "yes", language=language),
                                    ""),
         c("zone_rank"): t["zone_rank"],
@@ -420,12 +485,14 @@ def css_table(
     reference: pd.DataFrame | None = None,
     params: dict | None = None,
     language: str | None = None,
+    rule=None,
 ) -> pd.DataFrame:
     """CSS per dealer in the report month vs previous month, region and nation.
 
     ``reference``: the network's answers for the averages (see
     :func:`analysis.css.summarize_css`). Aggregates only, no customer data. ``*`` marks a
-    change significant at 1 - level.
+    change that passes ``rule`` (the report's star rule; without one: the Welch test's
+    Benjamini-Hochberg flag, never below the small-sample threshold).
     """
     p = load_css_params() if params is None else params
     level = float(p["level"])
@@ -439,7 +506,6 @@ def css_table(
     else:
         label = table[list(by)].astype(str).agg(" / ".join, axis=1)
     c = L.columns(language)
-    alpha = 1 - level
     star = L.text("marks", "significant", language=language)
     small = f" ({L.text('marks', 'small_sample', language=language)})"
     shown = pd.DataFrame({
@@ -451,7 +517,8 @@ def css_table(
         c("interval", level=F.percent(level)): F.each(F.interval, table["css_low"],
                                                        table["css_high"]),
         c("change"): [F.marked(F.signed(v), s, star) for v, s in zip(
-            table["change_vs_previous"], F.significant(table["change_p_value"], alpha))],
+            table["change_vs_previous"], rules.significant(table, "change", level_=level,
+                                                           rule=rule))],
         c("vs_region"): [F.signed(v) for v in table["vs_region"]],
         c("vs_national"): [F.signed(v) for v in table["vs_national"]],
     })
@@ -469,7 +536,9 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
               language: str | None = None) -> pd.DataFrame:
     """A :func:`analysis.cases.sla_summary` frame: readable headers, percentages, worst first.
 
-    ``level`` names the interval's level in its header (params/operations.yaml by default).
+    Compliance is ``met_in_closed / decided``: over the flags whose SLA window has closed
+    (both shown). ``level`` names the interval's level in its header (params/operations.yaml
+    by default).
     """
     names = {"region": "region", "dealer_name": "dealer", "dealer_id": "dealer_id",
              "owner": "owner", "flags": "red_flags", "met": "met", "breached": "breached",
@@ -478,7 +547,11 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
     c = L.columns(language)
     interval = c("interval_pct", level=_operations_level("red_flags", level))
     pct = 100 * summary[["compliance", "compliance_low", "compliance_high"]]
+    closed = ([f"{F.count(m)} / {F.count(d)}" for m, d in
+               zip(summary["met_in_closed"], summary["decided"], strict=True)]
+              if {"met_in_closed", "decided"} <= set(summary) else None)
     out = summary.assign(**{
+        **({c("met_in_closed"): closed} if closed is not None else {}),
         c("compliance_pct"): pct["compliance"].round(1),
         interval: F.each(F.interval, pct["compliance_low"], pct["compliance_high"]),
         c("median_hours_to_contact"): summary["median_contact_hours"].round(1)})
@@ -488,6 +561,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
         out.sort_values(["compliance", "decided"], ascending=[True, False], na_position="last")
         .rename(columns={k: c(v) for k, v in names.items()})
         [[c(names[k]) for k in names if k in summary]
+         + ([c("met_in_closed")] if closed is not None else [])
          + [c("compliance_pct"), interval, c("median_hours_to_contact")]]
         .reset_index(drop=True)
     )
@@ -613,23 +687,45 @@ def repeat_kpi_table(kpi: pd.DataFrame, *, role: str = "mechanic",
         raise ValueError(f"role must be one of {repairs.ROLES}, got {role!r}")
     c = L.columns(language)
     out = (kpi.sort_values(["repeats", "dealer_id", role], ascending=[False, True, True])
-           .assign(**{c("repeat_rate_pct"): lambda d: (100 * d["repeat_rate"]).round(1),
-                      c("bonus_share_pct"): lambda d: (100 * d["bonus_share"]).round(1)}))
+           .assign(**{c("bonus_share_pct"): lambda d: (100 * d["bonus_share"]).round(1)}))
+    rate = _cohort_columns(out, language)
     out = _rename(out, language, dealer_id="dealer_id", **{role: role}, period="period",
                   orders="orders", repeats="repeats")
-    return out[[c("dealer_id"), c(role), c("period"), c("orders"), c("repeats"),
-                c("repeat_rate_pct"), c("bonus_share_pct")]].reset_index(drop=True)
+    return pd.concat([out[[c("dealer_id"), c(role), c("period"), c("orders"), c("repeats")]]
+                      .reset_index(drop=True), rate,
+                      out[[c("bonus_share_pct")]].reset_index(drop=True)], axis=1)
+
+
+def _cohort_columns(frame: pd.DataFrame, language: str | None) -> pd.DataFrame:
+    """The cohort repeat rate (:mod:`analysis.repairs`, Rates) with its Wilson interval; the
+    old ratio of repeats by return date to orders by close date where there is no cohort."""
+    c = L.columns(language)
+    if "cohort_rate" not in frame:
+        return pd.DataFrame({c("repeat_rate_pct"): (100 * frame["repeat_rate"]).round(1)
+                             .to_numpy()})
+    level = _operations_level("red_flags", None)
+    return pd.DataFrame({
+        c("cohort_orders"): frame["cohort_orders"].astype("int64").to_numpy(),
+        c("cohort_repeats"): frame["cohort_repeats"].astype("int64").to_numpy(),
+        c("cohort_rate_pct"): (100 * frame["cohort_rate"]).round(1).to_numpy(),
+        c("interval_pct", level=level): F.each(F.interval, 100 * frame["cohort_rate_low"],
+                                                100 * frame["cohort_rate_high"]),
+    })
 
 
 def repeats_by_dealer_table(by_dealer: pd.DataFrame, *, language: str | None = None
                             ) -> pd.DataFrame:
-    """:attr:`analysis.repairs.MonthlyRepeatReport.by_dealer`: orders, repeats and the rate."""
+    """:attr:`analysis.repairs.MonthlyRepeatReport.by_dealer`: orders closed, repeats (by
+    return date), and the cohort repeat rate with its Wilson interval, highest first."""
     cols = {"dealer_id": "dealer_id", "dealer_name": "dealer", "region": "region",
             "orders": "orders", "repeats": "repeats"}
-    out = by_dealer.assign(**{L.column("repeat_rate_pct", language=language):
-                              (100 * by_dealer["repeat_rate"]).round(1)})
-    return _rename(out.drop(columns="repeat_rate"), language,
-                   **{k: v for k, v in cols.items() if k in out})
+    if "cohort_rate" in by_dealer:
+        by_dealer = by_dealer.sort_values(["cohort_rate", "cohort_repeats"],
+                                          ascending=[False, False], na_position="last")
+    keys = _rename(by_dealer[[k for k in cols if k in by_dealer]], language,
+                   **{k: v for k, v in cols.items() if k in by_dealer})
+    return pd.concat([keys.reset_index(drop=True), _cohort_columns(by_dealer, language)],
+                     axis=1)
 
 
 def reviews_table(reviews: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -659,10 +755,35 @@ def _cause_name(cause, label, language: str | None) -> str:
     return label or str(cause)
 
 
-def impact_table(causes: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+def impact_table(causes: pd.DataFrame, *, language: str | None = None,
+                 level: float | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.top_causes` made readable: causes by NPS impact, with their
-    name and masked quotes."""
+    name and masked quotes.
+
+    With a ``contribution`` column (:func:`analysis.rootcause.cause_impact` joined with the
+    labels and quotes of ``top_causes``) the causes are ranked by their contribution to the
+    gap, shown in points with its bootstrap interval: the contributions of all causes add
+    up to the scope's gap (``scope_nps - ref_nps``), so a reader may sum the column.
+    """
     c = L.columns(language)
+    if "contribution" in causes:
+        lvl = _level(level, _nps_params(None))
+        ranked = causes.sort_values(["contribution", "count"], ascending=[True, False])
+        quotes = ranked["quotes"] if "quotes" in ranked else pd.Series([()] * len(ranked))
+        return pd.DataFrame({
+            c("rank"): np.arange(1, len(ranked) + 1),
+            c("cause"): [_cause_name(k, lab, language) for k, lab in
+                         zip(ranked["cause"], ranked.get("label", ranked["cause"]).fillna(""))],
+            c("answers"): ranked["count"].to_numpy(),
+            c("share_pct"): (100 * ranked["share"]).round(1).to_numpy(),
+            c("nps"): [F.nps(v) for v in ranked["nps"]],
+            c("contribution_points"): ranked["contribution"].round(2).to_numpy(),
+            c("interval", level=F.percent(lvl)): F.each(
+                F.interval, ranked["contribution_low"], ranked["contribution_high"],
+                sign=True),
+            c("quotes"): [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
+                          for q in quotes],
+        })
     return pd.DataFrame({
         c("rank"): causes["rank"].to_numpy(),
         c("cause"): [_cause_name(k, lab, language)
@@ -677,7 +798,8 @@ def impact_table(causes: pd.DataFrame, *, language: str | None = None) -> pd.Dat
 
 
 def cause_matrix_table(matrix: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
-    """:func:`analysis.rootcause.dealer_cause_matrix` with cause names as headers."""
+    """:func:`analysis.rootcause.dealer_cause_matrix` with cause names as headers (cells
+    built on fewer answers than ``matrix_min_count`` stay empty)."""
     return (matrix.rename(columns=lambda k: L.name("causes", k, language=language))
             .rename_axis(index=L.column("dealer", language=language), columns=None))
 
