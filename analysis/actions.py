@@ -46,6 +46,7 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, two_sided_p, wilson_interval, z_value
+from analysis.store import region_for
 
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",
@@ -119,12 +120,7 @@ def completion(
     level = check_level(level if level is not None else _settings(params)["level"])
     status = action_status(actions, as_of=as_of)
     by = list(by)
-    if "region" in by and "region" not in status.columns:
-        if dealers is None:
-            raise ActionsDataError("completion by region needs the dealers table",
-                                   table="actions", column="region",
-                                   fix="pass dealers=store.load('dealers')")
-        status = status.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
+    status = region_for(status, dealers, by=by, table="actions", error=ActionsDataError)
     counts = pd.crosstab([status[c] for c in by] if by else pd.Series("all", index=status.index,
                                                                            name="_all"),
                          status["state"]).reindex(columns=list(STATES), fill_value=0)
