@@ -361,12 +361,35 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
         book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang))
         book.show(_title(book, "growth_top", n=top_n), top)
+        _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(_title(book, "growth_table"), tables.growth_table(
             zones, dealers=data.all_dealers, only=only, language=lang), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses)
         book.show(_title(book, "driver_ranking"), tables.driver_ranking_table(
             ranking, dealers=data.dealers, language=lang), html=False)
+
+
+def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> None:
+    """What closing each top zone's gap is associated with in a year of workshop visits
+    (retention.uplift_value): the top rows here, every zone in the Excel file. Left out in one
+    line while repair orders or a year of returns are missing."""
+    if data.repair_orders is None or data.repair_orders.empty or leaders.empty:
+        return
+    _, rates, months = _return_rates(data)
+    if rates["rate"].isna().all():
+        return
+    loop = load_params("loop")
+    customers = retention.service_customers(
+        data.repair_orders, as_of=pd.Period(data.month, freq="M").end_time)
+    value = retention.uplift_value(leaders.merge(customers, on="dealer_id", how="inner"),
+                                   rates, gain="uplift",
+                                   gain_interval=("uplift_low", "uplift_high"))
+    book.note(book.text("notes", "growth_value", months=months,
+                        visits=loop["value"]["visits_per_year"],
+                        order=F.count(loop["value"]["average_order_value"])))
+    book.show(_title(book, "growth_value"), tables.growth_value_table(
+        value, dealers=data.all_dealers, language=book.language), max_rows=3)
 
 
 def css_index(book: ReportBook, data: ReportData) -> None:
@@ -532,13 +555,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         # every dealer's counts: the Excel file (the chart above says what moved)
         book.show(_title(book, "customer_flow", month=data.month), tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
-        # a return rate over `months` needs that many months of history after the answers:
-        # the data the report reads allow one month less than they span
-        span = data.responses["month"].nunique()
-        months = max(1, min(int(loop["retention"]["months"]), span - 1))
-        service = data.responses.loc[
-            data.responses["touchpoint"] == loop["retention"]["touchpoint"]]
-        rates = retention.return_rates(data.repair_orders, service, months=months)
+        service, rates, months = _return_rates(data)
         if rates["rate"].isna().all():
             book.note(book.text("notes", "no_return_history", months=months))
             return
@@ -559,6 +576,21 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             detractors=int((calls["reason"] == "detractor").sum()),
                             lapsed=int((calls["reason"] == "lapsed").sum()),
                             dealers=int(calls["dealer_id"].nunique())))
+
+
+def _return_rates(data: ReportData):
+    """The scope's service answers, their return rates by NPS category and the horizon in
+    months, once per report (the customers and the growth zones sections read them)."""
+    def compute():
+        loop = load_params("loop")["retention"]
+        # a return rate over `months` needs that many months of history after the answers:
+        # the data the report reads allow one month less than they span
+        span = data.responses["month"].nunique()
+        months = max(1, min(int(loop["months"]), span - 1))
+        service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
+        return service, retention.return_rates(data.repair_orders, service, months=months), months
+
+    return _memo(data, "return_rates", compute)
 
 
 def survey_funnel(book: ReportBook, data: ReportData) -> None:
