@@ -50,7 +50,8 @@ def test_actions_section_shows_completion_and_the_measured_effects(monkeypatch, 
     titles = list(book.tables)
     assert titles[:2] == ["Action plans: completion", "Actions of the month and their effect"]
     review = actions.monthly_review(network.actions, network.network, month=network.month,
-                                    dealers=network.all_dealers)
+                                    dealers=network.all_dealers,
+                                    causes=sections._action_causes(network))
     table = book.tables["Actions of the month and their effect"]
     assert table["Action"].tolist() == review["action_id"].tolist()
     measured = review["effect"].notna().to_numpy()

@@ -522,7 +522,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                   tables.completion_table(_with_names(done, data), language=lang))
         # the comparison dealers are the whole network's: a region's own may be too few
         review = actions.monthly_review(data.actions, data.network, month=data.month,
-                                        dealers=data.all_dealers)
+                                        dealers=data.all_dealers, causes=_action_causes(data))
         if review.empty:
             book.note(book.text("notes", "no_actions", month=data.month))
             return
@@ -534,6 +534,20 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                   max_rows=5)
         if measured.any():
             book.chart(charts.action_effects(review, language=lang))
+
+
+def _action_causes(data: ReportData):
+    """The cause each of the network's answers names (the network's cause model of the month),
+    for actions on a root cause; None when no action targets one or there is no model."""
+    if data.actions["target"].isin(drivers.driver_names()).all():
+        return None
+    model = shared.cause_model(data)
+    if model is None:
+        return None
+    try:
+        return rootcause.label_responses(data.network, model, refit=False)
+    except rootcause.RootCauseError:
+        return None
 
 
 def _with_names(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
