@@ -126,7 +126,7 @@ def test_growth_zones_show_the_value_associated_with_closing_the_gap(monkeypatch
     assert (value["value"] <= value["value_high"]).all()
     # worded as an association; the HTML keeps the top rows, the Excel file has them all
     html = " ".join(str(getattr(obj, "data", "")) for obj in shown)
-    assert "Value associated with closing a zone" in html and "not a promise" in html
+    assert "An association, not a promise" in html and "service customers" in html
     assert f"{len(table) - 3} more rows in the Excel file" in html or len(table) <= 3
     ru, _ = _run(monkeypatch, network, "growth_zones", language="ru")
     assert "Ценность, связанная с закрытием разрыва, по зонам" in ru.tables
