@@ -126,7 +126,10 @@ def test_growth_zones_show_the_value_associated_with_closing_the_gap(monkeypatch
     assert (value["value"] <= value["value_high"]).all()
     # worded as an association; the HTML keeps the top rows, the Excel file has them all
     html = " ".join(str(getattr(obj, "data", "")) for obj in shown)
-    assert "An association, not a promise" in html and "service customers" in html
+    assert "An association, not a promise" in html and "detractor to promoter" in html
     assert f"{len(table) - 3} more rows in the Excel file" in html or len(table) <= 3
+    top = html[html.index(title):]
+    assert top.count("<tr") == 1 + min(3, len(table))  # the header and the top rows
+    assert "Value associated a year [95% interval]" in top
     ru, _ = _run(monkeypatch, network, "growth_zones", language="ru")
     assert "Ценность, связанная с закрытием разрыва, по зонам" in ru.tables

@@ -372,8 +372,8 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
 
 def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> None:
     """What closing each top zone's gap is associated with in a year of workshop visits
-    (retention.uplift_value): the top rows here, every zone in the Excel file. Left out in one
-    line while repair orders or a year of returns are missing."""
+    (retention.uplift_value): the top rows here, every zone in the Excel file. Nothing is
+    shown while repair orders or returns are missing (the customers section says so)."""
     if data.repair_orders is None or data.repair_orders.empty or leaders.empty:
         return
     _, rates, months = _return_rates(data)
@@ -388,8 +388,11 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
     book.note(book.text("notes", "growth_value", months=months,
                         visits=loop["value"]["visits_per_year"],
                         order=F.count(loop["value"]["average_order_value"])))
-    book.show(_title(book, "growth_value"), tables.growth_value_table(
-        value, dealers=data.all_dealers, language=book.language), max_rows=3)
+    title = _title(book, "growth_value")
+    book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
+                                               language=book.language), html=False)
+    book.show(title, tables.growth_value_table(value, dealers=data.all_dealers, compact=True,
+                                               language=book.language), excel=False, max_rows=3)
 
 
 def css_index(book: ReportBook, data: ReportData) -> None:
@@ -582,7 +585,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             visits=loop["value"]["visits_per_year"],
                             order=F.count(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
-            value, dealers=data.dealers, language=lang), max_rows=5)
+            value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here
         calls = retention.win_back(data.repair_orders, service,
                                    as_of=pd.Period(data.month, freq="M").end_time)

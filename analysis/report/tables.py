@@ -799,17 +799,28 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
 
 
 def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
-                       language: str | None = None) -> pd.DataFrame:
+                       compact: bool = False, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.retention.uplift_value` of growth zones: the value associated with
-    closing each zone's gap, largest first (dealer, driver, NPS uplift, service customers,
-    customers moved, value a year with its interval)."""
+    closing each zone's gap, largest first: dealer, driver, NPS uplift, service customers,
+    customers moved, value a year and its interval. ``compact``: dealer, driver, NPS uplift
+    and the value with its interval in one column (one line a row, for the HTML)."""
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
                           na_position="last")
     level = _operations_level_loop("retention")
-    return pd.DataFrame({
+    head = {
         c("dealer"): _dealer_names(v["dealer_id"], dealers, None, "dealer_id").to_numpy(),
         c("driver"): v["driver"].map(L.driver_labels(language)).fillna(v["driver"]).to_numpy(),
+    }
+    if compact:
+        return pd.DataFrame({
+            **head,
+            c("uplift"): F.each(F.signed, v["uplift"]),
+            c("value_interval", level=level): F.each(
+                F.with_interval, v["value"], v["value_low"], v["value_high"], decimals=0),
+        })
+    return pd.DataFrame({
+        **head,
         c("uplift"): F.each(F.with_interval, v["uplift"], v["uplift_low"], v["uplift_high"],
                             sign=True),
         c("service_customers"): v["customers"].astype("int64").to_numpy(),
