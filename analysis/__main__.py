@@ -6,6 +6,7 @@ demo-data   write the synthetic demo network (Parquet + truth.json)
 report      render monthly reports (network and regions) with papermill
 ingest      validate exports (CSV/XLSX/Parquet) into the store (Delta Lake), with a quarantine
 calibrate   permutation nulls of the report's flags on a store: false stars, false zones, power
+winback     the customer-care team's win-back list as an Excel file (contacts only on request)
 store       the store's versions and history; migrate, optimize, vacuum
 """
 
@@ -166,6 +167,21 @@ def _calibrate(args: argparse.Namespace) -> int:
         growth_permutations=args.growth_permutations, growth_n_boot=args.n_boot,
         windows=tuple(args.windows), random_state=args.seed)
     print(result.summary())
+    return 0
+
+
+def _win_back(args: argparse.Namespace) -> int:
+    from analysis.report.winback import WinBackError, export_win_back
+
+    regions = None if args.region in (None, ["all"]) else args.region
+    try:
+        done = export_win_back(args.out, month=args.month, regions=regions,
+                               data_dir=args.data, include_contacts=args.include_contacts,
+                               language=args.language)
+    except WinBackError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(done.summary())
     return 0
 
 
@@ -334,6 +350,25 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seed", type=int, default=0)
     cal.set_defaults(func=_calibrate)
     _add_store_parser(sub)
+
+    wb = sub.add_parser(
+        "winback", help="the customer-care team's win-back list as an Excel file",
+        description="Recent detractors who have not come back and lapsed customers (no "
+        "visit for lapsed_after_months, params/loop.yaml) per dealer at the end of --month, "
+        "as a workbook for the customer-care team. VINs, phones and e-mails are personal "
+        "data: they are in the file only with --include-contacts; without it the file has "
+        "none. The monthly report never shows the list, only how many there are.")
+    wb.add_argument("--month", required=True, help="YYYY-MM: the list as of this month's end")
+    wb.add_argument("--region", nargs="+", default=["all"],
+                    help="'all' (default) or region names")
+    wb.add_argument("--out", type=Path, required=True, help="the .xlsx file to write")
+    wb.add_argument("--include-contacts", action="store_true",
+                    help="add VIN, phone and e-mail (the team's own export; keep it where "
+                    "only the team can read it)")
+    wb.add_argument("--data", help="data directory (default $DEALER_VOICE_DATA or data/demo)")
+    wb.add_argument("--language", choices=("en", "ru"),
+                    help="headers' language (default: params/labels.yaml)")
+    wb.set_defaults(func=_win_back)
     return parser
 
 

@@ -46,6 +46,7 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, two_sided_p, wilson_interval, z_value
+from analysis.store import region_for
 
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",
@@ -119,12 +120,7 @@ def completion(
     level = check_level(level if level is not None else _settings(params)["level"])
     status = action_status(actions, as_of=as_of)
     by = list(by)
-    if "region" in by and "region" not in status.columns:
-        if dealers is None:
-            raise ActionsDataError("completion by region needs the dealers table",
-                                   table="actions", column="region",
-                                   fix="pass dealers=store.load('dealers')")
-        status = status.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
+    status = region_for(status, dealers, by=by, table="actions", error=ActionsDataError)
     counts = pd.crosstab([status[c] for c in by] if by else pd.Series("all", index=status.index,
                                                                            name="_all"),
                          status["state"]).reindex(columns=list(STATES), fill_value=0)
@@ -147,14 +143,17 @@ def completion(
                 "on_time_high"]]
 
 
-def _target_values(responses: pd.DataFrame, target: str, causes: pd.Series | None
+def _target_values(responses: pd.DataFrame, target: str, named: pd.Series | None
                    ) -> tuple[pd.Series, str]:
-    """The target per answer (its rating, or 1/0: the answer names the cause) and the unit."""
+    """The target per answer (its rating, or 1/0: the answer names the cause) and the unit.
+
+    ``named`` is the cause each answer names (NaN: none), aligned with ``responses``; None
+    when the causes are unknown (a cause's share is then NaN).
+    """
     if target in responses.columns:
         return responses[target].astype("float64"), "rating"
-    if causes is None:
+    if named is None:
         return pd.Series(np.nan, index=responses.index), "share"
-    named = responses["response_id"].map(causes)
     return (named == target).astype("float64"), "share"
 
 
@@ -210,7 +209,10 @@ def action_effects(
     causes
         For actions whose target is a root cause: the cause of each answer, a Series indexed
         by ``response_id`` or a frame with ``response_id`` and ``cause`` (e.g. from
-        ``analysis.rootcause``). Without it such actions get a NaN effect.
+        ``analysis.rootcause``); an answer without one names no cause. Without it (and without
+        a ``cause`` column in ``responses``) such actions get a NaN effect. The effect is then
+        the change of the cause's share among the dealer's answers (negative: fewer answers
+        name it), against the same change at comparable dealers without an action on it.
     window_months, min_answers, comparison, level
         Default from params/loop.yaml (``actions:``).
     action_ids
@@ -242,6 +244,8 @@ def action_effects(
         require_columns(causes, ["response_id", "cause"], table="causes",
                         error=ActionsDataError)
         causes = causes.set_index("response_id")["cause"]
+    named = (responses["response_id"].map(causes) if causes is not None
+             else responses["cause"] if "cause" in responses.columns else None)
 
     region = None
     if how == "region":
@@ -255,7 +259,7 @@ def action_effects(
     times = responses["responded_at"].to_numpy()
     rows = []
     for act in closed.sort_values(["closed_at", "action_id"], kind="stable").itertuples():
-        values, unit = _target_values(responses, act.target, causes)
+        values, unit = _target_values(responses, act.target, named)
         start = act.opened_at - pd.DateOffset(months=window)
         stop = act.closed_at + pd.DateOffset(months=window)
         before = _window_stats(values, responses["dealer_id"],

@@ -21,6 +21,7 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, wilson_interval
+from analysis.store import region_for
 
 STAGES = {"reach": ("reached", "attempted"), "response": ("answered", "reached"),
           "yield": ("answered", "attempted")}
@@ -59,13 +60,7 @@ def funnel_rates(
     require_columns(contacts, ["attempted", "reached", "answered"], table="contacts",
                     error=FunnelDataError)
     by = list(by)
-    frame = contacts
-    if "region" in by and "region" not in frame.columns:
-        if dealers is None:
-            raise FunnelDataError("the funnel by region needs the dealers table",
-                                  table="contacts", column="region",
-                                  fix="pass dealers=store.load('dealers')")
-        frame = frame.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
+    frame = region_for(contacts, dealers, by=by, table="contacts", error=FunnelDataError)
     require_columns(frame, by, table="contacts", error=FunnelDataError)
     sums = ["attempted", "reached", "answered"]
     out = (frame.groupby(by, observed=True)[sums].sum().reset_index() if by

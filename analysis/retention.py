@@ -13,7 +13,8 @@ A customer is a car (VIN) in the repair orders. From those visits and the NPS an
   still count for the time they were watched.
 - :func:`value_at_stake` and :func:`uplift_value`: what detractors cost a dealer in visits
   (their return-rate gap to promoters x visits a year x the average order value), and what an
-  NPS gain (a growth zone's) is worth, each with an interval from the gap's.
+  NPS gain (a growth zone's) is associated with among the dealer's
+  :func:`service_customers`, each with an interval from the gap's (and the gain's).
 - :func:`win_back`: the customer-care team's call list (recent detractors, lapsed customers).
 
 The link between NPS and coming back is an association measured on the network's own
@@ -334,8 +335,8 @@ def uplift_value(
         (``gain="uplift"``) with each dealer's service customers of the last 12 months.
     gain_interval
         The gain's interval columns (``("uplift_low", "uplift_high")``): the value's interval
-        then spans the low ends and the high ends of both (gain and return-rate gap), else the
-        gain is taken as exact.
+        then spans every product of the ends of both (gain and return-rate gap: the low ends
+        and the high ends when both are positive), else the gain is taken as exact.
 
     Returns
     -------
@@ -350,9 +351,36 @@ def uplift_value(
     moved = gains[customers] * gains[gain] / 200
     lo_gain, hi_gain = (gains[gain_interval[0]], gains[gain_interval[1]]) if gain_interval \
         else (gains[gain], gains[gain])
+    # the product of two intervals: its ends are among the products of their ends (a gap
+    # whose interval crosses 0 must not turn the low end of the value into a high one)
+    corners = np.column_stack([g * r for g in (lo_gain.to_numpy(dtype=float),
+                                               hi_gain.to_numpy(dtype=float))
+                               for r in (low, high)])
+    scale = gains[customers].to_numpy(dtype=float) / 200 * visits * aov
     return gains.assign(customers_moved=moved, value=moved * gap * visits * aov,
-                        value_low=gains[customers] * lo_gain / 200 * low * visits * aov,
-                        value_high=gains[customers] * hi_gain / 200 * high * visits * aov)
+                        value_low=scale * corners.min(axis=1),
+                        value_high=scale * corners.max(axis=1))
+
+
+def service_customers(
+    repair_orders: pd.DataFrame,
+    *,
+    as_of: pd.Timestamp | str | None = None,
+    months: int = 12,
+) -> pd.DataFrame:
+    """Each dealer's service customers: the cars (VINs) with a workshop visit in the
+    ``months`` up to ``as_of`` (default: the latest repair order), for :func:`uplift_value`.
+
+    Returns
+    -------
+    ``dealer_id``, ``customers``.
+    """
+    v = _visits(repair_orders)
+    as_of = pd.Timestamp(as_of) if as_of is not None else v["opened_at"].max()
+    recent = v.loc[(v["opened_at"] <= as_of)
+                   & (v["opened_at"] > as_of - pd.DateOffset(months=months))]
+    return (recent.groupby("dealer_id")["vin"].nunique().rename("customers")
+            .astype("int64").reset_index())
 
 
 def win_back(

@@ -607,6 +607,22 @@ def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
                        validate="many_to_one")
 
 
+def region_for(frame: pd.DataFrame, dealers: pd.DataFrame | None, *, by, table: str,
+               error: type[Exception]) -> pd.DataFrame:
+    """``frame`` with each dealer's ``region`` attached when the grouping ``by`` asks for it
+    and the frame has none (the statistics that group by region share this one step).
+
+    Raises ``error`` (the caller's data error) when the region is needed and ``dealers`` is
+    None.
+    """
+    if "region" not in by or "region" in frame.columns:
+        return frame
+    if dealers is None:
+        raise error(f"{table} by region needs the dealers table", table=table,
+                    column="region", fix="pass dealers=store.load('dealers')")
+    return frame.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
+
+
 def latest_complete_month(
     responses: pd.DataFrame, *, time_col: str = "responded_at", today: pd.Timestamp | None = None
 ) -> str:

@@ -14,8 +14,10 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
 - ``careless_mechanics``, ``slow_sla_dealers``: who the planted repeats and breaches favour.
 - ``red_flags_without_case``, ``misrouted_case_ids``: process failures the SLA review finds.
 - ``action_effects``: improvement actions (``actions``) -> the change each made to its target
-  driver's rating at its dealer in the months after it closed (0 for the do-nothing and the
-  never-done ones); ``action_kinds`` says which is which (works / no_effect / not_done).
+  at its dealer in the months after it closed: a driver's mean rating (up), or a root cause's
+  share among the dealer's answers (down: a working action on a cause removes a share of its
+  complaints); 0 for the do-nothing and the never-done ones. ``action_kinds`` says which is
+  which (works / no_effect / not_done).
 - ``return_rate_by_category``: the probability that a service customer's car comes back for a
   scheduled visit within 12 months, by the NPS category of the answer (``repair_orders``).
 - ``funnel_rates``: each survey channel's reach and answer rates (``contacts``).
@@ -216,6 +218,17 @@ ACTION_TEXT = {
               "Звонок клиенту при готовности автомобиля", "Стандарт общения с клиентом"],
     "atmosphere": ["Уборка клиентской зоны каждые два часа", "Обновление зоны ожидания"],
 }
+CAUSE_ACTION_TEXT = {
+    "parts_logistics": "Страховой запас ходовых запчастей на складе дилера",
+    "parts_order_failure": "Проверка отправки заказов запчастей в конце дня",
+    "wrong_time_estimate": "Нормы времени на типовые работы для мастеров-приемщиков",
+    "no_call_when_ready": "Звонок клиенту при готовности автомобиля",
+    "poor_diagnostics": "Обучение диагностов, второй диагност на сложные случаи",
+    "wanted_faster": "Экспресс-сервис для ТО",
+    "staff_attitude": "Стандарт общения с клиентом, разбор жалоб с персоналом",
+    "price": "Согласование стоимости работ с клиентом до начала ремонта",
+    "cleanliness": "Чехлы и мойка автомобиля после ремонта, уборка клиентской зоны",
+}
 VIN_ALPHABET = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ0123456789"))
 
 
@@ -341,6 +354,13 @@ def make_network(
     actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
                                                     responses_per_month, p, drivers, plan)
+    # actions on root causes draw from a stream of their own too, and change only comments:
+    # every other table (and every draw of the other streams) stays as it was
+    cause_rng = np.random.default_rng(np.random.SeedSequence(seed,
+                                                             spawn_key=(LOOP_STREAM, 1)))
+    cause_plan = _cause_actions(cause_rng, plan, responses, truth_resp, periods, p, as_of,
+                                drivers)
+    actions = _with_cause_actions(actions, cause_plan)
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
     returns = _returns(loop_rng, responses, p, as_of)
     # a child stream, so that the labels leave every other table as it was
@@ -350,8 +370,10 @@ def make_network(
     incidents = _incidents(rng, dealers, periods, p, as_of)
     contacts = _contacts(loop_rng, dealers, dealer_state, periods, p)
     truth_loop = {
-        "action_effects": _planted_effects(actions, plan, responses, truth_resp),
-        "action_kinds": dict(zip(actions["action_id"], plan["kind"])),
+        "action_effects": {**_planted_effects(plan, responses, truth_resp),
+                           **dict(zip(cause_plan["action_id"], cause_plan["effect"]))},
+        "action_kinds": {**dict(zip(plan["action_id"], plan["kind"])),
+                         **dict(zip(cause_plan["action_id"], cause_plan["kind"]))},
         "return_rate_by_category": {k: float(v)
                                     for k, v in p["return_rate_by_category"].items()},
         "funnel_rates": {c: {k: float(v) for k, v in r.items()}
@@ -812,14 +834,8 @@ def _actions(rng, dealers, st, periods, p, drivers, as_of):
     acting = np.sort(rng.choice(len(ids), n_act, replace=False)) if n_act else np.array([], int)
     kinds, kind_p = list(p["action_kinds"]), _norm(list(p["action_kinds"].values()))
     lo_n, hi_n = p["actions_per_dealer"]
-    start, end = periods[0].to_timestamp(), as_of
-    window = int(load_params("loop")["actions"]["window_months"])
-    # room for a window before the action and after it, where the network is long enough
-    first = start + pd.DateOffset(months=window)
-    last = end - pd.DateOffset(months=window) - pd.Timedelta(days=p["action_duration_days"][1])
-    if last <= first:
-        first, last = start, end - pd.Timedelta(days=p["action_duration_days"][1])
-    span = max((last - first).days, 1)
+    end = as_of
+    first, span = _action_span(periods, p, as_of)
     rows = []
     for i in acting:
         weak = st["weak"].get(ids[i])
@@ -864,6 +880,94 @@ def _actions(rng, dealers, st, periods, p, drivers, as_of):
     return actions, plan
 
 
+def _action_span(periods, p, as_of) -> tuple[pd.Timestamp, int]:
+    """The first day an action may open and the span of days it may open in: room for a
+    window before the action and after it, where the network is long enough."""
+    start = periods[0].to_timestamp()
+    window = int(load_params("loop")["actions"]["window_months"])
+    first = start + pd.DateOffset(months=window)
+    last = as_of - pd.DateOffset(months=window) - pd.Timedelta(days=p["action_duration_days"][1])
+    if last <= first:
+        first, last = start, as_of - pd.Timedelta(days=p["action_duration_days"][1])
+    return first, max((last - first).days, 1)
+
+
+def _cause_actions(rng, plan, responses, truth_resp, periods, p, as_of, drivers
+                   ) -> pd.DataFrame:
+    """Improvement actions on root causes: each dealer that acts (on drivers) also acts on
+    ``cause_actions_per_dealer`` of its most frequent root causes. A working one removes a
+    planted share (``cause_action_effect``) of its cause's complaints from the day it closes:
+    those customers no longer name it (their comment is left out; their score stays, so no
+    other table changes). Some do nothing, some are never done, as for drivers.
+
+    Causes named like a driver (``booking``, ``repair_quality``) are not targets: an action's
+    target names a driver first. ``responses`` and ``truth_resp`` are changed in place; the
+    plan's ``effect`` is the planted change of the cause's share among the dealer's answers in
+    the ``window_months`` after the action closed (0 for the do-nothing and never-done ones).
+    """
+    cols = ["action_id", "dealer_id", "target", "description", "owner", "opened_at", "due_at",
+            "closed_at", "status", "kind", "effect"]
+    lo_n, hi_n = p.get("cause_actions_per_dealer", (0, 0))
+    acting = sorted(plan["dealer_id"].unique())
+    if not acting or hi_n <= 0:
+        return pd.DataFrame(columns=cols)
+    kinds, kind_p = list(p["action_kinds"]), _norm(list(p["action_kinds"].values()))
+    window = int(load_params("loop")["actions"]["window_months"])
+    first, span = _action_span(periods, p, as_of)
+    cause = responses["response_id"].map(truth_resp["response_cause"])
+    eligible = cause.notna() & ~cause.isin(drivers)
+    top = (pd.DataFrame({"dealer_id": responses["dealer_id"], "cause": cause})
+           .loc[eligible].value_counts().reset_index())
+    times = responses["responded_at"]
+    rows, dropped = [], np.zeros(len(responses), dtype=bool)
+    for dealer in acting:
+        candidates = top.loc[top["dealer_id"] == dealer, "cause"].head(3).tolist()
+        n = min(int(rng.integers(lo_n, hi_n + 1)), len(candidates))
+        for target in [candidates[k] for k in rng.permutation(len(candidates))[:n]]:
+            kind = kinds[rng.choice(len(kinds), p=kind_p)]
+            opened = first + pd.Timedelta(days=int(rng.integers(0, span)),
+                                          hours=int(rng.integers(9, 18)))
+            due = opened + pd.Timedelta(days=int(rng.integers(p["action_due_days"][0],
+                                                              p["action_due_days"][1] + 1)))
+            closed = opened + pd.Timedelta(days=int(rng.integers(
+                p["action_duration_days"][0], p["action_duration_days"][1] + 1)))
+            if rng.random() >= p["action_late_share"]:
+                closed = min(closed, due)
+            closed = closed.floor("s")
+            removal = float(rng.uniform(*p["cause_action_effect"])) if kind == "works" else 0.0
+            mine = (responses["dealer_id"] == dealer).to_numpy()
+            hit = mine & (cause == target).to_numpy() & (times >= closed).to_numpy()
+            removed = hit & (rng.random(len(responses)) < removal)
+            dropped |= removed
+            after = mine & ((times >= closed)
+                            & (times < closed + pd.DateOffset(months=window))).to_numpy()
+            effect = -float(removed[after].sum() / after.sum()) if removed[after].any() else 0.0
+            rows.append({"dealer_id": dealer, "target": target,
+                         "description": CAUSE_ACTION_TEXT.get(target, target),
+                         "owner": _person(rng), "opened_at": opened, "due_at": due,
+                         "closed_at": closed if kind != "not_done" else pd.NaT,
+                         "status": "open" if kind == "not_done" else "done", "kind": kind,
+                         "effect": round(effect, 6)})
+    gone = responses["response_id"].to_numpy()[dropped]
+    responses.loc[dropped, "comment"] = None
+    for rid in gone:
+        truth_resp["response_cause"].pop(str(rid), None)
+    out = pd.DataFrame(rows, columns=cols[1:])
+    for c in ("opened_at", "due_at", "closed_at"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]").dt.floor("s")
+    out.insert(0, "action_id", [f"A{len(plan) + i + 1:05d}" for i in range(len(out))])
+    return out
+
+
+def _with_cause_actions(actions: pd.DataFrame, cause_plan: pd.DataFrame) -> pd.DataFrame:
+    """The actions table with the root-cause actions, in the order they were opened."""
+    if cause_plan.empty:
+        return actions
+    extra = cause_plan[actions.columns].astype({"owner": "str"})
+    return (pd.concat([actions, extra], ignore_index=True)
+            .sort_values(["opened_at", "dealer_id"], kind="stable").reset_index(drop=True))
+
+
 def _action_shift(plan, dealers, di, responded_at, drivers) -> np.ndarray:
     """Latent rating points the working actions add to each answer (answers x drivers)."""
     shift = np.zeros((len(di), len(drivers)))
@@ -874,7 +978,7 @@ def _action_shift(plan, dealers, di, responded_at, drivers) -> np.ndarray:
     return shift
 
 
-def _planted_effects(actions, plan, responses, truth_resp) -> dict[str, float]:
+def _planted_effects(plan, responses, truth_resp) -> dict[str, float]:
     """action_id -> the planted effect on its target: the mean change the action made to the
     rated answers of its dealer in the window after it closed (what a difference in
     differences estimates), 0 for actions that do nothing or were never done."""

@@ -76,6 +76,67 @@ def test_do_nothing_actions_are_called_effective_at_about_the_significance_level
     assert abs(out["effect"].mean()) < 0.05
 
 
+def _cause_effects(net):
+    causes = pd.Series(net.truth["response_cause"])
+    out = actions.action_effects(net.actions, net.responses, dealers=net.dealers, causes=causes)
+    return out.assign(truth=out["action_id"].map(net.truth["action_effects"]),
+                      kind=out["action_id"].map(net.truth["action_kinds"]))
+
+
+def test_planted_cause_effects_are_recovered_within_their_intervals(net, effects):
+    with_causes = _cause_effects(net)
+    # the drivers' actions are measured as before; the causes' now have their share
+    drivers_ = with_causes.loc[with_causes["unit"] == "rating"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        drivers_, effects.loc[effects["unit"] == "rating"].reset_index(drop=True))
+    on_causes = with_causes.loc[with_causes["unit"] == "share"]
+    assert not set(on_causes["target"]) & set(DRIVERS)
+    assert (on_causes["truth"] <= 0).all()  # a working action removes complaints
+    measured = on_causes.dropna(subset=["effect"])
+    assert len(measured) >= 10
+    covered = (measured["effect_low"] <= measured["truth"]) & (
+        measured["truth"] <= measured["effect_high"])
+    assert covered.mean() >= 0.8
+    works = measured.loc[measured["kind"] == "works"]
+    assert len(works) >= 5 and works["effective"].mean() >= 0.5
+    assert (works["effect"] < 0).mean() >= 0.8
+    assert abs(works["effect"].mean() - works["truth"].mean()) < 0.02
+    idle = measured.loc[measured["kind"] == "no_effect"]
+    assert not idle["effective"].any()
+
+
+def test_do_nothing_cause_actions_are_called_effective_at_about_the_significance_level():
+    # placebo actions on root causes in a network without actions; in each call the targets
+    # differ, so no placebo keeps another's dealer out of the comparison (as if measured alone)
+    from analysis.synthetic import CAUSES
+
+    params = {**load_params("network")["demo"], "action_dealer_share": 0.0}
+    quiet = make_network(n_dealers=24, n_regions=3, months=10, responses_per_month=2400,
+                         seed=8, params=params)
+    causes = pd.Series(quiet.truth["response_cause"])
+    targets = [c for c in CAUSES if c not in DRIVERS]
+    rng = np.random.default_rng(1)
+    n = 180
+    opened = pd.Timestamp("2026-04-01") + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
+    placebo = pd.DataFrame({
+        "action_id": [f"P{i:03d}" for i in range(n)],
+        "dealer_id": rng.choice(quiet.dealers["dealer_id"], n),
+        "target": np.array(targets)[np.arange(n) % len(targets)], "opened_at": opened,
+        "due_at": opened + pd.Timedelta(days=40),
+        "closed_at": opened + pd.to_timedelta(rng.integers(20, 60, n), unit="D"),
+        "status": "done"})
+    batches = np.arange(n) // len(targets)
+    out = pd.concat([actions.action_effects(placebo.loc[batches == b], quiet.responses,
+                                            dealers=quiet.dealers, causes=causes)
+                     for b in np.unique(batches)])
+    assert len(out) == n and out["effect"].notna().all() and (out["unit"] == "share").all()
+    alpha = 1 - LEVEL
+    assert out["effective"].mean() <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / n)
+    assert abs(out["effect"].mean()) < 0.005
+    # the intervals are honest: the spread of the placebo effects matches their standard errors
+    assert 0.7 < out["effect"].std() / np.sqrt((out["effect_se"] ** 2).mean()) < 1.3
+
+
 def _cause_frame():
     """4 dealers, 2 months before and after 2026-03: D1's "booking" complaints fall from 30 %
     to 10 % of its answers; elsewhere they stay at 20 %."""

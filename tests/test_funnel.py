@@ -47,3 +47,28 @@ def test_rates_by_hand_and_by_any_grouping():
     total = funnel.funnel_rates(contacts, by=("region",), dealers=regions)
     assert total["attempted"].tolist() == [150]
     assert funnel.funnel_rates(contacts, by=())["answered"].tolist() == [18]
+
+
+def test_region_comes_from_one_shared_helper_in_the_funnel_and_in_completion():
+    from analysis import actions, store
+
+    contacts = pd.DataFrame({"dealer_id": ["D1", "D2", "D3"], "channel": ["sms"] * 3,
+                             "month": ["2026-10"] * 3, "attempted": [10, 20, 30],
+                             "reached": [5, 10, 15], "answered": [1, 2, 3]})
+    regions = pd.DataFrame({"dealer_id": ["D1", "D2", "D3"], "region": ["N", "S", "S"]})
+    by_region = funnel.funnel_rates(contacts, by=("region",), dealers=regions)
+    assert by_region.set_index("region")["attempted"].to_dict() == {"N": 10, "S": 50}
+    with pytest.raises(funnel.FunnelDataError, match="needs the dealers table"):
+        funnel.funnel_rates(contacts, by=("region",))
+    plan = pd.DataFrame({"action_id": ["A1"], "dealer_id": ["D2"], "target": ["staff"],
+                         "opened_at": [pd.Timestamp("2026-09-01")],
+                         "due_at": [pd.Timestamp("2026-09-30")],
+                         "closed_at": [pd.Timestamp("2026-09-20")], "status": ["done"]})
+    with pytest.raises(actions.ActionsDataError, match="needs the dealers table"):
+        actions.completion(plan, by=("region",))
+    assert actions.completion(plan, by=("region",), dealers=regions)["region"].tolist() == ["S"]
+    # a frame that has its region already is left as it is; no region asked: no merge
+    same = store.region_for(regions, None, by=("region",), table="dealers", error=ValueError)
+    assert same is regions
+    assert store.region_for(contacts, None, by=("channel",), table="contacts",
+                            error=ValueError) is contacts

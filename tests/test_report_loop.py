@@ -50,7 +50,8 @@ def test_actions_section_shows_completion_and_the_measured_effects(monkeypatch, 
     titles = list(book.tables)
     assert titles[:2] == ["Action plans: completion", "Actions of the month and their effect"]
     review = actions.monthly_review(network.actions, network.network, month=network.month,
-                                    dealers=network.all_dealers)
+                                    dealers=network.all_dealers,
+                                    causes=sections._action_causes(network))
     table = book.tables["Actions of the month and their effect"]
     assert table["Action"].tolist() == review["action_id"].tolist()
     measured = review["effect"].notna().to_numpy()
@@ -100,3 +101,35 @@ def test_sections_without_their_tables_say_so(monkeypatch):
         _, shown = _run(monkeypatch, empty, name)
         text = " ".join(str(getattr(obj, "data", "")) for obj in shown)
         assert f"No {what} data for 2026-10" in text
+
+
+def test_growth_zones_show_the_value_associated_with_closing_the_gap(monkeypatch, network):
+    from analysis import retention
+    from analysis.report import shared
+
+    book, shown = _run(monkeypatch, network, "growth_zones")
+    title = "Value associated with closing the gap, by zone"
+    table = book.tables[title]
+    # the same numbers as the statistics: every top zone, the largest value first
+    leaders = shared.growth_result(network).top()
+    service = network.responses.loc[network.responses["touchpoint"] == "service"]
+    months = min(12, network.responses["month"].nunique() - 1)
+    rates = retention.return_rates(network.repair_orders, service, months=months)
+    customers = retention.service_customers(
+        network.repair_orders, as_of=pd.Period(network.month, freq="M").end_time)
+    value = retention.uplift_value(leaders.merge(customers, on="dealer_id"), rates,
+                                   gain="uplift", gain_interval=("uplift_low", "uplift_high"))
+    assert len(table) == len(value) > 0
+    expected = value["value"].round(0).sort_values(ascending=False).astype("int64").tolist()
+    assert table["Value associated a year"].astype("int64").tolist() == expected
+    assert (value["value_low"] <= value["value"]).all()
+    assert (value["value"] <= value["value_high"]).all()
+    # worded as an association; the HTML keeps the top rows, the Excel file has them all
+    html = " ".join(str(getattr(obj, "data", "")) for obj in shown)
+    assert "An association, not a promise" in html and "detractor to promoter" in html
+    assert f"{len(table) - 3} more rows in the Excel file" in html or len(table) <= 3
+    top = html[html.index(title):]
+    assert top.count("<tr") == 1 + min(3, len(table))  # the header and the top rows
+    assert "Value associated a year [95% interval]" in top
+    ru, _ = _run(monkeypatch, network, "growth_zones", language="ru")
+    assert "Ценность, связанная с закрытием разрыва, по зонам" in ru.tables

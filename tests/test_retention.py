@@ -131,3 +131,27 @@ def test_win_back_list_carries_contacts_only_behind_the_flag(net):
     full = retention.win_back(net.repair_orders, net.responses, as_of=as_of,
                               include_contacts=True)
     assert {"phone", "email"} <= set(full.columns) and len(full) == len(plain)
+
+
+def test_uplift_value_interval_when_the_gap_is_uncertain_and_service_customers():
+    # a return-rate gap whose interval crosses 0: the value's ends are the extreme products
+    rates = pd.DataFrame({"category": ["promoter", "detractor"], "rate": [0.55, 0.5],
+                          "rate_low": [0.45, 0.4], "rate_high": [0.65, 0.6]})
+    zones = pd.DataFrame({"uplift": [4.0], "uplift_low": [2.0], "uplift_high": [6.0],
+                          "customers": [200]})
+    up = retention.uplift_value(zones, rates, gain="uplift",
+                                gain_interval=("uplift_low", "uplift_high"),
+                                visits_per_year=4, average_order_value=10_000).iloc[0]
+    half = np.hypot(0.1, 0.1)
+    per = 200 / 200 * 40_000
+    assert up["value"] == pytest.approx(4 * 0.05 * per)
+    assert up["value_low"] == pytest.approx(6 * (0.05 - half) * per)  # the gap's low end < 0
+    assert up["value_high"] == pytest.approx(6 * (0.05 + half) * per)
+    assert up["value_low"] < 0 < up["value"] < up["value_high"]
+    orders = pd.DataFrame({"vin": ["V1", "V1", "V2", "V3", None],
+                           "dealer_id": ["D1", "D1", "D1", "D2", "D2"],
+                           "opened_at": pd.to_datetime(["2025-09-01", "2026-05-01",
+                                                        "2026-06-01", "2025-10-15",
+                                                        "2026-06-01"])})
+    counts = retention.service_customers(orders, as_of="2026-09-30").set_index("dealer_id")
+    assert counts["customers"].to_dict() == {"D1": 2, "D2": 1}

@@ -118,7 +118,7 @@ def test_closing_the_loop_tables_and_truth(small_net):
     kinds = truth["action_kinds"]
     assert set(kinds.values()) <= {"works", "no_effect", "not_done"} and "works" in kinds.values()
     for action_id, effect in truth["action_effects"].items():
-        assert (effect > 0) == (kinds[action_id] == "works"), action_id
+        assert (effect != 0) == (kinds[action_id] == "works"), action_id
     done = acts.set_index("action_id")["closed_at"].notna()
     assert all(done[a] == (k != "not_done") for a, k in kinds.items())
     # a weak dealer that acts, acts on its weak driver
@@ -159,3 +159,46 @@ def test_team_labels_a_share_of_cases_with_some_noise():
     assert sorted(wrong) == truth["mislabelled_case_ids"]
     assert 0.03 < len(wrong) / len(labelled) < 0.15  # team_label_noise 0.08
     assert set(labelled["root_cause"]) <= set(truth["response_cause"].values())
+
+
+def test_actions_on_root_causes_change_only_the_complaints_they_remove():
+    params = {**load_params("network")["demo"], "cause_actions_per_dealer": [0, 0]}
+    size = dict(n_dealers=10, n_regions=2, months=10, responses_per_month=1200, seed=2)
+    without = make_network(**size, params=params)
+    net = make_network(**size)
+    known = net.actions["action_id"].isin(without.actions["action_id"])
+    on_causes = net.actions.loc[~known]
+    assert len(on_causes) >= 3 and not on_causes["target"].isin(DRIVERS).any()
+    # their randomness is a stream of its own: every other table and action is as without them
+    pd.testing.assert_frame_equal(net.actions.loc[known].reset_index(drop=True), without.actions)
+    for name in ("dealers", "invitations", "repair_orders", "incidents", "contacts"):
+        pd.testing.assert_frame_equal(getattr(net, name), getattr(without, name))
+    pd.testing.assert_frame_equal(net.responses.drop(columns="comment"),
+                                  without.responses.drop(columns="comment"))
+    pd.testing.assert_frame_equal(net.cases.drop(columns="root_cause"),
+                                  without.cases.drop(columns="root_cause"))
+    # a working action removes complaints naming its cause, at its dealer, after it closed
+    changed = net.responses["comment"].fillna("") != without.responses["comment"].fillna("")
+    assert changed.any() and net.responses.loc[changed, "comment"].isna().all()
+    removed = without.responses.loc[changed].assign(
+        cause=lambda d: d["response_id"].map(without.truth["response_cause"]))
+    kinds = net.truth["action_kinds"]
+    works = on_causes.loc[on_causes["action_id"].map(kinds) == "works"]
+    for row in removed.itertuples():
+        assert ((works["dealer_id"] == row.dealer_id) & (works["target"] == row.cause)
+                & (works["closed_at"] <= row.responded_at)).any(), row.response_id
+    assert not set(removed["response_id"]) & set(net.truth["response_cause"])
+    # the planted effect: the change of the cause's share among the dealer's answers in the
+    # window after the action closed (0 for the others)
+    window = pd.DateOffset(months=load_params("loop")["actions"]["window_months"])
+    for act in on_causes.itertuples():
+        effect = net.truth["action_effects"][act.action_id]
+        if kinds[act.action_id] != "works":
+            assert effect == 0
+            continue
+        r = without.responses
+        after = ((r["dealer_id"] == act.dealer_id) & (r["responded_at"] >= act.closed_at)
+                 & (r["responded_at"] < act.closed_at + window))
+        gone = after & changed & (r["response_id"].map(without.truth["response_cause"])
+                                  == act.target)
+        assert effect == pytest.approx(-gone.sum() / after.sum(), abs=1e-6)

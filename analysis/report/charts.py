@@ -737,7 +737,7 @@ def customer_flow(flow: pd.DataFrame, *, language: str | None = None,
     """New and returning customers per month (stacked bars) and the customers lost (a line)."""
     monthly = flow.groupby("month")[["new", "returning", "lost"]].sum().sort_index()
     if ax is None:
-        _, ax = plt.subplots(figsize=(9, 2.8))
+        _, ax = plt.subplots(figsize=(9, 2.4))
     x = np.arange(len(monthly))
     ax.bar(x, monthly["returning"], color="C0", label=_t("returning_customers", language))
     ax.bar(x, monthly["new"], bottom=monthly["returning"], color="C9",
@@ -745,25 +745,28 @@ def customer_flow(flow: pd.DataFrame, *, language: str | None = None,
     ax.plot(x, monthly["lost"], color="C3", marker="o", label=_t("lost_customers", language))
     ax.set_xticks(x, monthly.index.tolist(), rotation=45)
     ax.set(ylabel=_t("customers", language), xlabel="")
-    ax.legend(loc="upper left", frameon=False)
+    # beside the bars, not over the first months
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     return ax
 
 
 def return_rates(rates: pd.DataFrame, *, language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
-    """The return rate by NPS category with its interval."""
+    """The return rate by NPS category with its interval (horizontal bars: three bars need
+    little height)."""
     data = rates.dropna(subset=["rate"]).reset_index(drop=True)
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 2.6))
+        _, ax = plt.subplots(figsize=(6, 1.7))
     names = [L.name("nps_categories", c, language=language) for c in data["category"]]
-    x = np.arange(len(data))
-    ax.bar(x, data["rate"], color=["C2" if c == "promoter" else "C7" if c == "passive" else "C3"
-                                   for c in data["category"]])
-    ax.errorbar(x, data["rate"], yerr=[(data["rate"] - data["rate_low"]).clip(lower=0),
+    y = np.arange(len(data))
+    ax.barh(y, data["rate"], color=["C2" if c == "promoter" else "C7" if c == "passive"
+                                    else "C3" for c in data["category"]])
+    ax.errorbar(data["rate"], y, xerr=[(data["rate"] - data["rate_low"]).clip(lower=0),
                                        (data["rate_high"] - data["rate"]).clip(lower=0)],
                 fmt="none", ecolor="black", capsize=4)
-    ax.set_xticks(x, names)
-    ax.set(ylabel=_t("return_rate", language), ylim=(0, 1), xlabel="")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()  # promoters on top, as in the table
+    ax.set(xlabel=_t("return_rate", language), xlim=(0, 1), ylabel="")
     return ax
 
 

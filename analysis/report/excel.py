@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis.report import format as F
-from analysis.report.book import has_named_index, safe_frame
+from analysis.report.book import flat_columns, has_named_index, safe_frame
 
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV
 # injection"); tab and carriage return are included because Excel strips them first.
@@ -23,26 +23,30 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # ... except the formatter's own signed numbers ("+21.6", "-3.0*", "+4.0 (small n)"): Excel
 # keeps them as the text they are, and a quote in front would show in the cell
 _SIGNED_NUMBER = re.compile(r"[+-]\d+(\.\d+)?\*?( \([\w\s]*\))?")
+# ... and a phone written with its "+" (the team's win-back export): digits and separators
+# only, nothing a formula could call
+_PHONE_NUMBER = re.compile(r"\+[\d\s().\-]+")
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def neutralise_formula(value):
     """Prefix text that Excel would run as a formula with a quote, so it shows as text."""
     if (isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
-            and not _SIGNED_NUMBER.fullmatch(value)):
+            and not _SIGNED_NUMBER.fullmatch(value) and not _PHONE_NUMBER.fullmatch(value)):
         return "'" + value
     return value
 
 
-def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    out = safe_frame(frame).reset_index(drop=not has_named_index(frame))
+def _excel_ready(frame: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame:
+    shown = safe_frame(frame) if mask else flat_columns(frame.copy())
+    out = shown.reset_index(drop=not has_named_index(frame))
     for col in out.columns:
         if isinstance(out[col].dtype, pd.PeriodDtype):
             out[col] = out[col].astype(str)
         elif isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
-        elif out[col].dtype == object:
-            out[col] = out[col].map(neutralise_formula)
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object).map(neutralise_formula)
         if out[col].isna().any() and not pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].astype(object).where(out[col].notna(), F.MISSING)
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
@@ -90,14 +94,16 @@ _COMPLIANCE_HEADERS = ("compliance", "соблюд", "within sla", "в срок"
 
 
 def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
-                charts: dict | None = None, language: str | None = None) -> Path:
+                charts: dict | None = None, language: str | None = None,
+                mask_personal_data: bool = True) -> Path:
     """One sheet per table, written with xlsxwriter, and a first sheet listing the others.
 
     Flat headers, bold and frozen, an autofilter, widths from content, number formats, a
     colour scale on NPS and compliance columns, and a native line chart of the NPS trend
     (``charts["nps_trend"]``: a frame with ``month``, ``nps``, ``nps_low``, ``nps_high``).
     PII is masked in cells, index and column labels; text Excel would run as a formula is
-    defused.
+    defused. ``mask_personal_data=False`` leaves phones, e-mails and VINs as they are: only
+    for the customer-care team's own export (:mod:`analysis.report.winback`), never a report.
     """
     from analysis.report import labels as L
 
@@ -120,7 +126,7 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
         for title, frame in (tables or {"Report": pd.DataFrame(
                 {"note": ["no tables in this report"]})}).items():
             sheet = _sheet_name(title, taken)
-            data = _excel_ready(frame)
+            data = _excel_ready(frame, mask=mask_personal_data)
             data.to_excel(writer, sheet_name=sheet, index=False, startrow=1, header=False)
             ws = writer.sheets[sheet]
             for i, col in enumerate(data.columns):

@@ -426,6 +426,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
         book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang))
         book.show(_title(book, "growth_top", n=top_n), top)
+        _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(_title(book, "growth_table"), tables.growth_table(
             zones, dealers=data.all_dealers, only=only, language=lang), html=False)
@@ -441,6 +442,31 @@ def _growth_note(book: ReportBook, zones) -> str:
                      q=F.percent(load_params("flags")["q"]),
                      zones=F.count(int(table["growth_zone"].sum())),
                      dealers=F.count(int(table.loc[table["growth_zone"], zones.by].nunique())))
+
+
+def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> None:
+    """What closing each top zone's gap is associated with in a year of workshop visits
+    (retention.uplift_value): the top rows here, every zone in the Excel file. Nothing is
+    shown while repair orders or returns are missing (the customers section says so)."""
+    if data.repair_orders is None or data.repair_orders.empty or leaders.empty:
+        return
+    _, rates, months = _return_rates(data)
+    if rates["rate"].isna().all():
+        return
+    loop = load_params("loop")
+    customers = retention.service_customers(
+        data.repair_orders, as_of=pd.Period(data.month, freq="M").end_time)
+    value = retention.uplift_value(leaders.merge(customers, on="dealer_id", how="inner"),
+                                   rates, gain="uplift",
+                                   gain_interval=("uplift_low", "uplift_high"))
+    book.note(book.text("notes", "growth_value", months=months,
+                        visits=loop["value"]["visits_per_year"],
+                        order=F.count(loop["value"]["average_order_value"])))
+    title = _title(book, "growth_value")
+    book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
+                                               language=book.language), html=False)
+    book.show(title, tables.growth_value_table(value, dealers=data.all_dealers, compact=True,
+                                               language=book.language), excel=False, max_rows=3)
 
 
 def css_index(book: ReportBook, data: ReportData) -> None:
@@ -575,7 +601,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                   tables.completion_table(_with_names(done, data), language=lang))
         # the comparison dealers are the whole network's: a region's own may be too few
         review = actions.monthly_review(data.actions, data.network, month=data.month,
-                                        dealers=data.all_dealers)
+                                        dealers=data.all_dealers, causes=_action_causes(data))
         if review.empty:
             book.note(book.text("notes", "no_actions", month=data.month))
             return
@@ -587,6 +613,20 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                   max_rows=5)
         if measured.any():
             book.chart(charts.action_effects(review, language=lang))
+
+
+def _action_causes(data: ReportData):
+    """The cause each of the network's answers names (the network's cause model of the month),
+    for actions on a root cause; None when no action targets one or there is no model."""
+    if data.actions["target"].isin(drivers.driver_names()).all():
+        return None
+    model = shared.cause_model(data)
+    if model is None:
+        return None
+    try:
+        return rootcause.label_responses(data.network, model, refit=False)
+    except rootcause.RootCauseError:
+        return None
 
 
 def _with_names(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:
@@ -608,13 +648,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         # every dealer's counts: the Excel file (the chart above says what moved)
         book.show(_title(book, "customer_flow", month=data.month), tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
-        # a return rate over `months` needs that many months of history after the answers:
-        # the data the report reads allow one month less than they span
-        span = data.responses["month"].nunique()
-        months = max(1, min(int(loop["retention"]["months"]), span - 1))
-        service = data.responses.loc[
-            data.responses["touchpoint"] == loop["retention"]["touchpoint"]]
-        rates = retention.return_rates(data.repair_orders, service, months=months)
+        service, rates, months = _return_rates(data)
         if rates["rate"].isna().all():
             book.note(book.text("notes", "no_return_history", months=months))
             return
@@ -627,7 +661,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             visits=loop["value"]["visits_per_year"],
                             order=F.count(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
-            value, dealers=data.dealers, language=lang), max_rows=5)
+            value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here
         calls = retention.win_back(data.repair_orders, service,
                                    as_of=pd.Period(data.month, freq="M").end_time)
@@ -635,6 +669,21 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             detractors=int((calls["reason"] == "detractor").sum()),
                             lapsed=int((calls["reason"] == "lapsed").sum()),
                             dealers=int(calls["dealer_id"].nunique())))
+
+
+def _return_rates(data: ReportData):
+    """The scope's service answers, their return rates by NPS category and the horizon in
+    months, once per report (the customers and the growth zones sections read them)."""
+    def compute():
+        loop = load_params("loop")["retention"]
+        # a return rate over `months` needs that many months of history after the answers:
+        # the data the report reads allow one month less than they span
+        span = data.responses["month"].nunique()
+        months = max(1, min(int(loop["months"]), span - 1))
+        service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
+        return service, retention.return_rates(data.repair_orders, service, months=months), months
+
+    return _memo(data, "return_rates", compute)
 
 
 def survey_funnel(book: ReportBook, data: ReportData) -> None:

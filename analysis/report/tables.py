@@ -28,7 +28,8 @@ from analysis.report import rules
 
 __all__ = [
     "action_review_table", "cause_matrix_table", "channel_difference_table", "completion_table",
-    "customer_flow_table", "funnel_table", "return_rate_table", "value_at_stake_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
+    "customer_flow_table", "funnel_table", "growth_value_table", "return_rate_table",
+    "value_at_stake_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
@@ -914,6 +915,39 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
                                 100 * v["gap_high"], decimals=0),
         c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
         c("value_per_year"): v["value"].round(0).astype("Int64").to_numpy(),
+        c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
+                                           decimals=0),
+    })
+
+
+def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
+                       compact: bool = False, language: str | None = None) -> pd.DataFrame:
+    """:func:`analysis.retention.uplift_value` of growth zones: the value associated with
+    closing each zone's gap, largest first: dealer, driver, NPS uplift, service customers,
+    customers moved, value a year and its interval. ``compact``: dealer, driver, NPS uplift
+    and the value with its interval in one column (one line a row, for the HTML)."""
+    c = L.columns(language)
+    v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
+                          na_position="last")
+    level = _operations_level_loop("retention")
+    head = {
+        c("dealer"): _dealer_names(v["dealer_id"], dealers, None, "dealer_id").to_numpy(),
+        c("driver"): v["driver"].map(L.driver_labels(language)).fillna(v["driver"]).to_numpy(),
+    }
+    if compact:
+        return pd.DataFrame({
+            **head,
+            c("uplift"): F.each(F.signed, v["uplift"]),
+            c("value_interval", level=level): F.each(
+                F.with_interval, v["value"], v["value_low"], v["value_high"], decimals=0),
+        })
+    return pd.DataFrame({
+        **head,
+        c("uplift"): F.each(F.with_interval, v["uplift"], v["uplift_low"], v["uplift_high"],
+                            sign=True),
+        c("service_customers"): v["customers"].astype("int64").to_numpy(),
+        c("customers_moved"): v["customers_moved"].round(1).to_numpy(),
+        c("value_associated"): v["value"].round(0).astype("Int64").to_numpy(),
         c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
                                            decimals=0),
     })
