@@ -26,7 +26,7 @@ from analysis.report import format as F
 from analysis.report import labels as L
 
 __all__ = [
-    "action_review_table", "cause_matrix_table", "channel_difference_table", "completion_table",
+    "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table", "completion_table",
     "customer_flow_table", "funnel_table", "return_rate_table", "value_at_stake_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
@@ -659,11 +659,17 @@ def _cause_name(cause, label, language: str | None) -> str:
     return label or str(cause)
 
 
-def impact_table(causes: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
+                 language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.top_causes` made readable: causes by NPS impact, with their
-    name and masked quotes."""
+    name and masked quotes.
+
+    ``sources`` (:func:`analysis.rootcause.cause_shares`) adds where each cause's answers got
+    it: how many the team labelled and ``source`` (team, model or both). Top words are left
+    out when no cause has any (causes learnt from labels are named by the taxonomy).
+    """
     c = L.columns(language)
-    return pd.DataFrame({
+    out = pd.DataFrame({
         c("rank"): causes["rank"].to_numpy(),
         c("cause"): [_cause_name(k, lab, language)
                      for k, lab in zip(causes["cause"], causes["label"])],
@@ -673,6 +679,31 @@ def impact_table(causes: pd.DataFrame, *, language: str | None = None) -> pd.Dat
         c("nps"): [F.nps(v) for v in causes["nps"]],
         c("impact_points"): causes["impact"].round(2).to_numpy(),
         c("quotes"): causes["quotes"].apply(lambda q: "\n".join(f"«{s}»" for s in q)).to_numpy(),
+    })
+    if not causes["label"].astype(str).str.strip().astype(bool).any():
+        out = out.drop(columns=c("top_words"))
+    if sources is not None:
+        known = sources.set_index("cause")
+        team = causes["cause"].map(known["team"]).fillna(0).astype(np.int64).to_numpy()
+        source = causes["cause"].map(known["source"])
+        out.insert(out.columns.get_loc(c("answers")) + 1, c("labelled_by_team"), team)
+        out.insert(out.columns.get_loc(c("labelled_by_team")) + 1, c("cause_source"),
+                   _names("cause_sources", source, language).to_numpy())
+    return out
+
+
+def agreement_table(per_cause: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+    """:attr:`analysis.rootcause.Agreement.per_cause`: per cause the team labelled, how often
+    the cross-validated model finds it (recall with its interval), its precision and F1."""
+    c = L.columns(language)
+    return pd.DataFrame({
+        c("cause"): [_cause_name(k, "", language) for k in per_cause["cause"]],
+        c("labelled_by_team"): per_cause["n"].to_numpy(),
+        c("model_finds_it"): F.each(lambda v, lo, hi: f"{F.percent(v)} "
+                                    f"{F.percent_interval(lo, hi)}", per_cause["recall"],
+                                    per_cause["recall_low"], per_cause["recall_high"]),
+        c("precision"): per_cause["precision"].round(2).to_numpy(),
+        c("f1"): per_cause["f1"].round(2).to_numpy(),
     })
 
 
