@@ -357,7 +357,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
             top = rootcause.top_causes(data.current, labels, model=model)
         book.chart(charts.cause_pareto(impact, language=lang))
         book.show(_title(book, "cause_impact"), tables.impact_table(
-            top, sources=sources, language=lang), max_rows=5)
+            top, sources=sources, language=lang), max_rows=3)
         _cause_agreement(book, data, learned)
         book.show(_title(book, "dealer_causes"), tables.cause_matrix_table(
             rootcause.dealer_cause_matrix(data.current, labels, value="impact"),
