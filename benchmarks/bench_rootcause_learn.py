@@ -9,7 +9,8 @@ comment of a set but the labels of only that many per cause, and are scored on t
   character 3-5-grams (``char_wb``) + ``LogisticRegression`` on the labelled comments alone.
 
 Scores: accuracy, macro-F1, and the expected calibration error (ECE, 15 equal-width bins of the
-top probability) of each side. Targets (issue 18): on real text, at 20 labels per cause, ours
+top probability) of each side, each the mean over three random label draws (``SEEDS``; the
+gain's spread over the draws is printed too). No parameter is tuned on the scored comments. Targets (issue 18): on real text, at 20 labels per cause, ours
 beats the baseline by at least 5 accuracy points, by more at 5 per cause; ECE at most 0.05.
 
 Sets (tests/data/README.md has provenance and licences):
@@ -110,26 +111,58 @@ def curve(data: pd.DataFrame, per_cause: int, seed: int = 0) -> dict:
     return out
 
 
+SEEDS = (0, 1, 2)  # label draws: each point is their mean, so that no number is one draw's luck
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows]))
+
+
+def learning_curve(data: pd.DataFrame, seeds=SEEDS) -> pd.DataFrame:
+    """Every point of the curve the set allows, averaged over ``seeds`` (label draws).
+
+    ``gain`` is ours minus the baseline in accuracy points, ``gain_sd`` its spread over draws.
+    """
+    smallest = int(data["cause"].value_counts().min())
+    rows = []
+    for k in PER_CAUSE:
+        if k >= smallest:  # no comment of that cause would be left to score
+            continue
+        draws = [curve(data, k, seed) for seed in seeds]
+        gains = [100 * (r["ours_acc"] - r["base_acc"]) for r in draws]
+        rows.append({"per_cause": k, "draws": len(draws),
+                     **{key: _mean(draws, key) for key in (
+                         "ours_acc", "base_acc", "ours_f1", "base_f1", "ours_ece", "base_ece",
+                         "ours_s", "base_s")},
+                     "ours_ece_max": max(r["ours_ece"] for r in draws),
+                     "gain": float(np.mean(gains)), "gain_sd": float(np.std(gains)),
+                     "n_labelled": draws[0]["n_labelled"], "n_rest": draws[0]["n_rest"]})
+    return pd.DataFrame(rows)
+
+
 def run(quick: bool = False) -> list[dict]:
     rows = []
     for name, data in sets(quick).items():
-        smallest = int(data["cause"].value_counts().min())
-        for k in PER_CAUSE:
-            if k >= smallest:  # no comment of that cause would be left to score
-                continue
-            r = curve(data, k)
-            gain = r["ours_acc"] - r["base_acc"]
+        table = learning_curve(data, SEEDS[:1] if quick else SEEDS)
+        gain = table.set_index("per_cause")["gain"]
+        for r in table.to_dict("records"):
+            k = r["per_cause"]
             row = ratio_row(
                 f"rootcause learn {name} {k}/cause: ours vs plain", r["ours_s"],
                 "tfidf word 1-2 + char_wb 3-5 + LR", r["base_s"],
                 note=(f"accuracy {r['ours_acc']:.3f} vs {r['base_acc']:.3f} "
-                      f"({100 * gain:+.1f} pts); macro-F1 {r['ours_f1']:.3f} vs "
-                      f"{r['base_f1']:.3f}; ECE {r['ours_ece']:.3f} vs {r['base_ece']:.3f}; "
-                      f"{r['n_labelled']} labelled, {r['n_rest']} scored"))
+                      f"({r['gain']:+.1f} ± {r['gain_sd']:.1f} pts over {r['draws']} label "
+                      f"draws); macro-F1 {r['ours_f1']:.3f} vs {r['base_f1']:.3f}; ECE "
+                      f"{r['ours_ece']:.3f} (worst draw {r['ours_ece_max']:.3f}) vs "
+                      f"{r['base_ece']:.3f}; {r['n_labelled']} labelled, {r['n_rest']} scored"))
             if name != "demo" and k == 20:
                 row.update(target=">= +5 pts, ECE <= 0.05",
-                           ok=bool(gain >= 0.05 and r["ours_ece"] <= 0.05))
-            row.update({f"{key}": round(v, 4) for key, v in r.items()
-                        if key.endswith(("_acc", "_f1", "_ece"))})
+                           ok=bool(r["gain"] >= 5 and r["ours_ece"] <= 0.05))
+            elif name != "demo" and k == 5 and 20 in gain:
+                row.update(target="gain > gain at 20, ECE <= 0.05",
+                           ok=bool(r["gain"] > gain[20] and r["ours_ece"] <= 0.05))
+            row.update({key: round(float(v), 4) for key, v in r.items()
+                        if key.endswith(("_acc", "_f1", "_ece", "_ece_max")) or key.startswith(
+                            "gain")})
             rows.append(row)
     return rows

@@ -204,3 +204,61 @@ def test_russian_report_words_and_numbers(monkeypatch, data):
     assert "Кратко" in html and "Что сделать в этом месяце" in html
     assert "окт. 2026" in html or "сент. 2026" in html or "авг. 2026" in html
     assert any(f"{d},{e}" in html for d in "0123456789" for e in "0123456789")
+
+
+# --- root causes learnt from the team's labels (issue 18) -------------------------------------
+
+def test_root_causes_show_the_agreement_with_the_team(monkeypatch, data):
+    from analysis import rootcause
+
+    html, _, book = render(monkeypatch, data, ["root_causes"])
+    assert "The model agrees with the team on" in html and "Review queue:" in html
+    assert "Cause from" in html and not book.failures
+    # the sentence's share is the cross-validated accuracy on the scope's labelled answers
+    learned = sections._learned(data)
+    window = data.responses.loc[data.responses["month"].isin(learned.months)]
+    agree = learned.scope_agreement(window)
+    acc = agree.overall.set_index("metric").loc["accuracy"]
+    held = agree.predictions
+    assert acc["value"] == pytest.approx((held["label"] == held["predicted"]).mean())
+    assert acc["low"] <= acc["value"] <= acc["high"]
+    assert f"{round(100 * acc['value'])}%" in html
+    # the report's shares: the team's label wins wherever it exists
+    comments = rootcause.labelled_comments(window, data.cases)
+    team = comments.dropna(subset=["root_cause"]).set_index("response_id")["root_cause"]
+    causes = learned.causes(window)
+    assert (causes.reindex(team.index) == team).all()
+    assert {"team", "model"} <= set(learned.scope(window)["source"])
+
+
+def test_root_causes_without_team_labels_say_so_in_one_line(monkeypatch, data):
+    for cases in (None, data.cases.assign(root_cause=None), data.cases.drop(
+            columns="root_cause")):
+        html, images, book = render(monkeypatch, replace(data, cases=cases), ["root_causes"])
+        assert "too few root causes to learn from" in html and not book.failures
+        assert images == 1  # the Pareto of the clustering's causes
+
+
+def test_a_region_whose_team_labelled_nothing(monkeypatch, data):
+    # the region with the fewest labels loses them; the other's still teach the model
+    labelled = data.cases.dropna(subset=["root_cause"])["dealer_id"].map(
+        data.dealers.set_index("dealer_id")["region"])
+    region = labelled.value_counts().index[-1]
+    ids = data.dealers.loc[data.dealers["region"] == region, "dealer_id"]
+    scoped = _only_dealers(data, ids)
+    unlabelled = scoped.cases.assign(root_cause=None)
+    network_cases = pd.concat([data.cases.loc[~data.cases["dealer_id"].isin(ids)],
+                               unlabelled])
+    scope = replace(scoped, region=region, cases=unlabelled, network_responses=data.responses,
+                    network_dealers=data.dealers)
+    monkeypatch.setattr("analysis.report.shared._network_cases", lambda d: network_cases)
+    html, _, book = render(monkeypatch, scope, ["summary", "root_causes"])
+    assert "the team recorded no cause in this scope" in html and not book.failures
+    assert "Review queue:" in html
+
+
+def test_a_month_whose_comments_are_all_gone_keeps_the_one_line_note(monkeypatch, data):
+    responses = data.responses.assign(comment=None)
+    html, _, book = render(monkeypatch, replace(data, responses=responses),
+                           ["summary", "root_causes"])
+    assert "No comments below 9" in html and not book.failures

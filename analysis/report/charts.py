@@ -258,7 +258,7 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
 
     if "contribution" in data:
         return _contribution_pareto(data, top=top, language=language, ax=ax)
-    ax = style.new_axes(ax, height=4.0)
+    ax = style.new_axes(ax, height=3.4)
     # impact is the points the scope's NPS loses (negative): drawn as points lost, largest first
     frame = data.dropna(subset=["impact"]).sort_values("impact").head(top)
     if frame.empty or frame["count"].sum() == 0:

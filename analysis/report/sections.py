@@ -210,15 +210,25 @@ def _mask(text) -> str:
     return mask_pii(str(text))
 
 
+def _learned(data: ReportData):
+    """The network's causes learnt from the team's labels (shared by the batch), or None."""
+    return _memo(data, "learned", lambda: shared.learned_causes(data))
+
+
 def _causes(data: ReportData, month: str):
-    model = shared.cause_model(data)
-    if model is None:
-        return None
     frame = data.responses.loc[data.responses["month"] == month]
-    try:
-        labels = rootcause.label_responses(frame, model, refit=False)
-    except rootcause.RootCauseError:
-        return None
+    learned = _learned(data)
+    if learned is not None and month in learned.months:
+        # the team's labels where it gave one, the classifier's suggestion elsewhere
+        labels = learned.causes(frame)
+    else:
+        model = shared.cause_model(data)
+        if model is None:
+            return None
+        try:
+            labels = rootcause.label_responses(frame, model, refit=False)
+        except rootcause.RootCauseError:
+            return None
     if labels.empty:
         return None
     return rootcause.cause_impact(frame, labels)
@@ -379,31 +389,68 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
-    """What went wrong: comments below 9 in causes (the network's model of the month, shared
-    by every report), ranked by NPS impact as a Pareto."""
+    """What went wrong: comments below 9 in causes, ranked by NPS impact as a Pareto.
+
+    Where the team records root causes, a cause is the team's label, else the suggestion of
+    the classifier learnt from those labels on the network (shared by every report), and the
+    section says how often that classifier agrees with the team; without labels, the causes
+    are the clusters of the month's comments (also the network's model)."""
     lang = book.language
     with book.section(book.text("sections", "root_causes")):
-        model = shared.cause_model(data)
+        learned = _learned(data)
         impact = _memo(data, "impact", lambda: _causes(data, data.month))
-        if model is None or impact is None or impact.empty:
+        if impact is None or impact.empty:
             book.note(book.text("notes", "no_comments", month=data.month))
             return
-        labels = rootcause.label_responses(data.current, model, refit=False)
+        sources = None
+        if learned is not None and data.month in learned.months:
+            labels = learned.causes(data.current)
+            named = rootcause.top_causes(data.current, labels, top=len(impact))
+            sources = rootcause.cause_shares(learned.scope(data.current))
+        else:
+            model = shared.cause_model(data)
+            labels = rootcause.label_responses(data.current, model, refit=False)
+            named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
-        # and quotes of the model's clusters
-        named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
+        # and quotes of its answers
         book.show(_title(book, "cause_impact"), tables.impact_table(
             impact.merge(named[["cause", "label", "quotes"]], on="cause", how="left"),
-            language=lang), max_rows=5)
+            sources=sources, language=lang), max_rows=3)
         first = impact.iloc[0]
         book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
                             ref=F.nps(first["ref_nps"]), n=F.count(len(impact)),
                             gap=F.number(-impact["contribution"].sum())))
+        _cause_agreement(book, data, learned)
         min_count = load_params("taxonomy")["report"]["matrix_min_count"]
         book.show(_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
             rootcause.dealer_cause_matrix(data.current, labels, value="contribution"),
             language=lang), decimals=2, html=False)
+
+
+def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
+    """How often the classifier agrees with the team in this scope, and the review queue."""
+    if learned is None or data.month not in learned.months:
+        book.note(book.text("notes", "no_team_causes"))
+        return
+    period = F.month(learned.months[0]) if len(learned.months) == 1 else (
+        f"{F.month(learned.months[0])} – {F.month(learned.months[-1])}")
+    window = data.responses.loc[data.responses["month"].isin(learned.months)]
+    agree = learned.scope_agreement(window)
+    month = learned.scope(data.current)
+    queue = book.text("notes", "review_queue", n=F.count(month["needs_review"].sum()),
+                      suggested=F.count((month["source"] == "model").sum()),
+                      threshold=F.percent(learned.threshold))
+    if agree is None:
+        book.note(book.text("notes", "no_team_causes_scope", period=period) + " " + queue)
+        return
+    acc, f1 = (agree.overall.set_index("metric").loc[m] for m in ("accuracy", "macro_f1"))
+    book.note(book.text("notes", "cause_agreement", share=F.percent(acc["value"]),
+                        interval=F.percent_interval(acc["low"], acc["high"]),
+                        n=F.count(acc["n"]), period=period, f1=F.number(f1["value"], 2),
+                        f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
+    book.show(_title(book, "cause_agreement"), tables.agreement_table(
+        agree.per_cause, language=book.language), decimals=2, max_rows=3)
 
 
 def growth_zones(book: ReportBook, data: ReportData) -> None:

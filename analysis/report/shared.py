@@ -1,8 +1,9 @@
 """The network-wide fits a report needs, computed once per batch and shared by its reports.
 
-A regional report needs three things fitted on the whole network: the growth model
+A regional report needs four things fitted on the whole network: the growth model
 (:func:`analysis.growth.growth_zones`, the slow one), the root-cause model of the month's
-comments and the network's driver importance. Each is computed once per process (a report
+comments, the root-cause classifier learnt from the team's labels (with its cross-validated
+agreement) and the network's driver importance. Each is computed once per process (a report
 asks several sections for it) and, when a cache directory is given, once per batch: the
 result is pickled under a key made of the data's identity (every file of the store with its
 size and modification time), the params files' contents and the call's arguments, so a
@@ -116,6 +117,33 @@ def cause_model(data, *, directory=None):
                   key=(data.month, _content(current)), directory=directory)
 
 
+def _network_cases(data) -> pd.DataFrame | None:
+    """Every case of the network in the report's months (a regional report holds its own)."""
+    if data.is_network or data.data_dir is None:
+        return data.cases
+    from analysis import store
+
+    if not store.available("cases", data_dir=data.data_dir):
+        return data.cases
+    return store.load("cases", months=list(data.months), data_dir=data.data_dir)
+
+
+def learned_causes(data, *, directory=None):
+    """The root-cause classifier learnt from the team's labels on the whole network
+    (:class:`analysis.rootcause.LearnedCauses`), or None when there is nothing to learn."""
+    from analysis import rootcause
+
+    months = rootcause.learning_months(data.month, data.months)
+    network = data.network.loc[data.network["month"].isin(months)]
+    cases = _network_cases(data)
+    labelled = (0,) if cases is None or "root_cause" not in cases else (
+        int(cases["root_cause"].notna().sum()), int(pd.util.hash_pandas_object(
+            cases[["response_id", "root_cause"]].astype(str), index=False).sum()))
+    return cached("rootcause-learn", lambda: rootcause.learn_causes(
+        network, cases, months=months, random_state=0), data_dir=data.data_dir,
+        key=(months, _content(network), labelled), directory=directory)
+
+
 def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
                        directory=None) -> pd.DataFrame:
     """The whole network's driver importance by month (:func:`analysis.drivers.
@@ -133,5 +161,6 @@ def warm(data, *, directory=None) -> None:
     """Compute every network-wide fit now (the batch does this before the notebooks)."""
     growth_result(data, directory=directory)
     cause_model(data, directory=directory)
+    learned_causes(data, directory=directory)
     network_importance(data, cluster=load_params("drivers").get("bootstrap_cluster"),
                        directory=directory)

@@ -27,9 +27,10 @@ from analysis.report import labels as L
 from analysis.report import rules
 
 __all__ = [
-    "action_review_table", "cause_matrix_table", "channel_difference_table", "completion_table",
-    "customer_flow_table", "funnel_table", "growth_value_table", "return_rate_table",
-    "value_at_stake_table", "closure_table", "css_table", "dealer_table", "driver_means_table",
+    "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
+    "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
+    "driver_means_table", "funnel_table", "growth_value_table", "return_rate_table",
+    "value_at_stake_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
@@ -756,8 +757,8 @@ def _cause_name(cause, label, language: str | None) -> str:
     return label or str(cause)
 
 
-def impact_table(causes: pd.DataFrame, *, language: str | None = None,
-                 level: float | None = None) -> pd.DataFrame:
+def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
+                 language: str | None = None, level: float | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.top_causes` made readable: causes by NPS impact, with their
     name and masked quotes.
 
@@ -765,13 +766,17 @@ def impact_table(causes: pd.DataFrame, *, language: str | None = None,
     labels and quotes of ``top_causes``) the causes are ranked by their contribution to the
     gap, shown in points with its bootstrap interval: the contributions of all causes add
     up to the scope's gap (``scope_nps - ref_nps``), so a reader may sum the column.
+
+    ``sources`` (:func:`analysis.rootcause.cause_shares`) adds where each cause's answers got
+    it: how many the team labelled and ``source`` (team, model or both). Top words are left
+    out when no cause has any (causes learnt from labels are named by the taxonomy).
     """
     c = L.columns(language)
     if "contribution" in causes:
         lvl = _level(level, _nps_params(None))
         ranked = causes.sort_values(["contribution", "count"], ascending=[True, False])
         quotes = ranked["quotes"] if "quotes" in ranked else pd.Series([()] * len(ranked))
-        return pd.DataFrame({
+        out = pd.DataFrame({
             c("rank"): np.arange(1, len(ranked) + 1),
             c("cause"): [_cause_name(k, lab, language) for k, lab in
                          zip(ranked["cause"], ranked.get("label", ranked["cause"]).fillna(""))],
@@ -785,16 +790,44 @@ def impact_table(causes: pd.DataFrame, *, language: str | None = None,
             c("quotes"): [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
                           for q in quotes],
         })
+    else:
+        ranked = causes
+        out = pd.DataFrame({
+            c("rank"): causes["rank"].to_numpy(),
+            c("cause"): [_cause_name(k, lab, language)
+                         for k, lab in zip(causes["cause"], causes["label"])],
+            c("top_words"): causes["label"].to_numpy(),
+            c("answers"): causes["count"].to_numpy(),
+            c("share_pct"): (100 * causes["share"]).round(1).to_numpy(),
+            c("nps"): [F.nps(v) for v in causes["nps"]],
+            c("impact_points"): causes["impact"].round(2).to_numpy(),
+            c("quotes"): causes["quotes"].apply(
+                lambda q: "\n".join(f"«{s}»" for s in q)).to_numpy(),
+        })
+        if not causes["label"].astype(str).str.strip().astype(bool).any():
+            out = out.drop(columns=c("top_words"))
+    if sources is not None:
+        known = sources.set_index("cause")
+        team = ranked["cause"].map(known["team"]).fillna(0).astype(np.int64).to_numpy()
+        source = ranked["cause"].map(known["source"])
+        out.insert(out.columns.get_loc(c("answers")) + 1, c("labelled_by_team"), team)
+        out.insert(out.columns.get_loc(c("labelled_by_team")) + 1, c("cause_source"),
+                   _names("cause_sources", source, language).to_numpy())
+    return out
+
+
+def agreement_table(per_cause: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
+    """:attr:`analysis.rootcause.Agreement.per_cause`: per cause the team labelled, how often
+    the cross-validated model finds it (recall with its interval), its precision and F1."""
+    c = L.columns(language)
     return pd.DataFrame({
-        c("rank"): causes["rank"].to_numpy(),
-        c("cause"): [_cause_name(k, lab, language)
-                     for k, lab in zip(causes["cause"], causes["label"])],
-        c("top_words"): causes["label"].to_numpy(),
-        c("answers"): causes["count"].to_numpy(),
-        c("share_pct"): (100 * causes["share"]).round(1).to_numpy(),
-        c("nps"): [F.nps(v) for v in causes["nps"]],
-        c("impact_points"): causes["impact"].round(2).to_numpy(),
-        c("quotes"): causes["quotes"].apply(lambda q: "\n".join(f"«{s}»" for s in q)).to_numpy(),
+        c("cause"): [_cause_name(k, "", language) for k in per_cause["cause"]],
+        c("labelled_by_team"): per_cause["n"].to_numpy(),
+        c("model_finds_it"): F.each(lambda v, lo, hi: f"{F.percent(v)} "
+                                    f"{F.percent_interval(lo, hi)}", per_cause["recall"],
+                                    per_cause["recall_low"], per_cause["recall_high"]),
+        c("precision"): per_cause["precision"].round(2).to_numpy(),
+        c("f1"): per_cause["f1"].round(2).to_numpy(),
     })
 
 
