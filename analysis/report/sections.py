@@ -383,9 +383,10 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "importance_performance")):
         table = drivers.importance_performance(data.current)
-        book.show(_title(book, "importance_performance"),
-                  tables.importance_performance_table(table, language=lang))
         book.chart(charts.importance_performance(table, language=lang))
+        # the map names every driver in its quadrant: the numbers are for the workbook
+        book.show(_title(book, "importance_performance"),
+                  tables.importance_performance_table(table, language=lang), html=False)
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
