@@ -266,3 +266,25 @@ def test_sla_and_repeat_repairs_show_closed_windows_and_cohorts(null_store, monk
     expected = (100 * repeats["Of them came back"] / repeats["Orders, window passed"]).round(1)
     assert np.allclose(rate.dropna(), expected[rate.notna()])
     assert repeats.filter(like="interval").shape[1] == 1
+
+
+def test_headline_shows_the_nps_weighted_for_response_rates():
+    # dealer A: 10 promoters of 10 invited; dealer B: 10 detractors of 100 invited. The
+    # answers' NPS is 0; with each dealer weighted by its invitations it is
+    # (10 x 100 + 100 x -100) / 110 = -81.8
+    when = pd.Timestamp("2026-10-15 12:00")
+    responses = pd.DataFrame({
+        "dealer_id": ["A"] * 10 + ["B"] * 10, "touchpoint": "service",
+        "responded_at": when, "nps": [10] * 10 + [0] * 10})
+    invitations = pd.DataFrame({"dealer_id": ["A", "B"], "touchpoint": "service",
+                                "month": "2026-10", "invited": [10, 100]})
+    shown = tables.headline_table(responses, month="2026-10", invitations=invitations,
+                                  language="en")
+    row = shown.iloc[0]
+    assert row["NPS"].startswith("0.0") or row["NPS"].startswith("+0.0")
+    assert row["NPS weighted for response rates"] == "-81.8"
+    low, high = (float(v) for v in row["Weighted, 95% interval"].strip("[]").split(", "))
+    assert low < -81.8 < high
+    # without invitations there is nothing to weight by
+    plain = tables.headline_table(responses, month="2026-10", language="en")
+    assert "NPS weighted for response rates" not in plain

@@ -147,8 +147,34 @@ def headline_table(
     if label is None:
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
-    return _nps_frame(table, {L.column("group", language=language): groups.to_numpy()},
-                      level=lvl, language=language, rule=rule)
+    shown = _nps_frame(table, {L.column("group", language=language): groups.to_numpy()},
+                       level=lvl, language=language, rule=rule)
+    weighted = _weighted_nps(responses, invitations, by=by, month=month, level=lvl, params=p)
+    if weighted is not None:
+        # response rates differ across dealer x touchpoint cells: beside the answers' NPS,
+        # the NPS with every cell weighted by its invitations
+        c = L.columns(language)
+        w = table[list(by)].merge(weighted, on=list(by), how="left") if by else weighted
+        shown[c("nps_weighted")] = [F.nps(v) for v in w["nps_weighted"]]
+        shown[c("nps_weighted_interval", level=F.percent(lvl))] = F.each(
+            F.interval, w["nps_weighted_low"], w["nps_weighted_high"], sign=True)
+    return shown
+
+
+def _weighted_nps(responses: pd.DataFrame, invitations: pd.DataFrame | None, *,
+                  by: Sequence[str], month: str, level: float,
+                  params: dict) -> pd.DataFrame | None:
+    """:func:`analysis.nps.summarize_weighted` of ``month``, or None without invitations."""
+    cells = ("dealer_id", "touchpoint")
+    if invitations is None or invitations.empty or not (
+            {*by, *cells, "month", "invited"} <= set(invitations)
+            and {*by, *cells} <= set(responses)):
+        return None
+    current = pd.Period(month, freq="M")
+    weighted = nps_module.summarize_weighted(responses, invitations, by=by, period="M",
+                                             level=level, params=params)
+    weighted = weighted.loc[weighted["period"] == current]
+    return None if weighted.empty else weighted.drop(columns="period").reset_index(drop=True)
 
 
 def series_table(summary: pd.DataFrame, *, level: float | None = None,
