@@ -235,7 +235,7 @@ def run_batch(
     try:
         if cache is not None:
             os.environ[shared_fits.CACHE_ENV] = str(cache)
-            _warm(month, data_dir, cache)
+            _warm(month, data_dir, cache, workers=workers)
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         with shared(engine) as spec:
@@ -250,14 +250,15 @@ def run_batch(
             os.environ[shared_fits.CACHE_ENV] = previous
 
 
-def _warm(month: str, data_dir, cache: Path) -> None:
-    """Fit the network-wide models once, before the notebooks (they then only read them)."""
+def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
+    """Fit the network-wide models once, before the notebooks (they then only read them);
+    the growth model's bootstrap on as many processes as the batch has workers."""
     from analysis.report.data import load_report_data
 
     data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
     try:
         # what every report needs; the network's importance is fitted by the network report
-        shared_fits.growth_result(data, directory=cache)
+        shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
         shared_fits.cause_model(data, directory=cache)
     except Exception:  # noqa: BLE001 - the report's own section will say what failed
         pass
