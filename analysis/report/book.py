@@ -122,14 +122,14 @@ class ReportBook:
     def table_html(self, name: str, frame: pd.DataFrame, *, decimals: int = F.DECIMALS,
                    max_rows: int | None = None) -> str:
         """The escaped, masked HTML of a table (great_tables), its title above it."""
+        note = ""
+        if max_rows is not None and len(frame) > max_rows:
+            more = self.text("notes", "more_rows", shown=max_rows, more=len(frame) - max_rows)
+            note = f"<p class='more'><i>{html_escape(more)}</i></p>"
+            frame = frame.head(max_rows)  # masked below: only the rows shown
         shown = safe_frame(frame)
         if has_named_index(shown):
             shown = shown.reset_index()
-        note = ""
-        if max_rows is not None and len(shown) > max_rows:
-            more = self.text("notes", "more_rows", shown=max_rows, more=len(shown) - max_rows)
-            note = f"<p class='more'><i>{html_escape(more)}</i></p>"
-            shown = shown.head(max_rows)
         shown = shown.reset_index(drop=True)
         for col in shown.columns:  # every cell as the formatter writes it
             values = shown[col]

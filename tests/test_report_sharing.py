@@ -1,0 +1,77 @@
+"""What makes a batch fast must not change a number: the growth bootstrap split over
+processes, the per-frame cache keys, masking and fault keys computed once per distinct text,
+and tables masked only on the rows the HTML shows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import growth, privacy, repairs, store
+from analysis.privacy import EMAIL_MASK, PHONE_MASK, VIN_MASK
+from analysis.report import shared
+from analysis.report.book import ReportBook
+
+
+@pytest.fixture(scope="module")
+def responses(small_net):
+    return store.with_region(small_net.responses, small_net.dealers)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_growth_bootstrap_on_processes_gives_the_same_numbers(responses, n_jobs):
+    one = growth.growth_zones(responses, n_boot=24, random_state=5)
+    split = growth.growth_zones(responses, n_boot=24, random_state=5, n_jobs=n_jobs)
+    pd.testing.assert_frame_equal(one.table, split.table, check_exact=True)
+    np.testing.assert_array_equal(one.uplift_draws, split.uplift_draws)
+    assert one.nonconverged == split.nonconverged
+    # the fit differs from another seed's (the test can fail)
+    other = growth.growth_zones(responses, n_boot=24, random_state=6, n_jobs=n_jobs)
+    assert not np.array_equal(one.uplift_draws, other.uplift_draws)
+
+
+def test_a_callers_generator_ends_where_one_process_leaves_it(responses):
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    growth.growth_zones(responses, n_boot=10, random_state=a)
+    growth.growth_zones(responses, n_boot=10, random_state=b, n_jobs=2)
+    assert a.random() == b.random()
+
+
+def test_cache_key_follows_a_changed_frame(responses):
+    frame = responses.copy()
+    first = shared._content(frame)
+    assert shared._content(frame) == first
+    changed = frame.assign(nps=frame["nps"].where(frame.index != frame.index[0], 0))
+    assert shared._content(changed) != first or frame["nps"].iloc[0] == 0
+
+
+def _mask_each(series: pd.Series) -> pd.Series:
+    """The masking's definition, value by value."""
+    return series.map(lambda v: v if not isinstance(v, str) else privacy.mask_pii(
+        v, phone=PHONE_MASK, email=EMAIL_MASK, vin=VIN_MASK))
+
+
+def test_masking_distinct_texts_once_masks_every_row():
+    texts = pd.Series(["Call 8 916 123-45-67", None, "mail me: a.b@c.ru", "Call 8 916 123-45-67",
+                       "VIN XTA21099071234567 knocks", np.nan, "", "plain"] * 3,
+                      index=np.arange(24)[::-1], name="comment")
+    out = privacy.mask_pii_series(texts)
+    assert out.index.equals(texts.index) and out.name == "comment"
+    assert out.tolist() == _mask_each(texts).tolist()
+    assert not privacy.contains_pii(out.dropna()).any()
+
+
+def test_fault_keys_of_distinct_texts_match_the_row_by_row_rule():
+    faults = pd.Series([" Стук в передней  подвеске. ", "стук в передней подвеске", "SUS-01",
+                        None, "__", "Ёлка"], index=[4, 2, 0, 1, 3, 5])
+    out = repairs.normalise_fault(faults)
+    assert out.tolist()[:3] == ["стук в передней подвеске"] * 2 + ["sus 01"]
+    assert out.isna().tolist() == [False, False, False, True, True, False]
+    assert out.iloc[5] == "елка" and out.index.equals(faults.index)
+
+
+def test_html_masks_the_rows_it_shows_and_counts_the_rest():
+    frame = pd.DataFrame({"dealer": [f"Dealer {k} +7 916 123 45 6{k}" for k in range(9)],
+                          "nps": np.arange(9.0)})
+    html = ReportBook("en").table_html("t", frame, max_rows=3)
+    assert "Dealer 0" in html and "Dealer 3" not in html
+    assert "916" not in html and "6 more" in html
