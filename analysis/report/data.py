@@ -59,9 +59,15 @@ class ReportData:
         """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
 
         A region or the network is read from the store by the engine itself (on Dask,
-        partition by partition); a single dealer's frame is small and passed as it is.
+        partition by partition); a single dealer's frame is small and passed as it is, and so
+        is the scope's frame when the engine is the local one (this process holds it already:
+        the engine would read the same rows again).
         """
+        from analysis.engine import LocalEngine
+
         if self.dealer_id is not None:
+            return {"source": getattr(self, table)}
+        if isinstance(self.engine, LocalEngine) and getattr(self, table) is not None:
             return {"source": getattr(self, table)}
         return {"source": table, "months": list(self.months),
                 "regions": None if self.is_network else [self.region],
