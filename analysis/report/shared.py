@@ -77,25 +77,35 @@ def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
     return value
 
 
-_fingerprints: dict[int, tuple] = {}
+_fingerprints: dict[tuple, tuple] = {}
+_ANSWER_COLUMNS = ("response_id", "dealer_id", "nps", "comment")
 
 
-def _content(frame: pd.DataFrame | None) -> tuple:
-    """A cheap fingerprint of the answers a fit reads, so that frames changed in memory (a
-    test's, a notebook's) never hit a fit of other data from the same store. Hashed once per
-    frame object (a report asks for its fits from several sections); the frame is kept with
-    its fingerprint, so its id cannot be reused by another frame while remembered."""
+def _content(frame: pd.DataFrame | None, columns: tuple[str, ...] = _ANSWER_COLUMNS) -> tuple:
+    """A cheap fingerprint of the answers a fit reads (``columns``: those it depends on), so
+    that frames changed in memory (a test's, a notebook's) never hit a fit of other data from
+    the same store. Hashed once per frame object (a report asks for its fits from several
+    sections); the frame is kept with its fingerprint, so its id cannot be reused by another
+    frame while remembered."""
     if frame is None or frame.empty:
         return (0,)
-    known = _fingerprints.get(id(frame))
+    memo = (id(frame), columns)
+    known = _fingerprints.get(memo)
     if known is not None and known[0] is frame and known[1] == frame.shape:
         return known[2]
-    cols = [c for c in ("response_id", "dealer_id", "nps", "comment") if c in frame]
+    cols = [c for c in columns if c in frame]
     digest = pd.util.hash_pandas_object(frame[cols], index=False).sum()
     while len(_fingerprints) >= 8:  # the frames of a report or two, not of a test session
         _fingerprints.pop(next(iter(_fingerprints)))
-    _fingerprints[id(frame)] = (frame, frame.shape, (len(frame), int(digest)))
-    return _fingerprints[id(frame)][2]
+    _fingerprints[memo] = (frame, frame.shape, (len(frame), int(digest)))
+    return _fingerprints[memo][2]
+
+
+def _growth_columns() -> tuple[str, ...]:
+    """What the growth model reads of an answer: dealer, region, score and the ratings."""
+    from analysis import drivers
+
+    return ("dealer_id", "region", "nps", *drivers.driver_names())
 
 
 def growth_result(data, *, directory=None, n_jobs: int = 1):
@@ -105,7 +115,8 @@ def growth_result(data, *, directory=None, n_jobs: int = 1):
 
     return cached("growth", lambda: growth.growth_zones(data.network, random_state=0,
                                                         n_jobs=n_jobs),
-                  data_dir=data.data_dir, key=(data.months, _content(data.network)),
+                  data_dir=data.data_dir,
+                  key=(data.months, _content(data.network, _growth_columns())),
                   directory=directory)
 
 
