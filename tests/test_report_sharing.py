@@ -123,3 +123,25 @@ def test_a_chart_reaching_outside_its_figure_is_left_to_savefig():
     ax.text(1.6, 0.5, "far outside the figure", transform=ax.transAxes)
     assert book._render_png(figure, dpi=90) is None
     plt.close(figure)
+
+
+def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, tmp_path,
+                                                                    monkeypatch):
+    from analysis.report import batch
+    from analysis.report.data import load_report_data
+
+    data_dir = small_net.write(tmp_path / "data")
+    month = str(small_net.responses["responded_at"].max().to_period("M") - 1)
+    region = sorted(small_net.dealers["region"].unique())[0]
+    plain = load_report_data(region=region, month=month, data_dir=data_dir)
+    cache = tmp_path / "out" / ".cache"
+    batch._warm(month, store.snapshot(data_dir), cache, workers=1)
+    assert len(list(cache.glob("network-responses-*.pkl"))) == 1
+    monkeypatch.setenv(shared.CACHE_ENV, str(cache))
+    read = load_report_data(region=region, month=month, data_dir=data_dir)
+    pd.testing.assert_frame_equal(read.network, plain.network, check_exact=True)
+    pd.testing.assert_frame_equal(read.responses, plain.responses, check_exact=True)
+    assert len(read.network) > len(read.responses)
+    shared.forget("network-responses", cache)
+    assert not list(cache.glob("network-responses-*.pkl"))
+    assert list(cache.glob("growth-*.pkl"))  # the fits stay

@@ -244,6 +244,8 @@ def run_batch(
                               parameters={**(parameters or {}), "engine": spec},
                               progress=progress, languages=report_languages(languages))
     finally:
+        if cache is not None:  # the network's answers: a copy of the store, not worth keeping
+            shared_fits.forget("network-responses", cache)
         if previous is None:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         else:
@@ -260,6 +262,9 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
         # what every report needs; the network's importance is fitted by the network report
         shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
         shared_fits.cause_model(data, directory=cache)
+        # the regional reports' view of the whole network: the network report's answers
+        shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
+                                      directory=cache)
     except Exception:  # noqa: BLE001 - the report's own section will say what failed
         pass
     finally:

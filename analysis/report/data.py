@@ -157,8 +157,12 @@ def load_report_data(
     }
     network = network_dealers = None
     if regions is not None:
+        from analysis.report import shared
+
         network_dealers = store.load("dealers", data_dir=data_dir)
-        network = responses_of(None, network_dealers)
+        # in a batch, read once for every regional report
+        network = shared.network_responses(data_dir, months,
+                                           lambda: responses_of(None, network_dealers))
     return ReportData(region, month, months, dealers, responses, **optional,
                       data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine))

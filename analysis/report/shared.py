@@ -54,8 +54,10 @@ def cache_dir(value: str | os.PathLike | None = None) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
-    """``compute()``, memoised in this process and pickled in the cache directory."""
+def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None,
+           remember: bool = True):
+    """``compute()``, memoised in this process (unless not ``remember``) and pickled in the
+    cache directory."""
     ident = hashlib.sha256(repr((name, data_identity(data_dir), params_identity(),
                                  key)).encode()).hexdigest()[:24]
     if ident in _memory:
@@ -73,8 +75,27 @@ def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
             with tmp.open("wb") as handle:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(path)  # atomic: a reader never sees half a pickle
-    _memory[ident] = value
+    if remember:
+        _memory[ident] = value
     return value
+
+
+def forget(name: str, directory=None) -> None:
+    """Delete the cache directory's pickles of ``name`` (a batch's large intermediates)."""
+    folder = cache_dir(directory)
+    for path in folder.glob(f"{name}-*.pkl") if folder and folder.is_dir() else ():
+        path.unlink(missing_ok=True)
+
+
+def network_responses(data_dir, months, compute, *, directory=None) -> pd.DataFrame:
+    """The whole network's answers of the report's months, as ``compute()`` reads them from
+    the store. In a batch (a cache directory) the batch reads them once and every regional
+    report unpickles them: several times cheaper than reading the store and joining the
+    dealers again. Without a cache directory: ``compute()``."""
+    if cache_dir(directory) is None:
+        return compute()
+    return cached("network-responses", compute, data_dir=data_dir, key=(tuple(months),),
+                  directory=directory, remember=False)
 
 
 _fingerprints: dict[tuple, tuple] = {}
