@@ -159,6 +159,34 @@ def welch_test(m1, s1, n1, m2, s2, n2) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return np.where(ok, t, np.nan), np.where(ok, df, np.nan), p
 
 
+def _averages(base: pd.DataFrame, values: pd.Series, time_keys: list[pd.Series]):
+    """The regional and national CSS of ``base`` (per period when ``time_keys``)."""
+    region = _mean_table(values, [base["region"], *time_keys]).rename(
+        columns={"css": "region_css"})
+    nation = _mean_table(values, time_keys).rename(columns={"css": "national_css"})
+    return region, nation
+
+
+_REFERENCES: dict[int, tuple] = {}
+
+
+def _reference_averages(reference: pd.DataFrame, *, period, time_col: str, params: dict):
+    """:func:`_averages` of the reference answers (a regional report's whole network), once
+    per reference frame and settings: a report compares several tables with the same
+    network, whose CSS index is the costly part. The frame is kept with its averages, so its
+    id cannot be reused by another frame while remembered."""
+    key = (reference.shape, period, time_col, repr(params))
+    known = _REFERENCES.get(id(reference))
+    if known is not None and known[0] is reference and known[1] == key:
+        return known[2]
+    per = _period_of(reference, period, time_col)
+    result = _averages(reference, css_index(reference, params=params),
+                       [per.rename("period")] if per is not None else [])
+    _REFERENCES.clear()  # one network at a time: a report's, not a session's
+    _REFERENCES[id(reference)] = (reference, key, result)
+    return result
+
+
 def _flag_q() -> float:
     return float(load_params("flags")["q"])
 
@@ -234,16 +262,13 @@ def summarize_css(
         out["change_p_adj"] = p_adj
         out["change_flag"] = flag
     if reference is None:
-        base, base_values, base_time = responses, values, time_keys
+        region, nation = _averages(responses, values, time_keys)
     else:
         require_columns(reference, ["region"], table="reference answers",
                         fix="attach it with analysis.store.with_region(reference, dealers)")
-        base, base_values = reference, css_index(reference, params=p)
-        base_per = _period_of(reference, period, time_col)
-        base_time = [base_per.rename("period")] if base_per is not None else []
-    region = _mean_table(base_values, [base["region"], *base_time]).rename(
-        columns={"css": "region_css"})[["region", *[s.name for s in time_keys], "region_css"]]
-    nation = _mean_table(base_values, base_time).rename(columns={"css": "national_css"})
+        region, nation = _reference_averages(reference, period=period, time_col=time_col,
+                                             params=p)
+    region = region[["region", *[s.name for s in time_keys], "region_css"]]
     nation = nation[[*[s.name for s in time_keys], "national_css"]]
     if "region" not in keys:
         # a group spanning regions has no single region; the region mapping must be unique

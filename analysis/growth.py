@@ -774,6 +774,7 @@ def growth_zones(
     level: float | None = None,
     min_n: int | None = None,
     params: dict | None = None,
+    n_jobs: int = 1,
 ) -> GrowthResult:
     """Growth zones: for every dealer x driver, the modelled NPS uplift of closing its gap.
 
@@ -802,6 +803,11 @@ def growth_zones(
         Interval level and small-sample threshold; default from params/nps.yaml.
     params
         The contents of params/growth.yaml (loaded when omitted).
+    n_jobs
+        Processes that share the bootstrap draws (the report batch fits the network's model
+        once, on every core, before its reports start). The draws and every number are the
+        same for any ``n_jobs``: each process starts from the generator's state at its
+        first draw.
 
     Returns
     -------
@@ -810,7 +816,7 @@ def growth_zones(
     opts = _zone_options(drivers=drivers, target=target, top=top, benchmark=benchmark,
                          n_boot=n_boot, level=level, min_n=min_n, params=params)
     data = _prepare(responses, list(opts.drivers), by=by, target=opts.target)
-    fit = _fit_zones(data, opts, random_state)
+    fit = _fit_zones(data, opts, random_state, n_jobs=max(1, int(n_jobs)))
     return _zone_result(data, opts, fit, by=by)
 
 
@@ -938,7 +944,8 @@ class _ZoneFit:
     p_adj: np.ndarray               # Benjamini-Hochberg over every dealer x driver
 
 
-def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
+def _fit_zones(data: _Data, opts: _ZoneOptions, random_state,
+               n_jobs: int = 1) -> _ZoneFit:
     """Shrunk means, gaps, the model and the uplifts; their bootstrap draws and intervals."""
     k, p = len(data.units), len(opts.drivers)
     pat = _Patterns.of(data)
@@ -968,30 +975,8 @@ def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
     coef_draws = None
     nonconverged = 0
     if opts.n_boot:
-        rng = np.random.default_rng(random_state)
-        draws = np.empty((opts.n_boot, k, p))
-        diff_draws = np.empty((opts.n_boot, k, p))
-        coef_draws = np.empty((opts.n_boot, *coef.shape))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # counted in nonconverged
-            for b in range(opts.n_boot):  # one draw per pass; everything inside is vectorised
-                w = _stratified_counts(rng, data)
-                st_b = _unit_stats(data, w)
-                bench_b = _benchmark(st_b, opts.benchmark, opts.quantile)
-                diff_draws[b] = bench_b - st_b.mean
-                gap_b = np.maximum(bench_b - st_b.shrunk, 0.0)
-                fit_w = pat.fit_weights(w)
-                keep = fit_w > 0
-                # refitted from the full-data coefficients: 4 Newton steps instead of 8
-                refit = clone(model).fit(pat.fit_x[keep], pat.fit_score[keep],
-                                         sample_weight=fit_w[keep], coef_init=model.coef_,
-                                         intercept_init=model.intercept_)
-                nonconverged += not refit.converged_
-                coef_b = coef_draws[b] = _coefficients(refit)
-                pw = pat.pred_weights(w)
-                used = pw > 0
-                draws[b] = _uplift(pred_design[used] @ coef_b, pat.pred_x[used],
-                                   pat.pred_unit[used], gap_b, coef_b[1:], pw[used], opts.cap, k)
+        diff_draws, draws, coef_draws, nonconverged = _bootstrap(
+            data, opts, pat, model, random_state, n_jobs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a dealer absent from a draw
             low, high = np.nanquantile(draws, [0.5 - opts.level / 2, 0.5 + opts.level / 2],
@@ -1005,6 +990,69 @@ def _fit_zones(data: _Data, opts: _ZoneOptions, random_state) -> _ZoneFit:
                           pred_w, opts.cap, k)
     return _ZoneFit(st, bench, gap, uplift, low, high, zone, joint, coef, coef_draws, draws,
                     nonconverged, int(pat.complete.sum()), diff, se, p_value, p_adj)
+
+
+def _bootstrap(data: _Data, opts: _ZoneOptions, pat: _Patterns, model, random_state,
+               n_jobs: int = 1):
+    """The bootstrap draws of :func:`_fit_zones`: gap differences, uplifts, coefficients
+    and the count of refits that did not converge, split over ``n_jobs`` processes."""
+    import copy
+
+    rng = np.random.default_rng(random_state)
+    n_jobs = min(n_jobs, opts.n_boot)
+    if n_jobs <= 1:
+        return _draws(data, opts, pat, model, rng, 0, opts.n_boot)
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    bounds = np.linspace(0, opts.n_boot, n_jobs + 1).astype(int)
+    # every other chunk starts from a copy of the generator at the first draw and skips to
+    # its own, so the draws are those of one process
+    chunks = [(copy.deepcopy(rng), int(a), int(b)) for a, b in zip(bounds[1:-1], bounds[2:],
+                                                                   strict=True)]
+    with ProcessPoolExecutor(n_jobs - 1, mp_context=get_context("fork")) as pool:
+        futures = [pool.submit(_draws, data, opts, pat, model, *chunk) for chunk in chunks]
+        parts = [_draws(data, opts, pat, model, rng, 0, int(bounds[1])),
+                 *(f.result() for f in futures)]
+    for _ in range(int(bounds[1]), opts.n_boot):  # a caller's Generator ends where one
+        _stratified_counts(rng, data)              # process would leave it
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]), sum(p[3] for p in parts))
+
+
+def _draws(data: _Data, opts: _ZoneOptions, pat: _Patterns, model, rng: np.random.Generator,
+           first: int, stop: int):
+    """Draws ``first`` to ``stop`` of the bootstrap; ``rng`` is at draw 0."""
+    k, p = len(data.units), len(opts.drivers)
+    pred_design = np.column_stack([np.ones(len(pat.pred_x)), pat.pred_x])
+    for _ in range(first):  # the generator as the draws before this chunk left it
+        _stratified_counts(rng, data)
+    n = stop - first
+    draws = np.empty((n, k, p))
+    diff_draws = np.empty((n, k, p))
+    coef_draws = np.empty((n, 1 + p, 2))
+    nonconverged = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # counted in nonconverged
+        for b in range(n):  # one draw per pass; everything inside is vectorised
+            w = _stratified_counts(rng, data)
+            st_b = _unit_stats(data, w)
+            bench_b = _benchmark(st_b, opts.benchmark, opts.quantile)
+            diff_draws[b] = bench_b - st_b.mean
+            gap_b = np.maximum(bench_b - st_b.shrunk, 0.0)
+            fit_w = pat.fit_weights(w)
+            keep = fit_w > 0
+            # refitted from the full-data coefficients: 4 Newton steps instead of 8
+            refit = clone(model).fit(pat.fit_x[keep], pat.fit_score[keep],
+                                     sample_weight=fit_w[keep], coef_init=model.coef_,
+                                     intercept_init=model.intercept_)
+            nonconverged += not refit.converged_
+            coef_b = coef_draws[b] = _coefficients(refit)
+            pw = pat.pred_weights(w)
+            used = pw > 0
+            draws[b] = _uplift(pred_design[used] @ coef_b, pat.pred_x[used],
+                               pat.pred_unit[used], gap_b, coef_b[1:], pw[used], opts.cap, k)
+    return diff_draws, draws, coef_draws, nonconverged
 
 
 def _gap_test(diff: np.ndarray, diff_draws: np.ndarray | None, q: float):

@@ -88,11 +88,14 @@ def mask_pii_series(
 
     The index and name are kept, so the result can be assigned back with ``.assign``.
     """
-    text = series.astype("string")
+    # each distinct text is masked once (a table repeats its dealers' names on every row)
+    codes, distinct = pd.factorize(series.astype("string"))
+    masked = (pd.Series(distinct, dtype="string")
+              .str.replace(_EMAIL, email, regex=True)
+              .str.replace(_VIN, vin, regex=True)
+              .str.replace(_PHONE, phone, regex=True))
     return (
-        text.str.replace(_EMAIL, email, regex=True)
-        .str.replace(_VIN, vin, regex=True)
-        .str.replace(_PHONE, phone, regex=True)
+        pd.Series(masked.array.take(codes, allow_fill=True), index=series.index)
         .astype(object)
         .where(series.notna(), series)
         .rename(series.name)

@@ -64,8 +64,13 @@ def normalise_fault(series: pd.Series) -> pd.Series:
     ``" Стук в передней  подвеске. "`` and ``"стук в передней подвеске"`` become equal, as do
     ``"SUS-01"`` and ``"sus 01"``. Missing or empty values stay missing.
     """
-    out = (series.astype("string").str.casefold().str.replace("ё", "е", regex=False)
-           .str.replace(r"[\W_]+", " ", regex=True).str.strip())
+    # a network's orders repeat a few thousand faults: each distinct text is normalised once
+    codes, distinct = pd.factorize(series.astype("string"))
+    distinct = (pd.Series(distinct, dtype="string").str.casefold()
+                .str.replace("ё", "е", regex=False).str.replace(r"[\W_]+", " ", regex=True)
+                .str.strip())
+    out = pd.Series(distinct.array.take(codes, allow_fill=True), index=series.index,
+                    name=series.name)
     return out.mask(out == "")
 
 

@@ -235,7 +235,7 @@ def run_batch(
     try:
         if cache is not None:
             os.environ[shared_fits.CACHE_ENV] = str(cache)
-            _warm(month, data_dir, cache)
+            _warm(month, data_dir, cache, workers=workers)
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         with shared(engine) as spec:
@@ -244,21 +244,27 @@ def run_batch(
                               parameters={**(parameters or {}), "engine": spec},
                               progress=progress, languages=report_languages(languages))
     finally:
+        if cache is not None:  # the network's answers: a copy of the store, not worth keeping
+            shared_fits.forget("network-responses", cache)
         if previous is None:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         else:
             os.environ[shared_fits.CACHE_ENV] = previous
 
 
-def _warm(month: str, data_dir, cache: Path) -> None:
-    """Fit the network-wide models once, before the notebooks (they then only read them)."""
+def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
+    """Fit the network-wide models once, before the notebooks (they then only read them);
+    the growth model's bootstrap on as many processes as the batch has workers."""
     from analysis.report.data import load_report_data
 
     data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
     try:
         # what every report needs; the network's importance is fitted by the network report
-        shared_fits.growth_result(data, directory=cache)
+        shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
         shared_fits.cause_model(data, directory=cache)
+        # the regional reports' view of the whole network: the network report's answers
+        shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
+                                      directory=cache)
     except Exception:  # noqa: BLE001 - the report's own section will say what failed
         pass
     finally:

@@ -122,14 +122,14 @@ class ReportBook:
     def table_html(self, name: str, frame: pd.DataFrame, *, decimals: int = F.DECIMALS,
                    max_rows: int | None = None) -> str:
         """The escaped, masked HTML of a table (great_tables), its title above it."""
+        note = ""
+        if max_rows is not None and len(frame) > max_rows:
+            more = self.text("notes", "more_rows", shown=max_rows, more=len(frame) - max_rows)
+            note = f"<p class='more'><i>{html_escape(more)}</i></p>"
+            frame = frame.head(max_rows)  # masked below: only the rows shown
         shown = safe_frame(frame)
         if has_named_index(shown):
             shown = shown.reset_index()
-        note = ""
-        if max_rows is not None and len(shown) > max_rows:
-            more = self.text("notes", "more_rows", shown=max_rows, more=len(shown) - max_rows)
-            note = f"<p class='more'><i>{html_escape(more)}</i></p>"
-            shown = shown.head(max_rows)
         shown = shown.reset_index(drop=True)
         for col in shown.columns:  # every cell as the formatter writes it
             values = shown[col]
@@ -165,10 +165,15 @@ class ReportBook:
         if isinstance(ax, np.ndarray):
             ax = ax.ravel()[0]
         figure = getattr(ax, "figure", ax)
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        plt.close(figure)
-        display(Image(data=_small_png(buffer.getvalue()), format="png"))
+        try:
+            png = _render_png(figure, dpi=90)
+            if png is None:  # an artist outside the figure: savefig's tight box holds it
+                buffer = io.BytesIO()
+                figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+                png = _small_png(buffer.getvalue())
+        finally:
+            plt.close(figure)
+        display(Image(data=png, format="png"))
 
     def heading(self, text: str) -> None:
         """The report's title, escaped."""
@@ -238,6 +243,58 @@ class ReportBook:
 
 
 _STYLE = re.compile(r"<style>.*?</style>", re.S)
+
+
+def _render_png(figure, *, dpi: float) -> bytes | None:
+    """The figure as ``savefig(dpi=dpi, bbox_inches="tight")`` draws it, in one draw instead
+    of two (savefig lays the figure out once to find its tight box, then draws it again), as
+    a 256-colour PNG (:func:`_small_png`). None when an artist reaches outside the figure
+    (then only savefig's tight box, which grows the canvas, shows it whole).
+
+    The image is the drawn canvas cropped to the tight box plus ``savefig.pad_inches``,
+    the padding filled with the figure's colour, as savefig does.
+    """
+    import matplotlib as mpl
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+    from PIL import Image as PILImage
+
+    figure.set_dpi(dpi)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    tight = figure.get_tightbbox(canvas.get_renderer())
+    width, height = figure.get_size_inches()
+    slack = 1.5 / dpi  # within a pixel and a half of the edge: savefig draws the same
+    if (tight is None or tight.x0 < -slack or tight.y0 < -slack or tight.x1 > width + slack
+            or tight.y1 > height + slack):
+        return None
+    box = tight.padded(float(mpl.rcParams["savefig.pad_inches"]))
+    drawn = np.asarray(canvas.buffer_rgba())
+    rows, cols = drawn.shape[:2]
+    # the box in pixels, top-left origin as in the image: savefig truncates its size and
+    # keeps the box's lower left corner where it was
+    size_w, size_h = int(box.width * dpi), int(box.height * dpi)
+    left, top = int(round(box.x0 * dpi)), int(round(rows - size_h - box.y0 * dpi))
+    page = np.empty((size_h, size_w, 4), dtype=np.uint8)
+    page[...] = np.round(np.array(to_rgba(figure.get_facecolor())) * 255).astype(np.uint8)
+    src_x0, src_y0 = max(left, 0), max(top, 0)
+    src_x1, src_y1 = min(left + size_w, cols), min(top + size_h, rows)
+    page[src_y0 - top:src_y1 - top, src_x0 - left:src_x1 - left] = \
+        drawn[src_y0:src_y1, src_x0:src_x1]
+    return _quantized_png(PILImage.fromarray(page, "RGBA").convert("RGB"))
+
+
+def _quantized_png(image) -> bytes:
+    """An RGB image as a 256-colour PNG."""
+    import io
+
+    from PIL import Image as PILImage
+
+    out = io.BytesIO()
+    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT).save(out, format="PNG",
+                                                                        optimize=True)
+    return out.getvalue()
 
 
 def _small_png(data: bytes) -> bytes:

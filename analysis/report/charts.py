@@ -627,11 +627,14 @@ def sla_compliance(
     *,
     y: str = "dealer_name",
     target: float | None = None,
+    top: int | None = 40,
     language: str | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Compliance per group with its interval, worst at the top; ``target`` draws a line."""
-    data = summary.dropna(subset=["compliance"]).sort_values("compliance")
+    """Compliance per group with its interval, worst at the top (the ``top`` worst: every
+    dealer is in the table); ``target`` draws a line."""
+    data = summary.dropna(subset=["compliance"]).sort_values("compliance", kind="stable")
+    data = data.head(top) if top else data
     data = data.assign(**{y: _labels(data[y])})
     ax = style.new_axes(ax, height=0.28 * len(data) + 1.5)
     if data.empty:

@@ -59,9 +59,15 @@ class ReportData:
         """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
 
         A region or the network is read from the store by the engine itself (on Dask,
-        partition by partition); a single dealer's frame is small and passed as it is.
+        partition by partition); a single dealer's frame is small and passed as it is, and so
+        is the scope's frame when the engine is the local one (this process holds it already:
+        the engine would read the same rows again).
         """
+        from analysis.engine import LocalEngine
+
         if self.dealer_id is not None:
+            return {"source": getattr(self, table)}
+        if isinstance(self.engine, LocalEngine) and getattr(self, table) is not None:
             return {"source": getattr(self, table)}
         return {"source": table, "months": list(self.months),
                 "regions": None if self.is_network else [self.region],
@@ -151,8 +157,12 @@ def load_report_data(
     }
     network = network_dealers = None
     if regions is not None:
+        from analysis.report import shared
+
         network_dealers = store.load("dealers", data_dir=data_dir)
-        network = responses_of(None, network_dealers)
+        # in a batch, read once for every regional report
+        network = shared.network_responses(data_dir, months,
+                                           lambda: responses_of(None, network_dealers))
     return ReportData(region, month, months, dealers, responses, **optional,
                       data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine))

@@ -55,8 +55,10 @@ def cache_dir(value: str | os.PathLike | None = None) -> Path | None:
     return Path(chosen) if chosen else None
 
 
-def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
-    """``compute()``, memoised in this process and pickled in the cache directory."""
+def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None,
+           remember: bool = True):
+    """``compute()``, memoised in this process (unless not ``remember``) and pickled in the
+    cache directory."""
     ident = hashlib.sha256(repr((name, data_identity(data_dir), params_identity(),
                                  key)).encode()).hexdigest()[:24]
     if ident in _memory:
@@ -74,26 +76,69 @@ def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None):
             with tmp.open("wb") as handle:
                 pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
             tmp.replace(path)  # atomic: a reader never sees half a pickle
-    _memory[ident] = value
+    if remember:
+        _memory[ident] = value
     return value
 
 
-def _content(frame: pd.DataFrame | None) -> tuple:
-    """A cheap fingerprint of the answers a fit reads, so that frames changed in memory (a
-    test's, a notebook's) never hit a fit of other data from the same store."""
+def forget(name: str, directory=None) -> None:
+    """Delete the cache directory's pickles of ``name`` (a batch's large intermediates)."""
+    folder = cache_dir(directory)
+    for path in folder.glob(f"{name}-*.pkl") if folder and folder.is_dir() else ():
+        path.unlink(missing_ok=True)
+
+
+def network_responses(data_dir, months, compute, *, directory=None) -> pd.DataFrame:
+    """The whole network's answers of the report's months, as ``compute()`` reads them from
+    the store. In a batch (a cache directory) the batch reads them once and every regional
+    report unpickles them: several times cheaper than reading the store and joining the
+    dealers again. Without a cache directory: ``compute()``."""
+    if cache_dir(directory) is None:
+        return compute()
+    return cached("network-responses", compute, data_dir=data_dir, key=(tuple(months),),
+                  directory=directory, remember=False)
+
+
+_fingerprints: dict[tuple, tuple] = {}
+_ANSWER_COLUMNS = ("response_id", "dealer_id", "nps", "comment")
+
+
+def _content(frame: pd.DataFrame | None, columns: tuple[str, ...] = _ANSWER_COLUMNS) -> tuple:
+    """A cheap fingerprint of the answers a fit reads (``columns``: those it depends on), so
+    that frames changed in memory (a test's, a notebook's) never hit a fit of other data from
+    the same store. Hashed once per frame object (a report asks for its fits from several
+    sections); the frame is kept with its fingerprint, so its id cannot be reused by another
+    frame while remembered."""
     if frame is None or frame.empty:
         return (0,)
-    cols = [c for c in ("response_id", "dealer_id", "nps", "comment") if c in frame]
+    memo = (id(frame), columns)
+    known = _fingerprints.get(memo)
+    if known is not None and known[0] is frame and known[1] == frame.shape:
+        return known[2]
+    cols = [c for c in columns if c in frame]
     digest = pd.util.hash_pandas_object(frame[cols], index=False).sum()
-    return (len(frame), int(digest))
+    while len(_fingerprints) >= 8:  # the frames of a report or two, not of a test session
+        _fingerprints.pop(next(iter(_fingerprints)))
+    _fingerprints[memo] = (frame, frame.shape, (len(frame), int(digest)))
+    return _fingerprints[memo][2]
 
 
-def growth_result(data, *, directory=None):
-    """The growth model on the whole network's months (:func:`analysis.growth.growth_zones`)."""
+def _growth_columns() -> tuple[str, ...]:
+    """What the growth model reads of an answer: dealer, region, score and the ratings."""
+    from analysis import drivers
+
+    return ("dealer_id", "region", "nps", *drivers.driver_names())
+
+
+def growth_result(data, *, directory=None, n_jobs: int = 1):
+    """The growth model on the whole network's months (:func:`analysis.growth.growth_zones`);
+    ``n_jobs`` processes share its bootstrap (the same numbers for any count)."""
     from analysis import growth
 
-    return cached("growth", lambda: growth.growth_zones(data.network, random_state=0),
-                  data_dir=data.data_dir, key=(data.months, _content(data.network)),
+    return cached("growth", lambda: growth.growth_zones(data.network, random_state=0,
+                                                        n_jobs=n_jobs),
+                  data_dir=data.data_dir,
+                  key=(data.months, _content(data.network, _growth_columns())),
                   directory=directory)
 
 

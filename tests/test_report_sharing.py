@@ -1,0 +1,147 @@
+"""What makes a batch fast must not change a number: the growth bootstrap split over
+processes, the per-frame cache keys, masking and fault keys computed once per distinct text,
+and tables masked only on the rows the HTML shows."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import growth, privacy, repairs, store
+from analysis.privacy import EMAIL_MASK, PHONE_MASK, VIN_MASK
+from analysis.report import shared
+from analysis.report.book import ReportBook
+
+
+@pytest.fixture(scope="module")
+def responses(small_net):
+    return store.with_region(small_net.responses, small_net.dealers)
+
+
+@pytest.mark.parametrize("n_jobs", [2, 3])
+def test_growth_bootstrap_on_processes_gives_the_same_numbers(responses, n_jobs):
+    one = growth.growth_zones(responses, n_boot=24, random_state=5)
+    split = growth.growth_zones(responses, n_boot=24, random_state=5, n_jobs=n_jobs)
+    pd.testing.assert_frame_equal(one.table, split.table, check_exact=True)
+    np.testing.assert_array_equal(one.uplift_draws, split.uplift_draws)
+    assert one.nonconverged == split.nonconverged
+    # the fit differs from another seed's (the test can fail)
+    other = growth.growth_zones(responses, n_boot=24, random_state=6, n_jobs=n_jobs)
+    assert not np.array_equal(one.uplift_draws, other.uplift_draws)
+
+
+def test_a_callers_generator_ends_where_one_process_leaves_it(responses):
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    growth.growth_zones(responses, n_boot=10, random_state=a)
+    growth.growth_zones(responses, n_boot=10, random_state=b, n_jobs=2)
+    assert a.random() == b.random()
+
+
+def test_cache_key_follows_a_changed_frame(responses):
+    frame = responses.copy()
+    first = shared._content(frame)
+    assert shared._content(frame) == first
+    changed = frame.assign(nps=frame["nps"].where(frame.index != frame.index[0], 0))
+    assert shared._content(changed) != first or frame["nps"].iloc[0] == 0
+
+
+def _mask_each(series: pd.Series) -> pd.Series:
+    """The masking's definition, value by value."""
+    return series.map(lambda v: v if not isinstance(v, str) else privacy.mask_pii(
+        v, phone=PHONE_MASK, email=EMAIL_MASK, vin=VIN_MASK))
+
+
+def test_masking_distinct_texts_once_masks_every_row():
+    texts = pd.Series(["Call 8 916 123-45-67", None, "mail me: a.b@c.ru", "Call 8 916 123-45-67",
+                       "VIN XTA21099071234567 knocks", np.nan, "", "plain"] * 3,
+                      index=np.arange(24)[::-1], name="comment")
+    out = privacy.mask_pii_series(texts)
+    assert out.index.equals(texts.index) and out.name == "comment"
+    assert out.tolist() == _mask_each(texts).tolist()
+    assert not privacy.contains_pii(out.dropna()).any()
+
+
+def test_fault_keys_of_distinct_texts_match_the_row_by_row_rule():
+    faults = pd.Series([" Стук в передней  подвеске. ", "стук в передней подвеске", "SUS-01",
+                        None, "__", "Ёлка"], index=[4, 2, 0, 1, 3, 5])
+    out = repairs.normalise_fault(faults)
+    assert out.tolist()[:3] == ["стук в передней подвеске"] * 2 + ["sus 01"]
+    assert out.isna().tolist() == [False, False, False, True, True, False]
+    assert out.iloc[5] == "елка" and out.index.equals(faults.index)
+
+
+def test_html_masks_the_rows_it_shows_and_counts_the_rest():
+    frame = pd.DataFrame({"dealer": [f"Dealer {k} +7 916 123 45 6{k}" for k in range(9)],
+                          "nps": np.arange(9.0)})
+    html = ReportBook("en").table_html("t", frame, max_rows=3)
+    assert "Dealer 0" in html and "Dealer 3" not in html
+    assert "916" not in html and "6 more" in html
+
+
+def _png_pixels(data: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+
+
+def test_a_chart_drawn_once_is_the_image_savefig_draws_twice():
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from analysis.report import book, charts
+
+    summary = pd.DataFrame({"dealer_name": [f"Dealer {k}" for k in range(60)],
+                            "compliance": np.linspace(0.2, 1.0, 60)}).assign(
+        compliance_low=lambda d: d["compliance"] - 0.1,
+        compliance_high=lambda d: (d["compliance"] + 0.1).clip(upper=1))
+
+    def drawn():
+        return charts.sla_compliance(summary).figure
+
+    once = _png_pixels(book._render_png(drawn(), dpi=90))
+    figure = drawn()
+    assert len(figure.axes[0].get_yticklabels()) == 40  # the 40 worst of 60 dealers
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close("all")
+    twice = _png_pixels(book._small_png(buffer.getvalue()))
+    assert once.shape == twice.shape
+    # the same picture: the edges of glyphs differ by antialiasing at a subpixel offset only
+    # (a pixel's shift gives 2.8-4.0 and 1.7-3.0% here)
+    assert np.abs(once - twice).mean() < 2
+    assert (np.abs(once - twice).max(axis=2) > 60).mean() < 0.015
+
+
+def test_a_chart_reaching_outside_its_figure_is_left_to_savefig():
+    import matplotlib.pyplot as plt
+
+    from analysis.report import book
+
+    figure, ax = plt.subplots(figsize=(4, 2))
+    ax.text(1.6, 0.5, "far outside the figure", transform=ax.transAxes)
+    assert book._render_png(figure, dpi=90) is None
+    plt.close(figure)
+
+
+def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, tmp_path,
+                                                                    monkeypatch):
+    from analysis.report import batch
+    from analysis.report.data import load_report_data
+
+    data_dir = small_net.write(tmp_path / "data")
+    month = str(small_net.responses["responded_at"].max().to_period("M") - 1)
+    region = sorted(small_net.dealers["region"].unique())[0]
+    plain = load_report_data(region=region, month=month, data_dir=data_dir)
+    cache = tmp_path / "out" / ".cache"
+    batch._warm(month, store.snapshot(data_dir), cache, workers=1)
+    assert len(list(cache.glob("network-responses-*.pkl"))) == 1
+    monkeypatch.setenv(shared.CACHE_ENV, str(cache))
+    read = load_report_data(region=region, month=month, data_dir=data_dir)
+    pd.testing.assert_frame_equal(read.network, plain.network, check_exact=True)
+    pd.testing.assert_frame_equal(read.responses, plain.responses, check_exact=True)
+    assert len(read.network) > len(read.responses)
+    shared.forget("network-responses", cache)
+    assert not list(cache.glob("network-responses-*.pkl"))
+    assert list(cache.glob("growth-*.pkl"))  # the fits stay
