@@ -275,28 +275,13 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
         scale_high = np.where(share > 0, high / share, 1.0)
     impact = -frame["impact"].to_numpy(dtype=float)
     ends = np.sort(np.vstack([impact * scale_low, impact * scale_high]), axis=0)
-    x = np.arange(len(frame))
-    names = [_cause_text(c, lab, language) for c, lab in
-             zip(frame["cause"], frame.get("label", pd.Series([""] * len(frame))), strict=True)]
-    ax.bar(x, impact, color=style.RED, alpha=0.85, label=_t("impact", language))
-    ax.errorbar(x, impact, yerr=_err(impact, ends[0], ends[1]), fmt="none", ecolor="black",
-                capsize=3, lw=1)
-    ax.set_xticks(x, _labels(names), rotation=30, ha="right")
-    ax.grid(axis="x", visible=False)
-    ax.set(ylabel=_t("impact_points", language), xlabel="", title=_t("pareto_title", language))
     cumulative = np.cumsum(np.clip(impact, 0, None)) / max(np.clip(impact, 0, None).sum(), 1e-9)
-    twin = ax.twinx()
-    twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
-    twin.set_ylim(0, 1.05)
-    twin.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
-    twin.set_ylabel(_t("cumulative_share", language))
-    twin.grid(False)
-    twin.spines["right"].set_visible(True)
-    return ax
+    return _pareto_bars(ax, frame, impact, ends, cumulative,
+                        title=_t("pareto_title", language), language=language)
 
 
 def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, ax):
-    ax = style.new_axes(ax, height=4.0)
+    ax = style.new_axes(ax, height=3.4)
     frame = data.dropna(subset=["contribution"]).sort_values("contribution").head(top)
     if frame.empty or frame["count"].sum() == 0:
         return _thin(ax, language, _t("pareto_contribution_title", language))
@@ -304,6 +289,16 @@ def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, 
     ends = np.sort(-frame[["contribution_low", "contribution_high"]].to_numpy(dtype=float).T,
                    axis=0) if {"contribution_low", "contribution_high"} <= set(frame) else \
         np.vstack([lost, lost])
+    # the contributions add up to the gap: the line is each cause's cumulative share of it
+    gap = -float(data["contribution"].sum())
+    cumulative = np.cumsum(lost) / (gap if abs(gap) > 1e-9 else 1.0)
+    return _pareto_bars(ax, frame, lost, ends, cumulative,
+                        title=_t("pareto_contribution_title", language), language=language)
+
+
+def _pareto_bars(ax, frame: pd.DataFrame, lost: np.ndarray, ends: np.ndarray,
+                 cumulative: np.ndarray, *, title: str, language: str | None):
+    """The Pareto's bars of points lost with their interval ``ends`` and the cumulative line."""
     x = np.arange(len(frame))
     names = [_cause_text(c, lab, language) for c, lab in
              zip(frame["cause"], frame.get("label", pd.Series([""] * len(frame))), strict=True)]
@@ -312,11 +307,7 @@ def _contribution_pareto(data: pd.DataFrame, *, top: int, language: str | None, 
                 capsize=3, lw=1)
     ax.set_xticks(x, _labels(names), rotation=30, ha="right")
     ax.grid(axis="x", visible=False)
-    ax.set(ylabel=_t("impact_points", language), xlabel="",
-           title=_t("pareto_contribution_title", language))
-    # the contributions add up to the gap: the line is each cause's cumulative share of it
-    gap = -float(data["contribution"].sum())
-    cumulative = np.cumsum(lost) / (gap if abs(gap) > 1e-9 else 1.0)
+    ax.set(ylabel=_t("impact_points", language), xlabel="", title=title)
     twin = ax.twinx()
     twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
     twin.set_ylim(0, 1.05)
