@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -25,6 +27,8 @@ from benchmarks._common import ratio_row
 MONTH = "2026-10"
 FULL = dict(n_dealers=600, n_regions=8, months=12, responses_per_month=60000)
 QUICK = dict(n_dealers=24, n_regions=3, months=12, responses_per_month=2000)
+KEEP = Path("reports/bench")  # the shared batch's pages stay here for a reader to open
+MIN_CHARTS = 10  # the browser test's floor: a page without its charts is a failed benchmark
 
 
 def _cpu() -> float:
@@ -49,19 +53,40 @@ def _batch(data: Path, out: Path, workers: int, *, share: bool = True,
 
 
 def _pages(out: Path) -> tuple[float, str, float]:
-    """The network page's size and the largest regional page's name and size, in MB."""
+    """The network page's size and the largest regional page's name and size, in MB.
+
+    Every page must show its charts (at least ``MIN_CHARTS`` inline images): a fast batch
+    of pages without them is no result."""
+    charts = {p.name: len(re.findall(r"<img\b", p.read_text(encoding="utf-8")))
+              for p in out.glob("*.html")}
+    print(f"   charts per page: {charts}", flush=True)
+    bare = {name: n for name, n in charts.items() if n < MIN_CHARTS}
+    if bare:
+        raise RuntimeError(f"pages with fewer than {MIN_CHARTS} charts: {bare}")
     pages = {p.stem: p.stat().st_size / 1e6 for p in out.glob("*.html")}
     network = pages.pop("network")
     largest = max(pages, key=pages.get)
     return network, largest, pages[largest]
 
 
+def _keep(out: Path, keep: Path | None) -> None:
+    """Copy the batch's pages and workbooks to ``keep`` (the temporary directory goes)."""
+    if keep is None:
+        return
+    shutil.rmtree(keep, ignore_errors=True)
+    keep.mkdir(parents=True)
+    for page in [*out.glob("*.html"), *out.glob("*.xlsx")]:
+        shutil.copy2(page, keep / page.name)
+    print(f"   pages kept in {keep}", flush=True)
+
+
 def sharing(quick: bool = False, size: dict | None = None, data: Path | None = None,
-            workers: int = 2) -> list[dict]:
+            workers: int = 2, keep: Path | None = KEEP) -> list[dict]:
     """The batch with shared network-wide fits vs the batch that refits them per report.
 
     ``data``: a store of that size made before (the 600-dealer network takes minutes to
-    generate); None generates it into a temporary directory.
+    generate); None generates it into a temporary directory. ``keep``: where the shared
+    batch's pages are copied (None: nowhere).
     """
     size = size or (QUICK if quick else FULL)
     with tempfile.TemporaryDirectory() as tmp:
@@ -70,6 +95,7 @@ def sharing(quick: bool = False, size: dict | None = None, data: Path | None = N
         print(f"   shared: {shared:.1f} s wall, {shared_cpu:.1f} s CPU", flush=True)
         refit, refit_cpu = _batch(data, Path(tmp) / "refit", workers, share=False)
         print(f"   refit:  {refit:.1f} s wall, {refit_cpu:.1f} s CPU", flush=True)
+        _keep(Path(tmp) / "shared", keep)
         network, region, region_mb = _pages(Path(tmp) / "shared")
     n = size["n_regions"] + 1
     scale = f"{size['n_dealers']} dealers, {size['responses_per_month'] * 12:,} answers"
@@ -99,8 +125,8 @@ def parallel(quick: bool = False) -> list[dict]:
     workers = max(2, min(4, os.cpu_count() or 2))
     with tempfile.TemporaryDirectory() as tmp:
         data = make_network(seed=0, **size).write(Path(tmp) / "data")
-        serial = _batch(data, Path(tmp) / "serial", 1)
-        par = _batch(data, Path(tmp) / "parallel", workers)
+        serial, _ = _batch(data, Path(tmp) / "serial", 1)
+        par, _ = _batch(data, Path(tmp) / "parallel", workers)
     n = size["n_regions"] + 1
     return [ratio_row(f"batch of {n} reports, {workers} workers", par,
                       "the same reports one after another", serial,

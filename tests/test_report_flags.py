@@ -27,8 +27,7 @@ STARRED = ("title", "summary", "headline", "touchpoints", "dealers", "loyalty_dr
 PLANTED = 40.0
 
 
-def _store(tmp_path_factory, name, *, plant=False):
-    from analysis.ingest import ingest_demo
+def _store(ingested_store, name, *, plant=False):
     from analysis.synthetic import make_network
 
     net = make_network(n_dealers=16, n_regions=2, months=3, responses_per_month=2400, seed=5)
@@ -42,20 +41,17 @@ def _store(tmp_path_factory, name, *, plant=False):
         net.responses = calibration.plant_change(net.responses, chosen, month=month,
                                                  effect=PLANTED, rng=rng)
         net.truth = {**net.truth, "planted_change": chosen}
-    out = tmp_path_factory.mktemp(name)
-    net.write(out)
-    ingest_demo(out, data_root=out)
-    return out / "processed", net
+    return ingested_store(name, net), net
 
 
 @pytest.fixture(scope="module")
-def null_store(tmp_path_factory):
-    return _store(tmp_path_factory, "null")
+def null_store(ingested_store):
+    return _store(ingested_store, "null")
 
 
 @pytest.fixture(scope="module")
-def planted_store(tmp_path_factory):
-    return _store(tmp_path_factory, "planted", plant=True)
+def planted_store(ingested_store):
+    return _store(ingested_store, "planted", plant=True)
 
 
 def _render(monkeypatch, data, names, language=None):

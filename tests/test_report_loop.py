@@ -11,17 +11,13 @@ from analysis import actions, funnel
 from analysis.report import sections
 from analysis.report.book import ReportBook
 from analysis.report.data import ReportData, load_report_data
+from analysis.synthetic import make_network
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from analysis.ingest import ingest_demo
-    from analysis.synthetic import make_network
-
-    out = tmp_path_factory.mktemp("loop")
-    make_network(n_dealers=12, n_regions=2, months=8, responses_per_month=1500, seed=11).write(out)
-    ingest_demo(out, data_root=out)
-    return out / "processed"
+def store(ingested_store):
+    return ingested_store("loop", make_network(
+        n_dealers=12, n_regions=2, months=8, responses_per_month=1500, seed=11))
 
 
 @pytest.fixture(scope="module")

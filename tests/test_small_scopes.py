@@ -13,6 +13,7 @@ import pytest
 from analysis.__main__ import main
 from analysis.report import batch, charts, sections
 from analysis.report.book import ReportBook, SectionsFailed
+from analysis.synthetic import make_network
 
 MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dealers",
            "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
@@ -21,14 +22,9 @@ MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dea
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from analysis.ingest import ingest_demo
-    from analysis.synthetic import make_network
-
-    out = tmp_path_factory.mktemp("small")
-    make_network(n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3).write(out)
-    ingest_demo(out, data_root=out)
-    return out / "processed"
+def store(ingested_store):
+    return ingested_store("small", make_network(
+        n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3))
 
 
 @pytest.fixture(scope="module")

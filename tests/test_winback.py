@@ -18,16 +18,12 @@ _PHONE_OR_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[a-z]{2,}|(?:\+7|\b8)[\s(]*9\d\d
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
+def demo(ingested_store):
     """12 months (lapsed customers need 9 without a visit), ingested as reports read it."""
-    from analysis.ingest import ingest_demo
     from analysis.synthetic import make_network
 
-    out = tmp_path_factory.mktemp("winback")
     net = make_network(n_dealers=8, n_regions=2, months=12, responses_per_month=700, seed=4)
-    net.write(out)
-    ingest_demo(out, data_root=out)
-    return net, out / "processed"
+    return net, ingested_store("winback", net)
 
 
 def _expected(data_dir, month="2026-10", regions=None, include_contacts=False):
