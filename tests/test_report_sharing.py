@@ -142,6 +142,16 @@ def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, t
     pd.testing.assert_frame_equal(read.network, plain.network, check_exact=True)
     pd.testing.assert_frame_equal(read.responses, plain.responses, check_exact=True)
     assert len(read.network) > len(read.responses)
+    # the classifier of the team's causes: the warm-up's fit, never refitted by a report
+    assert len(list(cache.glob("rootcause-learn-*.pkl"))) == 1
+    monkeypatch.setattr("analysis.rootcause.learn_causes", _no_refit)
+    monkeypatch.setattr(shared, "_memory", {})  # a kernel of its own: only the pickle
+    learned = shared.learned_causes(read)
+    assert learned is not None and set(learned.months) <= set(read.months)
     shared.forget("network-responses", cache)
     assert not list(cache.glob("network-responses-*.pkl"))
     assert list(cache.glob("growth-*.pkl"))  # the fits stay
+
+
+def _no_refit(*args, **kwargs):
+    raise AssertionError("a regional report refitted a fit the batch had shared")

@@ -253,8 +253,9 @@ def run_batch(
 
 
 def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
-    """Fit the network-wide models once, before the notebooks (they then only read them);
-    the growth model's bootstrap on as many processes as the batch has workers."""
+    """Fit the network-wide models once, before the notebooks (they then only read them):
+    growth (its bootstrap on as many processes as the batch has workers), the root-cause
+    clustering and the classifier of the team's causes, and the network's answers."""
     from analysis.report.data import load_report_data
 
     data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
@@ -262,6 +263,9 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
         # what every report needs; the network's importance is fitted by the network report
         shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
         shared_fits.cause_model(data, directory=cache)
+        # the classifier of the team's labels: fitted here, once, or the first reports of a
+        # parallel batch each fit it (minutes at importer scale) before any has written it
+        shared_fits.learned_causes(data, directory=cache)
         # the regional reports' view of the whole network: the network report's answers
         shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
                                       directory=cache)
