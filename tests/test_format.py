@@ -93,10 +93,26 @@ def test_p_value_respects_another_alpha():
 
 
 @pytest.mark.parametrize("n, text", [
-    (1234, "1234"), (np.int64(7), "7"), (7.0, "7"), (0, "0"), (np.float64(12.0), "12"),
+    (1234, "1,234"), (np.int64(7), "7"), (7.0, "7"), (0, "0"), (np.float64(12.0), "12"),
+    (-2679303, "-2,679,303"), (999.6, "1,000"),
 ])
-def test_count_is_an_integer(n, text):
+def test_count_is_an_integer_with_grouped_digits(n, text):
     assert F.count(n) == text
+
+
+def test_money_groups_digits_in_each_language():
+    assert F.money(2679303.4) == "2,679,303"
+    assert F.money_interval(1204500, 4050000) == "[1,204,500; 4,050,000]"
+    assert F.money_with_interval(2679303, 1204500, np.nan) == "2,679,303"
+    assert F.money(None) == F.MISSING and F.money_interval(1, None) == F.MISSING
+    F.set_language("ru")
+    try:
+        assert F.money(2679303) == "2\xa0679\xa0303"  # no-break: never split across lines
+        assert F.count(1500) == "1\xa0500"
+        assert F.money_with_interval(2679303, 1204500, 4050000) == \
+            "2\xa0679\xa0303 [1\xa0204\xa0500; 4\xa0050\xa0000]"
+    finally:
+        F.set_language("en")
 
 
 def test_number_keeps_integers_and_rounds_floats():

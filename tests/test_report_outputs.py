@@ -30,7 +30,7 @@ def test_workbook_is_ready_to_work_in(tmp_path):
     ws = wb["Dealers"]
     assert [c.value for c in ws[1]] == ["Dealer", "NPS", "Answers", "Compliance"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref
-    assert ws["B2"].number_format == "0.0" and ws["C2"].number_format == "0"
+    assert ws["B2"].number_format == "0.0" and ws["C2"].number_format == "#,##0"
     assert ws["A3"].value == "'=B"  # formula injection defused
     assert len(ws.conditional_formatting) >= 1
     assert ws.column_dimensions["A"].width >= 6
@@ -92,3 +92,19 @@ def test_the_report_rule_is_one_bh_family_over_every_table():
     assert "within each table" in rules.rule_text(table)
     assert "over all the stars of this report" in rules.rule_text(rule)
     assert "Бенджамини-Хохберг" in rules.rule_text(rule, language="ru")
+
+
+
+def test_numbers_are_grouped_and_right_aligned_in_html():
+    import re
+
+    from analysis.report.book import ReportBook
+
+    frame = pd.DataFrame({"dealer": ["A", "B"], "customers": [1884, 527],
+                          "nps": [12.5, -3.0], "small": [True, False]})
+    html = ReportBook("en").table_html("t", frame)
+    align = dict(re.findall(r'<td headers="report-table-(\w+)" class="gt_row (gt_\w+)', html))
+    assert align == {"dealer": "gt_left", "customers": "gt_right", "nps": "gt_right",
+                     "small": "gt_left"}
+    assert ">1,884</td>" in html and ">True</td>" in html
+    assert ">1\xa0884</td>" in ReportBook("ru").table_html("t", frame)

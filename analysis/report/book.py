@@ -12,6 +12,7 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.report import format as F
@@ -131,19 +132,24 @@ class ReportBook:
         if has_named_index(shown):
             shown = shown.reset_index()
         shown = shown.reset_index(drop=True)
+        numbers = []  # right-aligned: "1,234" is text to the table library, not a number
         for col in shown.columns:  # every cell as the formatter writes it
             values = shown[col]
+            if values.dtype.kind in "iuf":
+                numbers.append(col)
             if values.dtype.kind == "f":
                 shown[col] = [F.number(v, decimals) for v in values]
             elif values.dtype.kind in "iub" or isinstance(values.dtype, pd.BooleanDtype):
-                shown[col] = [F.MISSING if F.is_missing(v) else str(v) for v in values]
+                shown[col] = [F.MISSING if F.is_missing(v) else
+                              str(v) if isinstance(v, bool | np.bool_) else F.count(v)
+                              for v in values]
             else:
                 shown[col] = [F.MISSING if F.is_missing(v) else
                               str(v).replace("\n", _LINE_BREAK) for v in values]
         if shown.empty:
             body = f"<p><i>{html_escape(self.text('notes', 'empty_table'))}</i></p>"
         else:
-            body = _great_table(shown)
+            body = _great_table(shown, right=numbers)
             # every table has the same id, so the same style: the page carries it once
             if self._styled:
                 body = _STYLE.sub("", body, count=1)
@@ -311,11 +317,15 @@ def _small_png(data: bytes) -> bytes:
     return out.getvalue() if out.tell() < len(data) else data
 
 
-def _great_table(frame: pd.DataFrame) -> str:
-    """A formatted, escaped HTML table (great_tables), compact and striped."""
+def _great_table(frame: pd.DataFrame, *, right: list | None = None) -> str:
+    """A formatted, escaped HTML table (great_tables), compact and striped; the ``right``
+    columns (numbers) aligned right."""
     import great_tables as gt
 
-    table = (gt.GT(frame, id="report-table")
+    table = gt.GT(frame, id="report-table")
+    if right:
+        table = table.cols_align("right", columns=right)
+    table = (table
              .opt_row_striping()
              .opt_table_font(font=["system-ui", "Segoe UI", "Roboto", "Arial", "sans-serif"])
              .tab_options(table_font_size="13px", data_row_padding="3px",

@@ -67,15 +67,15 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 
 def _number_format(column: str, values: pd.Series) -> str | None:
-    """An Excel number format from a column's values: shares as percentages, counts as
-    integers, other numbers with one decimal."""
+    """An Excel number format from a column's values: shares as percentages, counts and
+    money as integers with grouped digits, other numbers with one decimal."""
     present = values.loc[values.map(lambda v: not (isinstance(v, str) and v == F.MISSING))]
     if pd.api.types.is_bool_dtype(values) or not len(present) or not all(
             isinstance(v, numbers.Number) and not isinstance(v, bool) for v in present):
         return None
     finite = pd.to_numeric(present, errors="coerce").dropna()
     if pd.api.types.is_integer_dtype(values) or (len(finite) and (finite % 1 == 0).all()):
-        return "0"
+        return "#,##0"  # Excel groups the digits as the reader's locale does
     if len(finite) and finite.between(0, 1).all() and ("%" in column or "share" in column.lower()
                                                         or "доля" in column.lower()):
         return "0%"
@@ -121,7 +121,7 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
                                   "valign": "top", "border": 1})
         wrap = book.add_format({"text_wrap": True, "valign": "top"})
         formats = {code: book.add_format({"num_format": code, "valign": "top"})
-                   for code in ("0", "0.0", "0%")}
+                   for code in ("#,##0", "0.0", "0%")}
         pd.DataFrame().to_excel(writer, sheet_name=contents_name, index=False)
         for title, frame in (tables or {"Report": pd.DataFrame(
                 {"note": ["no tables in this report"]})}).items():

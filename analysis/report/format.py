@@ -14,7 +14,10 @@ percent       ``31%``              :func:`percent` of a share (0.31); no decimal
 p-value       ``<0.001``, ``0.23`` :func:`p_value`: two decimals, three below 0.01, and more
                                    where rounding would move it across the significance
                                    threshold (0.0499 is ``0.0499``, never ``0.05``)
-count         ``1234``             :func:`count`: an integer, no separators
+count         ``1,234``            :func:`count`: an integer, digits grouped by thousands
+money         ``2,679,303``        :func:`money`: whole units, digits grouped; its interval
+                                   ``[1,204,500; 4,050,000]`` (:func:`money_interval`) is
+                                   split by a semicolon, the comma being the grouping
 missing       ``–``                :data:`MISSING` (an en dash) for None, NaN and NaT
 ============  ===================  ==========================================================
 
@@ -22,8 +25,8 @@ Numbers that stay numbers in a table (so that Excel can sum them) are left to th
 HTML book writes them with :func:`number`.
 
 The rules are the same in every language; the symbols follow the report's locale (Babel's
-CLDR data): :func:`set_language` ``"ru"`` writes ``+21,6``, ``[+17,7; +25,3]``, ``31 %`` and
-months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
+CLDR data): :func:`set_language` ``"ru"`` writes ``+21,6``, ``[+17,7; +25,3]``, ``31 %``,
+``2 679 303`` and months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
 """
 
 from __future__ import annotations
@@ -66,9 +69,25 @@ def _symbols() -> tuple[str, str, str]:
     return decimal, "; " if decimal == "," else ", ", suffix.replace("\xa0", "\u202f")
 
 
+def _group_symbol() -> str:
+    """The locale's thousands separator (a no-break space in Russian, so a number never
+    breaks across lines)."""
+    if _language == "en":
+        return ","
+    from babel.numbers import get_group_symbol
+
+    return get_group_symbol(LOCALES[_language]).replace("\u202f", "\xa0")
+
+
 def _local(text: str) -> str:
     decimal = _symbols()[0]
     return text if decimal == "." else text.replace(".", decimal)
+
+
+def _grouped(value: float) -> str:
+    """A whole number with the locale's digit grouping: ``2,679,303``, ``2 679 303``."""
+    text = f"{int(round(float(value))):,d}"
+    return text if _language == "en" else text.replace(",", _group_symbol())
 
 
 def month(value, *, language: str | None = None) -> str:
@@ -169,10 +188,32 @@ def p_value(p, *, alpha: float = 0.05) -> str:
 
 
 def count(n) -> str:
-    """A count as an integer: ``1234``."""
+    """A count as an integer, digits grouped by thousands: ``1,234`` (``1 234`` in ru)."""
     if is_missing(n):
         return MISSING
-    return str(int(round(float(n))))
+    return _grouped(n)
+
+
+def money(value) -> str:
+    """An amount of money in whole units, digits grouped: ``2,679,303`` (``2 679 303``)."""
+    if is_missing(value):
+        return MISSING
+    return _grouped(value)
+
+
+def money_interval(low, high) -> str:
+    """``[1,204,500; 4,050,000]``: the ends split by a semicolon in every language (the
+    comma groups digits in English)."""
+    if is_missing(low) or is_missing(high):
+        return MISSING
+    return f"[{money(low)}; {money(high)}]"
+
+
+def money_with_interval(centre, low, high) -> str:
+    """An amount followed by its interval: ``2,679,303 [1,204,500; 4,050,000]``."""
+    if is_missing(low) or is_missing(high):
+        return money(centre)
+    return f"{money(centre)} {money_interval(low, high)}"
 
 
 def marked(text: str, flag: bool, mark: str) -> str:

@@ -509,7 +509,7 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
                                    gain_interval=("uplift_low", "uplift_high"))
     book.note(book.text("notes", "growth_value", months=months,
                         visits=loop["value"]["visits_per_year"],
-                        order=F.count(loop["value"]["average_order_value"])))
+                        order=F.money(loop["value"]["average_order_value"])))
     title = _title(book, "growth_value")
     book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
                                                language=book.language), html=False)
@@ -707,7 +707,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         value = retention.value_at_stake(service, rates)
         book.note(book.text("notes", "value_at_stake",
                             visits=loop["value"]["visits_per_year"],
-                            order=F.count(loop["value"]["average_order_value"])))
+                            order=F.money(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here

@@ -974,8 +974,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
                                 100 * v["gap_high"], decimals=0),
         c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
         c("value_per_year"): v["value"].round(0).astype("Int64").to_numpy(),
-        c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
-                                           decimals=0),
+        c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
     })
 
 
@@ -998,7 +997,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
             **head,
             c("uplift"): F.each(F.signed, v["uplift"]),
             c("value_interval", level=level): F.each(
-                F.with_interval, v["value"], v["value_low"], v["value_high"], decimals=0),
+                F.money_with_interval, v["value"], v["value_low"], v["value_high"]),
         })
     return pd.DataFrame({
         **head,
@@ -1007,8 +1006,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
         c("service_customers"): v["customers"].astype("int64").to_numpy(),
         c("customers_moved"): v["customers_moved"].round(1).to_numpy(),
         c("value_associated"): v["value"].round(0).astype("Int64").to_numpy(),
-        c("interval", level=level): F.each(F.interval, v["value_low"], v["value_high"],
-                                           decimals=0),
+        c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
     })
 
 

@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -27,7 +32,7 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo st
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from analysis import actions, funnel, retention, store
+from analysis import actions, drivers, funnel, retention, rootcause, store
 
 source = data_dir or None
 dealers = store.load("dealers", data_dir=source)
@@ -59,11 +64,16 @@ status.loc[status["dealer_id"] == dealer, ["action_id", "target", "description",
 
 # %% [markdown]
 # ## Did they work?
-# The change of each action's driver from the months before it opened to the months after it
-# closed, minus the change at comparable dealers of the region without such an action.
+# The change of each action's target from the months before it opened to the months after it
+# closed, minus the change at comparable dealers of the region without such an action. A
+# driver's target is its mean rating; a root cause's is the share of answers naming it, so
+# the answers' causes come first: the root-cause model fitted on the network's comments.
 
 # %%
-effects = actions.action_effects(plans, responses, dealers=dealers,
+causes = None
+if not plans["target"].isin(drivers.driver_names()).all():
+    causes = rootcause.label_responses(responses, rootcause.make_model(random_state=0))
+effects = actions.action_effects(plans, responses, dealers=dealers, causes=causes,
                                  action_ids=plans.loc[plans["dealer_id"] == dealer, "action_id"])
 effects[["action_id", "target", "n_before", "n_after", "before", "after", "change",
          "comparison_change", "effect", "effect_low", "effect_high", "effective"]]
@@ -78,21 +88,24 @@ if len(measured):
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(range(len(measured)),
                   labels=measured["action_id"] + " " + measured["target"])
-    ax.set_xlabel("effect on the driver's mean rating (95% interval)")
+    ax.set_xlabel("effect on the target: a driver's mean rating, a cause's share (95% interval)")
     plt.show()
 else:
     print("no action of this dealer has enough answers before and after it")
 
 # %% [markdown]
-# The dealer's monthly mean rating of its first measured action's driver, against its region.
+# The dealer's monthly target of its first measured action (a driver's mean rating, a cause's
+# share of answers), against the rest of its region.
 
 # %%
 if len(measured):
     first = measured.iloc[0]
-    monthly = (responses.assign(month=responses["responded_at"].dt.to_period("M").dt.start_time,
-                                who=(responses["dealer_id"] == dealer).map(
-                                    {True: dealer, False: f"rest of {region}"}))
-               .loc[lambda d: d["region"] == region]
+    shown = responses.assign(month=responses["responded_at"].dt.to_period("M").dt.start_time,
+                             who=(responses["dealer_id"] == dealer).map(
+                                 {True: dealer, False: f"rest of {region}"}))
+    if first["target"] not in drivers.driver_names():  # a cause: the share of answers naming it
+        shown[first["target"]] = shown["response_id"].map(causes).eq(first["target"]).astype(float)
+    monthly = (shown.loc[lambda d: d["region"] == region]
                .pivot_table(index="month", columns="who", values=first["target"]))
     ax = monthly.plot(marker="o", figsize=(8, 3.5), title=first["target"])
     for when in ("opened_at", "closed_at"):
