@@ -732,6 +732,15 @@ def _align(prob: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
+def _logit(prob: np.ndarray) -> np.ndarray:
+    prob = np.clip(prob, 1e-12, 1.0 - 1e-12)
+    return np.log(prob) - np.log1p(-prob)
+
+
+def _log_sigmoid(t: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -t)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(1, keepdims=True)
     e = np.exp(shifted)
@@ -849,9 +858,10 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
 
         self._affinity = (_knn_affinity(z, int(lp["neighbors"]))
                           if len(docs) <= int(lp["graph_max_docs"]) else None)
-        self.temperature_ = 1.0
+        self.temperature_, self.confidence_slope_ = 1.0, 1.0
         if self.calibrate:
-            self.temperature_ = self._fit_temperature(z, x, counts, has_team)
+            self.temperature_, self.confidence_slope_ = self._fit_calibration(
+                z, x, counts, has_team)
         self._model, self._sparse_model, train_p = self._semi_fit(z, x, counts)
         self.centroids_ = _l2(train_p.T @ z)
         return self
@@ -940,15 +950,15 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         mix = 0.5 * (self._full_proba(model, z, k) + self._full_proba(sparse, x, k))
         return np.log(np.maximum(mix, 1e-12))
 
-    def _fit_temperature(self, z, x, counts, has_team) -> float:
-        """Temperature scaling on cross-validated logits of the team-labelled comments."""
+    def _fit_calibration(self, z, x, counts, has_team) -> tuple[float, float]:
+        """Temperature and top-label slope on cross-validated logits of the team's labels."""
         lp = self._p["learning"]
         labelled = np.flatnonzero(has_team)
         majority = counts[labelled].argmax(1)
         per_class = np.bincount(majority, minlength=counts.shape[1])
         folds = min(int(lp["calibration_folds"]), int(per_class[per_class > 0].min()))
         if folds < 2 or len(labelled) < 10:
-            return 1.0
+            return 1.0, 1.0
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         pool = np.flatnonzero(counts.sum(1) == 0)
         to_pool = bool(lp.get("calibrate_to_pool", False)) and len(pool) > 0
@@ -979,7 +989,42 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             p = _softmax(logits / np.exp(log_t))[np.arange(len(truth)), truth]
             return -(weight * np.log(np.maximum(p, 1e-12))).sum()
 
-        return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+        temperature = float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0),
+                                                   method="bounded").x))
+        return temperature, self._fit_slope(_softmax(logits / temperature), truth, weight)
+
+    def _fit_slope(self, prob: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+        """The slope of the top-label map (step 5): the maximum-likelihood ``b`` of
+        P(the likeliest cause is right) = sigmoid(b logit(its probability)) on the held-out
+        labels, at most ``learning.max_confidence_slope``."""
+        lp = self._p["learning"]
+        if not lp.get("top_label_map", False) or not len(truth):
+            return 1.0
+        cap = float(lp["max_confidence_slope"])
+        right = prob.argmax(1) == truth
+        top = _logit(prob.max(1))
+
+        def nll(log_b):
+            return -(weight * np.where(right, _log_sigmoid(np.exp(log_b) * top),
+                                       _log_sigmoid(-np.exp(log_b) * top))).sum()
+
+        return float(np.exp(minimize_scalar(nll, bounds=(-3.0, np.log(cap)),
+                                            method="bounded").x))
+
+    def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities: the temperature's softmax, then the top-label map (step 5)."""
+        prob = _softmax(logits / self.temperature_)
+        if self.confidence_slope_ == 1.0 or prob.shape[1] < 2:
+            return prob
+        rows = np.arange(len(prob))
+        best = prob.argmax(1)
+        top = prob[rows, best]
+        mapped = 1.0 / (1.0 + np.exp(-self.confidence_slope_ * _logit(top)))
+        # the other causes share what the top one gives up (or yields) in their proportions
+        rest = np.maximum(1.0 - top, 1e-12)
+        out = prob * ((1.0 - mapped) / rest)[:, None]
+        out[rows, best] = mapped
+        return out
 
     # -- prediction ----------------------------------------------------------------------------
     def _check_fitted(self):
@@ -998,7 +1043,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             x = self._sparse(distinct.docs)
             z = _l2(self._svd.transform(x)).astype(np.float64)
             logits = self._combined_logits(self._model, self._sparse_model, z, x)
-            return distinct, z, _softmax(logits / self.temperature_)
+            return distinct, z, self._calibrated(logits)
 
     def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probabilities of each cause (columns in :attr:`classes_` order).
@@ -1015,7 +1060,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         x = sp.csr_matrix((1, len(self._word.vocabulary_) + len(self._char.vocabulary_)))
         logits = self._combined_logits(self._model, self._sparse_model,
                                        np.zeros((1, self._svd.n_components)), x)
-        return _softmax(logits / self.temperature_)[0]
+        return self._calibrated(logits)[0]
 
     def predict(self, texts) -> np.ndarray:
         """The likeliest cause of each comment."""
