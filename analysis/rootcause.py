@@ -47,6 +47,7 @@ import scipy.sparse as sp
 import snowballstemmer
 from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import eigsh
+from scipy.stats import chi2
 from scipy.stats import norm as _normal
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, clone
 from sklearn.cluster import KMeans
@@ -778,6 +779,24 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
        label is weighted by its cause's predicted share among the unlabelled comments over its
        share among the labels (``learning.calibrate_to_pool``): a few labels per cause are not
        the mix of causes the suggestions face (drug reviews at 5 per cause: ECE 0.33 -> 0.08).
+    5. A temperature scales every logit alike, but self-training bends the reliability curve:
+       it teaches the regression its own pseudo-labels, so whole clusters of comments come out
+       nearly certain and some of those clusters are wrong, while uncertain comments are right
+       more often than they say (20 Newsgroups at 5 labels per cause: confidence 0.98 for 88%
+       right, 0.22 for 28%; even a temperature fitted on the scored comments' own labels left
+       ECE 0.076). So the confidence of the top cause is mapped, on the same cross-validated
+       logits, by a top-label Platt map through the origin (Platt 1999; top-versus-all, Le Coz
+       et al. 2024): P(the top cause is right) = sigmoid(b logit(its probability)), with the
+       maximum-likelihood ``b <= 1`` (it may only flatten), the other causes rescaled in
+       proportion, and the ranking unchanged. ``b`` is kept only where a likelihood-ratio test
+       of ``b = 1`` rejects at ``learning.confidence_slope_level`` (one-sided: chi-bar-squared),
+       with the held-out labels counted at their weights' effective sample size: a few dozen
+       labels are no evidence of a slope. Measured (mean of 3 label draws, ECE of 15 bins):
+       20 Newsgroups ECE 0.091 -> 0.044 at 5 per cause (b about 0.6), 0.056 -> 0.032 at 20;
+       drug reviews and the demo keep ``b = 1``. Tried and not kept (notes-ece.md): refitting
+       the last self-training round per part of the pool without that part's pseudo-labels
+       (cross-fitting: ECE 0.091 -> 0.089, 1 point of accuracy lost), temperature plus mixing
+       with the uniform or the pool's prior, isotonic, a committee of the fold models.
 
     Parameters
     ----------
@@ -786,7 +805,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         and unlabelled by the team gets that cause as a weak label (weight
         ``learning.seed_weight``). None: the team's labels only.
     calibrate
-        Fit the temperature (K+1 fits instead of one); False leaves the temperature at 1.
+        Fit the temperature and the top-label map (K+1 fits instead of one); False leaves the
+        temperature and the slope at 1.
     language
         See :func:`normalize_texts`.
     random_state
@@ -800,6 +820,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         The causes, sorted.
     temperature_ : float
         The calibration temperature (1.0 when not calibrated).
+    confidence_slope_ : float
+        The top-label map's slope ``b`` (1.0: no map).
     n_labelled_ : int
         Comments with a team label.
     n_weak_ : int
@@ -994,22 +1016,25 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         return temperature, self._fit_slope(_softmax(logits / temperature), truth, weight)
 
     def _fit_slope(self, prob: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
-        """The slope of the top-label map (step 5): the maximum-likelihood ``b`` of
+        """The slope of the top-label map (step 5): the maximum-likelihood ``b <= 1`` of
         P(the likeliest cause is right) = sigmoid(b logit(its probability)) on the held-out
-        labels, at most ``learning.max_confidence_slope``."""
+        labels, kept only where a likelihood-ratio test rejects ``b = 1``."""
         lp = self._p["learning"]
         if not lp.get("top_label_map", False) or not len(truth):
             return 1.0
-        cap = float(lp["max_confidence_slope"])
         right = prob.argmax(1) == truth
         top = _logit(prob.max(1))
+        # the labels count as many as their weights are worth (Kish's effective sample size)
+        weight = weight * weight.sum() / np.maximum((weight ** 2).sum(), 1e-12)
 
         def nll(log_b):
-            return -(weight * np.where(right, _log_sigmoid(np.exp(log_b) * top),
-                                       _log_sigmoid(-np.exp(log_b) * top))).sum()
+            t = np.exp(log_b) * top
+            return (weight * np.where(right, np.logaddexp(0.0, -t), np.logaddexp(0.0, t))).sum()
 
-        return float(np.exp(minimize_scalar(nll, bounds=(-3.0, np.log(cap)),
-                                            method="bounded").x))
+        fit = minimize_scalar(nll, bounds=(-3.0, 0.0), method="bounded")
+        # b <= 1 makes the test one-sided: the statistic is chi-bar-squared, half chi2(1)
+        critical = chi2.ppf(1.0 - 2.0 * float(lp["confidence_slope_level"]), 1)
+        return float(np.exp(fit.x)) if 2.0 * (nll(0.0) - fit.fun) > critical else 1.0
 
     def _calibrated(self, logits: np.ndarray) -> np.ndarray:
         """Probabilities: the temperature's softmax, then the top-label map (step 5)."""
