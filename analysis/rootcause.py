@@ -738,10 +738,6 @@ def _logit(prob: np.ndarray) -> np.ndarray:
     return np.log(prob) - np.log1p(-prob)
 
 
-def _log_sigmoid(t: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -t)
-
-
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(1, keepdims=True)
     e = np.exp(shifted)
