@@ -47,6 +47,7 @@ import scipy.sparse as sp
 import snowballstemmer
 from scipy.optimize import minimize_scalar
 from scipy.sparse.linalg import eigsh
+from scipy.stats import chi2
 from sklearn.base import BaseEstimator, ClassifierMixin, ClusterMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import TruncatedSVD
@@ -731,6 +732,11 @@ def _align(prob: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.divide(out, total, out=np.zeros_like(out), where=total > 0)
 
 
+def _logit(prob: np.ndarray) -> np.ndarray:
+    prob = np.clip(prob, 1e-12, 1.0 - 1e-12)
+    return np.log(prob) - np.log1p(-prob)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(1, keepdims=True)
     e = np.exp(shifted)
@@ -768,6 +774,24 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
        label is weighted by its cause's predicted share among the unlabelled comments over its
        share among the labels (``learning.calibrate_to_pool``): a few labels per cause are not
        the mix of causes the suggestions face (drug reviews at 5 per cause: ECE 0.33 -> 0.08).
+    5. A temperature scales every logit alike, but self-training bends the reliability curve:
+       it teaches the regression its own pseudo-labels, so whole clusters of comments come out
+       nearly certain and some of those clusters are wrong, while uncertain comments are right
+       more often than they say (20 Newsgroups at 5 labels per cause: confidence 0.98 for 88%
+       right, 0.22 for 28%; even a temperature fitted on the scored comments' own labels left
+       ECE 0.076). So the confidence of the top cause is mapped, on the same cross-validated
+       logits, by a top-label Platt map through the origin (Platt 1999; top-versus-all, Le Coz
+       et al. 2024): P(the top cause is right) = sigmoid(b logit(its probability)), with the
+       maximum-likelihood ``b <= 1`` (it may only flatten), the other causes rescaled in
+       proportion, and the ranking unchanged. ``b`` is kept only where a likelihood-ratio test
+       of ``b = 1`` rejects at ``learning.confidence_slope_level`` (one-sided: chi-bar-squared),
+       with the held-out labels counted at their weights' effective sample size: a few dozen
+       labels are no evidence of a slope. Measured (mean of 3 label draws, ECE of 15 bins):
+       20 Newsgroups ECE 0.091 -> 0.044 at 5 per cause (b about 0.6), 0.056 -> 0.032 at 20;
+       drug reviews and the demo keep ``b = 1``. Tried and not kept (notes-ece.md): refitting
+       the last self-training round per part of the pool without that part's pseudo-labels
+       (cross-fitting: ECE 0.091 -> 0.089, 1 point of accuracy lost), temperature plus mixing
+       with the uniform or the pool's prior, isotonic, a committee of the fold models.
 
     Parameters
     ----------
@@ -776,7 +800,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         and unlabelled by the team gets that cause as a weak label (weight
         ``learning.seed_weight``). None: the team's labels only.
     calibrate
-        Fit the temperature (K+1 fits instead of one); False leaves the temperature at 1.
+        Fit the temperature and the top-label map (K+1 fits instead of one); False leaves the
+        temperature and the slope at 1.
     language
         See :func:`normalize_texts`.
     random_state
@@ -790,6 +815,8 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         The causes, sorted.
     temperature_ : float
         The calibration temperature (1.0 when not calibrated).
+    confidence_slope_ : float
+        The top-label map's slope ``b`` (1.0: no map).
     n_labelled_ : int
         Comments with a team label.
     n_weak_ : int
@@ -848,9 +875,10 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
 
         self._affinity = (_knn_affinity(z, int(lp["neighbors"]))
                           if len(docs) <= int(lp["graph_max_docs"]) else None)
-        self.temperature_ = 1.0
+        self.temperature_, self.confidence_slope_ = 1.0, 1.0
         if self.calibrate:
-            self.temperature_ = self._fit_temperature(z, x, counts, has_team)
+            self.temperature_, self.confidence_slope_ = self._fit_calibration(
+                z, x, counts, has_team)
         self._model, self._sparse_model, train_p = self._semi_fit(z, x, counts)
         self.centroids_ = _l2(train_p.T @ z)
         return self
@@ -939,15 +967,15 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         mix = 0.5 * (self._full_proba(model, z, k) + self._full_proba(sparse, x, k))
         return np.log(np.maximum(mix, 1e-12))
 
-    def _fit_temperature(self, z, x, counts, has_team) -> float:
-        """Temperature scaling on cross-validated logits of the team-labelled comments."""
+    def _fit_calibration(self, z, x, counts, has_team) -> tuple[float, float]:
+        """Temperature and top-label slope on cross-validated logits of the team's labels."""
         lp = self._p["learning"]
         labelled = np.flatnonzero(has_team)
         majority = counts[labelled].argmax(1)
         per_class = np.bincount(majority, minlength=counts.shape[1])
         folds = min(int(lp["calibration_folds"]), int(per_class[per_class > 0].min()))
         if folds < 2 or len(labelled) < 10:
-            return 1.0
+            return 1.0, 1.0
         cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         pool = np.flatnonzero(counts.sum(1) == 0)
         to_pool = bool(lp.get("calibrate_to_pool", False)) and len(pool) > 0
@@ -978,7 +1006,45 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             p = _softmax(logits / np.exp(log_t))[np.arange(len(truth)), truth]
             return -(weight * np.log(np.maximum(p, 1e-12))).sum()
 
-        return float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0), method="bounded").x))
+        temperature = float(np.exp(minimize_scalar(nll, bounds=(-3.0, 3.0),
+                                                   method="bounded").x))
+        return temperature, self._fit_slope(_softmax(logits / temperature), truth, weight)
+
+    def _fit_slope(self, prob: np.ndarray, truth: np.ndarray, weight: np.ndarray) -> float:
+        """The slope of the top-label map (step 5): the maximum-likelihood ``b <= 1`` of
+        P(the likeliest cause is right) = sigmoid(b logit(its probability)) on the held-out
+        labels, kept only where a likelihood-ratio test rejects ``b = 1``."""
+        lp = self._p["learning"]
+        if not lp.get("top_label_map", False) or not len(truth):
+            return 1.0
+        right = prob.argmax(1) == truth
+        top = _logit(prob.max(1))
+        # the labels count as many as their weights are worth (Kish's effective sample size)
+        weight = weight * weight.sum() / np.maximum((weight ** 2).sum(), 1e-12)
+
+        def nll(log_b):
+            t = np.exp(log_b) * top
+            return (weight * np.where(right, np.logaddexp(0.0, -t), np.logaddexp(0.0, t))).sum()
+
+        fit = minimize_scalar(nll, bounds=(-3.0, 0.0), method="bounded")
+        # b <= 1 makes the test one-sided: the statistic is chi-bar-squared, half chi2(1)
+        critical = chi2.ppf(1.0 - 2.0 * float(lp["confidence_slope_level"]), 1)
+        return float(np.exp(fit.x)) if 2.0 * (nll(0.0) - fit.fun) > critical else 1.0
+
+    def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Probabilities: the temperature's softmax, then the top-label map (step 5)."""
+        prob = _softmax(logits / self.temperature_)
+        if self.confidence_slope_ == 1.0 or prob.shape[1] < 2:
+            return prob
+        rows = np.arange(len(prob))
+        best = prob.argmax(1)
+        top = prob[rows, best]
+        mapped = 1.0 / (1.0 + np.exp(-self.confidence_slope_ * _logit(top)))
+        # the other causes share what the top one gives up (or yields) in their proportions
+        rest = np.maximum(1.0 - top, 1e-12)
+        out = prob * ((1.0 - mapped) / rest)[:, None]
+        out[rows, best] = mapped
+        return out
 
     # -- prediction ----------------------------------------------------------------------------
     def _check_fitted(self):
@@ -997,7 +1063,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
             x = self._sparse(distinct.docs)
             z = _l2(self._svd.transform(x)).astype(np.float64)
             logits = self._combined_logits(self._model, self._sparse_model, z, x)
-            return distinct, z, _softmax(logits / self.temperature_)
+            return distinct, z, self._calibrated(logits)
 
     def predict_proba(self, texts) -> np.ndarray:
         """Calibrated probabilities of each cause (columns in :attr:`classes_` order).
@@ -1014,7 +1080,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         x = sp.csr_matrix((1, len(self._word.vocabulary_) + len(self._char.vocabulary_)))
         logits = self._combined_logits(self._model, self._sparse_model,
                                        np.zeros((1, self._svd.n_components)), x)
-        return _softmax(logits / self.temperature_)[0]
+        return self._calibrated(logits)[0]
 
     def predict(self, texts) -> np.ndarray:
         """The likeliest cause of each comment."""

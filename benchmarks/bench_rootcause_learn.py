@@ -4,7 +4,8 @@ Issue 18's product test. For 5, 20 and 50 labelled comments per cause, both side
 comment of a set but the labels of only that many per cause, and are scored on the rest:
 
 - ours: ``RootCauseClassifier`` (semi-supervised: it also reads the unlabelled comments;
-  calibrated by temperature scaling);
+  calibrated by temperature scaling and a top-label map, both fitted by cross-validation on
+  the labelled comments);
 - the plain baseline the issue names, run in the same process: TF-IDF of word 1-2-grams and
   character 3-5-grams (``char_wb``) + ``LogisticRegression`` on the labelled comments alone.
 
