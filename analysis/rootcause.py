@@ -743,6 +743,21 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(1, keepdims=True)
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """The label-free part of a :class:`RootCauseClassifier` fit (see its ``_read``)."""
+
+    params: dict
+    n_texts: int
+    lexicon: object
+    distinct: object
+    vectorizers: tuple
+    z: np.ndarray
+    x: sp.csr_matrix
+    weak_doc: dict
+    affinity: sp.csr_matrix | None
+
+
 class RootCauseClassifier(ClassifierMixin, BaseEstimator):
     """Learn root causes from the team's labelled comments; unlabelled comments help.
 
@@ -837,26 +852,55 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, texts, labels=None) -> RootCauseClassifier:
         """Learn from ``texts`` (every comment) and ``labels`` (the team's causes, may be missing)."""
+        return self._fit_reading(texts, labels, None)
+
+    def _fit_reading(self, texts, labels, reading: _Reading | None) -> RootCauseClassifier:
+        """``fit``, reusing ``reading`` (:meth:`_read` of the same texts by a model of the same
+        parameters) when given: :func:`agreement` fits one model per fold on the same comments
+        with other labels hidden, and the reading is most of a fit's time."""
         p = params_or("taxonomy", self.params)
         self._p = p
         with threadpool_limits(limits=p["clustering"].get("threads")):
-            return self._fit(texts, labels)
+            return self._fit(texts, labels, reading)
 
-    def _fit(self, texts, labels) -> RootCauseClassifier:
+    def _reader(self) -> dict:
+        """The parameters a reading depends on (all but ``calibrate``)."""
+        return {k: v for k, v in self.get_params().items() if k != "calibrate"}
+
+    def _read(self, texts) -> _Reading:
+        """What the classifier reads of the comments whatever their labels: the normalised
+        distinct comments, their LSA and sparse features, the seeds' weak labels and the kNN
+        graph. Call within :meth:`fit`'s settings (``self._p``, thread limits)."""
+        lp = self._p["learning"]
+        series = _as_series(texts)
+        self._lexicon = _Lexicon(self._p["text"], self.language)
+        distinct = _Distinct(series, self._lexicon)
+        if len(distinct.docs) < 2:
+            raise RootCauseError("fewer than two distinct comments have words left after "
+                                 "normalisation; pass more comments")
+        z = self._fit_features(distinct.docs, distinct.weights)
+        x = self._sparse(distinct.docs)
+        weak_doc = self._weak_labels(distinct.docs) if self.seeds is not None else {}
+        affinity = (_knn_affinity(z, int(lp["neighbors"]))
+                    if len(distinct.docs) <= int(lp["graph_max_docs"]) else None)
+        return _Reading(self._reader(), len(series), self._lexicon, distinct,
+                        (self._word, self._char, self._svd), z, x, weak_doc, affinity)
+
+    def _fit(self, texts, labels, reading: _Reading | None = None) -> RootCauseClassifier:
         lp = self._p["learning"]
         series = _as_series(texts)
         y = _label_array(labels, len(series))
-        self._lexicon = _Lexicon(self._p["text"], self.language)
-        distinct = _Distinct(series, self._lexicon)
+        if reading is None:
+            reading = self._read(series)
+        elif reading.params != self._reader() or reading.n_texts != len(series):
+            raise RootCauseError("a reading of other comments or of a model with other "
+                                 "parameters cannot be reused")
+        self._lexicon = reading.lexicon
+        self._word, self._char, self._svd = reading.vectorizers
+        distinct, z, x, weak_doc = reading.distinct, reading.z, reading.x, reading.weak_doc
         docs, row_doc = distinct.docs, distinct.row_doc
-        if len(docs) < 2:
-            raise RootCauseError("fewer than two distinct comments have words left after "
-                                 "normalisation; pass more comments")
-        z = self._fit_features(docs, distinct.weights)
-        x = self._sparse(docs)
 
         team = (row_doc >= 0) & np.array([v is not None for v in y])
-        weak_doc = self._weak_labels(docs) if self.seeds is not None else {}
         names = sorted({*y[team].tolist(), *weak_doc.values()})
         if len(names) < 2:
             raise RootCauseError(f"the labels name {len(names)} cause(s); label comments of at "
@@ -873,8 +917,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         self.n_labelled_ = int(team.sum())
         self.n_weak_ = int(np.isin(row_doc, [d for d in weak_doc if not has_team[d]]).sum())
 
-        self._affinity = (_knn_affinity(z, int(lp["neighbors"]))
-                          if len(docs) <= int(lp["graph_max_docs"]) else None)
+        self._affinity = reading.affinity
         self.temperature_, self.confidence_slope_ = 1.0, 1.0
         if self.calibrate:
             self.temperature_, self.confidence_slope_ = self._fit_calibration(
@@ -1308,7 +1351,8 @@ def agreement(texts, labels, *, model: RootCauseClassifier | None = None,
     The labelled comments are split into stratified folds; for each fold a clone of ``model``
     (default: ``RootCauseClassifier(seeds=load_seeds())``, not calibrated: only the predicted
     cause counts here) is fitted on *all* comments with that fold's labels hidden, as it would
-    be in use, and predicts them. Accuracy gets a Wilson interval, macro-F1 a percentile
+    be in use, and predicts them (the comments' features, which no label changes, are read
+    once for all folds). Accuracy gets a Wilson interval, macro-F1 a percentile
     bootstrap interval over comments (``learning.bootstrap`` resamples). A cause labelled
     only once is learnt from in every fold but not scored.
     """
@@ -1331,10 +1375,15 @@ def agreement(texts, labels, *, model: RootCauseClassifier | None = None,
                   int(counts[counts >= 2].min()))
     pred = np.empty(len(scored), dtype=object)
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
+    # every fold reads the same comments (only labels are hidden): read them once
+    reader = clone(model)
+    reader._p = params_or("taxonomy", reader.params)
+    with threadpool_limits(limits=reader._p["clustering"].get("threads")):
+        reading = reader._read(series)
     for _, held in cv.split(scored, truth):
         hidden = y.copy()
         hidden[scored[held]] = None
-        fitted = clone(model).fit(series, hidden)
+        fitted = clone(model)._fit_reading(series, hidden, reading)
         pred[held] = fitted.predict(series.iloc[scored[held]])
     predictions = pd.DataFrame({"label": truth, "predicted": pred.astype(str)},
                                index=_as_series(texts).index[scored])

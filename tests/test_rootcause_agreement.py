@@ -10,6 +10,7 @@ from sklearn.metrics import f1_score
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis import rootcause as rc
+from analysis.config import params_or
 
 CAUSES = ["booking", "price", "quality", "staff"]
 
@@ -47,3 +48,32 @@ def test_agreement_intervals_are_wilson_and_bootstrap():
     k = ((truth == "price") & (pred == "price")).sum()
     want = proportion_confint(k, (truth == "price").sum(), alpha=0.05, method="wilson")
     np.testing.assert_allclose(cause.loc["price", ["recall_low", "recall_high"]], want)
+
+
+def test_a_reading_reused_across_folds_fits_what_a_full_fit_does():
+    """agreement() reads the comments once and fits each fold on that reading: each fold's
+    model must be the model a fit from scratch gives (the reading does not see the labels)."""
+    import pytest
+    from sklearn.base import clone
+
+    from analysis.synthetic import demo_comments
+
+    data = demo_comments(500, random_state=4)
+    texts = data["text"]
+    labels = data["cause"].where(np.arange(len(data)) % 6 == 0, None)
+    model = rc.RootCauseClassifier(seeds=rc.load_seeds(), random_state=0)
+    reader = clone(model)
+    reader._p = params_or("taxonomy", None)
+    reading = reader._read(texts)
+    for fold in range(2):  # other labels hidden, the same reading
+        hidden = labels.where(np.arange(len(data)) % 12 != 6 * fold, None)
+        reused = clone(model)._fit_reading(texts, hidden, reading)
+        scratch = clone(model).fit(texts, hidden)
+        np.testing.assert_array_equal(reused.classes_, scratch.classes_)
+        np.testing.assert_allclose(reused.predict_proba(texts), scratch.predict_proba(texts),
+                                   atol=1e-10)
+        assert reused.temperature_ == pytest.approx(scratch.temperature_)
+    with pytest.raises(rc.RootCauseError, match="cannot be reused"):
+        clone(model).set_params(random_state=1)._fit_reading(texts, labels, reading)
+    with pytest.raises(rc.RootCauseError, match="cannot be reused"):
+        clone(model)._fit_reading(texts.iloc[:400], labels.iloc[:400], reading)

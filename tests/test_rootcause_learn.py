@@ -269,3 +269,16 @@ def test_a_small_learning_curve_against_the_plain_baseline():
         gain[k] = float(np.mean(diffs))
     assert gain[5] >= 0.08
     assert 0.0 <= gain[20] < gain[5]
+
+
+def test_the_ece_floor_is_what_a_calibrated_model_shows_by_chance():
+    """The benchmark prints beside each ECE what a perfectly calibrated model would show on as
+    many scored texts: it shrinks as the texts grow, and a miscalibrated model lies above it."""
+    from benchmarks.bench_rootcause_learn import ece, ece_floor
+
+    rng = np.random.default_rng(0)
+    small, large = rng.uniform(0.5, 1.0, 250), rng.uniform(0.5, 1.0, 20000)
+    assert 0.02 < ece_floor(small) < 0.07 and ece_floor(large) < 0.01
+    # a model 10 points overconfident on 20,000 texts is far above its floor
+    wrong = rng.random(len(large)) < large - 0.1
+    assert ece(large, wrong) > 0.09 > 10 * ece_floor(large)
