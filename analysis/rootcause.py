@@ -803,10 +803,11 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
        with the held-out labels counted at their weights' effective sample size: a few dozen
        labels are no evidence of a slope. Measured (mean of 3 label draws, ECE of 15 bins):
        20 Newsgroups ECE 0.091 -> 0.044 at 5 per cause (b about 0.6), 0.056 -> 0.032 at 20;
-       drug reviews and the demo keep ``b = 1``. Tried and not kept (notes-ece.md): refitting
-       the last self-training round per part of the pool without that part's pseudo-labels
-       (cross-fitting: ECE 0.091 -> 0.089, 1 point of accuracy lost), temperature plus mixing
-       with the uniform or the pool's prior, isotonic, a committee of the fold models.
+       drug reviews and the demo keep ``b = 1``. Tried and not kept
+       (docs/rootcause-calibration.md): refitting the last self-training round per part of
+       the pool without that part's pseudo-labels (cross-fitting: ECE 0.091 -> 0.089, 1 point
+       of accuracy lost), temperature plus mixing with the uniform or the pool's prior,
+       isotonic, a committee of the fold models.
 
     Parameters
     ----------
