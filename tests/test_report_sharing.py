@@ -2,6 +2,8 @@
 processes, the per-frame cache keys, masking and fault keys computed once per distinct text,
 and tables masked only on the rows the HTML shows."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,8 +127,9 @@ def test_a_chart_reaching_outside_its_figure_is_left_to_savefig():
     plt.close(figure)
 
 
+@pytest.mark.parametrize("workers", [1, 2])  # 2: the classifier fits in a forked process
 def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, tmp_path,
-                                                                    monkeypatch):
+                                                                    monkeypatch, workers):
     from analysis.report import batch
     from analysis.report.data import load_report_data
 
@@ -135,7 +138,19 @@ def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, t
     region = sorted(small_net.dealers["region"].unique())[0]
     plain = load_report_data(region=region, month=month, data_dir=data_dir)
     cache = tmp_path / "out" / ".cache"
-    batch._warm(month, store.snapshot(data_dir), cache, workers=1)
+    from analysis import rootcause
+
+    fitted_in = tmp_path / "fitted-in"
+    learn = rootcause.learn_causes
+
+    def recorded(*args, **kwargs):  # which process fitted the classifier
+        fitted_in.write_text(str(os.getpid()))
+        return learn(*args, **kwargs)
+
+    monkeypatch.setattr(rootcause, "learn_causes", recorded)
+    batch._warm(month, store.snapshot(data_dir), cache, workers=workers)
+    # with two workers, a forked process beside the growth bootstrap; once, in either case
+    assert (int(fitted_in.read_text()) != os.getpid()) == (workers > 1)
     assert len(list(cache.glob("network-responses-*.pkl"))) == 1
     monkeypatch.setenv(shared.CACHE_ENV, str(cache))
     read = load_report_data(region=region, month=month, data_dir=data_dir)

@@ -255,20 +255,36 @@ def run_batch(
 def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
     """Fit the network-wide models once, before the notebooks (they then only read them):
     growth (its bootstrap on as many processes as the batch has workers), the root-cause
-    clustering and the classifier of the team's causes, and the network's answers."""
+    clustering and the classifier of the team's causes, and the network's answers.
+
+    The classifier is the longest fit and runs on one core: with more than one worker it is
+    fitted in a forked process beside the others (it writes the cache's pickle; were that
+    process to fail, it is fitted here)."""
     from analysis.report.data import load_report_data
 
     data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
     try:
-        # what every report needs; the network's importance is fitted by the network report
-        shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
-        shared_fits.cause_model(data, directory=cache)
-        # the classifier of the team's labels: fitted here, once, or the first reports of a
-        # parallel batch each fit it (minutes at importer scale) before any has written it
+        side = None
+        if workers > 1:
+            from multiprocessing import get_context
+
+            side = get_context("fork").Process(
+                target=shared_fits.learned_causes, args=(data,), kwargs={"directory": cache})
+            side.start()
+        try:
+            # what every report needs; the network's importance is fitted by the network report
+            shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
+            shared_fits.cause_model(data, directory=cache)
+            # the regional reports' view of the whole network: the network report's answers
+            shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
+                                          directory=cache)
+        finally:
+            if side is not None:
+                side.join()
+        # fitted once here, or the first reports of a parallel batch would each fit it
+        # (minutes at importer scale) before one had written it; read back from the side
+        # process's pickle when it ran
         shared_fits.learned_causes(data, directory=cache)
-        # the regional reports' view of the whole network: the network report's answers
-        shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
-                                      directory=cache)
     except Exception:  # noqa: BLE001 - the report's own section will say what failed
         pass
     finally:
