@@ -157,6 +157,26 @@ def _target_values(responses: pd.DataFrame, target: str, named: pd.Series | None
     return (named == target).astype("float64"), "share"
 
 
+def _named_causes(responses: pd.DataFrame, causes) -> pd.Series | None:
+    """The cause each answer names, aligned with ``responses`` (see :func:`action_effects`'s
+    ``causes``), or None when the causes are unknown."""
+    if isinstance(causes, pd.DataFrame):
+        require_columns(causes, ["response_id", "cause"], table="causes",
+                        error=ActionsDataError)
+        causes = causes.set_index("response_id")["cause"]
+    return (responses["response_id"].map(causes) if causes is not None
+            else responses["cause"] if "cause" in responses.columns else None)
+
+
+def target_values(responses: pd.DataFrame, target: str, *,
+                  causes: pd.Series | pd.DataFrame | None = None) -> pd.Series:
+    """What an action on ``target`` moves, per answer: a driver's rating, or for a root
+    cause 1.0 where the answer names it and 0.0 where it does not (NaN for every answer when
+    the causes are unknown); ``causes`` as in :func:`action_effects`. Its mean over a
+    dealer's answers is what :func:`action_effects` compares before and after."""
+    return _target_values(responses, target, _named_causes(responses, causes))[0]
+
+
 def _window_stats(values: pd.Series, dealer: pd.Series, mask: np.ndarray) -> pd.DataFrame:
     sel = mask & values.notna().to_numpy()
     return (pd.DataFrame({"dealer_id": dealer.to_numpy()[sel], "y": values.to_numpy()[sel]})
@@ -240,12 +260,7 @@ def action_effects(
                               "status"], table="actions", error=ActionsDataError)
     require_columns(responses, ["response_id", "dealer_id", "responded_at"], table="responses",
                     error=ActionsDataError)
-    if isinstance(causes, pd.DataFrame):
-        require_columns(causes, ["response_id", "cause"], table="causes",
-                        error=ActionsDataError)
-        causes = causes.set_index("response_id")["cause"]
-    named = (responses["response_id"].map(causes) if causes is not None
-             else responses["cause"] if "cause" in responses.columns else None)
+    named = _named_causes(responses, causes)
 
     region = None
     if how == "region":

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -856,13 +857,23 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
         return self._fit_reading(texts, labels, None)
 
     def _fit_reading(self, texts, labels, reading: _Reading | None) -> RootCauseClassifier:
-        """``fit``, reusing ``reading`` (:meth:`_read` of the same texts by a model of the same
-        parameters) when given: :func:`agreement` fits one model per fold on the same comments
-        with other labels hidden, and the reading is most of a fit's time."""
-        p = params_or("taxonomy", self.params)
-        self._p = p
-        with threadpool_limits(limits=p["clustering"].get("threads")):
+        """``fit``, reusing ``reading`` (:meth:`_reading_of` the same texts by a model of the
+        same parameters) when given: :func:`agreement` fits one model per fold on the same
+        comments with other labels hidden, and the reading is most of a fit's time."""
+        with self._settings():
             return self._fit(texts, labels, reading)
+
+    def _reading_of(self, texts) -> _Reading:
+        """:meth:`_read` of ``texts`` with :meth:`fit`'s settings."""
+        with self._settings():
+            return self._read(texts)
+
+    @contextmanager
+    def _settings(self):
+        """The taxonomy's params (``self._p``) and its thread limit, as a fit runs."""
+        self._p = params_or("taxonomy", self.params)
+        with threadpool_limits(limits=self._p["clustering"].get("threads")):
+            yield
 
     def _reader(self) -> dict:
         """The parameters a reading depends on (all but ``calibrate``)."""
@@ -871,7 +882,7 @@ class RootCauseClassifier(ClassifierMixin, BaseEstimator):
     def _read(self, texts) -> _Reading:
         """What the classifier reads of the comments whatever their labels: the normalised
         distinct comments, their LSA and sparse features, the seeds' weak labels and the kNN
-        graph. Call within :meth:`fit`'s settings (``self._p``, thread limits)."""
+        graph. Call within :meth:`_settings` (or through :meth:`_reading_of`)."""
         lp = self._p["learning"]
         series = _as_series(texts)
         self._lexicon = _Lexicon(self._p["text"], self.language)
@@ -1377,10 +1388,7 @@ def agreement(texts, labels, *, model: RootCauseClassifier | None = None,
     pred = np.empty(len(scored), dtype=object)
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=random_state)
     # every fold reads the same comments (only labels are hidden): read them once
-    reader = clone(model)
-    reader._p = params_or("taxonomy", reader.params)
-    with threadpool_limits(limits=reader._p["clustering"].get("threads")):
-        reading = reader._read(series)
+    reading = clone(model)._reading_of(series)
     for _, held in cv.split(scored, truth):
         hidden = y.copy()
         hidden[scored[held]] = None
@@ -1504,8 +1512,7 @@ class LearnedCauses:
     def causes(self, responses: pd.DataFrame, *, id_col: str = "response_id") -> pd.Series:
         """The cause of each of ``responses`` that has one (the team's, else the model's), as
         :func:`label_responses` returns it: a Series indexed by ``id_col``."""
-        chosen = self.suggestions.loc[self.suggestions[id_col].isin(responses[id_col])
-                                      & self.suggestions["cause"].notna()]
+        chosen = self.scope(responses, id_col=id_col).dropna(subset=["cause"])
         return pd.Series(chosen["cause"].to_numpy(), index=chosen[id_col].to_numpy(),
                          name="cause", dtype="object").rename_axis(id_col)
 

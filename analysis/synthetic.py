@@ -844,15 +844,7 @@ def _actions(rng, dealers, st, periods, p, drivers, as_of):
         targets = ([weak] if weak else []) + list(rng.permutation(others))
         for target in targets[:n]:
             kind = kinds[rng.choice(len(kinds), p=kind_p)]
-            opened = first + pd.Timedelta(days=int(rng.integers(0, span)),
-                                          hours=int(rng.integers(9, 18)))
-            due = opened + pd.Timedelta(days=int(rng.integers(p["action_due_days"][0],
-                                                              p["action_due_days"][1] + 1)))
-            took = int(rng.integers(p["action_duration_days"][0],
-                                    p["action_duration_days"][1] + 1))
-            closed = opened + pd.Timedelta(days=took)
-            if rng.random() >= p["action_late_share"]:
-                closed = min(closed, due)
+            opened, due, closed = _action_dates(rng, first, span, p)
             effect = float(rng.uniform(*p["action_effect"])) if kind == "works" else 0.0
             text = ACTION_TEXT[target][rng.integers(len(ACTION_TEXT[target]))]
             rows.append({"dealer": int(i), "dealer_id": ids[i], "target": target,
@@ -892,6 +884,21 @@ def _action_span(periods, p, as_of) -> tuple[pd.Timestamp, int]:
     return first, max((last - first).days, 1)
 
 
+def _action_dates(rng, first: pd.Timestamp, span: int, p
+                  ) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp]:
+    """When an action opens (within ``span`` days of ``first``, in working hours), is due and
+    closes (late for ``action_late_share`` of actions, else by its due date)."""
+    opened = first + pd.Timedelta(days=int(rng.integers(0, span)),
+                                  hours=int(rng.integers(9, 18)))
+    due = opened + pd.Timedelta(days=int(rng.integers(p["action_due_days"][0],
+                                                      p["action_due_days"][1] + 1)))
+    closed = opened + pd.Timedelta(days=int(rng.integers(p["action_duration_days"][0],
+                                                         p["action_duration_days"][1] + 1)))
+    if rng.random() >= p["action_late_share"]:
+        closed = min(closed, due)
+    return opened, due, closed
+
+
 def _cause_actions(rng, plan, responses, truth_resp, periods, p, as_of, drivers
                    ) -> pd.DataFrame:
     """Improvement actions on root causes: each dealer that acts (on drivers) also acts on
@@ -925,14 +932,7 @@ def _cause_actions(rng, plan, responses, truth_resp, periods, p, as_of, drivers
         n = min(int(rng.integers(lo_n, hi_n + 1)), len(candidates))
         for target in [candidates[k] for k in rng.permutation(len(candidates))[:n]]:
             kind = kinds[rng.choice(len(kinds), p=kind_p)]
-            opened = first + pd.Timedelta(days=int(rng.integers(0, span)),
-                                          hours=int(rng.integers(9, 18)))
-            due = opened + pd.Timedelta(days=int(rng.integers(p["action_due_days"][0],
-                                                              p["action_due_days"][1] + 1)))
-            closed = opened + pd.Timedelta(days=int(rng.integers(
-                p["action_duration_days"][0], p["action_duration_days"][1] + 1)))
-            if rng.random() >= p["action_late_share"]:
-                closed = min(closed, due)
+            opened, due, closed = _action_dates(rng, first, span, p)
             closed = closed.floor("s")
             removal = float(rng.uniform(*p["cause_action_effect"])) if kind == "works" else 0.0
             mine = (responses["dealer_id"] == dealer).to_numpy()

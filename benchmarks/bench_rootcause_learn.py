@@ -119,7 +119,8 @@ def curve(data: pd.DataFrame, per_cause: int, seed: int = 0) -> dict:
         out[f"{side}_acc"] = float(correct.mean())
         out[f"{side}_f1"] = float(f1_score(truth, pred, average="macro"))
         out[f"{side}_ece"] = ece(prob.max(1), correct)
-    out["ours_ece_floor"] = ece_floor(ours.predict_proba(data.loc[rest, "text"]).max(1))
+        if side == "ours":
+            out["ours_ece_floor"] = ece_floor(prob.max(1))
     return out
 
 

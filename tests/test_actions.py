@@ -38,12 +38,16 @@ def test_effects_have_the_promised_columns_one_row_per_closed_action(net, effect
     assert set(effects["kind"]) <= {"works", "no_effect"}
 
 
+def _coverage(measured: pd.DataFrame) -> float:
+    """The share of measured actions whose interval holds the planted effect."""
+    return float(measured["truth"].between(measured["effect_low"],
+                                           measured["effect_high"]).mean())
+
+
 def test_planted_effects_are_recovered_within_their_intervals(effects):
     measured = effects.dropna(subset=["effect"])
     assert len(measured) >= 25
-    covered = (measured["effect_low"] <= measured["truth"]) & (
-        measured["truth"] <= measured["effect_high"])
-    assert covered.mean() >= 0.85
+    assert _coverage(measured) >= 0.85
     works = measured.loc[measured["kind"] == "works"]
     assert works["effective"].mean() >= 0.75
     assert (works["effect"] - works["truth"]).abs().mean() < 0.2
@@ -94,9 +98,7 @@ def test_planted_cause_effects_are_recovered_within_their_intervals(net, effects
     assert (on_causes["truth"] <= 0).all()  # a working action removes complaints
     measured = on_causes.dropna(subset=["effect"])
     assert len(measured) >= 10
-    covered = (measured["effect_low"] <= measured["truth"]) & (
-        measured["truth"] <= measured["effect_high"])
-    assert covered.mean() >= 0.8
+    assert _coverage(measured) >= 0.8
     works = measured.loc[measured["kind"] == "works"]
     assert len(works) >= 5 and works["effective"].mean() >= 0.5
     assert (works["effect"] < 0).mean() >= 0.8
@@ -218,3 +220,13 @@ def test_effects_by_region_and_the_monthly_review(net, effects):
     assert set(closed_in) <= set(review["action_id"])
     assert set(review["state"]) <= set(actions.STATES)
     assert "effect" in review.columns
+
+
+def test_target_values_are_ratings_or_whether_an_answer_names_the_cause():
+    answers = pd.DataFrame({"response_id": ["r1", "r2", "r3"], "staff": [9.0, 4.0, np.nan]})
+    pd.testing.assert_series_equal(actions.target_values(answers, "staff"), answers["staff"])
+    causes = pd.Series({"r1": "price", "r3": "cleanliness"})
+    assert actions.target_values(answers, "price", causes=causes).tolist() == [1.0, 0.0, 0.0]
+    frame = causes.rename("cause").rename_axis("response_id").reset_index()
+    assert actions.target_values(answers, "cleanliness", causes=frame).tolist() == [0, 0, 1]
+    assert actions.target_values(answers, "price").isna().all()  # causes unknown

@@ -10,7 +10,6 @@ from sklearn.metrics import f1_score
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis import rootcause as rc
-from analysis.config import params_or
 
 CAUSES = ["booking", "price", "quality", "staff"]
 
@@ -62,9 +61,7 @@ def test_a_reading_reused_across_folds_fits_what_a_full_fit_does():
     texts = data["text"]
     labels = data["cause"].where(np.arange(len(data)) % 6 == 0, None)
     model = rc.RootCauseClassifier(seeds=rc.load_seeds(), random_state=0)
-    reader = clone(model)
-    reader._p = params_or("taxonomy", None)
-    reading = reader._read(texts)
+    reading = clone(model)._reading_of(texts)
     for fold in range(2):  # other labels hidden, the same reading
         hidden = labels.where(np.arange(len(data)) % 12 != 6 * fold, None)
         reused = clone(model)._fit_reading(texts, hidden, reading)

@@ -261,7 +261,6 @@ def _render_png(figure, *, dpi: float) -> bytes | None:
     the padding filled with the figure's colour, as savefig does.
     """
     import matplotlib as mpl
-    import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgba
     from PIL import Image as PILImage
@@ -310,11 +309,8 @@ def _small_png(data: bytes) -> bytes:
 
     from PIL import Image as PILImage
 
-    image = PILImage.open(io.BytesIO(data)).convert("RGB")
-    out = io.BytesIO()
-    image.quantize(colors=256, method=PILImage.Quantize.MEDIANCUT).save(out, format="PNG",
-                                                                        optimize=True)
-    return out.getvalue() if out.tell() < len(data) else data
+    small = _quantized_png(PILImage.open(io.BytesIO(data)).convert("RGB"))
+    return small if len(small) < len(data) else data
 
 
 def _great_table(frame: pd.DataFrame, *, right: list | None = None) -> str:

@@ -195,10 +195,9 @@ def count(n) -> str:
 
 
 def money(value) -> str:
-    """An amount of money in whole units, digits grouped: ``2,679,303`` (``2 679 303``)."""
-    if is_missing(value):
-        return MISSING
-    return _grouped(value)
+    """An amount of money in whole units, digits grouped: ``2,679,303`` (``2 679 303``),
+    written as a :func:`count` is."""
+    return count(value)
 
 
 def money_interval(low, high) -> str:

@@ -215,23 +215,39 @@ def _learned(data: ReportData):
     return _memo(data, "learned", lambda: shared.learned_causes(data))
 
 
-def _causes(data: ReportData, month: str):
-    frame = data.responses.loc[data.responses["month"] == month]
-    learned = _learned(data)
-    if learned is not None and month in learned.months:
-        # the team's labels where it gave one, the classifier's suggestion elsewhere
-        labels = learned.causes(frame)
-    else:
-        model = shared.cause_model(data)
-        if model is None:
-            return None
-        try:
-            labels = rootcause.label_responses(frame, model, refit=False)
-        except rootcause.RootCauseError:
-            return None
-    if labels.empty:
+def _model_labels(data: ReportData, frame: pd.DataFrame):
+    """The network's clustering of the month (shared) applied to ``frame``: its causes and
+    the model, or None without a model or comments."""
+    model = shared.cause_model(data)
+    if model is None:
         return None
-    return rootcause.cause_impact(frame, labels)
+    try:
+        return rootcause.label_responses(frame, model, refit=False), model
+    except rootcause.RootCauseError:
+        return None
+
+
+def _labels(data: ReportData, month: str):
+    """The cause of each commented answer of ``month`` in scope and the clustering that named
+    them (None where they are the team's labels and the classifier's suggestions), or None;
+    once per report and month (the summary and the root-cause section read them)."""
+    def compute():
+        frame = data.responses.loc[data.responses["month"] == month]
+        learned = _learned(data)
+        if learned is not None and month in learned.months:
+            # the team's labels where it gave one, the classifier's suggestion elsewhere
+            return learned.causes(frame), None
+        return _model_labels(data, frame)
+
+    return _memo(data, f"labels {month}", compute)
+
+
+def _causes(data: ReportData, month: str):
+    found = _labels(data, month)
+    if found is None or found[0].empty:
+        return None
+    return rootcause.cause_impact(data.responses.loc[data.responses["month"] == month],
+                                  found[0])
 
 
 def _summary_cause(book: ReportBook, data: ReportData):
@@ -403,15 +419,11 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         if impact is None or impact.empty:
             book.note(book.text("notes", "no_comments", month=data.month))
             return
-        sources = None
-        if learned is not None and data.month in learned.months:
-            labels = learned.causes(data.current)
-            named = rootcause.top_causes(data.current, labels, top=len(impact))
-            sources = rootcause.cause_shares(learned.scope(data.current))
-        else:
-            model = shared.cause_model(data)
-            labels = rootcause.label_responses(data.current, model, refit=False)
-            named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
+        labels, model = _labels(data, data.month)
+        named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
+        # causes of the team and the classifier: where each cause's answers got it
+        sources = (rootcause.cause_shares(learned.scope(data.current)) if model is None
+                   else None)
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
         # and quotes of its answers
@@ -668,13 +680,8 @@ def _action_causes(data: ReportData):
     for actions on a root cause; None when no action targets one or there is no model."""
     if data.actions["target"].isin(drivers.driver_names()).all():
         return None
-    model = shared.cause_model(data)
-    if model is None:
-        return None
-    try:
-        return rootcause.label_responses(data.network, model, refit=False)
-    except rootcause.RootCauseError:
-        return None
+    found = _model_labels(data, data.network)
+    return None if found is None else found[0]
 
 
 def _with_names(frame: pd.DataFrame, data: ReportData) -> pd.DataFrame:

@@ -9,8 +9,10 @@ result is pickled under a key made of the data's identity (every file of the sto
 size and modification time), the params files' contents and the call's arguments, so a
 changed store or a changed setting is a new key and never a stale hit.
 
-The batch runner computes them in the parent process before the notebooks start
-(:func:`warm`), so parallel workers read them instead of racing to fit the same model.
+The batch runner (:func:`analysis.report.batch.run_batch`) computes those every report
+reads in the parent process before the notebooks start, so parallel workers read them instead
+of racing to fit the same model; the network's importance, which only the network report
+reads, is fitted there.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.config import PARAMS_DIR, load_params
+from analysis.config import PARAMS_DIR
 from analysis.config import data_dir as resolve_data_dir
 
 CACHE_ENV = "DEALER_VOICE_REPORT_CACHE"
@@ -181,12 +183,10 @@ def learned_causes(data, *, directory=None):
     months = rootcause.learning_months(data.month, data.months)
     network = data.network.loc[data.network["month"].isin(months)]
     cases = _network_cases(data)
-    labelled = (0,) if cases is None or "root_cause" not in cases else (
-        int(cases["root_cause"].notna().sum()), int(pd.util.hash_pandas_object(
-            cases[["response_id", "root_cause"]].astype(str), index=False).sum()))
     return cached("rootcause-learn", lambda: rootcause.learn_causes(
         network, cases, months=months, random_state=0), data_dir=data.data_dir,
-        key=(months, _content(network), labelled), directory=directory)
+        key=(months, _content(network), _content(cases, ("response_id", "root_cause"))),
+        directory=directory)
 
 
 def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
@@ -201,11 +201,3 @@ def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
         data_dir=data.data_dir, key=(data.months, n_boot, cluster, _content(data.network)),
         directory=directory)
 
-
-def warm(data, *, directory=None) -> None:
-    """Compute every network-wide fit now (the batch does this before the notebooks)."""
-    growth_result(data, directory=directory)
-    cause_model(data, directory=directory)
-    learned_causes(data, directory=directory)
-    network_importance(data, cluster=load_params("drivers").get("bootstrap_cluster"),
-                       directory=directory)

@@ -100,13 +100,13 @@ else:
 # %%
 if len(measured):
     first = measured.iloc[0]
-    shown = responses.assign(month=responses["responded_at"].dt.to_period("M").dt.start_time,
-                             who=(responses["dealer_id"] == dealer).map(
-                                 {True: dealer, False: f"rest of {region}"}))
-    if first["target"] not in drivers.driver_names():  # a cause: the share of answers naming it
-        shown[first["target"]] = shown["response_id"].map(causes).eq(first["target"]).astype(float)
-    monthly = (shown.loc[lambda d: d["region"] == region]
-               .pivot_table(index="month", columns="who", values=first["target"]))
+    monthly = (responses.assign(month=responses["responded_at"].dt.to_period("M").dt.start_time,
+                                who=(responses["dealer_id"] == dealer).map(
+                                    {True: dealer, False: f"rest of {region}"}),
+                                target=actions.target_values(responses, first["target"],
+                                                             causes=causes))
+               .loc[lambda d: d["region"] == region]
+               .pivot_table(index="month", columns="who", values="target"))
     ax = monthly.plot(marker="o", figsize=(8, 3.5), title=first["target"])
     for when in ("opened_at", "closed_at"):
         ax.axvline(first[when], color="grey", ls=":")
