@@ -1,0 +1,177 @@
+"""What the data allows: for each report section, whether its inputs are there and thick enough.
+
+One place decides it. The dry run of an export (``python -m analysis ingest FILE --check``)
+prints it before anything is stored; the report's sections ask it before they compute, and a
+section whose need is not met shows one plain line (``params/labels.yaml``, group
+``coverage``) naming what is missing and what would fill it, instead of a traceback.
+
+The thresholds are ``needs:`` of params/report.yaml. Numbers only: the words are the report
+layer's (the catalogue) and the command line's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from analysis.config import load_params, params_or
+
+# every section of the monthly report, in the deck's order, and what it reads
+SECTIONS = ("headline", "trend", "touchpoints", "response_rates", "regions", "dealers",
+            "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
+            "css_index", "red_flags", "golden_stars", "incidents", "repeat_repairs", "actions",
+            "customers", "survey_funnel", "cities")
+
+
+@dataclass(frozen=True)
+class Need:
+    """One section's verdict: ``ok``, else the catalogue key of what is missing (``reason``)
+    with the count found and the count needed (None where a count means nothing)."""
+
+    section: str
+    ok: bool
+    reason: str = ""
+    found: int | None = None
+    needed: int | None = None
+
+
+def _month_of(responses: pd.DataFrame) -> pd.Series:
+    if "month" in responses:
+        return responses["month"].astype(str)
+    return responses["responded_at"].dt.to_period("M").astype(str)
+
+
+def _present(frame: pd.DataFrame | None) -> bool:
+    return frame is not None and not frame.empty
+
+
+def meaningful_comments(comments: pd.Series, *, params: Mapping | None = None) -> pd.Series:
+    """The comments that say something: not empty and not one of ``needs.empty_comments``
+    ("нет", "-", "no", ...) once case, spaces and punctuation are ignored."""
+    from analysis.ingest import normalize
+
+    needs = params_or("report", params)["needs"]
+    empty = {normalize(w) for w in needs["empty_comments"]}
+    text = comments.dropna().astype(str)
+    norm = text.map(normalize)
+    return text.loc[(norm != "") & ~norm.isin(empty)]
+
+
+def assess(
+    tables: Mapping[str, pd.DataFrame | None], *, month: str | None = None,
+    drivers: tuple[str, ...] | None = None, css: tuple[str, ...] | None = None,
+    network: bool = True, params: Mapping | None = None,
+    params_dir: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Each section of the report for ``month`` (default: the latest month with answers):
+    ``section``, ``ok``, ``reason`` (a key of the catalogue's ``coverage`` group, "" when ok),
+    ``found``, ``needed``.
+
+    ``tables`` maps table names to frames as the store holds them (``responses`` with
+    ``responded_at`` or ``month``; absent or None tables are missing). ``network`` is False for
+    a region's report (the regions section is the network's only).
+    """
+    params = params_or("report", params, params_dir=params_dir)
+    needs = params["needs"]
+    drivers = tuple(drivers if drivers is not None
+                    else load_params("drivers", params_dir=params_dir)["drivers"])
+    css = tuple(css if css is not None
+                else load_params("css", params_dir=params_dir)["attributes"])
+    responses = tables.get("responses")
+    dealers = tables.get("dealers")
+    out: list[Need] = []
+    if not _present(responses):
+        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
+    months = _month_of(responses)
+    month = month or months.max()
+    current = responses.loc[months == month]
+    if current.empty:
+        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
+    previous = str(pd.Period(month, freq="M") - 1)
+    n_dealers = int(current["dealer_id"].nunique())
+    regions = (dealers["region"].dropna().nunique()
+               if _present(dealers) and "region" in dealers else 0)
+
+    out.append(Need("headline", True))
+    out.append(Need("trend", True) if (months == previous).any()
+               else Need("trend", False, "no_previous_month", 0, 1))
+    out.append(Need("touchpoints", True))
+    out.append(Need("response_rates", True) if _present(tables.get("invitations"))
+               else Need("response_rates", False, "no_invitations"))
+    if network:
+        out.append(Need("regions", True) if regions >= 2
+                   else Need("regions", False, "one_region", int(regions), 2))
+    out.append(Need("dealers", True) if n_dealers >= 2
+               else Need("dealers", False, "one_dealer", n_dealers, 2))
+
+    present = [d for d in drivers if d in current and current[d].notna().any()]
+    rated = int(current[present].notna().any(axis=1).sum()) if present else 0
+    min_rated = int(needs["rated_answers"])
+    if not present:
+        ratings = Need("", False, "no_ratings", 0, min_rated)
+    elif rated < min_rated:
+        ratings = Need("", False, "few_ratings", rated, min_rated)
+    else:
+        ratings = Need("", True)
+    out += [Need(s, ratings.ok, ratings.reason, ratings.found, ratings.needed)
+            for s in ("loyalty_drivers", "importance_performance")]
+    if not ratings.ok:
+        out.append(Need("growth_zones", False, ratings.reason, ratings.found, ratings.needed))
+    elif n_dealers < 2:
+        out.append(Need("growth_zones", False, "one_dealer", n_dealers, 2))
+    else:
+        out.append(Need("growth_zones", True))
+
+    score_max = int(load_params("taxonomy", params_dir=params_dir)["scope"]["score_max"])
+    below = current.loc[current["nps"] <= score_max]
+    comments = (meaningful_comments(below["comment"], params=params)
+                if "comment" in below else pd.Series(dtype=str))
+    distinct = int(comments.str.strip().str.lower().nunique())
+    min_comments = int(needs["distinct_comments"])
+    if distinct == 0:
+        out.append(Need("root_causes", False, "no_comments", 0, min_comments))
+    elif distinct < min_comments:
+        out.append(Need("root_causes", False, "few_comments", distinct, min_comments))
+    else:
+        out.append(Need("root_causes", True))
+
+    has_css = any(c in current and current[c].notna().any() for c in css)
+    out.append(Need("css_index", True) if has_css else Need("css_index", False, "no_css"))
+    out.append(Need("red_flags", True) if _present(tables.get("cases"))
+               else Need("red_flags", False, "no_cases"))
+    praise = (meaningful_comments(current.loc[current["nps"] > score_max, "comment"],
+                                  params=params) if "comment" in current else [])
+    out.append(Need("golden_stars", True) if len(praise)
+               else Need("golden_stars", False, "no_praise"))
+    out.append(Need("incidents", True) if _present(tables.get("incidents"))
+               else Need("incidents", False, "no_incidents"))
+    orders = _present(tables.get("repair_orders"))
+    out.append(Need("repeat_repairs", True) if orders
+               else Need("repeat_repairs", False, "no_repair_orders"))
+    out.append(Need("actions", True) if _present(tables.get("actions"))
+               else Need("actions", False, "no_actions"))
+    out.append(Need("customers", True) if orders
+               else Need("customers", False, "no_repair_orders"))
+    out.append(Need("survey_funnel", True) if _present(tables.get("contacts"))
+               else Need("survey_funnel", False, "no_contacts"))
+    cities = (dealers["city"].notna().any()
+              if _present(dealers) and "city" in dealers else False)
+    out.append(Need("cities", True) if cities else Need("cities", False, "no_city"))
+    return _frame(out)
+
+
+def _frame(needs: list[Need]) -> pd.DataFrame:
+    return pd.DataFrame([vars(n) for n in needs],
+                        columns=["section", "ok", "reason", "found", "needed"]).astype(
+        {"found": "Int64", "needed": "Int64"})
+
+
+def need(tables: Mapping[str, pd.DataFrame | None], section: str, **kwargs) -> Need:
+    """The verdict of one section (see :func:`assess`)."""
+    row = assess(tables, **kwargs).set_index("section").loc[section]
+    return Need(section, bool(row["ok"]), row["reason"],
+                None if pd.isna(row["found"]) else int(row["found"]),
+                None if pd.isna(row["needed"]) else int(row["needed"]))
