@@ -1191,6 +1191,23 @@ def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
     return recovered
 
 
+def rating_scales(data_dir: str | os.PathLike | None = None, *,
+                  params_dir: str | os.PathLike | None = None) -> dict[str, tuple[int, int]]:
+    """The scale each driver was rated on, ``{driver: (low, high)}``: as the latest ingest of
+    responses that carried the driver recorded it (its log entry's ``scales``: detected from
+    the values or declared), else params/drivers.yaml ``rating_scale``. Ratings are stored and
+    reported in the scale they came in."""
+    spec = load_params("drivers", params_dir=params_dir)
+    default = (int(spec["rating_scale"]["min"]), int(spec["rating_scale"]["max"]))
+    out = {d: default for d in spec["drivers"]}
+    log = ingest_log(data_dir)
+    if "scales" in log:
+        for scales in log.loc[log["table"] == "responses", "scales"]:
+            if isinstance(scales, dict):
+                out.update({d: (int(lo), int(hi)) for d, (lo, hi) in scales.items()})
+    return out
+
+
 def quarantine_reasons(data_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Tidy quarantine counts of the latest ingest of each file: file, table, reason, rows."""
     latest = _latest(ingest_log(data_dir))
