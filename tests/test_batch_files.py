@@ -67,7 +67,7 @@ KNOWN = ["Central", "Far East", "North-West", "Volga"]
 @pytest.mark.parametrize("asked, found", [
     (["volga"], ["Volga"]), (["VOLGA"], ["Volga"]), (["North West"], ["North-West"]),
     (["north-west"], ["North-West"]), (["NORTH_WEST", "far-east"], ["North-West", "Far East"]),
-    (["network", "Volga", "volga"], ["all", "Volga"]), (["All"], ["all"]),
+    (["network", "Volga", "volga"], ["all", "Volga"]), (["network"], ["all"]),
 ])
 def test_regions_are_found_by_name_or_file_name_ignoring_case_and_punctuation(asked, found):
     assert batch.match_regions(asked, KNOWN) == found
@@ -108,6 +108,14 @@ def test_a_region_written_as_its_file_name_is_rendered(demo, tmp_path, fast, cap
     assert _report(demo, tmp_path, "--region", "NORTH WEST", "--language", "en") == 0
     assert (tmp_path / "north-west.en.html").exists()
     assert "North-West en" in (tmp_path / "north-west.en.html").read_text(encoding="utf-8")
+    assert not (tmp_path / "central.en.html").exists()
+
+
+@pytest.mark.parametrize("asked, pages", [(["ALL"], SCOPES), (["network"], ("network",))])
+def test_all_is_every_report_network_the_networks_only(demo, tmp_path, fast, asked, pages):
+    assert _report(demo, tmp_path, "--region", *asked, "--language", "en") == 0
+    assert sorted(p.name for p in tmp_path.glob("*.en.html")) == sorted(
+        f"{page}.en.html" for page in pages)
 
 
 # --- names ---------------------------------------------------------------------------------

@@ -339,7 +339,7 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
         + (f"executed notebook: {LOGS}/{log_notebook.name}\n" if log_notebook.exists() else "")
         + f"{delivered}\n\n"
         + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n",
-        encoding="utf-8")
+        encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
     return RunResult(region, log_notebook, html, False, ename, evalue, cell_index,
                      excel=excel.resolve() if sections_failed and excel.exists() else None,
                      seconds=time.perf_counter() - started, language=language, log=log)
@@ -374,8 +374,8 @@ def run_batch(
     parameters = {**(parameters or {}), "as_of": data_dir.spec}
     check_month(month, data_dir)
     known = regions_in(data_dir)
-    targets = ([NETWORK, *known] if not regions or list(regions) == [NETWORK]
-               else match_regions(list(regions), known))
+    everything = not regions or all(region_key(r) == NETWORK for r in regions)  # all, ALL
+    targets = [NETWORK, *known] if everything else match_regions(list(regions), known)
     languages = report_languages(languages)
     out = output_dir(month, out_dir)
     cache = (out / ".cache").resolve() if share else None
@@ -557,12 +557,12 @@ def write_index(out: str | os.PathLike, month: str, *,
     def cells(entry: IndexEntry | None) -> str:
         if entry is None:
             return "<td>\u2013</td><td>\u2013</td>"
-        shown = link(entry.html) if entry.html else ""
+        shown = [link(entry.html)] if entry.html else []
         if entry.log:  # with a page: some sections failed, the rest rendered
             state = "sections_failed" if entry.html else "failed"
-            shown += f' <span class="failed">{both(state)} ({link(entry.log)})</span>'
+            shown.append(f'<span class="failed">{both(state)} ({link(entry.log)})</span>')
         excel = link(entry.excel) if entry.excel else "\u2013"
-        return f"<td>{shown or chr(0x2013)}</td><td>{excel}</td>"
+        return f"<td>{' '.join(shown) or chr(0x2013)}</td><td>{excel}</td>"
 
     order = sorted(by_scope, key=lambda n: (region_of.get(n) != NETWORK,
                                             region_of.get(n, n).casefold()))
