@@ -68,8 +68,13 @@ nbval: $(STAMP) $(TEST_DEMO)/processed/.stamp ## every notebook under nbval on a
 
 test: lint unit nbval ## ruff, pytest and nbval: what CI runs
 
-lab: $(STAMP) ## JupyterLab on notebooks/
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+# JupyterLab serves on IP:PORT without opening a browser (a server or a container has none); as
+# root (containers, CI) it needs --allow-root. Open the URL with the token it prints.
+PORT ?= 8888
+IP ?= 127.0.0.1
+LAB_ROOT = $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: $(STAMP) ## JupyterLab on notebooks/ (PORT=8888 IP=127.0.0.1; works as root)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --no-browser --ip=$(IP) --port=$(PORT) $(LAB_ROOT)
 
 # the full run includes Dask out of core on 100 M answers: their store is written once (about
 # 4 GB, some minutes) into .cache/bench/ and reused

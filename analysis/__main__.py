@@ -83,7 +83,7 @@ def _report(args: argparse.Namespace) -> int:
                                   timeout=args.timeout, workers=args.workers, formats=formats,
                                   parameters=parameters, engine=args.engine,
                                   languages=args.language)
-    except batch.NoDataForMonth as err:
+    except (batch.NoDataForMonth, batch.UnknownRegion) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [r for r in results if not r.ok]
@@ -93,10 +93,13 @@ def _report(args: argparse.Namespace) -> int:
             print(f"ok      {r.region:<16} {r.language:<3}{r.seconds:6.1f}s  {made}")
         else:
             last = (r.evalue.strip().splitlines() or [""])[-1]
-            print(f"FAILED  {r.region:<16} {r.language:<3}{r.ename}: {last} (cell "
-                  f"{r.cell_index}; executed notebook kept at {r.notebook}"
-                  + (f"; the other sections rendered in {r.html}" if r.html else "") + ")")
-    print(f"{len(results) - len(failed)} of {len(results)} reports for {month} written")
+            cell = "" if r.cell_index is None else f"cell {r.cell_index}; "
+            print(f"FAILED  {r.region:<16} {r.language:<3}{r.ename}: {last} ({cell}log {r.log}"
+                  + (f"; the other sections rendered in {r.html}" if r.html else
+                     "; no page delivered") + ")")
+    index = batch.output_dir(month, args.out) / "index.html"
+    print(f"{len(results) - len(failed)} of {len(results)} reports for {month} written; "
+          f"every page and workbook of the month: {index}")
     return 1 if failed else 0
 
 
@@ -292,17 +295,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="render monthly reports with papermill")
     rep.add_argument("--month", help="YYYY-MM; default: the latest complete month in the data")
     rep.add_argument("--region", nargs="+", default=["all"],
-                     help="'all' (network + every region) or region names")
+                     help="'all' (network + every region), 'network', or regions by name or "
+                     "file name, ignoring case and punctuation (volga, \"north west\")")
     rep.add_argument("--data", help="data directory (default $DEALER_VOICE_DATA or data/demo)")
-    rep.add_argument("--out", help="output directory (default reports/YYYY-MM)")
+    rep.add_argument("--out", help="output directory (default reports/YYYY-MM): "
+                     "<region>.<language>.html|.xlsx, index.html, logs/ of failed reports")
     rep.add_argument("--timeout", type=int, default=900, help="seconds per notebook cell")
     rep.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                      help="reports rendered in parallel worker processes")
     rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
     rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
     rep.add_argument("--language", nargs="+", choices=("en", "ru"),
-                     help="report language(s), e.g. --language ru or --language en ru "
-                     "(default: params/report.yaml)")
+                     help="report language(s), e.g. --language ru (only *.ru.* files) or "
+                     "--language en ru (default: params/report.yaml)")
     add_engine_argument(rep)
     rep.add_argument("--as-of", metavar="VERSION|TIMESTAMP",
                      help="read the store as it was: the versions a report's appendix lists "

@@ -46,7 +46,7 @@ def reports(tmp_path_factory) -> list[Path]:
     results = batch.run_batch("2026-10", None, data_dir=data, out_dir=out, workers=2,
                               formats=("html",), progress=False)
     results.append(batch.run_report("all", "2026-10", data_dir=data, out_dir=out,
-                                    formats=("html",), language="ru", suffix=".ru"))
+                                    formats=("html",), language="ru"))
     failed = [(r.region, r.ename, r.evalue) for r in results if not r.ok]
     assert not failed
     return [r.html for r in results]

@@ -152,16 +152,35 @@ def demo_store(demo_dir):
     return demo_dir / "processed"
 
 
-def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys):
-    code = main(["report", "--month", "2026-10", "--region", "Central", "Atlantis",
-                 "--data", str(demo_dir), "--out", str(tmp_path), "--workers", "2"])
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "ok      Central" in out and "FAILED  Atlantis" in out
-    assert "region 'Atlantis' has no dealers" in out
-    assert (tmp_path / "central.html").exists() and (tmp_path / "central.xlsx").exists()
-    assert (tmp_path / "notebooks" / "atlantis.ipynb").exists()  # kept for audit
-    html = (tmp_path / "central.html").read_text(encoding="utf-8")
+def test_batch_isolates_a_failing_region(demo_dir, tmp_path, capsys, monkeypatch):
+    """A report that fails does not stop the others, nor is it delivered: its notebook and
+    traceback go to logs/. (An unknown region is refused before any notebook runs:
+    tests/test_batch_files.py; here the failure is inside the notebook.)"""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    failing = tmp_path / "failing.ipynb"
+    nbformat.write(new_notebook(cells=[
+        new_code_cell('region = "all"\nmonth = ""\ndata_dir = ""\nengine = ""\nlanguage = ""\n'
+                      'excel_path = ""\nas_of = ""', metadata={"tags": ["parameters"]}),
+        new_code_cell("raise ValueError(f'region {region!r} has no dealers')")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}}), failing)
+    notebook_for = batch.notebook_for
+    monkeypatch.setattr(batch, "notebook_for",  # the worker processes are forked: they see it
+                        lambda region: failing if region == "North-West" else notebook_for(region))
+    out = tmp_path / "out"
+    code = main(["report", "--month", "2026-10", "--region", "Central", "north west",
+                 "--data", str(demo_dir), "--out", str(out), "--workers", "2"])
+    printed, err = capsys.readouterr()
+    assert code == 1, err
+    assert "ok      Central" in printed and "FAILED  North-West" in printed
+    assert "region 'North-West' has no dealers" in printed
+    assert (out / "central.en.html").exists() and (out / "central.en.xlsx").exists()
+    assert not (out / "north-west.en.html").exists()
+    assert (out / "logs" / "north-west.en.failed.ipynb").exists()  # kept for audit
+    assert (out / "logs" / "north-west.en.failed.txt").exists()
+    html = (out / "central.en.html").read_text(encoding="utf-8")
     assert "load_report_data(" not in html  # rendered without code
     assert "data:image/png;base64" in html  # charts embedded, the file stands alone
     assert html.count("data:image/png;base64") >= 6  # every section's chart, even under Agg

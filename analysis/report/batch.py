@@ -1,4 +1,16 @@
-"""The papermill batch: each report notebook executed, rendered to HTML, its workbook written."""
+"""The papermill batch: each report notebook executed, rendered to HTML, its workbook written.
+
+What a batch leaves in the month's folder (``reports/YYYY-MM/``)::
+
+    index.html                  every page and workbook the folder holds, both languages
+    <name>.<lang>.html          a report page: <name> is the scope's file name (network, volga)
+    <name>.<lang>.xlsx          its workbook
+    notebooks/<name>.<lang>.ipynb          the executed notebook of a report that succeeded
+    logs/<name>.<lang>.failed.ipynb|.txt   a report that failed: its notebook and traceback
+
+Every file carries its language, whatever the order of ``--language``: rendering one
+language never overwrites the other's files.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +41,63 @@ def check_month(month: str, data_dir: str | os.PathLike | None = None) -> None:
         shown = ", ".join(known[-13:]) if known else "none"
         raise NoDataForMonth(f"no answers in {month} in this data set; months with answers: "
                              f"{shown}. Pick one with --month YYYY-MM.")
+
+
+LOGS = "logs"  # beside the pages: what failed, never delivered as a report
+
+
+def report_stem(name: str, language: str) -> str:
+    """The file name (without extension) of a scope's report in ``language``:
+    ``report_stem("volga", "ru")`` -> ``volga.ru`` (then ``.html``, ``.xlsx``, ``.ipynb``)."""
+    return f"{name}.{language}"
+
+
+class UnknownRegion(ValueError):
+    """A region asked for is not in the dealers table (or matches several regions)."""
+
+
+def region_key(name: str) -> str:
+    """What region names are matched by: letters and digits only, case folded
+    (``North-West``, ``north west`` and ``NORTH_WEST`` -> ``northwest``)."""
+    return re.sub(r"[\W_]+", "", name.casefold(), flags=re.UNICODE)
+
+
+def match_regions(asked: list[str], known: list[str]) -> list[str]:
+    """The regions ``asked`` for, as the dealers table spells them, in the order asked.
+
+    A region is found by its name or its file name (:func:`file_names`), ignoring case and
+    punctuation: ``volga``, ``VOLGA``, ``North West`` and ``north-west`` find ``Volga`` and
+    ``North-West``; ``all`` or ``network`` is the network's report.
+
+    Raises
+    ------
+    UnknownRegion
+        naming every region asked for that matches none (or several) of ``known``, and the
+        known regions with their file names.
+    """
+    names = file_names([NETWORK, *known])
+    chosen, problems = [], []
+    for wanted in asked:
+        if wanted in names:  # exactly as the dealers table spells it
+            found = [wanted]
+        else:
+            key = region_key(wanted)
+            found = [r for r in names if wanted.casefold() == names[r]]  # its file name
+            found = found or [r for r in names if key and key in
+                              (region_key(r), region_key(names[r]))]
+        if len(found) == 1:
+            chosen += [found[0]] if found[0] not in chosen else []
+        elif found:
+            problems.append(f"{wanted!r} matches " + ", ".join(
+                f"{r} ({names[r]})" for r in found) + "; write it as its file name")
+        else:
+            problems.append(f"no region {wanted!r} in this data set")
+    if problems:
+        listed = ", ".join(f"{r} ({names[r]})" for r in known) or "none"
+        raise UnknownRegion(
+            "; ".join(problems) + f". Regions (file name): {listed}; or 'all' for the network "
+            "and every region. Case, spaces and punctuation do not matter.")
+    return chosen
 
 
 def file_names(regions: list[str]) -> dict[str, str]:
@@ -64,7 +133,12 @@ def slug(region: str) -> str:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of rendering one report."""
+    """The outcome of rendering one report.
+
+    ``notebook`` is the executed notebook: under ``notebooks/`` when the report succeeded,
+    else under ``logs/`` beside ``log``, the text file with the error and its traceback.
+    ``html`` of a failed report is set only when the notebook ran to its end and some
+    sections failed (each shows one line on the page, the rest rendered)."""
 
     region: str
     notebook: Path
@@ -76,6 +150,7 @@ class RunResult:
     excel: Path | None = None
     seconds: float = 0.0
     language: str = ""
+    log: Path | None = None
 
 
 def notebook_for(region: str) -> Path:
@@ -129,7 +204,7 @@ def render_html(executed: Path, html: Path) -> Path:
                             embed_images=True)
     exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={"remove-cell"}),
                                    enabled=True)
-    notebook = nbformat.read(executed, as_version=4)
+    notebook = _without_errors(nbformat.read(executed, as_version=4))
     body, _ = exporter.from_notebook_node(notebook)
     language = notebook.metadata.get("papermill", {}).get("parameters", {}).get("language")
     title = re.search(r"<h1>(.*?)</h1>", body)
@@ -140,6 +215,21 @@ def render_html(executed: Path, html: Path) -> Path:
             f"<style>{_PAGE_CSS}</style></head><body><main>{body}</main></body></html>")
     html.write_text(_offline(page), encoding="utf-8")
     return html
+
+
+def _without_errors(notebook):
+    """The notebook without what papermill adds when a cell raises (its red banner "An
+    Exception was encountered at 'In [n]'", the marker above the failing cell) nor error
+    outputs (tracebacks): a reader's page shows each failed section's one line only; the
+    traceback is in the log beside the page."""
+    from papermill.execute import ERROR_MARKER_TAG
+
+    notebook.cells = [c for c in notebook.cells
+                      if ERROR_MARKER_TAG not in c.metadata.get("tags", [])]
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
+    return notebook
 
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
@@ -158,48 +248,101 @@ def run_report(
     out_dir: str | os.PathLike | None = None, notebook: Path | None = None,
     timeout: int = 900, formats: tuple[str, ...] = ("html", "xlsx"),
     parameters: dict | None = None, name: str | None = None, language: str | None = None,
-    suffix: str = "",
 ) -> RunResult:
     """Execute one report notebook with papermill; render HTML and the Excel workbook.
 
-    A failing notebook is not raised: the result records ``ename``, ``evalue`` and the
-    ``cell_index`` of the failing cell, and the executed notebook stays for audit. A report
-    whose sections failed one by one (:class:`~analysis.report.book.SectionsFailed`) is still
-    rendered - each failed section shows one line - and recorded as failed.
+    Files are named ``<name>.<language>.html|.xlsx`` (:func:`report_stem`; ``name`` defaults
+    to the region's slug, ``language`` to the catalogue's). A failing notebook is not
+    raised: the result records ``ename``, ``evalue`` and the ``cell_index`` of the failing
+    cell, and no page is delivered; the executed notebook and a text file with the traceback
+    go to ``logs/<name>.<language>.failed.ipynb|.txt`` beside the pages. A page or workbook
+    of the same name left by an earlier run is removed (it would read as this run's). A
+    report whose sections failed one by one (:class:`~analysis.report.book.SectionsFailed`)
+    is still rendered - each failed section shows one line, no traceback - and recorded as
+    failed, with its log.
     """
     import time
 
     import papermill
-    from papermill.exceptions import PapermillExecutionError
+
+    from analysis.report.labels import resolve
 
     started = time.perf_counter()
     notebook = notebook or notebook_for(region)
     out = Path(out_dir) if out_dir else REPORTS_DIR / month
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    name = (name or slug(region)) + suffix
-    executed = out / "notebooks" / f"{name}.ipynb"
-    excel = (out / f"{name}.xlsx").resolve() if "xlsx" in formats else None
-    params = {**(parameters or {}), "region": region, "month": month,
+    language = resolve(language)
+    stem = report_stem(name or slug(region), language)
+    executed = out / "notebooks" / f"{stem}.ipynb"
+    page = out / f"{stem}.html"
+    excel = (out / f"{stem}.xlsx").resolve() if "xlsx" in formats else None
+    params = {**(parameters or {}), "region": region, "month": month, "language": language,
               "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
               "excel_path": str(excel) if excel else ""}
-    if language:
-        params["language"] = language
     _check_parameters(notebook, params)
     try:
         papermill.execute_notebook(
             str(notebook), str(executed), parameters=params, kernel_name="python3",
             execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
         )
-    except PapermillExecutionError as err:
-        html = None
-        if err.ename == "SectionsFailed" and "html" in formats:
-            html = render_html(executed, out / f"{name}.html")
-        return RunResult(region, executed, html, False, err.ename, err.evalue, err.cell_index,
-                         excel=excel if excel and excel.exists() else None,
-                         seconds=time.perf_counter() - started, language=language or "")
-    html = render_html(executed, out / f"{name}.html") if "html" in formats else None
+    except Exception as err:  # noqa: BLE001 - recorded and logged; the batch carries on
+        return _failed(err, region, month, language, out=out, stem=stem, executed=executed,
+                       formats=formats, started=started)
+    for old in _logs(out, stem):  # an earlier failure of this report is history now
+        old.unlink(missing_ok=True)
+    html = render_html(executed, page) if "html" in formats else None
     return RunResult(region, executed, html, True, excel=excel,
-                     seconds=time.perf_counter() - started, language=language or "")
+                     seconds=time.perf_counter() - started, language=language)
+
+
+def _logs(out: Path, stem: str) -> list[Path]:
+    return [out / LOGS / f"{stem}.failed{ext}" for ext in (".ipynb", ".txt")]
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _failed(err: Exception, region: str, month: str, language: str, *, out: Path, stem: str,
+            executed: Path, formats: tuple[str, ...], started: float) -> RunResult:
+    """Keep the reader's folder clean of a failed report; its notebook and traceback to
+    ``logs/``."""
+    import time
+    import traceback
+
+    ename = getattr(err, "ename", None) or type(err).__name__
+    evalue = getattr(err, "evalue", None) or str(err)
+    cell_index = getattr(err, "cell_index", None)
+    lines = getattr(err, "traceback", None) or traceback.format_exception(err)
+    page, excel = out / f"{stem}.html", out / f"{stem}.xlsx"
+    (out / LOGS).mkdir(exist_ok=True)
+    log_notebook, log = _logs(out, stem)
+    # the notebook ran to its end and each failed section showed one line: the page is the
+    # report, without papermill's banner; else no page (nor an earlier run's) is delivered
+    sections_failed = ename == "SectionsFailed" and executed.exists()
+    html = render_html(executed, page) if sections_failed and "html" in formats else None
+    stale = [] if sections_failed else [p.name for p in (page, excel) if p.exists()]
+    for path in stale:
+        (out / path).unlink()
+    if executed.exists():
+        os.replace(executed, log_notebook)
+    else:
+        log_notebook.unlink(missing_ok=True)
+    delivered = (f"{page.name} delivered: the other sections rendered" if html else
+                 "no page delivered" + (f"; removed an earlier run's {', '.join(stale)}"
+                                        if stale else ""))
+    log.write_text(
+        f"report: {region}, {month}, language {language}\n"
+        f"failed: {ename}: {evalue}\n"
+        + (f"cell: {cell_index} of the executed notebook"
+           + (f" (In [{err.exec_count}])" if getattr(err, "exec_count", None) else "") + "\n"
+           if cell_index is not None else "")
+        + (f"executed notebook: {LOGS}/{log_notebook.name}\n" if log_notebook.exists() else "")
+        + f"{delivered}\n\n"
+        + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n",
+        encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
+    return RunResult(region, log_notebook, html, False, ename, evalue, cell_index,
+                     excel=excel.resolve() if sections_failed and excel.exists() else None,
+                     seconds=time.perf_counter() - started, language=language, log=log)
 
 
 def regions_in(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -216,10 +359,11 @@ def run_batch(
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
-    The month is checked for answers before any notebook starts. A region that fails does
-    not stop the others; every result is returned in the order of the targets (network
-    first), language by language (the first language's files are ``<name>.html``, the
-    others' ``<name>.<language>.html``). With ``share`` (default) the network-wide fits
+    The month is checked for answers, and ``regions`` are matched to the dealers table
+    (:func:`match_regions`), before any notebook starts. A region that fails does not stop
+    the others; every result is returned in the order of the targets (network first),
+    language by language; every file is named with its language (``<name>.<language>.html``).
+    The month's ``index.html`` is rewritten at the end from what the folder holds. With ``share`` (default) the network-wide fits
     (growth model, root-cause model, network driver importance) are computed once, here,
     and every report reads them from ``<out>/.cache``. With ``engine="dask"`` one
     LocalCluster is started for the whole batch and every notebook connects to it. Every
@@ -229,7 +373,11 @@ def run_batch(
     data_dir = store.snapshot(data_dir, as_of=as_of or None)
     parameters = {**(parameters or {}), "as_of": data_dir.spec}
     check_month(month, data_dir)
-    out = Path(out_dir) if out_dir else REPORTS_DIR / month
+    known = regions_in(data_dir)
+    everything = not regions or all(region_key(r) == NETWORK for r in regions)  # all, ALL
+    targets = [NETWORK, *known] if everything else match_regions(list(regions), known)
+    languages = report_languages(languages)
+    out = output_dir(month, out_dir)
     cache = (out / ".cache").resolve() if share else None
     previous = os.environ.get(shared_fits.CACHE_ENV)
     try:
@@ -238,11 +386,14 @@ def run_batch(
             _warm(month, data_dir, cache, workers=workers)
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
+        names = file_names([NETWORK, *known])  # a region's name whatever the batch asks
         with shared(engine) as spec:
-            return _run_batch(month, regions, data_dir=data_dir, out_dir=out, timeout=timeout,
-                              workers=workers, formats=formats,
-                              parameters={**(parameters or {}), "engine": spec},
-                              progress=progress, languages=report_languages(languages))
+            results = _run_batch(month, targets, names, data_dir=data_dir, out_dir=out,
+                                 timeout=timeout, workers=workers, formats=formats,
+                                 parameters={**(parameters or {}), "engine": spec},
+                                 progress=progress, languages=languages)
+        write_index(out, month, scopes=names)
+        return results
     finally:
         if cache is not None:  # the network's answers: a copy of the store, not worth keeping
             shared_fits.forget("network-responses", cache)
@@ -291,32 +442,147 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
         data.close()
 
 
-def _run_batch(month, regions, *, data_dir, out_dir, timeout, workers, formats, parameters,
-               progress, languages) -> list[RunResult]:
+def output_dir(month: str, out_dir: str | os.PathLike | None = None) -> Path:
+    """Where a month's reports go: ``out_dir``, else ``reports/YYYY-MM``."""
+    return Path(out_dir) if out_dir else REPORTS_DIR / month
+
+
+def _run_batch(month, targets, names, *, data_dir, out_dir, timeout, workers, formats,
+               parameters, progress, languages) -> list[RunResult]:
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm.auto import tqdm
 
-    targets = [NETWORK, *regions_in(data_dir)] if not regions or regions == [NETWORK] else regions
-    names = file_names(targets)
-    jobs = [(region, lang, "" if k == 0 else f".{lang}")
-            for k, lang in enumerate(languages) for region in targets]
+    jobs = [(region, lang) for lang in languages for region in targets]
     kwargs = dict(data_dir=data_dir, out_dir=out_dir, timeout=timeout, formats=formats,
                   parameters=parameters)
     bar = tqdm(total=len(jobs), desc=f"reports {month}", unit="report", disable=not progress)
     results: dict[tuple, RunResult] = {}
     if workers <= 1:
-        for region, lang, suffix in jobs:
+        for region, lang in jobs:
             results[region, lang] = run_report(region, month, name=names[region],
-                                               language=lang, suffix=suffix, **kwargs)
+                                               language=lang, **kwargs)
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(run_report, region, month, name=names[region], language=lang,
-                                   suffix=suffix, **kwargs): (region, lang)
-                       for region, lang, suffix in jobs}
+                                   **kwargs): (region, lang)
+                       for region, lang in jobs}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
                 bar.update()
     bar.close()
-    return [results[region, lang] for region, lang, _ in jobs]
+    return [results[job] for job in jobs]
+
+
+# --- the month's index page -------------------------------------------------------------------
+
+_FILE = re.compile(r"^(?P<name>.+)\.(?P<lang>[a-z]{2})\.(?P<kind>html|xlsx|failed\.txt)$")
+
+_INDEX_CSS = """
+table { border-collapse: collapse; margin: 14px 0; font-size: 14px; }
+th, td { border-bottom: 1px solid #d3d3d3; padding: 6px 14px; text-align: left;
+         vertical-align: top; }
+thead th { border-bottom: 2px solid #0072B2; }
+tbody th { font-weight: 600; }
+.failed { color: #b2182b; }
+.other { color: #555; margin-top: 0; }
+"""
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One scope in one language as the month's folder holds it (paths relative to it)."""
+
+    name: str
+    language: str
+    html: str | None = None
+    excel: str | None = None
+    log: str | None = None
+
+
+def index_entries(out: str | os.PathLike) -> list[IndexEntry]:
+    """Every report of a month's folder: its page, workbook and failure log, found by their
+    names (``<name>.<language>.html|.xlsx``, ``logs/<name>.<language>.failed.txt``)."""
+    from analysis.report.labels import LANGUAGES
+
+    out = Path(out)
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    files = [*out.glob("*.html"), *out.glob("*.xlsx"), *(out / LOGS).glob("*.failed.txt")]
+    for path in files:
+        match = _FILE.match(path.name)
+        if match and match["lang"] in LANGUAGES:
+            kind = {"html": "html", "xlsx": "excel"}.get(match["kind"], "log")
+            found.setdefault((match["name"], match["lang"]), {})[kind] = (
+                path.relative_to(out).as_posix())
+    return [IndexEntry(name, lang, **kinds) for (name, lang), kinds in sorted(found.items())]
+
+
+def write_index(out: str | os.PathLike, month: str, *,
+                scopes: dict[str, str] | None = None) -> Path:
+    """Rewrite ``<out>/index.html``: a table of every scope by language with links to its
+    page and workbook (relative, so the folder can be moved or mailed whole), and the log of
+    each failed report. Built from the files the folder holds, so a batch of one region
+    keeps the others' links. ``scopes`` maps region names to file names (:func:`file_names`)
+    to show regions by their names; a file no scope names is shown by its file name.
+
+    The page stands alone and opens offline: its words are in both languages
+    (params/labels.yaml, ``index``), its look the report pages'.
+    """
+    import html as html_lib
+    from urllib.parse import quote
+
+    from analysis.report.labels import LANGUAGES, text
+
+    out = Path(out)
+    entries = index_entries(out)
+    region_of = {"network": NETWORK, **{name: region for region, name in (scopes or {}).items()}}
+    languages = [lang for lang in LANGUAGES if any(e.language == lang for e in entries)]
+    by_scope: dict[str, dict[str, IndexEntry]] = {}
+    for entry in entries:
+        by_scope.setdefault(entry.name, {})[entry.language] = entry
+
+    def both(key: str, **values) -> str:
+        words = dict.fromkeys(text("index", key, language=lang, **values) for lang in LANGUAGES)
+        return html_lib.escape(" · ".join(words))
+
+    def label(name: str) -> str:
+        region = region_of.get(name, name)
+        return both("network") if region == NETWORK else html_lib.escape(region)
+
+    def link(path: str) -> str:
+        return (f'<a href="{html_lib.escape(quote(path))}">'
+                f"{html_lib.escape(Path(path).name)}</a>")
+
+    def cells(entry: IndexEntry | None) -> str:
+        if entry is None:
+            return "<td>\u2013</td><td>\u2013</td>"
+        shown = [link(entry.html)] if entry.html else []
+        if entry.log:  # with a page: some sections failed, the rest rendered
+            state = "sections_failed" if entry.html else "failed"
+            shown.append(f'<span class="failed">{both(state)} ({link(entry.log)})</span>')
+        excel = link(entry.excel) if entry.excel else "\u2013"
+        return f"<td>{' '.join(shown) or chr(0x2013)}</td><td>{excel}</td>"
+
+    order = sorted(by_scope, key=lambda n: (region_of.get(n) != NETWORK,
+                                            region_of.get(n, n).casefold()))
+    named = {lang: html_lib.escape(text("index", "language", language=lang)) for lang in languages}
+    head = "".join(f'<th colspan="2" lang="{lang}">{named[lang]}</th>' for lang in languages)
+    kinds = f"<th>{both('page')}</th><th>{both('workbook')}</th>" * len(languages)
+    rows = "".join(f'<tr><th scope="row">{label(name)}</th>'
+                   + "".join(cells(by_scope[name].get(lang)) for lang in languages) + "</tr>"
+                   for name in order)
+    title = both("title", month=month)
+    body = (f"<h1>{title}</h1>"
+            + (f'<table><thead><tr><th rowspan="2">{both("scope")}</th>{head}</tr>'
+               f"<tr>{kinds}</tr></thead><tbody>{rows}</tbody></table>"
+               if order else f"<p>{both('empty')}</p>")
+            + (f'<p class="other">{both("logs", logs=LOGS)}</p>'
+               if any(e.log for e in entries) else ""))
+    page = (f'<!DOCTYPE html>\n<html lang="{LANGUAGES[0]}"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title><style>{_PAGE_CSS}{_INDEX_CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>\n")
+    index = out / "index.html"
+    index.write_text(page, encoding="utf-8")
+    return index

@@ -1,0 +1,300 @@
+"""What a report batch leaves in the month's folder: regions found however they are written,
+every file named with its language, an index of the folder, and a failed report kept out of
+the reader's way (its notebook and traceback in logs/, the command exits non-zero)."""
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from analysis.__main__ import main
+from analysis.report import batch
+
+ROOT = Path(__file__).resolve().parents[1]
+MONTH = "2026-10"
+SCOPES = ("network", "central", "north-west", "south")  # the small demo's file names
+PAPERMILL_BANNER = ("An Exception was encountered", "Execution using papermill", "Traceback")
+
+
+@pytest.fixture(scope="module")
+def demo() -> Path:
+    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
+    data = Path(chosen) if chosen else ROOT / ".cache" / "demo-small" / "processed"
+    if not data.exists():
+        pytest.skip(f"no test demo at {data} (make nbval builds it)")
+    return data
+
+
+def _no_notebook(*args, **kwargs):
+    raise AssertionError("a notebook ran")
+
+
+def _fake_execute(input_path, output_path, parameters, **kwargs):
+    """papermill without a kernel: an executed notebook showing the report's title, and its
+    workbook, in a millisecond."""
+    title = f"{parameters['region']} {parameters['language']}"
+    cell = new_code_cell("sections.title(book, data)", outputs=[new_output(
+        "display_data", data={"text/html": f"<h1>{title}</h1>"})])
+    nb = new_notebook(cells=[cell], metadata={"papermill": {"parameters": parameters}})
+    nbformat.write(nb, output_path)
+    if parameters.get("excel_path"):
+        Path(parameters["excel_path"]).write_bytes(title.encode())
+    return nb
+
+
+@pytest.fixture
+def fast(monkeypatch):
+    """Batches without kernels nor the network-wide fits."""
+    monkeypatch.setattr("papermill.execute_notebook", _fake_execute)
+    monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)
+
+
+def _report(demo, out, *args) -> int:
+    return main(["report", "--month", MONTH, "--data", str(demo), "--out", str(out),
+                 "--workers", "1", *args])
+
+
+# --- regions -------------------------------------------------------------------------------
+
+KNOWN = ["Central", "Far East", "North-West", "Volga"]
+
+
+@pytest.mark.parametrize("asked, found", [
+    (["volga"], ["Volga"]), (["VOLGA"], ["Volga"]), (["North West"], ["North-West"]),
+    (["north-west"], ["North-West"]), (["NORTH_WEST", "far-east"], ["North-West", "Far East"]),
+    (["network", "Volga", "volga"], ["all", "Volga"]), (["network"], ["all"]),
+])
+def test_regions_are_found_by_name_or_file_name_ignoring_case_and_punctuation(asked, found):
+    assert batch.match_regions(asked, KNOWN) == found
+
+
+def test_an_unknown_region_names_the_known_ones_and_their_file_names():
+    with pytest.raises(batch.UnknownRegion) as err:
+        batch.match_regions(["Volga", "Atlantis"], KNOWN)
+    message = str(err.value)
+    assert "no region 'Atlantis'" in message and "Volga'" not in message
+    assert "Central (central), Far East (far-east), North-West (north-west), Volga (volga)" in (
+        message)
+
+
+def test_regions_that_slug_alike_are_told_apart_by_their_file_names():
+    known = ["Central<script>", "Central script"]
+    names = batch.file_names([batch.NETWORK, *known])
+    with pytest.raises(batch.UnknownRegion, match="matches Central<script>"):
+        batch.match_regions(["central script"], known)
+    assert batch.match_regions([names["Central<script>"].upper()], known) == ["Central<script>"]
+    assert batch.match_regions(["Central script"], known) == ["Central script"]
+
+
+def test_an_unknown_region_fails_before_any_notebook(demo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(batch, "run_report", _no_notebook)
+    monkeypatch.setattr(batch, "_warm", _no_notebook)
+    started = time.perf_counter()
+    code = _report(demo, tmp_path, "--region", "volga")
+    assert time.perf_counter() - started < 10
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no region 'volga'" in err
+    assert "Central (central), North-West (north-west), South (south)" in err
+    assert not (tmp_path / "notebooks").exists()
+
+
+def test_a_region_written_as_its_file_name_is_rendered(demo, tmp_path, fast, capsys):
+    assert _report(demo, tmp_path, "--region", "NORTH WEST", "--language", "en") == 0
+    assert (tmp_path / "north-west.en.html").exists()
+    assert "North-West en" in (tmp_path / "north-west.en.html").read_text(encoding="utf-8")
+    assert not (tmp_path / "central.en.html").exists()
+
+
+@pytest.mark.parametrize("asked, pages", [(["ALL"], SCOPES), (["network"], ("network",))])
+def test_all_is_every_report_network_the_networks_only(demo, tmp_path, fast, asked, pages):
+    assert _report(demo, tmp_path, "--region", *asked, "--language", "en") == 0
+    assert sorted(p.name for p in tmp_path.glob("*.en.html")) == sorted(
+        f"{page}.en.html" for page in pages)
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def _made(out: Path) -> set[str]:
+    return {p.relative_to(out).as_posix() for p in out.rglob("*")
+            if p.is_file() and ".cache" not in p.parts and p.name != "index.html"}
+
+
+@pytest.mark.parametrize("languages", [["ru"], ["en", "ru"], ["ru", "en"]])
+def test_every_file_is_named_with_its_language_whatever_the_order(demo, tmp_path, fast,
+                                                                   languages):
+    assert _report(demo, tmp_path, "--language", *languages) == 0
+    assert _made(tmp_path) == {f"{where}{scope}.{lang}.{ext}"
+                               for scope in SCOPES for lang in languages
+                               for where, ext in (("", "html"), ("", "xlsx"),
+                                                  ("notebooks/", "ipynb"))}
+    for lang in languages:
+        page = tmp_path / f"south.{lang}.html"
+        assert f'<html lang="{lang}">' in page.read_text(encoding="utf-8")
+        assert f"South {lang}" in page.read_text(encoding="utf-8")
+
+
+def test_one_language_never_overwrites_the_other(demo, tmp_path, fast):
+    assert _report(demo, tmp_path, "--language", "en") == 0
+    english = (tmp_path / "network.en.html").read_bytes()
+    assert _report(demo, tmp_path, "--language", "ru") == 0
+    assert (tmp_path / "network.en.html").read_bytes() == english
+    assert "all ru" in (tmp_path / "network.ru.html").read_text(encoding="utf-8")
+
+
+# --- the index -----------------------------------------------------------------------------
+
+
+def _hrefs(index: Path) -> list[str]:
+    return re.findall(r'href="([^"]*)"', index.read_text(encoding="utf-8"))
+
+
+def test_the_index_links_every_page_and_workbook_of_the_folder(demo, tmp_path, fast):
+    assert _report(demo, tmp_path, "--language", "en", "ru") == 0
+    index = tmp_path / "index.html"
+    hrefs = _hrefs(index)
+    assert sorted(hrefs) == sorted(f"{scope}.{lang}.{ext}" for scope in SCOPES
+                                   for lang in ("en", "ru") for ext in ("html", "xlsx"))
+    assert all((tmp_path / href).is_file() for href in hrefs)  # relative, to files it holds
+    page = index.read_text(encoding="utf-8")
+    assert "Report · Отчет" in page and "English" in page and "Русский" in page
+    assert "Network · Сеть" in page and ">North-West<" in page  # regions by their names
+    assert page.index("Network · Сеть") < page.index(">Central<")
+    assert "http" not in page and "<script" not in page and "<style>" in page  # offline
+    assert f"{MONTH}" in page
+
+
+def test_a_batch_of_one_region_keeps_the_others_in_the_index(demo, tmp_path, fast):
+    assert _report(demo, tmp_path, "--language", "en") == 0
+    assert _report(demo, tmp_path, "--region", "south", "--language", "ru") == 0
+    hrefs = _hrefs(tmp_path / "index.html")
+    assert "network.en.html" in hrefs and "central.en.xlsx" in hrefs
+    assert "south.ru.html" in hrefs and "network.ru.html" not in hrefs
+
+
+def test_an_empty_folder_has_an_index_that_says_so(tmp_path):
+    page = batch.write_index(tmp_path, MONTH).read_text(encoding="utf-8")
+    assert "No reports in this folder yet." in page and "<table" not in page
+
+
+# --- failed reports ------------------------------------------------------------------------
+
+PARAMETERS = """region = "all"
+month = ""
+data_dir = ""
+engine = ""
+language = ""
+excel_path = ""
+as_of = ""
+"""
+
+
+def _notebook(path: Path, body: str) -> Path:
+    """A report notebook of two cells: the monthly notebook's parameters, then ``body``."""
+    nb = new_notebook(cells=[new_code_cell(PARAMETERS, metadata={"tags": ["parameters"]}),
+                             new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    nbformat.write(nb, path)
+    return path
+
+
+RAISES = """from IPython.display import HTML, display
+display(HTML(f"<h1>Region {region}</h1>"))
+raise RuntimeError("the dealers export has no city column")
+"""
+
+SECTIONS_FAIL = """from pathlib import Path
+from IPython.display import HTML, display
+from analysis.report.book import SectionsFailed
+display(HTML(f"<h1>Region {region}</h1><p>This section could not be computed.</p>"))
+if excel_path:
+    Path(excel_path).write_bytes(b"workbook")
+raise SectionsFailed("drivers: DriverDataError: no ratings")
+"""
+
+SUCCEEDS = """from IPython.display import HTML, display
+display(HTML(f"<h1>Region {region}</h1>"))
+if excel_path:
+    open(excel_path, "wb").write(b"workbook")
+"""
+
+
+def _pages_with_errors(out: Path) -> list[str]:
+    return [p.name for p in out.glob("*.html")
+            if any(text in p.read_text(encoding="utf-8") for text in PAPERMILL_BANNER)]
+
+
+def test_a_failing_notebook_is_logged_not_delivered(demo, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("central.en.html", "central.en.xlsx"):  # an earlier run's
+        (out / name).write_text("an earlier run")
+    failing = _notebook(tmp_path / "raises.ipynb", RAISES)
+    monkeypatch.setattr(batch, "notebook_for", lambda region: failing)
+    monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)
+
+    assert _report(demo, out, "--region", "central", "--language", "en") == 1
+    printed = capsys.readouterr().out
+    log = out / "logs" / "central.en.failed.txt"
+    assert "FAILED  Central" in printed and "RuntimeError: the dealers export has no city" in (
+        printed)
+    assert str(log) in printed and "no page delivered" in printed
+    assert not (out / "central.en.html").exists() and not (out / "central.en.xlsx").exists()
+    assert not _pages_with_errors(out)
+    assert (out / "logs" / "central.en.failed.ipynb").exists()
+    assert not list((out / "notebooks").glob("*.ipynb"))  # notebooks/ holds successes only
+    text = log.read_text(encoding="utf-8")
+    assert "RuntimeError: the dealers export has no city column" in text
+    assert re.search(r"cell: 2 of the executed notebook \(In \[\d+\]\)", text)
+    assert "\x1b[" not in text  # the traceback without terminal colours
+    assert "removed an earlier run's central.en.html, central.en.xlsx" in text
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "failed · не построен" in index and 'href="logs/central.en.failed.txt"' in index
+
+    # the next run that succeeds clears the log
+    good = _notebook(tmp_path / "succeeds.ipynb", SUCCEEDS)
+    monkeypatch.setattr(batch, "notebook_for", lambda region: good)
+    assert _report(demo, out, "--region", "central", "--language", "en") == 0
+    assert (out / "central.en.html").exists() and not list((out / "logs").iterdir())
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'class="failed"' not in index and "logs/" not in index
+
+
+def test_sections_that_failed_leave_a_page_without_papermills_banner(tmp_path):
+    result = batch.run_report("Volga", MONTH, out_dir=tmp_path, language="ru",
+                              notebook=_notebook(tmp_path / "sections.ipynb", SECTIONS_FAIL))
+    assert not result.ok and result.ename == "SectionsFailed"
+    assert result.html == tmp_path / "volga.ru.html"
+    page = result.html.read_text(encoding="utf-8")
+    assert "<h1>Region Volga</h1>" in page and "This section could not be computed." in page
+    assert not any(text in page for text in PAPERMILL_BANNER) and "DriverDataError" not in page
+    assert result.excel == (tmp_path / "volga.ru.xlsx").resolve()
+    assert result.log == tmp_path / "logs" / "volga.ru.failed.txt"
+    assert "drivers: DriverDataError: no ratings" in result.log.read_text(encoding="utf-8")
+    assert result.notebook == tmp_path / "logs" / "volga.ru.failed.ipynb"
+    index = batch.write_index(tmp_path, MONTH).read_text(encoding="utf-8")
+    assert 'href="volga.ru.html"' in index and "some sections failed" in index
+
+
+# --- make lab ------------------------------------------------------------------------------
+
+
+def _make_lab(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("PORT", "IP")}
+    shown = subprocess.run(["make", "-n", "lab", *args], cwd=ROOT, capture_output=True,
+                           text=True, check=True, env=env).stdout
+    return next(line for line in shown.splitlines() if "jupyter lab" in line)
+
+
+def test_make_lab_takes_a_port_and_runs_as_root():
+    lab = _make_lab("PORT=8899", "IP=0.0.0.0")
+    assert "--port=8899" in lab and "--ip=0.0.0.0" in lab and "--no-browser" in lab
+    assert ("--allow-root" in lab) == (os.getuid() == 0)
+    assert "--port=8888" in _make_lab() and "--ip=127.0.0.1" in _make_lab()
