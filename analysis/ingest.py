@@ -205,7 +205,7 @@ class IngestResult:
         for header, col in self.columns.items():
             detail = self.details.get(col)
             if col == "dealer_name" and "dealer_id" not in self.columns.values():
-                detail = "the dealer" + (f": {self.details['dealer_id']}"
+                detail = "the dealer" + (f"; {self.details['dealer_id']}"
                                          if "dealer_id" in self.details else "")
             if everything or detail:
                 lines.append(f"{header!r} -> {col}" + (f" ({detail})" if detail else ""))
@@ -239,7 +239,7 @@ class IngestResult:
 
 
 # --- headers ---------------------------------------------------------------------------------
-_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*]+")
+_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*?!]+")
 
 
 def normalize(name: object) -> str:
@@ -1296,7 +1296,7 @@ def read_export(
                                       where=where, path=path)
     for col, label in formats.items():
         if label:
-            details[col] = label
+            details[col] = "; ".join([label, *([details[col]] if col in details else [])])
     missing = tuple(c for c in schemas.columns(table, params_dir=params_dir)
                     if c not in typed and c not in DERIVED.get(table, ()))
     derived: dict[str, str] = {}
@@ -1421,11 +1421,9 @@ def _map_headers(raw: _Raw, table: str, matcher: _Matcher, path: Path, params: M
                               table=table, column=col)
         chosen = firm[0] if firm else min(hits)[1]
         mapping[chosen] = col
-        if len(hits) > 1:
+        if len(hits) > 1:  # params/columns.yaml ranked_aliases
             others = [h for _, h in sorted(hits) if h != chosen]
-            details[col] = f"of {', '.join(map(repr, [chosen, *others]))}: the first"
-            notes.append(f"{col}: {chosen!r} taken, {', '.join(map(repr, others))} ignored "
-                         "(params/columns.yaml ranked_aliases)")
+            details[col] = f"chosen over {', '.join(map(repr, others))}"
     if table == "responses" and "nps" not in mapping.values():
         worded = [(matcher.by_wording(n), h) for h, names in zip(raw.headers, parts)
                   if h not in mapping for n in (names or [h])[:1]]
@@ -1527,7 +1525,7 @@ def _rating_scales(typed: pd.DataFrame, problems: pd.DataFrame,
                          (lo_all, hi_all)) if len(inside) else default
             how = "detected"
         out[d] = (int(scale[0]), int(scale[1]))
-        details[d] = f"scale {scale[0]}-{scale[1]} ({how})"
+        details[d] = f"scale {scale[0]}-{scale[1]}, {how}"
         outside = good[~good.between(*scale)]
         found.append(pd.DataFrame({"pos": outside.index, "column": d,
                                    "rule": f"outside the scale {scale[0]}-{scale[1]}"}))
@@ -1629,7 +1627,7 @@ def _dealers_of(typed: pd.DataFrame, original: pd.DataFrame, side: Mapping[str, 
         resolved = _map_unique(cells, lambda c: c if c in exact else next(
             (lk[normalize(c)] for lk in lookups if normalize(c) in lk), c))
         moved = int((resolved.notna() & (resolved != cells)).sum())
-        text = (f"matched to the dealers table ({moved} rows by name or another spelling)"
+        text = (f"matched to the dealers table by name or spelling in {moved} rows"
                 if moved else None)
         return typed.assign(dealer_id=resolved.astype("str")), None, text
     named = {c: h for h, c in side.items()}
