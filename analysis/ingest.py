@@ -19,7 +19,17 @@ How an export is read
   Excel is quarantined with that reason (:data:`FORMULA_RULE`), the formula in the quarantine.
 - The header row is the row among the first ``header_scan_rows`` (params/columns.yaml) that
   names the most columns, so title rows above it are skipped. Names are matched through the
-  aliases of params/columns.yaml, ignoring case, spacing and punctuation.
+  aliases of params/columns.yaml, ignoring case, spacing and punctuation; then through
+  ``ranked_aliases`` (of a survey's start, end and recorded dates the first listed wins).
+  A column map (``--columns MAP.yaml``, :class:`ColumnMap`) is matched before the aliases.
+- Survey tools' headers of several rows are one: SurveyMonkey's two (the question, then
+  "Response" or a matrix's items under its merged question cell) and Qualtrics' three
+  (internal ids ``Q1``, ``Q2_1``, the question text, a row of ``{"ImportId": ...}``). Rows
+  next to the header row that name columns themselves, or hold "Response" or ImportId, and
+  hold no number or date, are header rows (not read rows); a column is matched by its joined
+  name ("Please rate - Booking") or by any of its own cells ("Booking", "Q2_1"). A note says
+  which rows were combined. Without an NPS alias, the question asking how likely one is to
+  recommend (params/columns.yaml ``nps_wording``) is the score, and the mapping says so.
 - Line numbers are those a person sees: the line in a text editor where the row starts, the
   Excel row number, or the row number (from 1) of a Parquet file.
 - Blank rows (every cell empty or spaces) are skipped and not counted as read rows; so are rows
@@ -29,10 +39,41 @@ How an export is read
   A missing required column raises :class:`IngestError` naming the accepted aliases; a missing
   optional column (e.g. ``comment``, the CSS attributes) is allowed.
 - Values: scores and counts "9", "9,0", "9.0", "девять"/"nine" read as 9; "9,5" is not a whole
-  number; dates as 31.10.2026, 31.10.2026 14:05, 2026-10-31, 2026-10-31T14:05:00 (and ISO 8601
-  with a time zone, converted to the network's zone); yes/no as да/нет, yes/no, 1/0, true/false;
-  codes (touchpoint, channel, ...) through their aliases. Identifiers are stripped of spaces;
-  free text is kept exactly as written. Timestamps after ``now`` are in the future.
+  number; dates as 31.10.2026, 31.10.2026 14:05, 2026-10-31, 2026-10-31T14:05:00, US
+  10/31/2026 2:05:00 PM, Excel serial numbers (46300.5) and date cells (and ISO 8601 with a
+  time zone, converted to the network's zone), the format decided per column from all its
+  values and stated; a column whose every date reads both as day/month and as month/day is
+  refused with the fix (``--date-format`` or the map's ``formats``). Yes/no as да/нет, yes/no,
+  1/0, true/false; codes (touchpoint, channel, ...) through their aliases and, for
+  touchpoints, their names in params/labels.yaml (a bad one's reason lists those words).
+  Identifiers are stripped of spaces; free text is kept exactly as written. Timestamps after
+  ``now`` are in the future.
+
+The minimum responses export is a date, a dealer (code or name) and the 0-10 score. What it
+lacks is filled and said so (:attr:`IngestResult.derived`): the answer id is derived from
+the row (:func:`row_ids`: re-sending a file stores nothing new, two identical rows are two
+answers); the touchpoint and ``open_to_dealer`` come from params/columns.yaml ``defaults``
+(or ``touchpoint=``, ``--touchpoint``); an absent driver is stored as an empty column (the
+stored table keeps every driver column). Driver ratings are read on their own scale
+(:attr:`IngestResult.scales`): declared (``scales=``, ``--scale``, the map's ``scales``)
+or the smallest of ``rating_scales`` holding the column's values (a 0 means 0-10); values
+outside it are quarantined; ratings are stored as they came, and each ingest records the
+scales (``scales`` in its log entry and commit: :func:`rating_scales`). The dealer cell is
+matched to the dealers table's ids, else its names (ignoring case, spaces and punctuation);
+while the store has no dealers table, a responses export brings its dealers (its dealer,
+name, region and city columns, else ``defaults.region``: :attr:`IngestResult.dealers`), one
+commit of the dealers table; a later dealers export completes them.
+
+A column map (``python -m analysis ingest FILE --columns map.yaml``)::
+
+    responses:            # per table: the export's header -> the column
+      Q1: nps
+      Q2_1: booking
+      DealerCode: dealer_id
+    scales: {booking: 1-5}                     # optional: a driver's scale
+    formats: {responded_at: "%m/%d/%Y %H:%M"}  # optional: a date column's strptime format
+
+:func:`check_export` (``ingest FILE --check``) reads and validates without writing anything.
 - Duplicates: the first row with a key (``analysis.tables.KEYS``) is kept; later rows with the
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
@@ -936,7 +977,9 @@ def _parse_datetime(raw: pd.Series, formats: Sequence[str], tz: str, earliest: p
             todo[stamps.index] = False
             if len(stamps):
                 used["Excel serial numbers"] = len(stamps)
-        dropped = _day_or_month(texts[todo], [*declared, *formats], declared)
+        slashed = texts[todo]
+        slashed = slashed[slashed.str.contains("/", regex=False)]  # where d/m meets m/d
+        dropped = _day_or_month(slashed, [*declared, *formats], declared)
         first = texts[todo].head(1).tolist()
         # an export writes its dates one way: the format of its first date is tried first
         ordered = [*declared, *sorted((f for f in formats if f not in declared),
@@ -1509,11 +1552,10 @@ def _rating_scales(typed: pd.DataFrame, problems: pd.DataFrame,
                               f"{lo_all}-{hi_all}, the ratings the store holds")
     spec = load_params("drivers", params_dir=params_dir)["rating_scale"]
     default = (int(spec["min"]), int(spec["max"]))
-    bad = set(zip(problems["pos"], problems["column"]))
     out, found, details = {}, [], {}
     for d in (d for d in drivers if d in typed):
         values = typed[d]
-        good = values[[(p, d) not in bad for p in values.index]].dropna()
+        good = values.drop(index=problems.loc[problems["column"] == d, "pos"]).dropna()
         if d in declared or "*" in declared:
             scale, how = declared.get(d, declared.get("*")), "declared"
         elif good.empty:
