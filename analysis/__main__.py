@@ -107,14 +107,18 @@ def _ingest(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from analysis import ingest
+    from analysis.config import ParamsError
 
     if bool(args.files) == bool(args.demo):
         print("error: name export files (with --table) or --demo DIR"
               + (", not both" if args.files else ""), file=sys.stderr)
         return 2
-    if args.files and not args.table:
-        print("error: --table is required with export files (dealers first, then the others)",
-              file=sys.stderr)
+    if args.files and not args.table and not args.check:
+        print("error: --table is required with export files (dealers first, then the others; "
+              "responses may come first: their dealers are taken from them)", file=sys.stderr)
+        return 2
+    if args.demo and args.check:
+        print("error: --check reads export files, not --demo", file=sys.stderr)
         return 2
     try:
         now = pd.Timestamp(args.now) if args.now else None
@@ -122,13 +126,24 @@ def _ingest(args: argparse.Namespace) -> int:
         print(f"error: --now {args.now!r} is not a date-time; write e.g. '2026-11-15 12:00'",
               file=sys.stderr)
         return 2
+    options = dict(sheet=args.sheet, now=now, encoding=args.encoding)
+    if args.files:
+        try:
+            options.update(columns=ingest.load_column_map(args.columns),
+                           touchpoint=args.touchpoint, scales=_scale_args(args.scale),
+                           date_format=args.date_format)
+        except ingest.IngestError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    if args.check:
+        return _check(args, options)
     root = args.data
     failed = 0
     if args.demo:
         try:
             records = ingest.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
                                          now=now)
-        except (ingest.IngestError, OSError) as err:
+        except (ingest.IngestError, ParamsError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
     else:
@@ -136,9 +151,8 @@ def _ingest(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 records.append(ingest.ingest_file(path, table=args.table, data_root=root,
-                                                  sheet=args.sheet, now=now,
-                                                  encoding=args.encoding))
-            except (ingest.IngestError, OSError) as err:
+                                                  **options))
+            except (ingest.IngestError, ParamsError, OSError) as err:
                 print(f"error: {err}", file=sys.stderr)
                 failed += 1
                 continue
@@ -154,6 +168,127 @@ def _ingest(args: argparse.Namespace) -> int:
           + (f"; {failed} file(s) could not be read" if failed else ""))
     if records:
         print(f"reports read it with: DEALER_VOICE_DATA={processed} make report")
+    return 1 if failed else 0
+
+
+# the dry run's words for analysis.coverage.assess (the report's own are params/labels.yaml)
+_SECTION_NAMES = {
+    "headline": "headline", "trend": "trend", "touchpoints": "touchpoints",
+    "response_rates": "response rates", "regions": "regions", "dealers": "dealers",
+    "loyalty_drivers": "drivers", "importance_performance": "importance and performance",
+    "root_causes": "root causes", "growth_zones": "growth zones", "css_index": "CSS index",
+    "red_flags": "red flags", "golden_stars": "golden stars", "incidents": "incidents",
+    "repeat_repairs": "repeat repairs", "actions": "actions", "customers": "customers",
+    "survey_funnel": "survey funnel", "cities": "cities"}
+_COVERAGE_WORDS = {
+    "no_answers": "no answers in the month",
+    "no_previous_month": "no answers in the month before (nothing to compare with)",
+    "no_invitations": "no invitations (ingest --table invitations)",
+    "one_region": "{found} region ({needed} needed: a dealers export with regions)",
+    "one_dealer": "{found} dealer ({needed} needed)",
+    "no_ratings": "no rating columns",
+    "few_ratings": "{found} answers with a driver rating ({needed} needed)",
+    "no_comments": "no comments below 9",
+    "few_comments": "{found} distinct comments below 9 ({needed} needed)",
+    "no_css": "no CSS attribute columns",
+    "no_cases": "no cases (ingest --table cases)",
+    "no_praise": "no comments of promoters",
+    "no_incidents": "no incidents (ingest --table incidents)",
+    "no_repair_orders": "no repair orders (ingest --table repair_orders)",
+    "no_actions": "no action plans (ingest --table actions)",
+    "no_contacts": "no survey funnel (ingest --table contacts)",
+    "no_city": "no dealer cities (a dealers export with a city column)",
+}
+
+
+def _coverage_lines(coverage) -> list[str]:
+    import pandas as pd
+
+    lines = []
+    for row in coverage.itertuples():
+        name = _SECTION_NAMES.get(row.section, row.section.replace("_", " "))
+        if row.ok:
+            lines.append(f"{name}: ok")
+            continue
+        found = None if pd.isna(row.found) else int(row.found)
+        needed = None if pd.isna(row.needed) else int(row.needed)
+        words = _COVERAGE_WORDS.get(row.reason, row.reason.replace("_", " "))
+        lines.append(f"{name}: " + words.format(found=found, needed=needed))
+    return lines
+
+
+def _scale_args(values: list[str] | None) -> dict[str, str]:
+    """``--scale booking=1-5 --scale 1-7`` -> {"booking": "1-5", "*": "1-7"}."""
+    out = {}
+    for value in values or ():
+        driver, _, scale = value.rpartition("=")
+        out[driver.strip() or "*"] = scale.strip()
+    return out
+
+
+def _check(args: argparse.Namespace, options: dict) -> int:
+    """The dry run: what an ingest of the files would take, accept and quarantine, and which
+    report sections the data would fill; nothing is written."""
+    import pandas as pd
+
+    from analysis import coverage, ingest, store
+    from analysis.config import ParamsError
+    from analysis.tables import TABLES
+
+    table = args.table or "responses"
+    root = args.data or ingest.DATA_ROOT
+    processed = root / "processed"
+    results, failed = [], 0
+    for path in args.files:
+        try:
+            r = ingest.check_export(path, table=table, data_root=root, **options)
+        except (ingest.IngestError, ParamsError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        results.append(r)
+        fmt = f", {r.encoding}" if r.encoding else ""
+        if r.delimiter:
+            fmt += ", tab" if r.delimiter == "\t" else f", '{r.delimiter}'"
+        assumed = "" if args.table else "; --table responses assumed"
+        print(f"{r.source.name} ({table}{fmt}{assumed}): checked, nothing written")
+        print("  columns:")
+        for line in r.mapping(everything=True):
+            print(f"    {line}")
+        if r.ignored_columns:
+            print(f"  ignored columns: {', '.join(r.ignored_columns)}")
+        left = r.left_empty()
+        if left:
+            print(f"  not in this export (left empty): {', '.join(left)}")
+        print(f"  rows read {r.n_read}: would accept {len(r.accepted)}, quarantine "
+              f"{len(r.quarantined)}")
+        for row in r.reasons.head(5).itertuples():
+            print(f"    {row.rows:>7}  {row.column}: {row.reason}")
+        if len(r.reasons) > 5:
+            print(f"    ... and {len(r.reasons) - 5} more reasons")
+        if r.dealers is not None:
+            print(f"  dealers taken from this export: {len(r.dealers)} (no dealers table yet; "
+                  "a later dealers export completes them)")
+        for note in r.notes:
+            print(f"  note: {note}")
+    if not results:
+        return 1
+    tables: dict[str, pd.DataFrame | None] = {}
+    for t in TABLES:
+        if t != table and store.available(t, data_dir=processed):
+            tables[t] = store.load(t, data_dir=processed)
+    tables[table] = pd.concat([r.accepted for r in results], ignore_index=True)
+    derived = [r.dealers for r in results if r.dealers is not None]
+    if "dealers" not in tables and derived:
+        tables["dealers"] = pd.concat(derived).drop_duplicates("dealer_id")
+    verdicts = coverage.assess(tables, month=None)
+    month = ""
+    responses = tables.get("responses")
+    if responses is not None and len(responses):
+        month = f" (month {responses['responded_at'].max():%Y-%m})"
+    print(f"report sections{month}:")
+    for line in _coverage_lines(verdicts):
+        print(f"  {line}")
     return 1 if failed else 0
 
 
@@ -314,17 +449,49 @@ def build_parser() -> argparse.ArgumentParser:
                      "(dealers=3,responses=12,...), a version of responses, or a date-time")
     rep.set_defaults(func=_report)
 
+    import textwrap
+
     ing = sub.add_parser(
         "ingest", help="validate exports into the Parquet store (bad rows to quarantine)",
-        description="Read survey/CRM exports (CSV in UTF-8 or Windows-1251 with ; , or tab, "
-        ".xlsx, Parquet; Russian or English headers), append the valid rows to "
-        "DIR/processed/<table>/month=YYYY-MM/ (the last ingest of a key wins, so re-ingesting "
-        "changes nothing) and write the others with their line and reason to "
-        "DIR/quarantine/<file>.csv. Blank lines and title rows above the header are skipped "
-        "and not counted; columns the table does not know are ignored (and listed). Ingest "
-        "dealers first: other tables are checked against them.")
+        description=textwrap.fill(
+            "Read survey/CRM exports (CSV in UTF-8 or Windows-1251 with ; , or tab, .xlsx, "
+            "Parquet; Russian or English headers, survey tools' two or three header rows), "
+            "append the valid rows to DIR/processed/<table>/ (the last ingest of a key wins, "
+            "so re-ingesting changes nothing) and write the others with their line and reason "
+            "to DIR/quarantine/<file>.csv. Blank lines and title rows above the header are "
+            "skipped and not counted; columns the table does not know are ignored (and "
+            "listed). A responses export needs only a date, a dealer (code or name) and the "
+            "0-10 score: what it lacks is derived or defaulted, and the ingest says so. Ingest "
+            "dealers first: other tables are checked against them (a responses export into a "
+            "store without dealers brings its own, which a later dealers export completes). "
+            "Try a file first with --check.", 88)
+        + "\n\nA --columns map (YAML) for headers the aliases do not know:\n"
+        "  responses: {Q1: nps, Q2_1: booking, DealerCode: dealer_id}\n"
+        "  scales: {booking: 1-5}                           # optional\n"
+        "  formats: {responded_at: \"%m/%d/%Y %I:%M %p\"}     # optional",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ing.add_argument("files", nargs="*", type=Path, help="export files of one table")
-    ing.add_argument("--table", help="what the files hold", choices=TABLES)
+    ing.add_argument("--table", choices=TABLES,
+                     help="what the files hold (with --check: default responses)")
+    ing.add_argument("--check", action="store_true",
+                     help="dry run: read and validate the files, write nothing; print the "
+                     "column mapping, the rows that would be accepted and quarantined, and "
+                     "which report sections the data fills (with the store of --data, if any)")
+    ing.add_argument("--columns", metavar="MAP.yaml",
+                     help="a column map for headers the aliases do not know: per table, "
+                     "source header: column (e.g. 'responses: {Q1: nps, DealerCode: "
+                     "dealer_id}'), plus optional 'scales: {booking: 1-5}' and 'formats: "
+                     "{responded_at: \"%%m/%%d/%%Y\"}'")
+    ing.add_argument("--touchpoint", metavar="CODE|WORD",
+                     help="responses without a touchpoint column: the touchpoint of every "
+                     "row, e.g. service or Продажа (default: params/columns.yaml defaults)")
+    ing.add_argument("--scale", action="append", metavar="[DRIVER=]LOW-HIGH",
+                     help="the scale driver ratings were given on, e.g. --scale booking=1-5, "
+                     "or --scale 1-5 for every driver (default: detected from the values: "
+                     "the smallest of params/columns.yaml rating_scales that holds them)")
+    ing.add_argument("--date-format", metavar="FORMAT",
+                     help="the dates' strptime format, e.g. '%%m/%%d/%%Y %%H:%%M', when the "
+                     "values leave it open (every day 12 or less: day/month or month/day?)")
     ing.add_argument("--data", type=Path, help="data directory (default data/): gets processed/ "
                      "and quarantine/")
     ing.add_argument("--sheet", help="workbook sheet to read (default: the first)")

@@ -19,7 +19,17 @@ How an export is read
   Excel is quarantined with that reason (:data:`FORMULA_RULE`), the formula in the quarantine.
 - The header row is the row among the first ``header_scan_rows`` (params/columns.yaml) that
   names the most columns, so title rows above it are skipped. Names are matched through the
-  aliases of params/columns.yaml, ignoring case, spacing and punctuation.
+  aliases of params/columns.yaml, ignoring case, spacing and punctuation; then through
+  ``ranked_aliases`` (of a survey's start, end and recorded dates the first listed wins).
+  A column map (``--columns MAP.yaml``, :class:`ColumnMap`) is matched before the aliases.
+- Survey tools' headers of several rows are one: SurveyMonkey's two (the question, then
+  "Response" or a matrix's items under its merged question cell) and Qualtrics' three
+  (internal ids ``Q1``, ``Q2_1``, the question text, a row of ``{"ImportId": ...}``). Rows
+  next to the header row that name columns themselves, or hold "Response" or ImportId, and
+  hold no number or date, are header rows (not read rows); a column is matched by its joined
+  name ("Please rate - Booking") or by any of its own cells ("Booking", "Q2_1"). A note says
+  which rows were combined. Without an NPS alias, the question asking how likely one is to
+  recommend (params/columns.yaml ``nps_wording``) is the score, and the mapping says so.
 - Line numbers are those a person sees: the line in a text editor where the row starts, the
   Excel row number, or the row number (from 1) of a Parquet file.
 - Blank rows (every cell empty or spaces) are skipped and not counted as read rows; so are rows
@@ -29,10 +39,41 @@ How an export is read
   A missing required column raises :class:`IngestError` naming the accepted aliases; a missing
   optional column (e.g. ``comment``, the CSS attributes) is allowed.
 - Values: scores and counts "9", "9,0", "9.0", "девять"/"nine" read as 9; "9,5" is not a whole
-  number; dates as 31.10.2026, 31.10.2026 14:05, 2026-10-31, 2026-10-31T14:05:00 (and ISO 8601
-  with a time zone, converted to the network's zone); yes/no as да/нет, yes/no, 1/0, true/false;
-  codes (touchpoint, channel, ...) through their aliases. Identifiers are stripped of spaces;
-  free text is kept exactly as written. Timestamps after ``now`` are in the future.
+  number; dates as 31.10.2026, 31.10.2026 14:05, 2026-10-31, 2026-10-31T14:05:00, US
+  10/31/2026 2:05:00 PM, Excel serial numbers (46300.5) and date cells (and ISO 8601 with a
+  time zone, converted to the network's zone), the format decided per column from all its
+  values and stated; a column whose every date reads both as day/month and as month/day is
+  refused with the fix (``--date-format`` or the map's ``formats``). Yes/no as да/нет, yes/no,
+  1/0, true/false; codes (touchpoint, channel, ...) through their aliases and, for
+  touchpoints, their names in params/labels.yaml (a bad one's reason lists those words).
+  Identifiers are stripped of spaces; free text is kept exactly as written. Timestamps after
+  ``now`` are in the future.
+
+The minimum responses export is a date, a dealer (code or name) and the 0-10 score. What it
+lacks is filled and said so (:attr:`IngestResult.derived`): the answer id is derived from
+the row (:func:`row_ids`: re-sending a file stores nothing new, two identical rows are two
+answers); the touchpoint and ``open_to_dealer`` come from params/columns.yaml ``defaults``
+(or ``touchpoint=``, ``--touchpoint``); an absent driver is stored as an empty column (the
+stored table keeps every driver column). Driver ratings are read on their own scale
+(:attr:`IngestResult.scales`): declared (``scales=``, ``--scale``, the map's ``scales``)
+or the smallest of ``rating_scales`` holding the column's values (a 0 means 0-10); values
+outside it are quarantined; ratings are stored as they came, and each ingest records the
+scales (``scales`` in its log entry and commit: :func:`rating_scales`). The dealer cell is
+matched to the dealers table's ids, else its names (ignoring case, spaces and punctuation);
+while the store has no dealers table, a responses export brings its dealers (its dealer,
+name, region and city columns, else ``defaults.region``: :attr:`IngestResult.dealers`), one
+commit of the dealers table; a later dealers export completes them.
+
+A column map (``python -m analysis ingest FILE --columns map.yaml``)::
+
+    responses:            # per table: the export's header -> the column
+      Q1: nps
+      Q2_1: booking
+      DealerCode: dealer_id
+    scales: {booking: 1-5}                     # optional: a driver's scale
+    formats: {responded_at: "%m/%d/%Y %H:%M"}  # optional: a date column's strptime format
+
+:func:`check_export` (``ingest FILE --check``) reads and validates without writing anything.
 - Duplicates: the first row with a key (``analysis.tables.KEYS``) is kept; later rows with the
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
@@ -81,6 +122,83 @@ QUARANTINE_COLUMNS = ("file", "table", "ingested_at", "read", "accepted", "quara
                       "top_reasons", "quarantine_file")
 
 
+# a responses export may name its dealers' names, regions and cities: they make the dealers
+# table while the store has none, and are not stored with the answers
+SIDE_COLUMNS = {"responses": ("dealer_name", "region", "city")}
+# columns of an export that the ingest fills when it lacks them (and every driver rating)
+DERIVED = {"responses": ("response_id", "touchpoint", "open_to_dealer")}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """A ``--columns`` map: per table, source header -> column; declared driver ``scales``
+    and date ``formats`` (strptime) per column.
+
+    The YAML file reads::
+
+        responses:             # the table
+          Q1: nps              # the export's header: the column it holds
+          Q2_1: booking
+          DealerCode: dealer_id
+        scales: {booking: 1-5}            # optional: a driver's scale (else detected)
+        formats: {responded_at: "%m/%d/%Y %I:%M %p"}   # optional: a date column's format
+    """
+
+    tables: dict[str, dict[str, str]] = field(default_factory=dict)
+    scales: dict[str, tuple[int, int]] = field(default_factory=dict)
+    formats: dict[str, list[str]] = field(default_factory=dict)
+    source: str | None = None
+
+
+def load_column_map(value: ColumnMap | Mapping | str | os.PathLike | None, *,
+                    params_dir: str | os.PathLike | None = None) -> ColumnMap:
+    """A :class:`ColumnMap` from a YAML file or a mapping; an :class:`IngestError` names an
+    unknown table or column, or a bad scale or format."""
+    import yaml
+
+    if value is None:
+        return ColumnMap()
+    if isinstance(value, ColumnMap):
+        return value
+    where = "the column map"
+    if isinstance(value, str | os.PathLike):
+        where = str(value)
+        try:
+            value = yaml.safe_load(Path(value).read_text(encoding="utf-8-sig")) or {}
+        except OSError as err:
+            raise IngestError(f"{where}: cannot be read ({err.strerror or err})") from None
+        except yaml.YAMLError as err:
+            raise IngestError(f"{where}: not valid YAML ({err})") from None
+    if not isinstance(value, Mapping):
+        raise IngestError(f"{where}: must map table names to {{source header: column}}")
+    tables, scales, formats = {}, {}, {}
+    for key, spec in value.items():
+        if key == "scales":
+            scales = {str(d): _scale(s, f"{where}, scales.{d}") for d, s in (spec or {}).items()}
+            continue
+        if key == "formats":
+            for col, fmt in (spec or {}).items():
+                fmts = [fmt] if isinstance(fmt, str) else list(fmt or [])
+                if not fmts or not all(isinstance(f, str) and "%" in f for f in fmts):
+                    raise IngestError(f"{where}, formats.{col}: {fmt!r} is not a strptime "
+                                      "format such as \"%m/%d/%Y %H:%M\"")
+                formats[str(col)] = fmts
+            continue
+        if key not in TABLES:
+            raise IngestError(f"{where}: {key!r} is neither a table ({', '.join(TABLES)}) nor "
+                              "scales or formats")
+        if not isinstance(spec, Mapping):
+            raise IngestError(f"{where}, {key}: must map the export's headers to columns")
+        known = [*schemas.columns(key, params_dir=params_dir), *SIDE_COLUMNS.get(key, ())]
+        bad = {str(h): c for h, c in spec.items() if c not in known}
+        if bad:
+            raise IngestError(f"{where}, {key}: unknown column(s) "
+                              f"{', '.join(f'{c!r} (for {h!r})' for h, c in bad.items())}; "
+                              f"the columns of {key} are {', '.join(known)}")
+        tables[key] = {str(h): str(c) for h, c in spec.items()}
+    return ColumnMap(tables, scales, formats, where)
+
+
 class IngestError(DataError):
     """An export cannot be read at all; the message names the file and what to do."""
 
@@ -116,6 +234,31 @@ class IngestResult:
     encoding: str | None = None
     delimiter: str | None = None
     notes: tuple[str, ...] = ()
+    details: dict[str, str] = field(default_factory=dict)
+    derived: dict[str, str] = field(default_factory=dict)
+    scales: dict[str, tuple[int, int]] = field(default_factory=dict)
+    dealers: pd.DataFrame | None = None
+
+    def mapping(self, *, everything: bool = False) -> list[str]:
+        """What was taken from each column (``'Дата' -> responded_at (dd.mm.yyyy HH:MM)``)
+        and how each missing one is filled; only the decisions unless ``everything``."""
+        lines = []
+        for header, col in self.columns.items():
+            detail = self.details.get(col)
+            if col == "dealer_name" and "dealer_id" not in self.columns.values():
+                detail = "the dealer" + (f"; {self.details['dealer_id']}"
+                                         if "dealer_id" in self.details else "")
+            if everything or detail:
+                lines.append(f"{header!r} -> {col}" + (f" ({detail})" if detail else ""))
+        lines += [f"{col}: {how}" for col, how in self.derived.items()]
+        return lines
+
+    def left_empty(self) -> list[str]:
+        """The optional columns this export lacks (the CSS attributes only when it has some)."""
+        missing = [c for c in self.missing_optional if c not in schemas.CSS_ATTRIBUTES]
+        if len(missing) < len(self.missing_optional) < len(schemas.CSS_ATTRIBUTES) + len(missing):
+            missing.append("some CSS attributes")
+        return missing
 
     def summary(self) -> str:
         """A few lines for people: counts, reasons, ignored columns."""
@@ -128,17 +271,16 @@ class IngestResult:
             lines.append(f"  {row.rows:>7}  {row.column}: {row.reason}")
         if self.ignored_columns:
             lines.append(f"  ignored columns: {', '.join(self.ignored_columns)}")
-        missing = [c for c in self.missing_optional if c not in schemas.CSS_ATTRIBUTES]
-        if len(missing) < len(self.missing_optional) < len(schemas.CSS_ATTRIBUTES) + len(missing):
-            missing.append("some CSS attributes")
+        missing = self.left_empty()
         if missing:
             lines.append(f"  not in this export (left empty): {', '.join(missing)}")
         lines += [f"  note: {note}" for note in self.notes]
+        lines[1:1] = [f"  {line}" for line in self.mapping()]
         return "\n".join(lines)
 
 
 # --- headers ---------------------------------------------------------------------------------
-_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*]+")
+_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*?!]+")
 
 
 def normalize(name: object) -> str:
@@ -148,11 +290,14 @@ def normalize(name: object) -> str:
 
 
 def aliases(table: str, params: Mapping | None = None, *,
-            params_dir: str | os.PathLike | None = None) -> dict[str, list[str]]:
+            params_dir: str | os.PathLike | None = None,
+            ranked: bool = True) -> dict[str, list[str]]:
     """Accepted header names per column of ``table`` (the column's own name first).
 
     ``params`` is params/columns.yaml (read from ``params_dir`` when omitted); the driver and
-    CSS labels and the table's columns come from ``params_dir`` (default ``params/``).
+    CSS labels and the table's columns come from ``params_dir`` (default ``params/``). A
+    responses export's dealer name, region and city (:data:`SIDE_COLUMNS`) are listed too;
+    ``ranked`` adds the ranked alternatives of ``ranked_aliases`` (the first an export has wins).
     """
     params = params_or("columns", params, params_dir=params_dir)
     try:
@@ -166,11 +311,13 @@ def aliases(table: str, params: Mapping | None = None, *,
             labels[d] = [str(n) for n in names.values() if n]  # every language's name
         for c, spec in load_params("css", params_dir=params_dir)["attributes"].items():
             labels[c] = [spec.get("label", "")]
+    alternatives = (params.get("ranked_aliases") or {}).get(table) or {} if ranked else {}
     out = {}
-    for col in schemas.columns(table, params_dir=params_dir):
-        names = [col, *(listed.get(col) or []), *labels.get(col, [])]
+    for col in [*schemas.columns(table, params_dir=params_dir), *SIDE_COLUMNS.get(table, ())]:
+        names = [col, *(listed.get(col) or []), *labels.get(col, []),
+                 *(alternatives.get(col) or [])]
         out[col] = list(dict.fromkeys(str(n) for n in names if str(n).strip()))
-    unknown = sorted(set(listed) - set(out))
+    unknown = sorted((set(listed) | set(alternatives)) - set(out))
     if unknown:
         raise ParamsError(f"params/columns.yaml, tables.{table}: unknown column(s) {unknown}; "
                           f"the table's columns are {list(out)}")
@@ -179,7 +326,7 @@ def aliases(table: str, params: Mapping | None = None, *,
 
 def _alias_index(table: str, params: Mapping, params_dir=None) -> dict[str, str]:
     index: dict[str, str] = {}
-    for col, names in aliases(table, params, params_dir=params_dir).items():
+    for col, names in aliases(table, params, params_dir=params_dir, ranked=False).items():
         for name in names:
             key = normalize(name)
             if index.get(key, col) != col:
@@ -187,6 +334,71 @@ def _alias_index(table: str, params: Mapping, params_dir=None) -> dict[str, str]
                                   f"both {index[key]!r} and {col!r}; keep it under one column")
             index[key] = col
     return index
+
+
+def _ranked_index(table: str, params: Mapping, index: Mapping[str, str]
+                  ) -> dict[str, tuple[str, int]]:
+    """``ranked_aliases`` of ``table``: normalized name -> (column, rank, 0 the preferred)."""
+    out: dict[str, tuple[str, int]] = {}
+    for col, names in ((params.get("ranked_aliases") or {}).get(table) or {}).items():
+        for rank, name in enumerate(names):
+            key = normalize(name)
+            if index.get(key, col) != col or out.get(key, (col,))[0] != col:
+                raise ParamsError(f"params/columns.yaml, ranked_aliases.{table}: {name!r} "
+                                  f"also names another column; keep it under one column")
+            out.setdefault(key, (col, rank))
+    return out
+
+
+@dataclass(frozen=True)
+class _Matcher:
+    """How header cells name columns: the ``--columns`` map first, then the aliases, then the
+    ranked alternatives; for responses, the NPS question by its wording."""
+
+    table: str
+    index: Mapping[str, str]
+    ranked: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    mapped: Mapping[str, str] = field(default_factory=dict)   # --columns: header -> column
+    nps_words: tuple[str, ...] = ()
+    nps_scale: tuple[str, ...] = ()
+    subheaders: frozenset[str] = frozenset()
+
+    def column_of(self, name: str) -> tuple[str, int] | None:
+        """(column, rank) that a header names: rank -2 the map, -1 an alias, 0.. ranked."""
+        key = normalize(name)
+        if key in self.mapped:
+            return self.mapped[key], -2
+        if key in self.index:
+            return self.index[key], -1
+        return self.ranked.get(key)
+
+    def by_wording(self, name: str) -> int:
+        """0: not the NPS question; 1: its wording; 2: its wording and its 0-10 scale."""
+        key = normalize(name)
+        if self.table != "responses" or not any(w in key for w in self.nps_words):
+            return 0
+        return 2 if any(s in key for s in self.nps_scale) else 1
+
+    def is_subheader(self, name: str) -> bool:
+        return normalize(name) in self.subheaders
+
+    def score(self, cells: Sequence[object]) -> int:
+        names = [t for t in (cell_text(c) for c in cells) if t]
+        found = {m[0] for m in map(self.column_of, names) if m is not None}
+        if "nps" not in found and any(self.by_wording(n) for n in names):
+            found.add("nps")
+        return len(found)
+
+
+def _matcher(table: str, params: Mapping, params_dir=None,
+             mapped: Mapping[str, str] | None = None) -> _Matcher:
+    index = _alias_index(table, params, params_dir)
+    wording = params.get("nps_wording") or {}
+    return _Matcher(table, index, _ranked_index(table, params, index),
+                    {normalize(k): v for k, v in (mapped or {}).items()},
+                    tuple(normalize(w) for w in wording.get("words") or ()),
+                    tuple(normalize(w) for w in wording.get("scale") or ()),
+                    frozenset(normalize(w) for w in params.get("subheader_words") or ()))
 
 
 # --- reading raw cells -----------------------------------------------------------------------
@@ -203,6 +415,8 @@ class _Raw:
     # .xlsx: formula cells without a value saved by Excel, row position -> {column: formula}
     formulas: dict[int, dict[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the reader had to decide
+    # per header, the names it may be matched by (a header of several rows: each row's cell)
+    parts: list[list[str]] = field(default_factory=list)
 
 
 def cell_text(value: object) -> str | None:
@@ -243,11 +457,11 @@ def _unique_headers(cells: Sequence[object]) -> list[str]:
     return out
 
 
-def _header_score(cells: Sequence[object], index: Mapping[str, str]) -> int:
-    return len({index[n] for n in (normalize(c) for c in cells if cell_text(c)) if n in index})
+def _header_score(cells: Sequence[object], matcher: _Matcher) -> int:
+    return matcher.score(cells)
 
 
-def _find_header(records: Sequence[tuple[int, Sequence[object]]], index: Mapping[str, str],
+def _find_header(records: Sequence[tuple[int, Sequence[object]]], matcher: _Matcher,
                  scan: int) -> tuple[int, int]:
     """(position in ``records``, score) of the row naming the most columns (first of ties)."""
     best, best_score, seen = -1, 0, 0
@@ -257,10 +471,92 @@ def _find_header(records: Sequence[tuple[int, Sequence[object]]], index: Mapping
         seen += 1
         if seen > scan:
             break
-        score = _header_score(cells, index)
+        score = _header_score(cells, matcher)
         if score > best_score:
             best, best_score = pos, score
     return best, best_score
+
+
+_IMPORT_ID = re.compile(r"""^\s*\{\s*["']?importid["']?\s*:""", re.I)
+_DATA_LIKE = re.compile(r"[\s\d.,:/+\-]*\d[\s\d.,:/+\-]*(am|pm)?", re.I)
+
+
+def _import_row(cells: Sequence[object]) -> bool:
+    """Qualtrics' third header row: every cell a ``{"ImportId": ...}`` JSON object."""
+    texts = [t for t in (cell_text(c) for c in cells) if t]
+    return bool(texts) and all(_IMPORT_ID.match(t) for t in texts)
+
+
+def _data_like(cells: Sequence[object]) -> bool:
+    """Whether a row holds a number or a date (a data row; header rows hold names)."""
+    for cell in cells:
+        if isinstance(cell, bool | np.bool_) or cell_text(cell) is None:
+            continue
+        if not isinstance(cell, str) or _DATA_LIKE.fullmatch(cell.strip()):
+            return True
+    return False
+
+
+def _header_block(records: Sequence[tuple[int, Sequence[object]]], pos: int,
+                  matcher: _Matcher) -> list[int]:
+    """The rows of a header that survey tools spread over two or three rows: the best row,
+    rows above it that name two columns or more (Qualtrics' internal ids over the question
+    text), and rows below it that name a column, hold SurveyMonkey's "Response" or a matrix's
+    items, or Qualtrics' ImportId JSON; never a row holding a number or a date."""
+    block = [pos]
+    p = pos - 1
+    while p >= 0 and len(block) < 3:
+        cells = records[p][1]
+        if _blank(cells) or _data_like(cells) or matcher.score(cells) < 2:
+            break
+        block.insert(0, p)
+        p -= 1
+    p = pos + 1
+    while p < len(records) and len(block) < 3:
+        cells = records[p][1]
+        if _blank(cells):
+            break
+        texts = [t for t in (cell_text(c) for c in cells) if t]
+        if not (_import_row(cells) or (not _data_like(cells) and (
+                matcher.score(cells) or any(matcher.is_subheader(t) for t in texts)))):
+            break
+        block.append(p)
+        p += 1
+    return block
+
+
+def _combine(rows: Sequence[Sequence[object]], matcher: _Matcher
+             ) -> tuple[list[str], list[list[str]]]:
+    """One name per column from header rows, and the names it may be matched by.
+
+    A blank cell over a named one continues the merged question cell to its left (a matrix's
+    question over its items); SurveyMonkey's "Response" and Qualtrics' ImportId name nothing.
+    The name shown joins the parts ("Please rate - Booking"); it is matched as a whole, then
+    by each of its own cells from the bottom up (the item "Booking", the id "Q2_1").
+    """
+    width = max((len(r) for r in rows), default=0)
+    grid = [[(cell_text(c) or "").strip() for c in r] + [""] * (width - len(r))
+            for r in rows if not _import_row(r)]
+    names, parts = [], []
+    for i in range(width):
+        own = [row[i] for row in grid]
+        shown = list(own)
+        for k, row in enumerate(grid[:-1]):
+            if not own[k] and any(own[k + 1:]):
+                shown[k] = next((row[j] for j in range(i - 1, -1, -1) if row[j]), "")
+        words = [s for s in dict.fromkeys(shown) if s and not matcher.is_subheader(s)]
+        name = " - ".join(words) or next((s for s in own if s), "")
+        mine = [s for s in reversed(own) if s and not matcher.is_subheader(s)]
+        names.append(name)
+        parts.append(list(dict.fromkeys(c for c in [name, *mine] if c)))
+    return names, parts
+
+
+def _block_note(lines: Sequence[int], rows: Sequence[Sequence[object]], what: str) -> str | None:
+    if len(lines) < 2:
+        return None
+    extra = "; the ImportId row names nothing" if any(_import_row(r) for r in rows) else ""
+    return f"header: {what} {lines[0]}-{lines[-1]} combined{extra}"
 
 
 def _decode(data: bytes, path: Path, encoding: str | None) -> tuple[str, str, list[str]]:
@@ -337,7 +633,7 @@ def _csv_records(text: str, delimiter: str, *, strict: bool, path: Path,
     return out
 
 
-def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
+def _read_text(path: Path, data: bytes, matcher: _Matcher, scan: int,
                encoding: str | None) -> _Raw:
     text, used, notes = _decode(data, path, encoding)
     if "\x00" in text:
@@ -346,18 +642,22 @@ def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
     best: tuple[int, int, str] | None = None   # (score, header position, delimiter)
     for delim in DELIMITERS:
         head = _csv_records(text, delim, strict=False, path=path, limit=4 * scan + 20)
-        pos, score = _find_header(head, index, scan)
+        pos, score = _find_header(head, matcher, scan)
         if score and (best is None or score > best[0]):
             best = (score, pos, delim)
     if best is None:
-        _no_header(path, index)
+        _no_header(path, matcher)
     _, pos, delim = best
     records = _csv_records(text, delim, strict=True, path=path)
-    header_line, header_cells = records[pos]
-    headers = _unique_headers(header_cells)
-    raw = _Raw(headers, [], [], header_line, used, delim, notes=notes)
+    block = _header_block(records, pos, matcher)
+    rows = [records[p][1] for p in block]
+    names, parts = _combine(rows, matcher)
+    headers = _unique_headers(names)
+    note = _block_note([records[p][0] for p in block], rows, "lines")
+    raw = _Raw(headers, [], [], records[block[0]][0], used, delim,
+               notes=[*notes, *([note] if note else [])], parts=parts)
     width = len(headers)
-    for line, cells in records[pos + 1:]:
+    for line, cells in records[block[-1] + 1:]:
         if _blank(cells):
             continue
         if len(cells) > width:
@@ -372,7 +672,7 @@ def _read_text(path: Path, data: bytes, index: Mapping[str, str], scan: int,
     return raw
 
 
-def _read_xlsx(path: Path, index: Mapping[str, str], scan: int, sheet: str | None) -> _Raw:
+def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None) -> _Raw:
     """Every row of a sheet, read by calamine from the cells themselves (the ``<dimension>``
     tag that some exporters never update is not trusted), then checked against the sheet's
     XML: rows holding values beyond what was read, and formulas without a saved value."""
@@ -403,21 +703,25 @@ def _read_xlsx(path: Path, index: Mapping[str, str], scan: int, sheet: str | Non
         raise IngestError(
             f"{path} (sheet {name!r}): row {extent} holds values but only rows up to {read_to} "
             "could be read; open the workbook in Excel and save it again, or save it as CSV")
-    pos, score = _find_header(records, index, scan)
+    pos, score = _find_header(records, matcher, scan)
     if not score:
-        _no_header(path, index, sheet=name)
-    header_line, header_cells = records[pos]
-    while header_cells and cell_text(header_cells[-1]) is None:
-        header_cells = header_cells[:-1]
+        _no_header(path, matcher, sheet=name)
+    block = _header_block(records, pos, matcher)
+    header_line = records[block[-1]][0]
+    names, parts = _combine([records[p][1] for p in block], matcher)
+    while names and not names[-1]:
+        names, parts = names[:-1], parts[:-1]
     # cells right of the header's last name are a column without a name: kept, then ignored
     used = max((max((i + 1 for i, v in enumerate(cells) if cell_text(v) is not None),
-                    default=0) for _, cells in records[pos + 1:]), default=0)
+                    default=0) for _, cells in records[block[-1] + 1:]), default=0)
     used = max([used, *(c + 1 for (r, c) in formulas if r > header_line)])
-    header_cells = list(header_cells) + [None] * max(0, used - len(header_cells))
-    headers = _unique_headers(header_cells)
+    pad = max(0, used - len(names))
+    headers = _unique_headers([*names, *[None] * pad])
+    note = _block_note([records[p][0] for p in block], [records[p][1] for p in block], "rows")
     width = len(headers)
-    raw = _Raw(headers, [], [], header_line)
-    for line, cells in records[pos + 1:]:
+    raw = _Raw(headers, [], [], records[block[0]][0], notes=[note] if note else [],
+               parts=[*parts, *[[]] * pad])
+    for line, cells in records[block[-1] + 1:]:
         cells = list(cells[:width]) + [None] * (width - len(cells))
         own = {c: f for (r, c), f in formulas.items() if r == line and c < width}
         if _blank(cells) and not own:
@@ -490,16 +794,16 @@ def _read_parquet(path: Path) -> _Raw:
     return raw
 
 
-def _no_header(path: Path, index: Mapping[str, str], sheet: str | None = None):
+def _no_header(path: Path, matcher: _Matcher, sheet: str | None = None):
     where = f" (sheet {sheet!r})" if sheet else ""
-    columns = sorted(set(index.values()))
+    columns = sorted(set(matcher.index.values()))
     raise IngestError(
         f"{path}{where}: no header row found: none of the first rows names a column of this "
         f"table ({', '.join(columns)}). Check --table, or the encoding if the headers look "
         "garbled (--encoding), or add the export's names to params/columns.yaml")
 
 
-def _read_raw(path: Path, index: Mapping[str, str], scan: int, *, sheet: str | None,
+def _read_raw(path: Path, matcher: _Matcher, scan: int, *, sheet: str | None,
               encoding: str | None) -> _Raw:
     if not path.exists():
         raise IngestError(f"{path}: no such file")
@@ -510,12 +814,12 @@ def _read_raw(path: Path, index: Mapping[str, str], scan: int, *, sheet: str | N
     if magic.startswith(b"PAR1"):
         return _read_parquet(path)
     if magic.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path, index, scan, sheet)
+        return _read_xlsx(path, matcher, scan, sheet)
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise IngestError(f"{path}: an old Excel .xls workbook (or a password-protected one); "
                           "open it in Excel and save it as .xlsx or CSV without a password "
                           "(accepted: .csv/.txt/.tsv text, .xlsx, .parquet)")
-    return _read_text(path, path.read_bytes(), index, scan, encoding)
+    return _read_text(path, path.read_bytes(), matcher, scan, encoding)
 
 
 # --- parsing values --------------------------------------------------------------------------
@@ -565,6 +869,8 @@ def _parse_number(raw: pd.Series, words: Mapping[str, int]) -> tuple[pd.Series, 
 
 
 _TZ_SUFFIX = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
+_SERIAL = re.compile(r"\d{4,6}(\.\d+)?")
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # Excel's day 0 (its 1900 leap-year bug included)
 
 
 def _fits(text: str, fmt: str) -> bool:
@@ -575,28 +881,117 @@ def _fits(text: str, fmt: str) -> bool:
     return True
 
 
-def _parse_datetime(raw: pd.Series, formats: Sequence[str], tz: str, earliest: pd.Timestamp
-                    ) -> tuple[pd.Series, pd.Series]:
-    """Timestamps (naive, in the network's zone, ns) and the cells that are not plausible ones."""
+def _date_part(fmt: str) -> str:
+    return re.split(r"[ T]", fmt, maxsplit=1)[0]
+
+
+def _swap_day_month(part: str) -> str:
+    return part.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+
+
+def format_label(fmt: str) -> str:
+    """A strptime format as people write it: ``%d.%m.%Y %H:%M`` -> ``dd.mm.yyyy HH:MM``."""
+    for code, text in (("%d", "dd"), ("%m", "mm"), ("%Y", "yyyy"), ("%H", "HH"), ("%I", "h"),
+                       ("%M", "MM"), ("%S", "SS"), ("%p", "AM/PM")):
+        fmt = fmt.replace(code, text)
+    return fmt
+
+
+class _AmbiguousDates(Exception):
+    def __init__(self, examples: list[str]):
+        super().__init__(examples)
+        self.examples = examples
+
+
+def _day_or_month(texts: pd.Series, formats: Sequence[str], declared: Sequence[str]
+                  ) -> set[str]:
+    """Date parts to leave out: of two that differ only in the order of day and month
+    (d/m/yyyy and m/d/yyyy), the one the column's values fit less often, or the one not
+    declared; every value fitting both is :class:`_AmbiguousDates`."""
+    parts = list(dict.fromkeys(_date_part(f) for f in formats))
+    dropped: set[str] = set()
+    for part in parts:
+        other = _swap_day_month(part)
+        if other == part or other not in parts or part in dropped or other in dropped:
+            continue
+        wanted = {_date_part(f) for f in declared} & {part, other}
+        if wanted:
+            dropped |= {part, other} - wanted
+            continue
+        fit = {}
+        for p in (part, other):
+            hits = pd.Series(False, index=texts.index)
+            for f in formats:
+                if _date_part(f) == p:
+                    hits |= pd.to_datetime(texts, format=f, errors="coerce").notna()
+            fit[p] = hits
+        either = fit[part] | fit[other]
+        if not either.any():
+            continue
+        if (fit[part] == fit[other])[either].all():
+            raise _AmbiguousDates(texts[either].drop_duplicates().head(3).tolist())
+        dropped.add(other if fit[part].sum() >= fit[other].sum() else part)
+    return dropped
+
+
+def _parse_datetime(raw: pd.Series, formats: Sequence[str], tz: str, earliest: pd.Timestamp,
+                    *, declared: Sequence[str] = ()
+                    ) -> tuple[pd.Series, pd.Series, str]:
+    """Timestamps (naive, in the network's zone, ns), the cells that are not plausible ones,
+    and how the column writes its dates (``dd.mm.yyyy HH:MM``; several joined by " / ", the
+    most used first).
+
+    The format is decided for the whole column: ``declared`` formats first, then ``formats``
+    (the first date's format first); native date cells, Excel serial numbers (46300.5) and
+    ISO 8601 with a time zone are read too. A column whose every value fits both d/m/yyyy and
+    m/d/yyyy raises :class:`_AmbiguousDates` unless ``declared`` says which.
+    """
     errors = pd.Series(None, index=raw.index, dtype="object")
-    chunks = []
+    chunks: list[pd.Series] = []
+    used: dict[str, int] = {}
     if pd.api.types.is_datetime64_any_dtype(raw):
         values = raw
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_convert(tz).dt.tz_localize(None)
         chunks.append(values.dropna())
+        used["date values"] = int(values.notna().sum())
     else:
+        native = pd.Series([isinstance(v, datetime.date | pd.Timestamp | np.datetime64)
+                            for v in raw], index=raw.index, dtype=bool) \
+            if raw.dtype == object else pd.Series(False, index=raw.index)
         texts = _texts(raw).str.strip()
         todo = texts.notna()
-        first = texts.dropna().head(1).tolist()
+        if native.any():
+            cells = pd.to_datetime(texts[native], format="ISO8601", errors="coerce").dropna()
+            chunks.append(cells)
+            todo[cells.index] = False
+            used["date cells"] = len(cells)
+        serial = texts[todo].str.fullmatch(_SERIAL).fillna(False).astype(bool)
+        if serial.any():
+            days = texts[todo][serial].astype("float64")
+            lo = (earliest - EXCEL_EPOCH) / pd.Timedelta(days=1)
+            hi = (LATEST - EXCEL_EPOCH) / pd.Timedelta(days=1)
+            days = days[(days >= lo) & (days <= hi)]
+            stamps = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")).dt.round("s")
+            chunks.append(stamps)
+            todo[stamps.index] = False
+            if len(stamps):
+                used["Excel serial numbers"] = len(stamps)
+        slashed = texts[todo]
+        slashed = slashed[slashed.str.contains("/", regex=False)]  # where d/m meets m/d
+        dropped = _day_or_month(slashed, [*declared, *formats], declared)
+        first = texts[todo].head(1).tolist()
         # an export writes its dates one way: the format of its first date is tried first
-        formats = sorted(formats, key=lambda f: not first or not _fits(first[0], f))
-        for fmt in formats:
+        ordered = [*declared, *sorted((f for f in formats if f not in declared),
+                                      key=lambda f: not first or not _fits(first[0], f))]
+        for fmt in (f for f in ordered if _date_part(f) not in dropped):
             if not todo.any():
                 break
             parsed = pd.to_datetime(texts[todo], format=fmt, errors="coerce").dropna()
             chunks.append(parsed)
             todo[parsed.index] = False
+            if len(parsed):
+                used[format_label(fmt)] = used.get(format_label(fmt), 0) + len(parsed)
         if todo.any():  # ISO 8601 with fractions of a second or a time zone
             rest = texts[todo]
             zoned = rest.str.contains(_TZ_SUFFIX)
@@ -606,6 +1001,8 @@ def _parse_datetime(raw: pd.Series, formats: Sequence[str], tz: str, earliest: p
             chunks += [naive, aware]
             todo[naive.index] = False
             todo[aware.index] = False
+            if len(naive) + len(aware):
+                used["ISO 8601"] = len(naive) + len(aware)
         errors[todo] = "not a date"
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     for parsed in chunks:
@@ -614,7 +1011,8 @@ def _parse_datetime(raw: pd.Series, formats: Sequence[str], tz: str, earliest: p
                                   f"{LATEST:%Y})")
         good = parsed[~odd]
         out[good.index] = good.astype("datetime64[ns]")
-    return out, errors
+    label = " / ".join(k for k, _ in sorted(used.items(), key=lambda kv: -kv[1]))
+    return out, errors, label
 
 
 def _parse_month(raw: pd.Series, month_formats: Sequence[str], date_formats: Sequence[str],
@@ -628,7 +1026,11 @@ def _parse_month(raw: pd.Series, month_formats: Sequence[str], date_formats: Seq
         out[ok] = parsed[ok].dt.strftime("%Y-%m")
         todo[ok] = False
     if todo.any():
-        dates, _ = _parse_datetime(texts[todo], date_formats, tz, earliest)
+        try:
+            dates, _, _ = _parse_datetime(texts[todo], date_formats, tz, earliest)
+        except _AmbiguousDates:  # a month is the same whichever the day
+            dates, _, _ = _parse_datetime(texts[todo], date_formats, tz, earliest,
+                                          declared=[f for f in date_formats if "/" in f][:1])
         ok = dates.index[dates.notna()]
         out[ok] = dates[ok].dt.strftime("%Y-%m")
         todo[ok] = False
@@ -662,35 +1064,69 @@ class _Vocab:
     month_formats: tuple[str, ...]
     tz: str
     earliest: pd.Timestamp
+    # coded column -> the words a reader writes, for messages ("Сервис и ремонт, ...")
+    spoken: dict[str, str] = field(default_factory=dict)
+
+
+# coded columns whose codes have names in params/labels.yaml (accepted, and listed in messages)
+_LABELLED = {"touchpoint": "touchpoints"}
 
 
 def _vocab(params: Mapping, params_dir=None) -> _Vocab:
     booleans = {normalize(w): flag == "true" for flag, words in params["booleans"].items()
                 for w in words}
-    codes = {}
+    labels = load_params("labels", params_dir=params_dir)
+    codes, spoken = {}, {}
     for column, allowed in schemas.for_params(params_dir).allowed.items():
+        named = labels.get(_LABELLED.get(column, ""), {}) or {}
+        by_language: dict[str, list[str]] = {}
+        for code in allowed:
+            for lang, name in (named.get(code) or {}).items():
+                by_language.setdefault(lang, []).append(str(name))
+        values = params.get("values", {}).get(column) or {}
         table = {normalize(a): a for a in allowed}
-        table |= {normalize(k): v for k, v in (params.get("values", {}).get(column) or {}).items()}
+        table |= {normalize(n): code for code in allowed
+                  for n in (named.get(code) or {}).values() if n}
+        table |= {normalize(k): v for k, v in values.items()}
         codes[column] = table
+        words = [w for names in by_language.values() for w in names]
+        if words:
+            spoken[column] = (f"not one of: {', '.join(words)} (or the codes "
+                              f"{', '.join(map(str, allowed))})")
     return _Vocab({normalize(k): int(v) for k, v in params["number_words"].items()}, booleans,
                   codes, tuple(params["date_formats"]), tuple(params["month_formats"]),
                   load_params("network", params_dir=params_dir)["timezone"],
-                  pd.Timestamp(params["earliest_date"]))
+                  pd.Timestamp(params["earliest_date"]), spoken)
 
 
-def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed columns of ``table`` and the cells that could not be read (pos, column, rule)."""
-    typed, problems = {}, []
+def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None, *,
+           declared: Mapping[str, Sequence[str]] | None = None,
+           where: Mapping[str, str] | None = None, path: Path | None = None,
+           ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
+    """Typed columns of ``table``, the cells that could not be read (pos, column, rule) and
+    each date column's format as read. ``declared``: date formats per column (``"*"``: any);
+    ``where``: the file's header of each column, for messages."""
+    typed, problems, labels = {}, [], {}
     spec = schemas.columns(table, params_dir=params_dir)
+    declared = declared or {}
     for col in raw.columns:
         kind = schemas.kind_of(table, col, params_dir=params_dir)
         errors = None
         if kind in ("int", "float"):
             values, errors = _parse_number(raw[col], vocab.words)
         elif kind == "datetime":
-            values, errors = _parse_datetime(raw[col], vocab.date_formats, vocab.tz,
-                                             vocab.earliest)
+            given = [*(declared.get(col) or ()), *(declared.get("*") or ())]
+            try:
+                values, errors, labels[col] = _parse_datetime(
+                    raw[col], vocab.date_formats, vocab.tz, vocab.earliest, declared=given)
+            except _AmbiguousDates as err:
+                header = (where or {}).get(col, col)
+                raise IngestError(
+                    f"{path}: column {header!r} ({col}): every date in it reads both as "
+                    f"day/month and as month/day (e.g. {', '.join(err.examples)}), so its "
+                    "format cannot be told from its values; name it with --date-format "
+                    "'%m/%d/%Y' (or '%d/%m/%Y'), or in a --columns map: "
+                    f"formats: {{{col}: \"%m/%d/%Y\"}}", table=table, column=col) from None
         elif kind == "month":
             values, errors = _parse_month(raw[col], vocab.month_formats, vocab.date_formats,
                                           vocab.tz, vocab.earliest)
@@ -715,7 +1151,7 @@ def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None
     frame = pd.DataFrame(typed, index=raw.index)
     problems = (pd.concat(problems, ignore_index=True) if problems else
                 pd.DataFrame(columns=["pos", "column", "rule"]))
-    return frame, problems
+    return frame, problems, labels
 
 
 def _placeholder(column: pa.Column) -> int:
@@ -763,11 +1199,13 @@ def _range_text(column: pa.Column) -> str:
     return f"below {lo}" if lo is not None else f"above {hi}"
 
 
-def _rule(check: str, column: pa.Column | None) -> str:
+def _rule(check: str, column: pa.Column | None, spoken: Mapping[str, str] | None = None) -> str:
     if check == "not_nullable":
         return "missing value"
     if check.startswith(("greater_than", "less_than", "in_range")) and column is not None:
         return _range_text(column)
+    if check.startswith("isin(") and column is not None and column.name in (spoken or {}):
+        return spoken[column.name]
     if check.startswith("isin("):
         allowed = next(c.statistics["allowed_values"] for c in column.checks
                        if "allowed_values" in (c.statistics or {}))
@@ -778,7 +1216,8 @@ def _rule(check: str, column: pa.Column | None) -> str:
 
 
 def _schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, flagged: set,
-                     bad_rows: set[int], path: Path) -> pd.DataFrame:
+                     bad_rows: set[int], path: Path,
+                     spoken: Mapping[str, str] | None = None) -> pd.DataFrame:
     try:
         schema.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as err:
@@ -791,7 +1230,7 @@ def _schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, flagged: s
     cases = cases.assign(pos=cases["index"].astype("int64"))
     row_level = cases["schema_context"] == "DataFrameSchema"
     cols = cases.loc[~row_level].assign(
-        rule=lambda d: [_rule(c, schema.columns.get(col)) for c, col in
+        rule=lambda d: [_rule(c, schema.columns.get(col), spoken) for c, col in
                         zip(d["check"], d["column"])])
     cols = cols.loc[[(p, c) not in flagged for p, c in zip(cols["pos"], cols["column"])]]
     rows = (cases.loc[row_level].drop_duplicates(["pos", "check"])
@@ -818,6 +1257,11 @@ def read_export(
     now: pd.Timestamp | str | None = None,
     encoding: str | None = None,
     params_dir: str | os.PathLike | None = None,
+    columns: ColumnMap | Mapping | str | os.PathLike | None = None,
+    touchpoint: str | None = None,
+    scales: Mapping[str, object] | None = None,
+    date_format: str | None = None,
+    derive_dealers: bool = False,
 ) -> IngestResult:
     """Read one export of ``table`` into accepted rows and quarantined rows.
 
@@ -830,8 +1274,9 @@ def read_export(
     params
         The contents of params/columns.yaml (loaded from ``params_dir`` when omitted).
     dealers
-        The dealers table (or its ids): rows naming another dealer are quarantined. None: not
-        checked (``ingest_file`` always passes the store's dealers).
+        The dealers table (or its ids): rows naming another dealer are quarantined; a
+        responses export's dealer cell is matched to a ``dealer_id``, else to a
+        ``dealer_name`` (ignoring case, spaces and punctuation). None: not checked.
     sheet
         The workbook sheet to read; default the first.
     now
@@ -841,44 +1286,95 @@ def read_export(
     params_dir
         The params the table's schema, codes, labels and time zone come from (default
         ``params/``): a different NPS scale or driver list there changes what is accepted.
+    columns
+        A column map (:func:`load_column_map`: a YAML file, a mapping or a
+        :class:`ColumnMap`): source headers -> columns per table, plus ``scales`` and
+        ``formats``; it is matched before the aliases.
+    touchpoint
+        A responses export without a touchpoint column: the touchpoint of every row (a code
+        or a word of params/columns.yaml ``values``); default ``defaults.touchpoint``.
+    scales
+        Declared driver scales, ``{driver: "1-5"}`` (``"*"``: every driver); the others are
+        detected from the values.
+    date_format
+        A strptime format for every date column (e.g. ``"%m/%d/%Y"``), when the values
+        leave it open.
+    derive_dealers
+        With ``dealers=None``, a responses export's dealers are taken from its dealer (and
+        region, city) columns: :attr:`IngestResult.dealers`.
 
     Raises
     ------
     IngestError
         The file cannot be read at all: not found, unknown format, no header row, a required
-        column missing (the message lists the accepted names), ambiguous columns.
+        column missing (the message lists the accepted names), ambiguous columns or dates.
     """
     if table not in TABLES:
         raise IngestError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
     params = params_or("columns", params, params_dir=params_dir)
     path = Path(path)
-    index = _alias_index(table, params, params_dir)
-    raw = _read_raw(path, index, int(params.get("header_scan_rows", 30)), sheet=sheet,
+    cmap = load_column_map(columns, params_dir=params_dir)
+    matcher = _matcher(table, params, params_dir, cmap.tables.get(table))
+    raw = _read_raw(path, matcher, int(params.get("header_scan_rows", 30)), sheet=sheet,
                     encoding=encoding)
     original = raw.frame
     if original is None:
         original = pd.DataFrame(raw.rows, columns=raw.headers, dtype="object")
     if set(META) <= set(raw.headers):  # a quarantine file sent back: undo its defusing
         original = original.map(_restore_formula)
-    mapping = _map_headers(raw.headers, table, index, path, params, params_dir)
+    mapping, details, notes = _map_headers(raw, table, matcher, path, params, params_dir)
+    side = {h: c for h, c in mapping.items() if c in SIDE_COLUMNS.get(table, ())}
+    own = {h: c for h, c in mapping.items() if h not in side}
     lines = np.asarray(raw.lines, dtype="int64")
-    frame = original[list(mapping)].rename(columns=mapping).reset_index(drop=True)
     original = original.reset_index(drop=True)
+    frame = original[list(own)].rename(columns=own)
+    where = {c: h for h, c in own.items()}
+    if table == "responses" and "dealer_id" not in frame:  # the dealer named, not coded
+        header = next(h for h, c in side.items() if c == "dealer_name")
+        frame["dealer_id"] = original[header]
+        where["dealer_id"] = header
     vocab = _vocab(params, params_dir)
-    typed, problems = _parse(frame, table, vocab, params_dir)
+    declared = {**cmap.formats, **({"*": [date_format]} if date_format else {})}
+    typed, problems, formats = _parse(frame, table, vocab, params_dir, declared=declared,
+                                      where=where, path=path)
+    for col, label in formats.items():
+        if label:
+            details[col] = "; ".join([label, *([details[col]] if col in details else [])])
+    missing = tuple(c for c in schemas.columns(table, params_dir=params_dir)
+                    if c not in typed and c not in DERIVED.get(table, ()))
+    derived: dict[str, str] = {}
+    found_scales: dict[str, tuple[int, int]] = {}
+    derived_dealers = None
+    if table == "responses":
+        declared_scales = {**cmap.scales, **_scales(scales or {}, path)}
+        found_scales, scale_problems, scale_details = _rating_scales(
+            typed, problems, declared_scales, params, params_dir, path)
+        details.update(scale_details)
+        problems = pd.concat([problems, scale_problems], ignore_index=True)
+        typed, derived = _fill(typed, original, mapping, vocab, params, params_dir, touchpoint,
+                               path)
+        typed, derived_dealers, text = _dealers_of(
+            typed, original, side, dealers, derive_dealers, params, set(raw.malformed))
+        if text:
+            details["dealer_id"] = text
+        if dealers is not None:  # the dealers table names and places the dealers
+            unused = {h for h, c in side.items()
+                      if c != "dealer_name" or "dealer_id" in own.values()}
+            mapping = {h: c for h, c in mapping.items() if h not in unused}
     if raw.formulas:  # the quarantine shows the formula; its missing value is not the point
         problems = _formula_problems(raw, original, mapping, problems)
     now = network_now(params_dir=params_dir) if now is None else pd.Timestamp(now)
-    schema = schemas.schema_for(table, dealers=dealers, now=now, unique=False,
+    known = dealers if derived_dealers is None else derived_dealers
+    schema = schemas.schema_for(table, dealers=known, now=now, unique=False,
                                 params_dir=params_dir)
     bad_rows = set(raw.malformed) | set(problems["pos"])
     flagged = set(zip(problems["pos"], problems["column"]))
     failures = pd.concat([
         problems,
-        _schema_failures(typed, schema, flagged, bad_rows, path),
+        _schema_failures(typed, schema, flagged, bad_rows, path, vocab.spoken),
     ], ignore_index=True)
     failures = failures.assign(message=lambda d: [
-        _message(rule, original.at[p, _source_of(mapping, c)] if c in typed else None)
+        _message(rule, original.at[p, where[c]] if c in where else None)
         for p, c, rule in zip(d["pos"], d["column"], d["rule"])])
     failures = pd.concat([failures, _duplicates(typed, original, lines, table,
                                                 set(raw.malformed))], ignore_index=True)
@@ -894,21 +1390,21 @@ def read_export(
                 .sort_values(["pos", "_rank"], kind="stable").drop(columns="_rank"))
 
     bad = failures["pos"].unique()
-    columns = schemas.columns(table, params_dir=params_dir)
+    columns_ = schemas.columns(table, params_dir=params_dir)
     # rows without a failure passed the schema above (uniqueness: the duplicates are out)
     accepted = (typed.drop(index=bad).reset_index(drop=True)
-                .pipe(lambda d: d[[c for c in columns if c in d]]))
+                .pipe(lambda d: d[[c for c in columns_ if c in d]]))
     quarantined = _quarantine_frame(original, failures, lines, path)
     reasons = (failures.groupby(["column", "rule"], sort=False)["pos"].nunique()
                .rename("rows").reset_index().rename(columns={"rule": "reason"})
                .sort_values("rows", ascending=False, kind="stable").reset_index(drop=True))
-    missing = tuple(c for c in columns if c not in typed)
     return IngestResult(
         table=table, source=path, accepted=accepted, quarantined=quarantined,
         n_read=len(original), reasons=reasons, columns=mapping,
         ignored_columns=tuple(h for h in raw.headers if h not in mapping),
         missing_optional=missing, header_line=raw.header_line, encoding=raw.encoding,
-        delimiter=raw.delimiter, notes=tuple(raw.notes))
+        delimiter=raw.delimiter, notes=tuple([*raw.notes, *notes]), details=details,
+        derived=derived, scales=found_scales, dealers=derived_dealers)
 
 
 FORMULA_RULE = "formula without a saved value (open and save the file in Excel)"
@@ -940,29 +1436,269 @@ def _message(rule: str, value: object) -> str:
     return rule if text is None else f"{rule} ({text.strip()!r})"
 
 
-def _map_headers(headers: Sequence[str], table: str, index: Mapping[str, str], path: Path,
-                 params: Mapping, params_dir=None) -> dict[str, str]:
+def _map_headers(raw: _Raw, table: str, matcher: _Matcher, path: Path, params: Mapping,
+                 params_dir=None) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Header -> column, what was decided about a column (``details``) and notes.
+
+    Each header is matched by its names (:func:`_combine`): the ``--columns`` map, then the
+    aliases, then the ranked alternatives (of several, the best ranked wins and the others are
+    ignored); for responses without an NPS alias, the question whose wording asks for a
+    recommendation. Two headers naming one column by alias or map raise :class:`IngestError`.
+    """
+    parts = raw.parts or [[h] for h in raw.headers]
+    found: dict[str, list[tuple[int, str]]] = {}   # column -> [(rank, header)]
+    for header, names in zip(raw.headers, parts):
+        names = names or [header]
+        hit = next((m for m in map(matcher.column_of, names) if m and m[1] == -2), None)
+        hit = hit or next((m for m in map(matcher.column_of, names) if m), None)
+        if hit is not None:
+            found.setdefault(hit[0], []).append((hit[1], header))
     mapping: dict[str, str] = {}
-    for header in headers:
-        col = index.get(normalize(header))
-        if col is None:
-            continue
-        other = next((h for h, c in mapping.items() if c == col), None)
-        if other is not None:
-            raise IngestError(f"{path}: columns {other!r} and {header!r} both mean {col!r}; "
-                              "delete or rename one of them")
-        mapping[header] = col
-    required = schemas.required_columns(table, params_dir=params_dir)
-    missing = [c for c in required if c not in mapping.values()]
+    details: dict[str, str] = {}
+    notes: list[str] = []
+    for col, hits in found.items():
+        firm = [h for r, h in hits if r < 0]
+        if len(firm) > 1:
+            raise IngestError(f"{path}: columns {firm[0]!r} and {firm[1]!r} both mean {col!r}; "
+                              "delete or rename one of them (or map one with --columns)",
+                              table=table, column=col)
+        chosen = firm[0] if firm else min(hits)[1]
+        mapping[chosen] = col
+        if len(hits) > 1:  # params/columns.yaml ranked_aliases
+            others = [h for _, h in sorted(hits) if h != chosen]
+            details[col] = f"chosen over {', '.join(map(repr, others))}"
+    if table == "responses" and "nps" not in mapping.values():
+        worded = [(matcher.by_wording(n), h) for h, names in zip(raw.headers, parts)
+                  if h not in mapping for n in (names or [h])[:1]]
+        worded = [(w, h) for w, h in worded if w]
+        best = max((w for w, _ in worded), default=0)
+        chosen = [h for w, h in worded if w == best]
+        if len(chosen) > 1:
+            raise IngestError(
+                f"{path}: {len(chosen)} columns read like the NPS question "
+                f"({', '.join(map(repr, chosen))}); name it with a --columns map "
+                "(responses: {'<its header>': nps})", table=table, column="nps")
+        if chosen:
+            mapping[chosen[0]] = "nps"
+            details["nps"] = "by its wording"
+    mapping = {h: mapping[h] for h in raw.headers if h in mapping}  # the file's order
+    required = _export_required(table, params_dir)
+    have = set(mapping.values())
+    if table == "responses" and "dealer_name" in have:
+        have.add("dealer_id")  # the dealer named rather than coded
+    missing = [c for c in required if c not in have]
     if missing:
         names = aliases(table, params, params_dir=params_dir)
         listing = "; ".join(f"{c}: {', '.join(names[c])}" for c in missing)
+        wording = (" (or a question asking how likely one is to recommend, 0-10)"
+                   if "nps" in missing else "")
         raise IngestError(
             f"{path}: required column(s) missing for table {table!r}: {', '.join(missing)}. "
-            f"Accepted names - {listing}. The file's columns: {', '.join(headers)}",
+            f"Accepted names - {listing}{wording}. The file's columns: "
+            f"{', '.join(raw.headers)}",
             table=table, column=missing[0] if len(missing) == 1 else tuple(missing),
-            fix="rename the column in the export or add its name to params/columns.yaml")
-    return mapping
+            fix="rename the column in the export, add its name to params/columns.yaml, or "
+            "map it: --columns MAP.yaml (see python -m analysis ingest --help)")
+    return mapping, details, notes
+
+
+def _export_required(table: str, params_dir=None) -> list[str]:
+    """Columns an export of ``table`` must have: the schema's, less those the ingest fills."""
+    drivers = schemas.for_params(params_dir).drivers if table == "responses" else ()
+    skip = {*DERIVED.get(table, ()), *drivers}
+    return [c for c in schemas.required_columns(table, params_dir=params_dir) if c not in skip]
+
+
+def _scale(value: object, where: str) -> tuple[int, int]:
+    """``"1-5"``, ``[1, 5]`` or ``(1, 5)`` -> (1, 5); anything else an :class:`IngestError`."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-|\.\.|to|…)\s*(\d+)\s*", value)
+        pair = (int(m.group(1)), int(m.group(2))) if m else None
+    elif isinstance(value, Sequence) and len(value) == 2:
+        try:
+            pair = (int(value[0]), int(value[1]))
+        except (TypeError, ValueError):
+            pair = None
+    else:
+        pair = None
+    if pair is None or pair[0] >= pair[1]:
+        raise IngestError(f"{where}: scale {value!r} is not LOW-HIGH (e.g. 1-5)")
+    return pair
+
+
+def _scales(given: Mapping[str, object], path: Path) -> dict[str, tuple[int, int]]:
+    return {d: _scale(v, f"{path}: --scale {d}") for d, v in given.items()}
+
+
+def _rating_scales(typed: pd.DataFrame, problems: pd.DataFrame,
+                   declared: Mapping[str, tuple[int, int]], params: Mapping, params_dir,
+                   path: Path
+                   ) -> tuple[dict[str, tuple[int, int]], pd.DataFrame, dict[str, str]]:
+    """Each driver column's scale: declared, else the smallest of ``rating_scales`` holding
+    its values (values outside every scale are left out of the choice); its values outside
+    the scale as problems; the text for the mapping."""
+    drivers = schemas.for_params(params_dir).drivers
+    known = sorted({tuple(int(x) for x in s) for s in params.get("rating_scales") or []},
+                   key=lambda s: (s[1] - s[0], -s[0]))
+    schema = schemas.columns("responses", params_dir=params_dir)
+    lo_all, hi_all = _bounds(schema[drivers[0]]) if drivers else (0, 10)
+    unknown = sorted(set(declared) - {*drivers, "*"})
+    if unknown:
+        raise IngestError(f"{path}: a scale is declared for {unknown}, not drivers; the "
+                          f"drivers are {', '.join(drivers)}")
+    for d, (lo, hi) in declared.items():
+        if lo < lo_all or hi > hi_all:
+            raise IngestError(f"{path}: the scale {lo}-{hi} declared for {d} is outside "
+                              f"{lo_all}-{hi_all}, the ratings the store holds")
+    spec = load_params("drivers", params_dir=params_dir)["rating_scale"]
+    default = (int(spec["min"]), int(spec["max"]))
+    out, found, details = {}, [], {}
+    for d in (d for d in drivers if d in typed):
+        values = typed[d]
+        good = values.drop(index=problems.loc[problems["column"] == d, "pos"]).dropna()
+        if d in declared or "*" in declared:
+            scale, how = declared.get(d, declared.get("*")), "declared"
+        elif good.empty:
+            details[d] = "no ratings in this column"
+            continue
+        else:
+            inside = good[(good >= lo_all) & (good <= hi_all)]
+            scale = next((s for s in known if inside.between(*s).all()),
+                         (lo_all, hi_all)) if len(inside) else default
+            how = "detected"
+        out[d] = (int(scale[0]), int(scale[1]))
+        details[d] = f"scale {scale[0]}-{scale[1]}, {how}"
+        outside = good[~good.between(*scale)]
+        found.append(pd.DataFrame({"pos": outside.index, "column": d,
+                                   "rule": f"outside the scale {scale[0]}-{scale[1]}"}))
+    frame = (pd.concat(found, ignore_index=True) if found
+             else pd.DataFrame(columns=["pos", "column", "rule"]))
+    return out, frame, details
+
+
+def _bounds(column: pa.Column) -> tuple[int, int]:
+    lo = hi = None
+    for check in column.checks:
+        stats = check.statistics or {}
+        lo = stats.get("min_value", lo)
+        hi = stats.get("max_value", hi)
+    return int(lo), int(hi)
+
+
+def _code_of(word: str, vocab: _Vocab, column: str, where: str) -> str:
+    code = vocab.codes[column].get(normalize(word))
+    if code is None:
+        raise IngestError(f"{where}: {word!r} is {vocab.spoken.get(column, 'not a code')}")
+    return code
+
+
+def _fill(typed: pd.DataFrame, original: pd.DataFrame, mapping: Mapping[str, str],
+          vocab: _Vocab, params: Mapping, params_dir, touchpoint: str | None, path: Path
+          ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A responses export's missing columns: the answer id derived from the row, the
+    touchpoint and ``open_to_dealer`` from ``defaults`` (or ``--touchpoint``), each absent
+    driver all empty. Returns the frame and, per filled column, how."""
+    defaults = params.get("defaults") or {}
+    how: dict[str, str] = {}
+    add: dict[str, pd.Series] = {}
+    if "response_id" not in typed:
+        add["response_id"] = row_ids(original[list(mapping)])
+        how["response_id"] = "derived from the row (the same row gets the same id)"
+    if "touchpoint" not in typed:
+        if touchpoint is not None:
+            code = _code_of(touchpoint, vocab, "touchpoint", f"{path}: --touchpoint")
+            how["touchpoint"] = f"{code} for every row (--touchpoint)"
+        elif defaults.get("touchpoint"):
+            code = _code_of(str(defaults["touchpoint"]), vocab, "touchpoint",
+                            "params/columns.yaml defaults.touchpoint")
+            how["touchpoint"] = (f"default {code} (params/columns.yaml defaults; "
+                                 "or --touchpoint)")
+        else:
+            raise IngestError(f"{path}: no touchpoint column and no default; name one with "
+                              "--touchpoint (e.g. --touchpoint service)", column="touchpoint")
+        add["touchpoint"] = pd.Series(code, index=typed.index, dtype="str")
+    if "open_to_dealer" not in typed:
+        flag = defaults.get("open_to_dealer", False)
+        if not isinstance(flag, bool):
+            raise ParamsError("params/columns.yaml defaults.open_to_dealer must be true or "
+                              f"false, not {flag!r}")
+        add["open_to_dealer"] = pd.Series(flag, index=typed.index, dtype="bool")
+        how["open_to_dealer"] = (f"default {str(flag).lower()} (params/columns.yaml "
+                                 "defaults: " + ("open to the dealer)" if flag else
+                                                 "closed to the dealer, the importer handles "
+                                                 "it)"))
+    absent = [d for d in schemas.for_params(params_dir).drivers if d not in typed]
+    for d in absent:  # the stored table keeps every driver column
+        add[d] = pd.Series(np.nan, index=typed.index, dtype="float64")
+    return typed.assign(**add), how
+
+
+def row_ids(cells: pd.DataFrame) -> pd.Series:
+    """Answer ids derived from export rows: ``r-`` + a hash of the row's cells (stripped)
+    + ``-`` + the occurrence of that row in the file, so that re-sending a file gives the
+    same ids and two identical rows stay two answers."""
+    text = cells.map(lambda v: (cell_text(v) or "").strip())
+    joined = pd.Series(["\x1f".join(r) for r in text.itertuples(index=False, name=None)],
+                       index=cells.index, dtype="object")
+    digest = _map_unique(joined, lambda t: hashlib.sha1(t.encode("utf-8")).hexdigest()[:12])
+    occurrence = joined.groupby(joined, sort=False).cumcount() + 1
+    return ("r-" + digest + "-" + occurrence.astype(str)).astype("str")
+
+
+def _dealers_of(typed: pd.DataFrame, original: pd.DataFrame, side: Mapping[str, str],
+                dealers: pd.DataFrame | Iterable[str] | None, derive: bool, params: Mapping,
+                skip: set[int]) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
+    """A responses export's dealer cells as dealer ids: matched to the dealers table (its
+    ids, then its names, ignoring case, spaces and punctuation; unmatched cells stay and are
+    quarantined as unknown), or, with ``derive`` and no dealers table, the dealers taken from
+    the export (its spellings of one dealer made one, named by its name column if any, placed
+    by its region and city columns or ``defaults.region``)."""
+    cells = typed["dealer_id"]
+    if dealers is None and not derive:
+        return typed, None, None
+    if dealers is not None:
+        table = (dealers if isinstance(dealers, pd.DataFrame)
+                 else pd.DataFrame({"dealer_id": list(dealers)}))
+        exact = set(table["dealer_id"].astype("str"))
+        lookups = []
+        for column in ("dealer_id", "dealer_name"):
+            if column in table:
+                keys = table[column].astype("str").map(normalize)
+                unique = keys.groupby(keys).transform("size") == 1  # a name two dealers share
+                lookups.append(dict(zip(keys[unique], table["dealer_id"].astype("str")[unique])))
+        resolved = _map_unique(cells, lambda c: c if c in exact else next(
+            (lk[normalize(c)] for lk in lookups if normalize(c) in lk), c))
+        moved = int((resolved.notna() & (resolved != cells)).sum())
+        text = (f"matched to the dealers table by name or spelling in {moved} rows"
+                if moved else None)
+        return typed.assign(dealer_id=resolved.astype("str")), None, text
+    named = {c: h for h, c in side.items()}
+    key = cells.map(lambda c: normalize(c) if isinstance(c, str) else None)
+    usable = key.notna() & (key != "") & ~typed.index.isin(skip)
+    canonical = cells[usable].groupby(key[usable], sort=False).transform("first")
+    resolved = cells.where(~usable, canonical)
+
+    def side_values(column: str) -> pd.Series:
+        if column not in named:
+            return pd.Series(None, index=typed.index, dtype="object")
+        return _parse_str(original[named[column]], identifier=False).str.strip()
+
+    region_default = str((params.get("defaults") or {}).get("region") or "Unassigned")
+    parts = pd.DataFrame({"dealer_id": resolved[usable],
+                          "dealer_name": side_values("dealer_name")[usable],
+                          "region": side_values("region")[usable],
+                          "city": side_values("city")[usable]})
+    frame = (parts.groupby("dealer_id", sort=False)
+             .agg(lambda s: s.dropna().value_counts().index[0] if s.notna().any() else None)
+             .reset_index())
+    frame = frame.assign(
+        dealer_name=lambda d: d["dealer_name"].where(d["dealer_name"].notna(), d["dealer_id"]),
+        region=lambda d: d["region"].fillna(region_default),
+    ).astype({"dealer_id": "str", "dealer_name": "str", "region": "str", "city": "str"})
+    where = ("regions from its region column" if "region" in named
+             else f"region {region_default!r}, params/columns.yaml defaults.region")
+    text = f"{len(frame)} dealers taken from this export; {where}"
+    return typed.assign(dealer_id=resolved.astype("str")), frame, text
 
 
 def _quarantine_frame(original: pd.DataFrame, failures: pd.DataFrame, lines: np.ndarray,
@@ -982,19 +1718,43 @@ def _quarantine_frame(original: pd.DataFrame, failures: pd.DataFrame, lines: np.
 # --- the store side --------------------------------------------------------------------------
 @dataclass(frozen=True)
 class IngestRecord:
-    """One export ingested into the store: what was read, what was stored, where the rest is."""
+    """One export ingested into the store: what was read, what was stored, where the rest is.
+
+    ``dealers``: the commit of the dealers taken from a responses export while the store had
+    no dealers table (None otherwise)."""
 
     result: IngestResult
     appended: store.AppendResult
     quarantine_file: Path | None
+    dealers: store.AppendResult | None = None
 
     def summary(self) -> str:
         a = self.appended
         lines = self.result.summary().splitlines()
         lines.insert(1, f"  stored: {a.added} new, {a.replaced} updated, {a.unchanged} unchanged")
+        if self.dealers is not None:
+            lines.insert(2, f"  dealers taken from this export: {len(self.result.dealers)} (no "
+                         "dealers table yet; a later dealers export completes them)")
         if self.quarantine_file is not None:
             lines.append(f"  quarantine: {self.quarantine_file}")
         return "\n".join(lines)
+
+
+def _store_dealers(table: str, processed: Path, path: object) -> pd.DataFrame | None:
+    """The store's dealers (ids and names) for checking an export of ``table``; None for a
+    responses export while there are none (its dealers are taken from it)."""
+    if table == "dealers":
+        return None
+    if store.available("dealers", data_dir=processed):
+        have = store.load("dealers", data_dir=processed)
+        return have[[c for c in ("dealer_id", "dealer_name") if c in have]]
+    if table == "responses":
+        return None
+    raise IngestError(
+        f"{path}: the store {processed} has no dealers yet, so dealer codes cannot be "
+        "checked; ingest the dealers export first "
+        "(python -m analysis ingest FILE --table dealers), or a responses export, whose "
+        "dealers are taken from it")
 
 
 def ingest_file(
@@ -1006,6 +1766,10 @@ def ingest_file(
     sheet: str | None = None,
     now: pd.Timestamp | str | None = None,
     encoding: str | None = None,
+    columns: ColumnMap | Mapping | str | os.PathLike | None = None,
+    touchpoint: str | None = None,
+    scales: Mapping[str, object] | None = None,
+    date_format: str | None = None,
 ) -> IngestRecord:
     """Read an export, write its quarantine, merge its accepted rows into the store, log it.
 
@@ -1014,27 +1778,52 @@ def ingest_file(
     ingest log ``processed/_ingest_log.jsonl``. The accepted rows are one commit of the
     table, which records the file and its counts (``python -m analysis store history``); the
     quarantine is written before it, so a killed ingest never stores rows without its rejects.
+    A responses export ingested while the store has no dealers table brings its dealers: one
+    commit of the dealers table before the answers'. ``columns``, ``touchpoint``, ``scales``
+    and ``date_format`` are :func:`read_export`'s.
     """
     root = Path(data_root) if data_root else DATA_ROOT
     processed = root / "processed"
-    dealers = None
-    if table != "dealers":
-        if not store.available("dealers", data_dir=processed):
-            raise IngestError(
-                f"{path}: the store {processed} has no dealers yet, so dealer codes cannot be "
-                "checked; ingest the dealers export first "
-                "(python -m analysis ingest FILE --table dealers)")
-        dealers = store.load("dealers", data_dir=processed, columns=["dealer_id"])
+    dealers = _store_dealers(table, processed, path)
     result = read_export(path, table=table, params=params, dealers=dealers, sheet=sheet,
-                         now=now, encoding=encoding)
+                         now=now, encoding=encoding, columns=columns, touchpoint=touchpoint,
+                         scales=scales, date_format=date_format,
+                         derive_dealers=table == "responses" and dealers is None)
     qfile = _write_quarantine(result, root, processed)
     entry = _log_entry(result, qfile, root)
     info = {k: entry[k] for k in ("ingest_id", "file", "path", "sha256", "read", "accepted",
-                                  "quarantined", "reasons", "quarantine_file")}
+                                  "quarantined", "reasons", "quarantine_file", "scales")
+            if k in entry}
+    derived = None
+    if result.dealers is not None and len(result.dealers):
+        # no ingest_id: this commit is not an ingest of its own (the log has the answers')
+        derived = store.append("dealers", result.dealers, data_dir=processed, info={
+            "file": entry["file"], "path": entry["path"], "sha256": entry["sha256"],
+            "derived": "dealers taken from a responses export", "dealers": len(result.dealers)})
     appended = store.append(table, result.accepted, data_dir=processed, info=info)
-    record = IngestRecord(result, appended, qfile)
+    record = IngestRecord(result, appended, qfile, derived)
     _log(entry, appended, processed)
     return record
+
+
+def check_export(
+    path: str | os.PathLike,
+    *,
+    table: str,
+    data_root: str | os.PathLike | None = None,
+    **options,
+) -> IngestResult:
+    """What :func:`ingest_file` would do with an export, writing nothing: the rows it would
+    accept and quarantine, checked against the store's dealers when ``data_root`` has a store
+    (else, for responses, with the dealers taken from the export: ``result.dealers``).
+    ``options`` are :func:`read_export`'s."""
+    root = Path(data_root) if data_root else DATA_ROOT
+    processed = root / "processed"
+    dealers = _store_dealers(table, processed, path) if processed.is_dir() else None
+    if table not in ("dealers", "responses") and dealers is None:
+        _store_dealers(table, processed, path)  # raises: the dealers must come first
+    return read_export(path, table=table, dealers=dealers,
+                       derive_dealers=table == "responses" and dealers is None, **options)
 
 
 # Excel runs a cell starting with one of these as a formula (OWASP "CSV injection"); tab and
@@ -1116,6 +1905,8 @@ def _log_entry(r: IngestResult, qfile: Path | None, root: Path) -> dict:
         "reasons": {f"{x.column}: {x.reason}": int(x.rows) for x in r.reasons.itertuples()},
         "ignored_columns": list(r.ignored_columns),
         "quarantine_file": str(qfile.relative_to(root)) if qfile else None,
+        # the scale each driver of the export was rated on: rating_scales() reads it
+        **({"scales": {d: list(s) for d, s in r.scales.items()}} if r.scales else {}),
     }
 
 

@@ -10,9 +10,12 @@ of coded columns from params. Two rules depend on the run and are added by :func
 loop (issue 17): an action's ``target`` is a driver or a root cause of params/taxonomy.yaml, a
 funnel's ``channel`` one of params/loop.yaml ``funnel.channels``.
 
-``Responses`` carries one 1-10 rating column per loyalty driver of params/drivers.yaml (the
-column may not be missing, a value may) and, optionally, the CSS attributes of params/css.yaml
-(present only in exports that have them).
+``Responses`` carries one rating column per loyalty driver of params/drivers.yaml (the column
+may not be missing, a value may: an export without a driver stores it all empty) and,
+optionally, the CSS attributes of params/css.yaml (present only in exports that have them).
+Ratings are stored in the scale they came in (1-5, 1-7, 1-10 or 0-10: params/columns.yaml
+``rating_scales``; the scale of each driver is ``analysis.ingest.rating_scales``), so a rating
+is checked against the union of those scales; the ingest checks each column against its own.
 
 Nothing is read on import. The models are built from the params of a directory on first use
 (:func:`for_params`, cached per directory): every function here takes ``params_dir`` (default
@@ -121,7 +124,10 @@ def _build(directory: Path) -> ParamsSchemas:
     }
     FUNNEL_CHANNELS = tuple(_LOOP["funnel"]["channels"])
     NPS_MIN, NPS_MAX = int(_NPS["scale"]["min"]), int(_NPS["scale"]["max"])
-    RATING_MIN, RATING_MAX = int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])
+    # ratings come on several scales and are stored as they came: the union of them all
+    scales = [(int(_DRIVERS["rating_scale"]["min"]), int(_DRIVERS["rating_scale"]["max"])),
+              *((int(lo), int(hi)) for lo, hi in _COLUMNS.get("rating_scales") or [])]
+    RATING_MIN, RATING_MAX = min(lo for lo, _ in scales), max(hi for _, hi in scales)
     CSS_MIN, CSS_MAX = int(_CSS["scale"]["min"]), int(_CSS["scale"]["max"])
 
     class Invitations(_Strict):
@@ -159,8 +165,9 @@ def _build(directory: Path) -> ParamsSchemas:
             "__annotations__": {name: Series[kind] for name, (kind, _) in fields.items()},
             "__module__": __name__,
             "__qualname__": "Responses",
-            "__doc__": "Survey answers: the 0-10 NPS score, 1-10 driver ratings, optional CSS "
-                       "attributes, the comment and the customer's contacts (personal data).",
+            "__doc__": "Survey answers: the 0-10 NPS score, driver ratings (each on its own "
+                       "scale), optional CSS attributes, the comment and the customer's "
+                       "contacts (personal data).",
             **{name: spec for name, (_, spec) in fields.items()},
             "_whole_ratings": pa.check(*ratings, name="whole_number",
                                        error="not a whole number")(classmethod(_whole)),

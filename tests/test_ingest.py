@@ -165,11 +165,13 @@ def test_driver_ratings_range_blank_and_fractions(tmp_path):
     rows = [row("R1", ratings=("", "8", "10", "9", "7")),
             row("R2", ratings=("0", "8", "10", "9", "7")),
             row("R3", ratings=("9", "8,5", "10", "9", "11"))]
-    r = read(write_csv(tmp_path / "drivers.csv", RU, rows))
+    # declared: detected, the 0 would make product_quality's scale 0-10 (tests/test_ingest_vendor)
+    r = read(write_csv(tmp_path / "drivers.csv", RU, rows), scales={"*": "1-10"})
     assert ids(r) == ["R1"] and np.isnan(r.accepted["product_quality"].iloc[0])
     assert problems(r) == [
-        (3, "product_quality: out of range 1-10 ('0')"),
-        (4, "repair_quality: not a whole number ('8,5'); atmosphere: out of range 1-10 ('11')"),
+        (3, "product_quality: outside the scale 1-10 ('0')"),
+        (4, "repair_quality: not a whole number ('8,5'); atmosphere: outside the scale 1-10 "
+            "('11')"),
     ]
     assert r.quarantined["bad_columns"].tolist() == ["product_quality",
                                                      "repair_quality; atmosphere"]
@@ -183,10 +185,10 @@ def test_dates_in_several_formats(tmp_path):
     r = read(write_csv(tmp_path / "dates.csv", RU, rows))
     expected = [pd.Timestamp(t) for t in [
         "2026-10-31", "2026-10-31 14:05", "2026-10-31", "2026-10-31 14:05",
-        "2026-10-31 14:05:07", "2026-10-31 14:05", "2026-10-31 14:05", "2026-10-31 14:05"]]
+        "2026-10-31 14:05:07", "2026-10-31 14:05", "2026-10-31 14:05", "2026-10-31 14:05",
+        "2026-10-31"]]  # 31/10/2026: day/month, since 31 is no month
     assert r.accepted["responded_at"].tolist() == expected
     assert problems(r) == [
-        (10, "responded_at: not a date ('31/10/2026')"),
         (11, "responded_at: implausible date (before 01.01.2000 or after 2200) ('1026-10-31')"),
         (12, "responded_at: not a date ('31.10.2026 25:00')"),
     ]
@@ -218,7 +220,11 @@ def test_touchpoint_codes_and_aliases(tmp_path):
     r = read(write_csv(tmp_path / "tp.csv", RU, rows))
     assert r.accepted["touchpoint"].tolist() == ["service", "sales_new", "sales_used", "hotline"]
     allowed = ", ".join(schemas.TOUCHPOINTS)
-    assert problems(r) == [(6, f"touchpoint: not one of {allowed} ('магазин')"),
+    words = ("New car sales, Used car sales, Service & repair, Roadside assistance, Importer "
+             "hotline, Продажа новых автомобилей, Продажа автомобилей с пробегом, Сервис и "
+             "ремонт, Помощь на дороге, Горячая линия импортера")
+    assert problems(r) == [(6, f"touchpoint: not one of: {words} (or the codes {allowed}) "
+                               "('магазин')"),
                            (7, "touchpoint: missing value")]
 
 
@@ -512,7 +518,8 @@ def test_schemas_reject_what_the_demo_never_holds(small_net):
 def test_every_alias_names_one_column_per_table():
     for table in schemas.TABLES:
         index = ingest._alias_index(table, ingest.load_params("columns"))
-        assert set(index.values()) == set(schemas.columns(table))
+        assert set(index.values()) == {*schemas.columns(table),
+                                       *ingest.SIDE_COLUMNS.get(table, ())}
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -639,8 +646,9 @@ def test_month_filters_are_pushed_down_to_partitions_and_row_groups(tmp_path, ro
 def test_ingest_needs_the_dealers_first_and_append_refuses_a_demo_directory(tmp_path,
                                                                             small_net):
     path = write_csv(tmp_path / "oct.csv", RU, [row("R1")])
+    # (a responses export brings its own dealers: tests/test_ingest_vendor.py)
     with pytest.raises(IngestError, match="has no dealers yet.*--table dealers"):
-        ingest.ingest_file(path, table="responses", data_root=tmp_path / "empty", now=NOW)
+        ingest.ingest_file(path, table="invitations", data_root=tmp_path / "empty", now=NOW)
     small_net.write(tmp_path / "demo")
     with pytest.raises(store.StoreError, match="single-file table"):
         store.append("dealers", small_net.dealers, data_dir=tmp_path / "demo")
@@ -743,7 +751,7 @@ GOOD = {"nps": ["0", "6", "9", "10", "9,0", "девять", " 7 "],
         "date": ["31.10.2026", "2026-10-31T14:05:00", "01.11.2026 09:30"],
         "dealer": ["D001", "D002", " D003"], "open": ["да", "no", "1"], "rating": ["1", "10", ""]}
 BAD = {"nps": ["11", "-1", "9,5", "abc", ""], "date": ["31.13.2026", "2027-05-01", ""],
-       "dealer": ["D999", ""], "open": ["maybe"], "rating": ["0", "7,5"]}
+       "dealer": ["D999", ""], "open": ["maybe"], "rating": ["11", "7,5"]}
 
 
 @st.composite
