@@ -267,8 +267,8 @@ def _check(args: argparse.Namespace, options: dict) -> int:
         if len(r.reasons) > 5:
             print(f"    ... and {len(r.reasons) - 5} more reasons")
         if r.dealers is not None:
-            print(f"  dealers taken from this export: {len(r.dealers)} (no dealers table yet; "
-                  "a later dealers export completes them)")
+            print(f"  dealers taken from this export: {len(r.dealers)} (new to the store, "
+                  "which had no dealers export yet; one completes them)")
         for note in r.notes:
             print(f"  note: {note}")
     if not results:
@@ -281,12 +281,15 @@ def _check(args: argparse.Namespace, options: dict) -> int:
     derived = [r.dealers for r in results if r.dealers is not None]
     if "dealers" not in tables and derived:
         tables["dealers"] = pd.concat(derived).drop_duplicates("dealer_id")
-    verdicts = coverage.assess(tables, month=None)
-    month = ""
     responses = tables.get("responses")
-    if responses is not None and len(responses):
-        month = f" (month {responses['responded_at'].max():%Y-%m})"
-    print(f"report sections{month}:")
+    if responses is None or responses.empty:
+        print("report sections: none yet; they fill once answers are ingested "
+              "(--table responses)")
+        return 1 if failed else 0
+    # the month a report would show: the latest that is over
+    month = store.latest_complete_month(responses[["responded_at"]])
+    verdicts = coverage.assess(tables, month=month)
+    print(f"report sections (month {month}):")
     for line in _coverage_lines(verdicts):
         print(f"  {line}")
     return 1 if failed else 0

@@ -29,7 +29,7 @@ How an export is read
   hold no number or date, are header rows (not read rows); a column is matched by its joined
   name ("Please rate - Booking") or by any of its own cells ("Booking", "Q2_1"). A note says
   which rows were combined. Without an NPS alias, the question asking how likely one is to
-  recommend (params/columns.yaml ``nps_wording``) is the score, and the mapping says so.
+  recommend (params/columns.yaml ``wording``) is the score (the dealer and the comment likewise), and the mapping says so.
 - Line numbers are those a person sees: the line in a text editor where the row starts, the
   Excel row number, or the row number (from 1) of a Parquet file.
 - Blank rows (every cell empty or spaces) are skipped and not counted as read rows; so are rows
@@ -353,14 +353,16 @@ def _ranked_index(table: str, params: Mapping, index: Mapping[str, str]
 @dataclass(frozen=True)
 class _Matcher:
     """How header cells name columns: the ``--columns`` map first, then the aliases, then the
-    ranked alternatives; for responses, the NPS question by its wording."""
+    ranked alternatives; for responses, questions written out (the NPS question, the dealer,
+    the comment) by their wording (params/columns.yaml ``wording``)."""
 
     table: str
     index: Mapping[str, str]
     ranked: Mapping[str, tuple[str, int]] = field(default_factory=dict)
     mapped: Mapping[str, str] = field(default_factory=dict)   # --columns: header -> column
-    nps_words: tuple[str, ...] = ()
-    nps_scale: tuple[str, ...] = ()
+    # column -> (words, scale words): in the order columns are looked for
+    wording: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = field(
+        default_factory=dict)
     subheaders: frozenset[str] = frozenset()
 
     def column_of(self, name: str) -> tuple[str, int] | None:
@@ -372,12 +374,15 @@ class _Matcher:
             return self.index[key], -1
         return self.ranked.get(key)
 
-    def by_wording(self, name: str) -> int:
-        """0: not the NPS question; 1: its wording; 2: its wording and its 0-10 scale."""
-        key = normalize(name)
-        if self.table != "responses" or not any(w in key for w in self.nps_words):
+    def by_wording(self, name: str, column: str = "nps") -> int:
+        """0: not ``column``'s question; 1: its wording; 2: its wording and its scale."""
+        if self.table != "responses" or column not in self.wording:
             return 0
-        return 2 if any(s in key for s in self.nps_scale) else 1
+        words, scale = self.wording[column]
+        key = f" {normalize(name)} "
+        if not any(w in key for w in words):
+            return 0
+        return 2 if any(s in key for s in scale) else 1
 
     def is_subheader(self, name: str) -> bool:
         return normalize(name) in self.subheaders
@@ -393,11 +398,11 @@ class _Matcher:
 def _matcher(table: str, params: Mapping, params_dir=None,
              mapped: Mapping[str, str] | None = None) -> _Matcher:
     index = _alias_index(table, params, params_dir)
-    wording = params.get("nps_wording") or {}
+    wording = {col: (tuple(normalize(w) for w in spec.get("words") or ()),
+                     tuple(normalize(w) for w in spec.get("scale") or ()))
+               for col, spec in (params.get("wording") or {}).items()}
     return _Matcher(table, index, _ranked_index(table, params, index),
-                    {normalize(k): v for k, v in (mapped or {}).items()},
-                    tuple(normalize(w) for w in wording.get("words") or ()),
-                    tuple(normalize(w) for w in wording.get("scale") or ()),
+                    {normalize(k): v for k, v in (mapped or {}).items()}, wording,
                     frozenset(normalize(w) for w in params.get("subheader_words") or ()))
 
 
@@ -1349,7 +1354,8 @@ def read_export(
         declared_scales = {**cmap.scales, **_scales(scales or {}, path)}
         found_scales, scale_problems, scale_details = _rating_scales(
             typed, problems, declared_scales, params, params_dir, path)
-        details.update(scale_details)
+        details.update({c: "; ".join([text, *([details[c]] if c in details else [])])
+                        for c, text in scale_details.items()})
         problems = pd.concat([problems, scale_problems], ignore_index=True)
         typed, derived = _fill(typed, original, mapping, vocab, params, params_dir, touchpoint,
                                path)
@@ -1364,7 +1370,11 @@ def read_export(
     if raw.formulas:  # the quarantine shows the formula; its missing value is not the point
         problems = _formula_problems(raw, original, mapping, problems)
     now = network_now(params_dir=params_dir) if now is None else pd.Timestamp(now)
-    known = dealers if derived_dealers is None else derived_dealers
+    known = dealers
+    if derived_dealers is not None:  # the dealers this export brings, and the store's
+        ids = (dealers["dealer_id"] if isinstance(dealers, pd.DataFrame)
+               else pd.Series(list(dealers or []), dtype="str"))
+        known = pd.concat([derived_dealers["dealer_id"], ids.astype("str")], ignore_index=True)
     schema = schemas.schema_for(table, dealers=known, now=now, unique=False,
                                 params_dir=params_dir)
     bad_rows = set(raw.malformed) | set(problems["pos"])
@@ -1467,20 +1477,8 @@ def _map_headers(raw: _Raw, table: str, matcher: _Matcher, path: Path, params: M
         if len(hits) > 1:  # params/columns.yaml ranked_aliases
             others = [h for _, h in sorted(hits) if h != chosen]
             details[col] = f"chosen over {', '.join(map(repr, others))}"
-    if table == "responses" and "nps" not in mapping.values():
-        worded = [(matcher.by_wording(n), h) for h, names in zip(raw.headers, parts)
-                  if h not in mapping for n in (names or [h])[:1]]
-        worded = [(w, h) for w, h in worded if w]
-        best = max((w for w, _ in worded), default=0)
-        chosen = [h for w, h in worded if w == best]
-        if len(chosen) > 1:
-            raise IngestError(
-                f"{path}: {len(chosen)} columns read like the NPS question "
-                f"({', '.join(map(repr, chosen))}); name it with a --columns map "
-                "(responses: {'<its header>': nps})", table=table, column="nps")
-        if chosen:
-            mapping[chosen[0]] = "nps"
-            details["nps"] = "by its wording"
+    if table == "responses":
+        _by_wording(raw, parts, matcher, mapping, details, notes, path)
     mapping = {h: mapping[h] for h in raw.headers if h in mapping}  # the file's order
     required = _export_required(table, params_dir)
     have = set(mapping.values())
@@ -1500,6 +1498,63 @@ def _map_headers(raw: _Raw, table: str, matcher: _Matcher, path: Path, params: M
             fix="rename the column in the export, add its name to params/columns.yaml, or "
             "map it: --columns MAP.yaml (see python -m analysis ingest --help)")
     return mapping, details, notes
+
+
+def _values_fit(values: list[object], column: str) -> bool:
+    """Whether a column's values can be ``column``'s: the NPS score and a driver rating are
+    whole numbers 0-10 (in 9 of 10 cells), a dealer a name repeated across answers, a comment
+    free text."""
+    texts = [t.strip() for t in (cell_text(v) for v in values) if t and t.strip()]
+    if not texts:
+        return column == "comment"
+    numbers = [_number(t, {}) for t in texts]
+    numeric = sum(n is not None for n in numbers) / len(texts)
+    if column not in ("dealer_name", "comment"):  # the NPS score, a driver rating
+        fits = sum(n is not None and 0 <= n <= 10 and n % 1 == 0 for n in numbers)
+        return fits >= 0.9 * len(texts)
+    if numeric > 0.5:
+        return False
+    if column == "dealer_name":
+        return len(set(texts)) <= max(3, len(texts) // 3)
+    return True
+
+
+def _column_values(raw: _Raw, header: str) -> list[object]:
+    if raw.frame is not None:
+        return raw.frame[header].tolist()
+    at = raw.headers.index(header)
+    return [row[at] for row in raw.rows]
+
+
+def _by_wording(raw: _Raw, parts: list[list[str]], matcher: _Matcher, mapping: dict,
+                details: dict, notes: list, path: Path) -> None:
+    """Questions written out as headers (Google Forms, survey tools): a column that no alias
+    named is taken for the NPS question, the dealer or the comment when its wording says so
+    (params/columns.yaml ``wording``) and its values fit; of several, the one that names the
+    scale; still several: the NPS question is refused (name it with --columns), the others
+    are left out with a note."""
+    for column in matcher.wording:
+        named = set(mapping.values())
+        if column in named or (column == "dealer_name" and "dealer_id" in named):
+            continue
+        worded = [(matcher.by_wording(n, column), h) for h, names in zip(raw.headers, parts)
+                  if h not in mapping for n in [" ".join(names or [h])]]
+        worded = [(w, h) for w, h in worded
+                  if w and _values_fit(_column_values(raw, h), column)]
+        best = max((w for w, _ in worded), default=0)
+        chosen = [h for w, h in worded if w == best]
+        if len(chosen) > 1 and column == "nps":
+            raise IngestError(
+                f"{path}: {len(chosen)} columns read like the NPS question "
+                f"({', '.join(map(repr, chosen))}); name it with a --columns map "
+                "(responses: {'<its header>': nps})", table="responses", column="nps")
+        if len(chosen) > 1:
+            notes.append(f"{len(chosen)} columns read like the {column.replace('_', ' ')} "
+                         f"({', '.join(map(repr, chosen))}): none taken; name one with a "
+                         f"--columns map (responses: {{'<its header>': {column}}})")
+        elif chosen:
+            mapping[chosen[0]] = column
+            details[column] = "by its wording"
 
 
 def _export_required(table: str, params_dir=None) -> list[str]:
@@ -1645,6 +1700,17 @@ def row_ids(cells: pd.DataFrame) -> pd.Series:
     return ("r-" + digest + "-" + occurrence.astype(str)).astype("str")
 
 
+def _derives_dealers(table: str, dealers: pd.DataFrame | None, processed: Path) -> bool:
+    """Whether a responses export brings its dealers: when the store has no dealers table,
+    or only dealers taken from earlier exports (no dealers export was ever ingested)."""
+    if table != "responses":
+        return False
+    if dealers is None:
+        return True
+    log = ingest_log(processed) if processed.is_dir() else pd.DataFrame(columns=["table"])
+    return not (log["table"] == "dealers").any()
+
+
 def _dealers_of(typed: pd.DataFrame, original: pd.DataFrame, side: Mapping[str, str],
                 dealers: pd.DataFrame | Iterable[str] | None, derive: bool, params: Mapping,
                 skip: set[int]) -> tuple[pd.DataFrame, pd.DataFrame | None, str | None]:
@@ -1671,7 +1737,18 @@ def _dealers_of(typed: pd.DataFrame, original: pd.DataFrame, side: Mapping[str, 
         moved = int((resolved.notna() & (resolved != cells)).sum())
         text = (f"matched to the dealers table by name or spelling in {moved} rows"
                 if moved else None)
-        return typed.assign(dealer_id=resolved.astype("str")), None, text
+        if not derive:
+            return typed.assign(dealer_id=resolved.astype("str")), None, text
+        # the store's dealers all came from exports: the dealers it does not know yet are
+        # taken from this export too (a team sending a month at a time, no dealers file)
+        typed = typed.assign(dealer_id=resolved.astype("str"))
+        known = set(typed.index[resolved.isin(exact)])
+        typed, frame, new = _dealers_of(typed, original, side, None, True, params,
+                                        skip | known)
+        if frame is not None and frame.empty:
+            frame = None
+        return typed, frame, "; ".join(t for t in (text, new if frame is not None else None)
+                                       if t) or None
     named = {c: h for h, c in side.items()}
     key = cells.map(lambda c: normalize(c) if isinstance(c, str) else None)
     usable = key.notna() & (key != "") & ~typed.index.isin(skip)
@@ -1733,8 +1810,8 @@ class IngestRecord:
         lines = self.result.summary().splitlines()
         lines.insert(1, f"  stored: {a.added} new, {a.replaced} updated, {a.unchanged} unchanged")
         if self.dealers is not None:
-            lines.insert(2, f"  dealers taken from this export: {len(self.result.dealers)} (no "
-                         "dealers table yet; a later dealers export completes them)")
+            lines.insert(2, f"  dealers taken from this export: {len(self.result.dealers)} (new "
+                         "to the store, which had no dealers export yet; one completes them)")
         if self.quarantine_file is not None:
             lines.append(f"  quarantine: {self.quarantine_file}")
         return "\n".join(lines)
@@ -1788,7 +1865,7 @@ def ingest_file(
     result = read_export(path, table=table, params=params, dealers=dealers, sheet=sheet,
                          now=now, encoding=encoding, columns=columns, touchpoint=touchpoint,
                          scales=scales, date_format=date_format,
-                         derive_dealers=table == "responses" and dealers is None)
+                         derive_dealers=_derives_dealers(table, dealers, processed))
     qfile = _write_quarantine(result, root, processed)
     entry = _log_entry(result, qfile, root)
     info = {k: entry[k] for k in ("ingest_id", "file", "path", "sha256", "read", "accepted",
@@ -1823,7 +1900,7 @@ def check_export(
     if table not in ("dealers", "responses") and dealers is None:
         _store_dealers(table, processed, path)  # raises: the dealers must come first
     return read_export(path, table=table, dealers=dealers,
-                       derive_dealers=table == "responses" and dealers is None, **options)
+                       derive_dealers=_derives_dealers(table, dealers, processed), **options)
 
 
 # Excel runs a cell starting with one of these as a formula (OWASP "CSV injection"); tab and

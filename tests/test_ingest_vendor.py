@@ -94,7 +94,7 @@ def test_a_four_column_export_without_a_dealers_table_ingests_whole(tmp_path):
     assert (dealers["dealer_name"] == dealers["dealer_id"]).all()
     assert set(dealers["region"]) == {"Unassigned"}
     text = record.summary()
-    assert "dealers taken from this export: 3 (no dealers table yet" in text
+    assert "dealers taken from this export: 3 (new to the store" in text
     assert "response_id: derived from the row" in text
     stored = store.load("responses", data_dir=root / "processed")
     assert len(stored) == 31 and set(schemas.DRIVERS) <= set(stored)
@@ -324,7 +324,9 @@ def test_google_forms_timestamp_wording_and_us_dates(tmp_path):
     assert problems(r) == {12: "responded_at: not a date ('10/33/2026 8:05:00')"}
     assert r.details["responded_at"] == "mm/dd/yyyy HH:MM:SS"
     assert r.details["nps"] == "by its wording"
-    assert "Оцените процесс записи на сервис" in r.ignored_columns  # no alias: --columns
+    # no alias names it, its wording ("записи") and its values (whole numbers) do
+    assert r.columns["Оцените процесс записи на сервис"] == "booking"
+    assert r.details["booking"] == "scale 1-5, detected; by its wording"
     assert r.accepted["responded_at"].iloc[0] == pd.Timestamp("2026-10-13 08:05:00")
     dealers = store.load("dealers", data_dir=root / "processed").sort_values("dealer_id")
     assert dealers["region"].tolist() == ["North", "South"]
@@ -386,8 +388,8 @@ def test_check_writes_nothing_and_says_what_the_report_will_show(tmp_path, capsy
                  "    'Точка контакта' -> touchpoint",
                  "    response_id: derived from the row (the same row gets the same id)",
                  "  rows read 34: would accept 31, quarantine 3",
-                 "  dealers taken from this export: 3 (no dealers table yet; a later dealers "
-                 "export completes them)",
+                 "  dealers taken from this export: 3 (new to the store, which had no dealers "
+                 "export yet; one completes them)",
                  "report sections (month 2026-10):",
                  "  headline: ok",
                  "  drivers: no rating columns",
@@ -423,3 +425,31 @@ def test_cli_errors_name_the_file_without_a_traceback(tmp_path, capsys):
     assert err.startswith("error: ") and "none.csv: no such file" in err
     assert main(["ingest", str(path), "--check", "--scale", "booking=1-5", "--scale", "x"]) == 1
     assert "not LOW-HIGH" in capsys.readouterr().err
+
+
+def test_month_by_month_exports_without_a_dealers_file_keep_bringing_their_dealers(tmp_path):
+    """A team that never sends a dealers file: each month's export brings the dealers the
+    store does not know yet (spellings of a known dealer are matched, not added); once a
+    dealers export was ingested, an unknown dealer is quarantined instead."""
+    root = tmp_path / "data"
+    first, second, third = (tmp_path / n for n in ("sep.csv", "oct.csv", "nov.csv"))
+    first.write_text("Оценка;Дилер;Дата\n9;Альфа;01.09.2026\n5;Бета;02.09.2026\n",
+                     encoding="cp1251")
+    second.write_text("Оценка;Дилер;Дата\n9;альфа;01.10.2026\n7;Гамма;02.10.2026\n",
+                      encoding="cp1251")
+    for path in (first, second):
+        ingest.ingest_file(path, table="responses", data_root=root, now=NOW)
+    processed = root / "processed"
+    assert sorted(store.load("dealers", data_dir=processed)["dealer_id"]) == [
+        "Альфа", "Бета", "Гамма"]
+    assert sorted(store.load("responses", data_dir=processed)["dealer_id"]) == [
+        "Альфа", "Альфа", "Бета", "Гамма"]
+    dealers = tmp_path / "dealers.csv"
+    dealers.write_text("Код дилера;Дилер;Регион\nАльфа;Альфа;North\nБета;Бета;North\n"
+                       "Гамма;Гамма;South\n", encoding="utf-8")
+    ingest.ingest_file(dealers, table="dealers", data_root=root, now=NOW)
+    third.write_text("Оценка;Дилер;Дата\n9;Дельта;01.11.2026\n8;Бета;02.11.2026\n",
+                     encoding="cp1251")
+    record = ingest.ingest_file(third, table="responses", data_root=root, now=NOW)
+    assert len(record.result.accepted) == 1
+    assert "unknown dealer" in record.result.quarantined["problem"].iloc[0]

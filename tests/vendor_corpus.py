@@ -110,7 +110,7 @@ def survey_monkey(out: Path) -> Case:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerows([top, second, *rows])
-    return Case("surveymonkey", [Export(path, "responses", len(rows),
+    return Case("survey_monkey", [Export(path, "responses", len(rows),
                                         tuple(header_rows + k + 1 for k in sorted(bad)))],
                 _pii(r))
 
