@@ -13,7 +13,9 @@ export PYTHONHASHSEED := 0
 # display fall back to Agg by themselves
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help venv demo report test lint unit nbval lab bench bench-quick bench-ooc store-trials clean
+EXAMPLE := examples/survey_export.csv
+
+.PHONY: help venv demo report example test lint unit nbval lab bench bench-quick bench-ooc store-trials clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -40,6 +42,12 @@ report: $(STAMP) ## demo data if no data is configured, then every monthly repor
 	@if [ -z "$$DEALER_VOICE_DATA" ] && [ ! -d data/processed ]; then \
 	  $(MAKE) --no-print-directory demo; fi
 	$(PY) -m analysis report --region all --language en ru
+
+example: $(STAMP) ## README's walkthrough on examples/survey_export.csv: check, ingest, report
+	$(PY) -m analysis ingest $(EXAMPLE) --check
+	$(PY) -m analysis ingest $(EXAMPLE) --data data/example
+	$(PY) -m analysis report --data data/example/processed --out reports/example --language ru en
+	@echo "open reports/example/index.html"
 
 $(TEST_DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_exports.py analysis/schemas.py | $(STAMP)
 	rm -rf $(TEST_DEMO)
