@@ -72,7 +72,10 @@ def assess(
 
     ``tables`` maps table names to frames as the store holds them (``responses`` with
     ``responded_at`` or ``month``; absent or None tables are missing). ``network`` is False for
-    a region's report (the regions section is the network's only).
+    a region's report (the regions section is the network's only); a region's report may pass
+    the whole network's answers as ``tables["network"]``: the growth model spans them, so its
+    dealers are counted there. Driver sections need ``needs.rated_answers`` answers rating every
+    driver that many answers rate (:func:`rated_drivers`; an export may rate only some).
     """
     params = params_or("report", params, params_dir=params_dir)
     needs = params["needs"]
@@ -108,20 +111,28 @@ def assess(
                else Need("dealers", False, "one_dealer", n_dealers, 2))
 
     present = [d for d in drivers if d in current and current[d].notna().any()]
-    rated = int(current[present].notna().any(axis=1).sum()) if present else 0
     min_rated = int(needs["rated_answers"])
+    # the analyses run on the drivers rated often enough, over the answers that rate them all
+    used = list(rated_drivers(current, drivers, params=params))
     if not present:
         ratings = Need("", False, "no_ratings", 0, min_rated)
-    elif rated < min_rated:
-        ratings = Need("", False, "few_ratings", rated, min_rated)
+    elif not used:
+        most = int(current[present].notna().sum().max())
+        ratings = Need("", False, "few_ratings", most, min_rated)
     else:
-        ratings = Need("", True)
+        complete = int(current[used].notna().all(axis=1).sum())
+        ratings = (Need("", True) if complete >= min_rated
+                   else Need("", False, "few_ratings", complete, min_rated))
     out += [Need(s, ratings.ok, ratings.reason, ratings.found, ratings.needed)
             for s in ("loyalty_drivers", "importance_performance")]
+    # the growth model spans the network (a region's report passes it as ``network``)
+    network_ = tables.get("network")
+    model_dealers = (int(network_.loc[_month_of(network_) == month, "dealer_id"].nunique())
+                     if _present(network_) else n_dealers)
     if not ratings.ok:
         out.append(Need("growth_zones", False, ratings.reason, ratings.found, ratings.needed))
-    elif n_dealers < 2:
-        out.append(Need("growth_zones", False, "one_dealer", n_dealers, 2))
+    elif model_dealers < 2:
+        out.append(Need("growth_zones", False, "one_dealer", model_dealers, 2))
     else:
         out.append(Need("growth_zones", True))
 
@@ -171,7 +182,40 @@ def _frame(needs: list[Need]) -> pd.DataFrame:
 
 def need(tables: Mapping[str, pd.DataFrame | None], section: str, **kwargs) -> Need:
     """The verdict of one section (see :func:`assess`)."""
-    row = assess(tables, **kwargs).set_index("section").loc[section]
+    return verdict(assess(tables, **kwargs), section)
+
+
+def verdict(assessed: pd.DataFrame, section: str) -> Need:
+    """One section's :class:`Need` from the frame of :func:`assess` (a section it does not
+    list, such as the regions of a region's report, is ok)."""
+    rows = assessed.loc[assessed["section"] == section]
+    if rows.empty:
+        return Need(section, True)
+    row = rows.iloc[0]
     return Need(section, bool(row["ok"]), row["reason"],
                 None if pd.isna(row["found"]) else int(row["found"]),
                 None if pd.isna(row["needed"]) else int(row["needed"]))
+
+
+def rated_drivers(responses: pd.DataFrame, drivers: tuple[str, ...] | None = None, *,
+                  params: Mapping | None = None,
+                  params_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The drivers (params/drivers.yaml order) that at least ``needs.rated_answers`` answers
+    of ``responses`` rate: those the driver analyses run on when an export rates only some.
+    A driver rated a few times would leave too few answers that rate every driver."""
+    needed = int(params_or("report", params, params_dir=params_dir)["needs"]["rated_answers"])
+    drivers = tuple(drivers if drivers is not None
+                    else load_params("drivers", params_dir=params_dir)["drivers"])
+    return tuple(d for d in drivers
+                 if d in responses and int(responses[d].notna().sum()) >= needed)
+
+
+def scale_of(driver: str, scales: Mapping[str, tuple[int, int]] | None = None, *,
+             params_dir: str | os.PathLike | None = None) -> tuple[int, int]:
+    """The scale ``driver`` was rated on: ``scales`` (:func:`analysis.ingest.rating_scales`)
+    when it names the driver, else params/drivers.yaml ``rating_scale``."""
+    if scales and driver in scales:
+        low, high = scales[driver]
+        return int(low), int(high)
+    spec = load_params("drivers", params_dir=params_dir)["rating_scale"]
+    return int(spec["min"]), int(spec["max"])
