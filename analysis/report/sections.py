@@ -180,7 +180,9 @@ def _summary_headline(book: ReportBook, data: ReportData):
     values = dict(nps=F.nps(now["nps"]), interval=F.interval(now["nps_low"], now["nps_high"],
                                                             sign=True),
                   month=F.month(data.month))
-    if len(monthly) < 2 or F.is_missing(now.get("change_vs_previous")):
+    if len(monthly) < 2:
+        return book.text("summary", "headline_first_month", **values), []
+    if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
     real = bool(rules.significant(monthly.tail(1), "change", rule=_rule(data)).iloc[0])
     change = float(now["change_vs_previous"])
