@@ -264,11 +264,11 @@ def test_the_report_notebook_on_the_thinnest_store(thin_store, tmp_path):
     directory, month = thin_store
     result = run_report("all", month, data_dir=directory, out_dir=tmp_path, language="ru",
                         formats=("html",), timeout=600)
-    page = (tmp_path / "network.html").read_text(encoding="utf-8")
+    assert result.ok, (result.ename, result.evalue)
+    page = result.html.read_text(encoding="utf-8")
     text = visible(page)
     for word in ("Traceback", "Exception", "Error"):
         assert word not in text, word
-    assert result.ok, (result.ename, result.evalue)
     assert html_escape(L.text("coverage", "no_ratings", language="ru",
                               drivers=", ".join(L.driver_labels("ru").values()))) in page
 
