@@ -138,9 +138,15 @@ def growth_need(data):
     verdict and the drivers rated often enough over the model's months."""
     from analysis import coverage
 
+    memo = getattr(data, "_needs", None)  # a ReportData remembers it (several callers ask)
+    if memo is not None and "growth" in memo:
+        return memo["growth"]
     verdict = coverage.need({"responses": data.network, "dealers": data.all_dealers},
                             "growth_zones", month=data.month)
-    return verdict, coverage.rated_drivers(data.network)
+    found = verdict, coverage.rated_drivers(data.network)
+    if memo is not None:
+        memo["growth"] = found
+    return found
 
 
 def growth_result(data, *, directory=None, n_jobs: int = 1):
@@ -173,12 +179,11 @@ def cause_model(data, *, directory=None):
     (:mod:`analysis.coverage`: the clustering is then not fitted)."""
     from analysis import coverage, rootcause
 
-    if not coverage.need({"responses": data.network}, "root_causes", month=data.month).ok:
-        return None
-
     def fit():
         network = data.network
         current = network.loc[network["month"] == data.month]
+        if not coverage.need({"responses": current}, "root_causes", month=data.month).ok:
+            return None  # too few distinct comments to cluster: not fitted
         model = rootcause.make_model(random_state=0)
         try:
             rootcause.label_responses(current, model)
