@@ -86,13 +86,13 @@ def assess(
     responses = tables.get("responses")
     dealers = tables.get("dealers")
     out: list[Need] = []
-    if not _present(responses):
-        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
-    months = _month_of(responses)
-    month = month or months.max()
-    current = responses.loc[months == month]
+    months = _month_of(responses) if _present(responses) else pd.Series(dtype=str)
+    month = month or (months.max() if len(months) else None)
+    current = responses.loc[months == month] if len(months) else pd.DataFrame()
     if current.empty:
-        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
+        # a section's own table, when absent, is named first: it is the fix to make
+        return _frame([_table_need(s, tables) or Need(s, False, "no_answers", 0, 1)
+                       for s in SECTIONS])
     previous = str(pd.Period(month, freq="M") - 1)
     n_dealers = int(current["dealer_id"].nunique())
     regions = (dealers["region"].dropna().nunique()
@@ -102,8 +102,7 @@ def assess(
     out.append(Need("trend", True) if (months == previous).any()
                else Need("trend", False, "no_previous_month", 0, 1))
     out.append(Need("touchpoints", True))
-    out.append(Need("response_rates", True) if _present(tables.get("invitations"))
-               else Need("response_rates", False, "no_invitations"))
+    out.append(_table_need("response_rates", tables) or Need("response_rates", True))
     if network:
         out.append(Need("regions", True) if regions >= 2
                    else Need("regions", False, "one_region", int(regions), 2))
@@ -151,27 +150,34 @@ def assess(
 
     has_css = any(c in current and current[c].notna().any() for c in css)
     out.append(Need("css_index", True) if has_css else Need("css_index", False, "no_css"))
-    out.append(Need("red_flags", True) if _present(tables.get("cases"))
-               else Need("red_flags", False, "no_cases"))
+    out.append(_table_need("red_flags", tables) or Need("red_flags", True))
     praise = (meaningful_comments(current.loc[current["nps"] > score_max, "comment"],
                                   params=params) if "comment" in current else [])
     out.append(Need("golden_stars", True) if len(praise)
                else Need("golden_stars", False, "no_praise"))
-    out.append(Need("incidents", True) if _present(tables.get("incidents"))
-               else Need("incidents", False, "no_incidents"))
-    orders = _present(tables.get("repair_orders"))
-    out.append(Need("repeat_repairs", True) if orders
-               else Need("repeat_repairs", False, "no_repair_orders"))
-    out.append(Need("actions", True) if _present(tables.get("actions"))
-               else Need("actions", False, "no_actions"))
-    out.append(Need("customers", True) if orders
-               else Need("customers", False, "no_repair_orders"))
-    out.append(Need("survey_funnel", True) if _present(tables.get("contacts"))
-               else Need("survey_funnel", False, "no_contacts"))
+    out += [_table_need(s, tables) or Need(s, True)
+            for s in ("incidents", "repeat_repairs", "actions", "customers", "survey_funnel")]
     cities = (dealers["city"].notna().any()
               if _present(dealers) and "city" in dealers else False)
     out.append(Need("cities", True) if cities else Need("cities", False, "no_city"))
     return _frame(out)
+
+
+# the sections that read a table of their own, and the reason when it is absent
+_OWN_TABLE = {"response_rates": ("invitations", "no_invitations"),
+              "red_flags": ("cases", "no_cases"), "incidents": ("incidents", "no_incidents"),
+              "repeat_repairs": ("repair_orders", "no_repair_orders"),
+              "actions": ("actions", "no_actions"),
+              "customers": ("repair_orders", "no_repair_orders"),
+              "survey_funnel": ("contacts", "no_contacts")}
+
+
+def _table_need(section: str, tables: Mapping[str, pd.DataFrame | None]) -> Need | None:
+    """The verdict of a section whose own table is absent, else None."""
+    if section not in _OWN_TABLE:
+        return None
+    table, reason = _OWN_TABLE[section]
+    return None if _present(tables.get(table)) else Need(section, False, reason)
 
 
 def _frame(needs: list[Need]) -> pd.DataFrame:

@@ -206,7 +206,8 @@ class ReportBook:
         """The catalogue's ``coverage`` line of a verdict of :mod:`analysis.coverage` (what is
         missing and what would fill it), in the book's language."""
         drivers = ", ".join(L.driver_labels(self.language).values())
-        return self.text("coverage", need.reason, month=F.month(month), drivers=drivers,
+        return self.text("coverage", need.reason, month=F.month(month), period=month,
+                         drivers=drivers,
                          found=F.MISSING if need.found is None else F.count(need.found),
                          needed=F.MISSING if need.needed is None else F.count(need.needed))
 
