@@ -102,7 +102,7 @@ def test_a_scope_without_an_optional_table(monkeypatch, data, table):
                             ["summary", "headline", "response_rates", "red_flags",
                              "incident_section", "repeat_repairs"])
         # the section says in one line what is missing and what would fill it
-        line = L.text("coverage", f"no_{table}", language="en")
+        line = L.text("coverage", f"no_{table}", language="en", period=data.month)
         assert html_escape(line) in html
 
 

@@ -325,3 +325,20 @@ def test_the_report_reads_each_drivers_scale_from_the_ingest_log(base, tmp_path)
     data = load_report_data(region="all", data_dir=copy)
     assert data.scales["booking"] == (1, 5) and data.scales["staff"] == (0, 10)
     assert data.scale("atmosphere") == (1, 10) and data.scale("booking") == (1, 5)
+
+
+def test_every_coverage_reason_has_its_line_in_both_languages(data):
+    reasons = set(data.coverage()["reason"]) | set(coverage.assess({})["reason"]) | {
+        "no_ratings", "few_ratings", "no_comments", "few_comments", "one_dealer",
+        "one_region", "no_previous_month", "no_css", "no_praise", "no_city"}
+    reasons.discard("")
+    for reason in sorted(reasons):
+        need = coverage.Need("any", False, reason, 3, 10)
+        for language in LANGUAGES:
+            text = ReportBook(language).coverage_line(need, data.month)
+            assert text and "{" not in text, (reason, language)
+            if language == "ru":
+                assert not re.findall(r"\b[a-z]{3,}\b", text), reason
+    # without answers, a section's own missing table is the fix it names
+    verdicts = coverage.assess({}).set_index("section")["reason"]
+    assert verdicts["red_flags"] == "no_cases" and verdicts["dealers"] == "no_answers"
