@@ -72,7 +72,10 @@ def assess(
 
     ``tables`` maps table names to frames as the store holds them (``responses`` with
     ``responded_at`` or ``month``; absent or None tables are missing). ``network`` is False for
-    a region's report (the regions section is the network's only).
+    a region's report (the regions section is the network's only); a region's report may pass
+    the whole network's answers as ``tables["network"]``: the growth model spans them, so its
+    dealers are counted there. Driver sections need ``needs.rated_answers`` answers rating every
+    driver that many answers rate (:func:`rated_drivers`; an export may rate only some).
     """
     params = params_or("report", params, params_dir=params_dir)
     needs = params["needs"]
@@ -83,13 +86,13 @@ def assess(
     responses = tables.get("responses")
     dealers = tables.get("dealers")
     out: list[Need] = []
-    if not _present(responses):
-        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
-    months = _month_of(responses)
-    month = month or months.max()
-    current = responses.loc[months == month]
+    months = _month_of(responses) if _present(responses) else pd.Series(dtype=str)
+    month = month or (months.max() if len(months) else None)
+    current = responses.loc[months == month] if len(months) else pd.DataFrame()
     if current.empty:
-        return _frame([Need(s, False, "no_answers", 0, 1) for s in SECTIONS])
+        # a section's own table, when absent, is named first: it is the fix to make
+        return _frame([_table_need(s, tables) or Need(s, False, "no_answers", 0, 1)
+                       for s in SECTIONS])
     previous = str(pd.Period(month, freq="M") - 1)
     n_dealers = int(current["dealer_id"].nunique())
     regions = (dealers["region"].dropna().nunique()
@@ -99,8 +102,7 @@ def assess(
     out.append(Need("trend", True) if (months == previous).any()
                else Need("trend", False, "no_previous_month", 0, 1))
     out.append(Need("touchpoints", True))
-    out.append(Need("response_rates", True) if _present(tables.get("invitations"))
-               else Need("response_rates", False, "no_invitations"))
+    out.append(_table_need("response_rates", tables) or Need("response_rates", True))
     if network:
         out.append(Need("regions", True) if regions >= 2
                    else Need("regions", False, "one_region", int(regions), 2))
@@ -108,20 +110,28 @@ def assess(
                else Need("dealers", False, "one_dealer", n_dealers, 2))
 
     present = [d for d in drivers if d in current and current[d].notna().any()]
-    rated = int(current[present].notna().any(axis=1).sum()) if present else 0
     min_rated = int(needs["rated_answers"])
+    # the analyses run on the drivers rated often enough, over the answers that rate them all
+    used = list(rated_drivers(current, drivers, params=params))
     if not present:
         ratings = Need("", False, "no_ratings", 0, min_rated)
-    elif rated < min_rated:
-        ratings = Need("", False, "few_ratings", rated, min_rated)
+    elif not used:
+        most = int(current[present].notna().sum().max())
+        ratings = Need("", False, "few_ratings", most, min_rated)
     else:
-        ratings = Need("", True)
+        complete = int(current[used].notna().all(axis=1).sum())
+        ratings = (Need("", True) if complete >= min_rated
+                   else Need("", False, "few_ratings", complete, min_rated))
     out += [Need(s, ratings.ok, ratings.reason, ratings.found, ratings.needed)
             for s in ("loyalty_drivers", "importance_performance")]
+    # the growth model spans the network (a region's report passes it as ``network``)
+    network_ = tables.get("network")
+    model_dealers = (int(network_.loc[_month_of(network_) == month, "dealer_id"].nunique())
+                     if _present(network_) else n_dealers)
     if not ratings.ok:
         out.append(Need("growth_zones", False, ratings.reason, ratings.found, ratings.needed))
-    elif n_dealers < 2:
-        out.append(Need("growth_zones", False, "one_dealer", n_dealers, 2))
+    elif model_dealers < 2:
+        out.append(Need("growth_zones", False, "one_dealer", model_dealers, 2))
     else:
         out.append(Need("growth_zones", True))
 
@@ -140,27 +150,34 @@ def assess(
 
     has_css = any(c in current and current[c].notna().any() for c in css)
     out.append(Need("css_index", True) if has_css else Need("css_index", False, "no_css"))
-    out.append(Need("red_flags", True) if _present(tables.get("cases"))
-               else Need("red_flags", False, "no_cases"))
+    out.append(_table_need("red_flags", tables) or Need("red_flags", True))
     praise = (meaningful_comments(current.loc[current["nps"] > score_max, "comment"],
                                   params=params) if "comment" in current else [])
     out.append(Need("golden_stars", True) if len(praise)
                else Need("golden_stars", False, "no_praise"))
-    out.append(Need("incidents", True) if _present(tables.get("incidents"))
-               else Need("incidents", False, "no_incidents"))
-    orders = _present(tables.get("repair_orders"))
-    out.append(Need("repeat_repairs", True) if orders
-               else Need("repeat_repairs", False, "no_repair_orders"))
-    out.append(Need("actions", True) if _present(tables.get("actions"))
-               else Need("actions", False, "no_actions"))
-    out.append(Need("customers", True) if orders
-               else Need("customers", False, "no_repair_orders"))
-    out.append(Need("survey_funnel", True) if _present(tables.get("contacts"))
-               else Need("survey_funnel", False, "no_contacts"))
+    out += [_table_need(s, tables) or Need(s, True)
+            for s in ("incidents", "repeat_repairs", "actions", "customers", "survey_funnel")]
     cities = (dealers["city"].notna().any()
               if _present(dealers) and "city" in dealers else False)
     out.append(Need("cities", True) if cities else Need("cities", False, "no_city"))
     return _frame(out)
+
+
+# the sections that read a table of their own, and the reason when it is absent
+_OWN_TABLE = {"response_rates": ("invitations", "no_invitations"),
+              "red_flags": ("cases", "no_cases"), "incidents": ("incidents", "no_incidents"),
+              "repeat_repairs": ("repair_orders", "no_repair_orders"),
+              "actions": ("actions", "no_actions"),
+              "customers": ("repair_orders", "no_repair_orders"),
+              "survey_funnel": ("contacts", "no_contacts")}
+
+
+def _table_need(section: str, tables: Mapping[str, pd.DataFrame | None]) -> Need | None:
+    """The verdict of a section whose own table is absent, else None."""
+    if section not in _OWN_TABLE:
+        return None
+    table, reason = _OWN_TABLE[section]
+    return None if _present(tables.get(table)) else Need(section, False, reason)
 
 
 def _frame(needs: list[Need]) -> pd.DataFrame:
@@ -171,7 +188,40 @@ def _frame(needs: list[Need]) -> pd.DataFrame:
 
 def need(tables: Mapping[str, pd.DataFrame | None], section: str, **kwargs) -> Need:
     """The verdict of one section (see :func:`assess`)."""
-    row = assess(tables, **kwargs).set_index("section").loc[section]
+    return verdict(assess(tables, **kwargs), section)
+
+
+def verdict(assessed: pd.DataFrame, section: str) -> Need:
+    """One section's :class:`Need` from the frame of :func:`assess` (a section it does not
+    list, such as the regions of a region's report, is ok)."""
+    rows = assessed.loc[assessed["section"] == section]
+    if rows.empty:
+        return Need(section, True)
+    row = rows.iloc[0]
     return Need(section, bool(row["ok"]), row["reason"],
                 None if pd.isna(row["found"]) else int(row["found"]),
                 None if pd.isna(row["needed"]) else int(row["needed"]))
+
+
+def rated_drivers(responses: pd.DataFrame, drivers: tuple[str, ...] | None = None, *,
+                  params: Mapping | None = None,
+                  params_dir: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """The drivers (params/drivers.yaml order) that at least ``needs.rated_answers`` answers
+    of ``responses`` rate: those the driver analyses run on when an export rates only some.
+    A driver rated a few times would leave too few answers that rate every driver."""
+    needed = int(params_or("report", params, params_dir=params_dir)["needs"]["rated_answers"])
+    drivers = tuple(drivers if drivers is not None
+                    else load_params("drivers", params_dir=params_dir)["drivers"])
+    return tuple(d for d in drivers
+                 if d in responses and int(responses[d].notna().sum()) >= needed)
+
+
+def scale_of(driver: str, scales: Mapping[str, tuple[int, int]] | None = None, *,
+             params_dir: str | os.PathLike | None = None) -> tuple[int, int]:
+    """The scale ``driver`` was rated on: ``scales`` (:func:`analysis.ingest.rating_scales`)
+    when it names the driver, else params/drivers.yaml ``rating_scale``."""
+    if scales and driver in scales:
+        low, high = scales[driver]
+        return int(low), int(high)
+    spec = load_params("drivers", params_dir=params_dir)["rating_scale"]
+    return int(spec["min"]), int(spec["max"])

@@ -1199,6 +1199,7 @@ def importance_performance(
     target: str = "nps",
     drivers: Sequence[str] | None = None,
     importance: ImportanceResult | Mapping[str, float] | pd.Series | None = None,
+    scales: Mapping[str, tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """Importance-performance analysis (Martilla & James 1977) of the drivers.
 
@@ -1212,12 +1213,19 @@ def importance_performance(
         Importance per driver: an :class:`ImportanceResult` (its ``share`` is used) or a
         mapping driver -> value. By default the LMG share from :func:`relative_importance`
         on the complete cases of ``responses``.
+    scales
+        ``{driver: (low, high)}``, the scale each driver was rated on
+        (:func:`analysis.ingest.rating_scales`). When given, the table adds ``position``
+        (the mean rating as a share of its scale, 0 at the bottom, 1 at the top) and the
+        performance cross-hair is the mean of the positions: drivers rated 1-5 and 0-10
+        compare there, while ``performance`` stays in each driver's own scale.
 
     Returns
     -------
     DataFrame
         One row per driver: ``driver``, ``importance``, ``performance`` (mean rating over all
-        responses that rated the driver), ``n`` (those responses) and ``quadrant``. The
+        responses that rated the driver, in its scale), ``n`` (those responses),
+        [``position``,] and ``quadrant``. The
         cross-hairs are the means over drivers of importance and of performance (the
         data-centred variant; the original used the scale midpoints, which put nearly every
         driver of a well-rated network on one side). A driver at or above the importance mean
@@ -1246,8 +1254,15 @@ def importance_performance(
         "performance": ratings.mean().to_numpy(),
         "n": ratings.notna().sum().to_numpy(),
     })
+    if scales is not None:
+        from analysis.coverage import scale_of
+
+        bounds = np.array([scale_of(d, scales) for d in drivers], dtype=float).reshape(-1, 2)
+        table = table.assign(position=(table["performance"] - bounds[:, 0])
+                             / (bounds[:, 1] - bounds[:, 0]))
+    level = table["position"] if scales is not None else table["performance"]
     important = table["importance"] >= table["importance"].mean()
-    performing = table["performance"] >= table["performance"].mean()
+    performing = level >= level.mean()
     quadrant = np.select(
         [important & ~performing, important & performing, ~important & ~performing],
         list(QUADRANTS[:3]), default=QUADRANTS[3])

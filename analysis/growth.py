@@ -86,7 +86,7 @@ numbers under the old names, kept for the display code.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -168,8 +168,23 @@ def _resolve_drivers(drivers: Sequence[str] | None) -> list[str]:
     return list(drivers)
 
 
+def _scale_pairs(drivers: Sequence[str], scales: Mapping[str, tuple[int, int]] | None
+                 ) -> list[tuple[int, int]]:
+    from analysis.coverage import scale_of
+
+    return [scale_of(d, scales) for d in drivers]
+
+
+def _scale_bounds(drivers: Sequence[str], scales: Mapping[str, tuple[int, int]] | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each driver's scale (``scales``, else params/drivers.yaml ``rating_scale``) as arrays of
+    its lowest and highest rating."""
+    bounds = np.array(_scale_pairs(drivers, scales), dtype=float).reshape(-1, 2)
+    return bounds[:, 0], bounds[:, 1]
+
+
 def _prepare(responses: pd.DataFrame, drivers: list[str], *, by: str,
-             target: str | None) -> _Data:
+             target: str | None, scales: Mapping[str, tuple[int, int]] | None = None) -> _Data:
     """Validate and turn the responses into arrays in a canonical row order.
 
     The canonical order (unit, target, ratings) makes every result, bootstrap draws included,
@@ -186,14 +201,16 @@ def _prepare(responses: pd.DataFrame, drivers: list[str], *, by: str,
     except (TypeError, ValueError) as exc:
         kinds = {c: str(responses[c].dtype) for c in drivers}
         raise GrowthDataError(f"driver ratings must be numeric; dtypes are {kinds}") from exc
-    scale = load_params("drivers")["rating_scale"]
-    bad = ~np.isnan(ratings) & ((ratings < scale["min"]) | (ratings > scale["max"]))
+    # each driver on the scale it was rated on (an export may rate booking 1-5, staff 0-10)
+    low, high = _scale_bounds(drivers, scales)
+    bad = ~np.isnan(ratings) & ((ratings < low) | (ratings > high))
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise GrowthDataError(
-            f"{int(bad.sum())} rating(s) lie outside the scale {scale['min']}-{scale['max']} "
-            f"of params/drivers.yaml, e.g. {drivers[col]}={ratings[row, col]!r} in row {row}; "
-            "rescale or drop them")
+            f"{int(bad.sum())} rating(s) lie outside their driver's scale, e.g. "
+            f"{drivers[col]}={float(ratings[row, col])!r} in row {row} outside the scale "
+            f"{low[col]:g}-{high[col]:g} (the scales= argument, else params/drivers.yaml "
+            "rating_scale); rescale or drop them")
     category = None
     if target is not None:
         category = np.asarray(nps_module.classify(responses[target]).codes, dtype=np.int64)
@@ -291,6 +308,7 @@ def rank_dealers_by_driver(
     min_n: int | None = None,
     level: float | None = None,
     time_col: str = "responded_at",
+    scales: Mapping[str, tuple[int, int]] | None = None,
 ) -> pd.DataFrame:
     """Rank dealers on every driver: mean with t-interval, shrunk mean, ranks.
 
@@ -311,6 +329,10 @@ def rank_dealers_by_driver(
         params/nps.yaml.
     level
         Confidence level of the t-interval; default from params/nps.yaml.
+    scales
+        ``{driver: (low, high)}``: the scale each driver was rated on
+        (:func:`analysis.ingest.rating_scales`); ratings are checked and ranked in it.
+        Default: params/drivers.yaml ``rating_scale`` for every driver.
 
     Returns
     -------
@@ -331,19 +353,20 @@ def rank_dealers_by_driver(
     min_n = defaults["min_n"] if min_n is None else min_n
     level = check_level(defaults["level"] if level is None else level)
     if period is None:
-        return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level)
+        return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level, scales=scales)
     require_columns(responses, [time_col], table="responses", error=GrowthDataError,
                     fix=f"period={period!r} needs it: name the time column with time_col=")
     periods = responses[time_col].dt.to_period(period)
-    parts = [_rank_frame(part, drivers, by=by, min_n=min_n, level=level)
+    parts = [_rank_frame(part, drivers, by=by, min_n=min_n, level=level, scales=scales)
              .assign(period=key).loc[:, lambda d: ["period", *d.columns[:-1]]]
              for key, part in responses.groupby(periods, sort=True)]
     return pd.concat(parts, ignore_index=True)
 
 
 def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: int,
-                level: float) -> pd.DataFrame:
-    data = _prepare(responses, drivers, by=by, target=None)
+                level: float, scales: Mapping[str, tuple[int, int]] | None = None
+                ) -> pd.DataFrame:
+    data = _prepare(responses, drivers, by=by, target=None, scales=scales)
     st = _unit_stats(data, np.ones(len(data.unit)))
     low, high = t_interval(st.mean, st.var, st.n, level)
     k, p = st.n.shape
@@ -617,26 +640,29 @@ def _benchmark(st: _Stats, kind: str, quantile: float) -> np.ndarray:
 
 
 def _uplift(eta: np.ndarray, xc: np.ndarray, unit_c: np.ndarray, raise_by: np.ndarray,
-            slopes: np.ndarray, w_c: np.ndarray, cap: float, n_units: int) -> np.ndarray:
+            slopes: np.ndarray, w_c: np.ndarray, cap, n_units: int) -> np.ndarray:
     """NPS points gained per unit x driver by raising each driver on its own.
 
-    ``raise_by`` is K x p (the gaps); ``slopes`` p x 2; rows are complete cases.
+    ``raise_by`` is K x p (the gaps); ``slopes`` p x 2; rows are complete cases; ``cap`` the
+    top of each driver's scale (p, or one number for all).
     """
     base = _net_score(eta)
+    cap = np.broadcast_to(np.asarray(cap, dtype=float), (xc.shape[1],))
     with np.errstate(invalid="ignore", divide="ignore"):
         denom = np.bincount(unit_c, weights=w_c, minlength=n_units)
         out = np.empty((n_units, xc.shape[1]))
         for j in range(xc.shape[1]):  # one vectorised pass per driver
-            delta = np.minimum(xc[:, j] + raise_by[unit_c, j], cap) - xc[:, j]
+            delta = np.minimum(xc[:, j] + raise_by[unit_c, j], cap[j]) - xc[:, j]
             gain = _net_score(eta + delta[:, None] * slopes[j]) - base
             out[:, j] = 100.0 * np.bincount(unit_c, weights=w_c * gain, minlength=n_units) / denom
     return out
 
 
 def _joint_uplift(eta: np.ndarray, xc: np.ndarray, unit_c: np.ndarray, raise_by: np.ndarray,
-                  slopes: np.ndarray, w_c: np.ndarray, cap: float, n_units: int) -> np.ndarray:
-    """NPS points gained per unit by raising all drivers at once by ``raise_by`` (K x p)."""
-    delta = np.minimum(xc + raise_by[unit_c], cap) - xc
+                  slopes: np.ndarray, w_c: np.ndarray, cap, n_units: int) -> np.ndarray:
+    """NPS points gained per unit by raising all drivers at once by ``raise_by`` (K x p);
+    ``cap`` as in :func:`_uplift`."""
+    delta = np.minimum(xc + raise_by[unit_c], np.asarray(cap, dtype=float)) - xc
     gain = _net_score(eta + delta @ slopes) - _net_score(eta)
     with np.errstate(invalid="ignore", divide="ignore"):
         return 100.0 * (np.bincount(unit_c, weights=w_c * gain, minlength=n_units)
@@ -680,6 +706,8 @@ class GrowthResult:
         bootstrap standard errors ``se_detractor``/``se_promoter``.
     uplift_draws
         Bootstrap draws of the uplift, shape (n_boot, dealers, drivers), or None.
+    scales
+        ``{driver: (low, high)}``: the scale each driver's ``current`` and ``benchmark`` are in.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -697,6 +725,7 @@ class GrowthResult:
     max_zones: int
     nonconverged: int = 0
     uplift_draws: np.ndarray | None = field(default=None, repr=False)
+    scales: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def top(self, n: int | None = None, *, max_zones: int | None = None) -> pd.DataFrame:
         """The ``n`` dealers with the most NPS associated with closing their zones, and the zones.
@@ -775,6 +804,7 @@ def growth_zones(
     min_n: int | None = None,
     params: dict | None = None,
     n_jobs: int = 1,
+    scales: Mapping[str, tuple[int, int]] | None = None,
 ) -> GrowthResult:
     """Growth zones: for every dealer x driver, the modelled NPS uplift of closing its gap.
 
@@ -808,14 +838,19 @@ def growth_zones(
         once, on every core, before its reports start). The draws and every number are the
         same for any ``n_jobs``: each process starts from the generator's state at its
         first draw.
+    scales
+        ``{driver: (low, high)}``: the scale each driver was rated on
+        (:func:`analysis.ingest.rating_scales`). Ratings are checked against their driver's
+        scale and a raised rating stops at its top; current ratings and benchmarks stay in
+        the driver's scale. Default: params/drivers.yaml ``rating_scale`` for every driver.
 
     Returns
     -------
     GrowthResult
     """
     opts = _zone_options(drivers=drivers, target=target, top=top, benchmark=benchmark,
-                         n_boot=n_boot, level=level, min_n=min_n, params=params)
-    data = _prepare(responses, list(opts.drivers), by=by, target=opts.target)
+                         n_boot=n_boot, level=level, min_n=min_n, params=params, scales=scales)
+    data = _prepare(responses, list(opts.drivers), by=by, target=opts.target, scales=scales)
     fit = _fit_zones(data, opts, random_state, n_jobs=max(1, int(n_jobs)))
     return _zone_result(data, opts, fit, by=by)
 
@@ -835,12 +870,17 @@ class _ZoneOptions:
     min_uplift: float
     quantile: float      # the benchmark's quantile of dealer shrunk means
     q: float             # the false discovery rate of the zone test (params/flags.yaml)
-    cap: float           # the rating scale's maximum: a raised rating stops there
+    scales: tuple[tuple[int, int], ...]  # each driver's (low, high): ratings are in it
     model: dict          # NPSLogit's ridge, max_iter and tol
+
+    @property
+    def cap(self) -> np.ndarray:
+        """Each driver's scale maximum: a raised rating stops there."""
+        return np.array([high for _, high in self.scales], dtype=float)
 
 
 def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
-                  params) -> _ZoneOptions:
+                  params, scales=None) -> _ZoneOptions:
     cfg = params_or("growth", params)
     defaults = load_params("nps")
     drivers = _resolve_drivers(drivers)
@@ -860,7 +900,7 @@ def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
         min_n=min_n, top=int(top), max_zones=int(cfg["max_zones"]),
         min_uplift=cfg["min_uplift"], quantile=cfg["benchmark"]["top_quantile"],
         q=float(cfg.get("q", load_params("flags")["q"])),
-        cap=float(load_params("drivers")["rating_scale"]["max"]),
+        scales=tuple(_scale_pairs(drivers, scales)),
         model={key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")})
 
 
@@ -1142,5 +1182,6 @@ def _zone_result(data: _Data, opts: _ZoneOptions, fit: _ZoneFit, *, by: str) -> 
                         benchmark=opts.benchmark, level=opts.level, n_boot=opts.n_boot,
                         n_fit=fit.n_fit, n_dropped=len(data.unit) - fit.n_fit, top_n=opts.top,
                         max_zones=opts.max_zones, nonconverged=fit.nonconverged,
-                        uplift_draws=fit.draws)
+                        uplift_draws=fit.draws,
+                        scales=dict(zip(opts.drivers, opts.scales, strict=True)))
 

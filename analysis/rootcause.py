@@ -501,6 +501,9 @@ class RootCauseModel(ClusterMixin, BaseEstimator):
         range of k, the k with the largest relative eigengap of the normalised Laplacian wins.
         """
         c = self._p["clustering"]
+        # no eigengap is scored when the sample is too small for the spectral step: every
+        # path out of here leaves the scores the fit reads (k_scores_)
+        self._k_rows = _EMPTY_K_SCORES
         sample = _weighted_sample(w, int(c["spectral_sample"]), rng)
         zs = z[sample]
         ks_list = list(ks) if isinstance(ks, range) else [int(ks)]
@@ -531,7 +534,6 @@ class RootCauseModel(ClusterMixin, BaseEstimator):
 
     def _fit_free(self, z, w, rng):
         c = self._p["clustering"]
-        self._k_rows = _EMPTY_K_SCORES
         if self.n_clusters == "auto":
             lo, hi = c["k_range"]
             labels, centres = self._cluster(z, w, range(lo, hi + 1), rng)

@@ -601,8 +601,12 @@ def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[st
 
 
 def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
-    """Attach dealer_name, region and city to a frame keyed by dealer_id."""
-    extra = [c for c in ("dealer_name", "region", "city") if c not in frame]
+    """Attach dealer_name, region and city to a frame keyed by dealer_id.
+
+    A column the dealers table lacks (a dealers export without a city) is not attached: the
+    sections that need it say so (:mod:`analysis.coverage`).
+    """
+    extra = [c for c in ("dealer_name", "region", "city") if c not in frame and c in dealers]
     return frame.merge(dealers[["dealer_id", *extra]], on="dealer_id", how="left",
                        validate="many_to_one")
 

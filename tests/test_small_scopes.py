@@ -12,7 +12,8 @@ import pytest
 
 from analysis.__main__ import main
 from analysis.report import batch, charts, sections
-from analysis.report.book import ReportBook, SectionsFailed
+from analysis.report import labels as L
+from analysis.report.book import ReportBook, SectionsFailed, html_escape
 from analysis.synthetic import make_network
 
 MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dealers",
@@ -100,7 +101,9 @@ def test_a_scope_without_an_optional_table(monkeypatch, data, table):
         html, _, _ = render(monkeypatch, replace(data, **{table: value}),
                             ["summary", "headline", "response_rates", "red_flags",
                              "incident_section", "repeat_repairs"])
-        assert "data for" in html  # the section says in one line what is missing
+        # the section says in one line what is missing and what would fill it
+        line = L.text("coverage", f"no_{table}", language="en", period=data.month)
+        assert html_escape(line) in html
 
 
 def test_a_dealer_missing_from_the_dealers_table(monkeypatch, data):

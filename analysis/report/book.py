@@ -202,6 +202,15 @@ class ReportBook:
         small = f"<p style='font-size:85%;color:#555'>{html_escape(note)}</p>" if note else ""
         display(HTML(f"<{tag} class='summary'>{body}</{tag}>{small}"))
 
+    def coverage_line(self, need, month: str) -> str:
+        """The catalogue's ``coverage`` line of a verdict of :mod:`analysis.coverage` (what is
+        missing and what would fill it), in the book's language."""
+        drivers = ", ".join(L.driver_labels(self.language).values())
+        return self.text("coverage", need.reason, month=F.month(month), period=month,
+                         drivers=drivers,
+                         found=F.MISSING if need.found is None else F.count(need.found),
+                         needed=F.MISSING if need.needed is None else F.count(need.needed))
+
     def note(self, text: str) -> None:
         """Display one line of plain text, escaped."""
         from IPython.display import HTML, display
@@ -222,8 +231,11 @@ class ReportBook:
         try:
             yield self
         except SectionDataMissing as missing:
-            self.note(self.text("notes", "no_data", month=missing.month,
-                                what=L.name("data", missing.what, language=self.language)))
+            if missing.need is not None:
+                self.note(self.coverage_line(missing.need, missing.month))
+            else:
+                self.note(self.text("notes", "no_data", month=missing.month,
+                                    what=L.name("data", missing.what, language=self.language)))
         except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
             if not self.keep_going:
                 raise

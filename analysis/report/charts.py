@@ -326,9 +326,13 @@ def _cause_text(cause, label, language: str | None) -> str:
 
 
 def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top: int = 12,
-                language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+                language: str | None = None, ax: plt.Axes | None = None,
+                scales: Mapping[str, tuple[int, int]] | None = None) -> plt.Axes:
     """Growth zones as a dot plot: each dealer's weak driver from its current rating to the
     benchmark, labelled with the modelled NPS uplift.
+
+    Ratings stay in each driver's own scale (``scales``, :attr:`GrowthResult.scales`): when
+    the drawn drivers' scales differ, each label carries its scale and the axis says so.
 
     ``data`` is :meth:`analysis.growth.GrowthResult.top` (``rank``, ``dealer_id``,
     ``driver``, ``current``, ``benchmark``, ``uplift``); the first zone of the ``top``
@@ -339,7 +343,9 @@ def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top:
     ax = style.new_axes(ax, height=0.34 * len(frame) + 1.4)
     if frame.empty:
         return _thin(ax, language, _t("growth_title", language))
-    labels = L.driver_labels(language)
+    from analysis.report.tables import driver_labels
+
+    labels = driver_labels(frame["driver"].unique(), scales=scales, language=language)
     names = (frame["dealer_id"].map(dealers.set_index("dealer_id")["dealer_name"])
              .fillna(frame["dealer_id"]) if dealers is not None else frame["dealer_id"])
     y = np.arange(len(frame))[::-1]
@@ -357,9 +363,21 @@ def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top:
     lo = float(np.nanmin(frame[["current", "benchmark"]].to_numpy()))
     hi = float(np.nanmax(frame[["current", "benchmark"]].to_numpy()))
     ax.set_xlim(lo - 0.2, hi + 0.25 * (hi - lo + 0.5) + 0.6)
-    ax.set(xlabel=_t("rating", language), ylabel="", title=_t("growth_title", language))
+    ax.set(xlabel=_rating_axis(frame["driver"].unique(), scales, language), ylabel="",
+           title=_t("growth_title", language))
     ax.legend(loc="lower right", fontsize="small")
     return ax
+
+
+def _rating_axis(drivers, scales, language: str | None) -> str:
+    """The axis of drivers' mean ratings: their one scale, or "scale shown per driver"."""
+    from analysis.coverage import scale_of
+
+    found = {scale_of(d, scales) for d in drivers}
+    if len(found) > 1:
+        return _t("rating_per_driver", language)
+    (low, high), = found or {scale_of("", None)}
+    return _t("rating_scale", language, low=low, high=high)
 
 
 def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
@@ -548,8 +566,13 @@ def importance_performance(
     labels: Mapping[str, str] | None = None,
     language: str | None = None,
     ax: plt.Axes | None = None,
+    scales: Mapping[str, tuple[int, int]] | None = None,
 ) -> plt.Axes:
     """Scatter of drivers by performance (x) and importance (y) with mean cross-hairs.
+
+    When ``scales`` rate the drivers on different scales (booking 1-5, staff 0-10), x is
+    each mean rating as a share of its own scale (the table's ``position``), for drawing only:
+    the axis says so and each driver's label carries its mean in its own scale.
 
     Parameters
     ----------
@@ -560,24 +583,32 @@ def importance_performance(
     ax
         Axes to draw on; a new figure by default. The figure is neither shown nor saved.
     """
+    from analysis.coverage import scale_of
     from analysis.drivers import QUADRANTS
 
     ax = style.new_axes(ax, width=7.5, height=4.0)
     labels = L.driver_labels(language) if labels is None else labels
     quadrants = L.names("quadrants", language=language)
+    mixed = (scales is not None and "position" in table
+             and len({scale_of(d, scales) for d in table["driver"]}) > 1)
+    x = "drawn"
     data = table.assign(quadrant=table["quadrant"].astype(str).map(
-        lambda q: quadrants.get(q, q)))
-    sns.scatterplot(data=data, x="performance", y="importance", hue="quadrant",
+        lambda q: quadrants.get(q, q)),
+        drawn=100 * table["position"] if mixed else table["performance"])
+    sns.scatterplot(data=data, x=x, y="importance", hue="quadrant",
                     hue_order=[quadrants.get(q, q) for q in QUADRANTS], s=80, ax=ax)
-    ax.axvline(table["performance"].mean(), color="grey", linestyle="--", linewidth=1)
+    ax.axvline(data[x].mean(), color="grey", linestyle="--", linewidth=1)
     ax.axhline(table["importance"].mean(), color="grey", linestyle="--", linewidth=1)
-    for row in table.itertuples(index=False):  # one label per driver, a handful at most
+    for row in data.itertuples(index=False):  # one label per driver, a handful at most
         text = labels.get(row.driver, row.driver)
-        ax.annotate(text, (row.performance, row.importance), xytext=(5, 5),
+        if mixed:  # the mean in the driver's own scale, beside the drawn share
+            low, high = scale_of(row.driver, scales)
+            text += f" {F.number(row.performance, 1)} ({low}–{high})"
+        ax.annotate(text, (getattr(row, x), row.importance), xytext=(5, 5),
                     textcoords="offset points", fontsize=9)
     if ax.get_legend() is not None:
         ax.get_legend().set_title(L.column("quadrant", language=language))
-    ax.set_xlabel(_t("performance", language))
+    ax.set_xlabel(_t("performance_position" if mixed else "performance", language))
     ax.set_ylabel(_t("importance", language))
     ax.set_title(_t("importance_performance_title", language))
     return ax

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import store, tables
+from analysis import coverage, store, tables
+from analysis.coverage import Need
 from analysis.engine import Engine, get_engine
 from analysis.report import labels as L
 
@@ -18,12 +20,19 @@ class SectionDataMissing(LookupError):
     """A report section's data is absent; the section says so in one line instead of failing.
 
     ``what`` is a key of the catalogue's ``data`` group (a table such as ``cases``, or
-    ``css_ratings``); the book names it in the report's language.
+    ``css_ratings``); the book names it in the report's language. ``need`` is the verdict of
+    :mod:`analysis.coverage` when it decided (``what`` is then its reason): the book shows the
+    catalogue's ``coverage`` line, which says what is missing and what would fill it.
     """
 
-    def __init__(self, what: str, month: str) -> None:
-        self.what, self.month = what, month
-        super().__init__(f"No {what.replace('_', ' ')} data for {month} in this data set.")
+    def __init__(self, what: str, month: str, *, need: Need | None = None) -> None:
+        self.what, self.month, self.need = what, month, need
+        if need is None:
+            message = f"No {what.replace('_', ' ')} data for {month} in this data set."
+        else:
+            counts = "" if need.found is None else f" ({need.found} of {need.needed} needed)"
+            message = f"{need.section}: {need.reason.replace('_', ' ')}{counts} in {month}."
+        super().__init__(message)
 
 
 # the tables a report can do without (its sections then say the data is missing)
@@ -54,6 +63,10 @@ class ReportData:
     network_dealers: pd.DataFrame | None = None
     engine: Engine | None = field(default=None, compare=False, repr=False)
     dealer_id: str | None = None
+    # the scale each driver was rated on, {driver: (low, high)}
+    # (analysis.ingest.rating_scales); empty: params/drivers.yaml rating_scale for every driver
+    scales: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    _needs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def engine_source(self, table: str = "responses") -> dict:
         """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
@@ -106,6 +119,40 @@ class ReportData:
     def current(self) -> pd.DataFrame:
         """Responses of the report month only."""
         return self.responses.loc[self.responses["month"] == self.month]
+
+    def coverage(self) -> pd.DataFrame:
+        """What this scope's data allows, section by section (:func:`analysis.coverage.assess`
+        on the report's tables and month; once per report data)."""
+        if "frame" not in self._needs:
+            tables_ = {name: getattr(self, name) for name in ("responses", "dealers",
+                                                              *OPTIONAL_TABLES)}
+            if not self.is_network:
+                # the growth model spans the network: its dealers count, not the region's
+                tables_["network"] = self.network
+            self._needs["frame"] = coverage.assess(tables_, month=self.month,
+                                                   network=self.is_network)
+        return self._needs["frame"]
+
+    def need(self, section: str) -> Need:
+        """The verdict of one section (a name of :data:`analysis.coverage.SECTIONS`)."""
+        return coverage.verdict(self.coverage(), section)
+
+    def require_section(self, section: str) -> Need:
+        """Raise :class:`SectionDataMissing` carrying the coverage verdict when ``section``'s
+        data does not allow it; else return the verdict."""
+        verdict = self.need(section)
+        if not verdict.ok:
+            raise SectionDataMissing(verdict.reason, self.month, need=verdict)
+        return verdict
+
+    def rated_drivers(self, frame: pd.DataFrame | None = None) -> tuple[str, ...]:
+        """The drivers rated often enough in ``frame`` (default: the month's answers) to enter
+        an analysis (:func:`analysis.coverage.rated_drivers`)."""
+        return coverage.rated_drivers(self.current if frame is None else frame)
+
+    def scale(self, driver: str) -> tuple[int, int]:
+        """The scale ``driver`` was rated on (params/drivers.yaml's when not recorded)."""
+        return coverage.scale_of(driver, self.scales)
 
     def require(self, *tables: str) -> None:
         """Raise :class:`SectionDataMissing` naming the first absent or empty table."""
@@ -163,6 +210,9 @@ def load_report_data(
         # in a batch, read once for every regional report
         network = shared.network_responses(data_dir, months,
                                            lambda: responses_of(None, network_dealers))
+    from analysis.ingest import rating_scales
+
     return ReportData(region, month, months, dealers, responses, **optional,
                       data_dir=data_dir, network_responses=network,
-                      network_dealers=network_dealers, engine=get_engine(engine))
+                      network_dealers=network_dealers, engine=get_engine(engine),
+                      scales=rating_scales(data_dir))

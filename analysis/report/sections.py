@@ -125,9 +125,13 @@ def headline(book: ReportBook, data: ReportData) -> None:
             data.responses, month=data.month, invitations=data.invitations,
             label=_scope_label(book, data), language=lang, rule=rule))
         monthly = _monthly(data)
-        book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
-            "charts", "nps_by_month_title", first=F.month(data.months[0]),
-            last=F.month(data.month))))
+        trend = data.need("trend")
+        if not trend.ok:  # no change to show: say why, in the coverage's words
+            book.note(book.coverage_line(trend, data.month))
+        if len(monthly) > 1:
+            book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
+                "charts", "nps_by_month_title", first=F.month(data.months[0]),
+                last=F.month(data.month))))
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
         book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
@@ -176,7 +180,9 @@ def _summary_headline(book: ReportBook, data: ReportData):
     values = dict(nps=F.nps(now["nps"]), interval=F.interval(now["nps_low"], now["nps_high"],
                                                             sign=True),
                   month=F.month(data.month))
-    if len(monthly) < 2 or F.is_missing(now.get("change_vs_previous")):
+    if len(monthly) < 2:
+        return book.text("summary", "headline_first_month", **values), []
+    if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
     real = bool(rules.significant(monthly.tail(1), "change", rule=_rule(data)).iloc[0])
     change = float(now["change_vs_previous"])
@@ -189,6 +195,9 @@ def _summary_headline(book: ReportBook, data: ReportData):
 
 
 def _summary_dealers(book: ReportBook, data: ReportData):
+    # "steady" or "moved" are claims about a change: they need two dealers and a month before
+    if not (data.need("dealers").ok and data.need("trend").ok):
+        return None, []
     ranking = _ranking(data)
     moved = ranking.loc[rules.significant(ranking, "change", rule=_rule(data))].sort_values(
         "change_vs_previous")
@@ -251,6 +260,8 @@ def _causes(data: ReportData, month: str):
 
 
 def _summary_cause(book: ReportBook, data: ReportData):
+    if not data.need("root_causes").ok:
+        return None, []
     impact = _memo(data, "impact", lambda: _causes(data, data.month))
     if impact is None or impact.empty:
         return None, []
@@ -272,6 +283,8 @@ def _summary_cause(book: ReportBook, data: ReportData):
 
 
 def _summary_growth(book: ReportBook, data: ReportData):
+    if not data.need("growth_zones").ok:
+        return None, []
     result = shared.growth_result(data)
     top = result.top()
     if not data.is_network:
@@ -280,7 +293,9 @@ def _summary_growth(book: ReportBook, data: ReportData):
     if top.empty:
         return None, []
     names = data.all_dealers.set_index("dealer_id")["dealer_name"]
-    drivers_ = L.driver_labels(book.language)
+    # current -> benchmark in the driver's own scale, named with it when the scales differ
+    drivers_ = tables.driver_labels(result.drivers, scales=result.scales,
+                                    language=book.language)
     items, actions = [], []
     for row in top.itertuples(index=False):
         dealer = _mask(names.get(row.dealer_id, row.dealer_id))
@@ -293,6 +308,8 @@ def _summary_growth(book: ReportBook, data: ReportData):
 
 
 def _summary_flags(book: ReportBook, data: ReportData):
+    if not data.need("red_flags").ok:
+        return None, []
     data.require("cases")
     sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
     n = int(sla.network.iloc[0]["open_overdue"])
@@ -327,6 +344,7 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
     """Responses and response rate (responses / invitations) by month and touchpoint."""
     lang = book.language
     with book.section(book.text("sections", "response_rates")):
+        data.require_section("response_rates")
         data.require("invitations")
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
                               invitations=data.invitations)
@@ -337,7 +355,12 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
 
 
 def regions(book: ReportBook, data: ReportData) -> None:
-    """The regions side by side (the network's report only)."""
+    """The regions side by side (the network's report only; one line when the network has a
+    single region)."""
+    if not data.need("regions").ok:
+        with book.section(book.text("sections", "regions")):
+            data.require_section("regions")
+        return
     _by_group(book, data, "region", "regions")
 
 
@@ -346,6 +369,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
     small samples marked), then the dealer table."""
     lang = book.language
     with book.section(book.text("sections", "dealers")):
+        data.require_section("dealers")
         ranking = _ranking(data)
         monthly = _monthly(data)
         rule = _rule(data)
@@ -363,24 +387,28 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
     """Which drivers move NPS (LMG share with intervals), this month beside the last."""
     lang = book.language
     with book.section(book.text("sections", "loyalty_drivers")):
+        data.require_section("loyalty_drivers")
+        # the drivers the export rates (all of them, or the ones it has)
+        rated = list(data.rated_drivers())
+        every = rated == drivers.driver_names()
         # answers cluster within dealers: the bootstrap resamples dealers (params/drivers.yaml)
         cluster = _driver_cluster()
         current = drivers.relative_importance(
-            data.current, target="nps", drivers=drivers.driver_names(), n_boot=n_boot,
+            data.current, target="nps", drivers=rated, n_boot=n_boot,
             random_state=0, cluster=cluster)
         # the network's importance by month is fitted once per batch (shared)
-        by_month = (shared.network_importance(data, n_boot=n_boot, cluster=cluster)
+        by_month = (shared.network_importance(data, n_boot=n_boot, cluster=cluster,
+                                              drivers=tuple(rated))
                     if data.is_network
                     else drivers.importance_by_period(data.responses, period="M",
                                                       n_boot=n_boot, random_state=0,
-                                                      cluster=cluster))
+                                                      cluster=cluster, drivers=rated))
         previous = str(pd.Period(data.month, freq="M") - 1)
         rule = _rule(data)
         # the change the report stars: the same frame as the report's family of tests
-        change = (_star_tables(data)["driver importance change"] if n_boot == 200
-                  else stars.importance_tests(drivers.importance_change(
-                      data.responses, period="M", n_boot=n_boot, random_state=0,
-                      cluster=cluster)))
+        # (which tests every driver); on the rated drivers alone it is computed here
+        change = (_star_tables(data)["driver importance change"] if n_boot == 200 and every
+                  else _importance_change(data, rated, n_boot=n_boot, cluster=cluster))
         changed = ([] if change is None else
                    change.loc[rules.significant(change, "change", rule=rule), "driver"])
         book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
@@ -394,15 +422,32 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
                                        "change_p_adj": "p_adj"}), language=lang, rule=rule))
 
 
+def _importance_change(data: ReportData, rated: list[str], *, n_boot: int, cluster):
+    """The importance change of the rated drivers, or None without a month before."""
+    if not data.need("trend").ok:
+        return None
+    try:
+        return stars.importance_tests(drivers.importance_change(
+            data.responses, drivers=rated, period="M", n_boot=n_boot, random_state=0,
+            cluster=cluster))
+    except (drivers.DriverDataError, ValueError):  # too few answers in one of the months
+        return None
+
+
 def importance_performance(book: ReportBook, data: ReportData) -> None:
-    """The importance-performance map of the report month."""
+    """The importance-performance map of the report month: each driver's mean in its own
+    scale; drivers rated on different scales meet on the share of their scale."""
     lang = book.language
     with book.section(book.text("sections", "importance_performance")):
-        table = drivers.importance_performance(data.current)
-        book.chart(charts.importance_performance(table, language=lang))
+        data.require_section("importance_performance")
+        rated = list(data.rated_drivers())
+        scales = {d: data.scale(d) for d in rated}
+        table = drivers.importance_performance(data.current, drivers=rated, scales=scales)
+        book.chart(charts.importance_performance(table, language=lang, scales=scales))
         # the map names every driver in its quadrant: the numbers are for the workbook
         book.show(_title(book, "importance_performance"),
-                  tables.importance_performance_table(table, language=lang), html=False)
+                  tables.importance_performance_table(table, language=lang, scales=scales),
+                  html=False)
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
@@ -414,6 +459,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
     are the clusters of the month's comments (also the network's model)."""
     lang = book.language
     with book.section(book.text("sections", "root_causes")):
+        data.require_section("root_causes")
         learned = _learned(data)
         impact = _memo(data, "impact", lambda: _causes(data, data.month))
         if impact is None or impact.empty:
@@ -472,6 +518,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     top_n = int(load_params("growth")["top"])
     with book.section(book.text("sections", "growth_zones", n=top_n)):
+        data.require_section("growth_zones")
         zones = shared.growth_result(data)
         book.note(_growth_note(book, zones))
         # a region's report keeps its own dealers, ranked within the whole network
@@ -484,15 +531,17 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         leaders = zones.top()
         if only is not None:
             leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
-        book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang))
+        book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang,
+                                      scales=zones.scales))
         book.show(_title(book, "growth_top", n=top_n), top)
         _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(_title(book, "growth_table"), tables.growth_table(
             zones, dealers=data.all_dealers, only=only, language=lang), html=False)
-        ranking = growth.rank_dealers_by_driver(data.responses)
+        ranking = growth.rank_dealers_by_driver(data.responses, drivers=list(zones.drivers),
+                                                scales=zones.scales)
         book.show(_title(book, "driver_ranking"), tables.driver_ranking_table(
-            ranking, dealers=data.dealers, language=lang), html=False)
+            ranking, dealers=data.dealers, language=lang, scales=zones.scales), html=False)
 
 
 def _growth_note(book: ReportBook, zones) -> str:
@@ -532,6 +581,7 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
 def css_index(book: ReportBook, data: ReportData) -> None:
     """The CSS weighted index per dealer vs previous month, region and nation."""
     with book.section(book.text("sections", "css")):
+        data.require_section("css_index")
         attrs = list(load_params("css")["attributes"])
         if not set(attrs) <= set(data.responses) or data.current[attrs].isna().all().all():
             raise SectionDataMissing("css_ratings", data.month)
@@ -553,6 +603,7 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     hours = load_params("operations")["red_flags"]["sla_hours"]
     with book.section(book.text("sections", "red_flags", hours=f"{hours:g}")):
+        data.require_section("red_flags")
         data.require("cases")
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
@@ -575,6 +626,7 @@ def _sla_note(book: ReportBook, sla: cases.SlaReport) -> str:
 def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> None:
     """Promoters who praise named staff or the dealer, quotes masked."""
     with book.section(book.text("sections", "golden_stars")):
+        data.require_section("golden_stars")
         stars = cases.golden_stars(data.current, dealers=data.dealers)
         book.show(_title(book, "golden_stars"), tables.golden_star_table(
             stars, per_dealer=per_dealer, language=book.language), max_rows=5)
@@ -584,6 +636,7 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
     """Complaints and thanks by channel and category, long-service reasons, closure SLA."""
     lang = book.language
     with book.section(book.text("sections", "incidents")):
+        data.require_section("incidents")
         data.require("incidents")
         inc = incidents.incident_report(data.incidents, month=data.month)
         book.note(_incident_note(book, inc))
@@ -620,6 +673,7 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
     """Repeat repairs within the window by VIN, KPI by mechanic and foreman, survey reviews."""
     lang = book.language
     with book.section(book.text("sections", "repeat_repairs")):
+        data.require_section("repeat_repairs")
         data.require("repair_orders")
         rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers)
         book.note(_repeat_note(book, rr))
@@ -653,6 +707,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
     comparable dealers without such an action (difference in differences)."""
     lang = book.language
     with book.section(book.text("sections", "actions")):
+        data.require_section("actions")
         data.require("actions")
         month_end = pd.Period(data.month, freq="M").end_time
         by = ("region",) if data.is_network else ("dealer_id",)
@@ -696,6 +751,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
     category, and what the detractors cost in workshop visits (value at stake)."""
     lang = book.language
     with book.section(book.text("sections", "customers")):
+        data.require_section("customers")
         data.require("repair_orders")
         loop = load_params("loop")
         flow = retention.customer_flow(data.repair_orders)
@@ -745,6 +801,7 @@ def survey_funnel(book: ReportBook, data: ReportData) -> None:
     """The call centre's funnel: contacts attempted, reached and answered by channel."""
     lang = book.language
     with book.section(book.text("sections", "funnel")):
+        data.require_section("survey_funnel")
         data.require("contacts")
         month = data.contacts.loc[data.contacts["month"] == data.month]
         if month.empty:

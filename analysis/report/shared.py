@@ -132,26 +132,58 @@ def _growth_columns() -> tuple[str, ...]:
     return ("dealer_id", "region", "nps", *drivers.driver_names())
 
 
-def growth_result(data, *, directory=None, n_jobs: int = 1):
-    """The growth model on the whole network's months (:func:`analysis.growth.growth_zones`);
-    ``n_jobs`` processes share its bootstrap (the same numbers for any count)."""
-    from analysis import growth
+def growth_need(data):
+    """Whether the network's data allows the growth model (:mod:`analysis.coverage`: driver
+    ratings and at least two dealers in the report month), and on which drivers: the
+    verdict and the drivers rated often enough over the model's months."""
+    from analysis import coverage
 
-    return cached("growth", lambda: growth.growth_zones(data.network, random_state=0,
-                                                        n_jobs=n_jobs),
+    memo = getattr(data, "_needs", None)  # a ReportData remembers it (several callers ask)
+    if memo is not None and "growth" in memo:
+        return memo["growth"]
+    verdict = coverage.need({"responses": data.network, "dealers": data.all_dealers},
+                            "growth_zones", month=data.month)
+    found = verdict, coverage.rated_drivers(data.network)
+    if memo is not None:
+        memo["growth"] = found
+    return found
+
+
+def growth_result(data, *, directory=None, n_jobs: int = 1):
+    """The growth model on the whole network's months (:func:`analysis.growth.growth_zones`)
+    on the drivers the export rates, each in its own scale (``data.scales``); ``n_jobs``
+    processes share its bootstrap (the same numbers for any count).
+
+    Raises :class:`~analysis.report.data.SectionDataMissing` carrying the coverage verdict,
+    without fitting, when the data do not allow the model (no ratings, one dealer).
+    """
+    from analysis import growth
+    from analysis.report.data import SectionDataMissing
+
+    verdict, rated = growth_need(data)
+    if not verdict.ok:
+        raise SectionDataMissing(verdict.reason, data.month, need=verdict)
+    scales = dict(getattr(data, "scales", None) or {})
+    return cached("growth", lambda: growth.growth_zones(data.network, drivers=list(rated),
+                                                        random_state=0, n_jobs=n_jobs,
+                                                        scales=scales or None),
                   data_dir=data.data_dir,
-                  key=(data.months, _content(data.network, _growth_columns())),
+                  key=(data.months, rated, sorted(scales.items()),
+                       _content(data.network, _growth_columns())),
                   directory=directory)
 
 
 def cause_model(data, *, directory=None):
     """The root-cause model fitted on the whole network's comments of the report month, or
-    None when the month has no comments below the threshold."""
-    from analysis import rootcause
+    None when the month has too few distinct comments below the threshold
+    (:mod:`analysis.coverage`: the clustering is then not fitted)."""
+    from analysis import coverage, rootcause
 
     def fit():
         network = data.network
         current = network.loc[network["month"] == data.month]
+        if not coverage.need({"responses": current}, "root_causes", month=data.month).ok:
+            return None  # too few distinct comments to cluster: not fitted
         model = rootcause.make_model(random_state=0)
         try:
             rootcause.label_responses(current, model)
@@ -190,14 +222,19 @@ def learned_causes(data, *, directory=None):
 
 
 def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
+                       drivers: tuple[str, ...] | None = None,
                        directory=None) -> pd.DataFrame:
     """The whole network's driver importance by month (:func:`analysis.drivers.
-    importance_by_period`); ``cluster`` resamples its groups whole (the report passes
-    ``bootstrap_cluster`` of params/drivers.yaml)."""
-    from analysis import drivers
+    importance_by_period`) of ``drivers`` (default: every driver of params/drivers.yaml);
+    ``cluster`` resamples its groups whole (the report passes ``bootstrap_cluster`` of
+    params/drivers.yaml)."""
+    from analysis import drivers as drivers_
 
-    return cached("importance", lambda: drivers.importance_by_period(
-        data.network, period="M", n_boot=n_boot, random_state=0, cluster=cluster),
-        data_dir=data.data_dir, key=(data.months, n_boot, cluster, _content(data.network)),
+    chosen = tuple(drivers_.driver_names() if drivers is None else drivers)
+    return cached("importance", lambda: drivers_.importance_by_period(
+        data.network, period="M", n_boot=n_boot, random_state=0, cluster=cluster,
+        drivers=list(chosen)),
+        data_dir=data.data_dir,
+        key=(data.months, n_boot, cluster, chosen, _content(data.network)),
         directory=directory)
 

@@ -29,7 +29,7 @@ from analysis.report import rules
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
     "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
-    "driver_means_table", "funnel_table", "growth_value_table", "return_rate_table",
+    "driver_labels", "driver_means_table", "funnel_table", "mixed_scales", "growth_value_table", "return_rate_table",
     "value_at_stake_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
@@ -51,6 +51,28 @@ def _names(group: str, values: pd.Series, language: str | None) -> pd.Series:
     """Machine values (touchpoint codes, statuses, causes) as the catalogue names them."""
     known = L.names(group, language=language)
     return values.map(lambda v: v if F.is_missing(v) else known.get(str(v), v))
+
+
+def driver_labels(drivers: Iterable[str], *, scales=None,
+                  language: str | None = None) -> dict[str, str]:
+    """Each driver's name; with its scale, ``Booking (1–5)``, when ``scales``
+    (``{driver: (low, high)}``, :func:`analysis.ingest.rating_scales`) rate the drivers on
+    different scales: a reader then sees which scale each rating is in."""
+    from analysis.coverage import scale_of
+
+    drivers = list(drivers)
+    labels = L.driver_labels(language)
+    of = {d: scale_of(d, scales) for d in drivers}
+    if len(set(of.values())) <= 1:
+        return {d: labels.get(d, d) for d in drivers}
+    return {d: f"{labels.get(d, d)} ({of[d][0]}–{of[d][1]})" for d in drivers}
+
+
+def mixed_scales(drivers: Iterable[str], scales=None) -> bool:
+    """Whether ``drivers`` were rated on more than one scale."""
+    from analysis.coverage import scale_of
+
+    return len({scale_of(d, scales) for d in drivers}) > 1
 
 
 def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.DataFrame:
@@ -323,11 +345,13 @@ def _importance_stars(change: pd.DataFrame, rule) -> np.ndarray:
     return rules.significant(tests, "change", rule=rule).to_numpy()
 
 
-def importance_performance_table(table: pd.DataFrame, *, language: str | None = None
-                                 ) -> pd.DataFrame:
-    """:func:`analysis.drivers.importance_performance` with driver and quadrant names."""
-    labels = L.driver_labels(language)
-    return _rename(table.assign(driver=table["driver"].map(lambda d: labels.get(d, d)),
+def importance_performance_table(table: pd.DataFrame, *, language: str | None = None,
+                                 scales=None) -> pd.DataFrame:
+    """:func:`analysis.drivers.importance_performance` with driver and quadrant names; the
+    performance stays in each driver's scale (named with the driver when ``scales`` differ)."""
+    labels = driver_labels(table["driver"], scales=scales, language=language)
+    return _rename(table.drop(columns=["position"], errors="ignore").assign(
+                                driver=table["driver"].map(lambda d: labels.get(d, d)),
                                 quadrant=_names("quadrants", table["quadrant"].astype(str),
                                                 language)),
                    language, driver="driver", importance="importance",
@@ -420,8 +444,10 @@ def driver_ranking_table(
     by: str = "dealer_id",
     language: str | None = None,
     decimals: int | None = None,
+    scales=None,
 ) -> pd.DataFrame:
-    """The per-driver dealer ranking of :func:`analysis.growth.rank_dealers_by_driver`.
+    """The per-driver dealer ranking of :func:`analysis.growth.rank_dealers_by_driver`
+    (means in each driver's scale, named with the driver when ``scales`` differ).
 
     One row per driver x dealer, drivers in ``drivers`` order (default: the ranking's), best
     first: ``Driver``, ``Rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
@@ -431,7 +457,7 @@ def driver_ranking_table(
     """
     decimals = F.DECIMALS if decimals is None else decimals
     order = list(dict.fromkeys(ranking["driver"])) if drivers is None else list(drivers)
-    labels = L.driver_labels(language)
+    labels = driver_labels(order, scales=scales, language=language)
     c = L.columns(language)
     keys = ["period"] if "period" in ranking else []
     ranked = (ranking.loc[lambda d: d["driver"].isin(order)]
@@ -471,7 +497,9 @@ def growth_table(
     """The full dealer x driver table, numbers kept numeric (Excel); ``only`` keeps these
     dealers (ids). Sorted by dealer, then growth zones first by uplift."""
     decimals = F.DECIMALS if decimals is None else decimals
-    labels = L.driver_labels(language)
+    # current and benchmark are in each driver's own scale: named with it when they differ
+    labels = driver_labels(result.drivers, scales=getattr(result, "scales", None),
+                           language=language)
     c = L.columns(language)
     info = result.dealers.set_index(result.by)
     t = (_only(result.table, result.by, only)
