@@ -114,9 +114,10 @@ def _ingest(args: argparse.Namespace) -> int:
               + (", not both" if args.files else ""), file=sys.stderr)
         return 2
     if args.files and not args.table and not args.check:
-        print("error: --table is required with export files (dealers first, then the others; "
-              "responses may come first: their dealers are taken from them)", file=sys.stderr)
-        return 2
+        # survey answers are what a team sends first; other tables are named
+        print("--table responses assumed (name another table with --table: dealers, cases, "
+              "...)")
+        args.table = "responses"
     if args.demo and args.check:
         print("error: --check reads export files, not --demo", file=sys.stderr)
         return 2
@@ -166,8 +167,10 @@ def _ingest(args: argparse.Namespace) -> int:
     print(f"{len(records)} file(s) ingested into {processed}: {read} rows read, "
           f"{read - quarantined} accepted, {quarantined} quarantined"
           + (f"; {failed} file(s) could not be read" if failed else ""))
-    if records:
-        print(f"reports read it with: DEALER_VOICE_DATA={processed} make report")
+    if records and root is None:
+        print("next: make report (every report of the latest complete month, both languages)")
+    elif records:
+        print(f"next: .venv/bin/python -m analysis report --data {processed} --language ru en")
     return 1 if failed else 0
 
 

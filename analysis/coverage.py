@@ -109,27 +109,18 @@ def assess(
     out.append(Need("dealers", True) if n_dealers >= 2
                else Need("dealers", False, "one_dealer", n_dealers, 2))
 
-    present = [d for d in drivers if d in current and current[d].notna().any()]
-    min_rated = int(needs["rated_answers"])
-    # the analyses run on the drivers rated often enough, over the answers that rate them all
-    used = list(rated_drivers(current, drivers, params=params))
-    if not present:
-        ratings = Need("", False, "no_ratings", 0, min_rated)
-    elif not used:
-        most = int(current[present].notna().sum().max())
-        ratings = Need("", False, "few_ratings", most, min_rated)
-    else:
-        complete = int(current[used].notna().all(axis=1).sum())
-        ratings = (Need("", True) if complete >= min_rated
-                   else Need("", False, "few_ratings", complete, min_rated))
+    ratings = _ratings_need(current, drivers, params)
     out += [Need(s, ratings.ok, ratings.reason, ratings.found, ratings.needed)
             for s in ("loyalty_drivers", "importance_performance")]
-    # the growth model spans the network (a region's report passes it as ``network``)
+    # the growth model spans the network (a region's report passes it as ``network``): its
+    # ratings and dealers count, not the region's
     network_ = tables.get("network")
-    model_dealers = (int(network_.loc[_month_of(network_) == month, "dealer_id"].nunique())
-                     if _present(network_) else n_dealers)
-    if not ratings.ok:
-        out.append(Need("growth_zones", False, ratings.reason, ratings.found, ratings.needed))
+    model = network_.loc[_month_of(network_) == month] if _present(network_) else current
+    model_ratings = ratings if model is current else _ratings_need(model, drivers, params)
+    model_dealers = int(model["dealer_id"].nunique())
+    if not model_ratings.ok:
+        out.append(Need("growth_zones", False, model_ratings.reason, model_ratings.found,
+                        model_ratings.needed))
     elif model_dealers < 2:
         out.append(Need("growth_zones", False, "one_dealer", model_dealers, 2))
     else:
@@ -178,6 +169,22 @@ def _table_need(section: str, tables: Mapping[str, pd.DataFrame | None]) -> Need
         return None
     table, reason = _OWN_TABLE[section]
     return None if _present(tables.get(table)) else Need(section, False, reason)
+
+
+def _ratings_need(current: pd.DataFrame, drivers: tuple[str, ...], params: Mapping) -> Need:
+    """Whether the month's answers rate the drivers often enough for the driver analyses:
+    they run on the drivers rated often enough, over the answers that rate them all."""
+    min_rated = int(params["needs"]["rated_answers"])
+    present = [d for d in drivers if d in current and current[d].notna().any()]
+    used = list(rated_drivers(current, drivers, params=params))
+    if not present:
+        return Need("", False, "no_ratings", 0, min_rated)
+    if not used:
+        return Need("", False, "few_ratings", int(current[present].notna().sum().max()),
+                    min_rated)
+    complete = int(current[used].notna().all(axis=1).sum())
+    return (Need("", True) if complete >= min_rated
+            else Need("", False, "few_ratings", complete, min_rated))
 
 
 def _frame(needs: list[Need]) -> pd.DataFrame:

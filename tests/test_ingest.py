@@ -675,8 +675,9 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, root, capsys):
     assert code == 1 and "Traceback" not in captured.err
     assert captured.err.startswith(f"error: {bad}: no header row found")
     assert "good.csv (responses" in captured.out and "1 file(s) could not be read" in captured.out
-    assert main(["ingest", str(good), "--data", str(root)]) == 2
-    assert "--table is required" in capsys.readouterr().err
+    # without --table, an export is a survey export (what a team sends first)
+    assert main(["ingest", str(good), "--data", str(root), "--now", "2026-11-15 12:00"]) == 0
+    assert "--table responses assumed" in capsys.readouterr().out
     assert main(["ingest", "--demo", str(tmp_path / "nowhere"), "--data", str(root)]) == 1
     assert "not a demo network directory" in capsys.readouterr().err
 

@@ -26,8 +26,10 @@ import vendor_corpus  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "reports" / "monthly.py"
 # what a page must never show: a traceback, an exception's name, papermill's error banner
-ERROR_TEXT = re.compile(r"Traceback|Exception|Error\b|could not be computed|не удалось "
-                        r"рассчитать|<NA>|\bnan\b", re.I)
+ERROR_TEXT = re.compile(
+    r"Traceback \(most recent call last\)|\b[A-Z]\w*(Error|Exception)\b|An Exception was "
+    r"encountered|Execution using papermill|could not be computed|не удалось рассчитать|"
+    r"&lt;NA&gt;|<NA>|\bnan\b|\bNaN\b")
 
 
 def monthly_sections() -> list[str]:
@@ -166,5 +168,7 @@ def test_the_readme_example_goes_from_export_to_reports(tmp_path, capsys):
     for page in pages:
         html = page.read_text(encoding="utf-8")
         assert ERROR_TEXT.search(html) is None, page.name
-        assert html.count("<img") >= 8, page.name
+        # the network's page draws every section the export fills; a region of two dealers
+        # and 25 answers a month still has its trend, touchpoints and causes
+        assert html.count("<img") >= (8 if page.name.startswith("network") else 3), page.name
         assert page.name in index
