@@ -350,6 +350,9 @@ def _ranked_index(table: str, params: Mapping, index: Mapping[str, str]
     return out
 
 
+_BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+
+
 @dataclass(frozen=True)
 class _Matcher:
     """How header cells name columns: the ``--columns`` map first, then the aliases, then the
@@ -372,7 +375,15 @@ class _Matcher:
             return self.mapped[key], -2
         if key in self.index:
             return self.index[key], -1
-        return self.ranked.get(key)
+        if key in self.ranked:
+            return self.ranked[key]
+        # a unit or scale in brackets does not rename a column: "Оценка (0-10)", "Date (UTC)"
+        bare = normalize(_BRACKETED.sub(" ", str(name)))
+        if bare and bare != key:
+            if bare in self.index:
+                return self.index[bare], -1
+            return self.ranked.get(bare)
+        return None
 
     def by_wording(self, name: str, column: str = "nps") -> int:
         """0: not ``column``'s question; 1: its wording; 2: its wording and its scale."""
