@@ -25,3 +25,11 @@ def ingested_store(tmp_path_factory):
         return out / "processed"
 
     return build
+
+
+@pytest.fixture(scope="session")
+def six_dealer_store(ingested_store):
+    """The store of a six-dealer, two-region, three-month demo (seed 3): the small and thin
+    scopes of tests/test_small_scopes.py and tests/test_thin_data.py bend it."""
+    return ingested_store("six-dealers", make_network(
+        n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3))

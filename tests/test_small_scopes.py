@@ -9,12 +9,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from report_pages import render_sections
 
 from analysis.__main__ import main
 from analysis.report import batch, charts, sections
 from analysis.report import labels as L
 from analysis.report.book import ReportBook, SectionsFailed, html_escape
-from analysis.synthetic import make_network
 
 MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dealers",
            "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
@@ -23,9 +23,8 @@ MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dea
 
 
 @pytest.fixture(scope="module")
-def store(ingested_store):
-    return ingested_store("small", make_network(
-        n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3))
+def store(six_dealer_store):
+    return six_dealer_store
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +35,8 @@ def data(store):
 
 
 def render(monkeypatch, data, names=MONTHLY, language="en"):
-    """Every section on ``data``: the HTML shown, and the book."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    shown = []
-    monkeypatch.setattr("IPython.display.display",
-                        lambda obj: shown.append(getattr(obj, "data", obj)))
-    book = ReportBook(language)
-    for name in names:
-        getattr(sections, name)(book, data)
-    html = "".join(x for x in shown if isinstance(x, str))
-    images = sum(isinstance(x, bytes) for x in shown)
-    return html, images, book
+    """Every section on ``data`` with a strict book: the HTML shown, charts, and the book."""
+    return render_sections(monkeypatch, data, names, language=language)
 
 
 def _only_dealers(data, ids):

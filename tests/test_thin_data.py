@@ -15,10 +15,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from report_pages import render_sections
 
 from analysis import coverage, growth, rootcause, store
 from analysis.report import labels as L
-from analysis.report import sections, shared
+from analysis.report import shared
 from analysis.report.book import ReportBook, html_escape
 from analysis.report.data import SectionDataMissing, load_report_data
 from analysis.synthetic import make_network
@@ -32,9 +33,8 @@ LANGUAGES = ["en", "ru"]
 
 
 @pytest.fixture(scope="module")
-def base(ingested_store):
-    return ingested_store("thin", make_network(
-        n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3))
+def base(six_dealer_store):
+    return six_dealer_store
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +44,8 @@ def data(base):
 
 def render(monkeypatch, data, language, names=MONTHLY):
     """Every section on ``data`` with a strict book: the HTML shown, and the book."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    shown = []
-    monkeypatch.setattr("IPython.display.display",
-                        lambda obj: shown.append(getattr(obj, "data", obj)))
-    book = ReportBook(language)
-    try:
-        for name in names:
-            getattr(sections, name)(book, data)
-    finally:
-        from analysis.report import format as F
-
-        F.set_language("en")
-    return "".join(x for x in shown if isinstance(x, str)), book
+    html, _, book = render_sections(monkeypatch, data, names, language=language)
+    return html, book
 
 
 def line(data, section, language):

@@ -17,24 +17,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import vendor_corpus
+from report_pages import render_sections
 
 from analysis.__main__ import main
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import vendor_corpus  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "reports" / "monthly.py"
 # what a page must never show: a traceback, an exception's name, papermill's error banner
 ERROR_TEXT = re.compile(
     r"Traceback \(most recent call last\)|\b[A-Z]\w*(Error|Exception)\b|An Exception was "
     r"encountered|Execution using papermill|could not be computed|не удалось рассчитать|"
     r"&lt;NA&gt;|<NA>|\bnan\b|\bNaN\b")
-
-
-def monthly_sections() -> list[str]:
-    """The sections the report notebook calls, in its order (the notebook is the one list)."""
-    return re.findall(r"^\s*sections\.(\w+)\(book, data\)", NOTEBOOK.read_text(), re.M)
 
 
 @pytest.fixture(scope="module")
@@ -108,22 +101,8 @@ def test_sending_the_same_export_again_stores_nothing_new(corpus, stores, capsys
 
 
 def _render_all(monkeypatch, data, language: str) -> tuple[str, list[str]]:
-    import matplotlib
-
-    from analysis.report import sections
-    from analysis.report.book import ReportBook
-
-    matplotlib.use("Agg")
-    shown: list = []
-    monkeypatch.setattr("IPython.display.display",
-                        lambda obj: shown.append(getattr(obj, "data", obj)))
-    book = ReportBook(language, keep_going=True)
-    sections.title(book, data)
-    for name in monthly_sections():
-        if name == "regions" and not data.is_network:
-            continue
-        getattr(sections, name)(book, data)
-    return "".join(x for x in shown if isinstance(x, str)), book.failures
+    html, _, book = render_sections(monkeypatch, data, language=language, keep_going=True)
+    return html, book.failures
 
 
 @pytest.mark.parametrize("name", [b.__name__ for b in vendor_corpus.BUILDERS])
