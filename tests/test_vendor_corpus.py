@@ -151,3 +151,16 @@ def test_the_readme_example_goes_from_export_to_reports(tmp_path, capsys):
         # and 25 answers a month still has its trend, touchpoints and causes
         assert html.count("<img") >= (8 if page.name.startswith("network") else 3), page.name
         assert page.name in index
+
+
+def test_the_batch_fits_what_an_export_without_ratings_allows(corpus, stores, tmp_path):
+    """The batch's warm-up fits the network-wide models once; an export without driver
+    ratings has no growth model, and the cause model of its comments is still fitted once."""
+    from analysis import store
+    from analysis.report import batch
+
+    processed = stores["four_columns"] / "processed"
+    times = store.load("responses", columns=["responded_at"], data_dir=processed)
+    batch._warm(store.latest_complete_month(times), store.snapshot(processed), tmp_path)
+    assert list(tmp_path.glob("rootcause-*.pkl")), "the cause model was not fitted"
+    assert not list(tmp_path.glob("growth-*.pkl"))

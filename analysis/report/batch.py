@@ -424,7 +424,9 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
             side.start()
         try:
             # what every report needs; the network's importance is fitted by the network report
-            shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
+            # (and the growth model only where the data allow it: else its section says why)
+            if shared_fits.growth_need(data)[0].ok:
+                shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
             shared_fits.cause_model(data, directory=cache)
             # the regional reports' view of the whole network: the network report's answers
             shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
