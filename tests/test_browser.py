@@ -94,3 +94,29 @@ def test_every_report_reads_in_a_browser(reports):
                 assert html.with_suffix(".png").stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_the_month_index_opens_and_every_link_leads_to_a_file(reports):
+    """The index page of the month (issue 24, item 6): every page and workbook linked, each
+    link a file of the folder, readable in a browser."""
+    from playwright.sync_api import sync_playwright
+
+    index = reports[0].parent / "index.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox",
+                                                                    "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport=SCREEN)
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(index.resolve().as_uri(), wait_until="load")
+            links = page.evaluate("() => Array.from(document.links).map(a => a.href)")
+            page.screenshot(path=str(index.with_suffix(".png")))
+        finally:
+            browser.close()
+    assert not errors
+    targets = {Path(href.removeprefix("file://")).name for href in links}
+    # the batch's pages (the fixture renders one more page outside the batch, which does not
+    # rewrite the index)
+    assert {html.name for html in reports[:-1]} <= targets, sorted(targets)
+    assert all(Path(href.removeprefix("file://")).exists() for href in links), links
