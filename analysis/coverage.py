@@ -38,6 +38,25 @@ class Need:
     needed: int | None = None
 
 
+class SectionDataMissing(LookupError):
+    """A report section's data is absent; the section says so in one line instead of failing.
+
+    ``what`` is a key of the catalogue's ``data`` group (a table such as ``cases``, or
+    ``css_ratings``); the book names it in the report's language. ``need`` is the verdict of
+    :mod:`analysis.coverage` when it decided (``what`` is then its reason): the book shows the
+    catalogue's ``coverage`` line, which says what is missing and what would fill it.
+    """
+
+    def __init__(self, what: str, month: str, *, need: Need | None = None) -> None:
+        self.what, self.month, self.need = what, month, need
+        if need is None:
+            message = f"No {what.replace('_', ' ')} data for {month} in this data set."
+        else:
+            counts = "" if need.found is None else f" ({need.found} of {need.needed} needed)"
+            message = f"{need.section}: {need.reason.replace('_', ' ')}{counts} in {month}."
+        super().__init__(message)
+
+
 def _month_of(responses: pd.DataFrame) -> pd.Series:
     if "month" in responses:
         return responses["month"].astype(str)

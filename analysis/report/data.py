@@ -9,30 +9,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from analysis import coverage, store, tables
-from analysis.coverage import Need
+from analysis.coverage import Need, SectionDataMissing  # noqa: F401 (the sections import it here)
 from analysis.engine import Engine, get_engine
 from analysis.report import labels as L
 
 NETWORK = "all"
-
-
-class SectionDataMissing(LookupError):
-    """A report section's data is absent; the section says so in one line instead of failing.
-
-    ``what`` is a key of the catalogue's ``data`` group (a table such as ``cases``, or
-    ``css_ratings``); the book names it in the report's language. ``need`` is the verdict of
-    :mod:`analysis.coverage` when it decided (``what`` is then its reason): the book shows the
-    catalogue's ``coverage`` line, which says what is missing and what would fill it.
-    """
-
-    def __init__(self, what: str, month: str, *, need: Need | None = None) -> None:
-        self.what, self.month, self.need = what, month, need
-        if need is None:
-            message = f"No {what.replace('_', ' ')} data for {month} in this data set."
-        else:
-            counts = "" if need.found is None else f" ({need.found} of {need.needed} needed)"
-            message = f"{need.section}: {need.reason.replace('_', ' ')}{counts} in {month}."
-        super().__init__(message)
 
 
 # the tables a report can do without (its sections then say the data is missing)

@@ -158,7 +158,7 @@ def growth_result(data, *, directory=None, n_jobs: int = 1):
     without fitting, when the data do not allow the model (no ratings, one dealer).
     """
     from analysis import growth
-    from analysis.report.data import SectionDataMissing
+    from analysis.coverage import SectionDataMissing
 
     verdict, rated = growth_need(data)
     if not verdict.ok:
