@@ -33,3 +33,11 @@ def six_dealer_store(ingested_store):
     scopes of tests/test_small_scopes.py and tests/test_thin_data.py bend it."""
     return ingested_store("six-dealers", make_network(
         n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3))
+
+
+@pytest.fixture(scope="session")
+def six_dealer_data(six_dealer_store):
+    """The network report's data of :func:`six_dealer_store` (tests bend copies of it)."""
+    from analysis.report.data import load_report_data
+
+    return load_report_data(region="all", data_dir=six_dealer_store)

@@ -28,10 +28,8 @@ def store(six_dealer_store):
 
 
 @pytest.fixture(scope="module")
-def data(store):
-    from analysis.report.data import load_report_data
-
-    return load_report_data(region="all", data_dir=store)
+def data(six_dealer_data):
+    return six_dealer_data
 
 
 def render(monkeypatch, data, names=MONTHLY, language="en"):

@@ -33,13 +33,8 @@ LANGUAGES = ["en", "ru"]
 
 
 @pytest.fixture(scope="module")
-def base(six_dealer_store):
-    return six_dealer_store
-
-
-@pytest.fixture(scope="module")
-def data(base):
-    return load_report_data(region="all", data_dir=base)
+def data(six_dealer_data):
+    return six_dealer_data
 
 
 def render(monkeypatch, data, language, names=MONTHLY):
@@ -300,9 +295,9 @@ def test_ratings_on_their_own_scales(monkeypatch, data):
     assert row["position"] == pytest.approx((row["performance"] - 1) / 4)
 
 
-def test_the_report_reads_each_drivers_scale_from_the_ingest_log(base, tmp_path):
+def test_the_report_reads_each_drivers_scale_from_the_ingest_log(six_dealer_store, tmp_path):
     copy = tmp_path / "processed"
-    shutil.copytree(base, copy)
+    shutil.copytree(six_dealer_store, copy)
     log = copy / "_ingest_log.jsonl"
     entries = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if x]
     last = [e for e in entries if e["table"] == "responses"][-1]
