@@ -659,7 +659,9 @@ def relative_importance(
     cluster
         A column whose groups are resampled whole (a cluster bootstrap), e.g. ``"dealer_id"``:
         answers cluster within dealers, and resampling them one by one understates the
-        doubt. The reports pass ``bootstrap_cluster`` of params/drivers.yaml. None resamples
+        doubt. The reports pass ``bootstrap_cluster`` of params/drivers.yaml. With fewer
+        groups than ``bootstrap_min_clusters`` (params/drivers.yaml) the answers are resampled:
+        a handful of groups cannot show the doubt between them. None resamples
         answers.
 
     Returns
@@ -683,10 +685,14 @@ def relative_importance(
     mean, cov, corr = _point_corr(data, w, [*drivers, target])
     importance, r2 = _decompose(corr, method)
     boot_imp = boot_r2 = None
-    if n_boot and cluster is not None:
-        covs = _cluster_bootstrap_covs(data, w, mean,
-                                       _cluster_codes(frame, cluster, drivers, target, weights),
-                                       n_boot, _rng(random_state))
+    codes = (None if not n_boot or cluster is None
+             else _cluster_codes(frame, cluster, drivers, target, weights))
+    if codes is not None and len(np.unique(codes)) < _min_clusters():
+        # a handful of dealers cannot show the doubt between dealers (one dealer: every
+        # resample is the same, an interval of zero width): the answers are resampled
+        codes = None
+    if codes is not None:
+        covs = _cluster_bootstrap_covs(data, w, mean, codes, n_boot, _rng(random_state))
         corrs = _corr_from_cov(covs, 1e-20 * np.diag(cov))
         boot_imp, boot_r2 = _decompose(corrs, method)
     elif n_boot:
@@ -696,6 +702,13 @@ def relative_importance(
     return _result(importance, float(r2), drivers, n=data.shape[0], n_dropped=n_dropped,
                    method=method, target=target, level=level, boot_imp=boot_imp,
                    boot_r2=boot_r2)
+
+
+def _min_clusters() -> int:
+    """Clusters a cluster bootstrap needs (params/drivers.yaml ``bootstrap_min_clusters``)."""
+    from analysis.config import load_params
+
+    return int(load_params("drivers")["bootstrap_min_clusters"])
 
 
 def _cluster_codes(frame: pd.DataFrame, cluster: str, drivers: list[str], target: str,

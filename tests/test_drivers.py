@@ -624,3 +624,24 @@ def test_lmg_shares_rank_the_planted_driver_weights(network):
     assert rho >= 0.9 - 1e-9
     heaviest = max(weights, key=weights.get)
     assert res.table.loc[heaviest, "rank"] == 1
+
+
+def test_a_cluster_bootstrap_over_too_few_dealers_resamples_the_answers(small_net):
+    """One dealer: a dealer bootstrap redraws the same dealer every time (an interval of zero
+    width, and importance changes 'significant' on nothing); below bootstrap_min_clusters the
+    answers are resampled, and the interval covers the planted order of the drivers."""
+    names = list(dr.driver_names())
+    one = small_net.responses.loc[small_net.responses["dealer_id"] == "D001"]
+    by_dealer = relative_importance(one, target="nps", drivers=names, n_boot=200,
+                                    random_state=0, cluster="dealer_id")
+    by_answer = relative_importance(one, target="nps", drivers=names, n_boot=200,
+                                    random_state=0)
+    pd.testing.assert_frame_equal(by_dealer.table, by_answer.table)
+    assert (by_dealer.table["high"] - by_dealer.table["low"] > 0.01).all()
+    # enough dealers: the dealers are resampled, and the doubt between them widens intervals
+    many = relative_importance(small_net.responses, target="nps", drivers=names, n_boot=200,
+                               random_state=0, cluster="dealer_id")
+    answers = relative_importance(small_net.responses, target="nps", drivers=names,
+                                  n_boot=200, random_state=0)
+    width = (many.table["high"] - many.table["low"]).mean()
+    assert width > (answers.table["high"] - answers.table["low"]).mean()

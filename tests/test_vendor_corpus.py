@@ -153,14 +153,20 @@ def test_the_readme_example_goes_from_export_to_reports(tmp_path, capsys):
         assert page.name in index
 
 
-def test_the_batch_fits_what_an_export_without_ratings_allows(corpus, stores, tmp_path):
+def test_the_batch_fits_what_an_export_without_ratings_allows(corpus, stores, tmp_path,
+                                                               monkeypatch):
     """The batch's warm-up fits the network-wide models once; an export without driver
-    ratings has no growth model, and the cause model of its comments is still fitted once."""
+    ratings has no growth model, and the cause model of its comments and the network's answers
+    are still prepared once (the warm-up stopped at the growth model)."""
     from analysis import store
-    from analysis.report import batch
+    from analysis.report import batch, shared
 
+    asked = []
+    for name in ("growth_result", "cause_model", "network_responses"):
+        original = getattr(shared, name)
+        monkeypatch.setattr(shared, name, lambda *a, _f=original, _n=name, **k: (
+            asked.append(_n), _f(*a, **k))[1])
     processed = stores["four_columns"] / "processed"
     times = store.load("responses", columns=["responded_at"], data_dir=processed)
     batch._warm(store.latest_complete_month(times), store.snapshot(processed), tmp_path)
-    assert list(tmp_path.glob("rootcause-*.pkl")), "the cause model was not fitted"
-    assert not list(tmp_path.glob("growth-*.pkl"))
+    assert asked == ["cause_model", "network_responses"]
