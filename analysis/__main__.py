@@ -250,11 +250,8 @@ def _check(args: argparse.Namespace, options: dict) -> int:
             failed += 1
             continue
         results.append(r)
-        fmt = f", {r.encoding}" if r.encoding else ""
-        if r.delimiter:
-            fmt += ", tab" if r.delimiter == "\t" else f", '{r.delimiter}'"
         assumed = "" if args.table else "; --table responses assumed"
-        print(f"{r.source.name} ({table}{fmt}{assumed}): checked, nothing written")
+        print(f"{r.source.name} ({table}{r.read_as()}{assumed}): checked, nothing written")
         print("  columns:")
         for line in r.mapping(everything=True):
             print(f"    {line}")
@@ -270,8 +267,7 @@ def _check(args: argparse.Namespace, options: dict) -> int:
         if len(r.reasons) > 5:
             print(f"    ... and {len(r.reasons) - 5} more reasons")
         if r.dealers is not None:
-            print(f"  dealers taken from this export: {len(r.dealers)} (new to the store, "
-                  "which had no dealers export yet; one completes them)")
+            print(f"  {r.dealers_line()}")
         for note in r.notes:
             print(f"  note: {note}")
     if not results:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from analysis.config import load_params, params_or
 
-# every section of the monthly report, in the deck's order, and what it reads
+# every section of the monthly report whose data is judged, in the deck's order
 SECTIONS = ("headline", "trend", "touchpoints", "response_rates", "regions", "dealers",
             "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
             "css_index", "red_flags", "golden_stars", "incidents", "repeat_repairs", "actions",
@@ -75,7 +75,7 @@ def meaningful_comments(comments: pd.Series, *, params: Mapping | None = None) -
     needs = params_or("report", params)["needs"]
     empty = {normalize(w) for w in needs["empty_comments"]}
     text = comments.dropna().astype(str)
-    norm = text.map(normalize)
+    norm = text.map({t: normalize(t) for t in text.unique()})  # comments repeat: once each
     return text.loc[(norm != "") & ~norm.isin(empty)]
 
 
@@ -240,6 +240,11 @@ def rated_drivers(responses: pd.DataFrame, drivers: tuple[str, ...] | None = Non
                     else load_params("drivers", params_dir=params_dir)["drivers"])
     return tuple(d for d in drivers
                  if d in responses and int(responses[d].notna().sum()) >= needed)
+
+
+def mixed_scales(drivers, scales: Mapping[str, tuple[int, int]] | None = None) -> bool:
+    """Whether ``drivers`` were rated on more than one scale (:func:`scale_of` each)."""
+    return len({scale_of(d, scales) for d in drivers}) > 1
 
 
 def scale_of(driver: str, scales: Mapping[str, tuple[int, int]] | None = None, *,

@@ -260,12 +260,23 @@ class IngestResult:
             missing.append("some CSS attributes")
         return missing
 
-    def summary(self) -> str:
-        """A few lines for people: counts, reasons, ignored columns."""
+    def read_as(self) -> str:
+        """How the file was read, for the first line of a summary: ``, cp1251, ';'``."""
         fmt = f", {self.encoding}" if self.encoding else ""
         if self.delimiter:
             fmt += ", tab" if self.delimiter == "\t" else f", '{self.delimiter}'"
-        lines = [f"{self.source.name} ({self.table}{fmt}): read {self.n_read}, accepted "
+        return fmt
+
+    def dealers_line(self) -> str | None:
+        """The line saying how many dealers this export brings (None when it brings none)."""
+        if self.dealers is None:
+            return None
+        return (f"dealers taken from this export: {len(self.dealers)} (new to the store, "
+                "which had no dealers export yet; one completes them)")
+
+    def summary(self) -> str:
+        """A few lines for people: counts, reasons, ignored columns."""
+        lines = [f"{self.source.name} ({self.table}{self.read_as()}): read {self.n_read}, accepted "
                  f"{len(self.accepted)}, quarantined {len(self.quarantined)}"]
         for row in self.reasons.itertuples():
             lines.append(f"  {row.rows:>7}  {row.column}: {row.reason}")
@@ -473,10 +484,6 @@ def _unique_headers(cells: Sequence[object]) -> list[str]:
     return out
 
 
-def _header_score(cells: Sequence[object], matcher: _Matcher) -> int:
-    return matcher.score(cells)
-
-
 def _find_header(records: Sequence[tuple[int, Sequence[object]]], matcher: _Matcher,
                  scan: int) -> tuple[int, int]:
     """(position in ``records``, score) of the row naming the most columns (first of ties)."""
@@ -487,7 +494,7 @@ def _find_header(records: Sequence[tuple[int, Sequence[object]]], matcher: _Matc
         seen += 1
         if seen > scan:
             break
-        score = _header_score(cells, matcher)
+        score = matcher.score(cells)
         if score > best_score:
             best, best_score = pos, score
     return best, best_score
@@ -1204,12 +1211,18 @@ def _duplicates(typed: pd.DataFrame, raw: pd.DataFrame, lines: np.ndarray, table
     return pd.DataFrame(records, columns=["pos", "column", "rule", "message"])
 
 
-def _range_text(column: pa.Column) -> str:
+def _limits(column: pa.Column) -> tuple[object, object]:
+    """The (min, max) a column's checks allow; None where a check sets none."""
     lo = hi = None
     for check in column.checks:
         stats = check.statistics or {}
         lo = stats.get("min_value", lo)
         hi = stats.get("max_value", hi)
+    return lo, hi
+
+
+def _range_text(column: pa.Column) -> str:
+    lo, hi = _limits(column)
     if lo is not None and hi is not None:
         return f"out of range {lo}-{hi}"
     return f"below {lo}" if lo is not None else f"above {hi}"
@@ -1607,7 +1620,7 @@ def _rating_scales(typed: pd.DataFrame, problems: pd.DataFrame,
     known = sorted({tuple(int(x) for x in s) for s in params.get("rating_scales") or []},
                    key=lambda s: (s[1] - s[0], -s[0]))
     schema = schemas.columns("responses", params_dir=params_dir)
-    lo_all, hi_all = _bounds(schema[drivers[0]]) if drivers else (0, 10)
+    lo_all, hi_all = map(int, _limits(schema[drivers[0]])) if drivers else (0, 10)
     unknown = sorted(set(declared) - {*drivers, "*"})
     if unknown:
         raise IngestError(f"{path}: a scale is declared for {unknown}, not drivers; the "
@@ -1640,15 +1653,6 @@ def _rating_scales(typed: pd.DataFrame, problems: pd.DataFrame,
     frame = (pd.concat(found, ignore_index=True) if found
              else pd.DataFrame(columns=["pos", "column", "rule"]))
     return out, frame, details
-
-
-def _bounds(column: pa.Column) -> tuple[int, int]:
-    lo = hi = None
-    for check in column.checks:
-        stats = check.statistics or {}
-        lo = stats.get("min_value", lo)
-        hi = stats.get("max_value", hi)
-    return int(lo), int(hi)
 
 
 def _code_of(word: str, vocab: _Vocab, column: str, where: str) -> str:
@@ -1821,8 +1825,7 @@ class IngestRecord:
         lines = self.result.summary().splitlines()
         lines.insert(1, f"  stored: {a.added} new, {a.replaced} updated, {a.unchanged} unchanged")
         if self.dealers is not None:
-            lines.insert(2, f"  dealers taken from this export: {len(self.result.dealers)} (new "
-                         "to the store, which had no dealers export yet; one completes them)")
+            lines.insert(2, f"  {self.result.dealers_line()}")
         if self.quarantine_file is not None:
             lines.append(f"  quarantine: {self.quarantine_file}")
         return "\n".join(lines)
@@ -1907,9 +1910,7 @@ def check_export(
     ``options`` are :func:`read_export`'s."""
     root = Path(data_root) if data_root else DATA_ROOT
     processed = root / "processed"
-    dealers = _store_dealers(table, processed, path) if processed.is_dir() else None
-    if table not in ("dealers", "responses") and dealers is None:
-        _store_dealers(table, processed, path)  # raises: the dealers must come first
+    dealers = _store_dealers(table, processed, path)  # other tables need the store's dealers
     return read_export(path, table=table, dealers=dealers,
                        derive_dealers=_derives_dealers(table, dealers, processed), **options)
 

@@ -41,3 +41,14 @@ def six_dealer_data(six_dealer_store):
     from analysis.report.data import load_report_data
 
     return load_report_data(region="all", data_dir=six_dealer_store)
+
+
+@pytest.fixture(autouse=True)
+def _formatter_back_in_english():
+    """The formatter writes numbers in the language of the last book made in this process
+    (:func:`analysis.report.format.set_language`): after each test it is English again, so
+    that a test which made a Russian book does not change the numbers of the next one."""
+    yield
+    from analysis.report import format as F
+
+    F.set_language("en")

@@ -37,12 +37,7 @@ def render_sections(monkeypatch, data, names=None, *, language: str = "en",
     if names is None:
         names = ["title", *(n for n in monthly_sections()
                             if n != "regions" or data.is_network)]
-    try:
-        for name in names:
-            getattr(sections, name)(book, data)
-    finally:  # the formatter's language is the process's: the next test starts in English
-        from analysis.report import format as F
-
-        F.set_language("en")
+    for name in names:  # (the formatter is English again after the test: conftest)
+        getattr(sections, name)(book, data)
     html = "".join(x for x in shown if isinstance(x, str))
     return html, sum(isinstance(x, bytes) for x in shown), book

@@ -371,12 +371,12 @@ def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top:
 
 def _rating_axis(drivers, scales, language: str | None) -> str:
     """The axis of drivers' mean ratings: their one scale, or "scale shown per driver"."""
-    from analysis.coverage import scale_of
+    from analysis.coverage import mixed_scales, scale_of
 
-    found = {scale_of(d, scales) for d in drivers}
-    if len(found) > 1:
+    drivers = list(drivers)
+    if mixed_scales(drivers, scales):
         return _t("rating_per_driver", language)
-    (low, high), = found or {scale_of("", None)}
+    low, high = scale_of(drivers[0] if drivers else "", scales)
     return _t("rating_scale", language, low=low, high=high)
 
 
@@ -583,28 +583,26 @@ def importance_performance(
     ax
         Axes to draw on; a new figure by default. The figure is neither shown nor saved.
     """
-    from analysis.coverage import scale_of
+    from analysis.coverage import mixed_scales, scale_of
     from analysis.drivers import QUADRANTS
 
     ax = style.new_axes(ax, width=7.5, height=4.0)
     labels = L.driver_labels(language) if labels is None else labels
     quadrants = L.names("quadrants", language=language)
-    mixed = (scales is not None and "position" in table
-             and len({scale_of(d, scales) for d in table["driver"]}) > 1)
-    x = "drawn"
+    mixed = scales is not None and "position" in table and mixed_scales(table["driver"], scales)
     data = table.assign(quadrant=table["quadrant"].astype(str).map(
         lambda q: quadrants.get(q, q)),
         drawn=100 * table["position"] if mixed else table["performance"])
-    sns.scatterplot(data=data, x=x, y="importance", hue="quadrant",
+    sns.scatterplot(data=data, x="drawn", y="importance", hue="quadrant",
                     hue_order=[quadrants.get(q, q) for q in QUADRANTS], s=80, ax=ax)
-    ax.axvline(data[x].mean(), color="grey", linestyle="--", linewidth=1)
+    ax.axvline(data["drawn"].mean(), color="grey", linestyle="--", linewidth=1)
     ax.axhline(table["importance"].mean(), color="grey", linestyle="--", linewidth=1)
     for row in data.itertuples(index=False):  # one label per driver, a handful at most
         text = labels.get(row.driver, row.driver)
         if mixed:  # the mean in the driver's own scale, beside the drawn share
             low, high = scale_of(row.driver, scales)
             text += f" {F.number(row.performance, 1)} ({low}–{high})"
-        ax.annotate(text, (getattr(row, x), row.importance), xytext=(5, 5),
+        ax.annotate(text, (row.drawn, row.importance), xytext=(5, 5),
                     textcoords="offset points", fontsize=9)
     if ax.get_legend() is not None:
         ax.get_legend().set_title(L.column("quadrant", language=language))

@@ -107,9 +107,10 @@ class ReportData:
         if "frame" not in self._needs:
             tables_ = {name: getattr(self, name) for name in ("responses", "dealers",
                                                               *OPTIONAL_TABLES)}
-            if not self.is_network:
-                # the growth model spans the network: its dealers count, not the region's
-                tables_["network"] = self.network
+            if self.network_responses is not None:
+                # the growth model spans the network (a region's or a dealer's report reads
+                # it whole): its answers count, not the scope's
+                tables_["network"] = self.network_responses
             self._needs["frame"] = coverage.assess(tables_, month=self.month,
                                                    network=self.is_network)
         return self._needs["frame"]

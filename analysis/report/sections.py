@@ -310,7 +310,6 @@ def _summary_growth(book: ReportBook, data: ReportData):
 def _summary_flags(book: ReportBook, data: ReportData):
     if not data.need("red_flags").ok:
         return None, []
-    data.require("cases")
     sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
     n = int(sla.network.iloc[0]["open_overdue"])
     if n == 0:
@@ -323,6 +322,7 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     """NPS by one grouping column: the month with intervals, and the dynamics."""
     lang = book.language
     with book.section(book.text("sections", key)):
+        data.require_section(key)
         rule = _rule(data)
         book.show(_title(book, f"{key}_month"), tables.headline_table(
             data.responses, month=data.month, by=(by,), invitations=data.invitations,
@@ -345,7 +345,6 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "response_rates")):
         data.require_section("response_rates")
-        data.require("invitations")
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
                               invitations=data.invitations)
         book.chart(charts.response_rates(table, language=lang))
@@ -357,10 +356,6 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
 def regions(book: ReportBook, data: ReportData) -> None:
     """The regions side by side (the network's report only; one line when the network has a
     single region)."""
-    if not data.need("regions").ok:
-        with book.section(book.text("sections", "regions")):
-            data.require_section("regions")
-        return
     _by_group(book, data, "region", "regions")
 
 
@@ -604,7 +599,6 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
     hours = load_params("operations")["red_flags"]["sla_hours"]
     with book.section(book.text("sections", "red_flags", hours=f"{hours:g}")):
         data.require_section("red_flags")
-        data.require("cases")
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
         book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
@@ -637,7 +631,6 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "incidents")):
         data.require_section("incidents")
-        data.require("incidents")
         inc = incidents.incident_report(data.incidents, month=data.month)
         book.note(_incident_note(book, inc))
         book.show(_title(book, "complaints_by_channel"),
@@ -674,7 +667,6 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "repeat_repairs")):
         data.require_section("repeat_repairs")
-        data.require("repair_orders")
         rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers)
         book.note(_repeat_note(book, rr))
         book.chart(charts.repeat_rates(rr.by_dealer, language=lang))
@@ -708,7 +700,6 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "actions")):
         data.require_section("actions")
-        data.require("actions")
         month_end = pd.Period(data.month, freq="M").end_time
         by = ("region",) if data.is_network else ("dealer_id",)
         done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end)
@@ -752,7 +743,6 @@ def customers(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "customers")):
         data.require_section("customers")
-        data.require("repair_orders")
         loop = load_params("loop")
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
@@ -802,7 +792,6 @@ def survey_funnel(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "funnel")):
         data.require_section("survey_funnel")
-        data.require("contacts")
         month = data.contacts.loc[data.contacts["month"] == data.month]
         if month.empty:
             raise SectionDataMissing("contacts", data.month)

@@ -133,20 +133,12 @@ def _growth_columns() -> tuple[str, ...]:
 
 
 def growth_need(data):
-    """Whether the network's data allows the growth model (:mod:`analysis.coverage`: driver
-    ratings and at least two dealers in the report month), and on which drivers: the
-    verdict and the drivers rated often enough over the model's months."""
+    """Whether the network's data allows the growth model (the report data's coverage of
+    ``growth_zones``: driver ratings and at least two dealers in the report month), and on
+    which drivers: the verdict and the drivers rated often enough over the model's months."""
     from analysis import coverage
 
-    memo = getattr(data, "_needs", None)  # a ReportData remembers it (several callers ask)
-    if memo is not None and "growth" in memo:
-        return memo["growth"]
-    verdict = coverage.need({"responses": data.network, "dealers": data.all_dealers},
-                            "growth_zones", month=data.month)
-    found = verdict, coverage.rated_drivers(data.network)
-    if memo is not None:
-        memo["growth"] = found
-    return found
+    return data.need("growth_zones"), coverage.rated_drivers(data.network)
 
 
 def growth_result(data, *, directory=None, n_jobs: int = 1):

@@ -29,7 +29,8 @@ from analysis.report import rules
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
     "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
-    "driver_labels", "driver_means_table", "funnel_table", "mixed_scales", "growth_value_table", "return_rate_table",
+    "driver_labels", "driver_means_table", "funnel_table", "growth_value_table",
+    "return_rate_table",
     "value_at_stake_table",
     "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
     "importance_change_table", "importance_performance_table", "importance_table",
@@ -58,21 +59,13 @@ def driver_labels(drivers: Iterable[str], *, scales=None,
     """Each driver's name; with its scale, ``Booking (1–5)``, when ``scales``
     (``{driver: (low, high)}``, :func:`analysis.ingest.rating_scales`) rate the drivers on
     different scales: a reader then sees which scale each rating is in."""
-    from analysis.coverage import scale_of
+    from analysis.coverage import mixed_scales, scale_of
 
     drivers = list(drivers)
     labels = L.driver_labels(language)
-    of = {d: scale_of(d, scales) for d in drivers}
-    if len(set(of.values())) <= 1:
+    if not mixed_scales(drivers, scales):
         return {d: labels.get(d, d) for d in drivers}
-    return {d: f"{labels.get(d, d)} ({of[d][0]}–{of[d][1]})" for d in drivers}
-
-
-def mixed_scales(drivers: Iterable[str], scales=None) -> bool:
-    """Whether ``drivers`` were rated on more than one scale."""
-    from analysis.coverage import scale_of
-
-    return len({scale_of(d, scales) for d in drivers}) > 1
+    return {d: "{} ({}–{})".format(labels.get(d, d), *scale_of(d, scales)) for d in drivers}
 
 
 def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.DataFrame:
