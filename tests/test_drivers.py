@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
+import yaml  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from hypothesis.extra.numpy import arrays  # noqa: E402
@@ -40,6 +41,9 @@ from analysis.report.charts import (  # noqa: E402
 
 DATA = Path(__file__).parent / "data"
 ATTITUDE_DRIVERS = ["complaints", "privileges", "learning", "raises", "critical", "advance"]
+# the published values (also checked by notebooks/validation/published_values)
+PUBLISHED = yaml.safe_load((DATA / "published_values.yaml").read_text(encoding="utf-8"))[
+    "importance"]
 
 
 @pytest.fixture(scope="module")
@@ -72,11 +76,11 @@ def ols_r2(frame, target, cols):
 
 def test_lmg_mtcars_matches_relaimpo(mtcars):
     # LMG of mpg ~ am + vs + cyl as quoted in issue 6 (see tests/data/README.md)
+    published = PUBLISHED["mtcars_lmg"]
     res = relative_importance(mtcars, target="mpg", drivers=["am", "vs", "cyl"])
-    expected = {"am": 0.1774892, "vs": 0.2027032, "cyl": 0.3817849}
-    for driver, value in expected.items():
+    for driver, value in published["importance"].items():
         assert res.table.loc[driver, "importance"] == pytest.approx(value, abs=1e-6)
-    assert res.r2 == pytest.approx(0.7619773, abs=1e-7)
+    assert res.r2 == pytest.approx(published["r2"], abs=1e-7)
     assert list(res.table["rank"]) == [3, 2, 1]
     assert (res.n, res.n_dropped, res.method) == (32, 0, "lmg")
 
@@ -85,8 +89,7 @@ def test_relative_weights_mtcars_matches_rwa(mtcars):
     # R package rwa's documented example: raw weights in R^2 units
     res = relative_importance(mtcars, target="mpg", drivers=["cyl", "disp", "hp", "gear"],
                               method="relative_weights")
-    expected = {"cyl": 0.2284797, "disp": 0.2221469, "hp": 0.2321744, "gear": 0.0963886}
-    for driver, value in expected.items():
+    for driver, value in PUBLISHED["mtcars_relative_weights"]["importance"].items():
         assert res.table.loc[driver, "importance"] == pytest.approx(value, abs=1e-6)
     assert res.table["importance"].sum() == pytest.approx(res.r2, abs=1e-12)
     assert res.r2 == pytest.approx(ols_r2(mtcars, "mpg", ["cyl", "disp", "hp", "gear"]))
@@ -94,12 +97,12 @@ def test_relative_weights_mtcars_matches_rwa(mtcars):
 
 def test_general_dominance_attitude(attitude):
     # general dominance of rating ~ all six, published to 3 d.p.
+    published = PUBLISHED["attitude_dominance"]
     res = relative_importance(attitude, target="rating", drivers=ATTITUDE_DRIVERS)
-    expected = {"complaints": 0.371, "learning": 0.156, "raises": 0.120,
-                "privileges": 0.051, "advance": 0.028, "critical": 0.007}
+    expected = published["importance"]
     for driver, value in expected.items():
         assert res.table.loc[driver, "importance"] == pytest.approx(value, abs=1e-3)
-    assert res.r2 == pytest.approx(0.7326020, abs=1e-7)
+    assert res.r2 == pytest.approx(published["r2"], abs=1e-7)
     assert res.table.sort_values("rank").index.tolist() == list(expected)
 
 
