@@ -15,7 +15,8 @@ CHROMIUM ?= /usr/bin/chromium
 
 EXAMPLE := examples/survey_export.csv
 
-.PHONY: help venv demo report example test lint unit nbval lab bench bench-quick bench-ooc store-trials clean
+.PHONY: help venv demo report example test lint unit nbval validation validation-refresh lab \
+  bench bench-quick bench-ooc store-trials clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -70,9 +71,28 @@ unit: $(STAMP) $(TEST_DEMO)/processed/.stamp | $(CHROMIUM) ## pytest over tests/
 	CHROMIUM=$(CHROMIUM) DEALER_VOICE_TEST_DEMO=$(CURDIR)/$(TEST_DEMO)/processed \
 	  $(PY) -m pytest -n 2 tests
 
-nbval: $(STAMP) $(TEST_DEMO)/processed/.stamp ## every notebook under nbval on a small demo network
+nbval: $(STAMP) $(TEST_DEMO)/processed/.stamp validation ## every notebook under nbval: the validation ones strictly, the others on a small demo network
 	DEALER_VOICE_DATA=$(CURDIR)/$(TEST_DEMO)/processed $(PY) -m pytest -p no:randomly --nbval-lax \
-	  --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg --ignore=$(VALIDATION) notebooks
+
+# The validation notebooks keep their outputs and strict nbval compares every one (README.md,
+# "Validated notebooks"). Their numbers must not depend on the machine: one thread in every
+# BLAS and OpenMP pool (sums split over threads round differently); PYTHONHASHSEED is above.
+VALIDATION := notebooks/validation
+ONE_THREAD := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+validation: $(STAMP) ## the validation notebooks under strict nbval: every number they print is compared
+	$(ONE_THREAD) $(PY) -m pytest -p no:randomly -v --nbval \
+	  --nbval-sanitize-with tests/nbval_sanitize.cfg $(VALIDATION)
+
+# inputs from whichever of the pair was edited last, then run and write outputs without timings
+validation-refresh: $(STAMP) ## re-run the validation notebooks and write their outputs: review the diff
+	$(VENV)/bin/jupytext --sync $(VALIDATION)/*.ipynb
+	$(ONE_THREAD) $(VENV)/bin/jupyter nbconvert --execute --to notebook --inplace \
+	  --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.record_timing=False \
+	  --ClearMetadataPreprocessor.enabled=True \
+	  --ClearMetadataPreprocessor.preserve_cell_metadata_mask=tags \
+	  --ClearMetadataPreprocessor.preserve_nb_metadata_mask=kernelspec \
+	  --ClearMetadataPreprocessor.preserve_nb_metadata_mask=jupytext $(VALIDATION)/*.ipynb
 
 test: lint unit nbval ## ruff, pytest and nbval: what CI runs
 
