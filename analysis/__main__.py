@@ -157,6 +157,12 @@ def _ingest(args: argparse.Namespace) -> int:
                 print(f"error: {err}", file=sys.stderr)
                 failed += 1
                 continue
+            except MemoryError:  # one file too big for this machine: the others are read
+                print(f"error: {path}: not enough memory to read it; save it as CSV or split "
+                      "it (xlsx_memory_mb, params/columns.yaml, is the budget of a workbook)",
+                      file=sys.stderr)
+                failed += 1
+                continue
             print(records[-1].summary())
     if args.demo:
         for record in records:
