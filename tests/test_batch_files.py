@@ -283,6 +283,39 @@ def test_sections_that_failed_leave_a_page_without_papermills_banner(tmp_path):
     assert 'href="volga.ru.html"' in index and "some sections failed" in index
 
 
+BOOK_SECTION_FAILS = """import warnings
+from analysis.report.book import ReportBook
+book = ReportBook(language or None, keep_going=True)
+book.heading(f"Region {region}")
+def load_ratings():
+    raise FileNotFoundError("[Errno 2] No such file: '/srv/data/processed/ratings.parquet'")
+with book.section("Drivers"):
+    load_ratings()
+with book.section("Dealers"):
+    book.note("every dealer")
+warnings.warn("a library's warning from /srv/lib/site-packages/x.py")
+book.finish(excel_path or None)
+"""
+
+
+def test_a_failed_sections_traceback_goes_to_the_log_not_the_page(tmp_path):
+    """The page shows the section's one line only: no traceback, no path (hidden by CSS
+    before: a reader saving the page kept them); the log beside it holds the traceback."""
+    result = batch.run_report("Volga", MONTH, out_dir=tmp_path, language="en",
+                              formats=("html",),
+                              notebook=_notebook(tmp_path / "book.ipynb", BOOK_SECTION_FAILS))
+    assert not result.ok and result.ename == "SectionsFailed"
+    page = result.html.read_text(encoding="utf-8")
+    assert "This section could not be computed (FileNotFoundError: [Errno 2] No such file: " \
+           "'ratings.parquet')" in page
+    assert "every dealer" in page  # the next section rendered
+    for leak in ("Traceback", "/srv/", "load_ratings", ".py", "<pre", "Warning"):
+        assert leak not in page, leak
+    log = result.log.read_text(encoding="utf-8")
+    assert "section failed: 'Drivers':" in log and "Traceback (most recent call last)" in log
+    assert "in load_ratings" in log and "/srv/data/processed/ratings.parquet" in log
+
+
 # --- make lab ------------------------------------------------------------------------------
 
 

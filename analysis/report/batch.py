@@ -181,7 +181,6 @@ h4 { font-size: 14px; margin: 14px 0 4px; color: #333; }
 p, li { font-size: 14px; line-height: 1.45; }
 ul.summary li, ol.summary li { margin: 3px 0; }
 img { max-width: 100%; height: auto; display: block; margin: 6px 0; }
-pre { display: none; }  /* tracebacks stay in the executed notebook */
 .jp-OutputPrompt, .jp-InputPrompt { display: none; }
 """
 
@@ -219,17 +218,34 @@ def render_html(executed: Path, html: Path) -> Path:
 
 def _without_errors(notebook):
     """The notebook without what papermill adds when a cell raises (its red banner "An
-    Exception was encountered at 'In [n]'", the marker above the failing cell) nor error
-    outputs (tracebacks): a reader's page shows each failed section's one line only; the
-    traceback is in the log beside the page."""
+    Exception was encountered at 'In [n]'", the marker above the failing cell), nor error
+    outputs, nor streams (a failed section's traceback on stderr, warnings naming files):
+    a reader's page holds what the report displays, each failed section's one line only;
+    the tracebacks are in the log beside the page (:func:`section_tracebacks`)."""
     from papermill.execute import ERROR_MARKER_TAG
 
     notebook.cells = [c for c in notebook.cells
                       if ERROR_MARKER_TAG not in c.metadata.get("tags", [])]
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
+            cell.outputs = [o for o in cell.outputs
+                            if o.output_type not in ("error", "stream")]
     return notebook
+
+
+def section_tracebacks(executed: Path) -> str:
+    """The tracebacks of the sections that failed in an executed report notebook (what its
+    cells wrote to stderr: :meth:`~analysis.report.book.ReportBook.section` writes each
+    there), for the report's log."""
+    import nbformat
+
+    try:
+        notebook = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return ""
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code"
+                   for o in c.get("outputs", [])
+                   if o.output_type == "stream" and o.get("name") == "stderr")
 
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
@@ -320,6 +336,7 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
     # report, without papermill's banner; else no page (nor an earlier run's) is delivered
     sections_failed = ename == "SectionsFailed" and executed.exists()
     html = render_html(executed, page) if sections_failed and "html" in formats else None
+    sections = section_tracebacks(executed) if executed.exists() else ""
     stale = [] if sections_failed else [p.name for p in (page, excel) if p.exists()]
     for path in stale:
         (out / path).unlink()
@@ -338,7 +355,8 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
            if cell_index is not None else "")
         + (f"executed notebook: {LOGS}/{log_notebook.name}\n" if log_notebook.exists() else "")
         + f"{delivered}\n\n"
-        + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n",
+        + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n"
+        + (f"\n{_ANSI.sub('', sections).rstrip()}\n" if sections else ""),
         encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
     return RunResult(region, log_notebook, html, False, ename, evalue, cell_index,
                      excel=excel.resolve() if sections_failed and excel.exists() else None,
