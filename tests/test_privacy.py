@@ -329,3 +329,85 @@ _FALSE_FRIENDS = st.sampled_from([
 def test_dates_amounts_and_mileages_in_text_stay(parts):
     text = " ".join(parts)
     assert mask_pii(text) == text
+
+
+# --- the delivered report: page, workbook and executed notebook ---------------------------------
+# every form planted in the store, each with its own digits and names: none may reach a file
+PLANTED = [
+    "+7 916 201-45-67", "89162024567", "8 (916) 203 45 67", "8-800-204-35-35", "916 205 45 67",
+    "206-45-67", "+44 20 7207 0958", "0044 20 7208 0958", "８９１６２０９４５６７",
+    "＋７ ９１６ ２１０ ４５ ６７",
+    "petrov11@mail.ru", "petrov12(at)mail.ru", "petrov13 [at] mail.ru",
+    "petrov14 [at] mail [dot] ru", "petrov15 @ mail.ru", "petrov16 собака mail точка ru",
+    "petrov17{at}mail{dot}ru", "петров18@почта.рф", "PETROV19@MAIL.RU", "petrov20＠mail．ru",
+    "XW8ZZZ61ZKG100021", "xw8zzz61zkg100022", "VIN: XW8 ZZZ61Z KG100023",
+    "VINXW8ZZZ61ZKG100024", "XW8-ZZZ61Z-KG100025", "вин-код: XW8 ZZZ 61Z KG1 00026",
+    "ＸＷ８ＺＺＺ６１ＺＫＧ１０００２７", "+7(916)228-45-67", "8.916.229.45.67",
+    "petrov30(собака)mail.ru", "vin xw8 zzz61z kg100031", "+375 29 232-45-67",
+]
+
+
+def _tokens(form: str) -> list[str]:
+    """What of a planted form must not be seen: the form, an e-mail's name, a VIN's
+    characters (folded, without spaces)."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", form)
+    tokens = [form, folded]
+    name = re.match(r"(\w+?)\d*\s*(?:@|\[at\]|\(at\)|\{at\}|собака|\(собака\))", folded,
+                    flags=re.I)
+    if name:
+        tokens.append(re.match(r"[^\s@\[\(\{]+", folded).group(0))
+    compact = re.sub(r"[\s\-:]", "", folded).upper()
+    vin = re.search(r"[A-HJ-NPR-Z0-9]{17}$", compact)
+    if vin:
+        tokens.append(vin.group(0))
+    return tokens
+
+
+def test_no_planted_form_reaches_the_page_the_workbook_or_the_notebook(tmp_path):
+    """Every planted form in the dealers' names and the month's complaints: the network's
+    report rendered through papermill shows masks where they were, and none of them."""
+    import json
+    import os
+    import shutil
+    from pathlib import Path
+
+    import openpyxl
+
+    from analysis import store
+    from analysis.report import batch
+
+    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
+    demo = Path(chosen) if chosen else (Path(__file__).resolve().parents[1] / ".cache"
+                                        / "demo-small" / "processed")
+    if not demo.exists():
+        pytest.skip(f"no test demo at {demo} (make nbval builds it)")
+    data = tmp_path / "store"
+    shutil.copytree(demo, data)
+    dealers = store.load("dealers", data_dir=data)
+    forms = iter(PLANTED * 2)
+    store.append("dealers", dealers.assign(dealer_name=[
+        f"{name} {next(forms)}" for name in dealers["dealer_name"]]), data_dir=data)
+    month = store.load("responses", months=["2026-10"], data_dir=data).drop(columns="month")
+    low = month["nps"] <= 6
+    complaints = [f"Долго ждали, перезвоните {PLANTED[i % len(PLANTED)]}" for i in
+                  range(int(low.sum()))]
+    store.append("responses", month.loc[low].assign(comment=complaints), data_dir=data)
+
+    out = tmp_path / "out"
+    result = batch.run_report("all", "2026-10", data_dir=data, out_dir=out, language="ru",
+                              timeout=600)
+    assert result.ok, (result.ename, result.evalue)
+    page = result.html.read_text(encoding="utf-8")
+    book = openpyxl.load_workbook(result.excel, read_only=True)
+    cells = "\n".join(str(v) for sheet in book.worksheets
+                      for row in sheet.iter_rows(values_only=True) for v in row
+                      if isinstance(v, str))
+    notebook = json.loads(result.notebook.read_text(encoding="utf-8"))
+    shown = json.dumps([cell.get("outputs", []) for cell in notebook["cells"]],
+                       ensure_ascii=False)
+    for where, text in (("page", page), ("workbook", cells), ("notebook", shown)):
+        leaked = [t for form in PLANTED for t in _tokens(form) if t in text]
+        assert not leaked, f"{where}: {leaked[:5]}"
+        assert all(mask in text for mask in (PHONE_MASK, EMAIL_MASK, VIN_MASK)), where
