@@ -892,7 +892,9 @@ def _workbook_scan(path: Path, limits: _Limits) -> _Layout | None:
             rels = {r.get("Id"): r for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
     except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, RuntimeError):
         return None
-    big = [i for i in infos.values() if i.file_size > limits.memory_bytes]
+    # the parts a reader unpacks (sheets, shared strings, styles), not embedded media
+    big = [i for i in infos.values() if i.file_size > limits.memory_bytes
+           and i.filename.lower().endswith((".xml", ".rels"))]
     if big:
         raise IngestError(
             f"{path}: its part {big[0].filename} unpacks to {limits.mb(big[0].file_size)}, "
@@ -912,7 +914,8 @@ def _workbook_scan(path: Path, limits: _Limits) -> _Layout | None:
     calc = book.find(f"{main}calcPr")
     uncomputed = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
     chain = any(name.rsplit("/", 1)[-1].lower() == "calcchain.xml" for name in infos)
-    largest = max((i.file_size for i in infos.values()), default=0)
+    largest = max((i.file_size for i in infos.values()
+                   if i.filename.lower().endswith(".xml")), default=0)
     return _Layout(sheets, uncomputed, chain, largest)
 
 
