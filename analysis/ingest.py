@@ -826,7 +826,6 @@ def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None,
     return raw
 
 
-_XML_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _XML_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _XML_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _XML_VALUE = re.compile(rb"<(?:\w+:)?(?:v|is)\b[^>]*?>(.+?)</(?:\w+:)?(?:v|is)>", re.S)
@@ -919,18 +918,26 @@ def _workbook_scan(path: Path, limits: _Limits) -> _Layout | None:
     return _Layout(sheets, uncomputed, chain, largest)
 
 
+_XML_TOKEN = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(/?)>|<(?:\w+:)?c\b([^>]*?)"
+                        rb"(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_XML_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+
+
 def _stream_cells(z, member: str, chunk: int = 1 << 24):
-    """``(attributes, body)`` of every cell of a sheet's XML, read a chunk at a time (a sheet
-    of a gigabyte is never held whole); also the ``<dimension>`` ref, first."""
+    """``(row, column, attributes, body)`` of every cell of a sheet's XML (row and column
+    from 1, from the cell's reference or, as readers infer them, from its place in its row),
+    read a chunk at a time: a sheet of a gigabyte is never held whole. First yields
+    ``(0, 0, None, <dimension ref or None>)``."""
     with z.open(member) as fh:
         tail = b""
         first = True
+        row = col = 0
         while True:
             data = fh.read(chunk)
             buffer = tail + data
             if first:
                 found = _XML_DIMENSION.search(buffer)
-                yield None, found.group(1) if found else None
+                yield 0, 0, None, found.group(1) if found else None
                 first = False
             if not data:
                 cut = len(buffer)
@@ -939,8 +946,18 @@ def _stream_cells(z, member: str, chunk: int = 1 << 24):
                 ends = [m.end() for m in _CELL_END.finditer(
                     buffer, max(0, len(buffer) - len(data) - 16))]
                 cut = ends[-1] if ends else 0
-            for match in _XML_CELL.finditer(buffer, 0, cut):
-                yield match.group(1), match.group(2)
+            for match in _XML_TOKEN.finditer(buffer, 0, cut):
+                if match.group(3) is None:  # a row
+                    number = _XML_ROW_NUMBER.search(match.group(1))
+                    row, col = (int(number.group(1)) if number else row + 1), 0
+                    continue
+                attrs, body = match.group(3), match.group(4)
+                ref = _XML_REF.search(attrs)
+                if ref is not None:
+                    row, col = int(ref.group(2)), _cell_column(ref.group(1))
+                else:
+                    row, col = max(row, 1), col + 1
+                yield row, col, attrs, body
             tail = buffer[cut:]
             if not data:
                 return
@@ -966,8 +983,8 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
     cannot be trusted: none saved (:data:`FORMULA_RULE`), or a placeholder
     (:data:`UNCOMPUTED_RULE`: the workbook says no formula was computed, ``fullCalcOnLoad``,
     or it has no calculation chain and the value is 0 or empty). Also counts the rows of
-    the workbook's other worksheets, for the note that names them. Cells without a
-    reference (rare writers) are not checked."""
+    the workbook's other worksheets, for the note that names them. A cell without a
+    reference (rare writers) is where readers put it: after the cell before it in its row."""
     import html
     import zipfile
 
@@ -978,28 +995,23 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
                 continue
             if part.name != sheet:
                 rows = set()
-                for attrs, body in _stream_cells(z, part.member):
-                    ref = _XML_REF.search(attrs) if attrs is not None else None
-                    if ref is not None and body and _XML_VALUE.search(body):
-                        rows.add(int(ref.group(2)))
+                for row, _, attrs, body in _stream_cells(z, part.member):
+                    if attrs is not None and body and _XML_VALUE.search(body):
+                        rows.add(row)
                 layout.rows_of[part.name] = len(rows)
                 continue
-            far_row = far_col = (0, b"")   # (row or column, the cell's reference)
+            # the last row's rightmost cell and the rightmost column's lowest one
+            far_row, far_col = (0, 0, ""), (0, 0, "")
             dimension = None
-            for attrs, body in _stream_cells(z, part.member):
+            for row, col, attrs, body in _stream_cells(z, part.member):
                 if attrs is None:
                     dimension = body
                     continue
-                ref = _XML_REF.search(attrs)
-                if ref is None:
-                    continue
-                row = int(ref.group(2))
                 if body and _XML_ANY_VALUE.search(body):
-                    col = _cell_column(ref.group(1))
-                    if row > far_row[0]:
-                        far_row = (row, ref.group(0))
-                    if col > far_col[0]:
-                        far_col = (col, ref.group(0))
+                    if (row, col) > far_row[:2]:
+                        far_row = (row, col, f"{_column_letters(col)}{row}")
+                    if (col, row) > far_col[:2]:
+                        far_col = (col, row, f"{_column_letters(col)}{row}")
                 has_value = bool(body) and _XML_VALUE.search(body) is not None
                 if has_value:
                     out.last_row = max(out.last_row, row)
@@ -1009,7 +1021,7 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
                 cached = _XML_CACHED.search(body)
                 text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
                 shown = "=" + text if text else "=(shared formula)"
-                key = (row, _cell_column(ref.group(1)) - 1)
+                key = (row, col - 1)
                 if cached is None and not (b't="str"' in attrs and b"<v" in body):
                     out.formulas[key] = (shown, FORMULA_RULE)
                 elif layout.uncomputed or (not layout.calc_chain and (
@@ -1017,8 +1029,8 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
                     out.formulas[key] = (shown, UNCOMPUTED_RULE)
             cells = far_row[0] * far_col[0]
             if cells * limits.bytes_per_cell > limits.memory_bytes:
-                where = (f"cell {far_row[1][3:-1].decode()}" if far_row[1] == far_col[1] else
-                         f"cells {far_row[1][3:-1].decode()} and {far_col[1][3:-1].decode()}")
+                where = (f"cell {far_row[2]}" if far_row[2] == far_col[2] else
+                         f"cells {far_row[2]} and {far_col[2]}")
                 raise IngestError(
                     f"{path} (sheet {sheet!r}): {where} hold{'s' if ' and ' not in where else ''}"
                     f" a value, so the sheet reads as {far_row[0]:,} rows x {far_col[0]:,} "

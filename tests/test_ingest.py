@@ -1044,11 +1044,25 @@ def test_a_far_cell_is_refused_naming_it_and_the_next_file_is_ingested(tmp_path)
     assert "1 file(s) could not be read" in done.stdout
 
 
-def test_a_sheet_beyond_the_memory_budget_is_refused_before_it_is_read(tmp_path, monkeypatch):
+def _with_unreferenced_cells(path, out, row, n):
+    """``n`` cells without a reference in row ``row``: readers place them one after another."""
+    def edit(name, data):
+        if name.startswith("xl/worksheets/sheet1"):
+            data = data.replace(b"</sheetData>", f'<row r="{row}">'.encode()
+                                + b"<c><v>1</v></c>" * n + b"</row></sheetData>")
+        return data
+
+    return _rezip(path, out, edit)
+
+
+@pytest.mark.parametrize("unreferenced", [False, True])
+def test_a_sheet_beyond_the_memory_budget_is_refused_before_it_is_read(tmp_path, monkeypatch,
+                                                                       unreferenced):
     import python_calamine
 
-    path = _with_cell(write_xlsx(tmp_path / "base.xlsx", [RU, row("R1")]),
-                      tmp_path / "wide.xlsx", "Z50000")
+    base = write_xlsx(tmp_path / "base.xlsx", [RU, row("R1")])
+    path = (_with_unreferenced_cells(base, tmp_path / "wide.xlsx", 50000, 26) if unreferenced
+            else _with_cell(base, tmp_path / "wide.xlsx", "Z50000"))
     monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path",
                         lambda *a, **k: pytest.fail("calamine was asked to read it"))
     with pytest.raises(IngestError, match=r"wide\.xlsx \(sheet 'Sheet1'\): cell Z50000 holds a "
@@ -1058,7 +1072,7 @@ def test_a_sheet_beyond_the_memory_budget_is_refused_before_it_is_read(tmp_path,
         read(path, params=_columns_params(xlsx_memory_mb=1))
     monkeypatch.undo()
     r = read(path)  # within the default budget the sheet is read
-    assert ids(r) == ["R1"] and r.n_read == 2  # the far value is a row of its own
+    assert ids(r) == ["R1"] and r.n_read == 2  # the far values are a row of their own
 
 
 def test_a_part_that_unpacks_beyond_the_budget_is_refused(tmp_path):
