@@ -923,6 +923,16 @@ _XML_TOKEN = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(/?)>|<(?:\w+:)?c\b([^>]*?)"
 _XML_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
 
 
+def _last_cell_end(buffer: bytes, start: int) -> int:
+    """Where the buffer may be cut: after its last end of a cell or a row (text holds no
+    "</": XML escapes "<"), so no cell is cut in two; 0 when there is none yet."""
+    last = max(buffer.rfind(b"</c>"), buffer.rfind(b"</row>"))
+    if last >= 0:
+        return buffer.index(b">", last) + 1
+    ends = [m.end() for m in _CELL_END.finditer(buffer, max(0, start - 16))]  # x:c, <c/>
+    return ends[-1] if ends else 0
+
+
 def _stream_cells(z, member: str, chunk: int = 1 << 24):
     """``(row, column, attributes, body)`` of every cell of a sheet's XML (row and column
     from 1, from the cell's reference or, as readers infer them, from its place in its row),
@@ -939,13 +949,7 @@ def _stream_cells(z, member: str, chunk: int = 1 << 24):
                 found = _XML_DIMENSION.search(buffer)
                 yield 0, 0, None, found.group(1) if found else None
                 first = False
-            if not data:
-                cut = len(buffer)
-            else:
-                # up to the last end of a cell: no cell is cut in two
-                ends = [m.end() for m in _CELL_END.finditer(
-                    buffer, max(0, len(buffer) - len(data) - 16))]
-                cut = ends[-1] if ends else 0
+            cut = len(buffer) if not data else _last_cell_end(buffer, len(buffer) - len(data))
             for match in _XML_TOKEN.finditer(buffer, 0, cut):
                 if match.group(3) is None:  # a row
                     number = _XML_ROW_NUMBER.search(match.group(1))
@@ -970,10 +974,18 @@ class _SheetScan:
     notes: list[str] = field(default_factory=list)
 
 
+_COLUMNS: dict[bytes, int] = {}
+
+
 def _cell_column(letters: bytes) -> int:
-    col = 0
-    for ch in letters.decode():
-        col = col * 26 + ord(ch) - 64
+    """b"A" -> 1, b"XFD" -> 16384."""
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = 0
+        for ch in letters.decode():
+            col = col * 26 + ord(ch) - 64
+        if len(_COLUMNS) < 20000:
+            _COLUMNS[letters] = col
     return col
 
 
@@ -1000,22 +1012,23 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
                         rows.add(row)
                 layout.rows_of[part.name] = len(rows)
                 continue
-            # the last row's rightmost cell and the rightmost column's lowest one
-            far_row, far_col = (0, 0, ""), (0, 0, "")
+            # the last row's rightmost cell (row, column), the rightmost column's lowest one
+            far_row, far_col = (0, 0), (0, 0)
             dimension = None
             for row, col, attrs, body in _stream_cells(z, part.member):
                 if attrs is None:
                     dimension = body
                     continue
-                if body and _XML_ANY_VALUE.search(body):
-                    if (row, col) > far_row[:2]:
-                        far_row = (row, col, f"{_column_letters(col)}{row}")
-                    if (col, row) > far_col[:2]:
-                        far_col = (col, row, f"{_column_letters(col)}{row}")
-                has_value = bool(body) and _XML_VALUE.search(body) is not None
-                if has_value:
-                    out.last_row = max(out.last_row, row)
-                formula = _XML_FORMULA.search(body) if body else None
+                if not body:
+                    continue
+                if _XML_ANY_VALUE.search(body):
+                    if (row, col) > far_row:
+                        far_row = (row, col)
+                    if (col, row) > far_col:
+                        far_col = (col, row)
+                if row > out.last_row and _XML_VALUE.search(body) is not None:
+                    out.last_row = row
+                formula = _XML_FORMULA.search(body) if b"f" in body else None
                 if formula is None:
                     continue
                 cached = _XML_CACHED.search(body)
@@ -1029,8 +1042,10 @@ def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _Sh
                     out.formulas[key] = (shown, UNCOMPUTED_RULE)
             cells = far_row[0] * far_col[0]
             if cells * limits.bytes_per_cell > limits.memory_bytes:
-                where = (f"cell {far_row[2]}" if far_row[2] == far_col[2] else
-                         f"cells {far_row[2]} and {far_col[2]}")
+                last_row = f"{_column_letters(far_row[1])}{far_row[0]}"
+                last_col = f"{_column_letters(far_col[0])}{far_col[1]}"
+                where = (f"cell {last_row}" if last_row == last_col else
+                         f"cells {last_row} and {last_col}")
                 raise IngestError(
                     f"{path} (sheet {sheet!r}): {where} hold{'s' if ' and ' not in where else ''}"
                     f" a value, so the sheet reads as {far_row[0]:,} rows x {far_col[0]:,} "
