@@ -90,11 +90,11 @@ def _report(args: argparse.Namespace) -> int:
     for r in results:
         if r.ok:
             made = ", ".join(str(p) for p in (r.html, r.excel) if p)
-            print(f"ok      {r.region:<16} {r.language:<3}{r.seconds:6.1f}s  {made}")
+            print(f"ok      {r.scope:<16} {r.language:<3}{r.seconds:6.1f}s  {made}")
         else:
             last = (r.evalue.strip().splitlines() or [""])[-1]
             cell = "" if r.cell_index is None else f"cell {r.cell_index}; "
-            print(f"FAILED  {r.region:<16} {r.language:<3}{r.ename}: {last} ({cell}log {r.log}"
+            print(f"FAILED  {r.scope:<16} {r.language:<3}{r.ename}: {last} ({cell}log {r.log}"
                   + (f"; the other sections rendered in {r.html}" if r.html else
                      "; no page delivered") + ")")
     index = batch.output_dir(month, args.out) / "index.html"
@@ -155,6 +155,12 @@ def _ingest(args: argparse.Namespace) -> int:
                                                   **options))
             except (ingest.IngestError, ParamsError, OSError) as err:
                 print(f"error: {err}", file=sys.stderr)
+                failed += 1
+                continue
+            except MemoryError:  # one file too big for this machine: the others are read
+                print(f"error: {path}: not enough memory to read it; save it as CSV or split "
+                      "it (xlsx_memory_mb, params/columns.yaml, is the budget of a workbook)",
+                      file=sys.stderr)
                 failed += 1
                 continue
             print(records[-1].summary())

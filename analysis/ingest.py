@@ -13,10 +13,20 @@ How an export is read
   hold the separator and line breaks. A file that is not UTF-8 as a whole is read line by line:
   UTF-8 lines as UTF-8, the others as Windows-1251 (two exports pasted into one: a note names
   the lines); a line that is neither raises :class:`IngestError` naming it.
-- .xlsx: every cell the sheet holds, read by calamine (the sheet's ``<dimension>`` tag, which
-  some exporters never update, is not trusted) and checked against the sheet's XML: a row with
-  values beyond those read raises :class:`IngestError`; a formula cell without a value saved by
-  Excel is quarantined with that reason (:data:`FORMULA_RULE`), the formula in the quarantine.
+- .xlsx: the workbook's XML is scanned first, a chunk at a time: a sheet whose grid (A1 to
+  its farthest cell holding a value) would not fit ``xlsx_memory_mb`` (params/columns.yaml),
+  or a part that unpacks to more, raises :class:`IngestError` naming that cell before anything
+  reads it (one value in XFD1048576 made the reader abort the process). Then every cell the
+  sheet holds is read by calamine (the sheet's ``<dimension>`` tag, which some exporters never
+  update, is not trusted; one that claims a grid beyond the budget is noted) and checked
+  against the XML: a row with values beyond those read raises :class:`IngestError`; a formula
+  cell without a value saved by Excel is quarantined with that reason (:data:`FORMULA_RULE`),
+  and so is one whose value is a placeholder of a program that does not calculate
+  (:data:`UNCOMPUTED_RULE`: the workbook asks to be recalculated on load, ``fullCalcOnLoad``,
+  or it has no calculation chain and the value is 0 or empty), the formula in the quarantine.
+  The workbook's other worksheets that hold rows are named in a note (``--sheet``).
+- A value longer than ``max_cell_chars`` (params/columns.yaml) quarantines its row, and a
+  note names its line and the limit; the rest of the file is read.
 - The header row is the row among the first ``header_scan_rows`` (params/columns.yaml) that
   names the most columns, so title rows above it are skipped. Names are matched through the
   aliases of params/columns.yaml, ignoring case, spacing and punctuation; then through
@@ -439,11 +449,14 @@ class _Raw:
     delimiter: str | None = None
     malformed: dict[int, str] = field(default_factory=dict)  # row position -> problem
     frame: pd.DataFrame | None = None  # Parquet: the typed columns as stored
-    # .xlsx: formula cells without a value saved by Excel, row position -> {column: formula}
-    formulas: dict[int, dict[int, str]] = field(default_factory=dict)
+    # .xlsx: formula cells whose value cannot be trusted (none saved, or a writer's
+    # placeholder), row position -> {column: (formula, reason)}
+    formulas: dict[int, dict[int, tuple[str, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the reader had to decide
     # per header, the names it may be matched by (a header of several rows: each row's cell)
     parts: list[list[str]] = field(default_factory=list)
+    # the most characters a cell of the source can hold (None: unknown, every cell is checked)
+    longest: int | None = None
 
 
 def cell_text(value: object) -> str | None:
@@ -642,6 +655,10 @@ def _csv_records(text: str, delimiter: str, *, strict: bool, path: Path,
                  limit: int | None = None) -> list[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=strict)
     out, start = [], 1
+    # no field is refused for its length here (csv's own limit, 131,072 characters, refused
+    # the whole file): a long value quarantines its row (max_cell_chars, read_export)
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, len(text) + 1))
     try:
         for row in reader:
             out.append((start, row))
@@ -653,6 +670,8 @@ def _csv_records(text: str, delimiter: str, *, strict: bool, path: Path,
             return out
         raise IngestError(f"{path}, line {start}: {err} (a quote that is opened and never "
                           "closed?); fix that line and ingest again") from None
+    finally:
+        csv.field_size_limit(previous)
     return out
 
 
@@ -678,7 +697,7 @@ def _read_text(path: Path, data: bytes, matcher: _Matcher, scan: int,
     headers = _unique_headers(names)
     note = _block_note([records[p][0] for p in block], rows, "lines")
     raw = _Raw(headers, [], [], records[block[0]][0], used, delim,
-               notes=[*notes, *([note] if note else [])], parts=parts)
+               notes=[*notes, *([note] if note else [])], parts=parts, longest=len(text))
     width = len(headers)
     for line, cells in records[block[-1] + 1:]:
         if _blank(cells):
@@ -695,12 +714,60 @@ def _read_text(path: Path, data: bytes, matcher: _Matcher, scan: int,
     return raw
 
 
-def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None) -> _Raw:
+@dataclass(frozen=True)
+class _Limits:
+    """What a file may ask of the reader (params/columns.yaml): the memory an .xlsx sheet's
+    grid may take and the characters a cell may hold."""
+
+    memory_bytes: int
+    bytes_per_cell: int
+    max_cell_chars: int
+
+    @classmethod
+    def of(cls, params: Mapping) -> _Limits:
+        try:
+            return cls(int(params["xlsx_memory_mb"]) * 2**20, int(params["xlsx_bytes_per_cell"]),
+                       int(params["max_cell_chars"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ParamsError(f"params/columns.yaml: xlsx_memory_mb, xlsx_bytes_per_cell and "
+                              f"max_cell_chars must be whole numbers ({err})") from None
+
+    def mb(self, n_bytes: float) -> str:
+        return f"{n_bytes / 2**20:,.0f} MB" if n_bytes < 2**30 else f"{n_bytes / 2**30:,.0f} GB"
+
+
+def _column_letters(col: int) -> str:
+    """1 -> A, 27 -> AA, 16384 -> XFD."""
+    letters = ""
+    while col:
+        col, rest = divmod(col - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None,
+               limits: _Limits) -> _Raw:
     """Every row of a sheet, read by calamine from the cells themselves (the ``<dimension>``
-    tag that some exporters never update is not trusted), then checked against the sheet's
-    XML: rows holding values beyond what was read, and formulas without a saved value."""
+    tag that some exporters never update is not trusted).
+
+    The workbook's XML is scanned first (:func:`_workbook_scan`, :func:`_sheet_scan`): a sheet
+    whose grid would not fit ``limits`` is refused naming its farthest cell (calamine would
+    abort the process allocating it), other sheets that hold rows are named in a note, and
+    formula cells whose value cannot be trusted are kept for the quarantine; after reading,
+    rows holding values beyond those read raise :class:`IngestError`."""
     from python_calamine import CalamineWorkbook
 
+    layout = _workbook_scan(path, limits)
+    names = [s.name for s in layout.sheets if s.worksheet] if layout else None
+    if layout is not None:
+        if sheet is None:
+            if not names:
+                raise IngestError(f"{path}: the workbook has no worksheet")
+            sheet = names[0]
+        elif sheet not in names:
+            raise IngestError(f"{path}: no sheet {sheet!r}; its sheets are "
+                              f"{[s.name for s in layout.sheets]}")
+    scanned = _sheet_scan(path, layout, sheet, limits) if layout else _SheetScan()
     try:
         book = CalamineWorkbook.from_path(str(path))
         sheets = [m.name for m in book.sheets_metadata if "WorkSheet" in str(m.typ)]
@@ -720,7 +787,7 @@ def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None) -> _
     finally:
         book.close()
     records = [(n, list(row)) for n, row in enumerate(cells, start=1)]
-    extent, formulas = _sheet_scan(path, name)
+    extent, formulas = scanned.last_row, scanned.formulas
     read_to = max((n for n, row in records if not _blank(row)), default=0)
     if extent > read_to:
         raise IngestError(
@@ -731,19 +798,21 @@ def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None) -> _
         _no_header(path, matcher, sheet=name)
     block = _header_block(records, pos, matcher)
     header_line = records[block[-1]][0]
-    names, parts = _combine([records[p][1] for p in block], matcher)
-    while names and not names[-1]:
-        names, parts = names[:-1], parts[:-1]
+    names_, parts = _combine([records[p][1] for p in block], matcher)
+    while names_ and not names_[-1]:
+        names_, parts = names_[:-1], parts[:-1]
     # cells right of the header's last name are a column without a name: kept, then ignored
     used = max((max((i + 1 for i, v in enumerate(cells) if cell_text(v) is not None),
                     default=0) for _, cells in records[block[-1] + 1:]), default=0)
     used = max([used, *(c + 1 for (r, c) in formulas if r > header_line)])
-    pad = max(0, used - len(names))
-    headers = _unique_headers([*names, *[None] * pad])
+    pad = max(0, used - len(names_))
+    headers = _unique_headers([*names_, *[None] * pad])
     note = _block_note([records[p][0] for p in block], [records[p][1] for p in block], "rows")
-    width = len(headers)
-    raw = _Raw(headers, [], [], records[block[0]][0], notes=[note] if note else [],
+    raw = _Raw(headers, [], [], records[block[0]][0],
+               notes=[*([note] if note else []), *scanned.notes,
+                      *(layout.others_note(name) if layout else [])],
                parts=[*parts, *[[]] * pad])
+    width = len(headers)
     for line, cells in records[block[-1] + 1:]:
         cells = list(cells[:width]) + [None] * (width - len(cells))
         own = {c: f for (r, c), f in formulas.items() if r == line and c < width}
@@ -753,20 +822,60 @@ def _read_xlsx(path: Path, matcher: _Matcher, scan: int, sheet: str | None) -> _
             raw.formulas[len(raw.rows)] = own
         raw.rows.append(cells)
         raw.lines.append(line)
+    raw.longest = layout.largest_part if layout else None
     return raw
 
 
-_XML_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _XML_REF = re.compile(rb'\br="([A-Z]+)(\d+)"')
 _XML_FORMULA = re.compile(rb"<(?:\w+:)?f\b[^>]*?(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
 _XML_VALUE = re.compile(rb"<(?:\w+:)?(?:v|is)\b[^>]*?>(.+?)</(?:\w+:)?(?:v|is)>", re.S)
+# what calamine counts as a cell: a value (even an empty inline string), not a bare <v/>
+_XML_ANY_VALUE = re.compile(rb"<(?:\w+:)?(?:v\b[^>]*?>[^<]|is\b)", re.S)
+_XML_CACHED = re.compile(rb"<(?:\w+:)?v\b[^>]*?>([^<]*)</(?:\w+:)?v>", re.S)
+_XML_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]*)"')
+# where a chunk of a sheet's XML may be cut: after a cell or a row, never inside one
+_CELL_END = re.compile(rb"</(?:\w+:)?c>|</(?:\w+:)?row>|<(?:\w+:)?c\b[^>]*/>")
+# formula values that a writer which does not calculate puts in place of the result
+_PLACEHOLDERS = (b"", b"0")
+
+UNCOMPUTED_RULE = ("formula never computed: its saved value is a placeholder of the program "
+                   "that wrote the file (open and save the file in Excel)")
 
 
-def _sheet_scan(path: Path, sheet: str) -> tuple[int, dict[tuple[int, int], str]]:
-    """The last row of a sheet that holds a value (as its XML says, whatever its
-    ``<dimension>``), and its formula cells without a saved value: (row, column from 0) ->
-    the formula. Cells without a reference (rare writers) are not checked."""
-    import html
+@dataclass(frozen=True)
+class _SheetPart:
+    name: str
+    member: str | None   # the zip member of its XML
+    worksheet: bool      # a chart sheet or a dialog sheet holds no rows
+
+
+@dataclass
+class _Layout:
+    """What the workbook's own XML says, read before calamine is asked for anything."""
+
+    sheets: list[_SheetPart]
+    uncomputed: bool          # calcPr fullCalcOnLoad: no formula value was computed
+    calc_chain: bool          # a calculation chain: a program that calculates saved it
+    largest_part: int         # bytes of the largest part unpacked (for max_cell_chars)
+    rows_of: dict[str, int] = field(default_factory=dict)  # other sheets: rows with values
+
+    def others_note(self, read: str) -> list[str]:
+        """The note naming the other worksheets that hold rows (they are not read)."""
+        shown = [f"sheet {i} {s.name!r} with {self.rows_of[s.name]:,} rows"
+                 for i, s in enumerate(self.sheets, start=1)
+                 if s.worksheet and s.name != read and self.rows_of.get(s.name)]
+        if not shown:
+            return []
+        other = next(s.name for s in self.sheets if s.worksheet and s.name != read
+                     and self.rows_of.get(s.name))
+        how = f"it with --sheet {other!r}" if len(shown) == 1 else "each with --sheet NAME"
+        return [f"{'; '.join(shown)} not read (sheet {read!r} was): ingest {how}"]
+
+
+def _workbook_scan(path: Path, limits: _Limits) -> _Layout | None:
+    """The workbook's sheets (names, XML parts, worksheet or not), whether its formulas were
+    computed, and every part's unpacked size checked against ``limits``; None when the
+    package is laid out in a way this scan does not know (calamine's reading stands)."""
     import xml.etree.ElementTree as ET
     import zipfile
 
@@ -774,33 +883,197 @@ def _sheet_scan(path: Path, sheet: str) -> tuple[int, dict[tuple[int, int], str]
     rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
     try:
         with zipfile.ZipFile(path) as z:
+            infos = {i.filename: i for i in z.infolist()}
+            for part in ("xl/workbook.xml", "xl/_rels/workbook.xml.rels"):
+                if infos[part].file_size > limits.memory_bytes:
+                    raise KeyError(part)
             book = ET.fromstring(z.read("xl/workbook.xml"))
-            rid = next(s.get(f"{rel}id") for s in book.iter(f"{main}sheet")
-                       if s.get("name") == sheet)
-            rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
-            target = next(r.get("Target") for r in rels if r.get("Id") == rid)
-            member = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
-            data = z.read(member)
-    except (KeyError, StopIteration, ET.ParseError, zipfile.BadZipFile, OSError):
-        return 0, {}  # a layout this scan does not know: calamine's reading stands
-    last, formulas = 0, {}
-    for attrs, body in _XML_CELL.findall(data):
-        ref = _XML_REF.search(attrs)
-        if ref is None:
-            continue
-        row = int(ref.group(2))
-        has_value = bool(body) and _XML_VALUE.search(body) is not None
-        if has_value:
-            last = max(last, row)
-        formula = _XML_FORMULA.search(body) if body else None
-        cached_text = b't="str"' in attrs and re.search(rb"<(?:\w+:)?v\b", body or b"")
-        if formula is not None and not has_value and not cached_text:
-            col = 0
-            for ch in ref.group(1).decode():
-                col = col * 26 + ord(ch) - 64
-            text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
-            formulas[(row, col - 1)] = "=" + text if text else "=(shared formula)"
-    return last, formulas
+            rels = {r.get("Id"): r for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
+    except (KeyError, ET.ParseError, zipfile.BadZipFile, OSError, RuntimeError):
+        return None
+    # the parts a reader unpacks (sheets, shared strings, styles), not embedded media
+    big = [i for i in infos.values() if i.file_size > limits.memory_bytes
+           and i.filename.lower().endswith((".xml", ".rels"))]
+    if big:
+        raise IngestError(
+            f"{path}: its part {big[0].filename} unpacks to {limits.mb(big[0].file_size)}, "
+            f"more than the {limits.mb(limits.memory_bytes)} a workbook may take "
+            "(xlsx_memory_mb, params/columns.yaml); save the sheet as CSV, or raise the limit "
+            "on a machine with the memory")
+    sheets = []
+    for s in book.iter(f"{main}sheet"):
+        target = rels.get(s.get(f"{rel}id"))
+        member = None
+        if target is not None and target.get("Target"):
+            t = target.get("Target")
+            member = t.lstrip("/") if t.startswith("/") else f"xl/{t}"
+            member = member if member in infos else None
+        kind = (target.get("Type") or "") if target is not None else ""
+        sheets.append(_SheetPart(s.get("name"), member, kind.endswith("/worksheet")))
+    calc = book.find(f"{main}calcPr")
+    uncomputed = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
+    chain = any(name.rsplit("/", 1)[-1].lower() == "calcchain.xml" for name in infos)
+    largest = max((i.file_size for i in infos.values()
+                   if i.filename.lower().endswith(".xml")), default=0)
+    return _Layout(sheets, uncomputed, chain, largest)
+
+
+_XML_TOKEN = re.compile(rb"<(?:\w+:)?row\b([^>]*?)(/?)>|<(?:\w+:)?c\b([^>]*?)"
+                        rb"(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+_XML_ROW_NUMBER = re.compile(rb'\br="(\d+)"')
+
+
+def _last_cell_end(buffer: bytes, start: int) -> int:
+    """Where the buffer may be cut: after its last end of a cell or a row (text holds no
+    "</": XML escapes "<"), so no cell is cut in two; 0 when there is none yet."""
+    last = max(buffer.rfind(b"</c>"), buffer.rfind(b"</row>"))
+    if last >= 0:
+        return buffer.index(b">", last) + 1
+    ends = [m.end() for m in _CELL_END.finditer(buffer, max(0, start - 16))]  # x:c, <c/>
+    return ends[-1] if ends else 0
+
+
+def _stream_cells(z, member: str, chunk: int = 1 << 24):
+    """``(row, column, attributes, body)`` of every cell of a sheet's XML (row and column
+    from 1, from the cell's reference or, as readers infer them, from its place in its row),
+    read a chunk at a time: a sheet of a gigabyte is never held whole. First yields
+    ``(0, 0, None, <dimension ref or None>)``."""
+    with z.open(member) as fh:
+        tail = b""
+        first = True
+        row = col = 0
+        while True:
+            data = fh.read(chunk)
+            buffer = tail + data
+            if first:
+                found = _XML_DIMENSION.search(buffer)
+                yield 0, 0, None, found.group(1) if found else None
+                first = False
+            cut = len(buffer) if not data else _last_cell_end(buffer, len(buffer) - len(data))
+            for match in _XML_TOKEN.finditer(buffer, 0, cut):
+                if match.group(3) is None:  # a row
+                    number = _XML_ROW_NUMBER.search(match.group(1))
+                    row, col = (int(number.group(1)) if number else row + 1), 0
+                    continue
+                attrs, body = match.group(3), match.group(4)
+                ref = _XML_REF.search(attrs)
+                if ref is not None:
+                    row, col = int(ref.group(2)), _cell_column(ref.group(1))
+                else:
+                    row, col = max(row, 1), col + 1
+                yield row, col, attrs, body
+            tail = buffer[cut:]
+            if not data:
+                return
+
+
+@dataclass
+class _SheetScan:
+    last_row: int = 0        # the last row holding a value
+    formulas: dict = field(default_factory=dict)  # (row, column from 0) -> (formula, reason)
+    notes: list[str] = field(default_factory=list)
+
+
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _cell_column(letters: bytes) -> int:
+    """b"A" -> 1, b"XFD" -> 16384."""
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = 0
+        for ch in letters.decode():
+            col = col * 26 + ord(ch) - 64
+        if len(_COLUMNS) < 20000:
+            _COLUMNS[letters] = col
+    return col
+
+
+def _sheet_scan(path: Path, layout: _Layout, sheet: str, limits: _Limits) -> _SheetScan:
+    """The sheet's extent checked against ``limits`` before anything reads it, the last row
+    that holds a value (whatever its ``<dimension>``) and its formula cells whose value
+    cannot be trusted: none saved (:data:`FORMULA_RULE`), or a placeholder
+    (:data:`UNCOMPUTED_RULE`: the workbook says no formula was computed, ``fullCalcOnLoad``,
+    or it has no calculation chain and the value is 0 or empty). Also counts the rows of
+    the workbook's other worksheets, for the note that names them. A cell without a
+    reference (rare writers) is where readers put it: after the cell before it in its row."""
+    import html
+    import zipfile
+
+    out = _SheetScan()
+    with zipfile.ZipFile(path) as z:
+        for part in layout.sheets:
+            if not part.worksheet or part.member is None:
+                continue
+            if part.name != sheet:
+                rows = set()
+                for row, _, attrs, body in _stream_cells(z, part.member):
+                    if attrs is not None and body and _XML_VALUE.search(body):
+                        rows.add(row)
+                layout.rows_of[part.name] = len(rows)
+                continue
+            # the last row's rightmost cell (row, column), the rightmost column's lowest one
+            far_row, far_col = (0, 0), (0, 0)
+            dimension = None
+            for row, col, attrs, body in _stream_cells(z, part.member):
+                if attrs is None:
+                    dimension = body
+                    continue
+                if not body:
+                    continue
+                if _XML_ANY_VALUE.search(body):
+                    if (row, col) > far_row:
+                        far_row = (row, col)
+                    if (col, row) > far_col:
+                        far_col = (col, row)
+                if row > out.last_row and _XML_VALUE.search(body) is not None:
+                    out.last_row = row
+                formula = _XML_FORMULA.search(body) if b"f" in body else None
+                if formula is None:
+                    continue
+                cached = _XML_CACHED.search(body)
+                text = html.unescape((formula.group(1) or b"").decode("utf-8", "replace"))
+                shown = "=" + text if text else "=(shared formula)"
+                key = (row, col - 1)
+                if cached is None and not (b't="str"' in attrs and b"<v" in body):
+                    out.formulas[key] = (shown, FORMULA_RULE)
+                elif layout.uncomputed or (not layout.calc_chain and (
+                        cached is None or cached.group(1).strip() in _PLACEHOLDERS)):
+                    out.formulas[key] = (shown, UNCOMPUTED_RULE)
+            cells = far_row[0] * far_col[0]
+            if cells * limits.bytes_per_cell > limits.memory_bytes:
+                last_row = f"{_column_letters(far_row[1])}{far_row[0]}"
+                last_col = f"{_column_letters(far_col[0])}{far_col[1]}"
+                where = (f"cell {last_row}" if last_row == last_col else
+                         f"cells {last_row} and {last_col}")
+                raise IngestError(
+                    f"{path} (sheet {sheet!r}): {where} hold{'s' if ' and ' not in where else ''}"
+                    f" a value, so the sheet reads as {far_row[0]:,} rows x {far_col[0]:,} "
+                    f"columns ({cells:,} cells, about "
+                    f"{limits.mb(cells * limits.bytes_per_cell)}), more than the "
+                    f"{limits.mb(limits.memory_bytes)} a sheet may take (xlsx_memory_mb, "
+                    "params/columns.yaml); delete the rows and columns beyond the data in Excel "
+                    "and save, or save the sheet as CSV")
+            out.notes += _dimension_note(dimension, far_row[0], far_col[0], limits)
+    return out
+
+
+def _dimension_note(dimension: bytes | None, rows: int, cols: int,
+                    limits: _Limits) -> list[str]:
+    """A note when the sheet's ``<dimension>`` claims a grid beyond the memory budget that
+    its cells do not fill (the tag is not trusted: the cells are read)."""
+    if not dimension:
+        return []
+    found = re.fullmatch(rb"[A-Z]+\d+:([A-Z]+)(\d+)|([A-Z]+)(\d+)", dimension)
+    if found is None:
+        return []
+    letters, number = (found.group(1), found.group(2)) if found.group(1) else (
+        found.group(3), found.group(4))
+    claimed = _cell_column(letters) * int(number)
+    if claimed * limits.bytes_per_cell <= limits.memory_bytes:
+        return []
+    return [f"the sheet's size tag claims {dimension.decode()}, its cells reach "
+            f"{_column_letters(cols) or 'A'}{rows or 1}: read by its cells"]
 
 
 def _read_parquet(path: Path) -> _Raw:
@@ -827,7 +1100,7 @@ def _no_header(path: Path, matcher: _Matcher, sheet: str | None = None):
 
 
 def _read_raw(path: Path, matcher: _Matcher, scan: int, *, sheet: str | None,
-              encoding: str | None) -> _Raw:
+              encoding: str | None, limits: _Limits) -> _Raw:
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if path.is_dir():
@@ -837,7 +1110,7 @@ def _read_raw(path: Path, matcher: _Matcher, scan: int, *, sheet: str | None,
     if magic.startswith(b"PAR1"):
         return _read_parquet(path)
     if magic.startswith(b"PK\x03\x04"):
-        return _read_xlsx(path, matcher, scan, sheet)
+        return _read_xlsx(path, matcher, scan, sheet, limits)
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise IngestError(f"{path}: an old Excel .xls workbook (or a password-protected one); "
                           "open it in Excel and save it as .xlsx or CSV without a password "
@@ -1344,8 +1617,9 @@ def read_export(
     path = Path(path)
     cmap = load_column_map(columns, params_dir=params_dir)
     matcher = _matcher(table, params, params_dir, cmap.tables.get(table))
+    limits = _Limits.of(params)
     raw = _read_raw(path, matcher, int(params.get("header_scan_rows", 30)), sheet=sheet,
-                    encoding=encoding)
+                    encoding=encoding, limits=limits)
     original = raw.frame
     if original is None:
         original = pd.DataFrame(raw.rows, columns=raw.headers, dtype="object")
@@ -1393,6 +1667,12 @@ def read_export(
             mapping = {h: c for h, c in mapping.items() if h not in unused}
     if raw.formulas:  # the quarantine shows the formula; its missing value is not the point
         problems = _formula_problems(raw, original, mapping, problems)
+    long_cells = _long_cells(original, own, raw, limits)
+    if not long_cells.empty:
+        problems = pd.concat([problems.loc[~problems.set_index(["pos", "column"]).index.isin(
+            long_cells.set_index(["pos", "column"]).index)], long_cells.drop(columns="length")],
+            ignore_index=True)
+        notes = [*notes, _long_note(long_cells, lines, own, limits)]
     now = network_now(params_dir=params_dir) if now is None else pd.Timestamp(now)
     known = dealers
     if derived_dealers is not None:  # the dealers this export brings, and the store's
@@ -1446,28 +1726,73 @@ FORMULA_RULE = "formula without a saved value (open and save the file in Excel)"
 
 def _formula_problems(raw: _Raw, original: pd.DataFrame, mapping: Mapping[str, str],
                       problems: pd.DataFrame) -> pd.DataFrame:
-    """Formula cells without a value in read columns: quarantined with that reason instead
-    of whatever their empty value would fail (the formula text goes to the quarantine)."""
+    """Formula cells without a trusted value in read columns (none saved, or a writer's
+    placeholder): quarantined with that reason instead of whatever their value would pass
+    or fail (the formula text goes to the quarantine)."""
     found = []
     for pos, cells in raw.formulas.items():
-        for col, formula in cells.items():
+        for col, (formula, rule) in cells.items():
             header = raw.headers[col]
             original.iat[pos, col] = formula
             if header in mapping:
-                found.append((pos, mapping[header], FORMULA_RULE))
+                found.append((pos, mapping[header], rule))
     formula = pd.DataFrame(found, columns=["pos", "column", "rule"])
     cells = set(zip(formula["pos"], formula["column"]))
     keep = [(p, c) not in cells for p, c in zip(problems["pos"], problems["column"])]
     return pd.concat([problems.loc[keep], formula], ignore_index=True)
 
 
+def _long_rule(limits: _Limits) -> str:
+    return (f"longer than {limits.max_cell_chars:,} characters (max_cell_chars, "
+            "params/columns.yaml)")
+
+
+def _long_cells(original: pd.DataFrame, own: Mapping[str, str], raw: _Raw,
+                limits: _Limits) -> pd.DataFrame:
+    """Cells of read columns longer than ``max_cell_chars``: ``pos``, ``column``, ``rule``
+    and ``length`` (their rows are quarantined; the file is read)."""
+    found = []
+    if raw.longest is None or raw.longest > limits.max_cell_chars:
+        for header, column in own.items():
+            values = original[header]
+            if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+                continue
+            lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+            for pos in np.flatnonzero(lengths.to_numpy() > limits.max_cell_chars):
+                found.append((int(pos), column, _long_rule(limits), int(lengths.iat[pos])))
+    return pd.DataFrame(found, columns=["pos", "column", "rule", "length"])
+
+
+def _long_note(cells: pd.DataFrame, lines: np.ndarray, own: Mapping[str, str],
+               limits: _Limits) -> str:
+    """The note naming the lines whose values are too long, and the limit."""
+    header = {c: h for h, c in own.items()}
+    first = cells.iloc[0]
+    where = (f"line {lines[first['pos']]}: {header[first['column']]!r} holds "
+             f"{first['length']:,} characters")
+    more = len(cells) - 1
+    if more:
+        where += (f" (and {more} more value(s), lines "
+                  f"{_line_list(sorted({int(lines[p]) for p in cells['pos']}))})")
+    return (f"{where}, more than max_cell_chars {limits.max_cell_chars:,} (params/columns.yaml):"
+            " its row is quarantined, the rest is read; raise the limit to accept it")
+
+
 def _source_of(mapping: Mapping[str, str], column: str) -> str:
     return next(src for src, col in mapping.items() if col == column)
 
 
+_SHOWN_CHARS = 80  # of a value in a quarantine reason: enough to find it in the file
+
+
 def _message(rule: str, value: object) -> str:
     text = cell_text(value)
-    return rule if text is None else f"{rule} ({text.strip()!r})"
+    if text is None:
+        return rule
+    text = text.strip()
+    if len(text) > _SHOWN_CHARS:  # a comment of 200,000 characters is not repeated
+        return f"{rule} ({text[:_SHOWN_CHARS]!r}... {len(cell_text(value)):,} characters)"
+    return f"{rule} ({text!r})"
 
 
 def _map_headers(raw: _Raw, table: str, matcher: _Matcher, path: Path, params: Mapping,

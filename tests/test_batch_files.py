@@ -67,7 +67,7 @@ KNOWN = ["Central", "Far East", "North-West", "Volga"]
 @pytest.mark.parametrize("asked, found", [
     (["volga"], ["Volga"]), (["VOLGA"], ["Volga"]), (["North West"], ["North-West"]),
     (["north-west"], ["North-West"]), (["NORTH_WEST", "far-east"], ["North-West", "Far East"]),
-    (["network", "Volga", "volga"], ["all", "Volga"]), (["network"], ["all"]),
+    (["network", "Volga", "volga"], [None, "Volga"]), (["network"], [None]),
 ])
 def test_regions_are_found_by_name_or_file_name_ignoring_case_and_punctuation(asked, found):
     assert batch.match_regions(asked, KNOWN) == found
@@ -89,6 +89,72 @@ def test_regions_that_slug_alike_are_told_apart_by_their_file_names():
         batch.match_regions(["central script"], known)
     assert batch.match_regions([names["Central<script>"].upper()], known) == ["Central<script>"]
     assert batch.match_regions(["Central script"], known) == ["Central script"]
+
+
+def test_reserved_and_colliding_region_names_get_distinct_stable_file_names():
+    known = ["all", "Network", "north west", "North-West", "Volga"]
+    names = batch.scope_names(known)
+    assert names[None] == "network" and names["Volga"] == "volga"
+    assert re.fullmatch(r"all-[0-9a-f]{6}", names["all"])
+    assert re.fullmatch(r"network-[0-9a-f]{6}", names["Network"])
+    assert names["north west"] != names["North-West"]
+    assert all(n.startswith("north-west-") for n in (names["north west"], names["North-West"]))
+    assert len(set(names.values())) == len(names)
+    # a reserved name's file name is its own, whatever the other regions (a later run)
+    assert batch.scope_names(["all"])["all"] == names["all"]
+    assert batch.scope_names(["all", "Volga", "South"])["all"] == names["all"]
+    # "all" and "network" are the network's report; the region "all" is found by its file name
+    assert batch.match_regions(["all"], known) == [None]
+    assert batch.match_regions(["network", names["all"]], known) == [None, "all"]
+    assert batch.match_regions([names["all"].upper()], known) == ["all"]
+
+
+@pytest.fixture
+def odd_store(demo, tmp_path):
+    """The small demo with two more regions: one named "all", one whose file name would be
+    North-West's ("north west")."""
+    import shutil
+
+    import pandas as pd
+
+    from analysis import store
+
+    data = tmp_path / "store"
+    shutil.copytree(demo, data)
+    store.append("dealers", pd.DataFrame({
+        "dealer_id": ["D901", "D902"], "dealer_name": ["Один", "Два"],
+        "region": ["all", "north west"], "city": ["Тверь", "Псков"]}), data_dir=data)
+    return data
+
+
+def test_a_region_named_all_gets_its_own_report_and_the_network_one(odd_store, tmp_path,
+                                                                      monkeypatch, capsys):
+    seen = []
+
+    def execute(input_path, output_path, parameters, **kwargs):
+        seen.append(dict(parameters))
+        return _fake_execute(input_path, output_path, parameters, **kwargs)
+
+    monkeypatch.setattr("papermill.execute_notebook", execute)
+    monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)
+    out = tmp_path / "out"
+    assert _report(odd_store, out, "--language", "en") == 0
+    names = batch.scope_names(batch.regions_in(odd_store))
+    pages = sorted(p.name for p in out.glob("*.en.html"))
+    assert pages == sorted(f"{names[r]}.en.html" for r in names)  # one page per report
+    assert len(pages) == 6 and "network.en.html" in pages
+    assert "6 of 6 reports" in capsys.readouterr().out
+    # the network once, the region "all" once and told apart
+    assert sorted(p.get("region_is_name", False) for p in seen if p["region"] == "all") == [
+        False, True]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert ">all<" in index and "Network · Сеть" in index and ">north west<" in index
+    # a run for one region writes that region's file only, with the name of the full batch
+    again = tmp_path / "again"
+    assert _report(odd_store, again, "--region", "north west", "--language", "en") == 0
+    assert [p.name for p in again.glob("*.en.html")] == [f"{names['north west']}.en.html"]
+    assert _report(odd_store, again, "--region", "North-West", "--language", "en") == 0
+    assert len(list(again.glob("*.en.html"))) == 2
 
 
 def test_an_unknown_region_fails_before_any_notebook(demo, tmp_path, monkeypatch, capsys):
@@ -283,6 +349,39 @@ def test_sections_that_failed_leave_a_page_without_papermills_banner(tmp_path):
     assert 'href="volga.ru.html"' in index and "some sections failed" in index
 
 
+BOOK_SECTION_FAILS = """import warnings
+from analysis.report.book import ReportBook
+book = ReportBook(language or None, keep_going=True)
+book.heading(f"Region {region}")
+def load_ratings():
+    raise FileNotFoundError("[Errno 2] No such file: '/srv/data/processed/ratings.parquet'")
+with book.section("Drivers"):
+    load_ratings()
+with book.section("Dealers"):
+    book.note("every dealer")
+warnings.warn("a library's warning from /srv/lib/site-packages/x.py")
+book.finish(excel_path or None)
+"""
+
+
+def test_a_failed_sections_traceback_goes_to_the_log_not_the_page(tmp_path):
+    """The page shows the section's one line only: no traceback, no path (hidden by CSS
+    before: a reader saving the page kept them); the log beside it holds the traceback."""
+    result = batch.run_report("Volga", MONTH, out_dir=tmp_path, language="en",
+                              formats=("html",),
+                              notebook=_notebook(tmp_path / "book.ipynb", BOOK_SECTION_FAILS))
+    assert not result.ok and result.ename == "SectionsFailed"
+    page = result.html.read_text(encoding="utf-8")
+    assert "This section could not be computed (FileNotFoundError: [Errno 2] No such file: " \
+           "'ratings.parquet')" in page
+    assert "every dealer" in page  # the next section rendered
+    for leak in ("Traceback", "/srv/", "load_ratings", ".py", "<pre", "Warning"):
+        assert leak not in page, leak
+    log = result.log.read_text(encoding="utf-8")
+    assert "section failed: 'Drivers':" in log and "Traceback (most recent call last)" in log
+    assert "in load_ratings" in log and "/srv/data/processed/ratings.parquet" in log
+
+
 # --- make lab ------------------------------------------------------------------------------
 
 
@@ -298,3 +397,59 @@ def test_make_lab_takes_a_port_and_runs_as_root():
     assert "--port=8899" in lab and "--ip=0.0.0.0" in lab and "--no-browser" in lab
     assert ("--allow-root" in lab) == (os.getuid() == 0)
     assert "--port=8888" in _make_lab() and "--ip=127.0.0.1" in _make_lab()
+
+
+# --- answers of a dealer the dealers table lacks ------------------------------------------------
+
+
+def test_answers_of_a_dealer_missing_from_the_dealers_table_count_under_unassigned(
+        demo, tmp_path, monkeypatch):
+    """store.append takes answers of a dealer the dealers table does not name; every
+    report's growth section failed on them ("some rows lack 'region'"). They are the
+    network's, under the region of params/columns.yaml defaults.region, and the data-quality
+    appendix says so."""
+    import shutil
+
+    from report_pages import render_sections
+
+    from analysis import store
+    from analysis.report.data import load_report_data
+
+    data_dir = tmp_path / "store"
+    shutil.copytree(demo, data_dir)
+    answers = store.load("responses", months=[MONTH], data_dir=data_dir).head(30)
+    store.append("responses", answers.drop(columns="month").assign(
+        dealer_id="D999", response_id=lambda d: d["response_id"] + "-x"), data_dir=data_dir)
+    network = load_report_data(region="all", month=MONTH, data_dir=data_dir)
+    central = load_report_data(region="Central", month=MONTH, data_dir=data_dir)
+    try:
+        assert network.unlisted_dealers == ("D999",)
+        assert network.dealers.set_index("dealer_id").loc["D999", "region"] == "Unassigned"
+        assert not network.responses["region"].isna().any()
+        assert not central.network["region"].isna().any()
+        assert "D999" in set(central.all_dealers["dealer_id"])
+        assert "D999" not in set(central.responses["dealer_id"])
+        for data in (network, central):
+            names = ["growth_zones", "data_quality"] + (["regions"] if data.is_network else [])
+            html, _, _ = render_sections(monkeypatch, data, names)  # a strict book
+            assert ("Answers of dealers the dealers table does not name: 30 (D999); the "
+                    "network counts them under the region &#x27;Unassigned&#x27;") in html
+    finally:
+        network.close()
+        central.close()
+
+
+def test_a_region_named_all_reads_that_region_not_the_network(odd_store):
+    from analysis.report.data import load_report_data
+
+    region = load_report_data(region="all", region_is_name=True, month=MONTH,
+                              data_dir=odd_store)
+    network = load_report_data(region="all", month=MONTH, data_dir=odd_store)
+    try:
+        assert not region.is_network and network.is_network
+        assert region.dealers["dealer_id"].tolist() == ["D901"]
+        assert len(network.dealers) > 1
+        assert region.title == "Region all - customer voice, 2026-10"
+    finally:
+        region.close()
+        network.close()

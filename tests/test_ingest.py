@@ -916,6 +916,8 @@ def test_xlsx_formulas_with_a_saved_value_keep_it(tmp_path):
             data = zin.read(item.filename)
             if item.filename.startswith("xl/worksheets/sheet"):  # as Excel saves it
                 data = re.sub(rb"<f>4\+5</f><v\s*/>", b"<f>4+5</f><v>9</v>", data)
+            if item.filename == "xl/workbook.xml":  # computed: no recalculation asked for
+                data = re.sub(rb'\s*fullCalcOnLoad="1"', b"", data)
             zout.writestr(item, data)
     r = read(cached)
     assert ids(r) == ["R1"] and r.accepted["nps"].tolist() == [9]
@@ -984,3 +986,217 @@ def test_an_ingest_is_one_commit_recorded_in_the_history(tmp_path, root):
         [0, "oct.csv", 2, 1, 1]]
     log = ingest.ingest_log(root / "processed")
     assert log.loc[log["table"] == "responses", "version"].tolist() == [0, 0]
+
+
+# --- hostile workbooks get an error, not an abort (issue 28, item 5) ----------------------------
+def _rezip(path, out, edit):
+    """A copy of the workbook with ``edit(name, data) -> data`` applied to every part."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            zout.writestr(item, edit(item.filename, zin.read(item.filename)))
+    return out
+
+
+def _with_cell(path, out, ref, value=b"<v>1</v>"):
+    import re
+
+    row = re.sub(r"\D", "", ref)
+
+    def edit(name, data):
+        if name.startswith("xl/worksheets/sheet1"):
+            data = data.replace(b"</sheetData>",
+                                f'<row r="{row}"><c r="{ref}">'.encode() + value
+                                + b"</c></row></sheetData>")
+        return data
+
+    return _rezip(path, out, edit)
+
+
+def _columns_params(**changes):
+    return {**ingest.load_params("columns"), **changes}
+
+
+def test_a_far_cell_is_refused_naming_it_and_the_next_file_is_ingested(tmp_path):
+    """A 2 KB workbook with one value in XFD1048576 made calamine allocate 550 GB and abort
+    the process (exit 134), and the command's next file was never ingested. Run as its own
+    process: were the check gone, the abort would not take the test run with it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    far = _with_cell(write_xlsx(tmp_path / "base.xlsx", [RU, row("R1")]), tmp_path / "far.xlsx",
+                     "XFD1048576")
+    assert far.stat().st_size < 10_000
+    good = write_csv(tmp_path / "good.csv", RU, [row("R2")])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run([sys.executable, "-m", "analysis", "ingest", str(far), str(good),
+                           "--data", str(tmp_path / "data"), "--now", str(NOW)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "cell XFD1048576 holds a value" in done.stderr
+    assert "1,048,576 rows x 16,384 columns" in done.stderr
+    assert "xlsx_memory_mb, params/columns.yaml" in done.stderr
+    assert "Traceback" not in done.stderr and "panicked" not in done.stderr
+    assert "good.csv (responses" in done.stdout       # the next file was ingested
+    assert "1 file(s) could not be read" in done.stdout
+
+
+def _with_unreferenced_cells(path, out, row, n):
+    """``n`` cells without a reference in row ``row``: readers place them one after another."""
+    def edit(name, data):
+        if name.startswith("xl/worksheets/sheet1"):
+            data = data.replace(b"</sheetData>", f'<row r="{row}">'.encode()
+                                + b"<c><v>1</v></c>" * n + b"</row></sheetData>")
+        return data
+
+    return _rezip(path, out, edit)
+
+
+@pytest.mark.parametrize("unreferenced", [False, True])
+def test_a_sheet_beyond_the_memory_budget_is_refused_before_it_is_read(tmp_path, monkeypatch,
+                                                                       unreferenced):
+    import python_calamine
+
+    base = write_xlsx(tmp_path / "base.xlsx", [RU, row("R1")])
+    path = (_with_unreferenced_cells(base, tmp_path / "wide.xlsx", 50000, 26) if unreferenced
+            else _with_cell(base, tmp_path / "wide.xlsx", "Z50000"))
+    monkeypatch.setattr(python_calamine.CalamineWorkbook, "from_path",
+                        lambda *a, **k: pytest.fail("calamine was asked to read it"))
+    with pytest.raises(IngestError, match=r"wide\.xlsx \(sheet 'Sheet1'\): cell Z50000 holds a "
+                                          r"value, so the sheet reads as 50,000 rows x 26 "
+                                          r"columns \(1,300,000 cells, about 69 MB\), more than "
+                                          r"the 1 MB"):
+        read(path, params=_columns_params(xlsx_memory_mb=1))
+    monkeypatch.undo()
+    r = read(path)  # within the default budget the sheet is read
+    assert ids(r) == ["R1"] and r.n_read == 2  # the far values are a row of their own
+
+
+def test_a_part_that_unpacks_beyond_the_budget_is_refused(tmp_path):
+    path = write_xlsx(tmp_path / "bomb.xlsx", [RU, row("R1")])
+    padded = _rezip(path, tmp_path / "padded.xlsx", lambda name, data: data.replace(
+        b"</worksheet>", b"<!--" + b" " * (3 * 2**20) + b"--></worksheet>")
+        if name.startswith("xl/worksheets/sheet1") else data)
+    with pytest.raises(IngestError, match=r"padded\.xlsx: its part xl/worksheets/sheet1\.xml "
+                                          r"unpacks to 3 MB, more than the 1 MB"):
+        read(padded, params=_columns_params(xlsx_memory_mb=1))
+    assert ids(read(padded)) == ["R1"]
+
+
+def test_a_huge_claimed_size_tag_is_noted_and_the_cells_are_read(tmp_path):
+    path = _set_dimension(write_xlsx(tmp_path / "claims.xlsx", [RU, row("R1"), row("R2")]),
+                          "A1:XFD1048576")
+    r = read(path)
+    assert ids(r) == ["R1", "R2"]
+    assert "the sheet's size tag claims A1:XFD1048576, its cells reach L3: read by its cells" in (
+        r.notes)
+
+
+def _xlsxwriter_book(path, rows, *, formulas):
+    """A workbook as xlsxwriter writes it: formula cells hold the placeholder 0 and the
+    workbook asks to be recalculated on load (fullCalcOnLoad)."""
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(path)
+    sheet = book.add_worksheet("Sheet1")
+    for r, cells in enumerate(rows):
+        for c, value in enumerate(cells):
+            if (r, c) in formulas:
+                sheet.write_formula(r, c, formulas[(r, c)])
+            else:
+                sheet.write(r, c, value)
+    book.close()
+    return path
+
+
+def test_formulas_of_a_workbook_never_computed_are_quarantined_not_stored_as_zero(tmp_path):
+    nps = RU.index("Оценка")
+    path = _xlsxwriter_book(tmp_path / "written.xlsx", [RU, row("R1"), row("R2")],
+                            formulas={(1, nps): "=4+5"})
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        assert b'fullCalcOnLoad="1"' in z.read("xl/workbook.xml")
+        assert b"<f>4+5</f><v>0</v>" in z.read("xl/worksheets/sheet1.xml")
+    r = read(path)
+    assert ids(r) == ["R2"]
+    assert problems(r) == [(2, f"nps: {ingest.UNCOMPUTED_RULE} ('=4+5')")]
+    assert 0 not in r.accepted["nps"].tolist()
+    check_invariant(r)
+
+
+@pytest.mark.parametrize(("cached", "kept"), [(b"0", False), (b"", False), (b"9", True)])
+def test_without_a_calculation_chain_a_zero_is_a_placeholder(tmp_path, cached, kept):
+    """No fullCalcOnLoad and no calcChain.xml: a program that calculates did not save the
+    file; a saved 0 (or nothing) is what writers that do not calculate put there."""
+    import re
+
+    path = write_xlsx(tmp_path / "f.xlsx", [RU, row("R1", nps="=4+5")])
+
+    def edit(name, data):
+        if name.startswith("xl/worksheets/sheet"):
+            data = re.sub(rb"<f>4\+5</f><v\s*/>", b"<f>4+5</f><v>" + cached + b"</v>", data)
+        if name == "xl/workbook.xml":
+            data = re.sub(rb'\s*fullCalcOnLoad="1"', b"", data)
+        return data
+
+    r = read(_rezip(path, tmp_path / "cached.xlsx", edit))
+    assert ids(r) == (["R1"] if kept else [])
+    if not kept:
+        assert problems(r) == [(2, f"nps: {ingest.UNCOMPUTED_RULE} ('=4+5')")]
+
+
+def test_other_sheets_holding_rows_are_named(tmp_path):
+    import openpyxl as xl
+
+    book = xl.Workbook()
+    first = book.active
+    first.title = "Лист1"
+    for r in [RU, row("R1")]:
+        first.append(r)
+    second = book.create_sheet("Лист2")
+    for r in [RU, *(row(f"S{i}") for i in range(10))]:
+        second.append(r)
+    book.create_sheet("Пусто")
+    book.save(tmp_path / "two.xlsx")
+    r = read(tmp_path / "two.xlsx")
+    assert ids(r) == ["R1"]
+    assert ("sheet 2 'Лист2' with 11 rows not read (sheet 'Лист1' was): ingest it with "
+            "--sheet 'Лист2'") in r.notes
+    assert "note: sheet 2 'Лист2'" in r.summary()
+    other = read(tmp_path / "two.xlsx", sheet="Лист2")
+    assert other.n_read == 10
+    assert any("sheet 1 'Лист1' with 2 rows not read" in n for n in other.notes)
+
+
+def test_a_long_comment_quarantines_its_row_naming_the_line_and_the_limit(tmp_path):
+    long = "очень плохо " * 17400  # 208,800 characters: csv refused the whole file
+    path = write_csv(tmp_path / "long.csv", RU,
+                     [row("R1"), row("R2", nps="3", comment=long), row("R3")])
+    r = read(path)
+    assert ids(r) == ["R1", "R3"] and r.n_read == 3
+    [(line, problem)] = problems(r)
+    assert line == 3 and problem.startswith(
+        "comment: longer than 100,000 characters (max_cell_chars, params/columns.yaml) "
+        "('очень плохо")
+    assert problem.endswith("... 208,800 characters)") and len(problem) < 300
+    assert ("line 3: 'Комментарий' holds 208,800 characters, more than max_cell_chars 100,000 "
+            "(params/columns.yaml): its row is quarantined, the rest is read; raise the limit "
+            "to accept it") in r.notes
+    check_invariant(r)
+    # the limit raised, the comment is accepted as written
+    raised = read(path, params=_columns_params(max_cell_chars=300_000))
+    assert ids(raised) == ["R1", "R2", "R3"]
+    assert raised.accepted["comment"].iloc[1] == long
+
+
+def test_a_quote_never_closed_is_still_named_as_one(tmp_path):
+    path = tmp_path / "open.csv"
+    path.write_text(";".join(RU) + "\n" + ";".join(row("R1", comment='"never closed')) + "\n"
+                    + ";".join(row("R2")) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match=r"open\.csv, line 2: .*a quote that is opened and "
+                                          r"never closed\?"):
+        read(path)

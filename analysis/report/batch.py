@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from analysis import store
@@ -62,12 +62,19 @@ def region_key(name: str) -> str:
     return re.sub(r"[\W_]+", "", name.casefold(), flags=re.UNICODE)
 
 
-def match_regions(asked: list[str], known: list[str]) -> list[str]:
-    """The regions ``asked`` for, as the dealers table spells them, in the order asked.
+# words of the command line and of the month's folder that no region's file name may be:
+# ``--region all`` is every report, ``network`` the network's (network.<lang>.html)
+RESERVED = ("all", "network")
 
-    A region is found by its name or its file name (:func:`file_names`), ignoring case and
+
+def match_regions(asked: list[str], known: list[str]) -> list[str | None]:
+    """The regions ``asked`` for, as the dealers table spells them, in the order asked;
+    None stands for the network's report.
+
+    A region is found by its name or its file name (:func:`scope_names`), ignoring case and
     punctuation: ``volga``, ``VOLGA``, ``North West`` and ``north-west`` find ``Volga`` and
-    ``North-West``; ``all`` or ``network`` is the network's report.
+    ``North-West``; ``all`` or ``network`` is the network's report (a region named so is
+    found by its file name, e.g. ``all-1a2b3c``).
 
     Raises
     ------
@@ -75,15 +82,17 @@ def match_regions(asked: list[str], known: list[str]) -> list[str]:
         naming every region asked for that matches none (or several) of ``known``, and the
         known regions with their file names.
     """
-    names = file_names([NETWORK, *known])
+    names = scope_names(known)
     chosen, problems = [], []
     for wanted in asked:
-        if wanted in names:  # exactly as the dealers table spells it
+        key = region_key(wanted)
+        if key in RESERVED:
+            found = [None]
+        elif wanted in known:  # exactly as the dealers table spells it
             found = [wanted]
         else:
-            key = region_key(wanted)
-            found = [r for r in names if wanted.casefold() == names[r]]  # its file name
-            found = found or [r for r in names if key and key in
+            found = [r for r in known if wanted.casefold() == names[r]]  # its file name
+            found = found or [r for r in known if key and key in
                               (region_key(r), region_key(names[r]))]
         if len(found) == 1:
             chosen += [found[0]] if found[0] not in chosen else []
@@ -100,17 +109,32 @@ def match_regions(asked: list[str], known: list[str]) -> list[str]:
     return chosen
 
 
-def file_names(regions: list[str]) -> dict[str, str]:
-    """A file name per region, unique: regions whose names slug alike ("Central<script>" and
-    "Central script") get a short hash of their name appended instead of overwriting."""
+def scope_names(regions: list[str]) -> dict[str | None, str]:
+    """The file name of each report of a store whose dealers table names ``regions``: None
+    (the network) -> ``network``, each region -> its :func:`slug`, distinct and stable.
+
+    A region whose slug is a reserved word (a region named ``all`` or ``Network``) or is
+    shared with another region of the store (``north west`` and ``North-West``) gets a short
+    hash of its exact name appended (``all-1a2b3c``), never the bare slug: the same name gets
+    the same file name in every run as long as the store's regions do not start or stop
+    sharing its slug, and no two reports of a batch or of two batches write one file."""
     import hashlib
     from collections import Counter
 
-    base = {r: slug(r) for r in regions}
+    base = {r: _slug(r) for r in dict.fromkeys(regions)}
     taken = Counter(base.values())
-    return {r: (b if taken[b] == 1 else
-                f"{b}-{hashlib.sha1(r.encode('utf-8')).hexdigest()[:6]}")
-            for r, b in base.items()}
+    return {None: "network", **{
+        r: (b if taken[b] == 1 and b not in RESERVED else
+            f"{b}-{hashlib.sha1(r.encode('utf-8')).hexdigest()[:6]}")
+        for r, b in base.items()}}
+
+
+def file_names(regions: list[str]) -> dict[str, str]:
+    """A file name per region, unique (:func:`scope_names`); ``"all"`` in ``regions`` is
+    the network (``network``), as the report notebook reads it."""
+    names = scope_names([r for r in regions if r != NETWORK])
+    network = names.pop(None)
+    return {**({NETWORK: network} if NETWORK in regions else {}), **names}
 
 
 def report_languages(language: str | list[str] | None = None) -> list[str]:
@@ -123,11 +147,16 @@ def report_languages(language: str | list[str] | None = None) -> list[str]:
     return [resolve(lang) for lang in chosen]
 
 
-def slug(region: str) -> str:
-    """File name for a region's report: ``North-West`` -> ``north-west``; all -> network."""
-    if region == NETWORK:
+def slug(region: str | None) -> str:
+    """File name for a region's report: ``North-West`` -> ``north-west``; all -> network
+    (a region named so: :func:`scope_names` tells it from the network)."""
+    if region is None or region == NETWORK:
         return "network"
-    s = re.sub(r"[^\w-]+", "-", region.strip().lower(), flags=re.UNICODE).strip("-")
+    return _slug(region)
+
+
+def _slug(name: str) -> str:
+    s = re.sub(r"[^\w-]+", "-", name.strip().lower(), flags=re.UNICODE).strip("-")
     return s or "region"
 
 
@@ -138,7 +167,9 @@ class RunResult:
     ``notebook`` is the executed notebook: under ``notebooks/`` when the report succeeded,
     else under ``logs/`` beside ``log``, the text file with the error and its traceback.
     ``html`` of a failed report is set only when the notebook ran to its end and some
-    sections failed (each shows one line on the page, the rest rendered)."""
+    sections failed (each shows one line on the page, the rest rendered). ``region`` is
+    ``"all"`` for the network's report, as the notebook reads it; ``network`` says which
+    (a region may be named "all")."""
 
     region: str
     notebook: Path
@@ -151,6 +182,12 @@ class RunResult:
     seconds: float = 0.0
     language: str = ""
     log: Path | None = None
+    network: bool = False
+
+    @property
+    def scope(self) -> str:
+        """How a person names the report: ``network`` or the region's name."""
+        return "network" if self.network else self.region
 
 
 def notebook_for(region: str) -> Path:
@@ -181,7 +218,6 @@ h4 { font-size: 14px; margin: 14px 0 4px; color: #333; }
 p, li { font-size: 14px; line-height: 1.45; }
 ul.summary li, ol.summary li { margin: 3px 0; }
 img { max-width: 100%; height: auto; display: block; margin: 6px 0; }
-pre { display: none; }  /* tracebacks stay in the executed notebook */
 .jp-OutputPrompt, .jp-InputPrompt { display: none; }
 """
 
@@ -219,17 +255,34 @@ def render_html(executed: Path, html: Path) -> Path:
 
 def _without_errors(notebook):
     """The notebook without what papermill adds when a cell raises (its red banner "An
-    Exception was encountered at 'In [n]'", the marker above the failing cell) nor error
-    outputs (tracebacks): a reader's page shows each failed section's one line only; the
-    traceback is in the log beside the page."""
+    Exception was encountered at 'In [n]'", the marker above the failing cell), nor error
+    outputs, nor streams (a failed section's traceback on stderr, warnings naming files):
+    a reader's page holds what the report displays, each failed section's one line only;
+    the tracebacks are in the log beside the page (:func:`section_tracebacks`)."""
     from papermill.execute import ERROR_MARKER_TAG
 
     notebook.cells = [c for c in notebook.cells
                       if ERROR_MARKER_TAG not in c.metadata.get("tags", [])]
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
+            cell.outputs = [o for o in cell.outputs
+                            if o.output_type not in ("error", "stream")]
     return notebook
+
+
+def section_tracebacks(executed: Path) -> str:
+    """The tracebacks of the sections that failed in an executed report notebook (what its
+    cells wrote to stderr: :meth:`~analysis.report.book.ReportBook.section` writes each
+    there), for the report's log."""
+    import nbformat
+
+    try:
+        notebook = nbformat.read(executed, as_version=4)
+    except (OSError, ValueError):
+        return ""
+    return "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code"
+                   for o in c.get("outputs", [])
+                   if o.output_type == "stream" and o.get("name") == "stderr")
 
 
 _REMOTE_SCRIPT = re.compile(r"<script[^>]*\bsrc=\"https?://[^\"]*\"[^>]*>\s*</script>", re.I)
@@ -244,10 +297,11 @@ def _offline(body: str) -> str:
 
 
 def run_report(
-    region: str, month: str, *, data_dir: str | os.PathLike | None = None,
+    region: str | None, month: str, *, data_dir: str | os.PathLike | None = None,
     out_dir: str | os.PathLike | None = None, notebook: Path | None = None,
     timeout: int = 900, formats: tuple[str, ...] = ("html", "xlsx"),
     parameters: dict | None = None, name: str | None = None, language: str | None = None,
+    region_is_name: bool = False,
 ) -> RunResult:
     """Execute one report notebook with papermill; render HTML and the Excel workbook.
 
@@ -259,7 +313,8 @@ def run_report(
     of the same name left by an earlier run is removed (it would read as this run's). A
     report whose sections failed one by one (:class:`~analysis.report.book.SectionsFailed`)
     is still rendered - each failed section shows one line, no traceback - and recorded as
-    failed, with its log.
+    failed, with its log. ``region`` None or ``"all"`` is the network's report, unless
+    ``region_is_name``: the region named "all" (the notebook is told so).
     """
     import time
 
@@ -268,17 +323,22 @@ def run_report(
     from analysis.report.labels import resolve
 
     started = time.perf_counter()
+    network = region is None or (region == NETWORK and not region_is_name)
+    region = NETWORK if region is None else region
     notebook = notebook or notebook_for(region)
     out = Path(out_dir) if out_dir else REPORTS_DIR / month
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     language = resolve(language)
-    stem = report_stem(name or slug(region), language)
+    stem = report_stem(name or (slug(None) if network else scope_names([region])[region]),
+                       language)
     executed = out / "notebooks" / f"{stem}.ipynb"
     page = out / f"{stem}.html"
     excel = (out / f"{stem}.xlsx").resolve() if "xlsx" in formats else None
     params = {**(parameters or {}), "region": region, "month": month, "language": language,
               "data_dir": str(Path(data_dir).resolve()) if data_dir else "",
               "excel_path": str(excel) if excel else ""}
+    if not network and region == NETWORK:  # a region named "all": not the network
+        params["region_is_name"] = True
     _check_parameters(notebook, params)
     try:
         papermill.execute_notebook(
@@ -286,13 +346,14 @@ def run_report(
             execution_timeout=timeout, progress_bar=False, cwd=str(notebook.parent),
         )
     except Exception as err:  # noqa: BLE001 - recorded and logged; the batch carries on
-        return _failed(err, region, month, language, out=out, stem=stem, executed=executed,
-                       formats=formats, started=started)
+        return replace(_failed(err, region, month, language, out=out, stem=stem,
+                               executed=executed, formats=formats, started=started),
+                       network=network)
     for old in _logs(out, stem):  # an earlier failure of this report is history now
         old.unlink(missing_ok=True)
     html = render_html(executed, page) if "html" in formats else None
     return RunResult(region, executed, html, True, excel=excel,
-                     seconds=time.perf_counter() - started, language=language)
+                     seconds=time.perf_counter() - started, language=language, network=network)
 
 
 def _logs(out: Path, stem: str) -> list[Path]:
@@ -320,6 +381,7 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
     # report, without papermill's banner; else no page (nor an earlier run's) is delivered
     sections_failed = ename == "SectionsFailed" and executed.exists()
     html = render_html(executed, page) if sections_failed and "html" in formats else None
+    sections = section_tracebacks(executed) if executed.exists() else ""
     stale = [] if sections_failed else [p.name for p in (page, excel) if p.exists()]
     for path in stale:
         (out / path).unlink()
@@ -338,7 +400,8 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
            if cell_index is not None else "")
         + (f"executed notebook: {LOGS}/{log_notebook.name}\n" if log_notebook.exists() else "")
         + f"{delivered}\n\n"
-        + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n",
+        + _ANSI.sub("", "\n".join(line.rstrip("\n") for line in lines)) + "\n"
+        + (f"\n{_ANSI.sub('', sections).rstrip()}\n" if sections else ""),
         encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
     return RunResult(region, log_notebook, html, False, ename, evalue, cell_index,
                      excel=excel.resolve() if sections_failed and excel.exists() else None,
@@ -375,7 +438,8 @@ def run_batch(
     check_month(month, data_dir)
     known = regions_in(data_dir)
     everything = not regions or all(region_key(r) == NETWORK for r in regions)  # all, ALL
-    targets = [NETWORK, *known] if everything else match_regions(list(regions), known)
+    # None is the network: a region may be named "all", and is then a report of its own
+    targets = [None, *known] if everything else match_regions(list(regions), known)
     languages = report_languages(languages)
     out = output_dir(month, out_dir)
     cache = (out / ".cache").resolve() if share else None
@@ -386,7 +450,7 @@ def run_batch(
             _warm(month, data_dir, cache, workers=workers)
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
-        names = file_names([NETWORK, *known])  # a region's name whatever the batch asks
+        names = scope_names(known)  # a region's file name whatever the batch asks
         with shared(engine) as spec:
             results = _run_batch(month, targets, names, data_dir=data_dir, out_dir=out,
                                  timeout=timeout, workers=workers, formats=formats,
@@ -455,7 +519,7 @@ def _run_batch(month, targets, names, *, data_dir, out_dir, timeout, workers, fo
 
     from tqdm.auto import tqdm
 
-    jobs = [(region, lang) for lang in languages for region in targets]
+    jobs = [(region, lang) for lang in languages for region in dict.fromkeys(targets)]
     kwargs = dict(data_dir=data_dir, out_dir=out_dir, timeout=timeout, formats=formats,
                   parameters=parameters)
     bar = tqdm(total=len(jobs), desc=f"reports {month}", unit="report", disable=not progress)
@@ -463,12 +527,13 @@ def _run_batch(month, targets, names, *, data_dir, out_dir, timeout, workers, fo
     if workers <= 1:
         for region, lang in jobs:
             results[region, lang] = run_report(region, month, name=names[region],
-                                               language=lang, **kwargs)
+                                               language=lang, region_is_name=region is not None,
+                                               **kwargs)
             bar.update()
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(run_report, region, month, name=names[region], language=lang,
-                                   **kwargs): (region, lang)
+                                   region_is_name=region is not None, **kwargs): (region, lang)
                        for region, lang in jobs}
             for future in as_completed(futures):
                 results[futures[future]] = future.result()
@@ -538,7 +603,9 @@ def write_index(out: str | os.PathLike, month: str, *,
 
     out = Path(out)
     entries = index_entries(out)
-    region_of = {"network": NETWORK, **{name: region for region, name in (scopes or {}).items()}}
+    # scopes of file_names ("all" -> network) or of scope_names (None -> network)
+    region_of = {name: region for region, name in (scopes or {}).items()
+                 if region is not None and name != "network"}
     languages = [lang for lang in LANGUAGES if any(e.language == lang for e in entries)]
     by_scope: dict[str, dict[str, IndexEntry]] = {}
     for entry in entries:
@@ -549,8 +616,8 @@ def write_index(out: str | os.PathLike, month: str, *,
         return html_lib.escape(" · ".join(words))
 
     def label(name: str) -> str:
-        region = region_of.get(name, name)
-        return both("network") if region == NETWORK else html_lib.escape(region)
+        return both("network") if name == "network" else html_lib.escape(region_of.get(name,
+                                                                                      name))
 
     def link(path: str) -> str:
         return (f'<a href="{html_lib.escape(quote(path))}">'
@@ -566,8 +633,7 @@ def write_index(out: str | os.PathLike, month: str, *,
         excel = link(entry.excel) if entry.excel else "\u2013"
         return f"<td>{' '.join(shown) or chr(0x2013)}</td><td>{excel}</td>"
 
-    order = sorted(by_scope, key=lambda n: (region_of.get(n) != NETWORK,
-                                            region_of.get(n, n).casefold()))
+    order = sorted(by_scope, key=lambda n: (n != "network", region_of.get(n, n).casefold()))
     named = {lang: html_lib.escape(text("index", "language", language=lang)) for lang in languages}
     head = "".join(f'<th colspan="2" lang="{lang}">{named[lang]}</th>' for lang in languages)
     kinds = f"<th>{both('page')}</th><th>{both('workbook')}</th>" * len(languages)

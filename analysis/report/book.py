@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def flat_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 class SectionsFailed(RuntimeError):
     """Sections of a report failed; each showed a one-line note and the rest rendered."""
+
+
+# the line above each failed section's traceback in the executed notebook's stderr
+SECTION_TRACEBACK = "section failed:"
+
+# a file's path in an error message (/home/x/analysis/nps.py, C:\\data\\x.csv): its name only
+_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])+([^\s'\"\\/:,;)]*)")
+
+
+def _plain(message: str) -> str:
+    """An error's message fit for a reader's page: paths cut to the file's name."""
+    return _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("\\/"))[-1], message)
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -239,10 +252,13 @@ class ReportBook:
         except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
             if not self.keep_going:
                 raise
-            self.failures.append(f"{title}: {type(error).__name__}: {error}")
+            message = _plain(str(error).splitlines()[0][:200]) if str(error) else ""
+            self.failures.append(f"{title}: {type(error).__name__}: {message}")
             self.note(self.text("notes", "section_failed", error=type(error).__name__,
-                                message=str(error).splitlines()[0][:200] if str(error) else ""))
-            traceback.print_exc()  # kept in the executed notebook, hidden from the HTML
+                                message=message))
+            # the traceback is for the log, never the page: the batch copies the executed
+            # notebook's stderr to logs/<report>.failed.txt and leaves streams out of the HTML
+            print(f"{SECTION_TRACEBACK} {title!r}:\n{traceback.format_exc()}", file=sys.stderr)
 
     def finish(self, excel_path: str | os.PathLike | None = None) -> None:
         """Write the workbook (when a path is given), then raise :class:`SectionsFailed` if a

@@ -47,6 +47,11 @@ class ReportData:
     # the scale each driver was rated on, {driver: (low, high)}
     # (analysis.ingest.rating_scales); empty: params/drivers.yaml rating_scale for every driver
     scales: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # True: ``region`` is a region's name even where it reads "all" (a region so named)
+    region_is_name: bool = False
+    # dealers whose answers the store holds but the dealers table does not name: they are
+    # shown under params/columns.yaml defaults.region (:func:`with_unlisted_dealers`)
+    unlisted_dealers: tuple[str, ...] = ()
     _needs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def engine_source(self, table: str = "responses") -> dict:
@@ -84,7 +89,7 @@ class ReportData:
 
     @property
     def is_network(self) -> bool:
-        return self.region == NETWORK
+        return self.region == NETWORK and not self.region_is_name
 
     @property
     def title(self) -> str:
@@ -150,19 +155,49 @@ def trailing_months(month: str, n: int) -> tuple[str, ...]:
     return tuple(str(p) for p in pd.period_range(end=end, periods=n, freq="M"))
 
 
+def unlisted_dealers(dealers: pd.DataFrame, *frames: pd.DataFrame | None) -> list[str]:
+    """The dealers ``frames`` name that the dealers table does not (answers appended to the
+    store without their dealer), sorted."""
+    known = set(dealers["dealer_id"])
+    named: set[str] = set()
+    for frame in frames:
+        if frame is not None and "dealer_id" in frame:
+            named.update(frame["dealer_id"].dropna().unique())
+    return sorted(named - known)
+
+
+def with_unlisted_dealers(dealers: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
+    """The dealers table with a row for each dealer of ``ids`` it lacks: named by its id, in
+    the region a responses export's dealers get when it names none (params/columns.yaml
+    ``defaults.region``), so that its answers count in the network and every statistic that
+    groups by region reads them."""
+    if not ids:
+        return dealers
+    from analysis.config import load_params
+
+    region = str((load_params("columns").get("defaults") or {}).get("region") or "Unassigned")
+    rows = pd.DataFrame({"dealer_id": ids, "dealer_name": ids, "region": region})
+    rows = rows.reindex(columns=dealers.columns).astype(dealers.dtypes.to_dict())
+    return pd.concat([dealers, rows], ignore_index=True)
+
+
 def load_report_data(
     *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
     trend_months: int = 12, engine: str | Engine | None = None, as_of: str = "",
+    region_is_name: bool = False,
 ) -> ReportData:
     """Load what a monthly report needs; ``month=""`` means the latest complete month.
 
     ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
     :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
     ``as_of`` reads the store's tables at those versions (:func:`analysis.store.snapshot`);
-    ``""``: the latest, pinned for the whole report.
+    ``""``: the latest, pinned for the whole report. ``region="all"`` is the network unless
+    ``region_is_name`` (a region named "all"). Answers of dealers the dealers table lacks are
+    the network's, under params/columns.yaml ``defaults.region``
+    (:attr:`ReportData.unlisted_dealers`).
     """
     data_dir = store.snapshot(data_dir, as_of=as_of or None)  # one version of every table
-    regions = None if region == NETWORK else [region]
+    regions = None if region == NETWORK and not region_is_name else [region]
     dealers = store.load("dealers", regions=regions, data_dir=data_dir)
     if dealers.empty:
         known = sorted(store.load("dealers", data_dir=data_dir)["region"].unique())
@@ -173,17 +208,21 @@ def load_report_data(
     months = trailing_months(month, trend_months)
 
     def responses_of(scope: list[str] | None, scope_dealers: pd.DataFrame) -> pd.DataFrame:
+        # a region's answers are those of its dealers; the network's may name dealers the
+        # dealers table lacks
         frame = store.load("responses", months=months, regions=scope, data_dir=data_dir)
+        scope_dealers = with_unlisted_dealers(scope_dealers,
+                                              unlisted_dealers(scope_dealers, frame))
         return store.with_region(frame, scope_dealers).assign(
             month=lambda d: d["responded_at"].dt.to_period("M").astype(str))
 
     responses = responses_of(regions, dealers)
-    optional = {
-        name: store.with_region(
-            store.load(name, months=months, regions=regions, data_dir=data_dir), dealers)
-        if store.available(name, data_dir=data_dir) else None
-        for name in OPTIONAL_TABLES
-    }
+    raw = {name: store.load(name, months=months, regions=regions, data_dir=data_dir)
+           if store.available(name, data_dir=data_dir) else None for name in OPTIONAL_TABLES}
+    unlisted = unlisted_dealers(dealers, responses, *raw.values())
+    dealers = with_unlisted_dealers(dealers, unlisted)
+    optional = {name: None if frame is None else store.with_region(frame, dealers)
+                for name, frame in raw.items()}
     network = network_dealers = None
     if regions is not None:
         from analysis.report import shared
@@ -192,9 +231,12 @@ def load_report_data(
         # in a batch, read once for every regional report
         network = shared.network_responses(data_dir, months,
                                            lambda: responses_of(None, network_dealers))
+        unlisted = unlisted_dealers(network_dealers, network)
+        network_dealers = with_unlisted_dealers(network_dealers, unlisted)
     from analysis.ingest import rating_scales
 
     return ReportData(region, month, months, dealers, responses, **optional,
                       data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine),
-                      scales=rating_scales(data_dir))
+                      scales=rating_scales(data_dir), region_is_name=region_is_name,
+                      unlisted_dealers=tuple(unlisted))

@@ -820,6 +820,15 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
         book.note(book.text("notes", "answers", current=F.count(len(data.current)),
                             month=data.month, total=F.count(len(data.responses)),
                             months=len(data.months)))
+        if data.unlisted_dealers:
+            unlisted = data.all_dealers.loc[
+                data.all_dealers["dealer_id"].isin(data.unlisted_dealers)]
+            shown = ", ".join(data.unlisted_dealers[:10]) + (
+                ", ..." if len(data.unlisted_dealers) > 10 else "")
+            book.note(book.text(
+                "notes", "unlisted_dealers", dealers=shown, region=unlisted["region"].iloc[0],
+                answers=F.count(int(data.network["dealer_id"].isin(
+                    data.unlisted_dealers).sum()))))
         book.note(store.describe_versions(data.data_dir))
 
 

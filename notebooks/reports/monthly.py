@@ -17,6 +17,7 @@
 
 # %% tags=["parameters"]
 region: str = "all"  # "all" is the whole network, else a region name as in the dealers table
+region_is_name: bool = False  # True: region names a region even where it reads "all"
 month: str = ""  # report month YYYY-MM; "" means the latest complete month in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
 engine: str = ""  # local, dask (a new cluster) or dask with its scheduler address; "" means params
@@ -37,7 +38,8 @@ from analysis.report.book import ReportBook
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
-                         trend_months=trend_months, engine=engine or None, as_of=as_of)
+                         trend_months=trend_months, engine=engine or None, as_of=as_of,
+                         region_is_name=region_is_name)
 book = ReportBook(language or None, keep_going=True)
 sections.title(book, data)
 
