@@ -898,8 +898,9 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
         ax.scatter([], [], marker="^", s=80, color="white", edgecolor="black",
                    label=_star_label(rule, lvl, language))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(periods)), _month_labels([str(p) for p in periods], language),
-                  rotation=45)
+    every = -(-len(periods) // 16)  # a year of weeks: every fourth label, apart
+    ax.set_xticks(range(0, len(periods), every),
+                  _month_labels([str(p) for p in periods[::every]], language), rotation=45)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
     ax.legend(title="", frameon=False, **_BESIDE)
     return ax
