@@ -104,7 +104,7 @@ def test_a_chart_drawn_once_is_the_image_savefig_draws_twice():
 
     once = _png_pixels(book._render_png(drawn(), dpi=90))
     figure = drawn()
-    assert len(figure.axes[0].get_yticklabels()) == 40  # the 40 worst of 60 dealers
+    assert len(figure.axes[0].get_yticklabels()) == 40  # the 20 worst and 20 best of 60
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close("all")

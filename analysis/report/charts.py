@@ -2,11 +2,22 @@
 
 Each takes tidy data from a statistics module, draws on ``ax`` (a new figure when None) and
 returns the Axes; none shows or saves: the notebook or the report decides. Words on a chart
-come from the label catalogue (params/labels.yaml) in ``language``.
+come from the label catalogue (params/labels.yaml) in ``language``; every number on it
+(annotations, ticks, percent) and every month is written by the one formatter
+(:mod:`analysis.report.format`) in the same language.
+
+Nothing is hidden: a ranking shows every dealer or both ends with a line saying how many it
+leaves out (all are in the Excel workbook); legends stand beside the data, never on it;
+a title wider than its room wraps; labels of points are placed where they cover neither one
+another nor a point, inside the axes (:func:`_place_labels`). tests/test_charts_layout.py
+checks every chart with long Russian labels from matplotlib's own text boxes.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+import textwrap
 from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
@@ -14,6 +25,7 @@ import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.transforms import blended_transform_factory, offset_copy
 
 from analysis.privacy import mask_pii_series
 from analysis.report import format as F
@@ -29,6 +41,10 @@ __all__ = ["action_effects", "cause_pareto", "css_comparison", "customer_flow",
 
 style.apply()
 
+_NOTE = "inside-note"  # the gid of a line written across an axes: wrapped to its width
+# a legend beside the axes, at the top of its right edge: never on the data
+_BESIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+
 
 def _labels(values) -> list[str]:
     """Tick and legend labels as a reader may see them: phones, e-mails and VINs masked."""
@@ -43,9 +59,339 @@ def _t(key: str, language: str | None, **values) -> str:
     return L.text("charts", key, language=language, **values)
 
 
+def _chart(function):
+    """A chart in its language: drawn with the formatter in ``language`` (the catalogue's
+    default when None), its numeric axes given the formatter's ticks and its titles wrapped
+    to their room (:func:`_finish`)."""
+    @functools.wraps(function)
+    def chart(*args, **kwargs):
+        language = L.resolve(kwargs.get("language"))
+        with F.in_language(language):
+            drawn = function(*args, **kwargs)
+        _finish(drawn, language)
+        return drawn
+
+    return chart
+
+
+def _finish(drawn, language: str) -> None:
+    """Ticks of every numeric axis through the one formatter (``0,05``, ``1 500``), then the
+    titles wrapped to the width they have. Safe to call again (a chart that places labels
+    calls it before measuring)."""
+    axes = np.asarray(drawn, dtype=object).ravel() if isinstance(drawn, np.ndarray) else [drawn]
+    figure = axes[0].figure
+    for ax in figure.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if type(axis.get_major_formatter()) is mticker.ScalarFormatter:
+                axis.set_major_formatter(F.tick_formatter("number", language=language))
+    _fit_titles(figure)
+
+
+def _renderer(figure, *, layout: bool = True):
+    """A renderer to measure texts with, the figure laid out first (constrained layout run:
+    as costly as drawing it) unless ``layout`` is False (a text's size needs no layout)."""
+    if layout:
+        figure.draw_without_rendering()
+    canvas = figure.canvas
+    return canvas.get_renderer() if hasattr(canvas, "get_renderer") else \
+        figure._get_renderer()
+
+
+def _titles(ax):
+    return [t for t in (ax.title, getattr(ax, "_left_title", None),
+                        getattr(ax, "_right_title", None)) if t is not None and t.get_text()]
+
+
+def _fit_titles(figure) -> None:
+    """Wrap every title wider than its room onto more lines: an axes' title runs from the
+    axes' left edge to the next panel on its right or the figure's edge (long Russian
+    touchpoint names ran into the next panel's title); a suptitle and an axis label span the
+    figure; a line written across an axes (:data:`_NOTE`) spans the axes.
+
+    The figure is laid out only when a title may not fit where its axes could start at the
+    latest (after its widest tick label) or a line is written across an axes: laying out
+    costs as much as drawing the chart.
+    """
+    fitted = _words(figure)
+    if getattr(figure, "_fitted_words", None) == fitted:  # fitted already, nothing changed
+        return
+    renderer = _renderer(figure, layout=False)
+    width, height = figure.bbox.width, figure.bbox.height
+    pad = 6 * figure.dpi / 72
+    suptitle = getattr(figure, "_suptitle", None)
+    if suptitle is not None and suptitle.get_text():
+        _wrap_to(suptitle, width - 2 * pad, renderer)
+    shown = [ax for ax in figure.axes if ax.get_visible()]
+    for ax in shown:
+        _wrap_to(ax.xaxis.label, width - 2 * pad, renderer)
+        _wrap_to(ax.yaxis.label, height - 2 * pad, renderer)
+    titles = [(ax, t) for ax in shown for t in _titles(ax)]
+    notes = [(ax, t) for ax in shown for t in ax.texts if t.get_gid() == _NOTE]
+    if len(shown) - len(_twins(shown)) != 1 or any(
+            t.get_window_extent(renderer).width > width - _left_at_most(ax, renderer) - pad
+            for ax, t in titles) or any(
+            t.get_window_extent(renderer).width > width - _left_at_most(ax, renderer)
+            - _right_at_most(ax, renderer) - 2 * pad for ax, t in notes):
+        _fit_laid_out(figure, titles, notes, pad)
+    figure._fitted_words = _words(figure)
+
+
+def _words(figure) -> tuple:
+    """The figure's size and the texts :func:`_fit_titles` wraps, as they are now."""
+    texts = [getattr(figure, "_suptitle", None)]
+    for ax in figure.axes:
+        texts += [ax.xaxis.label, ax.yaxis.label, *_titles(ax), *ax.texts]
+    return (tuple(figure.bbox.size),
+            tuple(t.get_text() for t in texts if t is not None))
+
+
+def _fit_laid_out(figure, titles, notes, pad: float) -> None:
+    """Wrap the titles and the lines across axes to the laid-out figure."""
+    width = figure.bbox.width
+    renderer = _renderer(figure)
+    shown = [ax for ax in figure.axes if ax.get_visible()]
+    boxes = {ax: ax.get_window_extent(renderer) for ax in shown}
+    for ax, note in notes:
+        _wrap_to(note, boxes[ax].width - 2 * pad, renderer)
+    for ax, title in titles:
+        own = boxes[ax]
+        right = [b.x0 for other, b in boxes.items() if other is not ax and b.x0 > own.x1 - 1
+                 and b.y0 < own.y1 and b.y1 > own.y0]
+        start = title.get_window_extent(renderer).x0
+        _wrap_to(title, min([width, *right]) - pad - start, renderer)
+
+
+def _twins(axes) -> list:
+    """The axes drawn over another one's place (``twinx``): they add no panel."""
+    return [ax for k, ax in enumerate(axes)
+            if any(np.allclose(ax.get_position().bounds, other.get_position().bounds)
+                   for other in axes[:k])]
+
+
+def _right_at_most(ax, renderer) -> float:
+    """How much a legend beside an axes takes on its right at most, in pixels."""
+    legend = ax.get_legend()
+    if legend is None:
+        return 20 * ax.figure.dpi / 72
+    return legend.get_window_extent(renderer).width + 40 * ax.figure.dpi / 72
+
+
+def _left_at_most(ax, renderer) -> float:
+    """Where an axes' left edge can lie at most, in pixels: its widest tick label, its
+    label and generous padding (a bound, so that a title fitting it fits the laid-out
+    figure)."""
+    ticks = [t.get_window_extent(renderer).width for t in ax.get_yticklabels()
+             if t.get_visible() and t.get_text()]
+    label = ax.yaxis.label
+    across = label.get_window_extent(renderer).width if label.get_text() else 0.0
+    return max(ticks, default=0.0) + across + 40 * ax.figure.dpi / 72
+
+
+def _wrap_to(text, room: float, renderer) -> None:
+    """Break ``text`` at spaces into the fewest lines that fit ``room`` pixels along its
+    lines (a vertical axis label's height)."""
+    def length():
+        box = text.get_window_extent(renderer)
+        return box.height if abs(text.get_rotation() - 90) < 1 else box.width
+
+    # a year stays with its month (``окт. 2026``): a no-break space, which textwrap keeps
+    words = re.sub(r"(?<=\S) (?=\d{4}\b)", "\xa0", " ".join(text.get_text().split("\n")))
+    if not words or length() <= room:
+        return
+    for chars in range(len(words) - 1, 7, -1):
+        text.set_text("\n".join(textwrap.wrap(words, chars)))
+        if length() <= room:
+            return
+
+
+def _percent_axis(axis, language: str | None) -> None:
+    """Shares on ``axis`` written as percent by the one formatter (``25 %`` in Russian)."""
+    axis.set_major_formatter(F.tick_formatter("percent", language=L.resolve(language)))
+
+
+# --- rankings: both ends, never only the best --------------------------------------------------
+
+
+def _both_ends(frame: pd.DataFrame, top: int | None) -> tuple[pd.DataFrame, int]:
+    """The first ``top // 2`` rows of ``frame`` (in the order drawn, top first) and the last
+    ``top - top // 2``, with how many rows between them are left out: a ranking never shows
+    only one end (the worst dealer of 60 was cut from the CSS chart)."""
+    if not top or len(frame) <= top:
+        return frame, 0
+    return pd.concat([frame.head(top // 2), frame.tail(top - top // 2)]), len(frame) - top
+
+
+def _rows(n: int, top: int | None, hidden: int) -> tuple[np.ndarray, float | None]:
+    """y of ``n`` rows drawn top-down, with one blank row where ``hidden`` rows are left out
+    (after the first ``top // 2``), and that row's y (None when nothing is left out)."""
+    y = np.arange(n)[::-1].astype(float)
+    if not hidden:
+        return y, None
+    first = int(top) // 2
+    y[:first] += 1
+    return y, float(n - first)
+
+
+def _hidden_note(ax, gap: float | None, hidden: int, language: str | None,
+                 rows: int) -> None:
+    """The blank row of a ranking says how many dealers it leaves out and where they are."""
+    ax.set_ylim(-0.8, rows + (0 if gap is None else 1) - 0.2)
+    if gap is None:
+        return
+    ax.text(0.5, gap, _t("dealers_not_shown", language, n=F.count(hidden)),
+            transform=blended_transform_factory(ax.transAxes, ax.transData), ha="center",
+            va="center", fontsize=8.5, style="italic", color=style.BLACK,
+            bbox={"facecolor": "white", "edgecolor": style.LIGHT, "boxstyle": "round,pad=0.3"},
+            zorder=5, gid=_NOTE)
+
+
+# --- labels of points, placed apart -------------------------------------------------------------
+
+# the eight places around a point, tried in this order: right, above-right, below-right,
+# above, below, left, above-left, below-left
+_AROUND = ((1, 0), (1, 1), (1, -1), (0, 1), (0, -1), (-1, 0), (-1, 1), (-1, -1))
+_FARTHER = (1.0, 2.5, 4.5, 7.0, 10.0)  # steps out, a leader line beyond the first
+
+
+def _overlap(a, b) -> float:
+    """The area two boxes (x0, y0, x1, y1) share."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    return max(0.0, width) * max(0.0, height)
+
+
+def _crosses(line, box) -> bool:
+    """Whether the segment (x0, y0, x1, y1) passes through the box (Liang-Barsky)."""
+    x0, y0, x1, y1 = line
+    dx, dy = x1 - x0, y1 - y0
+    low, high = 0.0, 1.0
+    for p, q in ((-dx, x0 - box[0]), (dx, box[2] - x0), (-dy, y0 - box[1]), (dy, box[3] - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            low = max(low, t)
+        else:
+            high = min(high, t)
+        if low > high:
+            return False
+    return True
+
+
+def _outside(box, area) -> float:
+    """The area of ``box`` outside ``area``."""
+    inside = _overlap(box, area)
+    return (box[2] - box[0]) * (box[3] - box[1]) - inside
+
+
+def _place_labels(ax, x, y, texts, *, fontsize: float = 9, marker: float = 5.0) -> list:
+    """Label each point (``x``, ``y`` in data units) beside it, so that no label covers
+    another label or a point, nor leaves the axes.
+
+    A layout of our own, deterministic: left to right, each label takes the first free of
+    eight places around its point (right first), then the same eight farther out with a
+    thin leader line; where none is free, the least covered one. When a label fits nowhere
+    inside, the axes' limits widen on that side and the layout runs again. ``marker`` is a
+    point's radius in points. Returns the annotations.
+    """
+    x, y, texts = np.asarray(x, dtype=float), np.asarray(y, dtype=float), list(texts)
+    figure = ax.figure
+    for attempt in range(4):
+        renderer = _renderer(figure)
+        scale = figure.dpi / 72  # pixels per point
+        probes = [ax.text(0, 0, t, fontsize=fontsize) for t in texts]
+        sizes = [(p.get_window_extent(renderer).width, p.get_window_extent(renderer).height)
+                 for p in probes]
+        for p in probes:
+            p.remove()
+        frame = ax.get_window_extent(renderer)
+        area = (frame.x0 + 2, frame.y0 + 2, frame.x1 - 2, frame.y1 - 2)
+        points = ax.transData.transform(np.column_stack([x, y]))
+        radius, gap = marker * scale, 3 * scale
+        dots = [(px - radius, py - radius, px + radius, py + radius) for px, py in points]
+        placed: list[tuple] = []
+        leaders: list[tuple] = []
+        chosen: dict[int, tuple] = {}
+        spill = np.zeros(4)  # pixels missing left, below, right, above
+        for i in np.lexsort((points[:, 1], points[:, 0])):
+            (px, py), (w, h) = points[i], sizes[i]
+            best = None
+            for k, spots in enumerate(_spots(px, py, w, h, radius, gap)):
+                for x0, y0 in spots:
+                    box = (x0, y0, x0 + w, y0 + h)
+                    # 2 points apart: a figure drawn at another dpi rounds glyphs differently
+                    room = (x0 - 2 * scale, y0 - 2 * scale, x0 + w + 2 * scale,
+                            y0 + h + 2 * scale)
+                    # a leader line (beyond the first step) runs from the box's centre
+                    line = (px, py, x0 + w / 2, y0 + h / 2) if k else None
+                    cost = (1e4 * _outside(box, area)
+                            + 1e2 * sum(_overlap(room, b) for b in placed)
+                            + 1e3 * sum(_crosses(s, room) for s in leaders)
+                            + 10 * sum(_overlap(box, d) for d in dots) + k)
+                    if line is not None:
+                        cost += 1e3 * sum(_crosses(line, b) for b in placed)
+                        cost += 1e2 * sum(_crosses(line, d) for j, d in enumerate(dots)
+                                          if j != i)
+                    if best is None or cost < best[0]:
+                        best = (cost, box, k, line)
+                if best[0] < 1e2:  # free of labels, lines and points at this distance
+                    break
+            cost, box, k, line = best
+            placed.append(box)
+            if line is not None:
+                leaders.append(line)
+            chosen[i] = (box, k, px, py)
+            if _outside(box, area) > 0:
+                spill = np.maximum(spill, [area[0] - box[0], area[1] - box[1],
+                                           box[2] - area[2], box[3] - area[3]])
+        if not (spill > 0.5).any() or attempt == 3:
+            break
+        _widen(ax, spill, frame)
+    notes = []
+    for i, text in enumerate(texts):
+        box, k, px, py = chosen[i]
+        leader = {"arrowstyle": "-", "color": style.GREY, "lw": 0.8, "shrinkA": 0,
+                  "shrinkB": radius / scale} if k > 0 else None
+        note = ax.annotate(text, (x[i], y[i]), xytext=((box[0] - px) / scale,
+                                                       (box[1] - py) / scale),
+                           textcoords="offset points", ha="left", va="bottom",
+                           fontsize=fontsize, arrowprops=leader)
+        note.set_in_layout(False)  # inside the axes: the layout need not make room
+        notes.append(note)
+    return notes
+
+
+def _spots(px: float, py: float, w: float, h: float, radius: float, gap: float):
+    """Where a ``w`` x ``h`` label of the point (``px``, ``py``) may go, nearest first, as
+    rounds of lower-left corners: the eight places around the point at each step out, then
+    stacked rows above and below it on either side (a cluster of points)."""
+    for far in _FARTHER:
+        reach = radius + gap * far
+        yield [(px + dx * reach - (w if dx < 0 else w / 2 if dx == 0 else 0),
+                py + dy * reach - (h if dy < 0 else h / 2 if dy == 0 else 0))
+               for dx, dy in _AROUND]
+    step = h + gap
+    for row in range(1, 13):
+        yield [(px + side * (radius + gap) - (w if side < 0 else 0),
+                py - h / 2 + sign * row * step)
+               for side in (1, -1) for sign in (1, -1)]
+
+
+def _widen(ax, spill, frame) -> None:
+    """Widen the axes' limits by the pixels labels lacked on each side (plus a little)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    per_x, per_y = (x1 - x0) / frame.width, (y1 - y0) / frame.height
+    left, below, right, above = np.clip(spill, 0, None) * 1.3 + np.where(spill > 0.5, 4, 0)
+    ax.set_xlim(x0 - left * per_x, x1 + right * per_x)
+    ax.set_ylim(y0 - below * per_y, y1 + above * per_y)
+
+
 # --- NPS -------------------------------------------------------------------------------------
 
 
+@_chart
 def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
               level: float | None = None, language: str | None = None,
               ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
@@ -61,11 +407,13 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     if data.empty or data["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
     frame = data.sort_values("period").assign(month=lambda d: d["period"].astype(str))
+    months = sorted(frame["month"].unique())
+    position = {m: i for i, m in enumerate(months)}
     groups = list(frame.groupby(hue, observed=True, sort=True)) if hue else [("", frame)]
     names = L.names("touchpoints", language=language) if hue == "touchpoint" else {}
     flagged = False
     for (name, part), color in zip(groups, style.colors(len(groups)), strict=True):
-        x = np.arange(len(part)) if hue is None else part["month"].to_numpy()
+        x = part["month"].map(position).to_numpy()
         label = names.get(str(name), str(name)) if hue else _t("nps_line", language)
         ax.plot(x, part["nps"], marker="o", color=color, lw=1.8, ms=4, label=label)
         if hue is None and {"nps_low", "nps_high"} <= set(part):
@@ -81,15 +429,14 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
         ax.scatter(xs[down], part["nps"].to_numpy()[down], marker="v", s=120,
                    color=style.DOWN, edgecolor="black", zorder=4)
         flagged |= bool(sig.any())
-    if hue is None:
-        ax.set_xticks(np.arange(len(frame)), _month_labels(frame["month"], language))
+    ax.set_xticks(np.arange(len(months)), _month_labels(months, language))
     if flagged:
         ax.scatter([], [], marker="^", s=80, color=style.UP, edgecolor="black",
                    label=_star_label(rule, lvl, language))
     ax.axhline(0, color=style.GREY, lw=0.8)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.legend(title="", **_BESIDE)
     return ax
 
 
@@ -100,10 +447,14 @@ def _star_label(rule, lvl: float, language: str | None) -> str:
     return _t("significant_change", language, alpha=F.p_value(1 - lvl))
 
 
-def _month_labels(months, language: str | None) -> list[str]:
-    return [F.month(m, language=language) for m in months]
+def _month_labels(periods, language: str | None) -> list[str]:
+    """Months as readers write them (``окт. 2026``, ``Oct 2026``); other periods (weeks,
+    quarters) as they are."""
+    return [F.month(p, language=L.resolve(language)) if re.fullmatch(r"\d{4}-\d{2}", str(p))
+            else str(p) for p in periods]
 
 
+@_chart
 def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
                       language: str | None = None, ax=None,
                       rule: rules.StarRule | None = None):
@@ -150,6 +501,7 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
     return axes
 
 
+@_chart
 def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                        top: int | None = 40, title: str = "", language: str | None = None,
                        ax: plt.Axes | None = None, rule: rules.StarRule | None = None
@@ -161,15 +513,15 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
 
     ``data`` is :func:`analysis.nps.rank_dealers` (``nps``, ``nps_low``, ``nps_high``,
     ``nps_shrunk``, ``small_sample``, ``dealer_name``). ``top`` keeps the best and worst
-    ``top / 2`` dealers when there are more.
+    ``top / 2`` dealers when there are more, a line between them saying how many are left
+    out.
     """
-    frame = data.dropna(subset=["nps"]).sort_values("nps_shrunk", ascending=False)
-    if top and len(frame) > top:
-        frame = pd.concat([frame.head(top // 2), frame.tail(top - top // 2)])
-    ax = style.new_axes(ax, height=0.24 * len(frame) + 1.6)
+    frame, hidden = _both_ends(data.dropna(subset=["nps"])
+                               .sort_values("nps_shrunk", ascending=False), top)
+    ax = style.new_axes(ax, height=0.24 * (len(frame) + bool(hidden)) + 1.6)
     if frame.empty:
         return _thin(ax, language, title)
-    y = np.arange(len(frame))[::-1]
+    y, gap = _rows(len(frame), top, hidden)
     small = frame["small_sample"].fillna(False).astype(bool).to_numpy()
     raw = frame["nps"].to_numpy(dtype=float)
     err = _err(raw, frame["nps_low"], frame["nps_high"])
@@ -196,13 +548,14 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                    label=_t("scope_mean", language))
     name = frame["dealer_name"] if "dealer_name" in frame else frame["dealer_id"]
     ax.set_yticks(y, _labels(name))
-    ax.set_ylim(-0.8, len(frame) - 0.2)
+    _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
     ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
-    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    ax.legend(fontsize="small", **_BESIDE)
     return ax
 
 
+@_chart
 def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = None,
                       language: str | None = None, ax: plt.Axes | None = None,
                       changed=()) -> plt.Axes:
@@ -238,10 +591,11 @@ def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = 
     ax.set(xlabel=_t("importance_r2", language), ylabel="",
            title=_t("driver_importance_title", language, month=_month_labels([month],
                                                                               language)[0]))
-    ax.legend(loc="lower right")
+    ax.legend(**_BESIDE)
     return ax
 
 
+@_chart
 def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 10,
                  language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Pareto of root causes by NPS impact (the points each cause costs, largest first), with
@@ -311,7 +665,7 @@ def _pareto_bars(ax, frame: pd.DataFrame, lost: np.ndarray, ends: np.ndarray,
     twin = ax.twinx()
     twin.plot(x, cumulative, color=style.BLACK, marker="o", ms=3, lw=1)
     twin.set_ylim(0, 1.05)
-    twin.yaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    _percent_axis(twin.yaxis, language)
     twin.set_ylabel(_t("cumulative_share", language))
     twin.grid(False)
     twin.spines["right"].set_visible(True)
@@ -325,6 +679,7 @@ def _cause_text(cause, label, language: str | None) -> str:
     return text if len(text) <= 28 else text[:27] + "…"
 
 
+@_chart
 def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top: int = 12,
                 language: str | None = None, ax: plt.Axes | None = None,
                 scales: Mapping[str, tuple[int, int]] | None = None) -> plt.Axes:
@@ -354,19 +709,47 @@ def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top:
                label=_t("current", language))
     ax.scatter(frame["benchmark"], y, color=style.GREEN, s=40, zorder=3,
                label=_t("benchmark", language))
-    for yy, row in zip(y, frame.itertuples(index=False), strict=True):
-        ax.annotate(f"{labels.get(row.driver, row.driver)}  {row.uplift:+.1f}",
-                    (max(row.current, row.benchmark), yy), xytext=(6, -3),
-                    textcoords="offset points", fontsize=8)
+    ends = frame[["current", "benchmark"]].max(axis=1).to_numpy(dtype=float)
+    notes = [ax.annotate(f"{labels.get(row.driver, row.driver)}  {F.signed(row.uplift)}",
+                         (end, yy), xytext=(6, 0), textcoords="offset points", va="center",
+                         fontsize=8)
+             for yy, end, row in zip(y, ends, frame.itertuples(index=False), strict=True)]
     ax.set_yticks(y, _labels(names))
     ax.grid(axis="y", visible=False)
     lo = float(np.nanmin(frame[["current", "benchmark"]].to_numpy()))
     hi = float(np.nanmax(frame[["current", "benchmark"]].to_numpy()))
-    ax.set_xlim(lo - 0.2, hi + 0.25 * (hi - lo + 0.5) + 0.6)
+    ax.set_xlim(lo - 0.2, hi + 0.2)
     ax.set(xlabel=_rating_axis(frame["driver"].unique(), scales, language), ylabel="",
            title=_t("growth_title", language))
-    ax.legend(loc="lower right", fontsize="small")
+    # below the axis label: the labels beside the dots need the width
+    ax.legend(fontsize="small", ncols=2, loc="upper left", bbox_to_anchor=(0.0, 0.0),
+              bbox_transform=offset_copy(ax.transAxes, ax.figure, y=-36, units="points"),
+              borderaxespad=0.0)
+    _finish(ax, L.resolve(language))
+    _fit_right(ax, notes, ends)
     return ax
+
+
+def _fit_right(ax, notes, anchors, *, offset: float = 6.0) -> None:
+    """Widen the x axis on the right until every label written ``offset`` points right of
+    its anchor (x in data units) ends inside the axes (the growth labels ran past the
+    figure's edge). The labels take no room in the layout, so the axes' width is the one
+    measured here."""
+    figure = ax.figure
+    for note in notes:
+        note.set_in_layout(False)
+    renderer = _renderer(figure)
+    frame = ax.get_window_extent(renderer)
+    lo, hi = ax.get_xlim()
+    needed = hi
+    for note, x in zip(notes, anchors, strict=True):
+        room = 1 - (note.get_window_extent(renderer).width
+                    + (offset + 6) * figure.dpi / 72) / frame.width
+        needed = max(needed, lo + (x - lo) / max(room, 0.2))
+    ax.set_xlim(lo, needed)
+    # ticks as dense as the widened axis wants, none in the room for the labels
+    ticks = ax.xaxis.get_major_locator().tick_values(lo, needed)
+    ax.set_xticks([t for t in ticks if lo <= t <= hi])
 
 
 def _rating_axis(drivers, scales, language: str | None) -> str:
@@ -380,18 +763,22 @@ def _rating_axis(drivers, scales, language: str | None) -> str:
     return _t("rating_scale", language, low=low, high=high)
 
 
-def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
+@_chart
+def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None = 40,
                    language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """CSS per dealer with its interval, against the region's and the nation's CSS.
 
     ``data`` is :func:`analysis.css.summarize_css` for one period (``css``, ``css_low``,
-    ``css_high``, ``region_css``, ``national_css``) with a ``y`` column of names.
+    ``css_high``, ``region_css``, ``national_css``) with a ``y`` column of names. Highest
+    first; with more than ``top`` dealers the best and the worst ``top / 2``, a line between
+    them saying how many are left out.
     """
-    frame = data.dropna(subset=["css"]).sort_values("css", ascending=False).head(top)
-    ax = style.new_axes(ax, height=0.26 * len(frame) + 1.6)
+    frame, hidden = _both_ends(data.dropna(subset=["css"])
+                               .sort_values("css", ascending=False), top)
+    ax = style.new_axes(ax, height=0.26 * (len(frame) + bool(hidden)) + 1.6)
     if frame.empty:
         return _thin(ax, language, _t("css_title", language))
-    yy = np.arange(len(frame))[::-1]
+    yy, gap = _rows(len(frame), top, hidden)
     css = frame["css"].to_numpy(dtype=float)
     ax.errorbar(css, yy, xerr=_err(css, frame["css_low"], frame["css_high"]), fmt="o",
                 color=style.BLUE, ms=4, lw=1, label="CSS")
@@ -404,13 +791,15 @@ def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
             ax.axvline(float(national.iloc[0]), color=style.RED, ls="--", lw=1,
                        label=_t("national_average", language))
     ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
     ax.set(xlabel="CSS (0-100)", ylabel="", title=_t("css_title", language))
-    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", fontsize="small")
+    ax.legend(fontsize="small", **_BESIDE)
     return ax
 
 
-def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
+@_chart
+def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None = 40,
                  level: float | None = None, language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Repeat-repair rate per dealer with its Wilson interval, highest first, and the
@@ -419,7 +808,9 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
     ``data`` is :attr:`analysis.repairs.MonthlyRepeatReport.by_dealer` (``orders``,
     ``repeats``, ``repeat_rate``). With the cohort columns (``cohort_orders``,
     ``cohort_repeats``: orders closed in the period whose window has elapsed, and how many
-    came back) the rate is the cohort's, the one the tables show.
+    came back) the rate is the cohort's, the one the tables show. With more than ``top``
+    dealers the highest and the lowest ``top / 2``, a line between them saying how many are
+    left out.
     """
     from statsmodels.stats.proportion import proportion_confint
 
@@ -427,22 +818,25 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int = 40,
         data = data.assign(orders=data["cohort_orders"], repeats=data["cohort_repeats"],
                            repeat_rate=data["cohort_repeats"]
                            / data["cohort_orders"].where(data["cohort_orders"] > 0))
-    frame = data.loc[data["orders"] > 0].sort_values("repeat_rate", ascending=False).head(top)
-    ax = style.new_axes(ax, height=0.26 * len(frame) + 1.6)
+    frame, hidden = _both_ends(data.loc[data["orders"] > 0]
+                               .sort_values("repeat_rate", ascending=False, kind="stable"), top)
+    ax = style.new_axes(ax, height=0.26 * (len(frame) + bool(hidden)) + 1.6)
     if frame.empty:
         return _thin(ax, language, _t("repeat_title", language))
     low, high = proportion_confint(frame["repeats"], frame["orders"], alpha=1 - _level(level),
                                    method="wilson")
     rate = frame["repeat_rate"].to_numpy(dtype=float)
-    yy = np.arange(len(frame))[::-1]
+    yy, gap = _rows(len(frame), top, hidden)
     ax.errorbar(rate, yy, xerr=_err(rate, low, high), fmt="o", color=style.PURPLE, ms=4, lw=1)
-    overall = frame["repeats"].sum() / max(frame["orders"].sum(), 1)
+    shown = data.loc[data["orders"] > 0]  # every dealer's, the hidden ones too
+    overall = shown["repeats"].sum() / max(shown["orders"].sum(), 1)
     ax.axvline(overall, color=style.GREY, ls="--", lw=1, label=_t("scope_mean", language))
     ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    _percent_axis(ax.xaxis, language)
     ax.set(xlabel=_t("repeat_rate", language), ylabel="", title=_t("repeat_title", language))
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(fontsize="small", **_BESIDE)
     return ax
 
 
@@ -459,6 +853,7 @@ def _err(centre, low, high) -> np.ndarray:
     return np.nan_to_num(np.clip(np.vstack([below, above]), 0, None))
 
 
+@_chart
 def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float | None = None,
                   title: str = "", language: str | None = None,
                   ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
@@ -503,41 +898,47 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
         ax.scatter([], [], marker="^", s=80, color="white", edgecolor="black",
                    label=_star_label(rule, lvl, language))
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(range(len(periods)), [str(p) for p in periods], rotation=45)
+    every = -(-len(periods) // 16)  # a year of weeks: every fourth label, apart
+    ax.set_xticks(range(0, len(periods), every),
+                  _month_labels([str(p) for p in periods[::every]], language), rotation=45)
     ax.set(xlabel="", ylabel=_t("nps_points", language), title=title)
-    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False)
+    ax.legend(title="", frameon=False, **_BESIDE)
     return ax
 
 
+@_chart
 def dealer_ranking(ranking: pd.DataFrame, *, top: int | None = None, title: str = "",
                    language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Dealers from :func:`analysis.nps.rank_dealers`: raw NPS with its interval and the
-    shrunk NPS the ranking uses; small samples are drawn pale."""
-    data = ranking.sort_values("rank_network").head(top) if top else ranking
-    ax = style.new_axes(ax, height=0.3 * len(data) + 1.5)
+    shrunk NPS the ranking uses; small samples are drawn pale. Every dealer by default; with
+    ``top``, the best and the worst ``top / 2`` and a line saying how many are left out."""
+    data, hidden = _both_ends(ranking.sort_values("rank_network", kind="stable"), top)
+    ax = style.new_axes(ax, height=0.3 * (len(data) + bool(hidden)) + 1.5)
     if data.empty:
         return _thin(ax, language, title)
     label = data["dealer_name"] if "dealer_name" in data else data["dealer_id"]
-    y = list(range(len(data)))[::-1]
-    small = data["small_sample"].to_numpy()
-    raw = data["nps"].to_numpy()
+    y, gap = _rows(len(data), top, hidden)
+    small = data["small_sample"].fillna(False).astype(bool).to_numpy()
+    raw = data["nps"].to_numpy(dtype=float)
     xerr = _err(raw, data["nps_low"], data["nps_high"])
     blue, grey = style.BLUE, style.GREY
     for mask, color, name in ((~small, blue, _t("nps_and_interval", language)),
                               (small, grey, _t("nps_and_interval_small", language))):
         if mask.any():
-            ax.errorbar(raw[mask], [v for v, m in zip(y, mask) if m],
+            ax.errorbar(raw[mask], y[mask],
                         xerr=[xerr[0][mask], xerr[1][mask]], fmt="o", mfc="white",
                         color=color, capsize=2, label=name)
     ax.scatter(data["nps_shrunk"], y, marker="D", color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
     ax.set_yticks(y, _labels(label))
+    _hidden_note(ax, gap, hidden, language, len(data))
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
-    ax.legend(bbox_to_anchor=(1.01, 1), loc="upper left", frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", **_BESIDE)
     return ax
 
 
+@_chart
 def response_rates(summary: pd.DataFrame, *, language: str | None = None,
                    ax: plt.Axes | None = None) -> plt.Axes:
     """Response rate by month, one line per touchpoint, from a :func:`analysis.nps.summarize`
@@ -553,13 +954,14 @@ def response_rates(summary: pd.DataFrame, *, language: str | None = None,
     ax.set_xticks(sorted(rate["month"].unique()),
                   _month_labels(sorted(rate["month"].unique()), language))
     ax.tick_params(axis="x", rotation=45)
-    ax.legend(title="", bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.legend(title="", **_BESIDE)
     return ax
 
 
 # --- loyalty drivers -------------------------------------------------------------------------
 
 
+@_chart
 def importance_performance(
     table: pd.DataFrame,
     *,
@@ -568,7 +970,9 @@ def importance_performance(
     ax: plt.Axes | None = None,
     scales: Mapping[str, tuple[int, int]] | None = None,
 ) -> plt.Axes:
-    """Scatter of drivers by performance (x) and importance (y) with mean cross-hairs.
+    """Scatter of drivers by performance (x) and importance (y) with mean cross-hairs, each
+    driver named beside its point where the names cover neither one another nor a point
+    (:func:`_place_labels`), the quadrants' legend beside the axes.
 
     When ``scales`` rate the drivers on different scales (booking 1-5, staff 0-10), x is
     each mean rating as a share of its own scale (the table's ``position``), for drawing only:
@@ -586,7 +990,7 @@ def importance_performance(
     from analysis.coverage import mixed_scales, scale_of
     from analysis.drivers import QUADRANTS
 
-    ax = style.new_axes(ax, width=7.5, height=4.0)
+    ax = style.new_axes(ax, height=4.4)
     labels = L.driver_labels(language) if labels is None else labels
     quadrants = L.names("quadrants", language=language)
     mixed = scales is not None and "position" in table and mixed_scales(table["driver"], scales)
@@ -597,21 +1001,24 @@ def importance_performance(
                     hue_order=[quadrants.get(q, q) for q in QUADRANTS], s=80, ax=ax)
     ax.axvline(data["drawn"].mean(), color="grey", linestyle="--", linewidth=1)
     ax.axhline(table["importance"].mean(), color="grey", linestyle="--", linewidth=1)
+    texts = []
     for row in data.itertuples(index=False):  # one label per driver, a handful at most
         text = labels.get(row.driver, row.driver)
         if mixed:  # the mean in the driver's own scale, beside the drawn share
             low, high = scale_of(row.driver, scales)
             text += f" {F.number(row.performance, 1)} ({low}–{high})"
-        ax.annotate(text, (row.drawn, row.importance), xytext=(5, 5),
-                    textcoords="offset points", fontsize=9)
+        texts.append(text)
     if ax.get_legend() is not None:
-        ax.get_legend().set_title(L.column("quadrant", language=language))
+        sns.move_legend(ax, title=L.column("quadrant", language=language), **_BESIDE)
     ax.set_xlabel(_t("performance_position" if mixed else "performance", language))
     ax.set_ylabel(_t("importance", language))
     ax.set_title(_t("importance_performance_title", language))
+    _finish(ax, L.resolve(language))
+    _place_labels(ax, data["drawn"], data["importance"], texts, marker=np.sqrt(80) / 2)
     return ax
 
 
+@_chart
 def importance_dynamics(by_period: pd.DataFrame, *, language: str | None = None,
                         ax: plt.Axes | None = None) -> plt.Axes:
     """Each driver's importance per period with its bootstrap interval (error bars).
@@ -619,8 +1026,7 @@ def importance_dynamics(by_period: pd.DataFrame, *, language: str | None = None,
     ``by_period`` is the frame of :func:`analysis.drivers.importance_by_period`; importance is
     in R^2 units so that a period where NPS is explained less shows lower bars for every driver.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 4))
+    ax = style.new_axes(ax, height=4.0)
     labels = L.driver_labels(language)
     data = by_period.assign(period=by_period["period"].astype(str))
     periods = sorted(data["period"].unique())
@@ -632,16 +1038,17 @@ def importance_dynamics(by_period: pd.DataFrame, *, language: str | None = None,
         err = np.vstack([part["importance"] - part["low"], part["high"] - part["importance"]])
         ax.errorbar(pos, part["importance"], yerr=np.where(np.isnan(err), 0, err), fmt="o",
                     capsize=3, label=labels.get(driver, driver))
-    ax.set_xticks(range(len(periods)), periods)
+    ax.set_xticks(range(len(periods)), _month_labels(periods, language))
     ax.set(xlabel="", ylabel=_t("importance_r2", language),
            title=_t("importance_dynamics_title", language))
-    ax.legend(frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left", fontsize=8)
+    ax.legend(frameon=False, fontsize=8, **_BESIDE)
     return ax
 
 
 # --- operations ------------------------------------------------------------------------------
 
 
+@_chart
 def sla_compliance(
     summary: pd.DataFrame,
     *,
@@ -651,63 +1058,81 @@ def sla_compliance(
     language: str | None = None,
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Compliance per group with its interval, worst at the top (the ``top`` worst: every
+    """Compliance per group with its interval, worst at the top; with more than ``top``
+    groups the worst and the best ``top / 2`` and a line saying how many are left out (every
     dealer is in the table); ``target`` draws a line."""
-    data = summary.dropna(subset=["compliance"]).sort_values("compliance", kind="stable")
-    data = data.head(top) if top else data
-    data = data.assign(**{y: _labels(data[y])})
-    ax = style.new_axes(ax, height=0.28 * len(data) + 1.5)
+    data, hidden = _both_ends(summary.dropna(subset=["compliance"])
+                              .sort_values("compliance", kind="stable"), top)
+    ax = style.new_axes(ax, height=0.28 * (len(data) + bool(hidden)) + 1.5)
     if data.empty:
         return _thin(ax, language, _t("sla_title", language))
-    sns.pointplot(data=data, x="compliance", y=y, order=data[y].tolist(), linestyle="none",
-                  color="C0", ax=ax)
-    ax.errorbar(data["compliance"], np.arange(len(data)),
-                xerr=[(data["compliance"] - data["compliance_low"]).clip(lower=0),
-                      (data["compliance_high"] - data["compliance"]).clip(lower=0)],
-                fmt="none", ecolor="C0", alpha=0.6)
+    rows, gap = _rows(len(data), top, hidden)
+    share = data["compliance"].to_numpy(dtype=float)
+    ax.errorbar(share, rows, xerr=_err(share, data["compliance_low"], data["compliance_high"]),
+                fmt="none", ecolor=style.BLUE, alpha=0.6)
+    ax.scatter(share, rows, color=style.BLUE, s=50, zorder=3)
     if target is not None:
         ax.axvline(target, color="grey", ls="--", lw=0.8)
+    ax.set_yticks(rows, _labels(data[y]))
+    _hidden_note(ax, gap, hidden, language, len(data))
+    ax.grid(axis="y", visible=False)
     ax.set(xlabel=_t("sla_share", language), ylabel="", xlim=(0, 1.02),
            title=_t("sla_title", language))
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    _percent_axis(ax.xaxis, language)
     return ax
 
 
+@_chart
 def incidents_by_month(counts: pd.DataFrame, *, hue: str = "channel", kind: str = "complaint",
                        language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
-    """Stacked monthly bars of one kind of incident, coloured by ``hue``."""
+    """Stacked monthly bars of one kind of incident, coloured by ``hue``, the legend beside
+    the bars (it covered the last months)."""
     ax = style.new_axes(ax, height=3.2)
     group = {"channel": "channels", "category": "categories"}.get(hue)
-    data = counts.loc[counts["kind"] == kind].groupby(["period", hue], as_index=False)["n"].sum()
+    data = (counts.loc[counts["kind"] == kind].assign(period=lambda d: d["period"].astype(str))
+            .groupby(["period", hue], as_index=False)["n"].sum())
     if group is not None:
         known = L.names(group, language=language)
         data = data.assign(**{hue: data[hue].map(lambda v: known.get(v, v))})
-    sns.histplot(data=data, x="period", weights="n", hue=hue, multiple="stack", shrink=0.8,
-                 discrete=True, ax=ax)
-    if ax.get_legend() is not None:
-        ax.get_legend().set_title(L.column(hue, language=language) if L.has("columns", hue)
-                                  else hue)
+    table = data.pivot_table(index="period", columns=hue, values="n", aggfunc="sum",
+                             fill_value=0).sort_index()
+    x = np.arange(len(table))
+    bottom = np.zeros(len(table))
+    for value, color in zip(table.columns, style.colors(len(table.columns)), strict=True):
+        ax.bar(x, table[value], bottom=bottom, width=0.8, color=color, edgecolor="white",
+               lw=0.5, label=str(value))
+        bottom += table[value].to_numpy(dtype=float)
+    ax.set_xticks(x, _month_labels(table.index, language))
+    ax.grid(axis="x", visible=False)
+    if len(table.columns):
+        handles, names = ax.get_legend_handles_labels()
+        ax.legend(handles[::-1], names[::-1], fontsize="small",  # in the order of the stack
+                  title=L.column(hue, language=language) if L.has("columns", hue) else hue,
+                  **_BESIDE)
     ax.set(xlabel="", ylabel=L.name("incident_counts", kind, language=language))
     ax.tick_params(axis="x", rotation=45)
     return ax
 
 
+@_chart
 def long_service_reasons(reasons: pd.DataFrame, *, language: str | None = None,
                          ax: plt.Axes | None = None) -> plt.Axes:
     """Horizontal bars of long-service reasons, largest first."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.4 * len(reasons) + 1.2))
+    ax = style.new_axes(ax, width=7, height=0.4 * len(reasons) + 1.2)
     known = L.names("reasons", language=language)
     data = (reasons.sort_values("n", ascending=False)
             .assign(reason=lambda d: d["reason"].map(lambda r: known.get(r, r))))
     sns.barplot(data=data, x="share", y="reason", color="C1", ax=ax)
     ax.set(xlabel=_t("long_service_share", language), ylabel="")
+    _percent_axis(ax.xaxis, language)
     return ax
 
 
+@_chart
 def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int = 15,
                       language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
-    """Horizontal bars of repeat repairs per person (the ``top`` with the most)."""
+    """Horizontal bars of repeat repairs per person (the ``top`` with the most: the list of
+    whom to talk to, not a ranking of everyone)."""
     from analysis.repairs import ROLES
 
     if role not in ROLES:
@@ -716,8 +1141,7 @@ def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int =
             .loc[lambda d: d["repeats"] > 0]
             .sort_values("repeats", ascending=False).head(top)
             .assign(person=lambda d: d[role] + " (" + d["dealer_id"] + ")"))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(7, 0.35 * max(len(data), 1) + 1.2))
+    ax = style.new_axes(ax, width=7, height=0.35 * max(len(data), 1) + 1.2)
     sns.barplot(data=data, x="repeats", y="person", color="C3", ax=ax)
     ax.set(xlabel=_t("repeat_repairs", language), ylabel="")
     return ax
@@ -726,6 +1150,7 @@ def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int =
 # --- closing the loop ------------------------------------------------------------------------
 
 
+@_chart
 def action_effects(review: pd.DataFrame, *, language: str | None = None,
                    ax: plt.Axes | None = None) -> plt.Axes:
     """Each measured action's effect with its interval, a line at 0; effective ones stand out.
@@ -733,8 +1158,7 @@ def action_effects(review: pd.DataFrame, *, language: str | None = None,
     Actions without a measured effect yet are left out.
     """
     data = review.dropna(subset=["effect", "effect_low", "effect_high"]).reset_index(drop=True)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 0.25 * len(data) + 1.2))
+    ax = style.new_axes(ax, width=8, height=0.25 * len(data) + 1.2)
     labels = (data["action_id"] + " " + data.get("dealer_name", data["dealer_id"])
               .fillna(data["dealer_id"]))
     y = np.arange(len(data))
@@ -747,39 +1171,39 @@ def action_effects(review: pd.DataFrame, *, language: str | None = None,
                     fmt="o", color=colour, capsize=3,
                     label=_t("effective" if effective else "not_shown_effective", language))
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(y, labels.tolist())
+    ax.set_yticks(y, _labels(labels))
     ax.invert_yaxis()
     ax.set(xlabel=_t("action_effect", language), ylabel="")
     if len(data):
-        ax.legend(loc="best", frameon=False)
+        ax.legend(frameon=False, **_BESIDE)
     return ax
 
 
+@_chart
 def customer_flow(flow: pd.DataFrame, *, language: str | None = None,
                   ax: plt.Axes | None = None) -> plt.Axes:
     """New and returning customers per month (stacked bars) and the customers lost (a line)."""
     monthly = flow.groupby("month")[["new", "returning", "lost"]].sum().sort_index()
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 2.4))
+    ax = style.new_axes(ax, height=2.6)
     x = np.arange(len(monthly))
     ax.bar(x, monthly["returning"], color="C0", label=_t("returning_customers", language))
     ax.bar(x, monthly["new"], bottom=monthly["returning"], color="C9",
            label=_t("new_customers", language))
     ax.plot(x, monthly["lost"], color="C3", marker="o", label=_t("lost_customers", language))
-    ax.set_xticks(x, monthly.index.tolist(), rotation=45)
+    ax.set_xticks(x, _month_labels(monthly.index.astype(str), language), rotation=45)
     ax.set(ylabel=_t("customers", language), xlabel="")
     # beside the bars, not over the first months
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.legend(frameon=False, **_BESIDE)
     return ax
 
 
+@_chart
 def return_rates(rates: pd.DataFrame, *, language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
     """The return rate by NPS category with its interval (horizontal bars: three bars need
     little height)."""
     data = rates.dropna(subset=["rate"]).reset_index(drop=True)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 1.7))
+    ax = style.new_axes(ax, width=6, height=1.9)
     names = [L.name("nps_categories", c, language=language) for c in data["category"]]
     y = np.arange(len(data))
     ax.barh(y, data["rate"], color=["C2" if c == "promoter" else "C7" if c == "passive"
@@ -790,21 +1214,25 @@ def return_rates(rates: pd.DataFrame, *, language: str | None = None,
     ax.set_yticks(y, names)
     ax.invert_yaxis()  # promoters on top, as in the table
     ax.set(xlabel=_t("return_rate", language), xlim=(0, 1), ylabel="")
+    _percent_axis(ax.xaxis, language)
     return ax
 
 
+@_chart
 def funnel_rates(rates: pd.DataFrame, *, language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
-    """Reach and response rate per channel with their intervals."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 2.8))
+    """Reach and response rate per channel with their intervals; channel names wrap onto two
+    lines rather than run into each other."""
+    ax = style.new_axes(ax, width=8, height=2.8)
     x = np.arange(len(rates))
     for i, (rate, colour) in enumerate((("reach", "C0"), ("response", "C1"))):
         ax.errorbar(x + (i - 0.5) * 0.2, rates[f"{rate}_rate"],
                     yerr=[(rates[f"{rate}_rate"] - rates[f"{rate}_low"]).clip(lower=0),
                           (rates[f"{rate}_high"] - rates[f"{rate}_rate"]).clip(lower=0)],
                     fmt="o", color=colour, capsize=4, label=_t(f"{rate}_rate", language))
-    ax.set_xticks(x, [L.name("channels", c, language=language) for c in rates["channel"]])
+    ax.set_xticks(x, ["\n".join(textwrap.wrap(L.name("channels", c, language=language), 12))
+                      for c in rates["channel"]])
     ax.set(ylim=(0, 1), ylabel=_t("share", language), xlabel="")
-    ax.legend(loc="best", frameon=False)
+    _percent_axis(ax.yaxis, language)
+    ax.legend(frameon=False, **_BESIDE)
     return ax

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -229,3 +230,61 @@ def significant(p_values: Iterable, alpha: float) -> list[bool]:
     """Which p-values are below ``alpha`` (missing ones are not)."""
     return [not is_missing(p) and float(p) < alpha for p in p_values]
 
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def in_language(language: str | None):
+    """Write numbers for ``language`` inside the block only (a chart drawn in a language other
+    than the process's); None keeps the current one."""
+    before = _language
+    set_language(language)
+    try:
+        yield
+    finally:
+        set_language(before)
+
+
+def tick_decimals(values: Iterable, most: int = 4) -> int:
+    """The fewest decimals that write every tick value exactly (0.05 steps need two)."""
+    shown = [float(v) for v in values if not is_missing(v) and np.isfinite(float(v))]
+    for decimals in range(most + 1):
+        if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in shown):
+            return decimals
+    return most
+
+
+def tick_formatter(kind: str = "number", *, language: str | None = None):
+    """A matplotlib tick formatter that writes an axis as this module writes numbers, in
+    ``language`` (the current one when None) whenever the chart is drawn.
+
+    ``kind`` is ``"number"`` (:func:`count` for whole ticks, so thousands are grouped, else
+    :func:`number`), ``"signed"`` (:func:`signed`) or ``"percent"`` (shares as :func:`percent`:
+    0.25 -> ``25%``, ``25 %`` in Russian). Decimals follow the ticks' step: ``0.05`` and
+    ``0.10`` are ``0.05`` and ``0.10``, whole ticks have none.
+    """
+    from matplotlib.ticker import Formatter
+
+    if kind not in ("number", "signed", "percent"):
+        raise ValueError(f"kind must be number, signed or percent, got {kind!r}")
+    lang = language or _language
+    scale = 100.0 if kind == "percent" else 1.0
+
+    class LocalTicks(Formatter):
+        decimals = 0
+
+        def set_locs(self, locs):
+            super().set_locs(locs)
+            self.decimals = tick_decimals(scale * np.asarray(locs, dtype=float))
+
+        def __call__(self, x, pos=None):
+            with in_language(lang):
+                if kind == "percent":
+                    return percent(x, self.decimals)
+                if kind == "signed":
+                    return signed(x, self.decimals)
+                return count(x) if self.decimals == 0 else number(x, self.decimals)
+
+    return LocalTicks()
