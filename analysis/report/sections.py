@@ -38,7 +38,11 @@ def _scope_label(book: ReportBook, data: ReportData) -> str:
 
 
 def _title(book: ReportBook, key: str, **values) -> str:
-    return book.text("tables", key, **values)
+    """A table's title; its sheet in the workbook gets the catalogue's short name."""
+    title = book.text("tables", key, **values)
+    if L.has("sheets", key):
+        book.sheets[title] = book.text("sheets", key, **values)
+    return title
 
 
 def title(book: ReportBook, data: ReportData) -> None:
@@ -142,7 +146,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
 def _trend_sheet(monthly: pd.DataFrame, language: str) -> pd.DataFrame:
     c = L.columns(language)
     return pd.DataFrame({
-        c("month"): monthly["period"].astype(str).to_numpy(),
+        c("month"): pd.PeriodIndex(monthly["period"].astype(str), freq="M"),
         "NPS": monthly["nps"].round(1).to_numpy(),
         c("low"): monthly["nps_low"].round(1).to_numpy(),
         c("high"): monthly["nps_high"].round(1).to_numpy(),
