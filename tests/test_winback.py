@@ -52,7 +52,7 @@ def test_export_without_the_flag_holds_no_contacts(demo, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "without VINs, phones and e-mails" in said
     sheets = _sheets(out)
-    listing = sheets["Win-back list, 2026-10"]
+    listing = sheets["Win-back list"]  # the contents sheet names it "Win-back list, 2026-10"
     expected = _expected(data)
     assert len(expected) > 50 and set(expected["reason"]) == {"detractor", "lapsed"}
     assert len(listing) == len(expected)
@@ -61,7 +61,7 @@ def test_export_without_the_flag_holds_no_contacts(demo, tmp_path, capsys):
         "lapsed": int((expected["reason"] == "lapsed").sum())}
     assert listing["Dealer ID"].tolist() == expected["dealer_id"].tolist()
     assert not {"VIN", "Phone", "E-mail"} & set(listing.columns)
-    by_dealer = sheets["Win-back list by dealer"].set_index("Dealer ID")
+    by_dealer = sheets["Win-back by dealer"].set_index("Dealer ID")
     assert by_dealer["Total"].to_dict() == expected["dealer_id"].value_counts().to_dict()
     # nothing personal anywhere in the workbook: no VIN, phone or e-mail of the data, no pattern
     cells = _cells(sheets)
@@ -76,7 +76,7 @@ def test_export_with_the_flag_carries_the_contacts_of_each_customer(demo, tmp_pa
     code = main(["winback", "--month", "2026-10", "--region", "Central", "--data", str(data),
                  "--out", str(out), "--include-contacts", "--language", "ru"])
     assert code == 0 and "personal data" in capsys.readouterr().out
-    listing = _sheets(out)["Список для возврата, 2026-10"]
+    listing = _sheets(out)["Список для возврата"]
     expected = _expected(data, regions=["Central"], include_contacts=True)
     assert len(listing) == len(expected) > 0
     assert set(listing["Регион"]) == {"Central"}
@@ -156,3 +156,4 @@ def test_the_report_and_its_notebook_carry_no_contacts(demo, tmp_path):
     assert len(people) > 1000
     assert not [p for p in set(people) if p in text]
     assert not _PHONE_OR_EMAIL.search(text)
+

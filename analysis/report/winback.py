@@ -24,10 +24,10 @@ import pandas as pd
 
 from analysis import retention, store
 from analysis.config import load_params
-from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report.data import trailing_months
 from analysis.report.excel import write_excel
+from analysis.report.kinds import Table
 
 CONTACT_COLUMNS = ("vin", "phone", "email")
 
@@ -116,34 +116,26 @@ def load_win_back(
                        how="left")
 
 
-def _date(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%d").fillna(F.MISSING)
-
-
 def win_back_table(calls: pd.DataFrame, *, include_contacts: bool = False,
                    language: str | None = None) -> pd.DataFrame:
     """The list as the team reads it: one row per customer, dealers in order, detractors first.
     VIN, phone and e-mail only with ``include_contacts`` (else they are left out)."""
     c = L.columns(language)
-    out = pd.DataFrame({
-        c("dealer_id"): calls["dealer_id"].to_numpy(),
-        c("dealer"): calls["dealer_name"].fillna(calls["dealer_id"]).to_numpy(),
-        c("region"): calls["region"].to_numpy(),
-        c("win_back_reason"): [L.name("win_back_reasons", r, language=language)
-                               for r in calls["reason"]],
-    })
+    t = (Table(language=language)
+         .text(c("dealer_id"), calls["dealer_id"])
+         .text(c("dealer"), calls["dealer_name"].fillna(calls["dealer_id"]))
+         .text(c("region"), calls["region"])
+         .text(c("win_back_reason"), [L.name("win_back_reasons", r, language=language)
+                                      for r in calls["reason"]]))
     if include_contacts:
         for col in CONTACT_COLUMNS:
             values = calls[col] if col in calls else pd.Series(None, index=calls.index)
-            out[c(col)] = values.astype(object).where(values.notna(), F.MISSING).to_numpy()
-    return out.assign(**{
-        c("last_visit"): _date(calls["last_visit"]).to_numpy(),
-        c("last_answer"): _date(calls["last_answer_at"]).to_numpy(),
-        c("last_nps"): calls["last_nps"].astype("Int64").astype(object).where(
-            calls["last_nps"].notna(), F.MISSING).to_numpy(),
-        c("months_since_visit"): calls["months_since_visit"].round(1).astype(object).where(
-            calls["months_since_visit"].notna(), F.MISSING).to_numpy(),
-    })
+            t.text(c(col), values.astype(object))
+    return (t.date(c("last_visit"), calls["last_visit"].dt.normalize())
+            .date(c("last_answer"), calls["last_answer_at"].dt.normalize())
+            .count(c("last_nps"), calls["last_nps"])
+            .number(c("months_since_visit"), calls["months_since_visit"].round(1))
+            .frame())
 
 
 def win_back_by_dealer_table(calls: pd.DataFrame, *, language: str | None = None
@@ -186,7 +178,10 @@ def export_win_back(
     path = write_excel({title: win_back_table(calls, include_contacts=include_contacts,
                                               language=language),
                         by_dealer: win_back_by_dealer_table(calls, language=language)},
-                       out, language=language, mask_personal_data=not include_contacts)
+                       out, language=language, mask_personal_data=not include_contacts,
+                       sheets={title: L.text("sheets", "win_back", language=language),
+                               by_dealer: L.text("sheets", "win_back_by_dealer",
+                                                 language=language)})
     return WinBackExport(path=path, month=month, customers=len(calls),
                          detractors=int((calls["reason"] == "detractor").sum()),
                          lapsed=int((calls["reason"] == "lapsed").sum()),
