@@ -767,9 +767,13 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             order=F.money(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
-        # the call list itself (VINs, contacts) belongs to the team's own export, never here
-        calls = retention.win_back(data.repair_orders, service,
-                                   as_of=pd.Period(data.month, freq="M").end_time)
+        # the call list itself (VINs, contacts) belongs to the team's own export, never here;
+        # its count is the export's: one function over the months the list needs (the
+        # report's own frames span its trend months only)
+        calls = retention.load_win_back(
+            data.month, data_dir=data.data_dir,
+            regions=None if data.is_network else [data.region],
+            dealers=data.dealers["dealer_id"])
         book.note(book.text("notes", "win_back",
                             detractors=int((calls["reason"] == "detractor").sum()),
                             lapsed=int((calls["reason"] == "lapsed").sum()),

@@ -23,9 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import retention, store
-from analysis.config import load_params
 from analysis.report import labels as L
-from analysis.report.data import trailing_months
 from analysis.report.excel import write_excel
 from analysis.report.kinds import Table
 
@@ -81,7 +79,6 @@ def load_win_back(
     the dealers table does not know, naming what there is.
     """
     month = _check_month(month)
-    loop = load_params("loop")
     dealers = store.load("dealers", data_dir=data_dir)
     if regions:
         known = sorted(dealers["region"].dropna().unique())
@@ -93,15 +90,10 @@ def load_win_back(
     if not store.available("repair_orders", data_dir=data_dir):
         raise WinBackError("no repair orders in this data set: the win-back list follows "
                            "customers by the VINs of their workshop visits")
-    # a lapsed customer's last visit is up to lost_after_months back: read that much history
-    months = list(trailing_months(month, int(loop["retention"]["lost_after_months"]) + 1))
-    columns = ["response_id", "dealer_id", "touchpoint", "responded_at", "nps", "vin",
-               *(["phone", "email"] if include_contacts else [])]
-    responses = store.load("responses", months=months, regions=regions, data_dir=data_dir,
-                           columns=columns)
-    orders = store.load("repair_orders", months=months, regions=regions, data_dir=data_dir)
-    in_month = ((responses["responded_at"].dt.to_period("M").astype(str) == month).any()
-                or (orders["opened_at"].dt.to_period("M").astype(str) == month).any())
+    in_month = (len(store.load("responses", months=[month], regions=regions,
+                               data_dir=data_dir, columns=["responded_at"]))
+                or len(store.load("repair_orders", months=[month], regions=regions,
+                                  data_dir=data_dir, columns=["opened_at"])))
     if not in_month:
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
         known = sorted(times["responded_at"].dt.to_period("M").astype(str).unique())
@@ -109,9 +101,9 @@ def load_win_back(
                            + (f" in region(s) {', '.join(regions)}" if regions else "")
                            + f"; months with answers: {', '.join(known[-13:]) or 'none'}. "
                            "Pick one with --month YYYY-MM.")
-    service = responses.loc[responses["touchpoint"] == loop["retention"]["touchpoint"]]
-    calls = retention.win_back(orders, service, as_of=pd.Period(month, freq="M").end_time,
-                               include_contacts=include_contacts)
+    # the list the monthly report counts: one function, the same months
+    calls = retention.load_win_back(month, data_dir=data_dir, regions=regions,
+                                    include_contacts=include_contacts)
     return calls.merge(dealers[["dealer_id", "dealer_name", "region"]], on="dealer_id",
                        how="left")
 
