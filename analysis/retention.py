@@ -15,7 +15,9 @@ A customer is a car (VIN) in the repair orders. From those visits and the NPS an
   (their return-rate gap to promoters x visits a year x the average order value), and what an
   NPS gain (a growth zone's) is associated with among the dealer's
   :func:`service_customers`, each with an interval from the gap's (and the gain's).
-- :func:`win_back`: the customer-care team's call list (recent detractors, lapsed customers).
+- :func:`win_back`: the customer-care team's call list (recent detractors, lapsed customers);
+  :func:`load_win_back` reads it from the store over the months it needs
+  (:func:`win_back_months`), for the team's export and the monthly report alike.
 
 The link between NPS and coming back is an association measured on the network's own
 customers, not an experiment: a detractor may stay away for reasons the score only reflects.
@@ -25,7 +27,9 @@ report's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -434,3 +438,52 @@ def win_back(
     return (out[cols].sort_values(["dealer_id", "reason", "last_answer_at"],
                                   ascending=[True, True, False], kind="stable")
             .reset_index(drop=True))
+
+
+def win_back_months(month: str, *, params: Mapping | None = None) -> tuple[str, ...]:
+    """The months of repair orders and answers the win-back list at the end of ``month``
+    needs: back to the earliest day a customer's last visit can fall on and still not count as
+    lost (``lost_after_months`` of :data:`DAYS_PER_MONTH` days, as :func:`win_back` counts
+    them), so ``lost_after_months + 1`` months (YYYY-MM, oldest first)."""
+    lost_after = int(_loop(params)["retention"]["lost_after_months"])
+    end = pd.Period(month, freq="M")
+    first = (end.end_time - pd.Timedelta(days=math.ceil(lost_after * DAYS_PER_MONTH))
+             ).to_period("M")
+    return tuple(str(p) for p in pd.period_range(first, end, freq="M"))
+
+
+def load_win_back(
+    month: str,
+    *,
+    data_dir: str | os.PathLike | None = None,
+    regions: Sequence[str] | None = None,
+    dealers: Iterable[str] | None = None,
+    include_contacts: bool = False,
+    params: Mapping | None = None,
+    nps_params: Mapping | None = None,
+) -> pd.DataFrame:
+    """The win-back list at the end of ``month``, read from the store: :func:`win_back` over
+    the repair orders and service answers of :func:`win_back_months`.
+
+    The monthly report and the customer-care team's export both count the list here, over
+    the same months, so they agree to the customer (a report's own frames span its trend
+    months, which may not reach back as far). ``regions`` and ``dealers`` (ids) narrow the
+    scope; ``data_dir`` may be a :class:`analysis.store.Snapshot` (the versions a report
+    read). ``phone`` and ``email`` are read only with ``include_contacts``.
+    """
+    from analysis import store
+
+    cfg = _loop(params)
+    months = list(win_back_months(month, params=cfg))
+    columns = ["response_id", "dealer_id", "touchpoint", "responded_at", "nps", "vin",
+               *(["phone", "email"] if include_contacts else [])]
+    responses = store.load("responses", months=months, regions=regions, data_dir=data_dir,
+                           columns=columns)
+    orders = store.load("repair_orders", months=months, regions=regions, data_dir=data_dir)
+    if dealers is not None:
+        keep = set(dealers)
+        responses = responses.loc[responses["dealer_id"].isin(keep)]
+        orders = orders.loc[orders["dealer_id"].isin(keep)]
+    service = responses.loc[responses["touchpoint"] == cfg["retention"]["touchpoint"]]
+    return win_back(orders, service, as_of=pd.Period(month, freq="M").end_time,
+                    include_contacts=include_contacts, params=cfg, nps_params=nps_params)

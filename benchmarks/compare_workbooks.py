@@ -4,9 +4,13 @@
 
 For each ``*.xlsx`` in BEFORE_DIR and its namesake in AFTER_DIR, every number of every sheet
 below the header row is collected: numeric cells as they are, and numbers written in text
-cells (``[+17.7, +25.3]``, ``+3.2*``, ``7.9 [7.5; 8.3]``, ``31%`` read as 0.31; in a column
-whose header ends in ``%`` every number is a percentage: 31.2 is read as 0.312). Dates,
-months (``2026-10``), ISO weeks and numbers glued to letters (``D001``) are not numbers.
+cells (``[+17.7, +25.3]``, ``+3.2*``, ``7.9 [7.5; 8.3]``, ``2,679,303``, ``31%`` read as 0.31;
+in a Russian workbook, ``*.ru.xlsx``, ``[+17,7; +25,3]`` and ``2 679 303``), so a workbook
+whose numbers were text compares with one that stores them as numbers. A numeric cell whose
+number format writes a text instead of its value (``"<0.001"``) counts as that text. In a
+column whose header ends in ``%`` (or an interval's end of one: ``95% interval, %: low``) a
+number without its own ``%`` is a percentage: 31.2 is read as 0.312. Dates, months
+(``2026-10``), ISO weeks and numbers glued to letters (``D001``) are not numbers.
 The two multisets are matched value by value; a pair matches when the values agree to the
 coarser of the two displayed precisions (half a unit of the last shown decimal; a float cell
 shows the digits of its shortest repr, so a rounded one is as coarse as its text would be; an
@@ -27,7 +31,15 @@ from pathlib import Path
 
 _DATE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                    r"|\d{4}-W\d{2}|\d{1,2}\.\d{1,2}\.\d{4}|\d{2}:\d{2}")
-_NUMBER = re.compile(r"(?<![\w.])[+-]?\d+(?:\.(\d+))?(%?)(?![\w.])")
+_NUMBERS = {  # by the workbook's decimal symbol: its digit grouping and decimals
+    ".": re.compile(r"(?<![\w.,])[+-]?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?(\s?%?)(?![\w.])"),
+    ",": re.compile(r"(?<![\w.,])[+-]?(\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?!,\d{3})|\d+)"
+                    r"(?:,(\d+))?([ \u00a0\u202f]?%?)(?![\w.])"),
+}
+# a number format that shows a text, not the value: '"<0.001"'
+_LITERAL_FORMAT = re.compile(r'^"([^"]*)"$')
+# a header whose numbers are percentages: "Share, %", "95% interval, %: low"
+_PERCENT_HEADER = re.compile(r"%\s*(?::[^%]*)?$")
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class Number:
     value: float
     decimals: float  # digits shown after the point; inf for an integer cell
     where: str
+    percent: bool = False  # written with its own "%"
 
     def tolerance(self, other: Number) -> float:
         shown = min(self.decimals, other.decimals)
@@ -43,17 +56,22 @@ class Number:
         return 0.5 * 10 ** -shown + 1e-9
 
 
-def numbers_in_text(text: str, where: str) -> list[Number]:
-    """The numbers a text cell shows (dates and codes left out)."""
+def numbers_in_text(text: str, where: str, *, decimal: str = ".") -> list[Number]:
+    """The numbers a text cell shows (dates and codes left out); ``decimal`` is the
+    workbook's decimal symbol (``,`` groups digits in English and splits decimals in
+    Russian)."""
     text = _DATE.sub(" ", text.lstrip("'"))
     out = []
-    for match in _NUMBER.finditer(text):
-        token = match.group(0).rstrip("%")
-        decimals = len(match.group(1) or "")
-        value = float(token)
-        if match.group(2):  # a percentage is a share: 31% -> 0.31, shown to 2 decimals
+    for match in _NUMBERS[decimal].finditer(text):
+        whole, fraction, percent = match.groups()
+        sign = -1.0 if match.group(0).startswith("-") else 1.0
+        digits = re.sub(r"\D", "", whole)
+        decimals = len(fraction or "")
+        value = sign * float(f"{digits}.{fraction}" if fraction else digits)
+        share = percent.strip() == "%"
+        if share:  # a percentage is a share: 31% -> 0.31, shown to 2 decimals
             value, decimals = value / 100, decimals + 2
-        out.append(Number(value, decimals, where))
+        out.append(Number(value, decimals, where, share))
     return out
 
 
@@ -72,27 +90,35 @@ def workbook_numbers(path: Path) -> list[Number]:
     """Every number below the header row of every sheet of ``path``."""
     import openpyxl
 
+    decimal = "," if ".ru." in path.name else "."
     out: list[Number] = []
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     for sheet in book.worksheets:
-        rows = sheet.iter_rows(values_only=True)
-        header = next(rows, ())
+        rows = sheet.iter_rows()
+        header = [cell.value for cell in next(rows, ())]
         # a column whose header ends in "%" holds percentages: 31.2 there is the share 0.312
-        percent = [isinstance(h, str) and h.rstrip().endswith("%") for h in header]
+        percent = [isinstance(h, str) and bool(_PERCENT_HEADER.search(h.rstrip()))
+                   for h in header]
         for r, row in enumerate(rows, start=2):
-            for c, value in enumerate(row, start=1):
+            for c, cell in enumerate(row, start=1):
+                value = cell.value
                 where = f"{sheet.title}!R{r}C{c}"
                 found: list[Number] = []
                 if isinstance(value, bool) or value is None:
                     continue
-                if isinstance(value, int | float):
+                literal = _LITERAL_FORMAT.match(str(getattr(cell, "number_format", "")))
+                if isinstance(value, int | float) and literal:
+                    found = numbers_in_text(literal.group(1), where, decimal=decimal)
+                elif isinstance(value, int | float):
                     if math.isfinite(value):
-                        found = [Number(float(value), _decimals(value), where)]
+                        found = [Number(float(value), _decimals(value), where,
+                                        "%" in str(getattr(cell, "number_format", "")))]
                 elif isinstance(value, str):
-                    found = numbers_in_text(value, where)
+                    found = numbers_in_text(value, where, decimal=decimal)
                 if c <= len(percent) and percent[c - 1]:
                     # xlsx stores a rounded 2.0 as 2: a whole percentage shows no decimals
-                    found = [Number(n.value / 100, (0 if math.isinf(n.decimals) else n.decimals)
+                    found = [n if n.percent else
+                             Number(n.value / 100, (0 if math.isinf(n.decimals) else n.decimals)
                                     + 2, n.where) for n in found]
                 out.extend(found)
     return out

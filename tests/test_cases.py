@@ -204,7 +204,8 @@ def test_sla_report_and_tables(small_net):
     assert "Compliance" in report.summary()
     table = tables.sla_table(report.by_dealer)
     assert table["Compliance, %"].is_monotonic_increasing
-    assert {"Dealer", "Red flags", "95% interval, %"} <= set(table.columns)
+    assert {"Dealer", "Red flags", "95% interval, %: low", "95% interval, %: high"} <= set(
+        table.columns)
     ax = charts.sla_compliance(report.by_dealer)
     assert len(ax.get_yticklabels()) == len(report.by_dealer)
 

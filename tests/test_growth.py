@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from analysis import growth, nps, store
 from analysis.config import load_params
-from analysis.report import labels, tables
+from analysis.report import kinds, labels, tables
 from analysis.synthetic import make_network
 
 DRIVERS = list(load_params("drivers")["drivers"])
@@ -420,13 +420,16 @@ def test_growth_zones_are_pinned(pinned):
 
 
 def test_display_frames(small_result, small_responses, small_net):
-    top = tables.top_growth_table(small_result, dealers=small_net.dealers, n=5)
+    frame = tables.top_growth_table(small_result, dealers=small_net.dealers, n=5)
+    top = kinds.page(frame)[0]  # as the page shows it; the workbook keeps the numbers apart
     leaders = small_result.top(5)
     assert len(top) == leaders["dealer_id"].nunique()
     assert list(top.columns) == ["#", "Dealer", "Region", "Answers", "NPS", "95% interval",
                                  "Associated NPS points",
                                  "Growth zone 1", "Growth zone 2",
                                  "Growth zone 3"]
+    assert list(frame.columns[-4:]) == ["Growth zone 3", "Growth zone 3: Uplift, NPS points",
+                                        "Growth zone 3: low", "Growth zone 3: high"]
     names = small_net.dealers.set_index("dealer_id")["dealer_name"]
     assert top["Dealer"].tolist() == names.loc[leaders.drop_duplicates("dealer_id")[
         "dealer_id"]].tolist()
@@ -438,7 +441,7 @@ def test_display_frames(small_result, small_responses, small_net):
     np.testing.assert_allclose(dealers["nps_low"], low)
     np.testing.assert_allclose(dealers["nps_high"], high)
     assert top["95% interval"].str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
-    assert top["Associated NPS points"].to_numpy() == pytest.approx(
+    assert frame["Associated NPS points"].to_numpy() == pytest.approx(
         leaders.drop_duplicates("dealer_id")["total_uplift"].to_numpy(), abs=0.05)
 
     ranking = growth.rank_dealers_by_driver(small_responses, drivers=DRIVERS)

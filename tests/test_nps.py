@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis import nps, store
-from analysis.report import tables
+from analysis.report import kinds, tables
 
 Z95 = 1.959963984540054  # the standard normal 97.5 % quantile
 
@@ -549,11 +549,11 @@ def test_rank_dealers_for_a_month_adds_the_change(small_net):
 def test_report_tables_show_intervals_marks_and_no_personal_data(small_net):
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
-    head = tables.headline_table(responses, month=month, by=("touchpoint",),
-                                 invitations=small_net.invitations)
+    head = kinds.page(tables.headline_table(responses, month=month, by=("touchpoint",),
+                                            invitations=small_net.invitations))[0]
     assert list(head.columns[:4]) == ["Group", "Answers", "NPS", "95% interval"]
     assert head["Response rate"].str.endswith("%").all()
-    table = tables.dealer_table(responses, month=month)
+    table = kinds.page(tables.dealer_table(responses, month=month))[0]
     assert len(table) == small_net.dealers["dealer_id"].nunique()
     assert table["95% interval"].str.match(r"^\[[+-]\d+\.\d, [+-]\d+\.\d\]$").all()
     shown = pd.concat([head.astype(str), table.astype(str)]).to_string()

@@ -7,6 +7,7 @@ import pytest
 
 from analysis.report import excel, rules
 from analysis.report import format as F
+from analysis.report.kinds import Table
 
 
 @pytest.fixture
@@ -17,10 +18,11 @@ def russian():
 
 
 def test_workbook_is_ready_to_work_in(tmp_path):
-    frame = pd.DataFrame({"Dealer": ["A", "=B"], "NPS": [21.6, -3.0], "Answers": [120, 7],
-                          "Compliance": [0.9, 0.5]})
-    trend = pd.DataFrame({"Month": ["2026-09", "2026-10"], "NPS": [20.0, 21.6],
-                          "Low": [15.0, 17.0], "High": [25.0, 26.0]})
+    frame = (Table(language="en").text("Dealer", ["A", "=B"])
+             .signed("NPS", [21.6, -3.0], scale="nps").count("Answers", [120, 7])
+             .percent("Compliance", [0.9, 0.5], scale="rate").frame())
+    trend = pd.DataFrame({"Month": pd.PeriodIndex(["2026-09", "2026-10"], freq="M"),
+                          "NPS": [20.0, 21.6], "Low": [15.0, 17.0], "High": [25.0, 26.0]})
     path = excel.write_excel({"Dealers": frame}, tmp_path / "r.xlsx",
                              charts={"nps_trend": trend})
     wb = openpyxl.load_workbook(path)
@@ -30,12 +32,17 @@ def test_workbook_is_ready_to_work_in(tmp_path):
     ws = wb["Dealers"]
     assert [c.value for c in ws[1]] == ["Dealer", "NPS", "Answers", "Compliance"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref
-    assert ws["B2"].number_format == "0.0" and ws["C2"].number_format == "#,##0"
+    assert ws["B2"].value == 21.6 and ws["B2"].number_format == "+0.0;-0.0;0.0"
+    assert ws["C2"].number_format == "#,##0"
+    assert ws["D2"].value == 0.9 and ws["D2"].number_format == "0%"
     assert ws["A3"].value == "'=B"  # formula injection defused
-    assert len(ws.conditional_formatting) >= 1
+    # colour scales on the NPS and the rate, never on a count
+    scaled = {str(r.sqref)[0] for r in ws.conditional_formatting}
+    assert scaled == {"B", "D"}
     assert ws.column_dimensions["A"].width >= 6
     trend_sheet = wb[wb.sheetnames[-1]]
     assert trend_sheet._charts  # a native Excel line chart of the trend
+    assert trend_sheet["A2"].is_date and trend_sheet["A2"].number_format == "yyyy-mm"
 
 
 def test_tuple_headers_are_flat_in_the_workbook(tmp_path):

@@ -1,5 +1,7 @@
 """Report plumbing: safety of what reports show, Excel export, batch failure isolation."""
 
+from datetime import datetime
+
 import openpyxl
 import pandas as pd
 import pytest
@@ -120,7 +122,8 @@ def test_excel_neutralises_formulas_and_masks(tmp_path):
     assert all(ws.cell(row=r, column=1).data_type == "s" for r in range(2, 7))
     assert "916" not in texts[1]
     assert ws.cell(row=3, column=3).value == -5.5  # numbers stay numbers
-    assert ws.cell(row=2, column=2).value == "2026-01"
+    month = ws.cell(row=2, column=2)  # a month is a date cell that shows the month
+    assert month.value == datetime(2026, 1, 1) and month.number_format == "yyyy-mm"
 
 
 def test_excel_writes_the_formatters_text_as_it_is(tmp_path):

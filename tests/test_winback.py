@@ -52,7 +52,7 @@ def test_export_without_the_flag_holds_no_contacts(demo, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "without VINs, phones and e-mails" in said
     sheets = _sheets(out)
-    listing = sheets["Win-back list, 2026-10"]
+    listing = sheets["Win-back list"]  # the contents sheet names it "Win-back list, 2026-10"
     expected = _expected(data)
     assert len(expected) > 50 and set(expected["reason"]) == {"detractor", "lapsed"}
     assert len(listing) == len(expected)
@@ -61,7 +61,7 @@ def test_export_without_the_flag_holds_no_contacts(demo, tmp_path, capsys):
         "lapsed": int((expected["reason"] == "lapsed").sum())}
     assert listing["Dealer ID"].tolist() == expected["dealer_id"].tolist()
     assert not {"VIN", "Phone", "E-mail"} & set(listing.columns)
-    by_dealer = sheets["Win-back list by dealer"].set_index("Dealer ID")
+    by_dealer = sheets["Win-back by dealer"].set_index("Dealer ID")
     assert by_dealer["Total"].to_dict() == expected["dealer_id"].value_counts().to_dict()
     # nothing personal anywhere in the workbook: no VIN, phone or e-mail of the data, no pattern
     cells = _cells(sheets)
@@ -76,7 +76,7 @@ def test_export_with_the_flag_carries_the_contacts_of_each_customer(demo, tmp_pa
     code = main(["winback", "--month", "2026-10", "--region", "Central", "--data", str(data),
                  "--out", str(out), "--include-contacts", "--language", "ru"])
     assert code == 0 and "personal data" in capsys.readouterr().out
-    listing = _sheets(out)["Список для возврата, 2026-10"]
+    listing = _sheets(out)["Список для возврата"]
     expected = _expected(data, regions=["Central"], include_contacts=True)
     assert len(listing) == len(expected) > 0
     assert set(listing["Регион"]) == {"Central"}
@@ -156,3 +156,76 @@ def test_the_report_and_its_notebook_carry_no_contacts(demo, tmp_path):
     assert len(people) > 1000
     assert not [p for p in set(people) if p in text]
     assert not _PHONE_OR_EMAIL.search(text)
+
+
+# --- one count, one place (issue 26, item 5) --------------------------------------------------
+
+PLANTED_VIN = "XW8PLANTED0000001"
+
+
+@pytest.fixture(scope="module")
+def window_store(ingested_store):
+    """14 months of data and one customer whose only visit was on the last day of the month
+    twelve months before the report month: 365 days before its end, so lapsed (not yet lost),
+    and outside the twelve trend months a report reads."""
+    from analysis.synthetic import make_network
+
+    net = make_network(n_dealers=4, n_regions=2, months=14, responses_per_month=300, seed=4)
+    visit = net.repair_orders.iloc[[0]].assign(
+        ro_id="RO9999999", vin=PLANTED_VIN, opened_at=pd.Timestamp("2025-10-31 10:00"),
+        closed_at=pd.Timestamp("2025-10-31 16:00"))
+    net.repair_orders = pd.concat([net.repair_orders, visit], ignore_index=True)
+    return ingested_store("winback-window", net), net, visit["dealer_id"].iloc[0]
+
+
+def test_the_report_and_the_export_count_the_same_customers(window_store, monkeypatch):
+    from analysis.report import sections
+    from analysis.report.book import ReportBook
+    from analysis.report.data import load_report_data
+
+    data_dir, net, dealer = window_store
+    region = net.dealers.set_index("dealer_id").loc[dealer, "region"]
+    shown, listed = [], []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    counted = retention.load_win_back
+
+    def spy(*args, **kwargs):  # the list the report counts
+        listed.append(counted(*args, **kwargs))
+        return listed[-1]
+
+    monkeypatch.setattr(sections.retention, "load_win_back", spy)
+    data = load_report_data(region=region, data_dir=data_dir)
+    try:
+        assert data.month == "2026-10"
+        first = data.months[0]
+        # the report's own frames start twelve months back: the planted visit is not in them
+        assert PLANTED_VIN not in set(data.repair_orders["vin"])
+        service = data.responses.loc[data.responses["touchpoint"] == "service"]
+        own = retention.win_back(data.repair_orders, service,
+                                 as_of=pd.Period(data.month, freq="M").end_time)
+        sections.customers(ReportBook("en"), data)
+    finally:
+        data.close()
+    export = winback.load_win_back("2026-10", regions=[region], data_dir=data_dir)
+    lapsed = export.loc[export["reason"] == "lapsed"]
+    assert PLANTED_VIN in set(lapsed["vin"])
+    # the count the report used to make from its own frames missed exactly the customers
+    # last seen before its first trend month (the planted one and any the demo has)
+    before = lapsed["last_visit"] < pd.Period(first, freq="M").start_time
+    assert PLANTED_VIN in set(lapsed.loc[before, "vin"])
+    assert (own["reason"] == "lapsed").sum() == len(lapsed) - before.sum()
+    # now the report counts the export's list, customer by customer
+    report_list, export_list = listed  # the export reads the same function
+    pd.testing.assert_frame_equal(report_list, export_list)
+    keys = ["dealer_id", "vin", "reason"]
+    pd.testing.assert_frame_equal(report_list[keys], export[keys])
+    text = " ".join(str(getattr(obj, "data", "")) for obj in shown)
+    detractors = int((export["reason"] == "detractor").sum())
+    assert f"{detractors} recent detractors and {len(lapsed)} lapsed customers" in text
+
+
+def test_the_list_reads_back_to_the_last_day_a_customer_is_not_yet_lost():
+    assert retention.win_back_months("2026-10") == tuple(
+        str(p) for p in pd.period_range("2025-10", "2026-10", freq="M"))
+    # 365 days before the end of a month is still within twelve months of 30.44 days
+    assert retention.win_back_months("2026-03")[0] == "2025-03"

@@ -3,6 +3,8 @@
 - :mod:`~analysis.report.data`: what one report reads (:class:`ReportData`);
 - :mod:`~analysis.report.format` and :mod:`~analysis.report.labels`: the one formatter and
   the label catalogue (params/labels.yaml) that every table, chart and note uses;
+- :mod:`~analysis.report.kinds`: what each column of a table holds (an NPS, a share, an
+  interval's ends, a note), read by the page and the workbook alike;
 - :mod:`~analysis.report.tables` and :mod:`~analysis.report.charts`: every table and chart;
 - :mod:`~analysis.report.book` and :mod:`~analysis.report.excel`: the HTML a notebook shows
   (escaped, masked) and the same tables as an Excel workbook;

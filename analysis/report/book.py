@@ -1,8 +1,9 @@
 """The report book: what a report notebook shows, made safe, and kept for the workbook.
 
 Every table is shown as escaped HTML (a comment ``<script>`` shows as text) with phones,
-e-mails and VINs masked; numbers left as numbers are written by the one formatter and missing
-values as its dash, so the HTML says what the Excel workbook says.
+e-mails and VINs masked; every cell is written by the one formatter as its column's kind says
+(:mod:`analysis.report.kinds`) and missing values as its dash, so the HTML says what the Excel
+workbook says.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.report import format as F
+from analysis.report import kinds as K
 from analysis.report import labels as L
 from analysis.report.data import SectionDataMissing
 
@@ -101,6 +103,8 @@ class ReportBook:
                  keep_going: bool = False) -> None:
         self.keep_going = keep_going
         self.tables: dict[str, pd.DataFrame] = {}
+        self.sheets: dict[str, str] = {}  # table title -> its sheet's name (<= 31 characters)
+        self._decimals: dict[str, int] = {}
         self.language = L.resolve(language)
         self.max_rows = max_rows
         self.failures: list[str] = []
@@ -128,6 +132,7 @@ class ReportBook:
 
         if excel:
             self.tables[name] = frame
+            self._decimals[name] = decimals
         if not html:
             return
         display(HTML(self.table_html(name, frame, decimals=decimals,
@@ -144,21 +149,10 @@ class ReportBook:
         shown = safe_frame(frame)
         if has_named_index(shown):
             shown = shown.reset_index()
-        shown = shown.reset_index(drop=True)
-        numbers = []  # right-aligned: "1,234" is text to the table library, not a number
-        for col in shown.columns:  # every cell as the formatter writes it
-            values = shown[col]
-            if values.dtype.kind in "iuf":
-                numbers.append(col)
-            if values.dtype.kind == "f":
-                shown[col] = [F.number(v, decimals) for v in values]
-            elif values.dtype.kind in "iub" or isinstance(values.dtype, pd.BooleanDtype):
-                shown[col] = [F.MISSING if F.is_missing(v) else
-                              str(v) if isinstance(v, bool | np.bool_) else F.count(v)
-                              for v in values]
-            else:
-                shown[col] = [F.MISSING if F.is_missing(v) else
-                              str(v).replace("\n", _LINE_BREAK) for v in values]
+        # every cell as the formatter writes it; numbers (right-aligned: "1,234" is text to
+        # the table library, not a number) by their column's kind
+        shown, numbers = K.page(shown.reset_index(drop=True), decimals)
+        shown = shown.apply(lambda col: col.str.replace("\n", _LINE_BREAK))
         if shown.empty:
             body = f"<p><i>{html_escape(self.text('notes', 'empty_table'))}</i></p>"
         else:
@@ -272,8 +266,12 @@ class ReportBook:
         """Write the workbook when a path is given (the batch passes one)."""
         from analysis.report.excel import write_excel
 
-        return write_excel(self.tables, path, charts=self.charts,
-                           language=self.language) if path else None
+        if not path:
+            return None
+        tables = {name: K.resolved(frame, self._decimals.get(name, F.DECIMALS))
+                  for name, frame in self.tables.items()}
+        return write_excel(tables, path, charts=self.charts, language=self.language,
+                           sheets=self.sheets)
 
 
 _STYLE = re.compile(r"<style>.*?</style>", re.S)

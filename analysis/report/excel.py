@@ -1,8 +1,13 @@
 """The Excel workbook of a report: one sheet per table the book showed.
 
-The sheets hold the book's frames as they are: the same headers and the same text of the one
-formatter, numbers left as numbers; missing values are the formatter's dash, as in the HTML.
-Phones, e-mails and VINs are masked and text that Excel would run as a formula is defused.
+The sheets hold the book's frames with the same headers; every number is a number, stored as
+the page shows it (:func:`analysis.report.kinds.stored`) under the number format that writes
+it the same way: signs, decimals, percentages, grouped thousands, the network's currency. An
+interval is two columns (its low and high ends) and a mark such as "small n" a note column of
+its own (:mod:`analysis.report.kinds`: the table says what each column holds). Dates are date
+cells; missing values are the formatter's dash, as in the HTML. Colour scales sit on NPS and
+rate columns only. Phones, e-mails and VINs are masked and text that Excel would run as a
+formula is defused.
 """
 
 from __future__ import annotations
@@ -12,17 +17,21 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.report import format as F
+from analysis.report import kinds as K
 from analysis.report.book import flat_columns, has_named_index, safe_frame
 
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV
 # injection"); tab and carriage return are included because Excel strips them first.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# ... except the formatter's own signed numbers ("+21.6", "-3.0*", "+4.0 (small n)"): Excel
-# keeps them as the text they are, and a quote in front would show in the cell
-_SIGNED_NUMBER = re.compile(r"[+-]\d+(\.\d+)?\*?( \([\w\s]*\))?")
+# ... except a signed number written as text by a frame built outside the report's tables
+# ("+21.6", "-3,0*", "+4.0 (small n)"): Excel keeps it as the text it is, and a quote in
+# front would show in the cell
+_SIGNED_NUMBER = re.compile(r"[+-]\d{1,3}(?:[\s\u00a0\u202f,]?\d{3})*([.,]\d+)?\s*%?\*?"
+                            r"( \([\w\s]*\))?")
 # ... and a phone written with its "+" (the team's win-back export): digits and separators
 # only, nothing a formula could call
 _PHONE_NUMBER = re.compile(r"\+[\d\s().\-]+")
@@ -38,18 +47,13 @@ def neutralise_formula(value):
 
 
 def _excel_ready(frame: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame:
+    """The frame as its sheet holds it: masked (unless ``mask`` is off), flat headers, a
+    named index as leading columns, time zones dropped (Excel has none); kinds kept."""
     shown = safe_frame(frame) if mask else flat_columns(frame.copy())
     out = shown.reset_index(drop=not has_named_index(frame))
     for col in out.columns:
-        if isinstance(out[col].dtype, pd.PeriodDtype):
-            out[col] = out[col].astype(str)
-        elif isinstance(out[col].dtype, pd.DatetimeTZDtype):
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
             out[col] = out[col].dt.tz_localize(None)
-        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].astype(object).map(neutralise_formula)
-        if out[col].isna().any() and not pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].astype(object).where(out[col].notna(), F.MISSING)
-    out.columns = [neutralise_formula(str(c)) for c in out.columns]
     return out
 
 
@@ -57,6 +61,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     base = " ".join(_SHEET_BAD.sub(" ", name).split())
     if len(base) > 31:  # Excel's limit; cut at a word so the tab stays readable
         base = base[:32].rsplit(" ", 1)[0] if " " in base[:32] else base[:31]
+        base = base.rstrip(" ,;-–(")
     base = base or "Sheet"
     candidate, k = base, 2
     while candidate.lower() in taken:
@@ -66,43 +71,139 @@ def _sheet_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _number_format(column: str, values: pd.Series) -> str | None:
-    """An Excel number format from a column's values: shares as percentages, counts and
-    money as integers with grouped digits, other numbers with one decimal."""
-    present = values.loc[values.map(lambda v: not (isinstance(v, str) and v == F.MISSING))]
-    if pd.api.types.is_bool_dtype(values) or not len(present) or not all(
-            isinstance(v, numbers.Number) and not isinstance(v, bool) for v in present):
-        return None
-    finite = pd.to_numeric(present, errors="coerce").dropna()
-    if pd.api.types.is_integer_dtype(values) or (len(finite) and (finite % 1 == 0).all()):
-        return "#,##0"  # Excel groups the digits as the reader's locale does
-    if len(finite) and finite.between(0, 1).all() and ("%" in column or "share" in column.lower()
-                                                        or "доля" in column.lower()):
-        return "0%"
-    return "0.0"
+def currency_affixes(language: str | None = None, *,
+                     currency: str | None = None) -> tuple[str, str]:
+    """The network's currency (params/network.yaml) around an amount, as the reader's locale
+    writes it: ``("RUB\xa0", "")`` in English, ``("", "\xa0₽")`` in Russian."""
+    from babel.numbers import format_currency
+
+    from analysis.config import load_params
+    from analysis.report import labels as L
+
+    code = currency or load_params("network").get("currency")
+    if not code:
+        return "", ""
+    text = format_currency(0, code, locale=F.LOCALES[L.resolve(language)])
+    prefix, suffix = text[: text.index("0")], text[text.rindex("0") + 1:]
+    if prefix and prefix[-1].isalpha():
+        prefix += "\xa0"
+    if suffix and suffix[0].isalpha():
+        suffix = "\xa0" + suffix
+    return prefix, suffix
 
 
-def _width(column: str, values: pd.Series) -> float:
-    """A column's width from its content: the longest of header and first 500 values."""
-    lengths = [len(str(column))] + [max((len(part) for part in str(v).splitlines()), default=0)
-                                    for v in values.head(500)]
+def _width(header: str, texts: list[str]) -> float:
+    """A column's width from its content: the longest of header and first 500 cells."""
+    lengths = [len(str(header))] + [max((len(part) for part in t.splitlines()), default=0)
+                                    for t in texts[:500]]
     return float(min(70, max(6, max(lengths) + 2)))
 
 
-_NPS_HEADERS = ("nps",)
-_COMPLIANCE_HEADERS = ("compliance", "соблюд", "within sla", "в срок")
+class _Sheets:
+    """The workbook's formats, made once each (xlsxwriter wants one object per format)."""
+
+    def __init__(self, book, *, language: str | None) -> None:
+        from analysis.config import load_params
+
+        self.book = book
+        self.currency = currency_affixes(language)
+        self.colours = load_params("report").get("excel", {}).get("colours", {
+            "bad": "#F8696B", "middle": "#FFFFFF", "good": "#63BE7B"})
+        self.header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True,
+                                       "valign": "top", "border": 1})
+        self.wrap = book.add_format({"text_wrap": True, "valign": "top"})
+        self.top = book.add_format({"valign": "top"})
+        self._formats: dict[str, object] = {}
+
+    def format(self, code: str | None):
+        if code is None:
+            return self.top
+        if code not in self._formats:
+            self._formats[code] = self.book.add_format({"num_format": code, "valign": "top"})
+        return self._formats[code]
+
+    def write(self, ws, data: pd.DataFrame, *, decimals: int = F.DECIMALS) -> None:
+        """The frame below a bold header row: each column as its kind says."""
+        columns = K.of(data, decimals)
+        n = len(data)
+        for c, (header, kind) in enumerate(zip(data.columns, columns, strict=True)):
+            ws.write_string(0, c, str(neutralise_formula(str(header))), self.header)
+            values = data.iloc[:, c].to_numpy()
+            texts = self._column(ws, c, values, kind, decimals)
+            long_text = not kind.numeric and any(len(t) > 40 for t in texts)
+            ws.set_column(c, c, _width(str(header), texts), self.wrap if long_text else None)
+            if kind.scale and n and kind.role == "value":
+                self._colour_scale(ws, c, n, kind)
+        ws.freeze_panes(1, 0)
+        if len(data.columns):
+            ws.autofilter(0, 0, max(n, 1), len(data.columns) - 1)
+
+    def _column(self, ws, c: int, values: np.ndarray, kind: K.Kind,
+                decimals: int) -> list[str]:
+        """Write one column's cells; returns the text each shows (for the width)."""
+        code = K.number_format(kind, decimals, currency=self.currency)
+        texts = []
+        for r, value in enumerate(values, start=1):
+            if F.is_missing(value):
+                ws.write_string(r, c, F.MISSING, self.top)
+                texts.append(F.MISSING)
+                continue
+            if kind.numeric:
+                number = K.stored(value, kind, decimals)
+                if number is None:
+                    ws.write_string(r, c, F.MISSING, self.top)
+                    texts.append(F.MISSING)
+                    continue
+                fmt = (K.p_value_format(value, alpha=kind.alpha) if kind.kind == "p_value"
+                       else code)
+                ws.write_number(r, c, number, self.format(fmt))
+                texts.append(K.text(value, kind, decimals)
+                             + ("".join(self.currency) if kind.kind == "money" else ""))
+            elif kind.kind in K.DATES:
+                stamp = (pd.Period(value, freq="M").to_timestamp() if kind.kind == "month"
+                         else pd.Timestamp(value))
+                ws.write_datetime(r, c, stamp.to_pydatetime(), self.format(code))
+                texts.append(K.text(value, kind, decimals))
+            elif isinstance(value, bool | np.bool_):
+                ws.write_boolean(r, c, bool(value), self.top)
+                texts.append(str(value))
+            elif isinstance(value, numbers.Number):
+                # a number in a frame built outside the report's tables: still a number
+                ws.write_number(r, c, float(value), self.top)
+                texts.append(str(value))
+            else:
+                shown = str(value)
+                if shown:
+                    ws.write_string(r, c, str(neutralise_formula(shown)), self.top)
+                texts.append(shown)
+        return texts
+
+    def _colour_scale(self, ws, c: int, n: int, kind: K.Kind) -> None:
+        bad, middle, good = (self.colours[k] for k in ("bad", "middle", "good"))
+        if kind.scale == "nps":
+            ws.conditional_format(1, c, n, c, {
+                "type": "3_color_scale", "min_color": bad, "mid_type": "num", "mid_value": 0,
+                "mid_color": middle, "max_color": good})
+        else:
+            low, high = (bad, good) if kind.better == "high" else (good, bad)
+            ws.conditional_format(1, c, n, c, {"type": "2_color_scale", "min_color": low,
+                                               "max_color": high})
 
 
 def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
                 charts: dict | None = None, language: str | None = None,
-                mask_personal_data: bool = True) -> Path:
+                mask_personal_data: bool = True, sheets: dict[str, str] | None = None
+                ) -> Path:
     """One sheet per table, written with xlsxwriter, and a first sheet listing the others.
 
-    Flat headers, bold and frozen, an autofilter, widths from content, number formats, a
-    colour scale on NPS and compliance columns, and a native line chart of the NPS trend
-    (``charts["nps_trend"]``: a frame with ``month``, ``nps``, ``nps_low``, ``nps_high``).
-    PII is masked in cells, index and column labels; text Excel would run as a formula is
-    defused. ``mask_personal_data=False`` leaves phones, e-mails and VINs as they are: only
+    Flat headers, bold and frozen, an autofilter, widths from content; every cell as its
+    column's kind says (:mod:`analysis.report.kinds`; a frame without kinds takes them from
+    its dtypes); a colour scale on NPS and rate columns, and a native line chart of the NPS
+    trend (``charts["nps_trend"]``: a frame with ``month``, ``nps``, ``nps_low``,
+    ``nps_high``). ``sheets`` names a table's sheet (``{title: name}``, at most 31
+    characters; the contents sheet lists the full titles); without one the title is cut at a
+    word. PII is masked in cells, index and column labels; text Excel would run as a formula
+    is defused. ``mask_personal_data=False`` leaves phones, e-mails and VINs as they are: only
     for the customer-care team's own export (:mod:`analysis.report.winback`), never a report.
     """
     from analysis.report import labels as L
@@ -112,55 +213,31 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
     taken: set[str] = {"contents"}
     contents_name = L.text("excel", "contents", language=language)[:31]
     taken.add(contents_name.lower())
-    sheets: list[tuple[str, str, int]] = []
-    with pd.ExcelWriter(path, engine="xlsxwriter",
-                        engine_kwargs={"options": {"strings_to_formulas": False,
-                                                   "strings_to_urls": False}}) as writer:
-        book = writer.book
-        header = book.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True,
-                                  "valign": "top", "border": 1})
-        wrap = book.add_format({"text_wrap": True, "valign": "top"})
-        formats = {code: book.add_format({"num_format": code, "valign": "top"})
-                   for code in ("#,##0", "0.0", "0%")}
-        pd.DataFrame().to_excel(writer, sheet_name=contents_name, index=False)
+    listed: list[tuple[str, str, int]] = []
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False,
+                                           "strings_to_urls": False,
+                                           "strings_to_numbers": False})
+    try:
+        look = _Sheets(book, language=language)
+        contents = book.add_worksheet(contents_name)
         for title, frame in (tables or {"Report": pd.DataFrame(
                 {"note": ["no tables in this report"]})}).items():
-            sheet = _sheet_name(title, taken)
+            name = _sheet_name((sheets or {}).get(title, title), taken)
             data = _excel_ready(frame, mask=mask_personal_data)
-            data.to_excel(writer, sheet_name=sheet, index=False, startrow=1, header=False)
-            ws = writer.sheets[sheet]
-            for i, col in enumerate(data.columns):
-                ws.write_string(0, i, str(col), header)
-                code = _number_format(str(col), data[col])
-                long_text = data[col].dtype == object and data[col].astype(str).str.len().max() > 40
-                ws.set_column(i, i, _width(str(col), data[col]),
-                              formats.get(code) if code else (wrap if long_text else None))
-                low = str(col).lower()
-                if code and len(data):
-                    if low in _NPS_HEADERS or low.startswith("nps"):
-                        ws.conditional_format(1, i, len(data), i, {
-                            "type": "3_color_scale", "min_color": "#F8696B",
-                            "mid_type": "num", "mid_value": 0, "mid_color": "#FFFFFF",
-                            "max_color": "#63BE7B"})
-                    elif any(h in low for h in _COMPLIANCE_HEADERS):
-                        ws.conditional_format(1, i, len(data), i, {
-                            "type": "2_color_scale", "min_color": "#F8696B",
-                            "max_color": "#63BE7B"})
-            ws.freeze_panes(1, 0)
-            if len(data.columns):
-                ws.autofilter(0, 0, max(len(data), 1), len(data.columns) - 1)
-            sheets.append((sheet, title, len(data)))
+            look.write(book.add_worksheet(name), data)
+            listed.append((name, title, len(data)))
         trend = (charts or {}).get("nps_trend")
         if trend is not None and len(trend):
-            sheet = _sheet_name(L.text("excel", "trend_sheet", language=language), taken)
-            trend.to_excel(writer, sheet_name=sheet, index=False)
-            ws = writer.sheets[sheet]
-            ws.set_column(0, len(trend.columns) - 1, 12, formats["0.0"])
+            name = _sheet_name(L.text("excel", "trend_sheet", language=language), taken)
+            ws = book.add_worksheet(name)
+            look.write(ws, trend)
             chart = book.add_chart({"type": "line"})
             n = len(trend)
             for k in range(1, len(trend.columns)):
-                chart.add_series({"name": [sheet, 0, k], "categories": [sheet, 1, 0, n, 0],
-                                  "values": [sheet, 1, k, n, k],
+                chart.add_series({"name": [name, 0, k], "categories": [name, 1, 0, n, 0],
+                                  "values": [name, 1, k, n, k],
                                   "marker": {"type": "circle"} if k == 1 else {"type": "none"},
                                   "line": {"width": 2.25 if k == 1 else 0.75,
                                            "dash_type": "solid" if k == 1 else "dash"}})
@@ -168,16 +245,17 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
             chart.set_y_axis({"name": "NPS"})
             chart.set_size({"width": 720, "height": 360})
             ws.insert_chart(1, len(trend.columns) + 1, chart)
-            sheets.append((sheet, L.text("excel", "trend_title", language=language), n))
-        ws = writer.sheets[contents_name]
-        ws.write_string(0, 0, L.text("excel", "sheet", language=language), header)
-        ws.write_string(0, 1, L.text("excel", "table", language=language), header)
-        ws.write_string(0, 2, L.text("excel", "rows", language=language), header)
-        for row, (sheet, title, n) in enumerate(sheets, start=1):
-            ws.write_url(row, 0, f"internal:'{sheet}'!A1", string=sheet)
-            ws.write_string(row, 1, str(neutralise_formula(title)))
-            ws.write_number(row, 2, n)
-        ws.set_column(0, 0, max([len(s) for s, _, _ in sheets] + [10]) + 2)
-        ws.set_column(1, 1, min(80, max([len(t) for _, t, _ in sheets] + [10]) + 2))
-        ws.freeze_panes(1, 0)
+            listed.append((name, L.text("excel", "trend_title", language=language), n))
+        contents.write_string(0, 0, L.text("excel", "sheet", language=language), look.header)
+        contents.write_string(0, 1, L.text("excel", "table", language=language), look.header)
+        contents.write_string(0, 2, L.text("excel", "rows", language=language), look.header)
+        for row, (name, title, n) in enumerate(listed, start=1):
+            contents.write_url(row, 0, f"internal:'{name}'!A1", string=name)
+            contents.write_string(row, 1, str(neutralise_formula(title)))
+            contents.write_number(row, 2, n)
+        contents.set_column(0, 0, max([len(s) for s, _, _ in listed] + [10]) + 2)
+        contents.set_column(1, 1, min(80, max([len(t) for _, t, _ in listed] + [10]) + 2))
+        contents.freeze_panes(1, 0)
+    finally:
+        book.close()
     return path

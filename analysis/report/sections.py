@@ -38,7 +38,11 @@ def _scope_label(book: ReportBook, data: ReportData) -> str:
 
 
 def _title(book: ReportBook, key: str, **values) -> str:
-    return book.text("tables", key, **values)
+    """A table's title; its sheet in the workbook gets the catalogue's short name."""
+    title = book.text("tables", key, **values)
+    if L.has("sheets", key):
+        book.sheets[title] = book.text("sheets", key, **values)
+    return title
 
 
 def title(book: ReportBook, data: ReportData) -> None:
@@ -142,7 +146,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
 def _trend_sheet(monthly: pd.DataFrame, language: str) -> pd.DataFrame:
     c = L.columns(language)
     return pd.DataFrame({
-        c("month"): monthly["period"].astype(str).to_numpy(),
+        c("month"): pd.PeriodIndex(monthly["period"].astype(str), freq="M"),
         "NPS": monthly["nps"].round(1).to_numpy(),
         c("low"): monthly["nps_low"].round(1).to_numpy(),
         c("high"): monthly["nps_high"].round(1).to_numpy(),
@@ -763,9 +767,13 @@ def customers(book: ReportBook, data: ReportData) -> None:
                             order=F.money(loop["value"]["average_order_value"])))
         book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
-        # the call list itself (VINs, contacts) belongs to the team's own export, never here
-        calls = retention.win_back(data.repair_orders, service,
-                                   as_of=pd.Period(data.month, freq="M").end_time)
+        # the call list itself (VINs, contacts) belongs to the team's own export, never here;
+        # its count is the export's: one function over the months the list needs (the
+        # report's own frames span its trend months only)
+        calls = retention.load_win_back(
+            data.month, data_dir=data.data_dir,
+            regions=None if data.is_network else [data.region],
+            dealers=data.dealers["dealer_id"])
         book.note(book.text("notes", "win_back",
                             detractors=int((calls["reason"] == "detractor").sum()),
                             lapsed=int((calls["reason"] == "lapsed").sum()),

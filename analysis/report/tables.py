@@ -1,11 +1,13 @@
 """Every table a report shows: statistics' frames and results made readable.
 
 Each function takes the tidy frame or result object of a statistics module and returns a
-frame with the catalogue's human headers (params/labels.yaml) and the text of the one
-formatter (:mod:`analysis.report.format`). Plain quantities stay numbers so that Excel can sum
-them; composite ones (a value with a significance mark, an interval) are text. Filtering is
-done on machine columns before anything is formatted. ``language=None`` is the catalogue's
-default language.
+frame with the catalogue's human headers (params/labels.yaml) whose columns hold numbers,
+dates and words, each column's kind in ``attrs["kinds"]`` (:mod:`analysis.report.kinds`): the
+page writes them through the one formatter (:mod:`analysis.report.format`), joining an
+interval's ends or a mark into one cell (``+21.6 [+17.7, +25.3]``, ``29 (small n)``); the
+workbook keeps every number a number. ``kinds.page(table)`` is the table as the page shows
+it. Filtering is done on machine columns before anything is formatted. ``language=None`` is
+the catalogue's default language.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from analysis.privacy import mask_pii_series
 from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules
+from analysis.report.kinds import Table
 
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
@@ -83,50 +86,40 @@ def _stars(table: pd.DataFrame, test: str, alpha: float, rule) -> list[bool]:
     return F.significant(table[f"{test}_p_value"], alpha)
 
 
-def _rank_interval(low, high) -> list[str]:
-    """A rank interval as text: ``3–17`` (the same rank twice: ``3``)."""
-    return [F.MISSING if F.is_missing(lo) or F.is_missing(hi)
-            else (f"{int(lo)}" if int(lo) == int(hi) else f"{int(lo)}–{int(hi)}")
-            for lo, hi in zip(low, high, strict=True)]
-
-
 def _rank_level() -> str:
     return F.percent(load_params("flags")["ranks"]["level"])
 
 
-def _nps_frame(table: pd.DataFrame, first: dict, *, level: float, language: str | None,
-               extra: bool = False, rule=None) -> pd.DataFrame:
-    """The NPS columns of a summary: answers, NPS (small samples marked), interval, change
-    (significant ones marked), its p-value and the response rate when there is one.
+def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
+               extra: bool = False, rule=None) -> Table:
+    """The NPS columns of a summary after ``t``'s first ones: answers, NPS (small samples
+    marked), interval, change (significant ones marked), its p-value and the response rate
+    when there is one.
 
     ``extra`` keeps every other number of the summary (counts by category, invitations, the
     shrunk NPS): the month-by-month table shows them all.
     """
     c = L.columns(language)
     alpha = 1 - level
-    small = f" ({L.text('marks', 'small_sample', language=language)})"
+    small = L.text("marks", "small_sample", language=language)
     star = L.text("marks", "significant", language=language)
-    shown = pd.DataFrame({
-        **first,
-        c("answers"): table["n"].to_numpy(),
-        **({c("promoters"): table["promoters"].to_numpy(),
-            c("passives"): table["passives"].to_numpy(),
-            c("detractors"): table["detractors"].to_numpy()} if extra else {}),
-        c("nps"): [F.marked(F.nps(v), s, small)
-                   for v, s in zip(table["nps"], table["small_sample"])],
-        c("interval", level=F.percent(level)): F.each(F.interval, table["nps_low"],
-                                                       table["nps_high"], sign=True),
-        c("change"): [F.marked(F.signed(v), s, star) for v, s in zip(
-            table["change_vs_previous"], _stars(table, "change", alpha, rule))],
-        c("p_value"): [F.p_value(v, alpha=alpha) for v in table["change_p_value"]],
-    })
+    t.count(c("answers"), table["n"])
+    if extra:
+        for key in ("promoters", "passives", "detractors"):
+            t.count(c(key), table[key])
+    t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
+    t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
+               "signed")
+    t.signed(c("change"), table["change_vs_previous"],
+             mark=(_stars(table, "change", alpha, rule), star))
+    t.p_value(c("p_value"), table["change_p_value"], alpha=alpha)
     if extra and "invited" in table:
-        shown[c("invited")] = table["invited"].to_numpy()
+        t.count(c("invited"), table["invited"])
     if "response_rate" in table:
-        shown[c("response_rate")] = [F.percent(v) for v in table["response_rate"]]
+        t.percent(c("response_rate"), table["response_rate"], scale="rate")
     if extra and "nps_shrunk" in table:
-        shown[c("nps_shrunk")] = [F.nps(v) for v in table["nps_shrunk"]]
-    return shown.reset_index(drop=True)
+        t.signed(c("nps_shrunk"), table["nps_shrunk"], scale="nps")
+    return t
 
 
 def headline_table(
@@ -162,18 +155,18 @@ def headline_table(
     if label is None:
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
-    shown = _nps_frame(table, {L.column("group", language=language): groups.to_numpy()},
-                       level=lvl, language=language, rule=rule)
+    t = Table(language=language).text(L.column("group", language=language), groups)
+    t = _nps_frame(table, t, level=lvl, language=language, rule=rule)
     weighted = _weighted_nps(responses, invitations, by=by, month=month, level=lvl, params=p)
     if weighted is not None:
         # response rates differ across dealer x touchpoint cells: beside the answers' NPS,
         # the NPS with every cell weighted by its invitations
         c = L.columns(language)
         w = table[list(by)].merge(weighted, on=list(by), how="left") if by else weighted
-        shown[c("nps_weighted")] = [F.nps(v) for v in w["nps_weighted"]]
-        shown[c("nps_weighted_interval", level=F.percent(lvl))] = F.each(
-            F.interval, w["nps_weighted_low"], w["nps_weighted_high"], sign=True)
-    return shown
+        t.signed(c("nps_weighted"), w["nps_weighted"], scale="nps")
+        t.interval(c("nps_weighted_interval", level=F.percent(lvl)), w["nps_weighted_low"],
+                   w["nps_weighted_high"], "signed")
+    return t.frame()
 
 
 def _weighted_nps(responses: pd.DataFrame, invitations: pd.DataFrame | None, *,
@@ -196,8 +189,10 @@ def series_table(summary: pd.DataFrame, *, level: float | None = None,
                  language: str | None = None, rule=None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame by period (one group), every number kept."""
     lvl = _level(level, _nps_params(None))
-    first = {L.column("month", language=language): summary["period"].astype(str).to_numpy()}
-    return _nps_frame(summary, first, level=lvl, language=language, extra=True, rule=rule)
+    t = Table(language=language).month(L.column("month", language=language),
+                                        summary["period"].astype(str))
+    return _nps_frame(summary, t, level=lvl, language=language, extra=True,
+                      rule=rule).frame()
 
 
 def dealer_table(
@@ -226,40 +221,33 @@ def dealer_table(
     lvl = _level(level, p)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
-    small = f" ({L.text('marks', 'small_sample', language=language)})"
+    small = L.text("marks", "small_sample", language=language)
     if ranked is None:
         ranked = nps_module.rank_dealers(responses, period=month, dealers=dealers, level=lvl,
                                          min_n=min_n, params=p)
+    ranked = ranked.reset_index(drop=True)
     alpha = 1 - lvl
-
-    def change(values, test):
-        return [F.marked(F.signed(v), s, star)
-                for v, s in zip(values, _stars(ranked, test, alpha, rule))]
-
-    shown = pd.DataFrame({
-        c("rank"): ranked["rank_network"],
-        c("rank_region"): ranked["rank_region"],
-        c("region"): ranked["region"],
-        c("dealer"): ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"],
-        c("answers"): [F.marked(F.count(n), s, small)
-                       for n, s in zip(ranked["n"], ranked["small_sample"])],
-        c("nps"): [F.nps(v) for v in ranked["nps"]],
-        c("interval", level=F.percent(lvl)): F.each(F.interval, ranked["nps_low"],
-                                                      ranked["nps_high"], sign=True),
-        c("nps_shrunk"): [F.nps(v) for v in ranked["nps_shrunk"]],
-        c("vs_rest_of_region"): change(ranked["vs_region"], "vs_region"),
-    })
+    t = Table(language=language).count(c("rank"), ranked["rank_network"])
+    if not regional:  # one region's answers: its region and the rank in it are the rank
+        t.count(c("rank_region"), ranked["rank_region"]).text(c("region"), ranked["region"])
+    t.text(c("dealer"), ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"])
+    t.count(c("answers"), ranked["n"], mark=(ranked["small_sample"], small))
+    t.signed(c("nps"), ranked["nps"], scale="nps")
+    t.interval(c("interval", level=F.percent(lvl)), ranked["nps_low"], ranked["nps_high"],
+               "signed")
+    t.signed(c("nps_shrunk"), ranked["nps_shrunk"], scale="nps")
+    t.signed(c("vs_rest_of_region"), ranked["vs_region"],
+             mark=(_stars(ranked, "vs_region", alpha, rule), star))
     if "change_vs_previous" in ranked:
-        shown[c("change")] = change(ranked["change_vs_previous"], "change")
-    if regional:
-        shown = shown.drop(columns=[c("rank_region"), c("region")])
+        t.signed(c("change"), ranked["change_vs_previous"],
+                 mark=(_stars(ranked, "change", alpha, rule), star))
     if "rank_low" in ranked:
-        shown[c("rank_interval", level=_rank_level())] = _rank_interval(ranked["rank_low"],
-                                                                        ranked["rank_high"])
-        # one column for both chances keeps the HTML table on one line a dealer
-        shown[c("p_quarters")] = [f"{F.percent(t)} / {F.percent(b)}" for t, b in zip(
-            ranked["p_top_quarter"], ranked["p_bottom_quarter"], strict=True)]
-    return shown.reset_index(drop=True)
+        t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+                   ranked["rank_high"], "count")
+        # one page column for both chances keeps the HTML table on one line a dealer
+        t.pair(c("p_quarters"), ranked["p_top_quarter"], ranked["p_bottom_quarter"],
+               "percent", names=(c("p_top_quarter"), c("p_bottom_quarter")))
+    return t.frame()
 
 
 def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -269,11 +257,14 @@ def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -
                           touchpoint=_names("touchpoints", summary["touchpoint"], language))
     wide = data.pivot_table(index="period", columns="touchpoint",
                             values=["n", "response_rate"], observed=True)
-    answers = wide["n"].rename(columns=lambda t: f"{c('answers')}: {t}")
-    rates = wide["response_rate"].apply(lambda col: col.map(F.percent)).rename(
-        columns=lambda t: f"{c('response_rate')}: {t}")
-    return (pd.concat([answers.astype("Int64"), rates], axis=1)
-            .rename_axis(index=c("month"), columns=None))
+    wide.index = pd.PeriodIndex(wide.index, freq="M")
+    t = Table(language=language).month(c("month"), wide.index)
+    for touchpoint in wide["n"].columns:
+        t.count(f"{c('answers')}: {touchpoint}", wide["n"][touchpoint])
+    for touchpoint in wide["response_rate"].columns:
+        t.percent(f"{c('response_rate')}: {touchpoint}", wide["response_rate"][touchpoint],
+                  scale="rate")
+    return t.frame().set_index(c("month"))
 
 
 # --- loyalty drivers -------------------------------------------------------------------------
@@ -295,14 +286,15 @@ def importance_table(result: dr.ImportanceResult, *, language: str | None = None
         low, high = np.nanquantile(share_draws.to_numpy(), [alpha, 1 - alpha], axis=0)
     else:
         low = high = np.full(len(table), np.nan)
-    return pd.DataFrame({
-        c("rank"): table["rank"].to_numpy(),
-        c("driver"): [labels.get(d, d) for d in table.index],
-        c("share_pct"): 100 * table["share"].to_numpy(),
-        c("interval_pct", level=F.percent(result.level)): F.each(F.interval, 100 * low,
-                                                                  100 * high),
-        c("r2_part"): table["importance"].to_numpy(),
-    }).sort_values(c("rank")).reset_index(drop=True)
+    order = np.argsort(table["rank"].to_numpy(), kind="stable")
+    return (Table(language=language)
+            .count(c("rank"), table["rank"].to_numpy()[order])
+            .text(c("driver"), [labels.get(d, d) for d in table.index[order]])
+            .number(c("share_pct"), 100 * table["share"].to_numpy()[order])
+            .interval(c("interval_pct", level=F.percent(result.level)), 100 * low[order],
+                      100 * high[order])
+            .number(c("r2_part"), table["importance"].to_numpy()[order])
+            .frame())
 
 
 def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
@@ -315,18 +307,18 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
     c = L.columns(language)
     lvl = _level(level, _nps_params(None))
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
-    return pd.DataFrame({
-        c("driver"): change["driver"].map(lambda d: labels.get(d, d)),
-        c("before"): change["before"].astype(str),
-        c("after"): change["after"].astype(str),
-        c("share_before_pct"): 100 * change["value_before"],
-        c("share_after_pct"): 100 * change["value_after"],
-        c("change_pp"): 100 * change["diff"],
-        c("interval_pp", level=F.percent(lvl)): F.each(F.interval, 100 * change["low"],
-                                                        100 * change["high"], sign=True),
-        c("p_value"): [F.p_value(v) for v in change["p_value"]],
-        c("really_changed"): np.where(_importance_stars(change, rule), yes, no),
-    })
+    return (Table(language=language)
+            .text(c("driver"), change["driver"].map(lambda d: labels.get(d, d)))
+            .month(c("before"), change["before"].astype(str))
+            .month(c("after"), change["after"].astype(str))
+            .number(c("share_before_pct"), 100 * change["value_before"])
+            .number(c("share_after_pct"), 100 * change["value_after"])
+            .number(c("change_pp"), 100 * change["diff"])
+            .interval(c("interval_pp", level=F.percent(lvl)), 100 * change["low"],
+                      100 * change["high"], "signed")
+            .p_value(c("p_value"), change["p_value"])
+            .text(c("really_changed"), np.where(_importance_stars(change, rule), yes, no))
+            .frame())
 
 
 def _importance_stars(change: pd.DataFrame, rule) -> np.ndarray:
@@ -399,14 +391,9 @@ def top_growth_table(
     labels = L.driver_labels(language)
     c = L.columns(language)
     top = _only(result.top(n, max_zones=max_zones), result.by, only)
-    zones = (top.assign(text=lambda d: d["driver"].map(labels) + ": " + pd.Series(
-        F.each(F.with_interval, d["uplift"], d["uplift_low"], d["uplift_high"],
-               decimals=decimals, sign=True), index=d.index, dtype=object))
-             .pivot(index=result.by, columns="zone", values="text")
-             .reindex(columns=range(1, max_zones + 1))
-             .astype(object)
-             .fillna("")
-             .rename(columns=lambda z: c("growth_zone_n", n=z)))
+    zones = (top.assign(label=lambda d: d["driver"].map(labels))
+             .pivot(index=result.by, columns="zone",
+                    values=["label", "uplift", "uplift_low", "uplift_high"]))
     info = result.dealers.set_index(result.by)
     leaders = top.drop_duplicates(result.by)[["rank", result.by, "total_uplift"]]
     if "assoc_total_uplift" in result.dealers:
@@ -415,18 +402,28 @@ def top_growth_table(
     ids = leaders[result.by]
     known = info.loc[ids, "dealer_name"].reset_index(drop=True) if "dealer_name" in info else None
     row = info.loc[ids]
-    out = pd.DataFrame({
-        c("number"): leaders["rank"].to_numpy(),
-        c("dealer"): _dealer_names(ids.reset_index(drop=True), dealers, known,
-                                   result.by).to_numpy(),
-        c("region"): row["region"].to_numpy(),
-        c("answers"): row["n"].to_numpy(),
-        c("nps"): [F.nps(v, decimals) for v in row["nps"]],
-        c("interval", level=F.percent(result.level)): F.each(
-            F.interval, row["nps_low"], row["nps_high"], decimals=decimals, sign=True),
-        c("assoc_uplift"): leaders["total_uplift"].round(decimals).to_numpy(),
-    })
-    return pd.concat([out, zones.loc[ids].reset_index(drop=True)], axis=1)
+    t = (Table(language=language)
+         .count(c("number"), leaders["rank"])
+         .text(c("dealer"), _dealer_names(ids.reset_index(drop=True), dealers, known,
+                                          result.by))
+         .text(c("region"), row["region"])
+         .count(c("answers"), row["n"])
+         .signed(c("nps"), row["nps"], decimals, scale="nps")
+         .interval(c("interval", level=F.percent(result.level)), row["nps_low"],
+                   row["nps_high"], "signed", decimals)
+         .number(c("assoc_uplift"), leaders["total_uplift"].round(decimals), decimals))
+    for z in range(1, max_zones + 1):
+        # each zone a page cell "Driver: +4.2 [+2.0, +6.5]" (NPS points), four columns here
+        zone = c("growth_zone_n", n=z)
+        part = (zones.xs(z, axis=1, level="zone") if z in zones.columns.get_level_values("zone")
+                else pd.DataFrame(index=zones.index,
+                                  columns=["label", "uplift", "uplift_low", "uplift_high"]))
+        part = part.reindex(ids)
+        t.label(zone, part["label"].astype(object))
+        t.signed(f"{zone}: {c('uplift')}", part["uplift"], decimals, into=zone)
+        t.interval(zone, part["uplift_low"], part["uplift_high"], "signed", decimals,
+                   into=zone)
+    return t.frame()
 
 
 def driver_ranking_table(
@@ -457,26 +454,27 @@ def driver_ranking_table(
               .assign(_order=lambda d: d["driver"].map({v: i for i, v in enumerate(order)}))
               .sort_values([*keys, "_order", "rank_network", by])
               .reset_index(drop=True))
-    return pd.DataFrame({
-        **({c("period"): ranked["period"].astype(str)} if keys else {}),
-        c("driver"): ranked["driver"].map(lambda d: labels.get(d, d)),
-        c("rank"): ranked["rank_network"],
-        c("rank_region"): ranked["rank_region"],
-        c("dealer"): _dealer_names(ranked[by], dealers, None, by),
-        c("region"): ranked["region"],
-        c("answers"): ranked["n"],
-        c("mean_interval"): F.each(F.with_interval, ranked["mean"], ranked["low"],
-                                   ranked["high"], decimals=decimals),
-        c("shrunk_mean"): ranked["shrunk"].round(decimals + 1),
-        c("region_mean"): ranked["region_mean"].round(decimals + 1),
-        **({c("rank_interval", level=_rank_level()): _rank_interval(ranked["rank_low"],
-                                                                    ranked["rank_high"]),
-            c("p_top_quarter"): F.each(F.percent, ranked["p_top_quarter"]),
-            c("p_bottom_quarter"): F.each(F.percent, ranked["p_bottom_quarter"])}
-           if "rank_low" in ranked else {}),
-        c("note"): np.where(ranked["small_sample"],
-                            L.text("marks", "shrunk_toward_region", language=language), ""),
-    })
+    t = Table(language=language)
+    if keys:
+        t.text(c("period"), ranked["period"].astype(str))
+    (t.text(c("driver"), ranked["driver"].map(lambda d: labels.get(d, d)))
+     .count(c("rank"), ranked["rank_network"])
+     .count(c("rank_region"), ranked["rank_region"])
+     .text(c("dealer"), _dealer_names(ranked[by], dealers, None, by))
+     .text(c("region"), ranked["region"])
+     .count(c("answers"), ranked["n"])
+     .number(c("mean_interval"), ranked["mean"], decimals,
+             interval=(ranked["low"], ranked["high"]))
+     .number(c("shrunk_mean"), ranked["shrunk"], decimals + 1)
+     .number(c("region_mean"), ranked["region_mean"], decimals + 1))
+    if "rank_low" in ranked:
+        (t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+                    ranked["rank_high"], "count")
+         .percent(c("p_top_quarter"), ranked["p_top_quarter"])
+         .percent(c("p_bottom_quarter"), ranked["p_bottom_quarter"]))
+    return t.text(c("note"), np.where(
+        ranked["small_sample"], L.text("marks", "shrunk_toward_region", language=language),
+        "")).frame()
 
 
 def growth_table(
@@ -501,25 +499,28 @@ def growth_table(
          .reset_index(drop=True))
     known = (t[result.by].map(info["dealer_name"]) if "dealer_name" in info else None)
     rating_digits, nps_digits = decimals + 1, decimals
-    return pd.DataFrame({
-        c("dealer_id"): t[result.by],
-        c("dealer"): _dealer_names(t[result.by], dealers, known, result.by),
-        c("region"): t["region"],
-        c("driver"): t["driver"].map(lambda d: labels.get(d, d)),
-        c("answers_rating_driver"): t["n"],
-        c("current_shrunk_mean"): t["current"].round(rating_digits),
-        c("benchmark"): t["benchmark"].round(rating_digits),
-        c("gap"): t["gap"].round(rating_digits),
-        c("uplift"): t.get("assoc_uplift", t["uplift"]).round(nps_digits),
-        c("interval", level=F.percent(result.level)): F.each(
-            F.interval, t["uplift_low"], t["uplift_high"], decimals=nps_digits, sign=True),
-        **({c("gap_p_value"): t["zone_p_value"].round(4),
-            c("gap_p_adj"): t["zone_p_adj"].round(4)} if "zone_p_value" in t else {}),
-        c("growth_zone"): np.where(t["growth_zone"], L.text("marks", "yes", language=language),
-                                   ""),
-        c("zone_rank"): t["zone_rank"],
-        c("dealer_nps"): [F.nps(v, nps_digits) for v in t[result.by].map(info["nps"])],
-    })
+    out = (Table(language=language)
+           .text(c("dealer_id"), t[result.by])
+           .text(c("dealer"), _dealer_names(t[result.by], dealers, known, result.by))
+           .text(c("region"), t["region"])
+           .text(c("driver"), t["driver"].map(lambda d: labels.get(d, d)))
+           .count(c("answers_rating_driver"), t["n"])
+           .number(c("current_shrunk_mean"), t["current"], rating_digits)
+           .number(c("benchmark"), t["benchmark"], rating_digits)
+           .number(c("gap"), t["gap"], rating_digits)
+           .number(c("uplift"), t.get("assoc_uplift", t["uplift"]), nps_digits)
+           .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+                     t["uplift_high"], "signed", nps_digits))
+    if "zone_p_value" in t:
+        # a zone is a gap test passed after Benjamini-Hochberg at q: never rounded across it
+        q = float(load_params("flags")["q"])
+        out.p_value(c("gap_p_value"), t["zone_p_value"], alpha=q)
+        out.p_value(c("gap_p_adj"), t["zone_p_adj"], alpha=q)
+    return (out.text(c("growth_zone"), np.where(t["growth_zone"],
+                                                L.text("marks", "yes", language=language), ""))
+            .count(c("zone_rank"), t["zone_rank"])
+            .signed(c("dealer_nps"), t[result.by].map(info["nps"]), nps_digits, scale="nps")
+            .frame())
 
 
 # --- CSS -------------------------------------------------------------------------------------
@@ -556,21 +557,19 @@ def css_table(
         label = table[list(by)].astype(str).agg(" / ".join, axis=1)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
-    small = f" ({L.text('marks', 'small_sample', language=language)})"
-    shown = pd.DataFrame({
-        c("region"): table["region"].to_numpy() if "region" in table else "",
-        c("dealer"): label.to_numpy(),
-        c("answers"): [F.marked(F.count(n), s, small)
-                       for n, s in zip(table["n"], table["small_sample"])],
-        c("css"): table["css"].round(1).to_numpy(),
-        c("interval", level=F.percent(level)): F.each(F.interval, table["css_low"],
-                                                       table["css_high"]),
-        c("change"): [F.marked(F.signed(v), s, star) for v, s in zip(
-            table["change_vs_previous"], rules.significant(table, "change", level_=level,
-                                                           rule=rule))],
-        c("vs_region"): [F.signed(v) for v in table["vs_region"]],
-        c("vs_national"): [F.signed(v) for v in table["vs_national"]],
-    })
+    small = L.text("marks", "small_sample", language=language)
+    shown = (Table(language=language)
+             .text(c("region"), table.get("region", ""))
+             .text(c("dealer"), label)
+             .count(c("answers"), table["n"], mark=(table["small_sample"], small))
+             .number(c("css"), table["css"].round(1))
+             .interval(c("interval", level=F.percent(level)), table["css_low"],
+                       table["css_high"])
+             .signed(c("change"), table["change_vs_previous"], mark=(rules.significant(
+                 table, "change", level_=level, rule=rule), star))
+             .signed(c("vs_region"), table["vs_region"])
+             .signed(c("vs_national"), table["vs_national"])
+             .frame())
     return shown.sort_values(c("css"), ascending=False).reset_index(drop=True)
 
 
@@ -589,31 +588,32 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
     (both shown). ``level`` names the interval's level in its header (params/operations.yaml
     by default).
     """
-    names = {"region": "region", "dealer_name": "dealer", "dealer_id": "dealer_id",
-             "owner": "owner", "flags": "red_flags", "met": "met", "breached": "breached",
-             "open_overdue": "open_overdue", "open_within_sla": "open_within_sla",
-             "no_case": "no_case"}
+    texts = {"region": "region", "dealer_name": "dealer", "dealer_id": "dealer_id",
+             "owner": "owner"}
+    counts = {"flags": "red_flags", "met": "met", "breached": "breached",
+              "open_overdue": "open_overdue", "open_within_sla": "open_within_sla",
+              "no_case": "no_case"}
     c = L.columns(language)
-    interval = c("interval_pct", level=_operations_level("red_flags", level))
-    pct = 100 * summary[["compliance", "compliance_low", "compliance_high"]]
-    closed = ([f"{F.count(m)} / {F.count(d)}" for m, d in
-               zip(summary["met_in_closed"], summary["decided"], strict=True)]
-              if {"met_in_closed", "decided"} <= set(summary) else None)
-    out = summary.assign(**{
-        **({c("met_in_closed"): closed} if closed is not None else {}),
-        c("compliance_pct"): pct["compliance"].round(1),
-        interval: F.each(F.interval, pct["compliance_low"], pct["compliance_high"]),
-        c("median_hours_to_contact"): summary["median_contact_hours"].round(1)})
-    if "owner" in out:
-        out = out.assign(owner=_names("owners", out["owner"], language))
-    return (
-        out.sort_values(["compliance", "decided"], ascending=[True, False], na_position="last")
-        .rename(columns={k: c(v) for k, v in names.items()})
-        [[c(names[k]) for k in names if k in summary]
-         + ([c("met_in_closed")] if closed is not None else [])
-         + [c("compliance_pct"), interval, c("median_hours_to_contact")]]
-        .reset_index(drop=True)
-    )
+    s = summary.sort_values(["compliance", "decided"], ascending=[True, False],
+                            na_position="last").reset_index(drop=True)
+    if "owner" in s:
+        s = s.assign(owner=_names("owners", s["owner"], language))
+    t = Table(language=language)
+    for key, label in texts.items():
+        if key in s:
+            t.text(c(label), s[key])
+    for key, label in counts.items():
+        if key in s:
+            t.count(c(label), s[key])
+    if {"met_in_closed", "decided"} <= set(s):
+        t.pair(c("met_in_closed"), s["met_in_closed"], s["decided"], "count",
+               names=(c("met_closed"), c("decided")))
+    pct = 100 * s[["compliance", "compliance_low", "compliance_high"]]
+    return (t.number(c("compliance_pct"), pct["compliance"].round(1), scale="rate")
+            .interval(c("interval_pct", level=_operations_level("red_flags", level)),
+                      pct["compliance_low"], pct["compliance_high"])
+            .number(c("median_hours_to_contact"), s["median_contact_hours"].round(1))
+            .frame())
 
 
 def overdue_table(flags: pd.DataFrame, responses: pd.DataFrame | None = None, *,
@@ -644,7 +644,7 @@ def overdue_table(flags: pd.DataFrame, responses: pd.DataFrame | None = None, *,
 def golden_star_table(stars: pd.DataFrame, *, per_dealer: int | None = None,
                       language: str | None = None) -> pd.DataFrame:
     """Golden stars: dealer, date, score and the masked quote."""
-    out = stars.assign(date=lambda d: d["responded_at"].dt.strftime("%Y-%m-%d"))
+    out = stars.assign(date=lambda d: _date(d["responded_at"]))
     if per_dealer is not None:
         out = out.groupby("dealer_id", sort=False).head(per_dealer)
     cols = [c for c in ("region", "dealer_name", "dealer_id", "date", "nps", "quote") if c in out]
@@ -675,26 +675,24 @@ def closure_table(summary: pd.DataFrame, *, level: float | None = None,
                   language: str | None = None) -> pd.DataFrame:
     """A :func:`analysis.incidents.closure_summary` frame made readable."""
     c = L.columns(language)
-    interval = c("interval_pct", level=_operations_level("incidents", level))
     keys = [k for k in summary.columns if k not in {
         "incidents", *CLOSURE_STATUSES, "median_hours", "median_working_hours", "decided",
         "share_within_sla", "share_low", "share_high"}]
-    pct = 100 * summary[["share_within_sla", "share_low", "share_high"]]
     groups = {"channel": "channels", "kind": "kinds", "category": "categories"}
-    out = summary.assign(**{k: _names(groups[k], summary[k], language)
-                            for k in keys if k in groups})
-    out = out.assign(**{
-        c("within_sla_pct"): pct["share_within_sla"].round(1),
-        interval: F.each(F.interval, pct["share_low"], pct["share_high"]),
-        c("median_hours"): summary["median_hours"].round(1),
-        c("median_working_hours"): summary["median_working_hours"].round(1)})
-    out = _rename(out, language, **{k: k for k in keys}, incidents="incidents",
-                  closed_within_sla="closed_in_time", closed_late="closed_late",
-                  open_overdue="open_overdue", open_within_sla="open_in_time")
-    return out[[*(c(k) for k in keys), c("incidents"), c("closed_in_time"), c("closed_late"),
-                c("open_overdue"), c("open_in_time"), c("within_sla_pct"),
-                interval, c("median_hours"),
-                c("median_working_hours")]].reset_index(drop=True)
+    t = Table(language=language)
+    for k in keys:
+        t.text(c(k), _names(groups[k], summary[k], language) if k in groups else summary[k])
+    for key, label in (("incidents", "incidents"), ("closed_within_sla", "closed_in_time"),
+                       ("closed_late", "closed_late"), ("open_overdue", "open_overdue"),
+                       ("open_within_sla", "open_in_time")):
+        t.count(c(label), summary[key])
+    pct = 100 * summary[["share_within_sla", "share_low", "share_high"]]
+    return (t.number(c("within_sla_pct"), pct["share_within_sla"].round(1), scale="rate")
+            .interval(c("interval_pct", level=_operations_level("incidents", level)),
+                      pct["share_low"], pct["share_high"])
+            .number(c("median_hours"), summary["median_hours"].round(1))
+            .number(c("median_working_hours"), summary["median_working_hours"].round(1))
+            .frame())
 
 
 def reasons_table(reasons: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -710,7 +708,10 @@ def reasons_table(reasons: pd.DataFrame, *, language: str | None = None) -> pd.D
 
 
 def _date(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%d")
+    """Dates as dates (the day; the page writes them 2026-10-30, the workbook as date cells)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        values = values.dt.tz_localize(None)
+    return values.dt.normalize()
 
 
 def pairs_table(pairs: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
@@ -735,46 +736,58 @@ def repeat_kpi_table(kpi: pd.DataFrame, *, role: str = "mechanic",
     if role not in repairs.ROLES:
         raise ValueError(f"role must be one of {repairs.ROLES}, got {role!r}")
     c = L.columns(language)
-    out = (kpi.sort_values(["repeats", "dealer_id", role], ascending=[False, True, True])
-           .assign(**{c("bonus_share_pct"): lambda d: (100 * d["bonus_share"]).round(1)}))
-    rate = _cohort_columns(out, language)
-    out = _rename(out, language, dealer_id="dealer_id", **{role: role}, period="period",
-                  orders="orders", repeats="repeats")
-    return pd.concat([out[[c("dealer_id"), c(role), c("period"), c("orders"), c("repeats")]]
-                      .reset_index(drop=True), rate,
-                      out[[c("bonus_share_pct")]].reset_index(drop=True)], axis=1)
+    out = kpi.sort_values(["repeats", "dealer_id", role],
+                          ascending=[False, True, True]).reset_index(drop=True)
+    t = Table(language=language).text(c("dealer_id"), out["dealer_id"]).text(c(role), out[role])
+    _period(t, c("period"), out["period"])
+    t.count(c("orders"), out["orders"]).count(c("repeats"), out["repeats"])
+    return (_cohort_columns(t, out, language)
+            .number(c("bonus_share_pct"), (100 * out["bonus_share"]).round(1))
+            .frame())
 
 
-def _cohort_columns(frame: pd.DataFrame, language: str | None) -> pd.DataFrame:
+def _period(t: Table, header: str, values: pd.Series) -> Table:
+    """A period column: months as months (date cells), other periods (ISO weeks) as text."""
+    text = values.astype(str)
+    if text.str.fullmatch(r"\d{4}-\d{2}").all():
+        return t.month(header, text)
+    return t.text(header, text)
+
+
+def _cohort_columns(t: Table, frame: pd.DataFrame, language: str | None) -> Table:
     """The cohort repeat rate (:mod:`analysis.repairs`, Rates) with its Wilson interval; the
     old ratio of repeats by return date to orders by close date where there is no cohort."""
     c = L.columns(language)
     if "cohort_rate" not in frame:
-        return pd.DataFrame({c("repeat_rate_pct"): (100 * frame["repeat_rate"]).round(1)
-                             .to_numpy()})
+        return t.number(c("repeat_rate_pct"), (100 * frame["repeat_rate"]).round(1),
+                        scale="rate", better="low")
     level = _operations_level("red_flags", None)
-    return pd.DataFrame({
-        c("cohort_orders"): frame["cohort_orders"].astype("int64").to_numpy(),
-        c("cohort_repeats"): frame["cohort_repeats"].astype("int64").to_numpy(),
-        c("cohort_rate_pct"): (100 * frame["cohort_rate"]).round(1).to_numpy(),
-        c("interval_pct", level=level): F.each(F.interval, 100 * frame["cohort_rate_low"],
-                                                100 * frame["cohort_rate_high"]),
-    })
+    return (t.count(c("cohort_orders"), frame["cohort_orders"])
+            .count(c("cohort_repeats"), frame["cohort_repeats"])
+            .number(c("cohort_rate_pct"), (100 * frame["cohort_rate"]).round(1), scale="rate",
+                    better="low")
+            .interval(c("interval_pct", level=level), 100 * frame["cohort_rate_low"],
+                      100 * frame["cohort_rate_high"]))
 
 
 def repeats_by_dealer_table(by_dealer: pd.DataFrame, *, language: str | None = None
                             ) -> pd.DataFrame:
     """:attr:`analysis.repairs.MonthlyRepeatReport.by_dealer`: orders closed, repeats (by
     return date), and the cohort repeat rate with its Wilson interval, highest first."""
-    cols = {"dealer_id": "dealer_id", "dealer_name": "dealer", "region": "region",
-            "orders": "orders", "repeats": "repeats"}
+    c = L.columns(language)
     if "cohort_rate" in by_dealer:
         by_dealer = by_dealer.sort_values(["cohort_rate", "cohort_repeats"],
                                           ascending=[False, False], na_position="last")
-    keys = _rename(by_dealer[[k for k in cols if k in by_dealer]], language,
-                   **{k: v for k, v in cols.items() if k in by_dealer})
-    return pd.concat([keys.reset_index(drop=True), _cohort_columns(by_dealer, language)],
-                     axis=1)
+    by_dealer = by_dealer.reset_index(drop=True)
+    t = Table(language=language)
+    for key, label in (("dealer_id", "dealer_id"), ("dealer_name", "dealer"),
+                       ("region", "region")):
+        if key in by_dealer:
+            t.text(c(label), by_dealer[key])
+    for key in ("orders", "repeats"):
+        if key in by_dealer:
+            t.count(c(key), by_dealer[key])
+    return _cohort_columns(t, by_dealer, language).frame()
 
 
 def reviews_table(reviews: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -819,63 +832,55 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     out when no cause has any (causes learnt from labels are named by the taxonomy).
     """
     c = L.columns(language)
-    if "contribution" in causes:
-        lvl = _level(level, _nps_params(None))
+    contribution = "contribution" in causes
+    if contribution:
         ranked = causes.sort_values(["contribution", "count"], ascending=[True, False])
-        quotes = ranked["quotes"] if "quotes" in ranked else pd.Series([()] * len(ranked))
-        out = pd.DataFrame({
-            c("rank"): np.arange(1, len(ranked) + 1),
-            c("cause"): [_cause_name(k, lab, language) for k, lab in
-                         zip(ranked["cause"], ranked.get("label", ranked["cause"]).fillna(""))],
-            c("answers"): ranked["count"].to_numpy(),
-            c("share_pct"): (100 * ranked["share"]).round(1).to_numpy(),
-            c("nps"): [F.nps(v) for v in ranked["nps"]],
-            c("contribution_points"): ranked["contribution"].round(2).to_numpy(),
-            c("interval", level=F.percent(lvl)): F.each(
-                F.interval, ranked["contribution_low"], ranked["contribution_high"],
-                sign=True),
-            c("quotes"): [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
-                          for q in quotes],
-        })
+        ranks = np.arange(1, len(ranked) + 1)
+        labels = ranked.get("label", ranked["cause"]).fillna("")
     else:
-        ranked = causes
-        out = pd.DataFrame({
-            c("rank"): causes["rank"].to_numpy(),
-            c("cause"): [_cause_name(k, lab, language)
-                         for k, lab in zip(causes["cause"], causes["label"])],
-            c("top_words"): causes["label"].to_numpy(),
-            c("answers"): causes["count"].to_numpy(),
-            c("share_pct"): (100 * causes["share"]).round(1).to_numpy(),
-            c("nps"): [F.nps(v) for v in causes["nps"]],
-            c("impact_points"): causes["impact"].round(2).to_numpy(),
-            c("quotes"): causes["quotes"].apply(
-                lambda q: "\n".join(f"«{s}»" for s in q)).to_numpy(),
-        })
-        if not causes["label"].astype(str).str.strip().astype(bool).any():
-            out = out.drop(columns=c("top_words"))
+        ranked, ranks, labels = causes, causes["rank"], causes["label"]
+    ranked = ranked.reset_index(drop=True)
+    labels = pd.Series(np.asarray(labels), index=ranked.index)
+    t = (Table(language=language).count(c("rank"), ranks)
+         .text(c("cause"), [_cause_name(k, lab, language)
+                            for k, lab in zip(ranked["cause"], labels, strict=True)]))
+    if not contribution and labels.astype(str).str.strip().astype(bool).any():
+        t.text(c("top_words"), labels)  # causes learnt from labels are named by the taxonomy
+    t.count(c("answers"), ranked["count"])
     if sources is not None:
         known = sources.set_index("cause")
-        team = ranked["cause"].map(known["team"]).fillna(0).astype(np.int64).to_numpy()
-        source = ranked["cause"].map(known["source"])
-        out.insert(out.columns.get_loc(c("answers")) + 1, c("labelled_by_team"), team)
-        out.insert(out.columns.get_loc(c("labelled_by_team")) + 1, c("cause_source"),
-                   _names("cause_sources", source, language).to_numpy())
-    return out
+        t.count(c("labelled_by_team"),
+                ranked["cause"].map(known["team"]).fillna(0).astype(np.int64))
+        t.text(c("cause_source"), _names("cause_sources", ranked["cause"].map(known["source"]),
+                                         language))
+    t.number(c("share_pct"), (100 * ranked["share"]).round(1))
+    t.signed(c("nps"), ranked["nps"], scale="nps")
+    if contribution:
+        lvl = _level(level, _nps_params(None))
+        t.number(c("contribution_points"), ranked["contribution"].round(2))
+        t.interval(c("interval", level=F.percent(lvl)), ranked["contribution_low"],
+                   ranked["contribution_high"], "signed")
+        quotes = ranked["quotes"] if "quotes" in ranked else pd.Series([()] * len(ranked))
+        quotes = [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
+                  for q in quotes]
+    else:
+        t.number(c("impact_points"), ranked["impact"].round(2))
+        quotes = ranked["quotes"].apply(lambda q: "\n".join(f"«{s}»" for s in q))
+    return t.text(c("quotes"), quotes).frame()
 
 
 def agreement_table(per_cause: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:attr:`analysis.rootcause.Agreement.per_cause`: per cause the team labelled, how often
     the cross-validated model finds it (recall with its interval), its precision and F1."""
     c = L.columns(language)
-    return pd.DataFrame({
-        c("cause"): [_cause_name(k, "", language) for k in per_cause["cause"]],
-        c("labelled_by_team"): per_cause["n"].to_numpy(),
-        c("model_finds_it"): F.each(lambda v, lo, hi: f"{F.percent(v)} "
-                                    f"{F.percent_interval(lo, hi)}", per_cause["recall"],
-                                    per_cause["recall_low"], per_cause["recall_high"]),
-        c("precision"): per_cause["precision"].round(2).to_numpy(),
-        c("f1"): per_cause["f1"].round(2).to_numpy(),
-    })
+    return (Table(language=language)
+            .text(c("cause"), [_cause_name(k, "", language) for k in per_cause["cause"]])
+            .count(c("labelled_by_team"), per_cause["n"])
+            .percent(c("model_finds_it"), per_cause["recall"],
+                     interval=(per_cause["recall_low"], per_cause["recall_high"]))
+            .number(c("precision"), per_cause["precision"], 2)
+            .number(c("f1"), per_cause["f1"], 2)
+            .frame())
 
 
 def cause_matrix_table(matrix: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
@@ -890,9 +895,16 @@ def cause_matrix_table(matrix: pd.DataFrame, *, language: str | None = None) -> 
 
 def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path."""
-    return _rename(quality.drop(columns=["quarantine_file"], errors="ignore"), language,
-                   file="file", table="table", ingested_at="ingested_at", read="read",
-                   accepted="accepted", quarantined="quarantined", top_reasons="top_reasons")
+    quality = quality.drop(columns=["quarantine_file"], errors="ignore")
+    if "ingested_at" in quality:
+        # the ingest log's ISO time stamps (UTC) as date-time cells
+        stamps = pd.to_datetime(quality["ingested_at"], utc=True, errors="coerce",
+                                format="ISO8601")
+        if stamps.notna().sum() == quality["ingested_at"].notna().sum():
+            quality = quality.assign(ingested_at=stamps.dt.tz_localize(None))
+    return _rename(quality, language, file="file", table="table", ingested_at="ingested_at",
+                   read="read", accepted="accepted", quarantined="quarantined",
+                   top_reasons="top_reasons")
 
 
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
@@ -914,38 +926,40 @@ def action_review_table(review: pd.DataFrame, *, language: str | None = None,
     c = L.columns(language)
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     names = review.get("dealer_name", review["dealer_id"]).fillna(review["dealer_id"])
-    return pd.DataFrame({
-        c("action"): review["action_id"].to_numpy(),
-        c("dealer"): names.to_numpy(),
-        c("target"): [_target_name(t, language) for t in review["target"]],
-        c("description"): mask_pii_series(review["description"].astype("string")).to_numpy(),
-        c("state"): _names("action_states", review["state"], language).to_numpy(),
-        c("due"): _date(review["due_at"]).fillna(F.MISSING).to_numpy(),
-        c("closed"): _date(review["closed_at"]).fillna(F.MISSING).to_numpy(),
-        c("before"): F.each(F.number, review["before"], decimals=decimals),
-        c("after"): F.each(F.number, review["after"], decimals=decimals),
-        c("effect"): F.each(F.with_interval, review["effect"], review["effect_low"],
-                            review["effect_high"], decimals=decimals, sign=True),
-        c("effective"): [F.MISSING if F.is_missing(e) else (yes if e else no)
-                         for e in review["effective"]],
-    })
+    return (Table(language=language)
+            .text(c("action"), review["action_id"])
+            .text(c("dealer"), names)
+            .text(c("target"), [_target_name(t, language) for t in review["target"]])
+            .text(c("description"), mask_pii_series(review["description"].astype("string"))
+                  .astype(object))
+            .text(c("state"), _names("action_states", review["state"], language))
+            .date(c("due"), _date(review["due_at"]))
+            .date(c("closed"), _date(review["closed_at"]))
+            .number(c("before"), review["before"], decimals)
+            .number(c("after"), review["after"], decimals)
+            .signed(c("effect"), review["effect"], decimals,
+                    interval=(review["effect_low"], review["effect_high"]))
+            .text(c("effective"), [F.MISSING if F.is_missing(e) else (yes if e else no)
+                                   for e in review["effective"]])
+            .frame())
 
 
 def completion_table(completion: pd.DataFrame, *, language: str | None = None
                      ) -> pd.DataFrame:
     """:func:`analysis.actions.completion`: actions by state, done share and on-time rate."""
     c = L.columns(language)
-    keys = [k for k in completion.columns if k in ("region", "dealer_id", "dealer_name")]
-    out = completion[keys].copy()
+    t = Table(language=language)
+    for key, label in (("region", "region"), ("dealer_id", "dealer_id"),
+                       ("dealer_name", "dealer")):
+        if key in completion:
+            t.text(c(label), completion[key])
     for state in ("n", "done", "overdue", "open", "cancelled"):
-        out[c("actions_n" if state == "n" else f"actions_{state}")] = \
-            completion[state].astype("int64").to_numpy()
-    out[c("done_share")] = F.each(F.percent, completion["done_share"])
-    out[c("on_time")] = F.each(F.percent, completion["on_time_rate"])
-    out[c("interval_pct", level=_operations_level_loop("actions"))] = F.each(
-        F.percent_interval, completion["on_time_low"], completion["on_time_high"])
-    return _rename(out, language, region="region", dealer_id="dealer_id",
-                   dealer_name="dealer")
+        t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])
+    return (t.percent(c("done_share"), completion["done_share"], scale="rate")
+            .percent(c("on_time"), completion["on_time_rate"], scale="rate")
+            .interval(c("interval_pct", level=_operations_level_loop("actions")),
+                      completion["on_time_low"], completion["on_time_high"], "percent")
+            .frame())
 
 
 def _operations_level_loop(part: str) -> str:
@@ -972,14 +986,14 @@ def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd
     """:func:`analysis.retention.return_rates`: who came back, by NPS category."""
     c = L.columns(language)
     level = _operations_level_loop("retention")
-    return pd.DataFrame({
-        c("nps_category"): _names("nps_categories", rates["category"], language).to_numpy(),
-        c("customers"): rates["n"].astype("int64").to_numpy(),
-        c("returned"): rates["returned"].astype("int64").to_numpy(),
-        c("return_rate"): F.each(F.percent, rates["rate"]),
-        c("interval_pct", level=level): F.each(F.percent_interval, rates["rate_low"],
-                                                rates["rate_high"]),
-    })
+    return (Table(language=language)
+            .text(c("nps_category"), _names("nps_categories", rates["category"], language))
+            .count(c("customers"), rates["n"])
+            .count(c("returned"), rates["returned"])
+            .percent(c("return_rate"), rates["rate"], scale="rate")
+            .interval(c("interval_pct", level=level), rates["rate_low"], rates["rate_high"],
+                      "percent")
+            .frame())
 
 
 def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
@@ -988,15 +1002,15 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id"], ascending=[False, True], na_position="last")
     level = _operations_level_loop("retention")
-    return pd.DataFrame({
-        c("dealer"): _dealer_names(v["dealer_id"], dealers, None, "dealer_id").to_numpy(),
-        c("detractors"): v["detractors"].astype("int64").to_numpy(),
-        c("return_gap"): F.each(F.with_interval, 100 * v["gap"], 100 * v["gap_low"],
-                                100 * v["gap_high"], decimals=0),
-        c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
-        c("value_per_year"): v["value"].round(0).astype("Int64").to_numpy(),
-        c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
-    })
+    return (Table(language=language)
+            .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
+            .count(c("detractors"), v["detractors"])
+            .number(c("return_gap"), 100 * v["gap"], 0,
+                    interval=(100 * v["gap_low"], 100 * v["gap_high"]))
+            .number(c("customers_at_stake"), v["customers_at_stake"].round(1))
+            .money(c("value_per_year"), v["value"])
+            .interval(c("interval", level=level), v["value_low"], v["value_high"], "money")
+            .frame())
 
 
 def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
@@ -1009,26 +1023,20 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
     v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
                           na_position="last")
     level = _operations_level_loop("retention")
-    head = {
-        c("dealer"): _dealer_names(v["dealer_id"], dealers, None, "dealer_id").to_numpy(),
-        c("driver"): v["driver"].map(L.driver_labels(language)).fillna(v["driver"]).to_numpy(),
-    }
+    t = (Table(language=language)
+         .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
+         .text(c("driver"), v["driver"].map(L.driver_labels(language)).fillna(v["driver"])))
     if compact:
-        return pd.DataFrame({
-            **head,
-            c("uplift"): F.each(F.signed, v["uplift"]),
-            c("value_interval", level=level): F.each(
-                F.money_with_interval, v["value"], v["value_low"], v["value_high"]),
-        })
-    return pd.DataFrame({
-        **head,
-        c("uplift"): F.each(F.with_interval, v["uplift"], v["uplift_low"], v["uplift_high"],
-                            sign=True),
-        c("service_customers"): v["customers"].astype("int64").to_numpy(),
-        c("customers_moved"): v["customers_moved"].round(1).to_numpy(),
-        c("value_associated"): v["value"].round(0).astype("Int64").to_numpy(),
-        c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
-    })
+        return (t.signed(c("uplift"), v["uplift"])
+                .money(c("value_interval", level=level), v["value"],
+                       interval=(v["value_low"], v["value_high"]))
+                .frame())
+    return (t.signed(c("uplift"), v["uplift"], interval=(v["uplift_low"], v["uplift_high"]))
+            .count(c("service_customers"), v["customers"])
+            .number(c("customers_moved"), v["customers_moved"].round(1))
+            .money(c("value_associated"), v["value"])
+            .interval(c("interval", level=level), v["value_low"], v["value_high"], "money")
+            .frame())
 
 
 def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFrame | None = None,
@@ -1042,15 +1050,14 @@ def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFr
         group = _dealer_names(rates["dealer_id"], dealers, None, "dealer_id")
     else:
         group = rates[by].astype(str)
-    out = pd.DataFrame({c("channel" if by == "channel" else "dealer"): group.to_numpy()})
+    t = Table(language=language).text(c("channel" if by == "channel" else "dealer"), group)
     for stage in ("attempted", "reached", "answered"):
-        out[c(stage + "_contacts")] = rates[stage].astype("int64").to_numpy()
+        t.count(c(stage + "_contacts"), rates[stage])
     for rate in ("reach", "response"):
-        out[c(f"{rate}_rate")] = F.each(F.percent, rates[f"{rate}_rate"])
-        out[c(f"{rate}_interval", level=level)] = F.each(
-            F.percent_interval, rates[f"{rate}_low"], rates[f"{rate}_high"])
-    out[c("yield_rate")] = F.each(F.percent, rates["yield_rate"])
-    return out
+        t.percent(c(f"{rate}_rate"), rates[f"{rate}_rate"], scale="rate")
+        t.interval(c(f"{rate}_interval", level=level), rates[f"{rate}_low"],
+                   rates[f"{rate}_high"], "percent")
+    return t.percent(c("yield_rate"), rates["yield_rate"], scale="rate").frame()
 
 
 def channel_difference_table(differences: pd.DataFrame, *, language: str | None = None
@@ -1058,13 +1065,13 @@ def channel_difference_table(differences: pd.DataFrame, *, language: str | None 
     """:func:`analysis.funnel.channel_differences`: each channel against the reference one."""
     c = L.columns(language)
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
-    return pd.DataFrame({
-        c("channel"): _names("channels", differences["channel"], language).to_numpy(),
-        c("stage"): _names("funnel_stages", differences["stage"], language).to_numpy(),
-        c("rate"): F.each(F.percent, differences["rate"]),
-        c("reference_rate"): F.each(F.percent, differences["reference_rate"]),
-        c("difference_pp"): F.each(F.with_interval, 100 * differences["difference"],
-                                   100 * differences["difference_low"],
-                                   100 * differences["difference_high"], sign=True),
-        c("differs"): [yes if d else no for d in differences["differs"]],
-    })
+    d = differences
+    return (Table(language=language)
+            .text(c("channel"), _names("channels", d["channel"], language))
+            .text(c("stage"), _names("funnel_stages", d["stage"], language))
+            .percent(c("rate"), d["rate"])
+            .percent(c("reference_rate"), d["reference_rate"])
+            .signed(c("difference_pp"), 100 * d["difference"],
+                    interval=(100 * d["difference_low"], 100 * d["difference_high"]))
+            .text(c("differs"), [yes if x else no for x in d["differs"]])
+            .frame())

@@ -23,11 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import retention, store
-from analysis.config import load_params
-from analysis.report import format as F
 from analysis.report import labels as L
-from analysis.report.data import trailing_months
 from analysis.report.excel import write_excel
+from analysis.report.kinds import Table
 
 CONTACT_COLUMNS = ("vin", "phone", "email")
 
@@ -81,7 +79,6 @@ def load_win_back(
     the dealers table does not know, naming what there is.
     """
     month = _check_month(month)
-    loop = load_params("loop")
     dealers = store.load("dealers", data_dir=data_dir)
     if regions:
         known = sorted(dealers["region"].dropna().unique())
@@ -93,15 +90,10 @@ def load_win_back(
     if not store.available("repair_orders", data_dir=data_dir):
         raise WinBackError("no repair orders in this data set: the win-back list follows "
                            "customers by the VINs of their workshop visits")
-    # a lapsed customer's last visit is up to lost_after_months back: read that much history
-    months = list(trailing_months(month, int(loop["retention"]["lost_after_months"]) + 1))
-    columns = ["response_id", "dealer_id", "touchpoint", "responded_at", "nps", "vin",
-               *(["phone", "email"] if include_contacts else [])]
-    responses = store.load("responses", months=months, regions=regions, data_dir=data_dir,
-                           columns=columns)
-    orders = store.load("repair_orders", months=months, regions=regions, data_dir=data_dir)
-    in_month = ((responses["responded_at"].dt.to_period("M").astype(str) == month).any()
-                or (orders["opened_at"].dt.to_period("M").astype(str) == month).any())
+    in_month = (len(store.load("responses", months=[month], regions=regions,
+                               data_dir=data_dir, columns=["responded_at"]))
+                or len(store.load("repair_orders", months=[month], regions=regions,
+                                  data_dir=data_dir, columns=["opened_at"])))
     if not in_month:
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
         known = sorted(times["responded_at"].dt.to_period("M").astype(str).unique())
@@ -109,15 +101,11 @@ def load_win_back(
                            + (f" in region(s) {', '.join(regions)}" if regions else "")
                            + f"; months with answers: {', '.join(known[-13:]) or 'none'}. "
                            "Pick one with --month YYYY-MM.")
-    service = responses.loc[responses["touchpoint"] == loop["retention"]["touchpoint"]]
-    calls = retention.win_back(orders, service, as_of=pd.Period(month, freq="M").end_time,
-                               include_contacts=include_contacts)
+    # the list the monthly report counts: one function, the same months
+    calls = retention.load_win_back(month, data_dir=data_dir, regions=regions,
+                                    include_contacts=include_contacts)
     return calls.merge(dealers[["dealer_id", "dealer_name", "region"]], on="dealer_id",
                        how="left")
-
-
-def _date(values: pd.Series) -> pd.Series:
-    return values.dt.strftime("%Y-%m-%d").fillna(F.MISSING)
 
 
 def win_back_table(calls: pd.DataFrame, *, include_contacts: bool = False,
@@ -125,25 +113,21 @@ def win_back_table(calls: pd.DataFrame, *, include_contacts: bool = False,
     """The list as the team reads it: one row per customer, dealers in order, detractors first.
     VIN, phone and e-mail only with ``include_contacts`` (else they are left out)."""
     c = L.columns(language)
-    out = pd.DataFrame({
-        c("dealer_id"): calls["dealer_id"].to_numpy(),
-        c("dealer"): calls["dealer_name"].fillna(calls["dealer_id"]).to_numpy(),
-        c("region"): calls["region"].to_numpy(),
-        c("win_back_reason"): [L.name("win_back_reasons", r, language=language)
-                               for r in calls["reason"]],
-    })
+    t = (Table(language=language)
+         .text(c("dealer_id"), calls["dealer_id"])
+         .text(c("dealer"), calls["dealer_name"].fillna(calls["dealer_id"]))
+         .text(c("region"), calls["region"])
+         .text(c("win_back_reason"), [L.name("win_back_reasons", r, language=language)
+                                      for r in calls["reason"]]))
     if include_contacts:
         for col in CONTACT_COLUMNS:
             values = calls[col] if col in calls else pd.Series(None, index=calls.index)
-            out[c(col)] = values.astype(object).where(values.notna(), F.MISSING).to_numpy()
-    return out.assign(**{
-        c("last_visit"): _date(calls["last_visit"]).to_numpy(),
-        c("last_answer"): _date(calls["last_answer_at"]).to_numpy(),
-        c("last_nps"): calls["last_nps"].astype("Int64").astype(object).where(
-            calls["last_nps"].notna(), F.MISSING).to_numpy(),
-        c("months_since_visit"): calls["months_since_visit"].round(1).astype(object).where(
-            calls["months_since_visit"].notna(), F.MISSING).to_numpy(),
-    })
+            t.text(c(col), values.astype(object))
+    return (t.date(c("last_visit"), calls["last_visit"].dt.normalize())
+            .date(c("last_answer"), calls["last_answer_at"].dt.normalize())
+            .count(c("last_nps"), calls["last_nps"])
+            .number(c("months_since_visit"), calls["months_since_visit"].round(1))
+            .frame())
 
 
 def win_back_by_dealer_table(calls: pd.DataFrame, *, language: str | None = None
@@ -186,7 +170,10 @@ def export_win_back(
     path = write_excel({title: win_back_table(calls, include_contacts=include_contacts,
                                               language=language),
                         by_dealer: win_back_by_dealer_table(calls, language=language)},
-                       out, language=language, mask_personal_data=not include_contacts)
+                       out, language=language, mask_personal_data=not include_contacts,
+                       sheets={title: L.text("sheets", "win_back", language=language),
+                               by_dealer: L.text("sheets", "win_back_by_dealer",
+                                                 language=language)})
     return WinBackExport(path=path, month=month, customers=len(calls),
                          detractors=int((calls["reason"] == "detractor").sum()),
                          lapsed=int((calls["reason"] == "lapsed").sum()),

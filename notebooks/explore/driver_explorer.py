@@ -25,7 +25,7 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo st
 
 # %%
 from analysis import drivers
-from analysis.report import charts, tables
+from analysis.report import charts, kinds, tables
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, data_dir=data_dir or None)
@@ -35,7 +35,7 @@ result = drivers.relative_importance(data.responses, target="nps", drivers=names
 print(result.summary())
 
 # %%
-tables.importance_table(result)
+kinds.page(tables.importance_table(result))[0]
 
 # %%
 ranks = drivers.compare_methods(data.responses, target="nps", drivers=names,

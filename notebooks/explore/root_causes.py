@@ -35,7 +35,7 @@ seed: int = 0  # random seed of the clustering
 
 # %%
 from analysis import rootcause
-from analysis.report import charts, tables
+from analysis.report import charts, kinds, tables
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
@@ -65,7 +65,7 @@ model.k_scores_
 charts.cause_pareto(rootcause.cause_impact(data.responses, labels))
 
 # %%
-tables.impact_table(rootcause.top_causes(data.responses, labels, model=model))
+kinds.page(tables.impact_table(rootcause.top_causes(data.responses, labels, model=model)))[0]
 
 # %% [markdown]
 # ## Dealer x cause: NPS points each cause costs the dealer

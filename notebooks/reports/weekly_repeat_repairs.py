@@ -18,7 +18,7 @@ data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or data/demo
 from IPython.display import Markdown, display
 
 from analysis import repairs, store
-from analysis.report import charts, tables
+from analysis.report import charts, kinds, tables
 
 source = data_dir or None
 opened = store.load("repair_orders", columns=["opened_at"], data_dir=source)["opened_at"]
@@ -38,7 +38,7 @@ display(Markdown(f"# Repeat repairs, week {review.week}\n\n{review.summary()}"))
 # order's mechanic and foreman are responsible.
 
 # %%
-tables.pairs_table(review.pairs)
+kinds.page(tables.pairs_table(review.pairs))[0]
 
 # %% [markdown]
 # ## By mechanic and by foreman
@@ -57,10 +57,10 @@ review.by_foreman.loc[lambda d: d["repeats"] > 0]
 # Bonus share by the number of repeat repairs (params/operations.yaml, `repeat_repair.kpi`).
 
 # %%
-tables.repeat_kpi_table(review.kpi_mechanic, role="mechanic").head(20)
+kinds.page(tables.repeat_kpi_table(review.kpi_mechanic, role="mechanic").head(20))[0]
 
 # %%
-tables.repeat_kpi_table(review.kpi_foreman, role="foreman").head(20)
+kinds.page(tables.repeat_kpi_table(review.kpi_foreman, role="foreman").head(20))[0]
 
 # %% [markdown]
 # ## Survey answers that ask for a repeat-repair review
@@ -68,4 +68,4 @@ tables.repeat_kpi_table(review.kpi_foreman, role="foreman").head(20)
 # order of the car. Phones, e-mails and VINs are masked.
 
 # %%
-tables.reviews_table(review.survey_reviews)
+kinds.page(tables.reviews_table(review.survey_reviews))[0]
