@@ -1,8 +1,17 @@
 """Shared fixtures: a small demo network, generated once per session."""
 
+import os
+
 import pytest
+from hypothesis import settings
 
 from analysis.synthetic import make_network
+
+# Property tests draw the same examples on every run (CI must not pass or fail by the seed of
+# the day); HYPOTHESIS_PROFILE=explore searches afresh when hunting for new counterexamples.
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
