@@ -362,7 +362,7 @@ def _store(args: argparse.Namespace) -> int:
         snap = store.snapshot(directory, as_of=args.as_of)
         print(snap.describe())
     elif args.action == "migrate":
-        done = store.migrate(directory)
+        done = store.migrate(directory, tables=args.tables or None)
         for r in done:
             print(f"{r.table}: {r.rows:,} rows from the older {r.source} layout into a Delta "
                   f"table" + (f"; {r.duplicates_dropped:,} keys stored twice, the row "

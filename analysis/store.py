@@ -35,9 +35,13 @@ those versions. Reports record :attr:`Snapshot.spec` and reproduce with ``--as-o
 Housekeeping: :func:`migrate` converts the older layouts in place, :func:`optimize` compacts
 small files, :func:`vacuum` deletes files no version within ``keep_versions_days`` needs.
 
-Older layouts are still read: ``<table>.parquet`` (what the demo generator writes) and a
-hive-partitioned Parquet dataset without a log (the store before Delta Lake, and
-``demo-data --format parquet``). Appending to them is refused: migrate them first.
+A table is a Delta table or it is nothing. A table's first version is written in a hidden
+directory beside it and renamed into place, so a killed first ingest leaves no table. A
+directory of Parquet files without a log (what such a kill left before, or the store's
+layout before Delta Lake) is never read as data: readers raise :class:`StoreDamaged`, and
+only ``store migrate``, which first checks that it is a complete table of that layout,
+reads it. ``<table>.parquet`` (one file, what the demo generator writes) is still read;
+appending to it is refused.
 """
 
 from __future__ import annotations
@@ -46,7 +50,9 @@ import json
 import os
 import random
 import re
+import secrets
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -81,6 +87,29 @@ class StoreConflict(StoreError):
     """Other writers kept the table busy: nothing of this write was stored; run it again."""
 
 
+class StoreDamaged(StoreError):
+    """A table's log and files disagree, or a table's directory is no table: nothing was read
+    or written. The message names each file at fault and what to do; :attr:`problems` lists
+    them (:class:`Problem`)."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a table: the file at fault, what is wrong, what to do."""
+
+    table: str
+    path: Path
+    what: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.what}; {self.fix}"
+
+
 class DuplicateKeyError(StoreError):
     """A table holds a key twice: the store was written by something other than this package
     (or by the store before Delta Lake, killed mid-ingest); the message says what to do."""
@@ -97,21 +126,47 @@ def _is_delta(path: Path) -> bool:
 
 
 def _source(table: str, directory: Path) -> Path:
-    """The table's Delta table, older dataset directory or single file."""
+    """The table's Delta table, or its single file (what the demo generator writes).
+
+    A directory of Parquet files without a Delta log is no table: what a first ingest killed
+    before its commit left (by the store before it wrote first versions aside), or the layout
+    before Delta Lake, which only ``store migrate`` reads. It raises :class:`StoreDamaged`
+    rather than read as data. A directory holding no Parquet file is no table either."""
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
-    for candidate in (directory / table, directory / f"{table}.parquet"):
-        if candidate.exists():
-            return candidate
+    folder, single = directory / table, directory / f"{table}.parquet"
+    if folder.is_dir():
+        if _is_delta(folder):
+            return folder
+        if _legacy_files(folder):
+            raise StoreDamaged([_not_a_table(table, folder)])
+    if single.is_file():
+        return single
     raise StoreError(
         f"table {table!r} not found in {directory} (looked for {table}/ and {table}.parquet); "
         "run `make report` for demo data or `python -m analysis ingest` for your exports"
     )
 
 
+def _not_a_table(table: str, folder: Path) -> Problem:
+    files = _legacy_files(folder)
+    if any(_DELTA_FILE.fullmatch(p.name) for p in files):
+        return Problem(
+            table, folder,
+            f"{len(files)} Parquet file(s) and no Delta log ({LOG_DIR}/): what an ingest killed "
+            "before the table's first commit left; none of it was stored, and it is not read",
+            f"delete {folder} and ingest the table's first export again")
+    return Problem(
+        table, folder,
+        f"{len(files)} Parquet file(s) without a Delta log: a table in the store's layout "
+        "before Delta Lake (or files put there by hand), not read as it is",
+        f"convert it with `python -m analysis store migrate {table} --data {folder.parent}` "
+        "(which first checks that it is a complete table)")
+
+
 @dataclass(frozen=True)
 class _Located:
-    kind: str            # "delta", "dataset" (hive Parquet without a log) or "file"
+    kind: str            # "delta" or "file" (a single Parquet file)
     path: Path
     version: int | None  # Delta: the version to read (None: the latest)
 
@@ -119,8 +174,8 @@ class _Located:
 def _locate(table: str, data_dir) -> _Located:
     directory = _data_dir(data_dir)
     src = _source(table, directory)
-    if not _is_delta(src):
-        return _Located("dataset" if src.is_dir() else "file", src, None)
+    if src.is_file():
+        return _Located("file", src, None)
     if not isinstance(data_dir, Snapshot):
         return _Located("delta", src, None)
     if table not in data_dir.versions:
@@ -130,9 +185,12 @@ def _locate(table: str, data_dir) -> _Located:
 
 
 def available(table: str, *, data_dir: str | os.PathLike | None = None) -> bool:
-    """Whether the data directory (or snapshot) holds ``table``."""
+    """Whether the data directory (or snapshot) holds ``table``; a damaged table is no absent
+    one (:class:`StoreDamaged` is raised)."""
     try:
         _locate(table, data_dir)
+    except StoreDamaged:
+        raise
     except StoreError:
         return False
     return True
@@ -285,6 +343,10 @@ def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = N
         return data_dir
     directory = _data_dir(data_dir)
     tables = _delta_tables(directory)
+    problems = [_not_a_table(t, directory / t) for t in TABLES if t not in tables
+                and (directory / t).is_dir() and _legacy_files(directory / t)]
+    if problems:
+        raise StoreDamaged(problems)
     if not as_of:
         return Snapshot(directory, {t: _latest_version(directory / t) for t in tables})
     wanted = _parse_as_of(as_of)
@@ -370,9 +432,7 @@ def to_duckdb(table: str, *, data_dir: str | os.PathLike | None = None, connecti
     con = connection if connection is not None else duckdb.default_connection()
     where = _locate(table, data_dir)
     if where.kind != "delta":
-        source = (str(where.path / "**" / "*.parquet") if where.kind == "dataset"
-                  else str(where.path))
-        return con.read_parquet(source, hive_partitioning=where.kind == "dataset")
+        return con.read_parquet(str(where.path))
     files, schema = _delta_files(str(where.path), where.version)
     if not files:
         return con.from_arrow(schema.empty_table())
@@ -451,7 +511,7 @@ def load(
             expr = ds.field(PARTITION).isin(sorted({str(pd.Period(m, freq="M"))
                                                     for m in months}))
     else:
-        data = ds.dataset(where.path, format="parquet", partitioning="hive")
+        data = ds.dataset(where.path, format="parquet")
         if months is not None and table in TIME_COLUMNS:
             expr = _month_filter(table, months)
     rows: tuple[str, list] | None = None  # (column, values) to keep
@@ -586,8 +646,8 @@ def _check_unique(table: str, data: pa.Table, key: list[str], where: _Located) -
                   f"store history {table}` shows the commits, and `--as-of` reads a version "
                   "before the damage")
     else:
-        advice = ("an ingest into the store before Delta Lake was killed half-way: `python -m "
-                  "analysis store migrate` converts it and keeps the row written last")
+        advice = ("the file was written by something other than this package: ingest the "
+                  "export it came from into a store (`python -m analysis ingest`)")
     raise DuplicateKeyError(f"{where.path}: {n:,} key(s) of {table} are stored more than once "
                             f"(e.g. {', '.join(examples)}); refusing to read it: {advice}")
 
@@ -597,7 +657,7 @@ def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[st
     where = _locate(table, data_dir)
     if where.kind == "delta":
         return list(_delta_files(str(where.path), where.version)[1].names)
-    return list(ds.dataset(where.path, format="parquet", partitioning="hive").schema.names)
+    return list(pq.read_schema(where.path).names)
 
 
 def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
@@ -850,22 +910,13 @@ def _commit_partitions(path: Path, version: int) -> tuple[str, ...]:
 
 
 def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> AppendResult:
-    from deltalake import CommitProperties, write_deltalake
-    from deltalake.exceptions import DeltaError
+    from deltalake import CommitProperties
 
     from analysis import schemas
 
     props = CommitProperties(custom_metadata={"ingest": dict(info)} if info else None)
-    partitioned = table in TIME_COLUMNS
     if not _is_delta(path):
-        try:
-            write_deltalake(str(path), data, mode="error", configuration=_table_config(),
-                            partition_by=[PARTITION] if partitioned else None,
-                            commit_properties=props)
-        except DeltaError as err:  # another writer created it first: merge into it
-            if not _is_delta(path):
-                raise
-            raise _Retry(err) from err
+        _create(table, path, data, props)
         return AppendResult(table, added=data.num_rows, partitions=_commit_partitions(path, 0),
                             version=0)
     target = _open(path)
@@ -898,6 +949,64 @@ def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> Appe
 
 # how delta-rs names data files (another writer's, not committed yet, are no older layout)
 _DELTA_FILE = re.compile(r"part-\d+-[0-9a-f-]{36}(-c\d+)?(\.\w+)?\.parquet")
+_CREATING = ".{table}.creating-"
+
+
+def _create(table: str, path: Path, data: pa.Table, props) -> None:
+    """The table's first version, written in a hidden directory beside it and renamed into
+    place: a kill leaves no table (the hidden directory, which the next first ingest
+    deletes), never Parquet files without their log."""
+    from deltalake import write_deltalake
+
+    _clear_creations(table, path.parent)
+    work = path.with_name(f"{_CREATING.format(table=table)}{socket.gethostname()}-"
+                          f"{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        write_deltalake(str(work), data, mode="error", configuration=_table_config(),
+                        partition_by=[PARTITION] if table in TIME_COLUMNS else None,
+                        commit_properties=props)
+        if path.is_dir() and not _is_delta(path):
+            files = _legacy_files(path)
+            if files and not all(_DELTA_FILE.fullmatch(f.name) for f in files):
+                raise StoreError(f"{path} holds Parquet files of another layout; nothing was "
+                                 "stored: `python -m analysis store migrate` converts them")
+            # what a first ingest of the store before this one left when killed: never stored
+            shutil.rmtree(path)
+        try:
+            os.rename(work, path)
+        except OSError as err:
+            if _is_delta(path):  # another writer created it first: merge into it
+                raise _Retry(err) from err
+            raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _clear_creations(table: str, directory: Path) -> None:
+    """Delete the hidden first versions that killed ingests left (their process is gone, or
+    they are a day old: another machine's)."""
+    prefix = _CREATING.format(table=table)
+    for old in directory.glob(f"{prefix}*"):
+        host, _, rest = old.name.removeprefix(prefix).rpartition("-")[0].rpartition("-")
+        pid = int(rest) if rest.isdigit() else -1
+        try:
+            stale = time.time() - old.stat().st_mtime > 86400
+        except OSError:
+            continue
+        if stale or (host == socket.gethostname() and not _alive(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 class _Retry(Exception):
@@ -944,8 +1053,8 @@ def append(
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
     path = directory / table
-    if path.exists() and not _is_delta(path) and any(
-            not _DELTA_FILE.match(p.name) for p in path.rglob("*.parquet")):
+    if path.is_dir() and not _is_delta(path) and any(
+            not _DELTA_FILE.fullmatch(p.name) for p in _legacy_files(path)):
         raise StoreError(f"{path} is in the store's layout before Delta Lake; convert it first "
                          f"with `python -m analysis store migrate --data {directory}`")
     frame = schemas.MODELS[table].validate(frame)
@@ -1128,17 +1237,15 @@ def _legacy_arrow(path: Path, table: str, schema: pa.Schema, drop: np.ndarray | 
     return data.take(_order(data, order)) if not _sorted(data, order) else data
 
 
-def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
-    from deltalake import CommitProperties, write_deltalake
+#: a table directory holding this file is being written by the demo writer (no table yet)
+WRITING = "_writing"
 
-    from analysis import schemas
 
-    target = directory / table
-    single = directory / f"{table}.parquet"
-    work = directory / f".{table}.migrating"
-    backup = directory / f".{table}.backup"
-    backup_file = directory / f".{table}.parquet.backup"
-    # an earlier migrate stopped between its two renames: put the old table back first
+def _recover_migration(table: str, directory: Path) -> None:
+    """An earlier migrate stopped between its two renames: put the old table back (or, when
+    the new one is in place, delete the backup); delete a half-written new table."""
+    target, single = directory / table, directory / f"{table}.parquet"
+    backup, backup_file = directory / f".{table}.backup", directory / f".{table}.parquet.backup"
     for old, home in ((backup, target), (backup_file, single)):
         if old.exists() and not _is_delta(target):
             if home.exists():
@@ -1146,10 +1253,67 @@ def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
             os.replace(old, home)
         elif old.exists():  # the new table is in place: the backup has done its job
             shutil.rmtree(old) if old.is_dir() else old.unlink()
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(directory / f".{table}.migrating", ignore_errors=True)
+
+
+def _legacy_source(table: str, directory: Path) -> Path | None:
+    """The table's directory or file in the layout before Delta Lake, if it has one."""
+    target, single = directory / table, directory / f"{table}.parquet"
     if _is_delta(target):
         return None
-    src = target if target.is_dir() else single if single.exists() else None
+    if target.is_dir() and _legacy_files(target):
+        return target
+    return single if single.is_file() else None
+
+
+def _legacy_problems(table: str, src: Path) -> list[Problem]:
+    """Why ``src`` is no complete table of the layout before Delta Lake (empty: it is one).
+
+    That layout kept no log, so completeness is what can be checked: no file of a Delta
+    write that never committed (delta-rs's ``part-NNNNN-<uuid>`` names: a killed first
+    ingest), no demo writer still at work (:data:`WRITING`), every file a readable Parquet
+    file (its footer) holding the table's key. A key stored twice (a killed ingest of that
+    layout) is no damage: migrate keeps the row written last."""
+    from analysis import schemas
+
+    if src.is_dir() and (src / WRITING).exists():
+        return [Problem(table, src / WRITING, "the demo writer (`demo-data --format parquet`) "
+                        "stopped before it finished this table",
+                        "write the demo store again (--overwrite)")]
+    files = _legacy_files(src)
+    if src.is_dir() and any(_DELTA_FILE.fullmatch(f.name) for f in files):
+        return [_not_a_table(table, src)]
+    key = set(schemas.KEYS[table])
+    out = []
+    for f in files:
+        try:
+            names = pq.ParquetFile(f).schema_arrow.names
+        except (OSError, pa.ArrowException) as err:
+            out.append(Problem(table, f, f"cannot be read as Parquet ({_first_line(err)}): cut "
+                               "short, or not Parquet", "restore it from a backup (nothing "
+                               "is migrated while a file of the table is unreadable)"))
+            continue
+        if not key <= set(names):
+            out.append(Problem(table, f, f"lacks {table}'s key {sorted(key)}: not a file of "
+                               f"the {table} table", "move it out of the store"))
+    return out
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
+    from deltalake import CommitProperties, write_deltalake
+
+    from analysis import schemas
+
+    target = directory / table
+    work = directory / f".{table}.migrating"
+    backup = directory / f".{table}.backup"
+    backup_file = directory / f".{table}.parquet.backup"
+    _recover_migration(table, directory)
+    src = _legacy_source(table, directory)
     files = _legacy_files(src) if src is not None else []
     if not files:
         return None
@@ -1189,18 +1353,35 @@ def _migrate_table(table: str, directory: Path) -> MigrateResult | None:
     return MigrateResult(table, expected, dropped, "dataset" if src.is_dir() else "file")
 
 
-def migrate(data_dir: str | os.PathLike | None = None) -> list[MigrateResult]:
-    """Convert every table of an older layout into a Delta table, in place.
+def migrate(data_dir: str | os.PathLike | None = None, *,
+            tables: Iterable[str] | None = None) -> list[MigrateResult]:
+    """Convert the tables of an older layout (``tables``, default all) into Delta tables.
 
-    Each table is written anew beside the old one (``.<table>.migrating``), checked (rows,
-    unique keys), then swapped in; the old files are kept as ``.<table>.backup`` until the
-    new table reads back, then deleted. A key stored twice (a killed ingest of the store
-    before Delta Lake) keeps the row written last. Running it again after a crash finishes
-    the job; tables already in Delta are left alone.
+    Nothing else reads that layout: this is the one way in. Each table is first checked to
+    be a complete table of that layout (:func:`_legacy_problems`: no leftovers of a killed
+    Delta write, every file readable, with the table's key); while any is not, nothing is
+    converted (:class:`StoreDamaged` names the files). Each table is written anew beside the
+    old one (``.<table>.migrating``), checked (rows, unique keys), then swapped in; the old
+    files are kept as ``.<table>.backup`` until the new table reads back, then deleted. A key
+    stored twice (a killed ingest of the store before Delta Lake) keeps the row written last.
+    Running it again after a crash finishes the job; tables already in Delta are left alone.
     """
     directory = _data_dir(data_dir)
+    wanted = list(dict.fromkeys(tables or TABLES))
+    unknown = [t for t in wanted if t not in TABLES]
+    if unknown:
+        raise ValueError(f"unknown table(s) {unknown}; known tables: {', '.join(TABLES)}")
+    for table in wanted:
+        if any(directory.glob(f".{table}*.backup")) or (directory / f".{table}.migrating"
+                                                        ).exists():
+            with _writer_lock(directory, table):
+                _recover_migration(table, directory)
+    sources = {t: src for t in wanted if (src := _legacy_source(t, directory)) is not None}
+    problems = [p for t, src in sources.items() for p in _legacy_problems(t, src)]
+    if problems:
+        raise StoreDamaged(problems)
     done = []
-    for table in TABLES:
+    for table in sources:
         with _writer_lock(directory, table):
             result = _migrate_table(table, directory)
         if result is not None:
