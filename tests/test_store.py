@@ -9,6 +9,7 @@ small and few; ``make store-trials`` runs 20 of each on 200,000 answers
 import contextlib
 import json
 import os
+import sys
 import threading
 
 import pandas as pd
@@ -100,7 +101,7 @@ def test_an_overtaken_commit_is_run_again_and_stops_with_a_message(processed, ne
     def overtaken(path, version=None):  # the other writer commits right after we read
         table = real_open(path, version)
         if (str(path).endswith("responses") and version is None and len(calls) < limit
-                and not busy):
+                and not busy and sys._getframe(1).f_code.co_name == "_merge"):
             calls.append(path)
             busy.append(True)
             theirs = target.head(10).assign(nps=len(calls) % 11)
