@@ -827,8 +827,8 @@ def data_files(table: str, *, data_dir: str | os.PathLike | None = None,
 # fraction of a millisecond) and each version's file list: a report loads its tables many
 # times at one version. Writers open tables afresh. Guarded for threads (delta-rs refuses
 # two calls on one table object at once).
-_LATEST: dict[str, tuple[int, object]] = {}
-_FILES: dict[tuple[str, int, int], list] = {}  # [files, schema, dataset or None]
+_LATEST: dict[str, tuple[tuple, object]] = {}
+_FILES: dict[tuple[str, tuple, int], list] = {}  # [files, schema, dataset or None]
 _CACHE_LOCK = threading.Lock()
 _FILES_KEPT = 256
 
@@ -841,9 +841,20 @@ def _delta_files(uri: str, version: int | None) -> tuple[list[DataFile], pa.Sche
     return files, schema
 
 
+def _log_id(path: Path) -> tuple:
+    """Which table a log is: its directory's inode, and when its first entry was written (a
+    table deleted and written anew at the same path may get the same inode)."""
+    log = path / LOG_DIR
+    ino = os.stat(log).st_ino
+    try:
+        return ino, os.stat(log / f"{0:020d}.json").st_mtime_ns
+    except OSError:  # cleaned up after a checkpoint: the inode alone
+        return ino, None
+
+
 def _latest_version(path: Path) -> int:
     """The table's latest version (its log brought up to date, a fraction of a ms)."""
-    ino = os.stat(path / LOG_DIR).st_ino
+    ino = _log_id(path)
     with _CACHE_LOCK:
         cached = _LATEST.get(str(path))
         if cached is None or cached[0] != ino:
@@ -862,7 +873,7 @@ def _delta_entry(uri: str, version: int | None) -> list:
     listing and every file's existence and size, no file opened): a damaged table raises
     :class:`StoreDamaged` instead of being read."""
     try:
-        ino = os.stat(Path(uri) / LOG_DIR).st_ino  # a table replaced (migrate) is another
+        ino = _log_id(Path(uri))  # a table replaced (migrate, rebuilt) is another
     except OSError:
         raise StoreError(f"{uri}: not a Delta table") from None
     with _CACHE_LOCK:
