@@ -9,6 +9,7 @@ small and few; ``make store-trials`` runs 20 of each on 200,000 answers
 import contextlib
 import json
 import os
+import re
 import sys
 import threading
 
@@ -215,6 +216,46 @@ def test_a_snapshot_pins_every_table_and_reads_as_of_versions_and_times(processe
         store.snapshot(processed, as_of="last tuesday")
     assert "responses v0" in first.describe() and "--as-of dealers=0,responses=0" in \
         first.describe()
+
+
+def test_a_bare_version_pins_its_table_and_says_how_the_others_were_chosen(processed, net,
+                                                                           capsys):
+    """``--as-of 1`` is version 1 of responses; the other tables as they were then (a table
+    ingested later is not read), said in the output with the versions string that reads
+    them at their latest instead."""
+    dealers, responses = net
+    months = responses["responded_at"].dt.strftime("%Y-%m")
+    store.append("responses", responses.loc[months == months.max()], data_dir=processed)
+    store.append("dealers", dealers.assign(city="Kazan"), data_dir=processed)  # later
+    snap = store.snapshot(processed, as_of="1")
+    assert snap.versions == {"dealers": 0, "responses": 1}
+    assert "the other tables are read as they were then: dealers v0" in snap.note
+    assert "--as-of dealers=1,responses=1" in snap.note
+    assert snap.note in snap.describe()
+    assert main(["store", "versions", "--as-of", "1", "--data", str(processed)]) == 0
+    assert "dealers=1,responses=1" in capsys.readouterr().out
+    assert store.snapshot(processed, as_of="dealers=1,responses=1").note == ""
+
+
+def test_as_of_a_printed_time_reads_the_versions_printed_beside_it(processed, net):
+    """Commit times are printed to the millisecond, as the log holds them: each time given
+    back pins every table at its last commit not after it (to the second, versions committed
+    within the same second were dropped)."""
+    _, responses = net
+    months = responses["responded_at"].dt.strftime("%Y-%m")
+    store.append("responses", responses.loc[months == months.max()], data_dir=processed)
+    latest = store.snapshot(processed)
+    printed = re.findall(r"(\w+) v(\d+) \(([^)]+)\)", latest.describe())
+    assert [t for t, _, _ in printed] == ["dealers", "responses"]
+    for table, version, when in printed:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", when)
+        assert store.snapshot(processed, as_of=when).versions[table] == int(version)
+    newest = max(pd.Timestamp(w) for _, _, w in printed)
+    assert store.snapshot(processed, as_of=str(newest)).versions == latest.versions
+    just_before = (newest - pd.Timedelta("1ms")).isoformat()
+    assert store.snapshot(processed, as_of=just_before).versions["responses"] == 0
+    assert "every table at its last commit not after" in store.snapshot(
+        processed, as_of=just_before).note
 
 
 def _tables(monkeypatch, data, *names):
