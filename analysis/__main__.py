@@ -147,6 +147,12 @@ def _ingest(args: argparse.Namespace) -> int:
         try:
             records = ingest.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
                                          now=now)
+        except (store.StoreDamaged, store.StoreReadOnly) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except PermissionError as err:
+            print(f"error: {store._read_only(root or ingest.DATA_ROOT, err)}", file=sys.stderr)
+            return 2
         except (ingest.IngestError, ParamsError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -156,8 +162,11 @@ def _ingest(args: argparse.Namespace) -> int:
             try:
                 records.append(ingest.ingest_file(path, table=args.table, data_root=root,
                                                   **options))
-            except store.StoreDamaged as err:  # no file of the command goes on top of it
-                print(f"error: {err}\nnothing was ingested"
+            except (store.StoreDamaged, store.StoreReadOnly, PermissionError) as err:
+                # the store, not the file: no other file of the command can go in either
+                text = (store._read_only(root or ingest.DATA_ROOT, err)
+                        if isinstance(err, PermissionError) else str(err))
+                print(f"error: {text}\nnothing was ingested"
                       + (f" ({len(records)} file(s) before it were)" if records else ""),
                       file=sys.stderr)
                 return 2
@@ -601,6 +610,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (StoreError, ParamsError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        import errno
+
+        if not isinstance(err, PermissionError) and err.errno != errno.EROFS:
+            raise
+        # a folder this user may not write (or read), whatever the command: the file, not a
+        # traceback
+        print(f"error: {err.filename or ''}: {err.strerror} (read-only or not yours: ask for "
+              "access, or work on a copy in a folder you may write)", file=sys.stderr)
         return 2
 
 

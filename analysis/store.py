@@ -51,6 +51,7 @@ appending to it is refused.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import random
@@ -58,6 +59,7 @@ import re
 import secrets
 import shutil
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -90,6 +92,11 @@ class StoreError(FileNotFoundError):
 
 class StoreConflict(StoreError):
     """Other writers kept the table busy: nothing of this write was stored; run it again."""
+
+
+class StoreReadOnly(StoreError):
+    """The store cannot be written by this process: nothing was tried; the message says
+    which commands only read it."""
 
 
 class StoreDamaged(StoreError):
@@ -1511,26 +1518,141 @@ def _arrow(table: str, frame: pd.DataFrame) -> pa.Table:
     return data.take(pc.sort_indices(data, sort_keys=[(c, "ascending") for c in order]))
 
 
+#: how often a writer waiting for a lock says it still waits (seconds)
+LOCK_NOTE_SECONDS = 60
+
+
+def _say(text: str) -> None:
+    """A word to whoever runs the command: on stderr, so that it never mixes with output."""
+    print(text, file=sys.stderr, flush=True)
+
+
 @contextmanager
 def _writer_lock(directory: Path, table: str) -> Iterator[None]:
     """One writer of ``table`` at a time on this machine (and on shared folders whose file
-    locks work); the OS drops the lock of a killed process."""
+    locks work); the OS drops the lock of a killed process.
+
+    The holder writes who it is beside the lock (``<table>.holder.json``: pid, host, since
+    when, command); a writer that has to wait says at once who holds the lock (and whether
+    that process is stopped) and how long it will wait, then again every
+    :data:`LOCK_NOTE_SECONDS`. A store this process cannot write raises
+    :class:`StoreReadOnly` before anything is tried."""
     from filelock import FileLock, Timeout
 
     timeout = float(_settings()["lock_timeout_seconds"])
     path = directory / LOCK_DIR / f"{table}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path), timeout=timeout)
+    holder = path.with_name(f"{table}.holder.json")
     try:
-        lock.acquire()
-    except Timeout:
-        raise StoreConflict(f"another process has been writing {table} in {directory} for "
-                            f"{timeout:.0f} s (lock file {path}); nothing was stored: let it "
-                            "finish, then run this again") from None
+        _require_writable(directory, table)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            _wait_for(lock, table, directory, holder, timeout)
+    except OSError as err:
+        if _denied(err):
+            raise StoreReadOnly(_read_only(directory, err)) from None
+        raise
+    token = secrets.token_hex(8)
     try:
+        _write_holder(holder, token)
         yield
     finally:
+        try:
+            if json.loads(holder.read_text(encoding="utf-8")).get("token") == token:
+                holder.unlink()
+        except (OSError, ValueError, AttributeError):
+            pass
         lock.release()
+
+
+def _wait_for(lock, table: str, directory: Path, holder: Path, timeout: float) -> None:
+    from filelock import Timeout
+
+    start = time.monotonic()
+    _say(f"waiting for the lock of {table} in {directory}: {_holder_text(holder)}; waiting up "
+         f"to {timeout:.0f} s (lock_timeout_seconds, params/store.yaml)")
+    while True:
+        waited = time.monotonic() - start
+        try:
+            lock.acquire(timeout=max(0.0, min(timeout - waited, LOCK_NOTE_SECONDS)))
+            _say(f"got the lock of {table} after {time.monotonic() - start:.0f} s")
+            return
+        except Timeout:
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise StoreConflict(
+                    f"another process has been writing {table} in {directory} for "
+                    f"{timeout:.0f} s ({_holder_text(holder)}; lock file {lock.lock_file}); "
+                    "nothing was stored: let it finish, then run this again") from None
+            _say(f"still waiting for the lock of {table} ({waited:.0f} s of {timeout:.0f}): "
+                 f"{_holder_text(holder)}")
+
+
+def _write_holder(holder: Path, token: str) -> None:
+    state = {"pid": os.getpid(), "host": socket.gethostname(),
+             "since": pd.Timestamp.now(tz=_network_tz()).isoformat(timespec="seconds"),
+             "command": " ".join(sys.argv)[:300], "token": token}
+    tmp = holder.with_name(f".{holder.name}.{os.getpid()}-{token}.tmp")
+    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, holder)
+
+
+def _holder_text(holder: Path) -> str:
+    """Who holds a writer's lock, as its holder wrote it."""
+    try:
+        who = json.loads(holder.read_text(encoding="utf-8"))
+        pid, host = int(who["pid"]), str(who["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return ("held by a process that did not say who it is (another machine, or a version "
+                "of this package from before it did)")
+    text = f"held by pid {pid}"
+    if host != socket.gethostname():
+        text += f" on {host}"
+    else:
+        state = _process_state(pid)
+        if state == "stopped":
+            text += f" (stopped: `kill -CONT {pid}` lets it finish, `kill {pid}` ends it)"
+        elif state == "gone":
+            text += " (gone: the lock is free the moment its file is)"
+    text += f" since {who.get('since', '?')}"
+    if who.get("command"):
+        text += f" ({who['command']})"
+    return text
+
+
+def _process_state(pid: int) -> str:
+    """``running``, ``stopped`` or ``gone`` (``running`` when the system does not say)."""
+    if not _alive(pid):
+        return "gone"
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "running"
+    return "stopped" if stat.rpartition(")")[2].split()[:1] in (["T"], ["t"]) else "running"
+
+
+def _denied(err: OSError) -> bool:
+    return isinstance(err, PermissionError) or err.errno in (errno.EROFS, errno.EACCES,
+                                                              errno.EPERM)
+
+
+def _require_writable(directory: Path, table: str) -> None:
+    """The store (the table's directory and log, when there) can be written by this
+    process: :class:`StoreReadOnly` if not, before a lock or a file is touched."""
+    for path in (directory, directory / LOCK_DIR, directory / table, directory / table / LOG_DIR):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise StoreReadOnly(_read_only(directory, PermissionError(
+                errno.EACCES, "not writable", str(path))))
+
+
+def _read_only(directory: Path, err: OSError) -> str:
+    return (f"the store {directory} is read-only here ({err.filename or directory}: "
+            f"{err.strerror or err}); this command writes to it (ingest, store migrate, "
+            "optimize, vacuum, check --accept), reports and store history, versions and "
+            "check only read it: ask for write access, or copy the store to a folder you can "
+            "write and point --data there")
 
 
 def _quote(name: str) -> str:

@@ -9,7 +9,12 @@ the file and the fix, never in silently wrong numbers.
 import os
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -272,3 +277,92 @@ def test_the_cheap_check_opens_no_data_file(built, monkeypatch):
     store._LATEST.clear()
     store.snapshot(processed)
     assert opened == []
+
+
+# --- waiting out loud; read-only stores ----------------------------------------------------------
+_HOLDER = """
+import sys, time
+from pathlib import Path
+from analysis import store
+with store._writer_lock(Path(sys.argv[1]), "responses"):
+    print("holding", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_writer_waiting_for_the_lock_says_who_holds_it_and_how_long_it_waits(
+        tmp_path, net, monkeypatch, capsys):
+    dealers, responses = net
+    processed = tmp_path / "processed"
+    store.append("dealers", dealers, data_dir=processed)
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(processed)],
+                              stdout=subprocess.PIPE, text=True, env=store_trials._env())
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        holder.send_signal(signal.SIGSTOP)  # a holder stopped (Ctrl-Z, a debugger)
+        monkeypatch.setattr(store, "_settings", lambda: {**store.load_params("store"),
+                                                         "lock_timeout_seconds": 1.2})
+        monkeypatch.setattr(store, "LOCK_NOTE_SECONDS", 0.5)
+        with pytest.raises(store.StoreConflict, match=f"held by pid {holder.pid}"):
+            store.append("responses", responses.head(5), data_dir=processed)
+        said = capsys.readouterr().err
+        assert re.search(rf"waiting for the lock of responses in .*: held by pid {holder.pid} "
+                         rf"\(stopped: `kill -CONT {holder.pid}`.*\) since \d{{4}}-.*; "
+                         r"waiting up to 1 s \(lock_timeout_seconds", said)
+        assert "still waiting for the lock of responses" in said
+    finally:
+        holder.send_signal(signal.SIGCONT)
+        holder.kill()
+        holder.wait()
+    store.append("responses", responses.head(5), data_dir=processed)  # the OS freed it
+    assert "waiting" not in capsys.readouterr().err
+
+
+def _as_reader(store_dir: Path) -> list[str]:
+    """The command prefix of a user who may read the store but not write it: root is
+    allowed everything, so it runs as nobody; anyone else gets the store made read-only."""
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    if os.geteuid() == 0:
+        pytest.skip("root without setpriv: nothing is read-only to it")
+    for path in [store_dir, *store_dir.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    return []
+
+
+def test_every_command_on_a_read_only_store_says_so_without_a_traceback(tmp_path, built):
+    world = Path(tempfile.mkdtemp(prefix="read-only-store-"))
+    try:
+        world.chmod(0o755)  # readable by the other user, writable by none but its owner
+        root = world / "root"
+        shutil.copytree(built[0], root)
+        for path in [root, *root.rglob("*")]:  # pytest's folders are its owner's alone
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        processed = root / "processed"
+        prefix = _as_reader(root)
+        env = {**store_trials._env(), "HOME": str(world)}
+
+        def run(*args):
+            done = subprocess.run([*prefix, sys.executable, "-m", "analysis", *args],
+                                  capture_output=True, text=True, env=env, cwd=world)
+            return done.returncode, done.stdout + done.stderr
+
+        for args in (["store", "history", "--data", str(processed)],
+                     ["store", "versions", "--data", str(processed)],
+                     ["store", "check", "--data", str(processed)],
+                     ["store", "migrate", "--data", str(processed)]):  # nothing to write
+            code, said = run(*args)
+            assert code == 0, said
+        for args in (["store", "optimize", "--data", str(processed)],
+                     ["store", "vacuum", "--data", str(processed)],
+                     ["store", "check", "responses", "--accept", "--data", str(processed)],
+                     ["ingest", str(root / "exports" / "late.parquet"), "--table", "responses",
+                      "--data", str(root), "--now", NOW]):
+            code, said = run(*args)
+            assert code == 2, (args, said)
+            assert "read-only" in said and "Traceback" not in said, (args, said)
+    finally:
+        for path in [world, *world.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(world)
