@@ -248,8 +248,8 @@ class Snapshot(os.PathLike):
         The data directory.
     versions
         The version of every Delta table read through the snapshot; a Delta table that is not
-        listed did not exist at that moment and reads as absent. Tables in an older layout
-        have no versions and are read as they are.
+        listed did not exist at that moment and reads as absent. Single-file tables (the demo
+        generator's ``<table>.parquet``) have no versions and are read as they are.
     as_of
         What was asked for (``""``: the latest versions when the snapshot was taken).
     note
@@ -513,13 +513,12 @@ def to_duckdb(table: str, *, data_dir: str | os.PathLike | None = None, connecti
                             union_by_name=True)
 
 
-def _delta_dataset(path: Path, version: int | None) -> ds.Dataset:
-    """A Delta table's version as a pyarrow dataset of the files its log lists, each with its
-    partition values (so filters on ``month`` skip whole files); Parquet statistics prune
-    row groups as for any Parquet file."""
+def _delta_dataset(entry: list) -> ds.Dataset:
+    """A Delta table's version (its :func:`_delta_entry`) as a pyarrow dataset of the files
+    its log lists, each with its partition values (so filters on ``month`` skip whole files);
+    Parquet statistics prune row groups as for any Parquet file."""
     import pyarrow.fs as pafs
 
-    entry = _delta_entry(str(path), version)
     if entry[2] is not None:
         return entry[2]
     files, schema = entry[0], entry[1]
@@ -580,8 +579,10 @@ def load(
         data_dir = snapshot(data_dir, as_of=as_of)
     where = _locate(table, data_dir)
     expr = None
+    files: list[DataFile] = []
     if where.kind == "delta":
-        data = _delta_dataset(where.path, where.version)
+        entry = _delta_entry(str(where.path), where.version)  # one version for all below
+        files, data = entry[0], _delta_dataset(entry)
         if months is not None and table in TIME_COLUMNS:
             # the partition is the month of the time column: whole files are kept or skipped
             expr = ds.field(PARTITION).isin(sorted({str(pd.Period(m, freq="M"))
@@ -612,10 +613,9 @@ def load(
         if where.kind != "delta":
             raise StoreError(f"{where.path}: cannot be read ({_first_line(err)})") from None
         # checked when the version was first read: a file changed since (another process)
-        files = _delta_files(str(where.path), where.version)[0]
         raise StoreDamaged(_rows_problems(table, where.path, files)) from None
     if where.kind == "delta":
-        _count_rows(table, where, months, read.num_rows)
+        _count_rows(table, where.path, files, months, read.num_rows)
     if rows is not None:
         # Delta: row filters are applied as the files are read, not handed to the dataset,
         # whose statistics of strings delta-rs's MERGE types string_view (pyarrow cannot
@@ -633,16 +633,16 @@ def load(
     return _to_frame(table, read, ordered=columns is None)
 
 
-def _count_rows(table: str, where: _Located, months: Iterable[str] | None, rows: int) -> None:
+def _count_rows(table: str, path: Path, files: list[DataFile], months: list[str] | None,
+                rows: int) -> None:
     """The rows read are the rows the log lists in the files read (whole files are read: the
     only filter handed to them is the partition's): a file replaced by a valid Parquet file of
     fewer rows, and of the same size, is caught here at no cost."""
-    files = _delta_files(str(where.path), where.version)[0]
     if months is not None and table in TIME_COLUMNS:
         wanted = {str(pd.Period(m, freq="M")) for m in months}
         files = [f for f in files if dict(f.partition).get(PARTITION) in wanted]
     if all(f.counted for f in files) and sum(f.rows for f in files) != rows:
-        raise StoreDamaged(_rows_problems(table, where.path, files))
+        raise StoreDamaged(_rows_problems(table, path, files))
 
 
 def _sorted(data: pa.Table, order: list[str]) -> bool:
