@@ -115,7 +115,7 @@ bench-quick: $(STAMP) ## small benchmarks for a smoke run (under 2 minutes)
 bench-ooc: $(STAMP) ## only the Dask out-of-core run on 100 M answers (time, peak memory)
 	$(PY) -m benchmarks.bench_dask --ooc
 
-store-trials: $(STAMP) ## 20 trials each of concurrent ingests and kill -9 mid-ingest (200 k answers)
+store-trials: $(STAMP) ## 20 trials each of concurrent ingests, kill -9 mid-ingest and in a first ingest (200 k answers)
 	$(PY) -m benchmarks.store_trials --trials 20 --rows 200000 --out reports/store-trials.json
 
 clean: ## remove generated data, reports and caches (keeps .venv)

@@ -62,8 +62,11 @@ def _report(args: argparse.Namespace) -> int:
     from analysis import store
     from analysis.report import batch
 
-    # every table at one version for the whole batch (the latest, or --as-of)
+    # every table at one version for the whole batch (the latest, or --as-of); the store is
+    # checked first (store.check's cheap part): a damaged one stops here, naming the file
     data_dir = store.snapshot(args.data, as_of=args.as_of)
+    if data_dir.note:
+        print(data_dir.note)
     month = args.month
     if month in (None, "", "latest"):
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
@@ -106,7 +109,7 @@ def _report(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from analysis import ingest
+    from analysis import ingest, store
     from analysis.config import ParamsError
 
     if bool(args.files) == bool(args.demo):
@@ -144,6 +147,12 @@ def _ingest(args: argparse.Namespace) -> int:
         try:
             records = ingest.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
                                          now=now)
+        except (store.StoreDamaged, store.StoreReadOnly) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except PermissionError as err:
+            print(f"error: {store._read_only(root or ingest.DATA_ROOT, err)}", file=sys.stderr)
+            return 2
         except (ingest.IngestError, ParamsError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
@@ -153,6 +162,14 @@ def _ingest(args: argparse.Namespace) -> int:
             try:
                 records.append(ingest.ingest_file(path, table=args.table, data_root=root,
                                                   **options))
+            except (store.StoreDamaged, store.StoreReadOnly, PermissionError) as err:
+                # the store, not the file: no other file of the command can go in either
+                text = (store._read_only(root or ingest.DATA_ROOT, err)
+                        if isinstance(err, PermissionError) else str(err))
+                print(f"error: {text}\nnothing was ingested"
+                      + (f" ({len(records)} file(s) before it were)" if records else ""),
+                      file=sys.stderr)
+                return 2
             except (ingest.IngestError, ParamsError, OSError) as err:
                 print(f"error: {err}", file=sys.stderr)
                 failed += 1
@@ -359,16 +376,46 @@ def _store(args: argparse.Namespace) -> int:
             print(f"no commits in {directory} (no Delta table yet, or an older layout: "
                   "`python -m analysis store migrate` converts it)")
             return 0
+        # to the millisecond, as the log holds it: `--as-of` given this time reads that commit
         frame = frame.assign(committed_at=frame["committed_at"].dt.strftime(
-            "%Y-%m-%d %H:%M:%S"))
+            "%Y-%m-%d %H:%M:%S.%f").str[:-3])
         with pd.option_context("display.width", 200, "display.max_rows", None,
                                "display.max_colwidth", 40):
             print(frame.to_string(index=False, na_rep=""))
+        # the history of a damaged table reads as if nothing were wrong: say it is not
+        damaged = [p for r in store.check(directory, tables=[table] if table else None)
+                   for p in r.problems]
+        if damaged:
+            print("the store is damaged; what the history shows may not be what is "
+                  "stored:\n" + "\n".join(f"  {p}" for p in damaged), file=sys.stderr)
+            return 1
     elif args.action == "versions":
         snap = store.snapshot(directory, as_of=args.as_of)
         print(snap.describe())
+    elif args.action == "check":
+        if args.accept:
+            if len(args.tables) != 1:
+                print("error: --accept takes one table: store check TABLE --accept",
+                      file=sys.stderr)
+                return 2
+            result = store.accept(args.tables[0], data_dir=directory)
+            print(f"{result.table}: the log as it is now (version {result.version}) is the "
+                  "one to expect from here on")
+            results = [result]
+        else:
+            results = store.check(directory, tables=args.tables or None)
+        for result in results:
+            print(result.summary())
+        damaged = [r.table for r in results if not r.ok]
+        if not results:
+            print(f"no tables in {directory}")
+        elif damaged:
+            print(f"{len(damaged)} of {len(results)} table(s) damaged in {directory}: "
+                  f"{', '.join(damaged)}; nothing reads or writes them until they are fixed",
+                  file=sys.stderr)
+            return 1
     elif args.action == "migrate":
-        done = store.migrate(directory)
+        done = store.migrate(directory, tables=args.tables or None)
         for r in done:
             print(f"{r.table}: {r.rows:,} rows from the older {r.source} layout into a Delta "
                   f"table" + (f"; {r.duplicates_dropped:,} keys stored twice, the row "
@@ -390,15 +437,22 @@ def _store(args: argparse.Namespace) -> int:
 
 def _add_store_parser(sub) -> None:
     st = sub.add_parser(
-        "store", help="the store's versions and history; migrate, optimize, vacuum",
+        "store", help="the store's versions and history; check, migrate, optimize, vacuum",
         description="Every store table is a Delta Lake table; every ingest is one commit, a "
         "version of its table. history: the commits (file ingested, rows read, quarantined, "
-        "added, replaced); versions: what a report would read now (or --as-of); migrate: "
-        "convert a store of the older layout in place (a backup is kept until it succeeds); "
-        "optimize: compact small files; vacuum: delete files no version within "
-        "keep_versions_days (params/store.yaml) reads.")
-    st.add_argument("action", choices=("history", "versions", "migrate", "optimize", "vacuum"))
+        "added, replaced); versions: what a report would read now (or --as-of); check: every "
+        "file of the current versions against the log (there, of its size and rows, readable) "
+        "and the log itself (no entry missing, unreadable or deleted), with what to do about "
+        "each problem (exit 1 when there is one; --accept TABLE takes the log as it is now "
+        "after a deliberate roll-back); migrate: convert tables of the older layout in place "
+        "(a backup is kept until it succeeds); optimize: compact small files; vacuum: delete "
+        "files no version within keep_versions_days (params/store.yaml) reads.")
+    st.add_argument("action", choices=("history", "versions", "check", "migrate", "optimize",
+                                       "vacuum"))
     st.add_argument("tables", nargs="*", help="tables (default: all); history takes one")
+    st.add_argument("--accept", action="store_true",
+                    help="check: take the table's log as it is now as the one to expect "
+                    "(after deleting an unreadable newest entry, or restoring an older backup)")
     st.add_argument("--data", type=Path, help="the store directory (default $DEALER_VOICE_DATA "
                     "or data/processed), or an ingest's --data directory")
     st.add_argument("--limit", type=int, help="history: the newest N commits")
@@ -562,6 +616,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (StoreError, ParamsError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        import errno
+
+        if not isinstance(err, PermissionError) and err.errno != errno.EROFS:
+            raise
+        # a folder this user may not write (or read), whatever the command: the file, not a
+        # traceback
+        print(f"error: {err.filename or ''}: {err.strerror} (read-only or not yours: ask for "
+              "access, or work on a copy in a folder you may write)", file=sys.stderr)
         return 2
 
 

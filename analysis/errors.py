@@ -12,7 +12,8 @@ module, so a caller can catch narrowly or broadly (``except DataError``):
   unless told otherwise); it is also a ``KeyError``, as pandas' own error for a missing column.
 
 Bad params are not bad data: ``analysis.config.ParamsError`` is a separate branch (fix the
-YAML, not the export), as are the store's ``StoreError`` (a table that is not there at all) and
+YAML, not the export), as are the store's ``StoreError`` (a table that is not there at all, or
+``StoreDamaged``: its log and files disagree, and the message names the file and the fix) and
 the engine's ``EngineError`` (how the engine is asked for, not what it reads).
 """
 

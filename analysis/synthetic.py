@@ -1380,14 +1380,18 @@ def write_responses_partitioned(
     comments: str = "pool",
     overwrite: bool = False,
     progress=None,
+    delta: bool = True,
 ) -> StreamWritten:
     """Write a streamed network (:func:`stream_responses`) as a month-partitioned store.
 
-    The layout is the store's (:mod:`analysis.store`): ``dealers/part-0.parquet``,
-    ``invitations/month=YYYY-MM/part-0.parquet``, ``responses/month=YYYY-MM/part-0.parquet``
-    (one row group per block) and ``truth.json``, so ``store.load(data_dir=out)``, the
-    reports and ``dask.dataframe.read_parquet`` read it. Each file is written under a hidden
-    name and renamed when complete. ``progress`` is called with each month written.
+    The tables are written month by month as Parquet files (``dealers/part-0.parquet``,
+    ``invitations/month=YYYY-MM/part-0.parquet``, ``responses/month=YYYY-MM/part-0.parquet``,
+    one row group per block: the layout before Delta Lake), then converted into the store's
+    Delta tables by :func:`analysis.store.migrate` (unless ``delta`` is false), so
+    ``store.load(data_dir=out)``, the reports and ``dask.dataframe.read_parquet`` read them.
+    Until the last month is written each table directory holds a marker
+    (:data:`analysis.store.WRITING`): a killed run leaves no table that migrate accepts.
+    ``truth.json`` is written beside them. ``progress`` is called with each month written.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1404,6 +1408,11 @@ def write_responses_partitioned(
 
         for t in existing:
             shutil.rmtree(root / t, ignore_errors=True)
+    from analysis import store
+
+    for t in STREAM_TABLES:
+        (root / t).mkdir(parents=True, exist_ok=True)
+        (root / t / store.WRITING).touch()
     stream = stream_responses(n_dealers=n_dealers, n_regions=n_regions, months=months,
                               responses_per_month=responses_per_month, seed=seed,
                               comments=comments)
@@ -1448,4 +1457,8 @@ def write_responses_partitioned(
             progress(written_months[-1])
     (root / "truth.json").write_text(json.dumps(stream.truth, ensure_ascii=False, indent=1),
                                      encoding="utf-8")
+    for t in STREAM_TABLES:
+        (root / t / store.WRITING).unlink()
+    if delta:
+        store.migrate(root, tables=STREAM_TABLES)
     return StreamWritten(root, tuple(written_months), len(stream.dealers), n_inv, n_resp)

@@ -1,7 +1,7 @@
 """The store before Delta Lake (its write side and reader, as on main before issue 19): the
 baseline that ``bench_store`` measures the Delta store against in the same run. Kept only
-for benchmarks; the package reads such a store (``store.load``) and converts it
-(``store migrate``)."""
+for benchmarks; the package no longer reads such a store as it is: ``store migrate``
+converts it."""
 
 from __future__ import annotations
 

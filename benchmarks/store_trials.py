@@ -14,6 +14,10 @@ the store afterwards (through ``store.load``, which refuses a table holding a ke
   completes it.
 - ``kill-resend``: the same for a re-send whose dates moved into the previous month, so
   that rows change partition (the store before Delta Lake duplicated thousands of keys so).
+- ``kill-first``: the first ingest of the responses table (the store holds only dealers)
+  killed: no table or the whole table, never a partial one (the first version is written
+  beside the table and renamed into place; a table directory of Parquet files without a log,
+  what such a kill left before, is refused by every reader and counts as a failure).
 
 Half of the kills fall at a random moment of the whole run, half within the write (after
 the ingest has read and validated the export), where damage could happen.
@@ -46,7 +50,8 @@ from analysis import store
 from analysis.config import ROOT
 
 NOW = "2030-01-01 00:00"  # the exports' dates are all in the past
-SCENARIOS = ("concurrent", "concurrent-nolock", "overlap", "kill", "kill-resend")
+SCENARIOS = ("concurrent", "concurrent-nolock", "overlap", "kill", "kill-resend",
+             "kill-first")
 MARKER = "writing"
 
 
@@ -223,9 +228,11 @@ def _run_to_marker(proc: subprocess.Popen, timeout: float = 600) -> float:
 
 
 def _leftovers(processed: Path) -> int:
-    """Temporary files a killed commit left in the logs (harmless: not versions)."""
+    """Temporary files a killed commit left in the logs, and first versions a killed first
+    ingest left beside its table (harmless: not versions, not tables)."""
     return sum(1 for p in processed.glob("*/_delta_log/*") if not p.name.endswith(
-        (".json", ".checkpoint.parquet")) and p.name != "_last_checkpoint")
+        (".json", ".checkpoint.parquet")) and p.name != "_last_checkpoint") + sum(
+        1 for _ in processed.glob(".*.creating-*"))
 
 
 def _ingest_inline(path: Path, root: Path) -> float:
@@ -249,17 +256,20 @@ def _ingest_inline(path: Path, root: Path) -> float:
     return sum(spent)
 
 
-def kill(work: Path, *, trials: int, rows: int, resend: bool = False, seed: int = 0,
-         complete: bool = True) -> TrialReport:
+def kill(work: Path, *, trials: int, rows: int, resend: bool = False, first: bool = False,
+         seed: int = 0, complete: bool = True) -> TrialReport:
     """Ingests killed at random moments: the store is before or after, never between.
-    ``complete``: ingest again after each kill and check that it completes the store."""
-    name = "kill-resend" if resend else "kill"
+    ``first``: the table's first ingest (before: no table). ``complete``: ingest again after
+    each kill and check that it completes the store."""
+    name = "kill-resend" if resend else "kill-first" if first else "kill"
     dealers, responses = answers(rows, months=6, seed=seed)
     months = responses["responded_at"].dt.strftime("%Y-%m")
     if resend:  # everything stored; 70% sent again a month earlier: rows change partition
         before = responses
         moved = responses.sample(frac=0.7, random_state=seed)
         sent = moved.assign(responded_at=moved["responded_at"] - pd.DateOffset(months=1))
+    elif first:  # only the dealers stored; the export holds every month
+        before, sent = None, responses
     else:  # the first month stored; the export holds the five others
         before = responses.loc[months == months.min()]
         sent = responses.loc[months != months.min()]
@@ -291,8 +301,9 @@ def kill(work: Path, *, trials: int, rows: int, resend: bool = False, seed: int 
         proc.wait()
         try:
             got = fingerprint(root / "processed")
-        except store.StoreError as err:
-            report.failures.append(f"trial {trial} (killed {when}): {err}")
+        except Exception as err:  # noqa: BLE001 - whatever a damaged store raises is a failure
+            report.failures.append(f"trial {trial} (killed {when}): {type(err).__name__}: "
+                                   f"{err}")
             report.outcomes["damaged"] += 1
             continue
         if got == expected_before:
@@ -332,8 +343,8 @@ def run(scenarios=SCENARIOS, *, trials: int = 20, rows: int = 200_000, seed: int
                                     lock=scenario != "concurrent-nolock",
                                     overlap=scenario == "overlap")
             else:
-                report = kill(where, trials=trials, rows=rows, resend=scenario != "kill",
-                              seed=seed)
+                report = kill(where, trials=trials, rows=rows, resend=scenario == "kill-resend",
+                              first=scenario == "kill-first", seed=seed)
             print(report.summary(), flush=True)
             out.append(report)
             shutil.rmtree(where, ignore_errors=True)

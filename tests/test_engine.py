@@ -254,9 +254,10 @@ def streamed(tmp_path_factory):
 def test_stream_writes_the_store_layout(streamed):
     root, written = streamed
     assert written.months == ("2026-08", "2026-09", "2026-10")
-    for month in written.months:
-        assert (root / "responses" / f"month={month}" / "part-0.parquet").exists()
-        assert (root / "invitations" / f"month={month}" / "part-0.parquet").exists()
+    assert store.versions(root) == {"dealers": 0, "invitations": 0, "responses": 0}
+    for month in written.months:  # Delta tables partitioned by month
+        assert list((root / "responses" / f"month={month}").glob("*.parquet"))
+        assert list((root / "invitations" / f"month={month}").glob("*.parquet"))
     responses = store.load("responses", data_dir=root)
     assert len(responses) == written.responses > 5000
     assert responses["response_id"].is_unique

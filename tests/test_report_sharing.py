@@ -170,3 +170,79 @@ def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, t
 
 def _no_refit(*args, **kwargs):
     raise AssertionError("a regional report refitted a fit the batch had shared")
+
+
+# --- the cache follows the snapshot and the code ------------------------------------------------
+@pytest.fixture()
+def two_versions(tmp_path):
+    """A store whose responses have two versions: the files of both are on disk at once."""
+    from benchmarks import store_trials
+
+    dealers, answers = store_trials.answers(600, months=2, seed=1)
+    processed = tmp_path / "processed"
+    months = answers["responded_at"].dt.strftime("%Y-%m")
+    store.append("dealers", dealers, data_dir=processed)
+    store.append("responses", answers.loc[months == months.min()], data_dir=processed)
+    older = store.snapshot(processed)
+    store.append("responses", answers.loc[months == months.max()], data_dir=processed)
+    return processed, older
+
+
+def test_a_cached_fit_follows_the_snapshot_not_the_files_on_disk(two_versions, tmp_path,
+                                                                 monkeypatch):
+    processed, older = two_versions
+    cache, calls = tmp_path / "cache", []
+
+    def fit():
+        calls.append(1)
+        return len(calls)
+
+    def cached(data_dir):
+        return shared.cached("fit", fit, data_dir=data_dir, directory=cache, remember=False)
+
+    latest = store.snapshot(processed)
+    assert cached(latest) == 1
+    assert cached(processed) == 1  # the latest versions, however named
+    assert cached(store.snapshot(processed, as_of=latest.spec)) == 1  # another process's
+    # --as-of the older version (a batch killed at the latest left its pickles): a new key
+    assert cached(store.snapshot(processed, as_of=older.spec)) == 2
+    assert cached(older) == 2
+    # the code changed since the pickles were written: a new key, not a stale hit
+    monkeypatch.setattr(shared, "code_identity", lambda: "the code after a change")
+    assert cached(latest) == 3
+
+
+def test_the_code_identity_changes_with_any_source_file(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    package = tmp_path / "analysis"
+    shutil.copytree(Path(shared.__file__).resolve().parents[1], package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    before = shared._source_hash(package)
+    assert shared._source_hash(package) == before
+    nps = package / "nps.py"
+    nps.write_text(nps.read_text(encoding="utf-8").replace("def ", "def  ", 1),
+                   encoding="utf-8")
+    assert shared._source_hash(package) != before
+    assert shared.code_identity() == shared.code_identity()  # once per process
+
+
+def test_a_pickle_cut_short_or_a_killed_write_is_never_trusted(two_versions, tmp_path):
+    processed, _ = two_versions
+    cache, calls = tmp_path / "cache", []
+
+    def fit():
+        calls.append(1)
+        return {"fit": len(calls)}
+
+    def cached():
+        return shared.cached("fit", fit, data_dir=processed, directory=cache, remember=False)
+
+    assert cached() == {"fit": 1}
+    (pickle_file,) = cache.glob("fit-*.pkl")
+    (cache / f".{pickle_file.name}.123-abcd.tmp").write_bytes(b"half a pickle")  # a kill
+    assert cached() == {"fit": 1}  # the temporary file is no entry
+    pickle_file.write_bytes(pickle_file.read_bytes()[:10])  # the machine crashed mid-write
+    assert cached() == {"fit": 2}  # computed again, and written anew
+    assert cached() == {"fit": 2}

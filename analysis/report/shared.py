@@ -5,9 +5,12 @@ A regional report needs four things fitted on the whole network: the growth mode
 comments, the root-cause classifier learnt from the team's labels (with its cross-validated
 agreement) and the network's driver importance. Each is computed once per process (a report
 asks several sections for it) and, when a cache directory is given, once per batch: the
-result is pickled under a key made of the data's identity (every file of the store with its
-size and modification time), the params files' contents and the call's arguments, so a
-changed store or a changed setting is a new key and never a stale hit.
+result is pickled under a key made of the snapshot it was computed on (every table's version
+and commit time, :func:`data_identity`), the params files' contents, the package's source
+(:func:`code_identity`) and the call's arguments, so another version of the store (a new
+ingest, or ``--as-of`` an older one), a changed setting or changed code is a new key and never
+a stale hit. A pickle is written under a temporary name and renamed when complete; one that
+cannot be read back is computed again.
 
 The batch runner (:func:`analysis.report.batch.run_batch`) computes those every report
 reads in the parent process before the notebooks start, so parallel workers read them instead
@@ -17,9 +20,14 @@ reads, is fitted there.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
+import secrets
+import sys
+import time
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -32,13 +40,48 @@ _memory: dict[str, object] = {}
 
 
 def data_identity(data_dir: str | os.PathLike | None) -> str:
-    """A hash of the store's file list with sizes and modification times."""
-    root = resolve_data_dir(data_dir)
-    h = hashlib.sha256(str(root.resolve()).encode())
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not path.name.startswith("."):
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    """A hash of the snapshot a fit reads: the store's directory, every table's version with
+    its commit time (a table written anew at the same path is another), and the size and
+    time of each single-file table (the demo generator's). A :class:`analysis.store.Snapshot`
+    is taken as it is (``--as-of``: the versions it pins); a directory at its latest
+    versions. Not the files on disk: those of every version are there at once, so a file
+    listing is the same for the latest versions and for ``--as-of`` an older one."""
+    from analysis import store
+    from analysis.tables import TABLES
+
+    snap = store.snapshot(data_dir)
+    root = Path(resolve_data_dir(snap)).resolve()
+    h = hashlib.sha256(str(root).encode())
+    for table, version in sorted(snap.versions.items()):
+        when = snap.committed.get(table)
+        h.update(f"{table}={version}@{when.value if when is not None else ''}\n".encode())
+    for table in TABLES:
+        single = root / f"{table}.parquet"
+        if single.is_file():
+            st = single.stat()
+            h.update(f"{single.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+@cache
+def code_identity() -> str:
+    """A hash of the code that computed a cached result: the package's source (every
+    ``analysis/**/*.py``), Python's version and the versions of the libraries that fit and
+    pickle (a pickle of another scikit-learn may not load, or not mean the same)."""
+    from importlib import metadata
+
+    h = hashlib.sha256(_source_hash(Path(__file__).resolve().parents[1]).encode())
+    h.update(sys.version.encode())
+    for name in ("numpy", "pandas", "scipy", "scikit-learn", "statsmodels", "pyarrow"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            h.update(f"{name}={metadata.version(name)}\n".encode())
+    return h.hexdigest()
+
+
+def _source_hash(package: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
@@ -62,25 +105,54 @@ def cached(name: str, compute, *, data_dir, key: tuple = (), directory=None,
     """``compute()``, memoised in this process (unless not ``remember``) and pickled in the
     cache directory."""
     ident = hashlib.sha256(repr((name, data_identity(data_dir), params_identity(),
-                                 key)).encode()).hexdigest()[:24]
+                                 code_identity(), key)).encode()).hexdigest()[:24]
     if ident in _memory:
         return _memory[ident]
     folder = cache_dir(directory)
     path = folder / f"{name}-{ident}.pkl" if folder else None
-    if path is not None and path.exists():
-        with path.open("rb") as handle:
-            value = pickle.load(handle)
-    else:
+    value = _read(path) if path is not None else _MISSING
+    if value is _MISSING:
         value = compute()
         if path is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as handle:
-                pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            tmp.replace(path)  # atomic: a reader never sees half a pickle
+            _write(path, value)
     if remember:
         _memory[ident] = value
     return value
+
+
+_MISSING = object()
+
+
+def _read(path: Path):
+    """The pickle at ``path``, or ``_MISSING`` when there is none or it cannot be read back
+    (cut short by a crash of the machine: computed again and written anew)."""
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except FileNotFoundError:
+        return _MISSING
+    except Exception:  # noqa: BLE001 - any pickle that does not load is no cache entry
+        path.unlink(missing_ok=True)
+        return _MISSING
+
+
+def _write(path: Path, value) -> None:
+    """Pickle ``value`` under a temporary name, flushed to disk, then renamed into place: a
+    batch killed while writing leaves only the temporary file, which no run reads (and the
+    next write of the folder deletes once it is an hour old)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob("*.tmp"):
+        try:
+            if time.time() - stale.stat().st_mtime > 3600:
+                stale.unlink()
+        except OSError:
+            pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def forget(name: str, directory=None) -> None:
