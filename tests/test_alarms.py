@@ -7,6 +7,9 @@ import pytest
 
 from analysis import alarms, store
 from analysis.config import load_params
+from analysis.report import sections, tables
+from analysis.report.book import ReportBook
+from analysis.report.data import ReportData
 from analysis.synthetic import TABLES, make_network
 
 DEMO = load_params("network")["demo"]
@@ -184,3 +187,27 @@ def test_switched_off_moves_leave_the_network_as_it_was():
         pd.testing.assert_frame_equal(getattr(without, name), getattr(switched_off, name))
     assert without.truth == switched_off.truth
     assert "sustained_shifts" not in switched_off.truth
+
+
+def _report_data(net) -> ReportData:
+    responses = store.with_region(net.responses, net.dealers).assign(
+        month=lambda d: d["responded_at"].dt.to_period("M").astype(str))
+    months = tuple(sorted(responses["month"].unique()))
+    return ReportData("all", months[-1], months, net.dealers, responses)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_summary_and_dealer_table_name_the_alarm(shifted, language):
+    net, _ = shifted
+    data = _report_data(net)
+    book = ReportBook(language)
+    fact, todo = sections._summary_alarms(book, data)
+    name = net.dealers.set_index("dealer_id").loc["D003", "dealer_name"]
+    assert name in fact
+    assert ("fell about" if language == "en" else "снизился примерно") in fact
+    assert any(name in line for line in todo)
+    table = tables.dealer_table(data.responses, month=data.month, dealers=data.dealers,
+                                language=language, alarms=data.alarms().alarms)
+    column = table.columns[-1]
+    assert column == ("Sustained change" if language == "en" else "Устойчивое изменение")
+    assert (table[column] != "").sum() >= 2
