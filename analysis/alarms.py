@@ -288,13 +288,14 @@ def alarm_state(tests: dict[str, np.ndarray], *, sign: float, windows: Sequence[
     Returns arrays over the units: ``statistic`` (max over ``windows`` of ``sign * z`` at the
     last month, NaN where no window can be tested), ``alarmed``, ``alarm`` (index of the month
     the current alarm was raised, -1 without one), ``start`` (index of the estimated first
-    month of the change, -1 where no window can be tested) and ``change``/``var`` there.
+    month of a change this way, -1 where no window moved this way) and ``change``/``var``
+    there.
     """
     z = sign * tests["z"]
     material = np.abs(np.nan_to_num(tests["change"])) >= min_change
     cols = [w - 1 for w in windows if w <= z.shape[-1]]
     stat = np.where(material[..., cols], z[..., cols], -np.inf).max(axis=-1)  # (..., U, T)
-    raw = np.nanmax(np.where(np.isnan(z[..., cols]), -np.inf, z[..., cols]), axis=-1)
+    raw = np.where(np.isnan(z[..., cols]), -np.inf, z[..., cols]).max(axis=-1)
     on = np.zeros(stat.shape[:-1], dtype=bool)
     raised = np.full(stat.shape[:-1], -1)
     for t in range(stat.shape[-1]):
@@ -302,8 +303,9 @@ def alarm_state(tests: dict[str, np.ndarray], *, sign: float, windows: Sequence[
         raised = np.where(now & ~on, t, np.where(now, raised, -1))
         on = now
     last = z[..., -1, :]                                  # (..., U, K): every window now
-    tested = np.isfinite(last).any(axis=-1)
-    best = np.nanargmax(np.where(np.isfinite(last), last, -np.inf), axis=-1)
+    best = np.argmax(np.where(np.isfinite(last), last, -np.inf), axis=-1)
+    # a start and a size only where some window moved this way (else the row has neither)
+    tested = np.take_along_axis(last, best[..., None], axis=-1)[..., 0] > 0
     t_len = z.shape[-2]
     take = best[..., None]
     change = np.take_along_axis(tests["change"][..., -1, :], take, axis=-1)[..., 0]
@@ -327,7 +329,8 @@ class Alarms:
         where the level has none), ``direction`` (drop / rise), ``alarmed``, ``statistic``
         (the largest z of the ``windows`` in this direction now; reported for every unit,
         NaN where the unit's answers allow no test) and ``threshold``, ``start`` (the month
-        the change is estimated to start), ``alarm_month`` (when the alarm was raised;
+        the change is estimated to start; None where no window moved this way),
+        ``alarm_month`` (when the alarm was raised;
         alarmed rows only), ``change`` (NPS points since ``start`` against the months
         before) with ``change_low``/``change_high``, ``baseline`` (the unit's level before
         ``start``: its NPS, or its NPS minus the rest of the network's), ``months`` (with
