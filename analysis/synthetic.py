@@ -24,6 +24,9 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
 - ``case_root_cause``: the true cause of each case whose ``root_cause`` the team recorded
   (``team_label_share`` of the cases with a comment); ``mislabelled_case_ids``: the
   ``team_label_noise`` of them recorded as another cause.
+- ``monthly_shocks`` and ``sustained_shifts`` (only when params switch them on; the demo
+  does not): dealers' month-to-month shocks of their latent ratings and shifts that start
+  in a known month and stay, with the NPS change each shift made (:func:`make_network`).
 """
 
 from __future__ import annotations
@@ -207,6 +210,9 @@ _ALT = re.compile(r"\{([^{}]*)\}")
 #: The spawn key of the random stream that the closing-the-loop tables (actions, returns,
 #: contacts) draw from; months of the streaming writer use keys 0, 1, ...
 LOOP_STREAM = 0x100F
+#: The spawn key of the stream that draws dealers' monthly shocks and the dealers of planted
+#: sustained shifts: switching them on leaves every other draw as it was.
+SHIFT_STREAM = 0x5F1F
 ACTION_TEXT = {
     "product_quality": ["Разбор претензий по качеству автомобиля с импортером",
                         "Предпродажная подготовка: чек-лист"],
@@ -342,6 +348,27 @@ def make_network(
         The one source of randomness: the same seed gives the same tables and truth.
     params
         The ``demo`` section of params/network.yaml (loaded when omitted).
+
+    Notes
+    -----
+    Two settings of ``params`` plant month-to-month change (both off in the demo, and then
+    nothing is drawn for them: the tables are those of a network without them):
+
+    ``monthly_shock_sd`` / ``monthly_shock_common_sd``
+        Each dealer-month moves its answers' latent ratings by a shock of its own: drawn
+        per driver with the first SD, plus one draw shared by the drivers with the second
+        (rating points). At 0.2 per driver a dealer's monthly NPS moves by about 3 points
+        (SD) beyond its sampling noise; shared by the drivers, about 6.5.
+        ``truth["monthly_shocks"]``: the settings and each dealer's shock of the score by
+        month (``sum(weight * shock)``, score points).
+    ``sustained_shifts``
+        A list of ``{dealers, shift, start, touchpoint}``: ``dealers`` a number (drawn among
+        the larger half of the network) or a list of dealer ids, ``shift`` latent rating
+        points added to every driver from ``start`` (``YYYY-MM``, or a month's position in
+        the series, negative from the end) on, at one ``touchpoint`` or (None) at all.
+        ``truth["sustained_shifts"]``: one record per dealer with its ``start_month`` and
+        ``nps_change``, the mean change the shift made to the NPS of its answers (the same
+        answers drawn without it).
     """
     p, drivers, rng, periods, dealers, dealer_state = _setup(
         n_dealers, n_regions, months, seed, params)
@@ -352,8 +379,11 @@ def make_network(
     # scores the red-flag cases and what is drawn after them
     loop_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LOOP_STREAM,)))
     actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
+    moves = _planted_moves(np.random.default_rng(np.random.SeedSequence(
+        seed, spawn_key=(SHIFT_STREAM,))), dealers, dealer_state, periods, p, drivers)
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
-                                                    responses_per_month, p, drivers, plan)
+                                                    responses_per_month, p, drivers, plan,
+                                                    moves=moves)
     # actions on root causes draw from a stream of their own too, and change only comments:
     # every other table (and every draw of the other streams) stays as it was
     cause_rng = np.random.default_rng(np.random.SeedSequence(seed,
@@ -380,6 +410,7 @@ def make_network(
                          for c, r in p["funnel_rates"].items()},
     }
     truth_resp.pop("_lift", None)
+    truth_moves = truth_resp.pop("_moves", {})
 
     truth = {
         "seed": seed,
@@ -394,6 +425,7 @@ def make_network(
         **truth_labels,
         **truth_ro,
         **truth_loop,
+        **truth_moves,
     }
     return DemoNetwork(dealers, invitations, responses, cases, repair_orders, incidents,
                        actions, contacts, truth)
@@ -466,7 +498,83 @@ def _norm(x):
     return x / x.sum()
 
 
-def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None):
+def _planted_moves(rng, dealers, st, periods, p, drivers) -> dict | None:
+    """Dealers' monthly shocks and the planted sustained shifts (make_network's Notes), or
+    None when params switch neither on (then nothing is drawn)."""
+    sd = float(p.get("monthly_shock_sd", 0.0))
+    common_sd = float(p.get("monthly_shock_common_sd", 0.0))
+    specs = p.get("sustained_shifts") or []
+    if sd <= 0 and common_sd <= 0 and not specs:
+        return None
+    n_d, n_m, n_k = len(dealers), len(periods), len(drivers)
+    shocks = (rng.normal(0.0, sd, (n_d, n_m, n_k)) if sd > 0 else np.zeros((n_d, n_m, n_k)))
+    if common_sd > 0:
+        shocks = shocks + rng.normal(0.0, common_sd, (n_d, n_m, 1))
+    ids = dealers["dealer_id"].tolist()
+    big = np.sort(np.argsort(-st["size"])[: max(1, n_d // 2)])
+    shifts = []
+    for spec in specs:
+        who = spec.get("dealers", 1)
+        if isinstance(who, int | np.integer):
+            chosen = np.sort(rng.choice(big, min(int(who), len(big)), replace=False))
+        else:
+            unknown = sorted(set(who) - set(ids))
+            if unknown:
+                raise ValueError(f"sustained_shifts names dealers the network lacks: {unknown}")
+            chosen = np.array([ids.index(d) for d in who])
+        start = spec.get("start", -3)
+        if isinstance(start, int | np.integer):
+            first = int(start) % n_m
+        else:
+            first = int(periods.get_loc(pd.Period(str(start), freq="M")))
+        for d in chosen:
+            shifts.append({"dealer": int(d), "dealer_id": ids[d],
+                           "touchpoint": spec.get("touchpoint"), "month": first,
+                           "start_month": str(periods[first]), "shift": float(spec["shift"])})
+    weights = np.array([p["driver_weights"][d] for d in drivers])
+    truth = {"monthly_shocks": {
+        "sd": sd, "common_sd": common_sd,
+        "score": {ids[d]: [round(float(v), 4) for v in shocks[d] @ weights] for d in range(n_d)},
+    }} if sd > 0 or common_sd > 0 else {}
+    return {"shocks": shocks, "shifts": shifts, "truth": truth}
+
+
+def _moved_answers(rng, p, st, drivers, di, mi, touchpoint, month_no, drift, shift, moves):
+    """:func:`_answers` with the planted moves: the monthly shocks and sustained shifts
+    added to every driver's latent rating. The same answers are drawn once more without the
+    sustained shifts (from a copy of the generator, so the draws are the same) to record
+    what each shift changed."""
+    import copy
+
+    shocks = moves["shocks"][di, mi]
+    planted = np.zeros(len(di))
+    hits = []
+    for s in moves["shifts"]:
+        hit = (di == s["dealer"]) & (mi >= s["month"])
+        if s["touchpoint"] is not None:
+            hit &= touchpoint == s["touchpoint"]
+        planted[hit] += s["shift"]
+        hits.append(hit)
+    without = None
+    if hits:
+        _, without, _, _ = _answers(copy.deepcopy(rng), p, st["offsets"][di] + shocks, drivers,
+                                    touchpoint, month_no, drift, shift=shift)
+    ratings, score, css, lift = _answers(rng, p, st["offsets"][di] + shocks + planted[:, None],
+                                         drivers, touchpoint, month_no, drift, shift=shift)
+    records = []
+    for s, hit in zip(moves["shifts"], hits, strict=True):
+        value = np.select([score >= 9, score <= 6], [100.0, -100.0], 0.0)
+        before = np.select([without >= 9, without <= 6], [100.0, -100.0], 0.0)
+        change = float((value[hit] - before[hit]).mean()) if hit.any() else 0.0
+        records.append({k: s[k] for k in ("dealer_id", "touchpoint", "start_month", "shift")}
+                       | {"nps_change": round(change, 4), "answers": int(hit.sum())})
+    truth = dict(moves["truth"])
+    if moves["shifts"]:
+        truth["sustained_shifts"] = records
+    return ratings, score, css, lift, truth
+
+
+def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None, *, moves=None):
     tps = list(p["touchpoint_shares"])
     tp_share = _norm([p["touchpoint_shares"][t] for t in tps])
     n_m = len(periods)
@@ -495,8 +603,13 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None):
     region_code = pd.factorize(dealers["region"])[0][di]
     drift = rng.normal(0, 0.08, region_code.max() + 1)[region_code] * (mi - n_m / 2)
     shift = None if plan is None else _action_shift(plan, dealers, di, responded_at, drivers)
-    ratings, nps, css, lift = _answers(rng, p, st["offsets"][di], drivers, np.array(tps)[ti],
-                                       month_no, drift, shift=shift)
+    truth_moves = {}
+    if moves is None:
+        ratings, nps, css, lift = _answers(rng, p, st["offsets"][di], drivers,
+                                           np.array(tps)[ti], month_no, drift, shift=shift)
+    else:
+        ratings, nps, css, lift, truth_moves = _moved_answers(
+            rng, p, st, drivers, di, mi, np.array(tps)[ti], month_no, drift, shift, moves)
 
     order = np.argsort(responded_at.to_numpy(), kind="stable")
     ids = np.array([f"R{i + 1:07d}" for i in range(n)])
@@ -521,6 +634,8 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None):
     truth = {"response_cause": causes, "golden_star_response_ids": golden}
     if lift is not None:  # what the actions changed, per answer (in the frame's order)
         truth["_lift"] = lift[order]
+    if truth_moves:
+        truth["_moves"] = truth_moves
     return invitations, frame, truth
 
 
@@ -664,6 +779,36 @@ def demo_comments(n: int, *, random_state: int | None = None,
     # the templates are expanded one by one: there is no vectorised generator
     text = [_complaint(rng, c, bool(e), p) for c, e in zip(cause, english)]
     return pd.DataFrame({"text": text, "cause": cause})
+
+
+def score_categories(shifts, *, n_answers: int = 100_000, random_state: int = 0,
+                     params: dict | None = None) -> pd.DataFrame:
+    """Shares of promoters, passives and detractors of the demo's answer model when every
+    driver's latent rating moves by each of ``shifts`` (rating points).
+
+    The answers are those :func:`make_network` draws for an average dealer (the touchpoint
+    mix of params/network.yaml, a month without seasonal dip), the same draws for every shift
+    (common random numbers), so the shares change smoothly with the shift: what simulations
+    that draw monthly counts directly (``benchmarks/bench_alarms.py``) use to turn rating
+    points into NPS points. About 31 NPS points per rating point near the demo's level.
+    """
+    p = params if params is not None else load_params("network")["demo"]
+    drivers = list(load_params("drivers")["drivers"])
+    tps = list(p["touchpoint_shares"])
+    rng = np.random.default_rng(random_state)
+    touchpoint = np.array(tps)[rng.choice(len(tps), n_answers,
+                                          p=_norm([p["touchpoint_shares"][t] for t in tps]))]
+    month_no = np.full(n_answers, 4)  # cos((4 - 1) / 12 * 2 pi) = 0: no seasonal dip
+    rows = []
+    for shift in np.atleast_1d(np.asarray(shifts, dtype=float)):
+        draws = np.random.default_rng(np.random.SeedSequence(random_state, spawn_key=(1,)))
+        offsets = np.full((n_answers, len(drivers)), shift)
+        _, score, _, _ = _answers(draws, p, offsets, drivers, touchpoint, month_no,
+                                  np.zeros(n_answers))
+        pro, det = float(np.mean(score >= 9)), float(np.mean(score <= 6))
+        rows.append({"shift": float(shift), "promoters": pro, "passives": 1 - pro - det,
+                     "detractors": det, "nps": 100 * (pro - det)})
+    return pd.DataFrame(rows)
 def _team_labels(rng, cases, response_cause, p):
     """The team's root cause on a share of the cases with a comment, some of them wrong."""
     true = cases["response_id"].map(response_cause)

@@ -141,12 +141,44 @@ class ReportData:
         """The scale ``driver`` was rated on (params/drivers.yaml's when not recorded)."""
         return coverage.scale_of(driver, self.scales)
 
+    def alarms(self):
+        """The sustained-change alarms (:func:`analysis.alarms.detect`) of this scope's units
+        at the report month, computed once per report data. They are computed over the whole
+        network (each dealer is measured against the rest of it) and over the alarms'
+        ``history_months`` (params/flags.yaml), read from the store where the report has one
+        (its engine counts them), else from the network's answers the report holds; a
+        region's or a dealer's report keeps its own rows."""
+        if "alarms" not in self._needs:
+            self._needs["alarms"] = _scope_alarms(self)
+        return self._needs["alarms"]
+
     def require(self, *tables: str) -> None:
         """Raise :class:`SectionDataMissing` naming the first absent or empty table."""
         for name in tables:
             frame = getattr(self, name)
             if frame is None or frame.empty:
                 raise SectionDataMissing(name, self.month)
+
+
+def _scope_alarms(data: ReportData):
+    from dataclasses import replace
+
+    from analysis import alarms
+
+    history = trailing_months(data.month, int(alarms.alarm_params()["history_months"]))
+    if data.data_dir is not None and data.engine is not None:
+        counts = data.engine.summarize("responses", by=("region", "dealer_id", "touchpoint"),
+                                       period="M", months=list(history),
+                                       data_dir=data.data_dir)
+        found = alarms.detect_counts(counts, month=data.month)
+    else:
+        found = alarms.detect(data.network, month=data.month)
+    table = found.table
+    if data.dealer_id is not None:
+        table = table.loc[table["dealer_id"] == data.dealer_id]
+    elif not data.is_network:
+        table = table.loc[table["region"] == data.region]
+    return replace(found, table=table.reset_index(drop=True))
 
 
 def trailing_months(month: str, n: int) -> tuple[str, ...]:

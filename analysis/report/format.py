@@ -102,6 +102,18 @@ def month(value, *, language: str | None = None) -> str:
     return format_date(period.to_timestamp().date(), "LLL yyyy", locale=LOCALES[lang])
 
 
+def month_since(value, *, language: str | None = None) -> str:
+    """A month after "since": ``Aug 2026``, ``с мая 2026`` (Babel's abbreviated month in its
+    format form, which Russian declines after a preposition)."""
+    if is_missing(value):
+        return MISSING
+    from babel.dates import format_date
+
+    period = pd.Period(str(value), freq="M")
+    lang = language or _language
+    return format_date(period.to_timestamp().date(), "MMM yyyy", locale=LOCALES[lang])
+
+
 def is_missing(value) -> bool:
     """True for None, NaN, NaT and pandas' NA."""
     if value is None:

@@ -164,8 +164,8 @@ def summary(book: ReportBook, data: ReportData) -> None:
         if data.current.empty:
             raise SectionDataMissing("responses", data.month)
         facts, actions = [], []
-        for part in (_summary_headline, _summary_dealers, _summary_cause, _summary_growth,
-                     _summary_flags):
+        for part in (_summary_headline, _summary_dealers, _summary_alarms, _summary_cause,
+                     _summary_growth, _summary_flags):
             try:
                 fact, todo = part(book, data)
             except Exception:  # noqa: BLE001 - a fact that cannot be computed is left out
@@ -215,6 +215,44 @@ def _summary_dealers(book: ReportBook, data: ReportData):
                for n, c, v in zip(names, moved["change_vs_previous"], moved["nps"],
                                   strict=True) if c < 0][:2]
     return book.text("summary", "dealers_moved", list=", ".join(shown)), actions
+
+
+def _summary_alarms(book: ReportBook, data: ReportData):
+    """The sustained-change alarms of the scope (:meth:`ReportData.alarms`), the strongest
+    first; a dealer's touchpoint only where the dealer itself is not alarmed the same way."""
+    found = data.alarms().alarms
+    if found.empty:
+        return book.text("summary", "no_alarms"), []
+    whole = set(zip(found.loc[found["level"] == "dealer", "dealer_id"],
+                    found.loc[found["level"] == "dealer", "direction"], strict=True))
+    shown = found.loc[[not (lv == "dealer_touchpoint" and (d, r) in whole) for lv, d, r in zip(
+        found["level"], found["dealer_id"], found["direction"], strict=True)]].head(6)
+    items, actions = [], []
+    for row in shown.itertuples():
+        values = dict(unit=_alarm_unit(book, data, row),
+                      change=F.number(int(round(abs(row.change)))),
+                      month=F.month_since(row.start, language=book.language))
+        items.append(book.text("summary", f"alarm_{row.direction}", **values))
+        if row.direction == "drop" and len(actions) < 2:
+            actions.append(book.text("summary", "act_alarm", **values))
+    return book.text("summary", "alarms", list="; ".join(items)), actions
+
+
+def _alarm_unit(book: ReportBook, data: ReportData, row) -> str:
+    """The unit of an alarm in words: the network, a touchpoint, a region, a dealer (masked
+    as dealer names are in the summary) or a dealer's touchpoint."""
+    touchpoint = (L.name("touchpoints", row.touchpoint, language=book.language)
+                  if isinstance(row.touchpoint, str) else None)
+    if row.level in ("network", "touchpoint"):
+        return touchpoint or book.text("labels", "network")
+    if row.level == "region":
+        return book.text("labels", "region", region=row.region)
+    names = data.all_dealers.set_index("dealer_id")["dealer_name"] if (
+        "dealer_name" in data.all_dealers) else pd.Series(dtype="str")
+    dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+    if touchpoint is None:
+        return dealer
+    return book.text("summary", "alarm_at", touchpoint=touchpoint, dealer=dealer)
 
 
 def _mask(text) -> str:
@@ -379,7 +417,8 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
                                                       month=F.month(data.month))))
         book.show(_title(book, "dealers_month"), tables.dealer_table(
             data.responses, month=data.month, dealers=data.dealers, language=lang,
-            rule=rule, regional=not data.is_network))
+            rule=rule, regional=not data.is_network, alarms=data.alarms().alarms))
+        book.note(book.text("notes", "alarms"))
 
 
 def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:

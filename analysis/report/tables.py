@@ -207,6 +207,7 @@ def dealer_table(
     rule=None,
     ranked: pd.DataFrame | None = None,
     regional: bool = False,
+    alarms: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The dealer ranking: interval, shrunk NPS, small-sample mark, the rank's interval and
     the chances of the top and bottom quarter.
@@ -216,6 +217,8 @@ def dealer_table(
     significant at 1 - level). ``ranked`` is :func:`analysis.nps.rank_dealers` when the
     caller has it (otherwise it is computed from ``responses``). ``regional``: the answers
     are one region's, so its region and the rank in it (the rank itself) are left out.
+    ``alarms``: the dealers' sustained-change alarms (rows of
+    :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own.
     """
     p = _nps_params(params)
     lvl = _level(level, p)
@@ -247,7 +250,22 @@ def dealer_table(
         # one page column for both chances keeps the HTML table on one line a dealer
         t.pair(c("p_quarters"), ranked["p_top_quarter"], ranked["p_bottom_quarter"],
                "percent", names=(c("p_top_quarter"), c("p_bottom_quarter")))
+    if alarms is not None:
+        cells = _alarm_cells(alarms, language)
+        t.text(c("alarm"), [cells.get(d, "") for d in ranked["dealer_id"]])
     return t.frame()
+
+
+def _alarm_cells(alarms: pd.DataFrame, language: str | None) -> dict:
+    """dealer_id -> "down 12 since Aug 2026" for the dealers' alarms."""
+    mine = alarms.loc[alarms["level"] == "dealer"]
+    cells: dict = {}
+    for row in mine.itertuples():
+        text = L.text("marks", f"alarm_{row.direction}", language=language,
+                      change=F.number(int(round(abs(row.change)))),
+                      month=F.month_since(row.start, language=language))
+        cells[row.dealer_id] = f"{cells[row.dealer_id]}; {text}" if row.dealer_id in cells else text
+    return cells
 
 
 def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
