@@ -22,6 +22,7 @@ from pathlib import Path
 from analysis import store
 from analysis.config import NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.engine import shared
+from analysis.report import page as page_layout
 from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
 
@@ -227,7 +228,9 @@ def render_html(executed: Path, html: Path) -> Path:
     cells (nor cells tagged ``remove-cell``: notes for the notebook's readers).
 
     nbconvert's ``basic`` template gives the outputs only; the page around them is small
-    (a few kB of CSS instead of JupyterLab's), so the network's page stays light.
+    (a few kB of CSS instead of JupyterLab's), so the network's page stays light. Its
+    sections are numbered and anchored, with the table of contents above them, the glossary
+    of the terms it uses below, and a print layout (:mod:`analysis.report.page`).
     """
     import html as html_lib
 
@@ -244,11 +247,14 @@ def render_html(executed: Path, html: Path) -> Path:
     body, _ = exporter.from_notebook_node(notebook)
     language = notebook.metadata.get("papermill", {}).get("parameters", {}).get("language")
     title = re.search(r"<h1>(.*?)</h1>", body)
+    # numbered sections with anchors, the contents above them, the glossary below
+    body = page_layout.finish_body(body, language or None)
     page = (f"<!DOCTYPE html>\n<html lang=\"{html_lib.escape(language or 'en')}\"><head>"
             f"<meta charset=\"utf-8\"><meta name=\"viewport\" "
             f"content=\"width=device-width, initial-scale=1\">"
             f"<title>{title.group(1) if title else html_lib.escape(html.stem)}</title>"
-            f"<style>{_PAGE_CSS}</style></head><body><main>{body}</main></body></html>")
+            f"<style>{_PAGE_CSS}{page_layout.CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>")
     html.write_text(_offline(page), encoding="utf-8")
     return html
 
