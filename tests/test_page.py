@@ -109,3 +109,28 @@ def test_a_missing_chromium_is_named_with_what_to_do(tmp_path, monkeypatch):
     with pytest.raises(page.PrintFailed, match="no-chromium"):
         page.print_pdf(html)
     assert not (tmp_path / "x.en.pdf").exists()
+
+
+def test_a_batch_asked_for_pdf_without_chromium_stops_before_any_notebook(
+        six_dealer_store, tmp_path, monkeypatch):
+    from analysis import store
+    from analysis.report import batch
+
+    monkeypatch.setenv(page.CHROMIUM_ENV, str(tmp_path / "no-chromium"))
+    times = store.load("responses", columns=["responded_at"], data_dir=six_dealer_store)
+    month = str(times["responded_at"].max().to_period("M"))
+    with pytest.raises(page.PrintFailed):
+        batch.run_batch(month, None, data_dir=six_dealer_store, out_dir=tmp_path / "out",
+                        formats=("html", "pdf"), progress=False)
+    assert not (tmp_path / "out" / "notebooks").exists()
+
+
+def test_the_index_links_a_printed_page(tmp_path):
+    from analysis.report import batch
+
+    for name in ("central.en.html", "central.en.pdf", "central.en.xlsx"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    (entry,) = batch.index_entries(tmp_path)
+    assert entry.pdf == "central.en.pdf"
+    index = batch.write_index(tmp_path, "2026-10").read_text(encoding="utf-8")
+    assert 'href="central.en.pdf"' in index
