@@ -36,7 +36,7 @@ h2 .section-number { color: #0072B2; margin-right: 6px; }
 nav.toc { margin: 14px 0 8px; padding: 10px 14px 6px; background: #F5F7FA;
           border: 1px solid #E1E6EE; border-radius: 4px; }
 nav.toc .toc-title { font-weight: 700; font-size: 15px; margin: 0 0 6px; }
-nav.toc .toc-parts { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr));
+nav.toc .toc-parts { display: grid; grid-template-columns: repeat(auto-fit, minmax(170px, 1fr));
                      gap: 4px 22px; }
 nav.toc .toc-part-title { font-weight: 600; font-size: 13px; color: #555; margin: 4px 0 2px; }
 nav.toc ol { list-style: none; margin: 0 0 6px; padding: 0; }
