@@ -51,6 +51,11 @@ a.to-contents { position: fixed; right: 12px; bottom: 12px; font-size: 12px; pad
 dl.glossary { margin: 6px 0 0; font-size: 14px; line-height: 1.45; }
 dl.glossary dt { font-weight: 600; margin-top: 6px; }
 dl.glossary dd { margin: 0 0 0 18px; }
+@media screen and (min-width: 1000px) {
+  dl.glossary { columns: 2; column-gap: 32px; }
+  dl.glossary dt { break-after: avoid; }
+  dl.glossary dd { break-inside: avoid; }
+}
 @media (max-width: 600px) {
   main { padding: 10px 12px 40px; }
   h1 { font-size: 21px; }
