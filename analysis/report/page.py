@@ -79,19 +79,19 @@ dl.glossary dd { margin: 0 0 0 18px; }
   nav.toc .toc-parts { grid-template-columns: repeat(3, 1fr); gap: 0 12px; }
   a.to-contents { display: none; }
   a { color: inherit; text-decoration: none; }
-  /* a chart fits the page's width and a fifth of its height, whole on one page */
-  img { max-width: 100% !important; max-height: 60mm; width: auto; height: auto;
-        object-fit: contain; break-inside: avoid; margin: 1px 0; }
+  /* a chart at the width finish_body gives it (about 55 mm tall, never narrower than 65 %
+     of the page), whole on one page */
+  img { width: var(--print-width, auto); max-width: 100% !important; height: auto;
+        break-inside: avoid; margin: 1px 0; }
   /* nothing wider than the page: Chromium would shrink the whole page to fit it */
   #report-table { overflow: visible !important; padding: 1px 0 2px !important; }
   #report-table .gt_table { font-size: 7pt !important; width: 100% !important;
                             line-height: 1.15 !important; }
   #report-table .gt_col_heading, #report-table .gt_row { padding: 1px 2px !important; }
   #report-table .gt_col_heading { overflow-x: visible !important; }
-  /* in a table of 11 columns or more a long word of a header may break (Russian headers
-     would widen it past the page); numbers never do */
-  #report-table .gt_table:has(.gt_col_heading:nth-child(11)) .gt_col_heading {
-    overflow-wrap: anywhere; }
+  /* a table of 11 columns or more in a smaller font (Russian headers would widen it past
+     the page) */
+  #report-table .gt_table:has(.gt_col_heading:nth-child(11)) { font-size: 6.3pt !important; }
   tr, thead { break-inside: avoid; }
   p.more { margin: 0 0 2px; }
   dl.glossary { columns: 3; column-gap: 6mm; font-size: 7.5pt; line-height: 1.2; }
@@ -256,12 +256,51 @@ def finish_body(body: str, language: str) -> str:
                                        html_lib.escape(L.text("page", "glossary",
                                                               language=language)),
                                        appendix[0])]
-    numbered = _numbered(body, [s for s in sections if s.anchor != "glossary"])
+    numbered = _print_widths(_numbered(body, [s for s in sections if s.anchor != "glossary"]))
     contents = contents_html(sections, language)
     first = numbered.find("<h2")
     back = (f'<a class="to-contents" href="#contents">'
             f'&uarr; {html_lib.escape(L.text("page", "contents", language=language))}</a>')
     return numbered[:first] + contents + numbered[first:] + glossary + back
+
+
+# a chart on paper: about this tall, never narrower than this share of the text's width (a
+# ranking of many dealers stays legible), never taller than this, never wider than drawn
+PRINT_CHART_MM = 55.0
+PRINT_MIN_SHARE = 0.65
+PRINT_MAX_MM = 240.0
+PRINT_TEXT_MM = 192.0  # A4 less the print margins
+PX_PER_MM = 96 / 25.4
+
+_PNG_IMG = re.compile(r'<img (?=[^>]*src="data:image/png;base64,([A-Za-z0-9+/]{32}))')
+
+
+def print_share(width: int, height: int) -> float:
+    """The share of the printed text's width a chart of ``width`` x ``height`` pixels is
+    printed at: :data:`PRINT_CHART_MM` tall, but at least :data:`PRINT_MIN_SHARE` of the
+    width, at most :data:`PRINT_MAX_MM` tall and never wider than drawn (at 96 px an inch)."""
+    ratio = height / width
+    share = max(PRINT_CHART_MM / (ratio * PRINT_TEXT_MM), PRINT_MIN_SHARE)
+    return min(share, PRINT_MAX_MM / (ratio * PRINT_TEXT_MM),
+               width / (PRINT_TEXT_MM * PX_PER_MM), 1.0)
+
+
+def _print_widths(body: str) -> str:
+    """Each embedded PNG chart with its printed width (``--print-width``, read by the print
+    stylesheet only), from the size in its PNG header."""
+    import base64
+    import struct
+
+    def sized(match: re.Match) -> str:
+        header = base64.b64decode(match.group(1))
+        if header[12:16] != b"IHDR":
+            return match.group(0)
+        width, height = struct.unpack(">II", header[16:24])
+        if not width or not height:
+            return match.group(0)
+        return f'<img style="--print-width: {100 * print_share(width, height):.0f}%" '
+
+    return _PNG_IMG.sub(sized, body)
 
 
 # --- PDF -------------------------------------------------------------------------------------
