@@ -19,7 +19,8 @@ def _body(language: str, keys: list[str], extra: str = "") -> str:
 
     values = {"n": 20, "hours": "72"}
     heads = "".join(
-        f'<div class="output_html"><h2>{html_escape(L.text("sections", k, language=language, **values))}'
+        f'<div class="output_html"><h2>'
+        f'{html_escape(L.text("sections", k, language=language, **values))}'
         f"</h2></div><p>text of {k}</p>" for k in keys)
     return f"<h1>Title</h1><p>How to read</p>{heads}{extra}"
 
@@ -134,3 +135,28 @@ def test_the_index_links_a_printed_page(tmp_path):
     assert entry.pdf == "central.en.pdf"
     index = batch.write_index(tmp_path, "2026-10").read_text(encoding="utf-8")
     assert 'href="central.en.pdf"' in index
+
+
+def test_a_printed_chart_is_about_55_mm_tall_and_never_too_narrow():
+    wide, tall, small = (page.print_share(820, 300), page.print_share(820, 600),
+                         page.print_share(400, 150))
+    assert abs(wide * page.PRINT_TEXT_MM * 300 / 820 - page.PRINT_CHART_MM) < 0.5
+    assert tall == page.PRINT_MIN_SHARE  # a ranking of many dealers keeps its width
+    assert small * page.PRINT_TEXT_MM * page.PX_PER_MM <= 400 + 1  # never wider than drawn
+    very_tall = page.print_share(820, 3000)
+    assert very_tall * page.PRINT_TEXT_MM * 3000 / 820 <= page.PRINT_MAX_MM + 0.5
+
+
+def test_each_chart_carries_its_printed_width():
+    import base64
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (820, 300), "white").save(png, format="PNG")
+    data = base64.b64encode(png.getvalue()).decode()
+    chart = f'<img alt="" src="data:image/png;base64,{data}">'
+    body = page.finish_body(_body("en", ["summary"], chart), "en")
+    share = round(100 * page.print_share(820, 300))
+    assert f'<img style="--print-width: {share}%" alt=""' in body

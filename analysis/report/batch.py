@@ -463,8 +463,8 @@ def run_batch(
 
     The month is checked for answers, ``regions`` are matched to the dealers table
     (:func:`match_regions`), and Chromium is found when ``formats`` holds ``pdf``
-    (:class:`~analysis.report.page.PrintFailed` otherwise), before any notebook starts. A region that fails does not stop
-    the others; every result is returned in the order of the targets (network first),
+    (:class:`~analysis.report.page.PrintFailed` otherwise), before any notebook starts.
+    A region that fails does not stop the others; every result is returned in the order of the targets (network first),
     language by language; every file is named with its language (``<name>.<language>.html``).
     The month's ``index.html`` is rewritten at the end from what the folder holds. With ``share`` (default) the network-wide fits
     (growth model, root-cause model, network driver importance) are computed once, here,
