@@ -61,6 +61,7 @@ def _report(args: argparse.Namespace) -> int:
 
     from analysis import store
     from analysis.report import batch
+    from analysis.report.page import PrintFailed
 
     # every table at one version for the whole batch (the latest, or --as-of); the store is
     # checked first (store.check's cheap part): a damaged one stops here, naming the file
@@ -71,10 +72,11 @@ def _report(args: argparse.Namespace) -> int:
     if month in (None, "", "latest"):
         times = store.load("responses", columns=["responded_at"], data_dir=data_dir)
         month = store.latest_complete_month(times)
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    unknown = sorted(set(formats) - {"html", "xlsx"})
+    formats = tuple(dict.fromkeys(f.strip() for given in args.format
+                                  for f in given.split(",") if f.strip()))
+    unknown = sorted(set(formats) - {"html", "xlsx", "pdf"})
     if unknown:
-        raise ValueError(f"--format knows html and xlsx, not {unknown}")
+        raise ValueError(f"--format knows html, xlsx and pdf, not {unknown}")
     parameters = {}
     if args.params:
         parameters = yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {}
@@ -86,17 +88,20 @@ def _report(args: argparse.Namespace) -> int:
                                   timeout=args.timeout, workers=args.workers, formats=formats,
                                   parameters=parameters, engine=args.engine,
                                   languages=args.language)
-    except (batch.NoDataForMonth, batch.UnknownRegion) as err:
+    except (batch.NoDataForMonth, batch.UnknownRegion, PrintFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [r for r in results if not r.ok]
     for r in results:
         if r.ok:
-            made = ", ".join(str(p) for p in (r.html, r.excel) if p)
+            made = ", ".join(str(p) for p in (r.html, r.excel, r.pdf) if p)
             print(f"ok      {r.scope:<16} {r.language:<3}{r.seconds:6.1f}s  {made}")
         else:
             last = (r.evalue.strip().splitlines() or [""])[-1]
             cell = "" if r.cell_index is None else f"cell {r.cell_index}; "
+            if r.log is None:  # the page rendered, printing it failed
+                print(f"FAILED  {r.scope:<16} {r.language:<3}{r.ename}: {last} (page: {r.html})")
+                continue
             print(f"FAILED  {r.scope:<16} {r.language:<3}{r.ename}: {last} ({cell}log {r.log}"
                   + (f"; the other sections rendered in {r.html}" if r.html else
                      "; no page delivered") + ")")
@@ -500,7 +505,11 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--timeout", type=int, default=900, help="seconds per notebook cell")
     rep.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                      help="reports rendered in parallel worker processes")
-    rep.add_argument("--format", default="html,xlsx", help="comma-separated: html, xlsx")
+    rep.add_argument("--format", nargs="+", default=["html,xlsx"],
+                     help="what to write: html, xlsx, pdf (each page printed to "
+                     "<region>.<language>.pdf by headless Chromium: $CHROMIUM or "
+                     "/usr/bin/chromium), e.g. --format html pdf or --format html,xlsx,pdf "
+                     "(default: html xlsx)")
     rep.add_argument("--params", help="YAML file of notebook parameters (e.g. trend_months)")
     rep.add_argument("--language", nargs="+", choices=("en", "ru"),
                      help="report language(s), e.g. --language ru (only *.ru.* files) or "

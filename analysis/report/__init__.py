@@ -9,6 +9,8 @@
 - :mod:`~analysis.report.book` and :mod:`~analysis.report.excel`: the HTML a notebook shows
   (escaped, masked) and the same tables as an Excel workbook;
 - :mod:`~analysis.report.sections`: the report's sections, which only call the above;
+- :mod:`~analysis.report.page`: the page around them (contents, numbered sections, glossary,
+  print layout) and its PDF;
 - :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks.
 
 Nothing outside this package and the notebooks imports it (docs/architecture.md).

@@ -5,6 +5,7 @@ What a batch leaves in the month's folder (``reports/YYYY-MM/``)::
     index.html                  every page and workbook the folder holds, both languages
     <name>.<lang>.html          a report page: <name> is the scope's file name (network, volga)
     <name>.<lang>.xlsx          its workbook
+    <name>.<lang>.pdf           the page printed on A4 (``--format pdf``: headless Chromium)
     notebooks/<name>.<lang>.ipynb          the executed notebook of a report that succeeded
     logs/<name>.<lang>.failed.ipynb|.txt   a report that failed: its notebook and traceback
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from analysis import store
 from analysis.config import NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.engine import shared
+from analysis.report import page as page_layout
 from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
 
@@ -183,6 +185,7 @@ class RunResult:
     language: str = ""
     log: Path | None = None
     network: bool = False
+    pdf: Path | None = None
 
     @property
     def scope(self) -> str:
@@ -227,7 +230,9 @@ def render_html(executed: Path, html: Path) -> Path:
     cells (nor cells tagged ``remove-cell``: notes for the notebook's readers).
 
     nbconvert's ``basic`` template gives the outputs only; the page around them is small
-    (a few kB of CSS instead of JupyterLab's), so the network's page stays light.
+    (a few kB of CSS instead of JupyterLab's), so the network's page stays light. Its
+    sections are numbered and anchored, with the table of contents above them, the glossary
+    of the terms it uses below, and a print layout (:mod:`analysis.report.page`).
     """
     import html as html_lib
 
@@ -244,11 +249,14 @@ def render_html(executed: Path, html: Path) -> Path:
     body, _ = exporter.from_notebook_node(notebook)
     language = notebook.metadata.get("papermill", {}).get("parameters", {}).get("language")
     title = re.search(r"<h1>(.*?)</h1>", body)
+    # numbered sections with anchors, the contents above them, the glossary below
+    body = page_layout.finish_body(body, language or None)
     page = (f"<!DOCTYPE html>\n<html lang=\"{html_lib.escape(language or 'en')}\"><head>"
             f"<meta charset=\"utf-8\"><meta name=\"viewport\" "
             f"content=\"width=device-width, initial-scale=1\">"
             f"<title>{title.group(1) if title else html_lib.escape(html.stem)}</title>"
-            f"<style>{_PAGE_CSS}</style></head><body><main>{body}</main></body></html>")
+            f"<style>{_PAGE_CSS}{page_layout.CSS}</style></head>"
+            f"<body><main>{body}</main></body></html>")
     html.write_text(_offline(page), encoding="utf-8")
     return html
 
@@ -306,7 +314,10 @@ def run_report(
     """Execute one report notebook with papermill; render HTML and the Excel workbook.
 
     Files are named ``<name>.<language>.html|.xlsx`` (:func:`report_stem`; ``name`` defaults
-    to the region's slug, ``language`` to the catalogue's). A failing notebook is not
+    to the region's slug, ``language`` to the catalogue's); ``formats`` with ``pdf`` prints
+    the page to ``<name>.<language>.pdf`` too (:func:`analysis.report.page.print_pdf`; a page
+    that cannot be printed is delivered and the report recorded as failed with
+    ``PrintFailed``). A failing notebook is not
     raised: the result records ``ename``, ``evalue`` and the ``cell_index`` of the failing
     cell, and no page is delivered; the executed notebook and a text file with the traceback
     go to ``logs/<name>.<language>.failed.ipynb|.txt`` beside the pages. A page or workbook
@@ -351,9 +362,32 @@ def run_report(
                        network=network)
     for old in _logs(out, stem):  # an earlier failure of this report is history now
         old.unlink(missing_ok=True)
-    html = render_html(executed, page) if "html" in formats else None
-    return RunResult(region, executed, html, True, excel=excel,
-                     seconds=time.perf_counter() - started, language=language, network=network)
+    html = render_html(executed, page) if _wants_page(formats) else None
+    pdf, problem = _print(html, formats)
+    return RunResult(region, executed, html, problem is None, excel=excel,
+                     ename=type(problem).__name__ if problem else "",
+                     evalue=str(problem) if problem else "",
+                     seconds=time.perf_counter() - started, language=language, network=network,
+                     pdf=pdf)
+
+
+def _wants_page(formats: tuple[str, ...]) -> bool:
+    """Whether the HTML page is rendered: asked for, or the source of the PDF."""
+    return "html" in formats or "pdf" in formats
+
+
+def _print(html: Path | None, formats: tuple[str, ...]
+           ) -> tuple[Path | None, page_layout.PrintFailed | None]:
+    """The page printed to ``<name>.<language>.pdf`` beside it when ``pdf`` is asked for;
+    a failure to print is returned, not raised (the page is delivered, the report marked
+    failed, the batch carries on)."""
+    if html is None or "pdf" not in formats:
+        return None, None
+    try:
+        return page_layout.print_pdf(html), None
+    except page_layout.PrintFailed as err:
+        html.with_suffix(".pdf").unlink(missing_ok=True)  # an earlier run's would read as this
+        return None, err
 
 
 def _logs(out: Path, stem: str) -> list[Path]:
@@ -380,9 +414,11 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
     # the notebook ran to its end and each failed section showed one line: the page is the
     # report, without papermill's banner; else no page (nor an earlier run's) is delivered
     sections_failed = ename == "SectionsFailed" and executed.exists()
-    html = render_html(executed, page) if sections_failed and "html" in formats else None
+    html = render_html(executed, page) if sections_failed and _wants_page(formats) else None
+    pdf, problem = _print(html, formats)
     sections = section_tracebacks(executed) if executed.exists() else ""
-    stale = [] if sections_failed else [p.name for p in (page, excel) if p.exists()]
+    stale = [] if sections_failed else [p.name for p in (page, excel, page.with_suffix(".pdf"))
+                                        if p.exists()]
     for path in stale:
         (out / path).unlink()
     if executed.exists():
@@ -392,6 +428,8 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
     delivered = (f"{page.name} delivered: the other sections rendered" if html else
                  "no page delivered" + (f"; removed an earlier run's {', '.join(stale)}"
                                         if stale else ""))
+    if problem is not None:
+        delivered += f"; no PDF: {problem}"
     log.write_text(
         f"report: {region}, {month}, language {language}\n"
         f"failed: {ename}: {evalue}\n"
@@ -405,7 +443,8 @@ def _failed(err: Exception, region: str, month: str, language: str, *, out: Path
         encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
     return RunResult(region, log_notebook, html, False, ename, evalue, cell_index,
                      excel=excel.resolve() if sections_failed and excel.exists() else None,
-                     seconds=time.perf_counter() - started, language=language, log=log)
+                     seconds=time.perf_counter() - started, language=language, log=log,
+                     pdf=pdf)
 
 
 def regions_in(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -422,9 +461,10 @@ def run_batch(
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
-    The month is checked for answers, and ``regions`` are matched to the dealers table
-    (:func:`match_regions`), before any notebook starts. A region that fails does not stop
-    the others; every result is returned in the order of the targets (network first),
+    The month is checked for answers, ``regions`` are matched to the dealers table
+    (:func:`match_regions`), and Chromium is found when ``formats`` holds ``pdf``
+    (:class:`~analysis.report.page.PrintFailed` otherwise), before any notebook starts.
+    A region that fails does not stop the others; every result is returned in the order of the targets (network first),
     language by language; every file is named with its language (``<name>.<language>.html``).
     The month's ``index.html`` is rewritten at the end from what the folder holds. With ``share`` (default) the network-wide fits
     (growth model, root-cause model, network driver importance) are computed once, here,
@@ -436,6 +476,8 @@ def run_batch(
     data_dir = store.snapshot(data_dir, as_of=as_of or None)
     parameters = {**(parameters or {}), "as_of": data_dir.spec}
     check_month(month, data_dir)
+    if "pdf" in formats:  # no Chromium: said before any notebook runs
+        page_layout.chromium_path()
     known = regions_in(data_dir)
     everything = not regions or all(region_key(r) == NETWORK for r in regions)  # all, ALL
     # None is the network: a region may be named "all", and is then a report of its own
@@ -544,7 +586,7 @@ def _run_batch(month, targets, names, *, data_dir, out_dir, timeout, workers, fo
 
 # --- the month's index page -------------------------------------------------------------------
 
-_FILE = re.compile(r"^(?P<name>.+)\.(?P<lang>[a-z]{2})\.(?P<kind>html|xlsx|failed\.txt)$")
+_FILE = re.compile(r"^(?P<name>.+)\.(?P<lang>[a-z]{2})\.(?P<kind>html|xlsx|pdf|failed\.txt)$")
 
 _INDEX_CSS = """
 table { border-collapse: collapse; margin: 14px 0; font-size: 14px; }
@@ -566,20 +608,23 @@ class IndexEntry:
     html: str | None = None
     excel: str | None = None
     log: str | None = None
+    pdf: str | None = None
 
 
 def index_entries(out: str | os.PathLike) -> list[IndexEntry]:
-    """Every report of a month's folder: its page, workbook and failure log, found by their
-    names (``<name>.<language>.html|.xlsx``, ``logs/<name>.<language>.failed.txt``)."""
+    """Every report of a month's folder: its page, workbook, PDF and failure log, found by
+    their names (``<name>.<language>.html|.xlsx|.pdf``, ``logs/<name>.<language>.failed.txt``).
+    """
     from analysis.report.labels import LANGUAGES
 
     out = Path(out)
     found: dict[tuple[str, str], dict[str, str]] = {}
-    files = [*out.glob("*.html"), *out.glob("*.xlsx"), *(out / LOGS).glob("*.failed.txt")]
+    files = [*out.glob("*.html"), *out.glob("*.xlsx"), *out.glob("*.pdf"),
+             *(out / LOGS).glob("*.failed.txt")]
     for path in files:
         match = _FILE.match(path.name)
         if match and match["lang"] in LANGUAGES:
-            kind = {"html": "html", "xlsx": "excel"}.get(match["kind"], "log")
+            kind = {"html": "html", "xlsx": "excel", "pdf": "pdf"}.get(match["kind"], "log")
             found.setdefault((match["name"], match["lang"]), {})[kind] = (
                 path.relative_to(out).as_posix())
     return [IndexEntry(name, lang, **kinds) for (name, lang), kinds in sorted(found.items())]
@@ -627,6 +672,8 @@ def write_index(out: str | os.PathLike, month: str, *,
         if entry is None:
             return "<td>\u2013</td><td>\u2013</td>"
         shown = [link(entry.html)] if entry.html else []
+        if entry.pdf:  # the page printed (--format pdf)
+            shown.append(f'<a href="{html_lib.escape(quote(entry.pdf))}">{both("pdf")}</a>')
         if entry.log:  # with a page: some sections failed, the rest rendered
             state = "sections_failed" if entry.html else "failed"
             shown.append(f'<span class="failed">{both(state)} ({link(entry.log)})</span>')

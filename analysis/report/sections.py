@@ -172,9 +172,8 @@ def summary(book: ReportBook, data: ReportData) -> None:
                 continue
             facts += [fact] if fact else []
             actions += todo
-        book.bullets(facts, note=book.text("summary", "rule", rule=rules.rule_text(
-            _rule(data), language=book.language)))
-        book.subheading(book.text("sections", "actions"))
+        book.bullets(facts)  # the star rule is stated once, under the title
+        book.subheading(book.text("summary", "to_do"))
         book.bullets(actions[:6] or [book.text("summary", "no_actions")], ordered=True)
 
 
