@@ -449,7 +449,7 @@ def test_a_region_named_all_reads_that_region_not_the_network(odd_store):
         assert not region.is_network and network.is_network
         assert region.dealers["dealer_id"].tolist() == ["D901"]
         assert len(network.dealers) > 1
-        assert region.title == "Region all - customer voice, 2026-10"
+        assert region.title == "Region all - customer voice, October 2026"
     finally:
         region.close()
         network.close()

@@ -52,7 +52,7 @@ def test_export_without_the_flag_holds_no_contacts(demo, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "without VINs, phones and e-mails" in said
     sheets = _sheets(out)
-    listing = sheets["Win-back list, 2026-10"]
+    listing = sheets["Win-back list, Oct 2026"]
     expected = _expected(data)
     assert len(expected) > 50 and set(expected["reason"]) == {"detractor", "lapsed"}
     assert len(listing) == len(expected)
@@ -76,7 +76,7 @@ def test_export_with_the_flag_carries_the_contacts_of_each_customer(demo, tmp_pa
     code = main(["winback", "--month", "2026-10", "--region", "Central", "--data", str(data),
                  "--out", str(out), "--include-contacts", "--language", "ru"])
     assert code == 0 and "personal data" in capsys.readouterr().out
-    listing = _sheets(out)["Список для возврата, 2026-10"]
+    listing = _sheets(out)["Список для возврата, окт. 2026"]
     expected = _expected(data, regions=["Central"], include_contacts=True)
     assert len(listing) == len(expected) > 0
     assert set(listing["Регион"]) == {"Central"}

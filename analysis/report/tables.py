@@ -10,6 +10,7 @@ default language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -889,10 +890,35 @@ def cause_matrix_table(matrix: pd.DataFrame, *, language: str | None = None) -> 
 
 
 def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
-    """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path."""
+    """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path; tables
+    and reasons in the catalogue's words."""
+    quality = quality.assign(table=_names("store_tables", quality["table"], language),
+                             top_reasons=[_reasons_text(r, language)
+                                          for r in quality["top_reasons"]])
     return _rename(quality.drop(columns=["quarantine_file"], errors="ignore"), language,
                    file="file", table="table", ingested_at="ingested_at", read="read",
                    accepted="accepted", quarantined="quarantined", top_reasons="top_reasons")
+
+
+# ingest's top reasons: "column: reason (rows); ..." (analysis.ingest.quarantine_summary)
+_REASON = re.compile(r"(?P<column>[^;:]+): (?P<reason>.+?) \((?P<rows>\d+)\)(?:; |$)")
+
+
+def _reasons_text(reasons, language: str | None) -> str:
+    """ingest's top reasons with each column and reason as the catalogue words them; a text
+    of another shape is shown as it is."""
+    if F.is_missing(reasons) or not _REASON.match(str(reasons)):
+        return reasons
+
+    def column(name: str) -> str:
+        return "+".join(L.name("columns", part, language=language) if L.has("columns", part)
+                        else L.matched("quarantine_reasons", part, language=language)
+                        for part in name.split("+"))
+
+    return "; ".join(
+        f"{column(m['column'])}: "
+        f"{L.matched('quarantine_reasons', m['reason'], language=language)} "
+        f"({F.count(int(m['rows']))})" for m in _REASON.finditer(str(reasons)))
 
 
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
@@ -993,7 +1019,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
         c("detractors"): v["detractors"].astype("int64").to_numpy(),
         c("return_gap"): F.each(F.with_interval, 100 * v["gap"], 100 * v["gap_low"],
                                 100 * v["gap_high"], decimals=0),
-        c("customers_at_stake"): v["customers_at_stake"].round(1).to_numpy(),
+        c("customers_at_stake"): v["customers_at_stake"].round(0).astype("Int64").to_numpy(),
         c("value_per_year"): v["value"].round(0).astype("Int64").to_numpy(),
         c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
     })
@@ -1025,7 +1051,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
         c("uplift"): F.each(F.with_interval, v["uplift"], v["uplift_low"], v["uplift_high"],
                             sign=True),
         c("service_customers"): v["customers"].astype("int64").to_numpy(),
-        c("customers_moved"): v["customers_moved"].round(1).to_numpy(),
+        c("customers_moved"): v["customers_moved"].round(0).astype("Int64").to_numpy(),
         c("value_associated"): v["value"].round(0).astype("Int64").to_numpy(),
         c("interval", level=level): F.each(F.money_interval, v["value_low"], v["value_high"]),
     })

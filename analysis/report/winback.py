@@ -181,7 +181,9 @@ def export_win_back(
     month = _check_month(month)
     calls = load_win_back(month, regions=regions, data_dir=data_dir,
                           include_contacts=include_contacts)
-    title = L.text("tables", "win_back", language=language, month=month)
+    # the short month: the title is the sheet's name, at most 31 characters
+    title = L.text("tables", "win_back", language=language,
+                   month=F.month(month, language=L.resolve(language)))
     by_dealer = L.text("tables", "win_back_by_dealer", language=language)
     path = write_excel({title: win_back_table(calls, include_contacts=include_contacts,
                                               language=language),
