@@ -100,19 +100,27 @@ def test_count_is_an_integer_with_grouped_digits(n, text):
     assert F.count(n) == text
 
 
-def test_money_groups_digits_in_each_language():
-    assert F.money(2679303.4) == "2,679,303"
-    assert F.money_interval(1204500, 4050000) == "[1,204,500; 4,050,000]"
-    assert F.money_with_interval(2679303, 1204500, np.nan) == "2,679,303"
+def test_money_groups_digits_and_names_the_currency_in_each_language():
+    # the currency is params/network.yaml's (RUB), in the locale's symbol and place (CLDR)
+    assert load_params("network")["currency"] == "RUB"
+    assert F.money(2679303.4) == "RUB\xa02,679,303"
+    assert F.money_interval(1204500, 4050000) == "RUB\xa0[1,204,500; 4,050,000]"
+    assert F.money_with_interval(2679303, 1204500, np.nan) == "RUB\xa02,679,303"
     assert F.money(None) == F.MISSING and F.money_interval(1, None) == F.MISSING
     F.set_language("ru")
     try:
-        assert F.money(2679303) == "2\xa0679\xa0303"  # no-break: never split across lines
+        assert F.money(2679303) == "2\xa0679\xa0303\xa0₽"  # no-break: never split across lines
         assert F.count(1500) == "1\xa0500"
         assert F.money_with_interval(2679303, 1204500, 4050000) == \
-            "2\xa0679\xa0303 [1\xa0204\xa0500; 4\xa0050\xa0000]"
+            "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
     finally:
         F.set_language("en")
+
+
+@pytest.mark.parametrize("language, text", [("en", "October 2026"), ("ru", "октябрь 2026")])
+def test_a_title_names_the_month_in_full(language, text):
+    assert F.month_long("2026-10", language=language) == text
+    assert F.month_long(None) == F.MISSING
 
 
 def test_number_keeps_integers_and_rounds_floats():
@@ -171,15 +179,9 @@ def test_templates_fill_in_and_every_placeholder_is_known_in_both_languages():
         if group == "language":
             continue
         for key, entry in entries.items():
-            en = set(_placeholders(entry["en"]))
-            ru = set(_placeholders(entry["ru"] or entry["en"]))
+            en = L.placeholders(str(entry["en"]))
+            ru = L.placeholders(str(entry["ru"] or entry["en"]))
             assert en == ru, f"{group}.{key}: en has {en}, ru has {ru}"
-
-
-def _placeholders(text: str) -> list[str]:
-    import string
-
-    return [name for _, name, _, _ in string.Formatter().parse(str(text)) if name]
 
 
 def test_unknown_words_fail_loudly_unknown_data_values_show_as_they_are():

@@ -29,10 +29,10 @@ def test_one_notebook_renders_the_network_and_every_region():
 
 def test_titles_follow_the_language():
     data = ReportData("Central", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
-    assert data.title == "Region Central - customer voice, 2026-10"
-    assert data.title_in("ru") == "Регион Central - голос клиента, 2026-10"
+    assert data.title == "Region Central - customer voice, October 2026"
+    assert data.title_in("ru") == "Регион Central - голос клиента, октябрь 2026"
     network = ReportData("all", "2026-10", ("2026-10",), pd.DataFrame(), pd.DataFrame())
-    assert network.title == "Network - customer voice, 2026-10"
+    assert network.title == "Network - customer voice, October 2026"
 
 
 def test_trailing_months_cross_the_year():
@@ -93,7 +93,7 @@ def test_section_without_data_says_so_in_one_line(monkeypatch):
     with ReportBook().section("Red flags"):
         data.require("cases")
         raise AssertionError("not reached")
-    assert "No cases data for 2026-10" in shown[-1]
+    assert "No cases data for Oct 2026" in shown[-1]
 
 
 def test_section_does_not_hide_real_errors(monkeypatch):

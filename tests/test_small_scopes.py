@@ -13,6 +13,7 @@ from report_pages import render_sections
 
 from analysis.__main__ import main
 from analysis.report import batch, charts, sections
+from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report.book import ReportBook, SectionsFailed, html_escape
 
@@ -88,7 +89,8 @@ def test_a_scope_without_an_optional_table(monkeypatch, data, table):
                             ["summary", "headline", "response_rates", "red_flags",
                              "incident_section", "repeat_repairs"])
         # the section says in one line what is missing and what would fill it
-        line = L.text("coverage", f"no_{table}", language="en", period=data.month)
+        line = L.text("coverage", f"no_{table}", language="en",
+                      period=F.month(data.month, language="en"))
         assert html_escape(line) in html
 
 

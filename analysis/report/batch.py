@@ -644,6 +644,7 @@ def write_index(out: str | os.PathLike, month: str, *,
     import html as html_lib
     from urllib.parse import quote
 
+    from analysis.report import format as F
     from analysis.report.labels import LANGUAGES, text
 
     out = Path(out)
@@ -657,7 +658,9 @@ def write_index(out: str | os.PathLike, month: str, *,
         by_scope.setdefault(entry.name, {})[entry.language] = entry
 
     def both(key: str, **values) -> str:
-        words = dict.fromkeys(text("index", key, language=lang, **values) for lang in LANGUAGES)
+        words = dict.fromkeys(text("index", key, language=lang, **{
+            k: F.month_long(v, language=lang) if k == "month" else v
+            for k, v in values.items()}) for lang in LANGUAGES)
         return html_lib.escape(" · ".join(words))
 
     def label(name: str) -> str:

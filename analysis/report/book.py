@@ -26,17 +26,24 @@ from analysis.report.data import SectionDataMissing
 _LINE_BREAK = "\u2028"
 
 
-def _mask_labels(index: pd.Index) -> pd.Index:
+def masked(values: pd.Series, language: str | None = None) -> pd.Series:
+    """Phones, e-mails and VINs masked in a text column (:mod:`analysis.privacy`), the masks
+    written in ``language`` (the formatter's when None): ``[телефон]`` in Russian."""
     from analysis.privacy import mask_pii_series
 
+    lang = language or F.get_language()
+    return mask_pii_series(values).map(lambda v: L.masked(v, language=lang))
+
+
+def _mask_labels(index: pd.Index, language: str | None = None) -> pd.Index:
     if isinstance(index, pd.MultiIndex):
         return pd.MultiIndex.from_arrays(
-            [_mask_labels(index.get_level_values(i)) for i in range(index.nlevels)],
+            [_mask_labels(index.get_level_values(i), language) for i in range(index.nlevels)],
             names=index.names)
     if index.dtype == object or pd.api.types.is_string_dtype(index):
-        masked = mask_pii_series(pd.Series(index, dtype=object).map(
-            lambda v: v if v is None or isinstance(v, str) else str(v)))
-        return pd.Index(masked.to_numpy(), name=index.name)
+        shown = masked(pd.Series(index, dtype=object).map(
+            lambda v: v if v is None or isinstance(v, str) else str(v)), language)
+        return pd.Index(shown.to_numpy(), name=index.name)
     return index
 
 
@@ -65,17 +72,16 @@ def _plain(message: str) -> str:
     return _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("\\/"))[-1], message)
 
 
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def safe_frame(frame: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """A copy fit to show: phones, e-mails and VINs masked in every text column, in the index
-    labels and in the column labels; tuple headers flattened."""
-    from analysis.privacy import mask_pii_series
-
+    labels and in the column labels, the masks in ``language`` (the formatter's when None);
+    tuple headers flattened."""
     out = flat_columns(frame.copy())
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = mask_pii_series(out[col])
-    out.index = _mask_labels(out.index)
-    out.columns = _mask_labels(pd.Index([str(c) for c in out.columns], dtype=object))
+            out[col] = masked(out[col], language)
+    out.index = _mask_labels(out.index, language)
+    out.columns = _mask_labels(pd.Index([str(c) for c in out.columns], dtype=object), language)
     return out
 
 
@@ -146,7 +152,7 @@ class ReportBook:
             more = self.text("notes", "more_rows", shown=max_rows, more=len(frame) - max_rows)
             note = f"<p class='more'><i>{html_escape(more)}</i></p>"
             frame = frame.head(max_rows)  # masked below: only the rows shown
-        shown = safe_frame(frame)
+        shown = safe_frame(frame, language=self.language)
         if has_named_index(shown):
             shown = shown.reset_index()
         # every cell as the formatter writes it; numbers (right-aligned: "1,234" is text to
@@ -213,7 +219,7 @@ class ReportBook:
         """The catalogue's ``coverage`` line of a verdict of :mod:`analysis.coverage` (what is
         missing and what would fill it), in the book's language."""
         drivers = ", ".join(L.driver_labels(self.language).values())
-        return self.text("coverage", need.reason, month=F.month(month), period=month,
+        return self.text("coverage", need.reason, month=F.month(month), period=F.month(month),
                          drivers=drivers,
                          found=F.MISSING if need.found is None else F.count(need.found),
                          needed=F.MISSING if need.needed is None else F.count(need.needed))
@@ -241,7 +247,7 @@ class ReportBook:
             if missing.need is not None:
                 self.note(self.coverage_line(missing.need, missing.month))
             else:
-                self.note(self.text("notes", "no_data", month=missing.month,
+                self.note(self.text("notes", "no_data", month=F.month(missing.month),
                                     what=L.name("data", missing.what, language=self.language)))
         except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
             if not self.keep_going:

@@ -47,8 +47,10 @@ _BESIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 
 
 
 def _labels(values) -> list[str]:
-    """Tick and legend labels as a reader may see them: phones, e-mails and VINs masked."""
-    return mask_pii_series(pd.Series([str(v) for v in values], dtype=object)).tolist()
+    """Tick and legend labels as a reader may see them: phones, e-mails and VINs masked (the
+    masks in the formatter's language)."""
+    return [L.masked(v, language=F.get_language()) for v in
+            mask_pii_series(pd.Series([str(v) for v in values], dtype=object))]
 
 
 def _thin(ax, language: str | None, title: str = ""):
@@ -569,7 +571,8 @@ def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = 
     frame = data.assign(period=data["period"].astype(str))
     now = frame.loc[frame["period"] == month].sort_values("importance")
     if now.empty or now["importance"].notna().sum() == 0:
-        return _thin(ax, language, _t("driver_importance_title", language, month=month))
+        return _thin(ax, language, _t("driver_importance_title", language,
+                                      month=_month_labels([month], language)[0]))
     labels = L.driver_labels(language)
     order = list(now["driver"])
     y = np.arange(len(order))

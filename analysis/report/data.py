@@ -11,6 +11,7 @@ import pandas as pd
 from analysis import coverage, store, tables
 from analysis.coverage import Need, SectionDataMissing  # noqa: F401 (the sections import it here)
 from analysis.engine import Engine, get_engine
+from analysis.report import format as F
 from analysis.report import labels as L
 
 NETWORK = "all"
@@ -99,7 +100,8 @@ class ReportData:
     def title_in(self, language: str | None) -> str:
         """The report's title in ``language``."""
         key = "network" if self.is_network else "region"
-        return L.text("titles", key, language=language, region=self.region, month=self.month)
+        return L.text("titles", key, language=language, region=self.region,
+                      month=F.month_long(self.month, language=L.resolve(language)))
 
     @property
     def current(self) -> pd.DataFrame:

@@ -73,23 +73,10 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 
 def currency_affixes(language: str | None = None, *,
                      currency: str | None = None) -> tuple[str, str]:
-    """The network's currency (params/network.yaml) around an amount, as the reader's locale
-    writes it: ``("RUB\xa0", "")`` in English, ``("", "\xa0₽")`` in Russian."""
-    from babel.numbers import format_currency
-
-    from analysis.config import load_params
+    """The currency around an amount as the page writes it (:func:`format.currency_affixes`)."""
     from analysis.report import labels as L
 
-    code = currency or load_params("network").get("currency")
-    if not code:
-        return "", ""
-    text = format_currency(0, code, locale=F.LOCALES[L.resolve(language)])
-    prefix, suffix = text[: text.index("0")], text[text.rindex("0") + 1:]
-    if prefix and prefix[-1].isalpha():
-        prefix += "\xa0"
-    if suffix and suffix[0].isalpha():
-        suffix = "\xa0" + suffix
-    return prefix, suffix
+    return F.currency_affixes(L.resolve(language), code=currency)
 
 
 def _width(header: str, texts: list[str]) -> float:

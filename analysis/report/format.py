@@ -15,9 +15,13 @@ p-value       ``<0.001``, ``0.23`` :func:`p_value`: two decimals, three below 0.
                                    where rounding would move it across the significance
                                    threshold (0.0499 is ``0.0499``, never ``0.05``)
 count         ``1,234``            :func:`count`: an integer, digits grouped by thousands
-money         ``2,679,303``        :func:`money`: whole units, digits grouped; its interval
-                                   ``[1,204,500; 4,050,000]`` (:func:`money_interval`) is
+money         ``2,679,303 RUB``    :func:`money`: whole units, digits grouped, the currency of
+                                   params/network.yaml (``currency``) after it in the
+                                   locale's symbol (``2 679 303 ₽``); its interval
+                                   ``[1,204,500; 4,050,000] RUB`` (:func:`money_interval`) is
                                    split by a semicolon, the comma being the grouping
+month         ``Oct 2026``         :func:`month` in sentences and axes; :func:`month_long`
+                                   (``October 2026``, ``октябрь 2026``) in titles
 missing       ``–``                :data:`MISSING` (an en dash) for None, NaN and NaT
 ============  ===================  ==========================================================
 
@@ -26,7 +30,7 @@ HTML book writes them with :func:`number`.
 
 The rules are the same in every language; the symbols follow the report's locale (Babel's
 CLDR data): :func:`set_language` ``"ru"`` writes ``+21,6``, ``[+17,7; +25,3]``, ``31 %``,
-``2 679 303`` and months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
+``2 679 303 ₽`` and months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from contextlib import contextmanager
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -91,27 +96,47 @@ def _grouped(value: float) -> str:
     return text if _language == "en" else text.replace(",", _group_symbol())
 
 
-def month(value, *, language: str | None = None) -> str:
-    """A month as readers write it: ``Oct 2026``, ``окт. 2026`` (Babel's abbreviated month)."""
+def _month_as(value, pattern: str, language: str | None) -> str:
+    """A month in one of Babel's date patterns, in the report's language."""
     if is_missing(value):
         return MISSING
     from babel.dates import format_date
 
     period = pd.Period(str(value), freq="M")
-    lang = language or _language
-    return format_date(period.to_timestamp().date(), "LLL yyyy", locale=LOCALES[lang])
+    return format_date(period.to_timestamp().date(), pattern,
+                       locale=LOCALES[language or _language])
+
+
+def month(value, *, language: str | None = None) -> str:
+    """A month as readers write it: ``Oct 2026``, ``окт. 2026`` (Babel's abbreviated month)."""
+    return _month_as(value, "LLL yyyy", language)
 
 
 def month_since(value, *, language: str | None = None) -> str:
     """A month after "since": ``Aug 2026``, ``с мая 2026`` (Babel's abbreviated month in its
     format form, which Russian declines after a preposition)."""
-    if is_missing(value):
-        return MISSING
-    from babel.dates import format_date
+    return _month_as(value, "MMM yyyy", language)
 
-    period = pd.Period(str(value), freq="M")
-    lang = language or _language
-    return format_date(period.to_timestamp().date(), "MMM yyyy", locale=LOCALES[lang])
+
+def month_long(value, *, language: str | None = None) -> str:
+    """A month as a title names it: ``October 2026``, ``октябрь 2026`` (Babel's standalone
+    month name, so Russian reads in the nominative)."""
+    return _month_as(value, "LLLL y", language)
+
+
+def currency(*, language: str | None = None) -> str:
+    """The network's currency (params/network.yaml ``currency``, an ISO code) as the
+    locale writes it: ``₽`` in Russian, ``RUB`` in English (Babel's CLDR symbols)."""
+    from babel.numbers import get_currency_symbol
+
+    return get_currency_symbol(_currency_code(), locale=LOCALES[language or _language])
+
+
+@cache  # read once: every money cell asks
+def _currency_code() -> str:
+    from analysis.config import load_params
+
+    return str(load_params("network").get("currency") or "")
 
 
 def is_missing(value) -> bool:
@@ -207,25 +232,53 @@ def count(n) -> str:
     return _grouped(n)
 
 
+def currency_affixes(language: str | None = None, *,
+                     code: str | None = None) -> tuple[str, str]:
+    """The network's currency (params/network.yaml, or ``code``) around an amount, where and
+    how the reader's locale puts it (Babel's CLDR pattern): ``("RUB\xa0", "")`` in English,
+    ``("", "\xa0₽")`` in Russian. The page (:func:`money`) and the workbook's number formats
+    both read it, so an amount reads the same in both."""
+    from babel.numbers import format_currency
+
+    code = code or _currency_code()
+    if not code:
+        return "", ""
+    text = format_currency(0, code, locale=LOCALES[language or _language])
+    prefix, suffix = text[: text.index("0")], text[text.rindex("0") + 1:]
+    # a no-break space: the amount and its currency stay on one line
+    if prefix and prefix[-1].isalpha():
+        prefix += "\xa0"
+    if suffix and suffix[0].isalpha():
+        suffix = "\xa0" + suffix
+    return prefix, suffix
+
+
+def _with_currency(text: str) -> str:
+    prefix, suffix = currency_affixes()
+    return f"{prefix}{text}{suffix}"
+
+
 def money(value) -> str:
-    """An amount of money in whole units, digits grouped: ``2,679,303`` (``2 679 303``),
-    written as a :func:`count` is."""
-    return count(value)
+    """An amount of money in whole units, digits grouped, with the network's currency:
+    ``RUB 2,679,303`` (``2 679 303 ₽``); the number written as a :func:`count` is."""
+    if is_missing(value):
+        return MISSING
+    return _with_currency(count(value))
 
 
 def money_interval(low, high) -> str:
-    """``[1,204,500; 4,050,000]``: the ends split by a semicolon in every language (the
-    comma groups digits in English)."""
+    """``RUB [1,204,500; 4,050,000]``: the ends split by a semicolon in every language (the
+    comma groups digits in English), the currency once after them."""
     if is_missing(low) or is_missing(high):
         return MISSING
-    return f"[{money(low)}; {money(high)}]"
+    return _with_currency(f"[{count(low)}; {count(high)}]")
 
 
 def money_with_interval(centre, low, high) -> str:
-    """An amount followed by its interval: ``2,679,303 [1,204,500; 4,050,000]``."""
+    """An amount followed by its interval: ``RUB 2,679,303 [1,204,500; 4,050,000]``."""
     if is_missing(low) or is_missing(high):
         return money(centre)
-    return f"{money(centre)} {money_interval(low, high)}"
+    return f"{money(centre)} [{count(low)}; {count(high)}]"
 
 
 def marked(text: str, flag: bool, mark: str) -> str:

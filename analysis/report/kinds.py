@@ -344,6 +344,9 @@ def _cell(parts: list[tuple[Kind, object]], decimals: int) -> str:
     if "low" in roles and "high" in roles:
         (kind, low), (_, high) = roles["low"][0], roles["high"][0]
         ends = _ends(low, high, kind, decimals)
+        if values and kind.kind == "money" and ends != F.MISSING:
+            # the amount already carries the currency: 2,679,303 RUB [1,204,500; 4,050,000]
+            ends = f"[{F.count(low)}; {F.count(high)}]"
         if not values:
             shown = ends
         elif ends != F.MISSING:

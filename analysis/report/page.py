@@ -120,6 +120,9 @@ def section_key(title: str, language: str) -> str | None:
     """The key in params/labels.yaml ``sections`` whose text, in ``language``, reads as
     ``title`` (plain text); placeholders (``TOP-{n}``) match any value. None when none does."""
     for key, template in L.names("sections", language=language).items():
+        # a plural argument (``{hours, plural, one {# час} ...}``) reads as any text, too
+        for start, end, _, _ in reversed(L.plurals(template, where=f"sections.{key}")):
+            template = f"{template[:start]}{{_}}{template[end:]}"
         pattern = "".join(".+?" if part.startswith("{") else re.escape(part)
                           for part in re.split(r"(\{[^}]*\})", template) if part)
         if re.fullmatch(pattern, title.strip(), flags=re.S):

@@ -257,7 +257,7 @@ def _alarm_unit(book: ReportBook, data: ReportData, row) -> str:
 def _mask(text) -> str:
     from analysis.privacy import mask_pii
 
-    return mask_pii(str(text))
+    return L.masked(mask_pii(str(text)), language=F.get_language())
 
 
 def _learned(data: ReportData):
@@ -355,8 +355,8 @@ def _summary_flags(book: ReportBook, data: ReportData):
     n = int(sla.network.iloc[0]["open_overdue"])
     if n == 0:
         return book.text("summary", "no_overdue"), []
-    return (book.text("summary", "overdue", hours=f"{sla.sla_hours:g}", n=F.count(n)),
-            [book.text("summary", "act_overdue", n=F.count(n))])
+    return (book.text("summary", "overdue", hours=f"{sla.sla_hours:g}", n=n),
+            [book.text("summary", "act_overdue", n=n)])
 
 
 def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
@@ -500,7 +500,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         learned = _learned(data)
         impact = _memo(data, "impact", lambda: _causes(data, data.month))
         if impact is None or impact.empty:
-            book.note(book.text("notes", "no_comments", month=data.month))
+            book.note(book.text("notes", "no_comments", month=F.month(data.month)))
             return
         labels, model = _labels(data, data.month)
         named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
@@ -515,7 +515,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
             sources=sources, language=lang), max_rows=3)
         first = impact.iloc[0]
         book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
-                            ref=F.nps(first["ref_nps"]), n=F.count(len(impact)),
+                            ref=F.nps(first["ref_nps"]), n=len(impact),
                             gap=F.number(-impact["contribution"].sum())))
         _cause_agreement(book, data, learned)
         min_count = load_params("taxonomy")["report"]["matrix_min_count"]
@@ -535,7 +535,7 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
     agree = learned.scope_agreement(window)
     month = learned.scope(data.current)
     queue = book.text("notes", "review_queue", n=F.count(month["needs_review"].sum()),
-                      suggested=F.count((month["source"] == "model").sum()),
+                      suggested=int((month["source"] == "model").sum()),
                       threshold=F.percent(learned.threshold))
     if agree is None:
         book.note(book.text("notes", "no_team_causes_scope", period=period) + " " + queue)
@@ -543,7 +543,7 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
     acc, f1 = (agree.overall.set_index("metric").loc[m] for m in ("accuracy", "macro_f1"))
     book.note(book.text("notes", "cause_agreement", share=F.percent(acc["value"]),
                         interval=F.percent_interval(acc["low"], acc["high"]),
-                        n=F.count(acc["n"]), period=period, f1=F.number(f1["value"], 2),
+                        n=int(acc["n"]), period=period, f1=F.number(f1["value"], 2),
                         f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
     book.show(_title(book, "cause_agreement"), tables.agreement_table(
         agree.per_cause, language=book.language), decimals=2, max_rows=3)
@@ -584,10 +584,10 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
 def _growth_note(book: ReportBook, zones) -> str:
     """How a pair becomes a growth zone (the one-sided test and BH) and how many did."""
     table = zones.table
-    return book.text("notes", "growth_test", pairs=F.count(table["zone_p_value"].notna().sum()),
+    return book.text("notes", "growth_test", pairs=int(table["zone_p_value"].notna().sum()),
                      q=F.percent(load_params("flags")["q"]),
-                     zones=F.count(int(table["growth_zone"].sum())),
-                     dealers=F.count(int(table.loc[table["growth_zone"], zones.by].nunique())))
+                     zones=int(table["growth_zone"].sum()),
+                     dealers=int(table.loc[table["growth_zone"], zones.by].nunique()))
 
 
 def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> None:
@@ -654,8 +654,8 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
 def _sla_note(book: ReportBook, sla: cases.SlaReport) -> str:
     row = sla.network.iloc[0]
     return book.text("notes", "sla", now=f"{sla.now:%Y-%m-%d %H:%M}", hours=f"{sla.sla_hours:g}",
-                     **{k: F.count(row[k]) for k in ("flags", *cases.STATUSES, "no_case")},
-                     compliance=F.percent(row["compliance"]), decided=F.count(row["decided"]),
+                     **{k: int(row[k]) for k in ("flags", *cases.STATUSES, "no_case")},
+                     compliance=F.percent(row["compliance"]), decided=int(row["decided"]),
                      interval=F.percent_interval(row["compliance_low"], row["compliance_high"]))
 
 
@@ -686,7 +686,7 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
 def _incident_note(book: ReportBook, inc: incidents.IncidentReport) -> str:
     lang = book.language
     kinds = inc.closures["kind"].value_counts().sort_index()
-    counts = ", ".join(f"{F.count(n)} {_kind(k, lang)}" for k, n in kinds.items())
+    counts = ", ".join(_kind_count(k, n, lang) for k, n in kinds.items())
     shares = "; ".join(
         f"{_kind(k, lang)}: {F.percent(row['share_within_sla'])} "
         f"{F.percent_interval(row['share_low'], row['share_high'])}"
@@ -702,6 +702,13 @@ def _incident_note(book: ReportBook, inc: incidents.IncidentReport) -> str:
 
 def _kind(kind: str, language: str) -> str:
     return L.name("kinds", kind, language=language)
+
+
+def _kind_count(kind: str, n: int, language: str) -> str:
+    """``179 жалоб``: a count of one kind of incident in the language's plural form."""
+    if L.has("kind_counts", kind):
+        return L.text("kind_counts", kind, language=language, n=int(n))
+    return f"{F.count(n)} {_kind(kind, language)}"
 
 
 def repeat_repairs(book: ReportBook, data: ReportData) -> None:
@@ -729,11 +736,11 @@ def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
     # the rate is the cohort's: orders closed in the month whose window has passed
     orders = int(rr.by_dealer["cohort_orders"].sum())
     repeats = int(rr.by_dealer["cohort_repeats"].sum())
-    return book.text("notes", "repeat_repairs", month=rr.month, n=F.count(len(rr.pairs)),
-                     days=rr.window_days, orders=F.count(orders),
+    return book.text("notes", "repeat_repairs", month=F.month(rr.month), n=len(rr.pairs),
+                     days=rr.window_days, orders=orders,
                      rate=F.percent(repeats / orders if orders else None, 1),
-                     mechanics=F.count((rr.kpi_mechanic["bonus_share"] == 0).sum()),
-                     foremen=F.count((rr.kpi_foreman["bonus_share"] == 0).sum()))
+                     mechanics=int((rr.kpi_mechanic["bonus_share"] == 0).sum()),
+                     foremen=int((rr.kpi_foreman["bonus_share"] == 0).sum()))
 
 
 def actions_review(book: ReportBook, data: ReportData) -> None:
@@ -751,7 +758,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         review = actions.monthly_review(data.actions, data.network, month=data.month,
                                         dealers=data.all_dealers, causes=_action_causes(data))
         if review.empty:
-            book.note(book.text("notes", "no_actions", month=data.month))
+            book.note(book.text("notes", "no_actions", month=F.month(data.month)))
             return
         measured = review["effect"].notna()
         book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
@@ -789,7 +796,8 @@ def customers(book: ReportBook, data: ReportData) -> None:
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
         # every dealer's counts: the Excel file (the chart above says what moved)
-        book.show(_title(book, "customer_flow", month=data.month), tables.customer_flow_table(
+        book.show(_title(book, "customer_flow", month=F.month(data.month)),
+                  tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
         service, rates, months = _return_rates(data)
         if rates["rate"].isna().all():
@@ -863,8 +871,8 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
         else:
             book.show(_title(book, "data_quality"),
                       tables.quality_table(quality, language=book.language))
-        book.note(book.text("notes", "answers", current=F.count(len(data.current)),
-                            month=data.month, total=F.count(len(data.responses)),
+        book.note(book.text("notes", "answers", current=len(data.current),
+                            month=F.month(data.month), total=len(data.responses),
                             months=len(data.months)))
         if data.unlisted_dealers:
             unlisted = data.all_dealers.loc[
@@ -875,7 +883,29 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
                 "notes", "unlisted_dealers", dealers=shown, region=unlisted["region"].iloc[0],
                 answers=F.count(int(data.network["dealer_id"].isin(
                     data.unlisted_dealers).sum()))))
-        book.note(store.describe_versions(data.data_dir))
+        book.note(_store_versions(book, data.data_dir))
+
+
+def _store_versions(book: ReportBook, data_dir) -> str:
+    """The store versions the report read and how to read them again, in the book's words
+    (:meth:`analysis.store.Snapshot.describe` is the command line's English line)."""
+    try:
+        snap = store.snapshot(data_dir)
+        if not snap.versions:
+            return book.text("notes", "store_unversioned")
+        parts = []
+        for table in (t for t in store.TABLES if t in snap.versions):
+            stamp = snap.committed.get(table, pd.NaT)
+            name = L.name("store_tables", table, language=book.language)
+            parts.append(book.text("notes", "store_version", table=name,
+                                   version=str(snap.versions[table])) if pd.isna(stamp) else
+                         book.text("notes", "store_version_at", table=name,
+                                   version=str(snap.versions[table]),
+                                   time=f"{stamp:%Y-%m-%d %H:%M}"))
+    except (store.StoreError, OSError) as err:
+        return book.text("notes", "store_unknown", error=str(err))
+    return book.text("notes", "store_versions", versions=", ".join(parts),
+                     command=f"python -m analysis report --as-of {snap.spec}")
 
 
 # --- the dealer one-pager (notebooks/explore/dealer_onepager) --------------------------------

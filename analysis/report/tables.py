@@ -12,6 +12,7 @@ the catalogue's default language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -912,8 +913,11 @@ def cause_matrix_table(matrix: pd.DataFrame, *, language: str | None = None) -> 
 
 
 def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
-    """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path."""
-    quality = quality.drop(columns=["quarantine_file"], errors="ignore")
+    """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path; tables
+    and reasons in the catalogue's words."""
+    quality = quality.drop(columns=["quarantine_file"], errors="ignore").assign(
+        table=_names("store_tables", quality["table"], language),
+        top_reasons=[_reasons_text(r, language) for r in quality["top_reasons"]])
     if "ingested_at" in quality:
         # the ingest log's ISO time stamps (UTC) as date-time cells
         stamps = pd.to_datetime(quality["ingested_at"], utc=True, errors="coerce",
@@ -923,6 +927,27 @@ def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.D
     return _rename(quality, language, file="file", table="table", ingested_at="ingested_at",
                    read="read", accepted="accepted", quarantined="quarantined",
                    top_reasons="top_reasons")
+
+
+# ingest's top reasons: "column: reason (rows); ..." (analysis.ingest.quarantine_summary)
+_REASON = re.compile(r"(?P<column>[^;:]+): (?P<reason>.+?) \((?P<rows>\d+)\)(?:; |$)")
+
+
+def _reasons_text(reasons, language: str | None) -> str:
+    """ingest's top reasons with each column and reason as the catalogue words them; a text
+    of another shape is shown as it is."""
+    if F.is_missing(reasons) or not _REASON.match(str(reasons)):
+        return reasons
+
+    def column(name: str) -> str:
+        return "+".join(L.name("columns", part, language=language) if L.has("columns", part)
+                        else L.matched("quarantine_reasons", part, language=language)
+                        for part in name.split("+"))
+
+    return "; ".join(
+        f"{column(m['column'])}: "
+        f"{L.matched('quarantine_reasons', m['reason'], language=language)} "
+        f"({F.count(int(m['rows']))})" for m in _REASON.finditer(str(reasons)))
 
 
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
@@ -1025,7 +1050,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
             .count(c("detractors"), v["detractors"])
             .number(c("return_gap"), 100 * v["gap"], 0,
                     interval=(100 * v["gap_low"], 100 * v["gap_high"]))
-            .number(c("customers_at_stake"), v["customers_at_stake"].round(1))
+            .count(c("customers_at_stake"), v["customers_at_stake"].round(0))
             .money(c("value_per_year"), v["value"])
             .interval(c("interval", level=level), v["value_low"], v["value_high"], "money")
             .frame())
@@ -1051,7 +1076,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
                 .frame())
     return (t.signed(c("uplift"), v["uplift"], interval=(v["uplift_low"], v["uplift_high"]))
             .count(c("service_customers"), v["customers"])
-            .number(c("customers_moved"), v["customers_moved"].round(1))
+            .count(c("customers_moved"), v["customers_moved"].round(0))
             .money(c("value_associated"), v["value"])
             .interval(c("interval", level=level), v["value_low"], v["value_high"], "money")
             .frame())

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import retention, store
+from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report.excel import write_excel
 from analysis.report.kinds import Table
@@ -165,7 +166,9 @@ def export_win_back(
     month = _check_month(month)
     calls = load_win_back(month, regions=regions, data_dir=data_dir,
                           include_contacts=include_contacts)
-    title = L.text("tables", "win_back", language=language, month=month)
+    # the month as the reader writes it (the sheet itself has a short name: labels `sheets`)
+    title = L.text("tables", "win_back", language=language,
+                   month=F.month(month, language=L.resolve(language)))
     by_dealer = L.text("tables", "win_back_by_dealer", language=language)
     path = write_excel({title: win_back_table(calls, include_contacts=include_contacts,
                                               language=language),
