@@ -32,6 +32,7 @@ from analysis.report.kinds import Table
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
     "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
+    "dealer_zones_table",
     "driver_labels", "driver_means_table", "funnel_table", "growth_value_table",
     "return_rate_table",
     "value_at_stake_table",
@@ -520,6 +521,32 @@ def growth_table(
                                                 L.text("marks", "yes", language=language), ""))
             .count(c("zone_rank"), t["zone_rank"])
             .signed(c("dealer_nps"), t[result.by].map(info["nps"]), nps_digits, scale="nps")
+            .frame())
+
+
+def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
+                       decimals: int | None = None) -> pd.DataFrame:
+    """One dealer's drivers as its page shows them: current rating, benchmark, gap and the
+    NPS points associated with closing it (with interval), growth zones first by rank, then
+    the other drivers by uplift (:func:`growth_table` holds every number)."""
+    decimals = F.DECIMALS if decimals is None else decimals
+    labels = driver_labels(result.drivers, scales=getattr(result, "scales", None),
+                           language=language)
+    c = L.columns(language)
+    t = (result.table.loc[result.table[result.by] == dealer_id]
+         .assign(_zone=lambda d: d["zone_rank"].fillna(len(result.drivers) + 1))
+         .sort_values(["_zone", "uplift"], ascending=[True, False])
+         .reset_index(drop=True))
+    return (Table(language=language)
+            .text(c("driver"), t["driver"].map(lambda d: labels.get(d, d)))
+            .number(c("current_shrunk_mean"), t["current"], decimals + 1)
+            .number(c("benchmark"), t["benchmark"], decimals + 1)
+            .number(c("gap"), t["gap"], decimals + 1)
+            .signed(c("uplift"), t.get("assoc_uplift", t["uplift"]), decimals)
+            .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+                      t["uplift_high"], "signed", decimals)
+            .text(c("growth_zone"), np.where(t["growth_zone"],
+                                             L.text("marks", "yes", language=language), ""))
             .frame())
 
 
