@@ -40,7 +40,7 @@ __all__ = [
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
     "repeat_kpi_table", "repeats_by_dealer_table", "response_rate_table", "reviews_table",
-    "series_table", "sla_table", "top_growth_table",
+    "series_table", "sla_table", "summary_table", "top_growth_table",
 ]
 
 
@@ -92,13 +92,14 @@ def _rank_level() -> str:
 
 
 def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
-               extra: bool = False, rule=None) -> Table:
+               extra: bool = False, rule=None, change: str = "change") -> Table:
     """The NPS columns of a summary after ``t``'s first ones: answers, NPS (small samples
     marked), interval, change (significant ones marked), its p-value and the response rate
     when there is one.
 
     ``extra`` keeps every other number of the summary (counts by category, invitations, the
-    shrunk NPS): the month-by-month table shows them all.
+    shrunk NPS): the month-by-month table shows them all. ``change``: the change's header
+    (a key of the catalogue's columns).
     """
     c = L.columns(language)
     alpha = 1 - level
@@ -111,7 +112,7 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
     t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
     t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
                "signed")
-    t.signed(c("change"), table["change_vs_previous"],
+    t.signed(c(change), table["change_vs_previous"],
              mark=(_stars(table, "change", alpha, rule), star))
     t.p_value(c("p_value"), table["change_p_value"], alpha=alpha)
     if extra and "invited" in table:
@@ -194,6 +195,35 @@ def series_table(summary: pd.DataFrame, *, level: float | None = None,
                                         summary["period"].astype(str))
     return _nps_frame(summary, t, level=lvl, language=language, extra=True,
                       rule=rule).frame()
+
+
+def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
+                  level: float | None = None, language: str | None = None,
+                  rule=None) -> pd.DataFrame:
+    """A :func:`analysis.nps.summarize` frame of any grouping and period (the explore
+    notebooks' slices) as the report shows NPS: the groups by name, the period, answers, NPS
+    (small samples marked), interval, change (starred by ``rule``), its p-value and the
+    response rate; without a time split there is no change to show."""
+    lvl = _level(level, _nps_params(None))
+    c = L.columns(language)
+    table = summary.reset_index(drop=True)
+    if "change_vs_previous" not in table:
+        table = table.assign(change_vs_previous=np.nan, change_p_value=np.nan)
+    t = Table(language=language)
+    for key in by:
+        values = table[key].astype(str)
+        if key == "touchpoint":
+            values = _names("touchpoints", values, language)
+        t.text(c({"dealer_name": "dealer"}.get(key, key)) if L.has("columns", key)
+               or key == "dealer_name" else key, values)
+    monthly = getattr(table["period"].dtype, "freqstr", None) == "M" if "period" in table else True
+    if "period" in table:
+        if monthly:
+            t.month(c("month"), table["period"])
+        else:
+            t.text(c("period"), table["period"].astype(str))
+    return _nps_frame(table, t, level=lvl, language=language, rule=rule,
+                      change="change" if monthly else "change_period").frame()
 
 
 def dealer_table(
@@ -976,9 +1006,9 @@ def completion_table(completion: pd.DataFrame, *, language: str | None = None
     """:func:`analysis.actions.completion`: actions by state, done share and on-time rate."""
     c = L.columns(language)
     t = Table(language=language)
-    for key, label in (("region", "region"), ("dealer_id", "dealer_id"),
+    for key, label in (("group", "group"), ("region", "region"), ("dealer_id", "dealer_id"),
                        ("dealer_name", "dealer")):
-        if key in completion:
+        if key in completion:  # group: a scope's name (a dealer beside its region)
             t.text(c(label), completion[key])
     for state in ("n", "done", "overdue", "open", "cancelled"):
         t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])
