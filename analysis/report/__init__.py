@@ -9,7 +9,9 @@
 - :mod:`~analysis.report.book` and :mod:`~analysis.report.excel`: the HTML a notebook shows
   (escaped, masked) and the same tables as an Excel workbook;
 - :mod:`~analysis.report.sections`: the report's sections, which only call the above;
-- :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks.
+- :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks (the
+  network's and regions' reports, or a page per dealer);
+- :mod:`~analysis.report.explore`: the explore notebooks' own tables, shown as the report's.
 
 Nothing outside this package and the notebooks imports it (docs/architecture.md).
 """

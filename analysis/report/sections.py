@@ -929,7 +929,10 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
             [tables.headline_table(frame, month=dealer.month, label=name, language=lang,
                                    rule=rule)
              for name, frame in scopes.items() if not frame.empty], ignore_index=True))
-        rated = list(dealer.rated_drivers())
+        # the drivers its region and the network rate: a mean of a dealer's few answers is
+        # still its mean (their count is in the table above), unlike an importance
+        rated = list(dealer.rated_drivers(peers["network"].loc[
+            peers["network"]["month"] == dealer.month]))
         if not rated:  # the coverage's words: no ratings, or too few this month
             book.note(book.coverage_line(dealer.need("loyalty_drivers"), dealer.month))
             return
