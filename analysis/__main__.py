@@ -3,7 +3,7 @@
 Commands
 --------
 demo-data   write the synthetic demo network (Parquet + truth.json)
-report      render monthly reports (network and regions) with papermill
+report      render monthly reports (network and regions), or dealers' pages, with papermill
 ingest      validate exports (CSV/XLSX/Parquet) into the store (Delta Lake), with a quarantine
 calibrate   permutation nulls of the report's flags on a store: false stars, false zones, power
 winback     the customer-care team's win-back list as an Excel file (contacts only on request)
@@ -87,8 +87,9 @@ def _report(args: argparse.Namespace) -> int:
         results = batch.run_batch(month, regions, data_dir=data_dir, out_dir=args.out,
                                   timeout=args.timeout, workers=args.workers, formats=formats,
                                   parameters=parameters, engine=args.engine,
-                                  languages=args.language)
-    except (batch.NoDataForMonth, batch.UnknownRegion, PrintFailed) as err:
+                                  languages=args.language, dealers=args.dealer or args.dealers)
+    except (batch.NoDataForMonth, batch.UnknownRegion, batch.UnknownDealer,
+            PrintFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     failed = [r for r in results if not r.ok]
@@ -106,7 +107,8 @@ def _report(args: argparse.Namespace) -> int:
                   + (f"; the other sections rendered in {r.html}" if r.html else
                      "; no page delivered") + ")")
     index = batch.output_dir(month, args.out) / "index.html"
-    print(f"{len(results) - len(failed)} of {len(results)} reports for {month} written; "
+    kind = "dealers' pages" if args.dealer or args.dealers else "reports"
+    print(f"{len(results) - len(failed)} of {len(results)} {kind} for {month} written; "
           f"every page and workbook of the month: {index}")
     return 1 if failed else 0
 
@@ -515,6 +517,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report language(s), e.g. --language ru (only *.ru.* files) or "
                      "--language en ru (default: params/report.yaml)")
     add_engine_argument(rep)
+    pages = rep.add_mutually_exclusive_group()
+    pages.add_argument("--dealers", action="store_true",
+                       help="instead of the reports, one page per dealer of the regions of "
+                       "--region (all: every dealer): reports/YYYY-MM/dealers/<code>.<language>"
+                       ".html|.xlsx, listed in the month's index.html")
+    pages.add_argument("--dealer", nargs="+", metavar="CODE",
+                       help="instead of the reports, the pages of these dealers (codes as in "
+                       "the dealers table, e.g. --dealer D001 D007)")
     rep.add_argument("--as-of", metavar="VERSION|TIMESTAMP",
                      help="read the store as it was: the versions a report's appendix lists "
                      "(dealers=3,responses=12,...), a version of responses, or a date-time")

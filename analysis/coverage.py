@@ -182,6 +182,19 @@ _OWN_TABLE = {"response_rates": ("invitations", "no_invitations"),
               "survey_funnel": ("contacts", "no_contacts")}
 
 
+def with_tables_held(assessed: pd.DataFrame, held) -> pd.DataFrame:
+    """``assessed`` (:func:`assess`) with the sections whose own table is one of ``held``
+    allowed where it said that table is absent.
+
+    A dealer's page narrows the store's tables to the dealer: a table the store holds without
+    a row of the dealer (no case opened, no action planned) is a fact about the dealer,
+    which its section shows, not an export to ingest."""
+    reasons = {reason for table, reason in _OWN_TABLE.values() if table in set(held)}
+    held_ = assessed["reason"].isin(reasons)
+    return assessed.assign(ok=assessed["ok"] | held_,
+                           reason=assessed["reason"].where(~held_, ""))
+
+
 def _table_need(section: str, tables: Mapping[str, pd.DataFrame | None]) -> Need | None:
     """The verdict of a section whose own table is absent, else None."""
     if section not in _OWN_TABLE:

@@ -26,7 +26,7 @@ def _body(language: str, keys: list[str], extra: str = "") -> str:
 
 
 REGION = ["summary", "headline", "touchpoints", "dealers", "loyalty_drivers", "growth_zones",
-          "css", "red_flags", "actions", "customers", "data_quality"]
+          "css", "red_flags", "actions_review", "customers", "data_quality"]
 
 
 @pytest.mark.parametrize("language", L.LANGUAGES)
@@ -56,7 +56,7 @@ def test_the_contents_link_every_numbered_section(language):
     assert body.index("<h1>") < body.index('<nav id="contents"') < body.index("<h2")
     # a part starts a printed page: why, service, loop and the appendix (not the first part)
     starts = [h[0] for h in heads if h[1]]
-    assert starts == ["loyalty-drivers", "css", "actions", "data-quality"]
+    assert starts == ["loyalty-drivers", "css", "actions-review", "data-quality"]
     assert L.text("page", "part_why", language=language) in contents
     assert body.count('href="#contents"') == 1
 

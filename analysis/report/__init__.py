@@ -11,7 +11,9 @@
 - :mod:`~analysis.report.sections`: the report's sections, which only call the above;
 - :mod:`~analysis.report.page`: the page around them (contents, numbered sections, glossary,
   print layout) and its PDF;
-- :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks.
+- :mod:`~analysis.report.batch`: the papermill batch that renders the report notebooks (the
+  network's and regions' reports, or a page per dealer);
+- :mod:`~analysis.report.explore`: the explore notebooks' own tables, shown as the report's.
 
 Nothing outside this package and the notebooks imports it (docs/architecture.md).
 """

@@ -8,6 +8,8 @@ What a batch leaves in the month's folder (``reports/YYYY-MM/``)::
     <name>.<lang>.pdf           the page printed on A4 (``--format pdf``: headless Chromium)
     notebooks/<name>.<lang>.ipynb          the executed notebook of a report that succeeded
     logs/<name>.<lang>.failed.ipynb|.txt   a report that failed: its notebook and traceback
+    dealers/<code>.<lang>.html|.xlsx       a dealer's page (``dealers=``), with notebooks/ and
+                                           logs/ of its own as above
 
 Every file carries its language, whatever the order of ``--language``: rendering one
 language never overwrites the other's files.
@@ -28,6 +30,8 @@ from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
 
 MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "monthly.ipynb"
+DEALER_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "dealer.ipynb"
+DEALERS = "dealers"  # the dealers' pages: a folder of the month's
 
 
 class NoDataForMonth(ValueError):
@@ -186,11 +190,13 @@ class RunResult:
     log: Path | None = None
     network: bool = False
     pdf: Path | None = None
+    dealer: str = ""  # a dealer's page: the dealer's code (``region`` is its region)
 
     @property
     def scope(self) -> str:
-        """How a person names the report: ``network`` or the region's name."""
-        return "network" if self.network else self.region
+        """How a person names the report: ``network``, the region's name or the dealer's
+        code."""
+        return self.dealer or ("network" if self.network else self.region)
 
 
 def notebook_for(region: str) -> Path:
@@ -457,7 +463,7 @@ def run_batch(
     out_dir: str | os.PathLike | None = None, timeout: int = 900, workers: int = 1,
     formats: tuple[str, ...] = ("html", "xlsx"), parameters: dict | None = None,
     progress: bool = True, engine: str | None = None, languages: list[str] | None = None,
-    share: bool = True, as_of: str = "",
+    share: bool = True, as_of: str = "", dealers: bool | list[str] = False,
 ) -> list[RunResult]:
     """Render the network report and each region's report, in parallel worker processes.
 
@@ -472,6 +478,10 @@ def run_batch(
     LocalCluster is started for the whole batch and every notebook connects to it. Every
     report reads the same store versions (the latest, or ``as_of``), passed to its notebook
     as the ``as_of`` parameter.
+
+    ``dealers`` renders dealers' pages instead of the reports (:func:`dealer_pages`): True,
+    every dealer of ``regions`` (of the network when they are none or "all"); a list, those
+    dealers by code. They share the batch's fits as the reports do.
     """
     data_dir = store.snapshot(data_dir, as_of=as_of or None)
     parameters = {**(parameters or {}), "as_of": data_dir.spec}
@@ -482,6 +492,7 @@ def run_batch(
     everything = not regions or all(region_key(r) == NETWORK for r in regions)  # all, ALL
     # None is the network: a region may be named "all", and is then a report of its own
     targets = [None, *known] if everything else match_regions(list(regions), known)
+    pages = dealer_pages(data_dir, targets, dealers) if dealers else None
     languages = report_languages(languages)
     out = output_dir(month, out_dir)
     cache = (out / ".cache").resolve() if share else None
@@ -494,11 +505,12 @@ def run_batch(
             os.environ.pop(shared_fits.CACHE_ENV, None)
         names = scope_names(known)  # a region's file name whatever the batch asks
         with shared(engine) as spec:
-            results = _run_batch(month, targets, names, data_dir=data_dir, out_dir=out,
-                                 timeout=timeout, workers=workers, formats=formats,
-                                 parameters={**(parameters or {}), "engine": spec},
-                                 progress=progress, languages=languages)
-        write_index(out, month, scopes=names)
+            run = _run_batch if pages is None else _run_dealers
+            results = run(month, targets if pages is None else pages, names,
+                          data_dir=data_dir, out_dir=out, timeout=timeout, workers=workers,
+                          formats=formats, parameters={**(parameters or {}), "engine": spec},
+                          progress=progress, languages=languages)
+        write_index(out, month, scopes=names, dealers=dealer_pages(data_dir, [None], True))
         return results
     finally:
         if cache is not None:  # the network's answers: a copy of the store, not worth keeping
@@ -584,7 +596,151 @@ def _run_batch(month, targets, names, *, data_dir, out_dir, timeout, workers, fo
     return [results[job] for job in jobs]
 
 
+# --- the dealers' pages -----------------------------------------------------------------------
+
+class UnknownDealer(ValueError):
+    """A dealer asked for is not in the dealers table."""
+
+
+@dataclass(frozen=True)
+class DealerPage:
+    """One dealer's page of a batch: its code, file name (``dealers/<file>.<lang>.html``),
+    name and region as the dealers table spells them."""
+
+    code: str
+    file: str
+    name: str
+    region: str
+
+
+_SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+
+
+def dealer_file_names(codes: list[str]) -> dict[str, str]:
+    """A file name per dealer code: the code itself (``D001``) when it is letters, digits,
+    ``-`` and ``_`` and no other code differs from it only in case (a folder copied to
+    Windows or a Mac would hold one file for both); else its slug with a short hash of the
+    exact code (``d-001-1a2b3c``), stable from run to run."""
+    import hashlib
+    from collections import Counter
+
+    codes = list(dict.fromkeys(str(c) for c in codes))
+    folded = Counter(c.casefold() for c in codes)
+    return {c: (c if _SAFE_FILE.match(c) and folded[c.casefold()] == 1 else
+                f"{_slug(c)}-{hashlib.sha1(c.encode('utf-8')).hexdigest()[:6]}")
+            for c in codes}
+
+
+def dealer_pages(data_dir, regions: list[str | None],
+                 dealers: bool | list[str] = True) -> list[DealerPage]:
+    """The dealers' pages a batch renders, sorted by region and code: every dealer of
+    ``regions`` (None among them: the network's, so every dealer) when ``dealers`` is True,
+    else the dealers whose codes it lists (``regions`` aside).
+
+    Raises
+    ------
+    UnknownDealer
+        naming the codes the dealers table lacks, and some it holds.
+    """
+    table = (store.load("dealers", data_dir=data_dir)
+             .drop_duplicates("dealer_id").astype({"dealer_id": str}))
+    files = dealer_file_names(sorted(table["dealer_id"]))
+    if dealers is True:
+        chosen = table if None in regions else table.loc[table["region"].isin(regions)]
+    else:
+        asked = [str(d) for d in dealers]
+        missing = [d for d in asked if d not in set(table["dealer_id"])]
+        if missing:
+            known = sorted(table["dealer_id"])
+            raise UnknownDealer(
+                f"no dealer {', '.join(map(repr, missing))} in this data set; dealers are "
+                f"named by their code, e.g. {', '.join(known[:8])}"
+                + (f" ({len(known)} in all)" if len(known) > 8 else ""))
+        chosen = table.loc[table["dealer_id"].isin(asked)]
+    chosen = chosen.sort_values(["region", "dealer_id"])
+    return [DealerPage(code, files[code], str(name if isinstance(name, str) else code),
+                       str(region))
+            for code, name, region in zip(chosen["dealer_id"], chosen["dealer_name"],
+                                          chosen["region"], strict=True)]
+
+
+def run_dealer(page: DealerPage, month: str, *, out_dir: str | os.PathLike | None = None,
+               parameters: dict | None = None, **kwargs) -> RunResult:
+    """Render one dealer's page (notebooks/reports/dealer.ipynb) as :func:`run_report`
+    renders a report, into the month's ``dealers/`` folder: the same files, logs and
+    formats."""
+    out = output_dir(month, out_dir) / DEALERS
+    result = run_report(page.region, month, out_dir=out, notebook=DEALER_NOTEBOOK,
+                        name=page.file, region_is_name=True,
+                        parameters={**(parameters or {}), "dealer": page.code}, **kwargs)
+    return replace(result, dealer=page.code)
+
+
+def _run_dealers(month, pages, names, *, data_dir, out_dir, timeout, workers, formats,
+                 parameters, progress, languages) -> list[RunResult]:
+    """:func:`run_dealer` for every page and language, as :func:`_run_batch` runs reports."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    jobs = [(page, lang) for lang in languages for page in pages]
+    kwargs = dict(data_dir=data_dir, out_dir=out_dir, timeout=timeout, formats=formats,
+                  parameters=parameters)
+    bar = tqdm(total=len(jobs), desc=f"dealers {month}", unit="page", disable=not progress)
+    results = []
+    if workers <= 1:
+        for page, lang in jobs:
+            results.append(run_dealer(page, month, language=lang, **kwargs))
+            bar.update()
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(run_dealer, page, month, language=lang, **kwargs)
+                       for page, lang in jobs]
+            for future in futures:
+                results.append(future.result())
+                bar.update()
+    bar.close()
+    return results
+
+
 # --- the month's index page -------------------------------------------------------------------
+
+def _dealers_index(pages: list[IndexEntry], dealers: list[DealerPage], languages: list[str],
+                   *, head: str, kinds: str, cells) -> str:
+    """The index's table of the dealers' pages: region, dealer (name and code, masked), and
+    each language's page and workbook (``cells`` of :func:`write_index`)."""
+    import html as html_lib
+
+    from analysis.privacy import mask_pii
+    from analysis.report.labels import LANGUAGES, text
+
+    if not pages:
+        return ""
+
+    def both(key: str) -> str:
+        words = dict.fromkeys(text("dealer_page", key, language=lang) for lang in LANGUAGES)
+        return html_lib.escape(" · ".join(words))
+
+    known = {d.file: d for d in dealers}
+    by_file: dict[str, dict[str, IndexEntry]] = {}
+    for entry in pages:
+        by_file.setdefault(entry.name, {})[entry.language] = entry
+
+    def place(file: str) -> tuple[str, str]:
+        d = known.get(file)
+        return (d.region, f"{d.name} ({d.code})") if d else ("", file)
+
+    rows = "".join(
+        f"<tr><td>{html_lib.escape(mask_pii(region))}</td>"
+        f'<th scope="row">{html_lib.escape(mask_pii(name))}</th>'
+        + "".join(cells(by_file[file].get(lang)) for lang in languages) + "</tr>"
+        for file, (region, name) in sorted(((f, place(f)) for f in by_file),
+                                           key=lambda item: (item[1][0].casefold(), item[0])))
+    return (f"<h2>{both('index_dealers')}</h2>"
+            f'<table><thead><tr><th rowspan="2">{both("index_region")}</th>'
+            f'<th rowspan="2">{both("index_dealer")}</th>{head}</tr>'
+            f"<tr>{kinds}</tr></thead><tbody>{rows}</tbody></table>")
+
 
 _FILE = re.compile(r"^(?P<name>.+)\.(?P<lang>[a-z]{2})\.(?P<kind>html|xlsx|pdf|failed\.txt)$")
 
@@ -631,12 +787,16 @@ def index_entries(out: str | os.PathLike) -> list[IndexEntry]:
 
 
 def write_index(out: str | os.PathLike, month: str, *,
-                scopes: dict[str, str] | None = None) -> Path:
+                scopes: dict[str, str] | None = None,
+                dealers: list[DealerPage] | None = None) -> Path:
     """Rewrite ``<out>/index.html``: a table of every scope by language with links to its
     page and workbook (relative, so the folder can be moved or mailed whole), and the log of
     each failed report. Built from the files the folder holds, so a batch of one region
     keeps the others' links. ``scopes`` maps region names to file names (:func:`file_names`)
     to show regions by their names; a file no scope names is shown by its file name.
+
+    The dealers' pages (``dealers/``) follow in a table of their own, by region; ``dealers``
+    (:func:`dealer_pages`) names them, a page no dealer names is shown by its file name.
 
     The page stands alone and opens offline: its words are in both languages
     (params/labels.yaml, ``index``), its look the report pages'.
@@ -649,10 +809,15 @@ def write_index(out: str | os.PathLike, month: str, *,
 
     out = Path(out)
     entries = index_entries(out)
+    # the dealers' pages: their own table below, their links relative to this page
+    pages = [replace(e, **{k: f"{DEALERS}/{getattr(e, k)}" for k in ("html", "excel", "log")
+                           if getattr(e, k)})
+             for e in index_entries(out / DEALERS)]
     # scopes of file_names ("all" -> network) or of scope_names (None -> network)
     region_of = {name: region for region, name in (scopes or {}).items()
                  if region is not None and name != "network"}
-    languages = [lang for lang in LANGUAGES if any(e.language == lang for e in entries)]
+    languages = [lang for lang in LANGUAGES
+                 if any(e.language == lang for e in [*entries, *pages])]
     by_scope: dict[str, dict[str, IndexEntry]] = {}
     for entry in entries:
         by_scope.setdefault(entry.name, {})[entry.language] = entry
@@ -694,9 +859,11 @@ def write_index(out: str | os.PathLike, month: str, *,
     body = (f"<h1>{title}</h1>"
             + (f'<table><thead><tr><th rowspan="2">{both("scope")}</th>{head}</tr>'
                f"<tr>{kinds}</tr></thead><tbody>{rows}</tbody></table>"
-               if order else f"<p>{both('empty')}</p>")
+               if order else f"<p>{both('empty')}</p>" if not pages else "")
+            + _dealers_index(pages, dealers or [], languages, head=head, kinds=kinds,
+                             cells=cells)
             + (f'<p class="other">{both("logs", logs=LOGS)}</p>'
-               if any(e.log for e in entries) else ""))
+               if any(e.log for e in [*entries, *pages]) else ""))
     page = (f'<!DOCTYPE html>\n<html lang="{LANGUAGES[0]}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{title}</title><style>{_PAGE_CSS}{_INDEX_CSS}</style></head>"

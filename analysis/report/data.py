@@ -90,7 +90,20 @@ class ReportData:
 
     @property
     def is_network(self) -> bool:
-        return self.region == NETWORK and not self.region_is_name
+        """Whether this is the network's report (a region's or a dealer's is not)."""
+        return self.region == NETWORK and not self.region_is_name and self.dealer_id is None
+
+    @property
+    def dealer_name(self) -> str | None:
+        """A dealer's page: the dealer's name as the dealers table spells it (its code when
+        the table names none), masked; None for the network's or a region's report."""
+        if self.dealer_id is None:
+            return None
+        from analysis.privacy import mask_pii
+
+        row = self.dealers.loc[self.dealers["dealer_id"] == self.dealer_id]
+        name = row["dealer_name"].iloc[0] if len(row) else None
+        return mask_pii(str(self.dealer_id if name is None or pd.isna(name) else name))
 
     @property
     def title(self) -> str:
@@ -99,6 +112,12 @@ class ReportData:
 
     def title_in(self, language: str | None) -> str:
         """The report's title in ``language``."""
+        if self.dealer_id is not None:
+            from analysis.privacy import mask_pii
+
+            return L.text("dealer_page", "title", language=language, dealer=self.dealer_name,
+                          code=mask_pii(str(self.dealer_id)), region=mask_pii(self.region),
+                          month=F.month_long(self.month, language=L.resolve(language)))
         key = "network" if self.is_network else "region"
         return L.text("titles", key, language=language, region=self.region,
                       month=F.month_long(self.month, language=L.resolve(language)))
@@ -118,8 +137,12 @@ class ReportData:
                 # the growth model spans the network (a region's or a dealer's report reads
                 # it whole): its answers count, not the scope's
                 tables_["network"] = self.network_responses
-            self._needs["frame"] = coverage.assess(tables_, month=self.month,
-                                                   network=self.is_network)
+            assessed = coverage.assess(tables_, month=self.month, network=self.is_network)
+            if self.dealer_id is not None:  # the store's tables, narrowed to the dealer
+                assessed = coverage.with_tables_held(
+                    assessed, [name for name in OPTIONAL_TABLES
+                               if getattr(self, name) is not None])
+            self._needs["frame"] = assessed
         return self._needs["frame"]
 
     def need(self, section: str) -> Need:

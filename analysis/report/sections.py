@@ -34,6 +34,8 @@ from analysis.report.data import ReportData, SectionDataMissing
 
 
 def _scope_label(book: ReportBook, data: ReportData) -> str:
+    if data.dealer_id is not None:  # a dealer's page: its row is the dealer's
+        return data.dealer_name
     return book.text("labels", "network") if data.is_network else data.region
 
 
@@ -65,6 +67,8 @@ def _star_tables(data: ReportData) -> dict:
     """The frames of every test the report stars (:func:`analysis.stars.report_tables`), once
     per report; the sections show these same frames."""
     def compute():
+        if data.dealer_id is not None:  # a dealer's page stars its own tests only
+            return _dealer_star_tables(data)
         return stars.report_tables(
             data.responses, month=data.month, network=data.is_network, reference=data.network,
             cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data))
@@ -124,6 +128,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
     """Headline NPS with interval and change, and the 12-month trend with its band."""
     lang = book.language
     with book.section(book.text("sections", "headline")):
+        data.require_section("headline")  # a scope without answers this month (a dealer's)
         rule = _rule(data)
         book.show(_title(book, "nps_month"), tables.headline_table(
             data.responses, month=data.month, invitations=data.invitations,
@@ -546,7 +551,8 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
                         n=int(acc["n"]), period=period, f1=F.number(f1["value"], 2),
                         f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
     book.show(_title(book, "cause_agreement"), tables.agreement_table(
-        agree.per_cause, language=book.language), decimals=2, max_rows=3)
+        agree.per_cause, language=book.language), decimals=2, max_rows=3,
+        html=data.dealer_id is None)  # a dealer's page: the note; the table in its workbook
 
 
 def growth_zones(book: ReportBook, data: ReportData) -> None:
@@ -644,9 +650,11 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
         book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
-        book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
-        book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer, language=lang),
-                  max_rows=5)
+        if data.dealer_id is None:  # a dealer's page: one bar and one row say what the note does
+            book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
+            book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer,
+                                                                      language=lang),
+                      max_rows=5)
         book.show(_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
 
@@ -664,6 +672,9 @@ def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> 
     with book.section(book.text("sections", "golden_stars")):
         data.require_section("golden_stars")
         stars = cases.golden_stars(data.current, dealers=data.dealers)
+        if data.dealer_id is not None:  # a dealer's page: its quotes, not its name on each
+            stars, per_dealer = stars.drop(columns=["region", "dealer_name", "dealer_id"],
+                                           errors="ignore"), None
         book.show(_title(book, "golden_stars"), tables.golden_star_table(
             stars, per_dealer=per_dealer, language=book.language), max_rows=5)
 
@@ -747,8 +758,11 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
     """Last month's improvement actions: completion, and the effect of each closed one against
     comparable dealers without such an action (difference in differences)."""
     lang = book.language
-    with book.section(book.text("sections", "actions")):
+    with book.section(book.text("sections", "actions_review")):
         data.require_section("actions")
+        if data.dealer_id is not None and data.actions.empty:  # a dealer without a plan
+            book.note(book.text("dealer_page", "no_actions"))
+            return
         month_end = pd.Period(data.month, freq="M").end_time
         by = ("region",) if data.is_network else ("dealer_id",)
         done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end)
@@ -908,13 +922,16 @@ def _store_versions(book: ReportBook, data_dir) -> str:
                      command=f"python -m analysis report --as-of {snap.spec}")
 
 
-# --- the dealer one-pager (notebooks/explore/dealer_onepager) --------------------------------
+# --- the dealer's page (notebooks/reports/dealer.py) -------------------------------------------
 
 def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
-    """The report data narrowed to one dealer ("" = the dealer with most answers in the month).
+    """The report data narrowed to one dealer ("" = the dealer with most answers in the month),
+    for the dealer's page: the sections above then show the dealer (its name on its headline
+    row, its own star rule, its causes, red flags, actions and growth zones).
 
     ``network_responses`` keeps the whole network, so the dealer is compared with its region
-    and the network and its growth zones use the network-wide model.
+    and the network and its growth zones use the network-wide model; ``region`` is the
+    dealer's region, whatever region ``data`` was loaded for.
     """
     from dataclasses import replace
 
@@ -922,13 +939,16 @@ def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
         dealer_id = data.current["dealer_id"].value_counts().idxmax()
     if dealer_id not in set(data.dealers["dealer_id"]):
         scope = "network" if data.is_network else data.region
+        known = sorted(data.dealers["dealer_id"].astype(str))
         raise ValueError(f"dealer {dealer_id!r} is not in {scope}; known dealers: "
-                         f"{sorted(data.dealers['dealer_id'])[:20]}...")
+                         f"{', '.join(known[:20])}{', ...' if len(known) > 20 else ''}")
 
     def only(frame):
         return None if frame is None else frame.loc[frame["dealer_id"] == dealer_id]
 
-    return replace(data, responses=only(data.responses), invitations=only(data.invitations),
+    region = data.dealers.loc[data.dealers["dealer_id"] == dealer_id, "region"].iloc[0]
+    return replace(data, region=str(region), region_is_name=True,
+                   responses=only(data.responses), invitations=only(data.invitations),
                    cases=only(data.cases), repair_orders=only(data.repair_orders),
                    incidents=only(data.incidents), actions=only(data.actions),
                    contacts=only(data.contacts), dealers=only(data.dealers),
@@ -936,35 +956,83 @@ def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
                    dealer_id=dealer_id)
 
 
+def _peers(data: ReportData) -> dict[str, pd.DataFrame]:
+    """A dealer's region and the network: their answers of the report month and the month
+    before (what their NPS and its change read)."""
+    keep = {str(pd.Period(data.month, freq="M") - 1), data.month}
+    network = data.network.loc[data.network["month"].isin(keep)]
+    return {"region": network.loc[network["region"] == data.region], "network": network}
+
+
+def _dealer_star_tables(data: ReportData) -> dict:
+    """The tests a dealer's page stars, as one family: the dealer's NPS change of every month
+    (its headline and trend) and its region's and the network's change of the month (beside
+    it on the page)."""
+    month = pd.Period(data.month, freq="M")
+    rows = [nps.summarize(frame, by=(), period="M").loc[lambda d: d["period"] == month]
+            for frame in _peers(data).values() if not frame.empty]
+    return {"nps change": pd.concat([_monthly(data), *rows], ignore_index=True)}
+
+
+def dealer_title(book: ReportBook, dealer: ReportData) -> None:
+    """A dealer's page: its title (the dealer's name and code, its region, the month), how to
+    read it, and what the page holds when the dealer has no answers this month."""
+    title(book, dealer)
+    if dealer.current.empty:
+        book.note(book.text("dealer_page", "no_answers", month=F.month(dealer.month)))
+
+
 def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
     """The dealer's NPS and mean driver ratings next to its region and the network."""
     lang = book.language
     with book.section(book.text("sections", "dealer_vs_peers")):
-        row = dealer.dealers.iloc[0]
-        network = dealer.network
-        scopes = {row["dealer_name"]: dealer.responses,
-                  book.text("labels", "region", region=row["region"]):
-                  network.loc[network["region"] == row["region"]],
-                  book.text("labels", "network"): network}
+        if dealer.current.empty:
+            raise SectionDataMissing("responses", dealer.month)
+        rule = _rule(dealer)
+        peers = _peers(dealer)
+        scopes = {dealer.dealer_name: dealer.responses,
+                  book.text("labels", "region", region=dealer.region): peers["region"],
+                  book.text("labels", "network"): peers["network"]}
         book.show(_title(book, "nps_month"), pd.concat(
-            [tables.headline_table(frame, month=dealer.month, label=name, language=lang)
-             for name, frame in scopes.items()], ignore_index=True))
-        means = drivers.mean_ratings(scopes, month=dealer.month)
+            [tables.headline_table(frame, month=dealer.month, label=name, language=lang,
+                                   rule=rule)
+             for name, frame in scopes.items() if not frame.empty], ignore_index=True))
+        # the drivers its region and the network rate: a mean of a dealer's few answers is
+        # still its mean (their count is in the table above), unlike an importance
+        rated = list(dealer.rated_drivers(peers["network"].loc[
+            peers["network"]["month"] == dealer.month]))
+        if not rated:  # the coverage's words: no ratings, or too few this month
+            book.note(book.coverage_line(dealer.need("loyalty_drivers"), dealer.month))
+            return
+        means = drivers.mean_ratings(scopes, month=dealer.month, drivers=rated)
         book.show(_title(book, "driver_means"), tables.driver_means_table(means, language=lang),
                   decimals=2)
 
 
 def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
-    """The dealer's drivers: gap to the benchmark and the modelled NPS uplift."""
+    """The dealer's drivers: gap to the benchmark and the modelled NPS uplift (the network's
+    growth model, fitted once per batch), growth zones first."""
+    lang = book.language
     with book.section(book.text("sections", "dealer_growth_zones")):
+        dealer.require_section("growth_zones")
         zones = shared.growth_result(dealer)
-        book.show(_title(book, "dealer_uplift"), tables.growth_table(
-            zones, dealers=dealer.all_dealers, only=[dealer.dealers["dealer_id"].iloc[0]],
-            language=book.language))
+        own = zones.table.loc[zones.table[zones.by] == dealer.dealer_id]
+        if own.empty:  # no answers rating a driver over the model's months
+            raise SectionDataMissing("responses", dealer.month)
+        book.note(book.text(
+            "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
+            drivers=F.count(len(own)), q=F.percent(load_params("flags")["q"]),
+            pairs=F.count(int(zones.table["zone_p_value"].notna().sum()))))
+        book.show(_title(book, "dealer_uplift"), tables.dealer_zones_table(
+            zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)
+        # every number of the model for the dealer, for the workbook
+        book.show(_title(book, "growth_table"), tables.growth_table(
+            zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang),
+            html=False)
 
 
 __all__ = ["title", "summary", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
            "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
-           "survey_funnel", "data_quality", "dealer_scope",
+           "survey_funnel", "data_quality", "dealer_scope", "dealer_title",
            "dealer_vs_peers", "dealer_growth_zones"]

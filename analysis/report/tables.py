@@ -33,6 +33,7 @@ from analysis.report.kinds import Table
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
     "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
+    "dealer_zones_table",
     "driver_labels", "driver_means_table", "funnel_table", "growth_value_table",
     "return_rate_table",
     "value_at_stake_table",
@@ -40,7 +41,7 @@ __all__ = [
     "importance_change_table", "importance_performance_table", "importance_table",
     "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
     "repeat_kpi_table", "repeats_by_dealer_table", "response_rate_table", "reviews_table",
-    "series_table", "sla_table", "top_growth_table",
+    "series_table", "sla_table", "summary_table", "top_growth_table",
 ]
 
 
@@ -92,13 +93,14 @@ def _rank_level() -> str:
 
 
 def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
-               extra: bool = False, rule=None) -> Table:
+               extra: bool = False, rule=None, change: str = "change") -> Table:
     """The NPS columns of a summary after ``t``'s first ones: answers, NPS (small samples
     marked), interval, change (significant ones marked), its p-value and the response rate
     when there is one.
 
     ``extra`` keeps every other number of the summary (counts by category, invitations, the
-    shrunk NPS): the month-by-month table shows them all.
+    shrunk NPS): the month-by-month table shows them all. ``change``: the change's header
+    (a key of the catalogue's columns).
     """
     c = L.columns(language)
     alpha = 1 - level
@@ -111,7 +113,7 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
     t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
     t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
                "signed")
-    t.signed(c("change"), table["change_vs_previous"],
+    t.signed(c(change), table["change_vs_previous"],
              mark=(_stars(table, "change", alpha, rule), star))
     t.p_value(c("p_value"), table["change_p_value"], alpha=alpha)
     if extra and "invited" in table:
@@ -194,6 +196,35 @@ def series_table(summary: pd.DataFrame, *, level: float | None = None,
                                         summary["period"].astype(str))
     return _nps_frame(summary, t, level=lvl, language=language, extra=True,
                       rule=rule).frame()
+
+
+def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
+                  level: float | None = None, language: str | None = None,
+                  rule=None) -> pd.DataFrame:
+    """A :func:`analysis.nps.summarize` frame of any grouping and period (the explore
+    notebooks' slices) as the report shows NPS: the groups by name, the period, answers, NPS
+    (small samples marked), interval, change (starred by ``rule``), its p-value and the
+    response rate; without a time split there is no change to show."""
+    lvl = _level(level, _nps_params(None))
+    c = L.columns(language)
+    table = summary.reset_index(drop=True)
+    if "change_vs_previous" not in table:
+        table = table.assign(change_vs_previous=np.nan, change_p_value=np.nan)
+    t = Table(language=language)
+    for key in by:
+        values = table[key].astype(str)
+        if key == "touchpoint":
+            values = _names("touchpoints", values, language)
+        t.text(c({"dealer_name": "dealer"}.get(key, key)) if L.has("columns", key)
+               or key == "dealer_name" else key, values)
+    monthly = getattr(table["period"].dtype, "freqstr", None) == "M" if "period" in table else True
+    if "period" in table:
+        if monthly:
+            t.month(c("month"), table["period"])
+        else:
+            t.text(c("period"), table["period"].astype(str))
+    return _nps_frame(table, t, level=lvl, language=language, rule=rule,
+                      change="change" if monthly else "change_period").frame()
 
 
 def dealer_table(
@@ -539,6 +570,32 @@ def growth_table(
                                                 L.text("marks", "yes", language=language), ""))
             .count(c("zone_rank"), t["zone_rank"])
             .signed(c("dealer_nps"), t[result.by].map(info["nps"]), nps_digits, scale="nps")
+            .frame())
+
+
+def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
+                       decimals: int | None = None) -> pd.DataFrame:
+    """One dealer's drivers as its page shows them: current rating, benchmark, gap and the
+    NPS points associated with closing it (with interval), growth zones first by rank, then
+    the other drivers by uplift (:func:`growth_table` holds every number)."""
+    decimals = F.DECIMALS if decimals is None else decimals
+    labels = driver_labels(result.drivers, scales=getattr(result, "scales", None),
+                           language=language)
+    c = L.columns(language)
+    t = (result.table.loc[result.table[result.by] == dealer_id]
+         .assign(_zone=lambda d: d["zone_rank"].fillna(len(result.drivers) + 1))
+         .sort_values(["_zone", "uplift"], ascending=[True, False])
+         .reset_index(drop=True))
+    return (Table(language=language)
+            .text(c("driver"), t["driver"].map(lambda d: labels.get(d, d)))
+            .number(c("current_shrunk_mean"), t["current"], decimals + 1)
+            .number(c("benchmark"), t["benchmark"], decimals + 1)
+            .number(c("gap"), t["gap"], decimals + 1)
+            .signed(c("uplift"), t.get("assoc_uplift", t["uplift"]), decimals)
+            .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+                      t["uplift_high"], "signed", decimals)
+            .text(c("growth_zone"), np.where(t["growth_zone"],
+                                             L.text("marks", "yes", language=language), ""))
             .frame())
 
 
@@ -992,9 +1049,9 @@ def completion_table(completion: pd.DataFrame, *, language: str | None = None
     """:func:`analysis.actions.completion`: actions by state, done share and on-time rate."""
     c = L.columns(language)
     t = Table(language=language)
-    for key, label in (("region", "region"), ("dealer_id", "dealer_id"),
+    for key, label in (("group", "group"), ("region", "region"), ("dealer_id", "dealer_id"),
                        ("dealer_name", "dealer")):
-        if key in completion:
+        if key in completion:  # group: a scope's name (a dealer beside its region)
             t.text(c(label), completion[key])
     for state in ("n", "done", "overdue", "open", "cancelled"):
         t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])

@@ -8,7 +8,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -21,20 +21,25 @@
 # against comparable dealers that did not act?), its customers who come back and those who
 # do not, what its detractors cost in workshop visits, and how the call centre reaches its
 # customers. Every estimate has its interval; settings are in params/loop.yaml. The win-back
-# list is personal data: this notebook shows counts only.
+# list is personal data: this notebook shows counts only. Tables and charts are in the
+# language of params unless `language` says otherwise.
 
 # %% tags=["parameters"]
 dealer_id: str = ""  # dealer id, e.g. D001; "" means the dealer with the most actions
 return_months: int = 6  # horizon of the return rate in months (12 needs 13+ months of data)
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or the demo store
+language: str = ""  # en or ru; "" means the first of params/report.yaml languages
 
 # %%
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from analysis import actions, drivers, funnel, retention, rootcause, store
+from analysis.privacy import mask_pii
+from analysis.report import charts, explore, tables
+from analysis.report import format as F
 
 source = data_dir or None
+book = explore.book(language)
 dealers = store.load("dealers", data_dir=source)
 responses = store.with_region(store.load("responses", data_dir=source), dealers)
 plans = store.load("actions", data_dir=source).drop(columns="month")
@@ -42,8 +47,10 @@ repair_orders = store.load("repair_orders", data_dir=source)
 contacts = store.load("contacts", data_dir=source)
 dealer = dealer_id or plans["dealer_id"].value_counts().index[0]
 region = dealers.set_index("dealer_id").loc[dealer, "region"]
-print(f"{dealer} in {region}: {len(plans.loc[plans['dealer_id'] == dealer])} actions, "
-      f"{len(plans)} in the network")
+name = mask_pii(str(dealers.set_index("dealer_id").loc[dealer, "dealer_name"]))
+book.note(book.text("explore", "dealer_actions_note", dealer=f"{name} ({dealer})",
+                    region=region, n=F.count((plans["dealer_id"] == dealer).sum()),
+                    total=F.count(len(plans))))
 
 # %% [markdown]
 # ## Completion: the dealer, its region and the network
@@ -51,16 +58,18 @@ print(f"{dealer} in {region}: {len(plans.loc[plans['dealer_id'] == dealer])} act
 # %%
 as_of = responses["responded_at"].max()
 status = actions.action_status(plans, as_of=as_of)
-scopes = [("dealer", status.loc[status["dealer_id"] == dealer]),
-          ("region", status.loc[status["dealer_id"].isin(
-              dealers.loc[dealers["region"] == region, "dealer_id"])]),
-          ("network", status)]
-pd.concat([actions.completion(part, by=(), as_of=as_of).assign(scope=name)
-           for name, part in scopes]).set_index("scope")
+scopes = {name: status.loc[status["dealer_id"] == dealer],
+          book.text("labels", "region", region=region): status.loc[status["dealer_id"].isin(
+              dealers.loc[dealers["region"] == region, "dealer_id"])],
+          book.text("labels", "network"): status}
+book.show(book.text("explore", "completion"), tables.completion_table(pd.concat(
+    [actions.completion(part, by=(), as_of=as_of).assign(group=scope)
+     for scope, part in scopes.items()]), language=book.language))
 
 # %%
-status.loc[status["dealer_id"] == dealer, ["action_id", "target", "description", "opened_at",
-                                           "due_at", "closed_at", "state", "on_time"]]
+mine = status.loc[status["dealer_id"] == dealer]
+book.show(book.text("explore", "status"),
+          explore.action_status_table(mine, language=book.language), max_rows=None)
 
 # %% [markdown]
 # ## Did they work?
@@ -74,24 +83,18 @@ causes = None
 if not plans["target"].isin(drivers.driver_names()).all():
     causes = rootcause.label_responses(responses, rootcause.make_model(random_state=0))
 effects = actions.action_effects(plans, responses, dealers=dealers, causes=causes,
-                                 action_ids=plans.loc[plans["dealer_id"] == dealer, "action_id"])
-effects[["action_id", "target", "n_before", "n_after", "before", "after", "change",
-         "comparison_change", "effect", "effect_low", "effect_high", "effective"]]
+                                 action_ids=mine["action_id"])
+review = mine.merge(effects.drop(columns=["dealer_id", "target", "opened_at", "closed_at"]),
+                    on="action_id", how="left").assign(dealer_name=name)
+book.show(book.text("explore", "effects"),
+          tables.action_review_table(review, language=book.language), max_rows=None)
 
 # %%
 measured = effects.dropna(subset=["effect"])
 if len(measured):
-    fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * len(measured)))
-    ax.errorbar(measured["effect"], range(len(measured)),
-                xerr=[measured["effect"] - measured["effect_low"],
-                      measured["effect_high"] - measured["effect"]], fmt="o", capsize=3)
-    ax.axvline(0, color="grey", lw=1)
-    ax.set_yticks(range(len(measured)),
-                  labels=measured["action_id"] + " " + measured["target"])
-    ax.set_xlabel("effect on the target: a driver's mean rating, a cause's share (95% interval)")
-    plt.show()
+    book.chart(charts.action_effects(review, language=book.language))
 else:
-    print("no action of this dealer has enough answers before and after it")
+    book.note(book.text("explore", "no_measured"))
 
 # %% [markdown]
 # The dealer's monthly target of its first measured action (a driver's mean rating, a cause's
@@ -99,37 +102,30 @@ else:
 
 # %%
 if len(measured):
-    first = measured.iloc[0]
-    monthly = (responses.assign(month=responses["responded_at"].dt.to_period("M").dt.start_time,
-                                who=(responses["dealer_id"] == dealer).map(
-                                    {True: dealer, False: f"rest of {region}"}),
-                                target=actions.target_values(responses, first["target"],
-                                                             causes=causes))
-               .loc[lambda d: d["region"] == region]
-               .pivot_table(index="month", columns="who", values="target"))
-    ax = monthly.plot(marker="o", figsize=(8, 3.5), title=first["target"])
-    for when in ("opened_at", "closed_at"):
-        ax.axvline(first[when], color="grey", ls=":")
-    plt.show()
+    book.chart(explore.action_target_chart(responses, measured.iloc[0], dealer=dealer,
+                                           dealer_name=name, region=region, causes=causes,
+                                           language=book.language))
 
 # %% [markdown]
 # ## Customers who come back, and those who do not
 
 # %%
 flow = retention.customer_flow(repair_orders)
-mine = flow.loc[flow["dealer_id"] == dealer].set_index("month")
-mine[["customers", "new", "returning", "lost"]].plot(marker="o", figsize=(8, 3.5))
-plt.show()
-mine.tail(6)
+own_flow = flow.loc[flow["dealer_id"] == dealer]
+book.chart(charts.customer_flow(own_flow, language=book.language))
+book.show(book.text("explore", "customers"),
+          explore.monthly_flow_table(own_flow.tail(6), language=book.language))
 
 # %%
 rates = retention.return_rates(repair_orders, responses, months=return_months)
-rates
+book.show(book.text("explore", "return_network", months=return_months),
+          tables.return_rate_table(rates, language=book.language))
 
 # %%
 own_rates = retention.return_rates(repair_orders, responses.loc[responses["dealer_id"] == dealer],
                                    months=return_months)
-own_rates
+book.show(book.text("explore", "return_dealer", months=return_months),
+          tables.return_rate_table(own_rates, language=book.language))
 
 # %% [markdown]
 # What the dealer's detractors of the last 12 months cost in a year of workshop visits (the
@@ -139,15 +135,20 @@ own_rates
 last_year = responses.loc[(responses["responded_at"] > as_of - pd.DateOffset(months=12))
                           & (responses["touchpoint"] == "service")]
 stake = retention.value_at_stake(last_year, rates)
-stake.loc[stake["dealer_id"] == dealer]
+book.show(book.text("explore", "value_at_stake"), tables.value_at_stake_table(
+    stake.loc[stake["dealer_id"] == dealer], dealers=dealers, language=book.language))
 
 # %%
 calls = retention.win_back(repair_orders.loc[repair_orders["dealer_id"] == dealer],
                            responses.loc[responses["dealer_id"] == dealer], as_of=as_of)
-calls.groupby("reason").size().rename("customers to call")
+book.note(book.text("explore", "win_back",
+                    detractors=F.count((calls["reason"] == "detractor").sum()),
+                    lapsed=F.count((calls["reason"] == "lapsed").sum())))
 
 # %% [markdown]
 # ## How the call centre reaches the dealer's customers
 
 # %%
-funnel.funnel_rates(contacts.loc[contacts["dealer_id"] == dealer], by=("channel",))
+book.show(book.text("explore", "funnel"), tables.funnel_table(
+    funnel.funnel_rates(contacts.loc[contacts["dealer_id"] == dealer], by=("channel",)),
+    language=book.language))

@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -17,6 +22,7 @@
 # (`rootcause.RootCauseClassifier`; the taxonomy seeds add weak labels). It suggests a cause
 # with a calibrated confidence for every unlabelled comment; the ones it is unsure of form a
 # review queue ordered by how much a label would teach it. Label the queue, refit, repeat.
+# Tables are in the language of params unless `language` says otherwise.
 
 # %% tags=["parameters"]
 region: str = "all"  # a region name, or "all" for the network
@@ -27,24 +33,27 @@ use_seeds: bool = True  # the taxonomy seeds of params/taxonomy.yaml as weak lab
 confidence: float = 0.8  # suggestions below this confidence need review
 queue_size: int = 15  # comments in the review queue
 seed: int = 0  # random seed of the model and the folds
+language: str = ""  # en or ru; "" means the first of params/report.yaml languages
 
 # %%
 import json
 
-import pandas as pd
-
 from analysis import config, rootcause
+from analysis.report import explore, tables
+from analysis.report import format as F
 from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
                         trend_months=months_back)
+book = explore.book(language)
 comments = rootcause.labelled_comments(data.responses, data.cases)
 labels = comments["root_cause"]
 seeds = rootcause.load_seeds() if use_seeds else None
 model = rootcause.RootCauseClassifier(seeds=seeds, random_state=seed).fit(comments["comment"],
                                                                           labels)
-print(f"{data.title}: {len(comments)} comments below 9, {labels.notna().sum()} with the team's "
-      f"cause, {model.n_weak_} with a seed's weak label; temperature {model.temperature_:.2f}")
+book.note(book.text("explore", "labelling_note", title=data.title_in(book.language),
+                    comments=F.count(len(comments)), labelled=F.count(labels.notna().sum()),
+                    weak=F.count(model.n_weak_), temperature=F.number(model.temperature_, 2)))
 
 # %% [markdown]
 # ## Does the model agree with the team?
@@ -53,8 +62,13 @@ print(f"{data.title}: {len(comments)} comments below 9, {labels.notna().sum()} w
 
 # %%
 agree = rootcause.agreement(comments["comment"], labels, model=model, random_state=seed)
-print(agree.summary())
-agree.per_cause.round(3)
+accuracy, f1 = (agree.overall.set_index("metric").loc[m] for m in ("accuracy", "macro_f1"))
+book.note(book.text("explore", "agreement", share=F.percent(accuracy["value"]),
+                    interval=F.percent_interval(accuracy["low"], accuracy["high"]),
+                    n=F.count(accuracy["n"]), f1=F.number(f1["value"], 2),
+                    f1_interval=F.interval(f1["low"], f1["high"], 2)))
+book.show(book.text("explore", "agreement_table"),
+          tables.agreement_table(agree.per_cause, language=book.language), max_rows=None)
 
 # %% [markdown]
 # ## Suggestions and cause shares
@@ -62,8 +76,10 @@ agree.per_cause.round(3)
 
 # %%
 suggestions = rootcause.suggest(model, comments["comment"], labels, threshold=confidence)
-print(f"{suggestions['needs_review'].sum()} suggestions below {confidence:.0%} confidence")
-rootcause.cause_shares(suggestions).round(3)
+book.note(book.text("explore", "review_note", threshold=F.percent(confidence),
+                    n=F.count(suggestions["needs_review"].sum())))
+book.show(book.text("explore", "shares"), explore.cause_shares_table(
+    rootcause.cause_shares(suggestions), language=book.language), max_rows=None)
 
 # %% [markdown]
 # ## The review queue
@@ -74,14 +90,17 @@ rootcause.cause_shares(suggestions).round(3)
 queue = rootcause.review_queue(model, comments["comment"], labels, size=queue_size,
                                threshold=confidence)
 queue_ids = comments.loc[queue["index"], "response_id"].to_numpy()
-queue.assign(response_id=queue_ids).round(3)
+book.show(book.text("explore", "queue"), explore.review_queue_table(
+    queue, response_ids=queue_ids, language=book.language), max_rows=None)
 
 # %% [markdown]
 # ## Causes the taxonomy may lack
 # Comments far from every known cause, clustered: each row is a candidate new cause.
 
 # %%
-rootcause.propose_causes(model, comments["comment"], labels, random_state=seed)
+book.show(book.text("explore", "proposed"), explore.clusters_table(
+    rootcause.propose_causes(model, comments["comment"], labels, random_state=seed),
+    language=book.language), max_rows=None)
 
 # %% [markdown]
 # ## Label the queue
@@ -94,7 +113,7 @@ truth_file = config.data_dir(data_dir or None).parent / "truth.json"
 if not new_labels and truth_file.exists():
     truth = json.loads(truth_file.read_text(encoding="utf-8"))["response_cause"]
     new_labels = {rid: truth[rid] for rid in queue_ids if rid in truth}
-print(f"{len(new_labels)} new labels")
+book.note(book.text("explore", "new_labels", n=F.count(len(new_labels))))
 
 # %% [markdown]
 # ## Refit and compare
@@ -104,10 +123,5 @@ labels_after = labels.where(labels.notna(), comments["response_id"].map(new_labe
 refit = rootcause.RootCauseClassifier(seeds=seeds, random_state=seed).fit(comments["comment"],
                                                                           labels_after)
 after = rootcause.suggest(refit, comments["comment"], labels_after, threshold=confidence)
-pd.DataFrame({
-    "team labels": [labels.notna().sum(), labels_after.notna().sum()],
-    "need review": [suggestions["needs_review"].sum(), after["needs_review"].sum()],
-    "mean confidence of suggestions": [
-        suggestions.loc[suggestions["source"] == "model", "confidence"].mean().round(3),
-        after.loc[after["source"] == "model", "confidence"].mean().round(3)],
-}, index=["before", "after"])
+book.show(book.text("explore", "refit"), explore.refit_table(
+    (labels, suggestions), (labels_after, after), language=book.language))
