@@ -311,7 +311,7 @@ def text(value, kind: Kind, decimals: int = F.DECIMALS) -> str:
         case "datetime":
             return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
         case "month":
-            return str(pd.Period(value, freq="M"))
+            return F.month(value)
     return str(value)
 
 

@@ -343,7 +343,7 @@ def importance_table(result: dr.ImportanceResult, *, language: str | None = None
             .number(c("share_pct"), 100 * table["share"].to_numpy()[order])
             .interval(c("interval_pct", level=F.percent(result.level)), 100 * low[order],
                       100 * high[order])
-            .number(c("r2_part"), table["importance"].to_numpy()[order])
+            .number(c("r2_part"), table["importance"].to_numpy()[order], 3)
             .frame())
 
 
