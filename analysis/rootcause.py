@@ -78,6 +78,7 @@ __all__ = [
     "dealer_cause_matrix",
     "label_responses",
     "labelled_comments",
+    "labelling_model",
     "learn_causes",
     "learning_months",
     "load_seeds",
@@ -1465,6 +1466,18 @@ def cause_shares(suggestions: pd.DataFrame) -> pd.DataFrame:
            .rename_axis("cause").reset_index()
            .sort_values(["count", "cause"], ascending=[False, True], kind="stable"))
     return out[["cause", "count", "share", "team", "model", "source"]].reset_index(drop=True)
+
+
+def labelling_model(responses: pd.DataFrame, cases: pd.DataFrame | None = None, *,
+                    use_seeds: bool = True, random_state: int | None = 0
+                    ) -> tuple[pd.DataFrame, RootCauseClassifier]:
+    """The comments to label (:func:`labelled_comments`) and the classifier fitted on them,
+    learning from the team's labels and (``use_seeds``) the taxonomy's seed words."""
+    comments = labelled_comments(responses, cases)
+    model = RootCauseClassifier(seeds=load_seeds() if use_seeds else None,
+                                random_state=random_state).fit(comments["comment"],
+                                                               comments["root_cause"])
+    return comments, model
 
 
 def labelled_comments(responses: pd.DataFrame, cases: pd.DataFrame | None = None, *,

@@ -1,6 +1,7 @@
 """Shared fixtures: a small demo network, generated once per session."""
 
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -61,3 +62,14 @@ def _formatter_back_in_english():
     from analysis.report import format as F
 
     F.set_language("en")
+
+
+@pytest.fixture(scope="session")
+def demo() -> Path:
+    """The test demo store (``make unit`` builds it and names it in DEALER_VOICE_TEST_DEMO)."""
+    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
+    root = Path(__file__).resolve().parents[1]
+    data = Path(chosen) if chosen else root / ".cache" / "demo-small" / "processed"
+    if not data.exists():
+        pytest.skip(f"no test demo at {data} (make nbval builds it)")
+    return data

@@ -21,15 +21,6 @@ SCOPES = ("network", "central", "north-west", "south")  # the small demo's file 
 PAPERMILL_BANNER = ("An Exception was encountered", "Execution using papermill", "Traceback")
 
 
-@pytest.fixture(scope="module")
-def demo() -> Path:
-    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
-    data = Path(chosen) if chosen else ROOT / ".cache" / "demo-small" / "processed"
-    if not data.exists():
-        pytest.skip(f"no test demo at {data} (make nbval builds it)")
-    return data
-
-
 def _no_notebook(*args, **kwargs):
     raise AssertionError("a notebook ran")
 

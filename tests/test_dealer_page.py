@@ -5,7 +5,6 @@ sections."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -34,15 +33,6 @@ RAW_NAMES = ("_p_adj", "_p_value", "sales_new", "service_", "dealer_id", "nps_lo
 def page_sections(path: Path = PAGE_NOTEBOOK) -> list[str]:
     """The sections a notebook calls, in its order."""
     return re.findall(r"^\s*sections\.(\w+)\(book, \w+\)", path.read_text(), re.M)
-
-
-@pytest.fixture(scope="module")
-def demo() -> Path:
-    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
-    data = Path(chosen) if chosen else ROOT / ".cache" / "demo-small" / "processed"
-    if not data.exists():
-        pytest.skip(f"no test demo at {data} (make nbval builds it)")
-    return data
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ default), and no English printed beside it; their stars follow the report's rule
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -19,15 +18,6 @@ E_NOTATION = re.compile(r"\d(?:[.,]\d+)?[eE][+-]?\d")
 RAW = ("_p_adj", "_p_value", "sales_new", "nps_low", "change_flag", "small_sample", "NaN",
        "<NA>", "True", "False")
 SNAKE = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)+$")
-
-
-@pytest.fixture(scope="module")
-def demo() -> Path:
-    chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
-    data = Path(chosen) if chosen else ROOT / ".cache" / "demo-small" / "processed"
-    if not data.exists():
-        pytest.skip(f"no test demo at {data} (make nbval builds it)")
-    return data
 
 
 def _shown(notebook) -> tuple[list[str], list[str], list[str]]:
@@ -86,3 +76,18 @@ def test_the_nps_explorer_stars_by_the_reports_rule():
     assert rule.significant(p, "change").tolist() == [True, True, False, False]
     strict = explore.star_rule(pd.DataFrame({"change_p_value": [0.04, 0.3, 0.5, 0.7]}))
     assert not strict.significant(pd.DataFrame({"change_p_value": [0.04]}), "change").any()
+
+
+def test_the_dealer_loop_reads_the_dealer_with_most_plans_unless_named(six_dealer_store):
+    from analysis import store
+    from analysis.report import explore
+
+    plans = store.load("actions", data_dir=six_dealer_store)
+    busiest = plans["dealer_id"].value_counts().index[0]
+    loop = explore.dealer_loop(data_dir=six_dealer_store)
+    dealers = loop.dealers.set_index("dealer_id")
+    assert loop.dealer == busiest and loop.region == dealers.loc[busiest, "region"]
+    assert "region" in loop.responses and len(loop.plans) == len(plans)
+    other = next(d for d in dealers.index if d != busiest)
+    named = explore.dealer_loop(other, data_dir=six_dealer_store)
+    assert named.dealer == other and named.name == dealers.loc[other, "dealer_name"]

@@ -282,3 +282,15 @@ def test_the_ece_floor_is_what_a_calibrated_model_shows_by_chance():
     # a model 10 points overconfident on 20,000 texts is far above its floor
     wrong = rng.random(len(large)) < large - 0.1
     assert ece(large, wrong) > 0.09 > 10 * ece_floor(large)
+
+
+def test_the_labelling_model_learns_from_the_teams_labels_and_the_seeds(six_dealer_data):
+    from analysis import rootcause
+
+    data = six_dealer_data
+    comments, model = rootcause.labelling_model(data.responses, data.cases, random_state=0)
+    expected = rootcause.labelled_comments(data.responses, data.cases)
+    assert comments["response_id"].tolist() == expected["response_id"].tolist()
+    assert model.get_params()["seeds"] is not None and model.n_weak_ > 0
+    _, bare = rootcause.labelling_model(data.responses, data.cases, use_seeds=False)
+    assert bare.get_params()["seeds"] is None and bare.n_weak_ == 0

@@ -10,6 +10,8 @@ language of params, and stars by the report's rule (:func:`star_rule`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -18,7 +20,7 @@ from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.kinds import Table
 
-__all__ = ["action_status_table", "book", "cause_months_table", "cause_shares_table",
+__all__ = ["DealerLoop", "action_status_table", "book", "dealer_loop", "cause_months_table", "cause_shares_table",
            "clusters_table", "eigengap_table", "method_ranks_table", "monthly_flow_table",
            "refit_table", "review_queue_table", "star_rule", "action_target_chart"]
 
@@ -29,6 +31,39 @@ def book(language: str = "") -> ReportBook:
     from analysis.report.batch import report_languages
 
     return ReportBook(language or report_languages()[0])
+
+
+@dataclass(frozen=True)
+class DealerLoop:
+    """What the dealer-actions notebook reads: the store's tables for closing the loop (the
+    answers with their region) and the dealer it looks at, its region and its masked name."""
+
+    dealers: pd.DataFrame
+    responses: pd.DataFrame
+    plans: pd.DataFrame
+    repair_orders: pd.DataFrame
+    contacts: pd.DataFrame
+    dealer: str
+    region: str
+    name: str
+
+
+def dealer_loop(dealer_id: str = "", *, data_dir=None) -> DealerLoop:
+    """The tables of closing the loop and one dealer: ``dealer_id``, or ("") the dealer with
+    the most action plans."""
+    from analysis import store
+    from analysis.privacy import mask_pii
+
+    dealers = store.load("dealers", data_dir=data_dir)
+    plans = store.load("actions", data_dir=data_dir).drop(columns="month")
+    dealer = dealer_id or plans["dealer_id"].value_counts().index[0]
+    row = dealers.set_index("dealer_id").loc[dealer]
+    return DealerLoop(
+        dealers=dealers,
+        responses=store.with_region(store.load("responses", data_dir=data_dir), dealers),
+        plans=plans, repair_orders=store.load("repair_orders", data_dir=data_dir),
+        contacts=store.load("contacts", data_dir=data_dir), dealer=dealer,
+        region=row["region"], name=mask_pii(str(row["dealer_name"])))
 
 
 def star_rule(*p_values):

@@ -33,21 +33,15 @@ language: str = ""  # en or ru; "" means the first of params/report.yaml languag
 # %%
 import pandas as pd
 
-from analysis import actions, drivers, funnel, retention, rootcause, store
-from analysis.privacy import mask_pii
+from analysis import actions, drivers, funnel, retention, rootcause
 from analysis.report import charts, explore, tables
 from analysis.report import format as F
 
-source = data_dir or None
 book = explore.book(language)
-dealers = store.load("dealers", data_dir=source)
-responses = store.with_region(store.load("responses", data_dir=source), dealers)
-plans = store.load("actions", data_dir=source).drop(columns="month")
-repair_orders = store.load("repair_orders", data_dir=source)
-contacts = store.load("contacts", data_dir=source)
-dealer = dealer_id or plans["dealer_id"].value_counts().index[0]
-region = dealers.set_index("dealer_id").loc[dealer, "region"]
-name = mask_pii(str(dealers.set_index("dealer_id").loc[dealer, "dealer_name"]))
+loop = explore.dealer_loop(dealer_id, data_dir=data_dir or None)
+dealers, responses, plans = loop.dealers, loop.responses, loop.plans
+repair_orders, contacts = loop.repair_orders, loop.contacts
+dealer, region, name = loop.dealer, loop.region, loop.name
 book.note(book.text("explore", "dealer_actions_note", dealer=f"{name} ({dealer})",
                     region=region, n=F.count((plans["dealer_id"] == dealer).sum()),
                     total=F.count(len(plans))))

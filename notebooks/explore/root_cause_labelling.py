@@ -36,9 +36,7 @@ seed: int = 0  # random seed of the model and the folds
 language: str = ""  # en or ru; "" means the first of params/report.yaml languages
 
 # %%
-import json
-
-from analysis import config, rootcause
+from analysis import rootcause
 from analysis.report import explore, tables
 from analysis.report import format as F
 from analysis.report.data import load_report_data
@@ -46,11 +44,9 @@ from analysis.report.data import load_report_data
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
                         trend_months=months_back)
 book = explore.book(language)
-comments = rootcause.labelled_comments(data.responses, data.cases)
+comments, model = rootcause.labelling_model(data.responses, data.cases, use_seeds=use_seeds,
+                                           random_state=seed)
 labels = comments["root_cause"]
-seeds = rootcause.load_seeds() if use_seeds else None
-model = rootcause.RootCauseClassifier(seeds=seeds, random_state=seed).fit(comments["comment"],
-                                                                          labels)
 book.note(book.text("explore", "labelling_note", title=data.title_in(book.language),
                     comments=F.count(len(comments)), labelled=F.count(labels.notna().sum()),
                     weak=F.count(model.n_weak_), temperature=F.number(model.temperature_, 2)))
@@ -108,6 +104,10 @@ book.show(book.text("explore", "proposed"), explore.clusters_table(
 # planted truth plays the analyst.
 
 # %%
+import json
+
+from analysis import config
+
 new_labels: dict = {}  # response_id -> cause
 truth_file = config.data_dir(data_dir or None).parent / "truth.json"
 if not new_labels and truth_file.exists():
@@ -120,8 +120,8 @@ book.note(book.text("explore", "new_labels", n=F.count(len(new_labels))))
 
 # %%
 labels_after = labels.where(labels.notna(), comments["response_id"].map(new_labels))
-refit = rootcause.RootCauseClassifier(seeds=seeds, random_state=seed).fit(comments["comment"],
-                                                                          labels_after)
+refit = rootcause.RootCauseClassifier(**model.get_params()).fit(comments["comment"],
+                                                                labels_after)
 after = rootcause.suggest(refit, comments["comment"], labels_after, threshold=confidence)
 book.show(book.text("explore", "refit"), explore.refit_table(
     (labels, suggestions), (labels_after, after), language=book.language))
