@@ -1,3 +1,5 @@
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -250,6 +252,48 @@ def test_weekly_review_on_the_demo(small_net):
     assert charts.repeats_by_person(review.by_mechanic).get_xlabel() == "repeat repairs"
     assert list(tables.reviews_table(review.survey_reviews).columns)[:3] == [
         "Answered", "Dealer ID", "Score"]
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_weekly_page_reads_in_its_language(small_net, monkeypatch, language):
+    """The weekly report's sections (notebooks/reports/weekly_repeat_repairs.py) on a demo
+    week: every heading and note from the catalogue, counts in plural forms, the chart's
+    axis in whole repairs, and no English words on the Russian page."""
+    import matplotlib
+
+    from analysis.report import weekly
+    from analysis.report.book import ReportBook
+
+    matplotlib.use("Agg")
+    shown: list = []
+    monkeypatch.setattr("IPython.display.display",
+                        lambda obj: shown.append(getattr(obj, "data", obj)))
+    review = repairs.weekly_review(small_net.repair_orders, week="2026-W40",
+                                   responses=small_net.responses)
+    book = ReportBook(language)
+    for name in ("title", "pairs", "people", "kpi", "reviews"):
+        getattr(weekly, name)(book, review)
+    html = "".join(x for x in shown if isinstance(x, str))
+    n = len(review.pairs)
+    assert n > 0 and sum(isinstance(x, bytes) for x in shown) == 1
+    if language == "ru":
+        assert "40-я неделя" in html and "окт. 2026" in html
+        form = {1: "повторный ремонт", 2: "повторных ремонта", 5: "повторных ремонтов"}
+        assert f"{n} {form[_ru_form(n)]}" in html
+        words = re.sub(r"<td[^>]*>.*?</td>", "", html, flags=re.S)  # customers' quotes aside
+        english = re.findall(r"\b(?:week|repairs?|orders?|mechanics?|answers?|the)\b", words)
+        assert not english, english
+    else:
+        assert "Repeat repairs, week 40" in html and f"{n} repeat repair" in html
+    sheets = {"en": "Repeats of the week", "ru": "Повторные за неделю"}[language]
+    assert sheets in book.sheets.values() and len(book.tables) == 6
+
+
+def _ru_form(n: int) -> int:
+    """The Russian plural form of ``n`` as 1 (one), 2 (few) or 5 (many)."""
+    if n % 10 == 1 and n % 100 != 11:
+        return 1
+    return 2 if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else 5
 
 
 def test_monthly_report_on_the_demo(small_net):

@@ -1147,6 +1147,7 @@ def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int =
     ax = style.new_axes(ax, width=7, height=0.35 * max(len(data), 1) + 1.2)
     sns.barplot(data=data, x="repeats", y="person", color="C3", ax=ax)
     ax.set(xlabel=_t("repeat_repairs", language), ylabel="")
+    ax.xaxis.set_major_locator(mticker.MaxNLocator(integer=True))  # repairs are counted whole
     return ax
 
 

@@ -130,17 +130,20 @@ class _Sheets:
         """Write one column's cells; returns the text each shows (for the width)."""
         code = K.number_format(kind, decimals, currency=self.currency)
         texts = []
+        # a missing number or date is an empty cell, which SUM, AVERAGE and sorting skip (a
+        # dash would be text among the numbers); a missing text is the page's dash
+        empty = kind.numeric or kind.kind in K.DATES
         for r, value in enumerate(values, start=1):
-            if F.is_missing(value):
-                ws.write_string(r, c, F.MISSING, self.top)
+            number = (None if F.is_missing(value) or not kind.numeric
+                      else K.stored(value, kind, decimals))
+            if F.is_missing(value) or (kind.numeric and number is None):
+                if empty:
+                    ws.write_blank(r, c, None, self.top)
+                else:
+                    ws.write_string(r, c, F.MISSING, self.top)
                 texts.append(F.MISSING)
                 continue
             if kind.numeric:
-                number = K.stored(value, kind, decimals)
-                if number is None:
-                    ws.write_string(r, c, F.MISSING, self.top)
-                    texts.append(F.MISSING)
-                    continue
                 fmt = (K.p_value_format(value, alpha=kind.alpha) if kind.kind == "p_value"
                        else code)
                 ws.write_number(r, c, number, self.format(fmt))
@@ -209,8 +212,10 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
     try:
         look = _Sheets(book, language=language)
         contents = book.add_worksheet(contents_name)
-        for title, frame in (tables or {"Report": pd.DataFrame(
-                {"note": ["no tables in this report"]})}).items():
+        for title, frame in (tables or {L.text("excel", "report", language=language):
+                                        pd.DataFrame({L.text("excel", "remark", language=language):
+                                                      [L.text("excel", "no_tables",
+                                                              language=language)]})}).items():
             name = _sheet_name((sheets or {}).get(title, title), taken)
             data = _excel_ready(frame, mask=mask_personal_data)
             look.write(book.add_worksheet(name), data)

@@ -124,6 +124,15 @@ def month_long(value, *, language: str | None = None) -> str:
     return _month_as(value, "LLLL y", language)
 
 
+def day(value, *, language: str | None = None) -> str:
+    """A day as readers write it: ``5 Oct 2026``, ``5 окт. 2026 г.`` (Babel's medium date)."""
+    if is_missing(value):
+        return MISSING
+    from babel.dates import format_date
+
+    return format_date(pd.Timestamp(value).date(), "medium", locale=LOCALES[language or _language])
+
+
 def currency(*, language: str | None = None) -> str:
     """The network's currency (params/network.yaml ``currency``, an ISO code) as the
     locale writes it: ``₽`` in Russian, ``RUB`` in English (Babel's CLDR symbols)."""

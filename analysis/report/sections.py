@@ -39,7 +39,7 @@ def _scope_label(book: ReportBook, data: ReportData) -> str:
     return book.text("labels", "network") if data.is_network else data.region
 
 
-def _title(book: ReportBook, key: str, **values) -> str:
+def table_title(book: ReportBook, key: str, **values) -> str:
     """A table's title; its sheet in the workbook gets the catalogue's short name."""
     title = book.text("tables", key, **values)
     if L.has("sheets", key):
@@ -130,7 +130,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "headline")):
         data.require_section("headline")  # a scope without answers this month (a dealer's)
         rule = _rule(data)
-        book.show(_title(book, "nps_month"), tables.headline_table(
+        book.show(table_title(book, "nps_month"), tables.headline_table(
             data.responses, month=data.month, invitations=data.invitations,
             label=_scope_label(book, data), language=lang, rule=rule))
         monthly = _monthly(data)
@@ -143,7 +143,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
                 last=F.month(data.month))))
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
-        book.show(_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
+        book.show(table_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
                                                                     rule=rule),
                   html=False)
 
@@ -370,7 +370,7 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     with book.section(book.text("sections", key)):
         data.require_section(key)
         rule = _rule(data)
-        book.show(_title(book, f"{key}_month"), tables.headline_table(
+        book.show(table_title(book, f"{key}_month"), tables.headline_table(
             data.responses, month=data.month, by=(by,), invitations=data.invitations,
             language=lang, rule=rule))
         summary_ = nps.summarize(data.responses, by=(by,))
@@ -394,7 +394,7 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
                               invitations=data.invitations)
         book.chart(charts.response_rates(table, language=lang))
-        book.show(_title(book, "response_rates"), tables.response_rate_table(table,
+        book.show(table_title(book, "response_rates"), tables.response_rate_table(table,
                                                                              language=lang),
                   html=False)
 
@@ -419,7 +419,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
             language=lang, rule=rule, title=book.text("charts", "caterpillar_title",
                                                       month=F.month(data.month))))
-        book.show(_title(book, "dealers_month"), tables.dealer_table(
+        book.show(table_title(book, "dealers_month"), tables.dealer_table(
             data.responses, month=data.month, dealers=data.dealers, language=lang,
             rule=rule, regional=not data.is_network, alarms=data.alarms().alarms))
         book.note(book.text("notes", "alarms"))
@@ -455,11 +455,11 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
                    change.loc[rules.significant(change, "change", rule=rule), "driver"])
         book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
                                             language=lang, changed=changed))
-        book.show(_title(book, "driver_importance", month=F.month(data.month),
+        book.show(table_title(book, "driver_importance", month=F.month(data.month),
                          r2=F.number(current.r2, 2), n=F.count(current.n)),
                   tables.importance_table(current, language=lang))
         if change is not None:
-            book.show(_title(book, "importance_change"), tables.importance_change_table(
+            book.show(table_title(book, "importance_change"), tables.importance_change_table(
                 change.rename(columns={"change_p_value": "p_value",
                                        "change_p_adj": "p_adj"}), language=lang, rule=rule))
 
@@ -487,7 +487,7 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
         table = drivers.importance_performance(data.current, drivers=rated, scales=scales)
         book.chart(charts.importance_performance(table, language=lang, scales=scales))
         # the map names every driver in its quadrant: the numbers are for the workbook
-        book.show(_title(book, "importance_performance"),
+        book.show(table_title(book, "importance_performance"),
                   tables.importance_performance_table(table, language=lang, scales=scales),
                   html=False)
 
@@ -515,7 +515,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
         # and quotes of its answers
-        book.show(_title(book, "cause_impact"), tables.impact_table(
+        book.show(table_title(book, "cause_impact"), tables.impact_table(
             impact.merge(named[["cause", "label", "quotes"]], on="cause", how="left"),
             sources=sources, language=lang), max_rows=3)
         first = impact.iloc[0]
@@ -524,7 +524,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
                             gap=F.number(-impact["contribution"].sum())))
         _cause_agreement(book, data, learned)
         min_count = load_params("taxonomy")["report"]["matrix_min_count"]
-        book.show(_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
+        book.show(table_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
             rootcause.dealer_cause_matrix(data.current, labels, value="contribution"),
             language=lang), decimals=2, html=False)
 
@@ -550,7 +550,7 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
                         interval=F.percent_interval(acc["low"], acc["high"]),
                         n=int(acc["n"]), period=period, f1=F.number(f1["value"], 2),
                         f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
-    book.show(_title(book, "cause_agreement"), tables.agreement_table(
+    book.show(table_title(book, "cause_agreement"), tables.agreement_table(
         agree.per_cause, language=book.language), decimals=2, max_rows=3,
         html=data.dealer_id is None)  # a dealer's page: the note; the table in its workbook
 
@@ -576,14 +576,14 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
         book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang,
                                       scales=zones.scales))
-        book.show(_title(book, "growth_top", n=top_n), top)
+        book.show(table_title(book, "growth_top", n=top_n), top)
         _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
-        book.show(_title(book, "growth_table"), tables.growth_table(
+        book.show(table_title(book, "growth_table"), tables.growth_table(
             zones, dealers=data.all_dealers, only=only, language=lang), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses, drivers=list(zones.drivers),
                                                 scales=zones.scales)
-        book.show(_title(book, "driver_ranking"), tables.driver_ranking_table(
+        book.show(table_title(book, "driver_ranking"), tables.driver_ranking_table(
             ranking, dealers=data.dealers, language=lang, scales=zones.scales), html=False)
 
 
@@ -614,7 +614,7 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
     book.note(book.text("notes", "growth_value", months=months,
                         visits=loop["value"]["visits_per_year"],
                         order=F.money(loop["value"]["average_order_value"])))
-    title = _title(book, "growth_value")
+    title = table_title(book, "growth_value")
     book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
                                                language=book.language), html=False)
     book.show(title, tables.growth_value_table(value, dealers=data.all_dealers, compact=True,
@@ -636,7 +636,7 @@ def css_index(book: ReportBook, data: ReportData) -> None:
             dealer_name=lambda d: d["dealer_id"].map(
                 data.all_dealers.set_index("dealer_id")["dealer_name"]).fillna(d["dealer_id"]))
         book.chart(charts.css_comparison(summary_, language=book.language))
-        book.show(_title(book, "css_by_dealer"), tables.css_table(
+        book.show(table_title(book, "css_by_dealer"), tables.css_table(
             data.responses, month=data.month, dealers=data.dealers, reference=data.network,
             language=book.language, rule=_rule(data)))
 
@@ -649,13 +649,13 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
         data.require_section("red_flags")
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
         book.note(_sla_note(book, sla))
-        book.show(_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
+        book.show(table_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
         if data.dealer_id is None:  # a dealer's page: one bar and one row say what the note does
             book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
-            book.show(_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer,
+            book.show(table_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer,
                                                                       language=lang),
                       max_rows=5)
-        book.show(_title(book, "overdue_flags"),
+        book.show(table_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
 
 
@@ -675,7 +675,7 @@ def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> 
         if data.dealer_id is not None:  # a dealer's page: its quotes, not its name on each
             stars, per_dealer = stars.drop(columns=["region", "dealer_name", "dealer_id"],
                                            errors="ignore"), None
-        book.show(_title(book, "golden_stars"), tables.golden_star_table(
+        book.show(table_title(book, "golden_stars"), tables.golden_star_table(
             stars, per_dealer=per_dealer, language=book.language), max_rows=5)
 
 
@@ -686,11 +686,11 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
         data.require_section("incidents")
         inc = incidents.incident_report(data.incidents, month=data.month)
         book.note(_incident_note(book, inc))
-        book.show(_title(book, "complaints_by_channel"),
+        book.show(table_title(book, "complaints_by_channel"),
                   tables.incident_table(inc.counts, rows="channel", language=lang))
         book.chart(charts.incidents_by_month(inc.counts, hue="category", language=lang))
-        book.show(_title(book, "long_service"), tables.reasons_table(inc.reasons, language=lang))
-        book.show(_title(book, "closure"),
+        book.show(table_title(book, "long_service"), tables.reasons_table(inc.reasons, language=lang))
+        book.show(table_title(book, "closure"),
                   tables.closure_table(inc.closure_by_channel, language=lang))
 
 
@@ -730,15 +730,15 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
         rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers)
         book.note(_repeat_note(book, rr))
         book.chart(charts.repeat_rates(rr.by_dealer, language=lang))
-        book.show(_title(book, "repeats_by_dealer"),
+        book.show(table_title(book, "repeats_by_dealer"),
                   tables.repeats_by_dealer_table(rr.by_dealer, language=lang))
-        book.show(_title(book, "kpi_mechanics"),
+        book.show(table_title(book, "kpi_mechanics"),
                   tables.repeat_kpi_table(rr.kpi_mechanic, role="mechanic", language=lang),
                   max_rows=5)
-        book.show(_title(book, "kpi_foremen"),
+        book.show(table_title(book, "kpi_foremen"),
                   tables.repeat_kpi_table(rr.kpi_foreman, role="foreman", language=lang),
                   max_rows=5)
-        book.show(_title(book, "repair_reviews"), tables.reviews_table(
+        book.show(table_title(book, "repair_reviews"), tables.reviews_table(
             repairs.survey_repair_reviews(data.current, data.repair_orders), language=lang),
             max_rows=5)
 
@@ -766,7 +766,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         month_end = pd.Period(data.month, freq="M").end_time
         by = ("region",) if data.is_network else ("dealer_id",)
         done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end)
-        book.show(_title(book, "action_completion"),
+        book.show(table_title(book, "action_completion"),
                   tables.completion_table(_with_names(done, data), language=lang))
         # the comparison dealers are the whole network's: a region's own may be too few
         review = actions.monthly_review(data.actions, data.network, month=data.month,
@@ -778,7 +778,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
                             effective=int(review.loc[measured, "effective"].astype(bool).sum()),
                             level=F.percent(load_params("loop")["actions"]["level"])))
-        book.show(_title(book, "action_review"), tables.action_review_table(review, language=lang),
+        book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
         if measured.any():
             book.chart(charts.action_effects(review, language=lang))
@@ -810,7 +810,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
         # every dealer's counts: the Excel file (the chart above says what moved)
-        book.show(_title(book, "customer_flow", month=F.month(data.month)),
+        book.show(table_title(book, "customer_flow", month=F.month(data.month)),
                   tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
         service, rates, months = _return_rates(data)
@@ -818,14 +818,14 @@ def customers(book: ReportBook, data: ReportData) -> None:
             book.note(book.text("notes", "no_return_history", months=months))
             return
         book.note(book.text("notes", "return_rates", months=months))
-        book.show(_title(book, "return_rates", months=months),
+        book.show(table_title(book, "return_rates", months=months),
                   tables.return_rate_table(rates, language=lang))
         book.chart(charts.return_rates(rates, language=lang))
         value = retention.value_at_stake(service, rates)
         book.note(book.text("notes", "value_at_stake",
                             visits=loop["value"]["visits_per_year"],
                             order=F.money(loop["value"]["average_order_value"])))
-        book.show(_title(book, "value_at_stake"), tables.value_at_stake_table(
+        book.show(table_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here;
         # its count is the export's: one function over the months the list needs (the
@@ -864,13 +864,13 @@ def survey_funnel(book: ReportBook, data: ReportData) -> None:
         if month.empty:
             raise SectionDataMissing("contacts", data.month)
         by_channel = funnel.funnel_rates(month, by=("channel",))
-        book.show(_title(book, "funnel_by_channel"), tables.funnel_table(by_channel,
+        book.show(table_title(book, "funnel_by_channel"), tables.funnel_table(by_channel,
                                                                         language=lang))
         book.chart(charts.funnel_rates(by_channel, language=lang))
-        book.show(_title(book, "channel_differences"), tables.channel_difference_table(
+        book.show(table_title(book, "channel_differences"), tables.channel_difference_table(
             funnel.channel_differences(month), language=lang), html=False)
         by_dealer = funnel.funnel_rates(month, by=("dealer_id",))
-        book.show(_title(book, "funnel_by_dealer"), tables.funnel_table(
+        book.show(table_title(book, "funnel_by_dealer"), tables.funnel_table(
             by_dealer, by="dealer_id", dealers=data.dealers, language=lang), html=False)
 
 
@@ -883,7 +883,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
         if quality.empty:
             book.note(book.text("notes", "no_exports"))
         else:
-            book.show(_title(book, "data_quality"),
+            book.show(table_title(book, "data_quality"),
                       tables.quality_table(quality, language=book.language))
         book.note(book.text("notes", "answers", current=len(data.current),
                             month=F.month(data.month), total=len(data.responses),
@@ -993,7 +993,7 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
         scopes = {dealer.dealer_name: dealer.responses,
                   book.text("labels", "region", region=dealer.region): peers["region"],
                   book.text("labels", "network"): peers["network"]}
-        book.show(_title(book, "nps_month"), pd.concat(
+        book.show(table_title(book, "nps_month"), pd.concat(
             [tables.headline_table(frame, month=dealer.month, label=name, language=lang,
                                    rule=rule)
              for name, frame in scopes.items() if not frame.empty], ignore_index=True))
@@ -1005,7 +1005,7 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
             book.note(book.coverage_line(dealer.need("loyalty_drivers"), dealer.month))
             return
         means = drivers.mean_ratings(scopes, month=dealer.month, drivers=rated)
-        book.show(_title(book, "driver_means"), tables.driver_means_table(means, language=lang),
+        book.show(table_title(book, "driver_means"), tables.driver_means_table(means, language=lang),
                   decimals=2)
 
 
@@ -1023,10 +1023,10 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
             "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
             drivers=F.count(len(own)), q=F.percent(load_params("flags")["q"]),
             pairs=F.count(int(zones.table["zone_p_value"].notna().sum()))))
-        book.show(_title(book, "dealer_uplift"), tables.dealer_zones_table(
+        book.show(table_title(book, "dealer_uplift"), tables.dealer_zones_table(
             zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)
         # every number of the model for the dealer, for the workbook
-        book.show(_title(book, "growth_table"), tables.growth_table(
+        book.show(table_title(book, "growth_table"), tables.growth_table(
             zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang),
             html=False)
 

@@ -806,19 +806,36 @@ def pairs_table(pairs: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
                    **{k: v for k, v in cols.items() if k in out}).reset_index(drop=True)
 
 
-def repeat_kpi_table(kpi: pd.DataFrame, *, role: str = "mechanic",
-                     language: str | None = None) -> pd.DataFrame:
-    """A :func:`analysis.repairs.kpi_table` frame: worst first, shares in %."""
+def _people(frame: pd.DataFrame, role: str, language: str | None) -> tuple[Table, pd.DataFrame]:
+    """Mechanics or foremen, most repeat repairs first: dealer, person, period, orders and
+    repeats; the table and the rows in its order."""
     if role not in repairs.ROLES:
         raise ValueError(f"role must be one of {repairs.ROLES}, got {role!r}")
     c = L.columns(language)
-    out = kpi.sort_values(["repeats", "dealer_id", role],
-                          ascending=[False, True, True]).reset_index(drop=True)
+    out = frame.sort_values(["repeats", "dealer_id", role],
+                            ascending=[False, True, True]).reset_index(drop=True)
     t = Table(language=language).text(c("dealer_id"), out["dealer_id"]).text(c(role), out[role])
     _period(t, c("period"), out["period"])
     t.count(c("orders"), out["orders"]).count(c("repeats"), out["repeats"])
-    return (_cohort_columns(t, out, language)
-            .number(c("bonus_share_pct"), (100 * out["bonus_share"]).round(1))
+    return t, out
+
+
+def repeat_people_table(stats: pd.DataFrame, *, role: str = "mechanic",
+                        language: str | None = None) -> pd.DataFrame:
+    """A :func:`analysis.repairs.repeat_stats` frame of one week: the people with a repeat
+    repair, most first, with the orders they closed. (No cohort rate: a week's orders are
+    still inside their window; the month's KPI table has it.)"""
+    table, _ = _people(stats.loc[stats["repeats"] > 0], role, language)
+    return table.frame()
+
+
+def repeat_kpi_table(kpi: pd.DataFrame, *, role: str = "mechanic",
+                     language: str | None = None) -> pd.DataFrame:
+    """A :func:`analysis.repairs.kpi_table` frame: worst first, shares in %."""
+    table, out = _people(kpi, role, language)
+    return (_cohort_columns(table, out, language)
+            .number(L.columns(language)("bonus_share_pct"),
+                         (100 * out["bonus_share"]).round(1))
             .frame())
 
 
@@ -877,6 +894,8 @@ def reviews_table(reviews: pd.DataFrame, *, language: str | None = None) -> pd.D
         return pd.DataFrame(columns=[c(v) for v in cols.values()])
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     out = reviews.assign(responded_at=_date(reviews["responded_at"]))
+    if "days_since_repair" in out:  # whole days; answers without a linked order have none
+        out = out.assign(days_since_repair=out["days_since_repair"].astype("Int64"))
     if "already_repeat" in out:
         out = out.assign(already_repeat=np.where(out["already_repeat"].astype(bool), yes, no))
     return _rename(out[[k for k in cols if k in reviews]], language,

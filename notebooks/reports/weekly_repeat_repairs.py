@@ -4,6 +4,11 @@
 #     cell_metadata_filter: tags,-all
 #     formats: ipynb,py:percent
 #     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -13,59 +18,42 @@
 # %% tags=["parameters"]
 week: str = ""  # ISO week YYYY-Www; "" means the last complete week in the data
 data_dir: str = ""  # data directory; "" means $DEALER_VOICE_DATA or data/demo
+language: str = ""  # en or ru; "" means the default of params/labels.yaml
+excel_path: str = ""  # where to write the Excel workbook; "" means no workbook
+
+# %% [markdown] tags=["remove-cell"]
+# The week's repeat repairs (the same VIN and fault within the window of
+# params/operations.yaml), by mechanic and foreman, the month's KPI and the survey answers
+# that ask for a review. Every cell only calls `analysis.report.weekly`; the words are in
+# params/labels.yaml (`language`). (Tagged remove-cell: the rendered page leaves this out.)
 
 # %%
-from IPython.display import Markdown, display
-
 from analysis import repairs, store
-from analysis.report import charts, kinds, tables
+from analysis.report import weekly
+from analysis.report.book import ReportBook
 
 source = data_dir or None
 opened = store.load("repair_orders", columns=["opened_at"], data_dir=source)["opened_at"]
 answered = store.load("responses", columns=["responded_at"], data_dir=source)["responded_at"]
 week = week or repairs.last_complete_week(opened, now=answered.max())
-
-# %%
 months = repairs.months_for_week(week)
-orders = store.load("repair_orders", months=months, data_dir=source)
-answers = store.load("responses", months=months, data_dir=source)
-review = repairs.weekly_review(orders, week=week, responses=answers)
-display(Markdown(f"# Repeat repairs, week {review.week}\n\n{review.summary()}"))
-
-# %% [markdown]
-# ## Repeat repairs of the week
-# Same VIN and fault reopened 0-14 calendar days after the previous order closed; the first
-# order's mechanic and foreman are responsible.
+review = repairs.weekly_review(store.load("repair_orders", months=months, data_dir=source),
+                               week=week, responses=store.load("responses", months=months,
+                                                               data_dir=source))
+book = ReportBook(language or None, keep_going=True)
+weekly.title(book, review)
 
 # %%
-kinds.page(tables.pairs_table(review.pairs))[0]
-
-# %% [markdown]
-# ## By mechanic and by foreman
+weekly.pairs(book, review)
 
 # %%
-ax = charts.repeats_by_person(review.by_mechanic, role="mechanic")
+weekly.people(book, review)
 
 # %%
-review.by_mechanic.loc[lambda d: d["repeats"] > 0]
+weekly.kpi(book, review)
 
 # %%
-review.by_foreman.loc[lambda d: d["repeats"] > 0]
-
-# %% [markdown]
-# ## KPI, month to date
-# Bonus share by the number of repeat repairs (params/operations.yaml, `repeat_repair.kpi`).
+weekly.reviews(book, review)
 
 # %%
-kinds.page(tables.repeat_kpi_table(review.kpi_mechanic, role="mechanic").head(20))[0]
-
-# %%
-kinds.page(tables.repeat_kpi_table(review.kpi_foreman, role="foreman").head(20))[0]
-
-# %% [markdown]
-# ## Survey answers that ask for a repeat-repair review
-# Comments about poor repair or coming back with the same fault, linked to the latest repair
-# order of the car. Phones, e-mails and VINs are masked.
-
-# %%
-kinds.page(tables.reviews_table(review.survey_reviews))[0]
+book.finish(excel_path)  # writes the workbook; raises if a section failed
