@@ -374,6 +374,15 @@ def _ranked_index(table: str, params: Mapping, index: Mapping[str, str]
 _BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 
 
+def _stems_in(phrase: str, text: str) -> bool:
+    """Whether the words of ``phrase`` begin consecutive words of ``text``: "качеств ремонт"
+    is in "оценка качества ремонта 1 5" (a question words a driver in any case ending)."""
+    stems, words = phrase.split(), text.split()
+    return bool(stems) and any(
+        all(word.startswith(stem) for word, stem in zip(words[i:i + len(stems)], stems))
+        for i in range(len(words) - len(stems) + 1))
+
+
 @dataclass(frozen=True)
 class _Matcher:
     """How header cells name columns: the ``--columns`` map first, then the aliases, then the
@@ -412,7 +421,7 @@ class _Matcher:
             return 0
         words, scale = self.wording[column]
         key = f" {normalize(name)} "
-        if not any(w in key for w in words):
+        if not any(w in key or _stems_in(w, key) for w in words):
             return 0
         return 2 if any(s in key for s in scale) else 1
 

@@ -347,6 +347,29 @@ def test_russian_nps_wording_and_excel_serial_dates(tmp_path):
                                                    pd.Timestamp("2026-10-06 06:00")]
 
 
+def test_a_crm_workbook_words_drivers_in_any_case_and_a_form_tool_its_submit_date(tmp_path):
+    """Shapes met after the corpus was written: a CRM workbook whose title rows stand above
+    the header and whose drivers are asked in the genitive ("Оценка качества ремонта"), and a
+    form tool's CSV with a start and a submit date (the answer is given when submitted)."""
+    rows = [["Отчет по опросу клиентов"], ["Период: 01.10.2026 - 31.10.2026"], [],
+            ["№ п/п", "Дата опроса", "ДЦ", "NPS (0-10)", "Оценка качества ремонта (1-5)",
+             "Оценка записи на сервис (1-5)"],
+            [1, datetime.datetime(2026, 10, 5), "Моторс Омск", 9, 5, 4],
+            [2, datetime.datetime(2026, 10, 6), "Моторс Омск", 6, 2, 3]]
+    r = whole(read_export(write_xlsx(tmp_path / "crm.xlsx", rows), table="responses",
+                          dealers=DEALERS, now=NOW))
+    assert r.columns["Оценка качества ремонта (1-5)"] == "repair_quality"
+    assert r.details["repair_quality"] == "scale 1-5, detected; by its wording"
+    assert r.accepted["repair_quality"].tolist() == [5, 2]
+    form = write_csv(tmp_path / "form.csv", [
+        ["#", "Which dealership did you visit?", "How likely are you to recommend us? (0-10)",
+         "Start Date (UTC)", "Submit Date (UTC)"],
+        ["a1", "Моторс Омск", "9", "2026-10-31 23:58:00", "2026-11-01 00:03:00"]], sep=",")
+    r = whole(read_export(form, table="responses", dealers=DEALERS, now=NOW))
+    assert r.columns["Submit Date (UTC)"] == "responded_at"
+    assert r.accepted["responded_at"].tolist() == [pd.Timestamp("2026-11-01 00:03")]
+
+
 def ambiguous(path):
     return write_csv(path, [["Date", "Dealer code", "Score"], ["10/3/2026", "D001", "9"],
                             ["11/2/2026", "D002", "7"], ["1/2/2026", "D003", "5"]], sep=",")
