@@ -93,19 +93,23 @@ def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "respon
     return pd.DataFrame(rows)
 
 
-def _two_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.DataFrame:
+def _report_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.DataFrame:
+    """The answers of the months a report reads (params/flags.yaml ``calibration.months``,
+    its trend): the report's whole family of tests - every month's change on the trend,
+    the dealers' gap to their region over its window - not the last two months only."""
     period = pd.Period(month, freq="M")
     months = _month_of(responses[time_col])
-    return responses.loc[(months == period) | (months == period - 1)]
+    back = int(load_params("flags")["calibration"]["months"])
+    return responses.loc[(months <= period) & (months > period - back)]
 
 
 def false_flags(responses: pd.DataFrame, *, month: str, permutations: int,
                 random_state: int = 0, time_col: str = "responded_at",
                 network: bool = True) -> pd.DataFrame:
-    """Stars per family in each of ``permutations`` shuffles of the two report months
+    """Stars per family in each of ``permutations`` shuffles of the report's months
     (:func:`report_flags`: the report's rule, each table's BH, raw p)."""
     rng = np.random.default_rng(random_state)
-    base = _two_months(responses, month, time_col)
+    base = _report_months(responses, month, time_col)
     parts = [report_flags(shuffle_answers(base, rng), month=month, time_col=time_col,
                           network=network).assign(permutation=i)
              for i in range(permutations)]
@@ -144,7 +148,7 @@ def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
     of :func:`report_flags` built on the planted answers), by the dealer table's own BH
     (``flagged_table``) and at raw ``p < 1 - level`` (``raw``)."""
     rng = np.random.default_rng(random_state)
-    base = _two_months(responses, month, time_col)
+    base = _report_months(responses, month, time_col)
     alpha = 1 - load_params("nps")["level"]
     n_boot = int(load_params("flags")["calibration"].get("importance_n_boot", 200))
     cluster = load_params("drivers").get("bootstrap_cluster")

@@ -718,8 +718,9 @@ def summarize(
     -------
     DataFrame
         ``by`` keys, ``period`` (if any), n, promoters, passives, detractors, nps, nps_low,
-        nps_high, change_vs_previous and change_p_value (vs the previous period of the same
-        group; NaN without one; only when ``period`` is given), change_p_adj and change_flag
+        nps_high, change_vs_previous, its interval change_low, change_high (at ``level``)
+        and change_p_value (vs the previous period of the same group; NaN without one; only
+        when ``period`` is given), change_p_adj and change_flag
         (Benjamini-Hochberg over the groups of each period at ``q`` of params/flags.yaml:
         the flag a report's star follows), invited and response_rate (with
         ``invitations``), small_sample, nps_shrunk (empirical Bayes toward the parent level:
@@ -873,12 +874,12 @@ def _statistics(
     if period:
         prev = _previous_rows(groups.codes, len(out))
         before = np.where(prev[:, None] >= 0, table[np.maximum(prev, 0)], np.nan)
-        change, _, _, _, p_value = _difference(tuple(table.T), tuple(before.T), z=z_value(lvl),
-                                               method=method, params=p)
+        change, c_low, c_high, _, p_value = _difference(
+            tuple(table.T), tuple(before.T), z=z_value(lvl), method=method, params=p)
         # one family per period: the groups of a month are one table of the report
         p_adj, flag = bh_flags(p_value, q=flag_q(p), groups=groups.codes["period"])
-        out = out.assign(change_vs_previous=change, change_p_value=p_value,
-                         change_p_adj=p_adj, change_flag=flag)
+        out = out.assign(change_vs_previous=change, change_low=c_low, change_high=c_high,
+                         change_p_value=p_value, change_p_adj=p_adj, change_flag=flag)
     out["small_sample"] = out["n"].to_numpy() < min_n
     out["nps_shrunk"], out["nps_shrunk_sd"] = _shrink(table, groups.codes, chain)
     if extra:
@@ -1064,7 +1065,11 @@ def rank_dealers(
     DataFrame
         rank_network, rank_region, region, dealer_id, dealer_name (if known), n, nps,
         nps_low, nps_high, nps_shrunk, small_sample, vs_region (dealer minus the rest of
-        its region), vs_region_p_value, vs_region_p_adj and vs_region_flag, and for a month
+        its region; for a month, over the ``vs_region.months`` of params/flags.yaml ending
+        there, vs_region_months of them in the data, vs_region_n answers of the dealer: a
+        persistent gap needs more than a month's answers to be seen), its interval
+        vs_region_low, vs_region_high, vs_region_p_value, vs_region_p_adj and
+        vs_region_flag, and for a month
         change_vs_previous, change_p_value, change_p_adj and change_flag; then rank_low and
         rank_high (the network rank interval) and p_top_quarter, p_bottom_quarter; sorted
         by nps_shrunk, best first. Ranks use the shrunk value so a dealer with few lucky
@@ -1101,10 +1106,13 @@ def rank_dealers(
             frame = _as_windows(frame, month, window, time_col)
         table = summarize(frame, by=keys, period="M", level=lvl, min_n=min_n, score=score,
                           time_col=time_col, params=p)
+        gap = _gap_window(table, keys, month, p)
         table = table.loc[table["period"] == month].drop(columns="period")
         if table.empty:
             raise ValueError(f"no answers in {month}; the answers cover "
                              f"{frame[time_col].min():%Y-%m} to {frame[time_col].max():%Y-%m}")
+        if window == 1:
+            return _ranked(table, keys, period, lvl, p, gap=gap)
     return _ranked(table, keys, period, lvl, p)
 
 
@@ -1132,12 +1140,32 @@ def rank_dealers_from_counts(
     else:
         month = pd.Period(period, freq="M")
         table = summarize_counts(counts, by=keys, period="M", level=lvl, min_n=min_n, params=p)
+        gap = _gap_window(table, keys, month, p)
         covered = table["period"]
         table = table.loc[covered == month].drop(columns="period")
         if table.empty:
             span = f"{covered.min()} to {covered.max()}" if len(covered) else "no month"
             raise ValueError(f"no answers in {month}; the counts cover {span}")
+        return _ranked(table, keys, period, lvl, p, gap=gap)
     return _ranked(table, keys, period, lvl, p)
+
+
+def _gap_window(monthly: pd.DataFrame, keys: list[str], month: pd.Period,
+                p: dict) -> pd.DataFrame:
+    """Each dealer's answers (promoters, passives, detractors) over the months of
+    params/flags.yaml ``vs_region.months`` ending at ``month``: the window a persistent gap
+    to the rest of the region is judged over (a month's 80 answers cannot show 10 points).
+    ``gap_months`` is how many of those months the data hold."""
+    spec = flag_params(p).get("vs_region")  # params without it: the month alone
+    months = int(spec["months"]) if spec else 1
+    periods = pd.PeriodIndex(monthly["period"], freq="M")
+    inside = (periods <= month) & (periods > month - months)
+    counts = ["promoters", "passives", "detractors"]
+    window = monthly.loc[inside]
+    out = window.groupby(keys, observed=True, dropna=False)[counts].sum()
+    span = pd.PeriodIndex(window["period"], freq="M")
+    out["gap_months"] = (month.ordinal - span.asi8.min() + 1) if len(window) else 0
+    return out.reset_index()
 
 
 def _rolling_months(rolling: bool | int, p: dict) -> int:
@@ -1173,18 +1201,23 @@ def _rank_keys(columns, what: str, fix: str) -> list[str]:
 
 
 def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float,
-            p: dict) -> pd.DataFrame:
-    """The dealer summary with the gap to the rest of the region and the ranks."""
+            p: dict, *, gap: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The dealer summary with the gap to the rest of the region and the ranks; the gap over
+    ``gap``'s counts (:func:`_gap_window`) when given, else over ``table``'s."""
     counts = ["promoters", "passives", "detractors"]
-    region_totals = table.groupby("region", observed=True)[counts].transform("sum")
-    rest = tuple((region_totals[c] - table[c]).to_numpy(dtype=float) for c in counts)
-    vs_region, _, _, _, vs_p = _difference(
-        tuple(table[c].to_numpy(dtype=float) for c in counts), rest, z=z_value(lvl),
+    base = table if gap is None else table[keys].merge(gap, on=keys, how="left").fillna(
+        {c: 0 for c in counts})
+    region_totals = base.groupby("region", observed=True)[counts].transform("sum")
+    rest = tuple((region_totals[c] - base[c]).to_numpy(dtype=float) for c in counts)
+    vs_region, vs_low, vs_high, _, vs_p = _difference(
+        tuple(base[c].to_numpy(dtype=float) for c in counts), rest, z=z_value(lvl),
         method=p["interval"]["method"], params=p)
     q = flag_q(p)
     vs_adj, vs_flag = bh_flags(vs_p, q=q)
-    table = table.assign(vs_region=vs_region, vs_region_p_value=vs_p, vs_region_p_adj=vs_adj,
-                         vs_region_flag=vs_flag)
+    table = table.assign(vs_region=vs_region, vs_region_low=vs_low, vs_region_high=vs_high,
+                         vs_region_p_value=vs_p, vs_region_p_adj=vs_adj, vs_region_flag=vs_flag,
+                         vs_region_months=1 if gap is None else int(gap["gap_months"].max()),
+                         vs_region_n=base[counts].sum(axis=1).to_numpy())
     if period is not None:
         # the family is the table's dealers (the summary's was the same month's groups)
         change_adj, change_flag = bh_flags(table["change_p_value"], q=q)
@@ -1199,9 +1232,11 @@ def _ranked(table: pd.DataFrame, keys: list[str], period: str | None, lvl: float
     )
     front = ["rank_network", "rank_region", *keys]
     shown = ["n", "nps", "nps_low", "nps_high", "nps_shrunk", "small_sample", "vs_region",
-             "vs_region_p_value", "vs_region_p_adj", "vs_region_flag"]
+             "vs_region_low", "vs_region_high", "vs_region_p_value", "vs_region_p_adj",
+             "vs_region_flag", "vs_region_months", "vs_region_n"]
     if period is not None:
-        shown += ["change_vs_previous", "change_p_value", "change_p_adj", "change_flag"]
+        shown += ["change_vs_previous", "change_low", "change_high", "change_p_value",
+                  "change_p_adj", "change_flag"]
     shown += ["rank_low", "rank_high", "p_top_quarter", "p_bottom_quarter"]
     return (table[front + shown].sort_values(["rank_network", "dealer_id"])
             .reset_index(drop=True))

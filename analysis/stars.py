@@ -31,7 +31,8 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.estimators import joint_flags
 
-__all__ = ["FAMILIES", "StarRule", "family_p_values", "importance_tests", "report_tables"]
+__all__ = ["EVIDENCE", "FAMILIES", "StarRule", "evidence", "family_p_values",
+           "importance_tests", "report_tables"]
 
 # family name -> the test its frame carries (``{test}_p_value``, ``{test}_p_adj``)
 FAMILIES = {
@@ -183,3 +184,29 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
             responses, period="M", time_col=time_col, n_boot=n_boot, random_state=0,
             cluster=cluster))
     return out
+
+
+# what a change's numbers allow the report to say (params/flags.yaml ``equivalence``)
+EVIDENCE = ("real", "none", "unclear", "not_in_family")
+
+
+def evidence(real, p_value, low, high, *, margin: float, alpha: float) -> np.ndarray:
+    """What each change's evidence allows one to say, as one of :data:`EVIDENCE`.
+
+    ``real``: the report's rule stars it (``real``, from :meth:`StarRule.significant`).
+    ``none``: no material change - not starred, ``p_value >= alpha`` and the interval
+    ``[low, high]`` inside ``[-margin, margin]`` (an equivalence test: the interval rules a
+    change of ``margin`` or more out). ``not_in_family``: the interval alone excludes 0
+    (``p_value < alpha``) but the report-wide rule does not star it (one test of many).
+    ``unclear``: anything else - not enough evidence yet either way (the interval still
+    allows a material change). A missing p-value or interval is ``unclear``.
+
+    Returns an array of the verdicts, one per change.
+    """
+    real = np.asarray(real, dtype=bool)
+    p = np.asarray(p_value, dtype=float)
+    lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
+    with np.errstate(invalid="ignore"):
+        raw = p < alpha
+        within = (lo >= -margin) & (hi <= margin) & (p >= alpha)
+    return np.select([real, raw, within], ["real", "not_in_family", "none"], "unclear")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from analysis import nps, store
+from analysis.config import load_params
 from analysis.report import kinds, tables
 
 Z95 = 1.959963984540054  # the standard normal 97.5 % quantile
@@ -546,6 +547,31 @@ def test_rank_dealers_for_a_month_adds_the_change(small_net):
         nps.rank_dealers(small_net.responses, period="2020-01", dealers=small_net.dealers)
 
 
+def test_the_gap_to_the_region_is_judged_over_the_window_of_months(small_net):
+    """issue 25: a dealer's gap to the rest of its region pools the last vs_region.months
+    months (a month's answers cannot show a persistent 10-point gap); the same difference
+    and test as nps.compare of the dealer's pooled answers against the rest of its region."""
+    responses = store.with_region(small_net.responses, small_net.dealers)
+    month = pd.Period(responses["responded_at"].max(), freq="M")
+    ranked = nps.rank_dealers(responses, period=str(month)).set_index("dealer_id")
+    months = load_params("flags")["vs_region"]["months"]
+    inside = responses["responded_at"].dt.to_period("M").between(month - months + 1, month)
+    window = responses.loc[inside]
+    dealer = ranked.index[0]
+    mine = window["dealer_id"] == dealer
+    rest = ~mine & (window["region"] == ranked.loc[dealer, "region"])
+    expected = nps.compare(window.loc[mine, "nps"], window.loc[rest, "nps"])
+    row = ranked.loc[dealer]
+    assert row["vs_region"] == pytest.approx(expected.difference)
+    assert row["vs_region_p_value"] == pytest.approx(expected.p_value)
+    assert (row["vs_region_low"], row["vs_region_high"]) == pytest.approx(
+        (expected.low, expected.high))
+    assert row["vs_region_n"] == mine.sum() and row["vs_region_months"] == months
+    # the month's own NPS and answers stay the month's
+    assert row["n"] == (responses["responded_at"].dt.to_period("M") == month)[
+        responses["dealer_id"] == dealer].sum()
+
+
 def test_report_tables_show_intervals_marks_and_no_personal_data(small_net):
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
@@ -561,7 +587,8 @@ def test_report_tables_show_intervals_marks_and_no_personal_data(small_net):
         assert not responses[column].dropna().astype(str).map(shown.__contains__).any()
     # the significance mark appears exactly where the p-value is below 5 %
     ranked = nps.rank_dealers(responses, period=month)
-    marked = table["vs rest of region"].str.endswith("*").to_numpy()
+    assert ranked["vs_region_months"].max() == load_params("flags")["vs_region"]["months"]
+    marked = table["vs rest of region, last 12 months"].str.endswith("*").to_numpy()
     assert (marked == (ranked["vs_region_p_value"] < 0.05).to_numpy()).all()
 
 

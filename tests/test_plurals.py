@@ -26,6 +26,7 @@ NOT_COUNTS = {
     "region", "dealer", "driver", "cause", "reason", "what", "list", "table", "unit",  # names, lists
     "level", "share", "q", "threshold", "compliance", "rate", "shares", "alpha",  # percents
     "nps", "ref", "change", "impact", "gap", "uplift", "current", "benchmark",  # NPS, ratings
+    "margin",                                                         # NPS points, a threshold
     "interval", "f1", "f1_interval", "r2", "before",                  # intervals, statistics
     "direction", "mark", "rule", "trend", "counts", "error", "message", "logs", "drivers",
     "order", "currency",                                              # money

@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from analysis import calibration, rootcause, stars
 from analysis.config import load_params
@@ -292,3 +294,52 @@ def test_headline_shows_the_nps_weighted_for_response_rates():
     # without invitations there is nothing to weight by
     plain = tables.headline_table(responses, month="2026-10", language="en")
     assert "NPS weighted for response rates" not in plain
+
+
+@given(p=st.floats(0, 1), low=st.floats(-40, 40), width=st.floats(0, 40),
+       starred=st.booleans())
+def test_no_change_is_said_only_where_the_interval_rules_a_material_change_out(
+        p, low, width, starred):
+    """issue 25: "no real change" never when p < 0.05 or when the interval includes a
+    material change; a starred change is real; an unstarred one with p < 0.05 is named as
+    the report's rule leaving it out, never as no change."""
+    margin, alpha = rules.margin(), 1 - rules.level()
+    verdict = stars.evidence([starred], [p], [low], [low + width], margin=margin,
+                             alpha=alpha)[0]
+    if verdict == "none":
+        assert p >= alpha and -margin <= low and low + width <= margin and not starred
+    assert (verdict == "real") == starred
+    if not starred and p < alpha:
+        assert verdict == "not_in_family"
+    if not starred and p >= alpha and (low < -margin or low + width > margin):
+        assert verdict == "unclear"
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_summary_says_not_enough_evidence_where_the_interval_allows_a_change(
+        null_store, monkeypatch, language):
+    """On the null store nothing changed, but one month's answers cannot show that: the
+    summary's headline and dealers say what the intervals allow, never "no change" where a
+    change of the margin is still possible."""
+    from analysis.report import labels as L
+
+    store_dir, _ = null_store
+    data = load_report_data(region="all", data_dir=store_dir)
+    try:
+        _, text = _render(monkeypatch, data, ("summary",), language)
+        now = sections._monthly(data).sort_values("period").iloc[-1]
+        margin = rules.margin()
+        ruled_out = (now["change_low"] >= -margin and now["change_high"] <= margin
+                     and now["change_p_value"] >= 1 - rules.level())
+        none_words = {"en": "no material change", "ru": "существенного изменения"}[language]
+        assert (none_words in text) == bool(ruled_out)
+        ranking = sections._ranking(data)
+        open_ = int(rules.evidence(ranking, "change", rule=sections.star_rule(data))
+                    .isin(["unclear", "not_in_family"]).sum())
+        assert open_ > 0  # 16 dealers, one month each: their intervals are wide
+        expected = L.text("summary", "dealers_unclear", language=language, unclear=open_,
+                          n=len(ranking), margin="5")
+        assert expected in text
+        assert "within the noise" not in text and "в пределах шума" not in text
+    finally:
+        data.close()

@@ -78,6 +78,24 @@ def star_rule(*p_values):
     return stars.StarRule.of({"nps change": pooled[np.isfinite(pooled)]})
 
 
+def compare_note(versus, rule, *, language: str | None = None) -> str:
+    """This month against the months before (:func:`analysis.nps.compare`) in one sentence,
+    with what the evidence allows one to say (:func:`analysis.report.rules.evidence`):
+    a real difference, none of a material size, or not enough evidence yet."""
+    from analysis.report import rules
+
+    row = pd.DataFrame({"change_p_value": [versus.p_value], "change_low": [versus.low],
+                        "change_high": [versus.high]})
+    verdict = rules.evidence(row, "change", rule=rule).iloc[0]
+    return _x("compare", language, a=F.nps(versus.nps_a), n_a=F.count(versus.n_a),
+              b=F.nps(versus.nps_b), n_b=F.count(versus.n_b),
+              difference=F.signed(versus.difference),
+              interval=F.interval(versus.low, versus.high, sign=True),
+              p=F.p_value(versus.p_value),
+              verdict=_x(f"verdict_{verdict}", language,
+                         margin=F.number(rules.margin(), 0)))
+
+
 def _x(key: str, language: str | None, **values) -> str:
     return L.text("explore", key, language=language, **values)
 

@@ -7,7 +7,8 @@ Benjamini-Hochberg family over all the p-values the report shows
 :func:`analysis.report.sections.star_rule`); sections pass it as ``rule`` and
 :func:`significant` consults it. Without a rule (``scope: table``, or a table drawn on its
 own) a frame's ``{test}_flag`` column (BH within that table) is used, and without one a raw
-``p < 1 - level``. :func:`rule_text` is the sentence a report states its stars with.
+``p < 1 - level``. :func:`rule_text` is the sentence a report states its stars with;
+:func:`evidence` what a change that is not starred still allows one to say.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.report import labels as L
 from analysis.stars import StarRule
+from analysis.stars import evidence as _evidence
 
-__all__ = ["StarRule", "level", "rule_text", "significant"]
+__all__ = ["StarRule", "evidence", "level", "margin", "rule_text", "significant"]
 
 
 def level(value: float | None = None) -> float:
@@ -55,3 +57,23 @@ def rule_text(rule: StarRule | None = None, *, language: str | None = None) -> s
 
     return L.text("summary", f"star_rule_{scope}", language=language,
                   q=F.percent(float(q)))
+
+
+def margin(quantity: str = "nps_points") -> float:
+    """The smallest material change of ``quantity`` (params/flags.yaml ``equivalence``)."""
+    return float(load_params("flags")["equivalence"][quantity])
+
+
+def evidence(frame: pd.DataFrame, test: str = "change", *, rule: StarRule | None = None,
+             quantity: str = "nps_points", low: str | None = None,
+             high: str | None = None) -> pd.Series:
+    """What each row's change allows the report to say (:func:`analysis.stars.evidence`):
+    ``real`` (starred by :func:`significant`), ``none`` (its interval rules a material change
+    out), ``not_in_family`` (the interval alone excludes 0, the report-wide rule does not
+    star it) or ``unclear`` (not enough evidence yet). The interval is ``{test}_low`` and
+    ``{test}_high`` unless named."""
+    real = significant(frame, test, rule=rule)
+    verdict = _evidence(real.to_numpy(), frame[f"{test}_p_value"], frame[low or f"{test}_low"],
+                        frame[high or f"{test}_high"], margin=margin(quantity),
+                        alpha=1 - level())
+    return pd.Series(verdict, index=frame.index)

@@ -139,8 +139,8 @@ def headline(book: ReportBook, data: ReportData) -> None:
             book.note(book.coverage_line(trend, data.month))
         if len(monthly) > 1:
             book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
-                "charts", "nps_by_month_title", first=F.month(data.months[0]),
-                last=F.month(data.month))))
+                "charts", "nps_by_month_title", first=F.month(monthly["period"].min()),
+                last=F.month(data.month))))  # the months drawn, not the months asked for
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
         book.show(table_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
@@ -192,14 +192,18 @@ def _summary_headline(book: ReportBook, data: ReportData):
         return book.text("summary", "headline_first_month", **values), []
     if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
-    real = bool(rules.significant(monthly.tail(1), "change", rule=_rule(data)).iloc[0])
+    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data)).iloc[0]
     change = float(now["change_vs_previous"])
     values.update(previous=F.month(monthly["period"].iloc[-2]))
-    if real:
+    if verdict == "real":
         return book.text("summary", "headline_changed", direction=book.text(
             "summary", "up" if change > 0 else "down"), change=F.number(abs(change)),
             **values), []
-    return book.text("summary", "headline_same", change=F.signed(change), **values), []
+    # "no change" only where the interval rules a material change out; else say what is known
+    return book.text("summary", f"headline_{verdict}", change=F.signed(change),
+                     change_interval=F.interval(now["change_low"], now["change_high"],
+                                                sign=True),
+                     margin=F.number(rules.margin(), 0), **values), []
 
 
 def _summary_dealers(book: ReportBook, data: ReportData):
@@ -207,10 +211,13 @@ def _summary_dealers(book: ReportBook, data: ReportData):
     if not (data.need("dealers").ok and data.need("trend").ok):
         return None, []
     ranking = _ranking(data)
-    moved = ranking.loc[rules.significant(ranking, "change", rule=_rule(data))].sort_values(
-        "change_vs_previous")
-    if moved.empty:
-        return book.text("summary", "dealers_steady"), []
+    verdicts = rules.evidence(ranking, "change", rule=_rule(data))
+    moved = ranking.loc[verdicts == "real"].sort_values("change_vs_previous")
+    if moved.empty:  # none starred: say how many could still have moved
+        open_ = int(verdicts.isin(["unclear", "not_in_family"]).sum())
+        key = "dealers_unclear" if open_ else "dealers_none"
+        return book.text("summary", key, unclear=open_, n=len(ranking),
+                         margin=F.number(rules.margin(), 0)), []
     names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
     shown = [f"{n} {F.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
                                                   strict=True)][:6]

@@ -271,7 +271,8 @@ def dealer_table(
     t.interval(c("interval", level=F.percent(lvl)), ranked["nps_low"], ranked["nps_high"],
                "signed")
     t.signed(c("nps_shrunk"), ranked["nps_shrunk"], scale="nps")
-    t.signed(c("vs_rest_of_region"), ranked["vs_region"],
+    months = int(ranked["vs_region_months"].max()) if "vs_region_months" in ranked else 1
+    t.signed(c("vs_rest_of_region", months=months), ranked["vs_region"],
              mark=(_stars(ranked, "vs_region", alpha, rule), star))
     if "change_vs_previous" in ranked:
         t.signed(c("change"), ranked["change_vs_previous"],
@@ -351,12 +352,14 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
                             language: str | None = None, rule=None) -> pd.DataFrame:
     """:func:`analysis.drivers.importance_change` as a report table, shares in percent points.
 
-    "Really changed" is the report's star rule (``rule``) on the bootstrap p-value; without
-    one, the Benjamini-Hochberg flag over the drivers (``change_flag``), never a raw p."""
+    "Really changed" is the report's star rule (``rule``) on the bootstrap p-value (without
+    one, the Benjamini-Hochberg flag over the drivers, ``change_flag``, never a raw p); a
+    driver it does not star reads "no" only when the interval rules out a change of the
+    equivalence margin (params/flags.yaml), else "not enough evidence yet" or, where the
+    interval alone excludes 0, "not by the report's rule" (:func:`analysis.stars.evidence`)."""
     labels = L.driver_labels(language)
     c = L.columns(language)
     lvl = _level(level, _nps_params(None))
-    yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     return (Table(language=language)
             .text(c("driver"), change["driver"].map(lambda d: labels.get(d, d)))
             .month(c("before"), change["before"].astype(str))
@@ -367,17 +370,24 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
             .interval(c("interval_pp", level=F.percent(lvl)), 100 * change["low"],
                       100 * change["high"], "signed")
             .p_value(c("p_value"), change["p_value"])
-            .text(c("really_changed"), np.where(_importance_stars(change, rule), yes, no))
+            .text(c("really_changed"), _importance_verdicts(change, rule, language))
             .frame())
 
 
-def _importance_stars(change: pd.DataFrame, rule) -> np.ndarray:
+def _importance_verdicts(change: pd.DataFrame, rule, language: str | None) -> list[str]:
+    """Each driver's "really changed" in words (:func:`analysis.report.rules.evidence`)."""
     from analysis.stars import importance_tests
 
-    tests = importance_tests(change)
+    tests = importance_tests(change).assign(change_low=100 * change["low"],
+                                            change_high=100 * change["high"])
     if rule is None and "change_flag" not in tests:
-        return change["changed"].to_numpy(dtype=bool)
-    return rules.significant(tests, "change", rule=rule).to_numpy()
+        tests = tests.assign(change_flag=change["changed"].astype(bool))
+    verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp")
+    margin = F.number(rules.margin("importance_pp"), 0)
+    alpha = F.number(1 - rules.level(), 2)
+    words = {v: L.text("evidence", v, language=language, margin=margin, alpha=alpha)
+             for v in verdicts.unique()}
+    return [words[v] for v in verdicts]
 
 
 def importance_performance_table(table: pd.DataFrame, *, language: str | None = None,
@@ -724,6 +734,9 @@ def golden_star_table(stars: pd.DataFrame, *, per_dealer: int | None = None,
     if per_dealer is not None:
         out = out.groupby("dealer_id", sort=False).head(per_dealer)
     cols = [c for c in ("region", "dealer_name", "dealer_id", "date", "nps", "quote") if c in out]
+    if {"dealer_name", "dealer_id"} <= set(cols) and (
+            out["dealer_id"].astype(str) == out["dealer_name"].astype(str)).all():
+        cols.remove("dealer_id")  # dealers named, not coded, in the export: the name is the code
     return _rename(out[cols], language, region="region", dealer_name="dealer",
                    dealer_id="dealer_id", date="date", nps="score",
                    quote="quote").reset_index(drop=True)

@@ -63,9 +63,4 @@ if period:
         language=book.language, rule=rule))
 
 # %%
-real = versus.p_value <= rule.cutoff
-book.note(book.text(
-    "explore", "compare", a=F.nps(versus.nps_a), n_a=F.count(versus.n_a),
-    b=F.nps(versus.nps_b), n_b=F.count(versus.n_b), difference=F.signed(versus.difference),
-    interval=F.interval(versus.low, versus.high, sign=True), p=F.p_value(versus.p_value),
-    verdict=book.text("explore", "real" if real else "not_real")))
+book.note(explore.compare_note(versus, rule, language=book.language))
