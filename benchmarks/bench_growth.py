@@ -95,9 +95,11 @@ def simulate(*, runs: int, planted: bool, seed: int, min_uplift: float | None = 
 
 
 def null_rates(tables: pd.DataFrame, zone: pd.Series | None = None) -> dict:
-    """Growth zones and dealers with one per 40 dealers: the mean over the runs and its
-    95% t-interval; ``zone`` (default ``growth_zone``) marks the zones."""
+    """Growth zones per 40 dealers over the runs: ``zones`` (the mean), ``low``/``high`` (its
+    95% t-interval), ``runs``, ``max`` (most in one run), ``dealers`` (dealers with a zone, mean)
+    and ``median_uplift`` of the zones; ``zone`` (default ``growth_zone``) marks the zones."""
     zone = tables["growth_zone"] if zone is None else zone
+    # a count cannot fall below 0: the t-interval's lower end is cut there
     per_run = zone.groupby(tables["run"]).sum() * DEALERS / tables.groupby("run")[
         "dealer_id"].nunique()
     dealers = (zone.groupby([tables["run"], tables["dealer_id"]]).any()
@@ -105,7 +107,8 @@ def null_rates(tables: pd.DataFrame, zone: pd.Series | None = None) -> dict:
     mean = float(per_run.mean())
     half = (float(stats.t.ppf(0.975, len(per_run) - 1) * per_run.std(ddof=1)
                   / np.sqrt(len(per_run))) if len(per_run) > 1 else float("nan"))
-    return {"zones": mean, "low": mean - half, "high": mean + half, "runs": len(per_run),
+    return {"zones": mean, "low": max(mean - half, 0.0), "high": mean + half,
+            "runs": len(per_run),
             "max": int(per_run.max()), "dealers": float(dealers.mean()),
             "median_uplift": float(tables.loc[zone, "uplift"].median())}
 
@@ -118,6 +121,8 @@ def recall(tables: pd.DataFrame, zone: pd.Series | None = None) -> tuple[int, in
 
 def _row(name: str, value: float, low: float, high: float, target: float, *,
          at_least: bool, note: str) -> dict:
+    """A row with the fields of :func:`benchmarks._common.ratio_row`: ``value`` in ``seconds``,
+    the target as the baseline, ``ok`` when the value is at most (``at_least``: at least) it."""
     ok = value >= target if at_least else value <= target
     return {"name": name, "seconds": round(value, 4),
             "baseline": f"target of issue 25 ({'>=' if at_least else '<='} {target:g})",
@@ -127,6 +132,10 @@ def _row(name: str, value: float, low: float, high: float, target: float, *,
 
 
 def run(quick: bool = False) -> list[dict]:
+    """Two rows of the ratio table (:mod:`benchmarks.run`): growth zones per 40 dealers without
+    planted weakness against <= 5, and the recall of planted pairs against >= 0.9, each a rate
+    with its Monte-Carlo interval in the note. ``quick``: 2 and 1 networks instead of 12 and 8
+    (a smoke run; the intervals are then wide)."""
     started = time.perf_counter()
     # a network costs about 9 s of CPU (4 of them the growth model's 200 bootstrap draws)
     null_runs, planted_runs = (2, 1) if quick else (12, 8)
@@ -150,7 +159,8 @@ def run(quick: bool = False) -> list[dict]:
                   f"{rates['median_uplift']:.1f}; min_uplift {threshold:g} NPS points"),
         _row("planted weak dealer x driver pairs that are growth zones", found / pairs, low,
              high, RECALL_TARGET, at_least=True,
-             note=f"Wilson 95%, {found} of {pairs} pairs in {planted_runs} networks; "
+             note=f"Wilson 95%, {found} of {pairs} pairs in {planted_runs} network"
+                  f"{'s' if planted_runs > 1 else ''}; "
                   f"{others['zones']:.1f} other zones per 40 dealers; {first['planted'].mean():.2f}"
                   f" of each network's {each} largest zones planted; "
                   f"{time.perf_counter() - started:.0f} s for every row"),

@@ -568,7 +568,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         book.note(_growth_note(book, zones, only=only))
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
                                       language=lang)
-        if not data.is_network and not top.empty:
+        if not data.is_network:
             book.note(book.text("notes", "region_in_top", region=data.region, n=top_n,
                                 count=len(top)))
         leaders = zones.top()
