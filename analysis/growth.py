@@ -77,8 +77,8 @@ For every dealer x driver:
    planted weaknesses found). Without a bootstrap (``n_boot=0``) there is no test and so no
    growth zones are called.
 9. TOP: dealers with a growth zone, ranked by the NPS points associated with closing all
-   their growth zones' gaps at once (``total_uplift``; not the sum of the separate uplifts: the logit is not
-   additive on the NPS scale), each with its growth zones ranked by uplift.
+   their growth zones' gaps at once (``total_uplift``; not the sum of the separate uplifts:
+   the logit is not additive on the NPS scale), each with its growth zones ranked by uplift.
 
 The uplift is a modelled, cross-sectional association: the NPS the network's rating-to-NPS
 relation shows for customers rating the driver higher, applied to this dealer's customers. It

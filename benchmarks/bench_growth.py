@@ -161,8 +161,8 @@ def run(quick: bool = False) -> list[dict]:
              high, RECALL_TARGET, at_least=True,
              note=f"Wilson 95%, {found} of {pairs} pairs in {planted_runs} network"
                   f"{'s' if planted_runs > 1 else ''}; "
-                  f"{others['zones']:.1f} other zones per 40 dealers; {first['planted'].mean():.2f}"
-                  f" of each network's {each} largest zones planted; "
+                  f"{others['zones']:.1f} other zones per 40 dealers; "
+                  f"{first['planted'].mean():.2f} of each network's {each} largest zones planted; "
                   f"{time.perf_counter() - started:.0f} s for every row"),
     ]
 
