@@ -473,7 +473,8 @@ def _dealers(rng, n_dealers, regions, p, drivers):
     size = rng.lognormal(0.0, 0.6, n_dealers)
     rate = rng.uniform(p["response_rate"]["min"], p["response_rate"]["max"], n_dealers)
     offsets = rng.normal(0.0, p["dealer_offset_sd"], (n_dealers, len(drivers)))
-    n_weak = max(1, round(p["weak_dealer_share"] * n_dealers))
+    # 0 plants none (a network with only its natural spread); any other share at least one
+    n_weak = max(1, round(p["weak_dealer_share"] * n_dealers)) if p["weak_dealer_share"] else 0
     # weak dealers are drawn among the larger half so that their weakness is measurable
     big = np.argsort(-size)[: max(n_weak, n_dealers // 2)]
     weak_idx = np.sort(rng.choice(big, n_weak, replace=False))

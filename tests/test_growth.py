@@ -275,7 +275,7 @@ def test_growth_zones_are_the_intervals_above_zero(small_result):
     min_uplift = load_params("growth")["min_uplift"]
     q = load_params("flags")["q"]
     # issue 15: a zone also needs the one-sided test of "below the benchmark" to pass BH
-    expected = ((table["uplift_low"] > 0) & (table["uplift"] >= min_uplift)
+    expected = ((table["uplift_low"] > 0) & (table["uplift_low"] >= min_uplift)
                 & (table["zone_p_adj"] <= q))
     assert (table["growth_zone"] == expected).all()
     assert (table["gap"] >= 0).all()
@@ -358,6 +358,142 @@ def test_planted_weak_dealers_lead_the_top_20_with_their_weak_driver():
         assert table.loc[(dealer, driver), "gap"] > 0.5 * net.truth["weak_drop"][dealer], dealer
 
 
+# --- growth zones that choose (issue 25, item 4) ---------------------------------------------
+
+
+def _params(min_uplift: float) -> dict:
+    return {**load_params("growth"), "min_uplift": min_uplift}
+
+
+@pytest.fixture(scope="module")
+def any_gap(small_responses):
+    """The small network's zones without the threshold (the test and the interval above 0)."""
+    return growth.growth_zones(small_responses, drivers=DRIVERS, n_boot=40, random_state=3,
+                               params=_params(0.0))
+
+
+def test_a_zone_needs_the_lower_end_of_its_uplift_at_the_threshold(small_responses, any_gap,
+                                                                    small_result):
+    base = any_gap.table
+    for threshold, result in [(0.0, any_gap), (load_params("growth")["min_uplift"], small_result),
+                              (15.0, None)]:
+        if result is None:
+            result = growth.growth_zones(small_responses, drivers=DRIVERS, n_boot=40,
+                                         random_state=3, params=_params(threshold))
+        assert result.min_uplift == threshold
+        expected = base["growth_zone"] & (base["uplift_low"] >= threshold)
+        pd.testing.assert_series_equal(result.table["growth_zone"], expected,
+                                       check_names=False)
+        assert result.passed() == (int(expected.groupby(base["dealer_id"]).any().sum()), 18)
+    # without the threshold the test alone names far more than the 4 planted weaknesses
+    assert base["growth_zone"].sum() > 3 * small_result.table["growth_zone"].sum()
+    with pytest.raises(ValueError, match="min_uplift"):
+        growth.growth_zones(small_responses, drivers=DRIVERS, n_boot=0, params=_params(-1.0))
+
+
+def test_the_top_is_ranked_by_uplift(any_gap, small_result, small_net):
+    top = any_gap.top(n=10, max_zones=5)
+    leaders = top.drop_duplicates("dealer_id")
+    assert leaders["rank"].tolist() == list(range(1, len(leaders) + 1))
+    assert leaders["total_uplift"].is_monotonic_decreasing
+    # the dealers left out of the TOP have less to gain than its last one
+    listed = any_gap.dealers.loc[any_gap.dealers["n_zones"] > 0].set_index("dealer_id")
+    left_out = listed.drop(leaders["dealer_id"])["total_uplift"]
+    assert (left_out <= leaders["total_uplift"].min()).all()
+    for _, zones in top.groupby("dealer_id"):
+        assert zones["zone"].tolist() == list(range(1, len(zones) + 1))
+        assert zones["uplift"].is_monotonic_decreasing
+    # on the small demo the threshold keeps exactly its planted weaknesses, largest first
+    chosen = small_result.top()
+    weak = small_net.truth["dealer_weak_driver"]
+    assert dict(zip(chosen["dealer_id"], chosen["driver"], strict=True)) == weak
+    assert chosen["uplift"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize(("language", "passed", "expected"), [
+    ("en", 7, "7 of 40 dealers have a growth zone worth at least 6 NPS points."),
+    ("en", 1, "1 of 40 dealers has a growth zone worth at least 6 NPS points."),
+    ("ru", 7, "7 из 40 дилеров имеют зону роста не меньше 6 пунктов NPS."),
+    ("ru", 1, "1 из 40 дилеров имеет зону роста не меньше 6 пунктов NPS."),
+    ("ru", 21, "21 из 40 дилеров имеет зону роста не меньше 6 пунктов NPS."),
+    ("ru", 3, "3 из 40 дилеров имеют зону роста не меньше 6 пунктов NPS."),
+])
+def test_the_count_phrase_takes_each_languages_forms(language, passed, expected):
+    assert labels.text("notes", "growth_passed", language=language, passed=passed, dealers=40,
+                       points=6.0) == expected
+    assert labels.text("notes", "growth_passed", language=language, passed=1, dealers=21,
+                       points=1) == {
+        "en": "1 of 21 dealers has a growth zone worth at least 1 NPS point.",
+        "ru": "1 из 21 дилера имеет зону роста не меньше 1 пункта NPS."}[language]
+
+
+def _growth_section(monkeypatch, net, result, language):
+    """The report's growth section on ``net`` with ``result`` as the network's growth model:
+    the book and every sentence shown."""
+    import html
+
+    from analysis.report import sections, shared
+    from analysis.report.book import ReportBook
+    from analysis.report.data import ReportData
+
+    responses = store.with_region(net.responses, net.dealers).assign(
+        month=lambda d: d["responded_at"].dt.to_period("M").astype(str))
+    months = tuple(sorted(responses["month"].unique()))
+    data = ReportData("all", months[-1], months, net.dealers, responses)
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    monkeypatch.setattr(shared, "growth_result", lambda data, **_: result)
+    book = ReportBook(language)
+    sections.growth_zones(book, data)
+    return book, shown, html.unescape(" ".join(str(getattr(o, "data", "")) for o in shown
+                                               if isinstance(getattr(o, "data", ""), str)))
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_section_says_how_many_dealers_passed(monkeypatch, small_net, small_result,
+                                                  language):
+    book, shown, text = _growth_section(monkeypatch, small_net, small_result, language)
+    assert {"en": "4 of 18 dealers have a growth zone worth at least 6 NPS points.",
+            "ru": "4 из 18 дилеров имеют зону роста не меньше 6 пунктов NPS."}[language] in text
+    title = labels.text("tables", "growth_top", language=language, n=20)
+    assert len(book.tables[title]) == 4
+    assert any(type(o).__name__ == "Image" for o in shown)  # the chart
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_section_says_in_plain_words_when_no_dealer_passes(monkeypatch, small_net,
+                                                               small_responses, language):
+    none = growth.growth_zones(small_responses, drivers=DRIVERS, n_boot=40, random_state=3,
+                               params=_params(60.0))
+    assert none.passed() == (0, 18) and none.top().empty
+    book, shown, text = _growth_section(monkeypatch, small_net, none, language)
+    assert {"en": "No dealer has a growth zone: none is clearly behind the benchmark on a "
+                  "driver where closing the gap is associated with at least 60 NPS points.",
+            "ru": "Зоны роста нет ни у одного дилера: никто заметно не отстает от ориентира по "
+                  "фактору, закрытие разрыва по которому связано хотя бы с 60 пунктами NPS."
+            }[language] in text
+    # no empty TOP, chart or value on the page; the workbook keeps the empty TOP sheet
+    title = labels.text("tables", "growth_top", language=language, n=20)
+    assert book.tables[title].empty and title not in text
+    assert not any(type(o).__name__ == "Image" for o in shown)
+
+
+def test_a_network_without_planted_weakness_has_few_growth_zones():
+    demo = load_params("network")["demo"]
+    net = make_network(n_dealers=20, n_regions=3, months=6, responses_per_month=2000, seed=0,
+                       params={**demo, "weak_dealer_share": 0.0})
+    assert net.truth["dealer_weak_driver"] == {}
+    responses = store.with_region(net.responses, net.dealers)
+    chosen = growth.growth_zones(responses, drivers=DRIVERS, random_state=0)
+    every = growth.growth_zones(responses, drivers=DRIVERS, random_state=0,
+                                params=_params(0.0))
+    # dealers differ truly, so the gap test alone names most of them; the threshold does not
+    assert every.passed()[0] >= 15
+    assert chosen.table["growth_zone"].sum() <= 2
+    # the default demo is unchanged by the opt-in: its share plants weak dealers
+    assert demo["weak_dealer_share"] > 0
+
+
 
 # --- pinned values: results as they were before the split of growth_zones -------------------
 
@@ -406,7 +542,7 @@ def test_growth_zones_are_pinned(pinned):
     q = load_params("flags")["q"]
     min_uplift = load_params("growth")["min_uplift"]
     assert (table["growth_zone"] == ((table["uplift_low"] > 0) & (table["zone_p_adj"] <= q)
-                                     & (table["uplift"] >= min_uplift))).all()
+                                     & (table["uplift_low"] >= min_uplift))).all()
     for name in ("table", "dealers", "coefficients"):
         expected = pd.DataFrame(**zones[name]).drop(columns=by_rule[name])
         got = getattr(result, name)[expected.columns]

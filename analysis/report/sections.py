@@ -570,9 +570,9 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "growth_zones", n=top_n)):
         data.require_section("growth_zones")
         zones = shared.growth_result(data)
-        book.note(_growth_note(book, zones))
         # a region's report keeps its own dealers, ranked within the whole network
         only = None if data.is_network else data.dealers["dealer_id"]
+        book.note(_growth_note(book, zones, only=only))
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
                                       language=lang)
         if not data.is_network:
@@ -581,10 +581,13 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         leaders = zones.top()
         if only is not None:
             leaders = leaders.loc[leaders["dealer_id"].isin(set(only))]
-        book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang,
-                                      scales=zones.scales))
-        book.show(table_title(book, "growth_top", n=top_n), top)
-        _growth_value(book, data, leaders)
+        if top.empty:  # the note says, in plain words, that no dealer passed
+            book.show(table_title(book, "growth_top", n=top_n), top, html=False)
+        else:
+            book.chart(charts.growth_dots(leaders, dealers=data.all_dealers, language=lang,
+                                          scales=zones.scales))
+            book.show(table_title(book, "growth_top", n=top_n), top)
+            _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(table_title(book, "growth_table"), tables.growth_table(
             zones, dealers=data.all_dealers, only=only, language=lang), html=False)
@@ -594,13 +597,18 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             ranking, dealers=data.dealers, language=lang, scales=zones.scales), html=False)
 
 
-def _growth_note(book: ReportBook, zones) -> str:
-    """How a pair becomes a growth zone (the one-sided test and BH) and how many did."""
-    table = zones.table
-    return book.text("notes", "growth_test", pairs=int(table["zone_p_value"].notna().sum()),
-                     q=F.percent(load_params("flags")["q"]),
-                     zones=int(table["growth_zone"].sum()),
-                     dealers=int(table.loc[table["growth_zone"], zones.by].nunique()))
+def _growth_note(book: ReportBook, zones, *, only=None) -> str:
+    """How many dealers (of the network, or of ``only``) have a growth zone worth the
+    threshold, or in plain words that none has; then how a pair becomes a growth zone (the
+    one-sided test and BH, the uplift interval's lower end at the threshold)."""
+    passed, dealers = zones.passed(only)
+    points = zones.min_uplift
+    count = (book.text("notes", "growth_passed", passed=passed, dealers=dealers, points=points)
+             if passed else book.text("notes", "growth_none", points=points))
+    rule = book.text("notes", "growth_test",
+                     pairs=int(zones.table["zone_p_value"].notna().sum()),
+                     q=F.percent(load_params("flags")["q"]), level=F.percent(zones.level))
+    return f"{count} {rule}"
 
 
 def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> None:
@@ -1029,7 +1037,8 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
         book.note(book.text(
             "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
             drivers=F.count(len(own)), q=F.percent(load_params("flags")["q"]),
-            pairs=F.count(int(zones.table["zone_p_value"].notna().sum()))))
+            pairs=F.count(int(zones.table["zone_p_value"].notna().sum())),
+            points=zones.min_uplift))
         book.show(table_title(book, "dealer_uplift"), tables.dealer_zones_table(
             zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)
         # every number of the model for the dealer, for the workbook

@@ -442,7 +442,8 @@ def top_growth_table(
     (``[+12.6, +19.5]``), the NPS points associated with closing all its growth zones at once
     (``assoc_total_uplift``: a cross-sectional association, not a promise) and ``Growth zone
     1..max_zones`` (``Driver label: +4.2 [+2.0, +6.5]``, NPS points). Only pairs that pass
-    the one-sided gap test (``growth_zone``) are zones.
+    the one-sided gap test and whose uplift interval reaches ``min_uplift`` (``growth_zone``)
+    are zones; empty when no dealer (of ``only``) has one.
     ``dealers`` supplies names when the responses had none; ``only`` keeps these dealers
     (ids) of the network's TOP, with their network ranks.
     """
