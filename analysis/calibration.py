@@ -16,7 +16,12 @@ tests/test_calibration.py; the default demo in ``make bench``) and counts
   1-month window, and the pairs whose uplift interval alone lies above 0 (the old rule);
 - power: in shuffled answers, chosen dealers' report-month answers are moved up by
   ``power_effect`` NPS points (non-promoters turned promoters at random) and the share of
-  them whose change is flagged is counted.
+  them whose change is flagged is counted; and the sustained-change alarms' power: chosen
+  dealers moved up by ``alarm_effect`` points in each of the last ``alarm_months`` months,
+  the share alarmed (:func:`alarm_power`).
+
+The family is the report's whole family: the months a report reads (``calibration.months``,
+its trend), not the last two.
 
 A shuffle permutes whole answers (the score with its driver and CSS ratings) across the rows,
 keeping every row's labels: the null of "labels carry no information" with the relation
@@ -36,8 +41,8 @@ import pandas as pd
 from analysis import nps, stars
 from analysis.config import load_params
 
-__all__ = ["CalibrationResult", "calibrate", "false_flags", "false_zones", "plant_change",
-           "power", "report_flags", "shuffle_answers"]
+__all__ = ["CalibrationResult", "alarm_power", "calibrate", "false_flags", "false_zones",
+           "plant_change", "power", "report_flags", "shuffle_answers"]
 
 # the columns that travel with an answer when the answers are shuffled
 _LABELS = ("response_id", "dealer_id", "dealer_name", "region", "city", "touchpoint",
@@ -196,6 +201,38 @@ def false_zones(responses: pd.DataFrame, *, month: str, months: int, permutation
     return pd.DataFrame(rows)
 
 
+def alarm_power(responses: pd.DataFrame, *, month: str, effect: float, months: int,
+                n_dealers: int, permutations: int, random_state: int = 0,
+                time_col: str = "responded_at") -> pd.DataFrame:
+    """Per planted dealer and shuffle: whether the report's sustained-change detector
+    (:func:`analysis.alarms.detect`, dealer level) raises a rise for a dealer whose NPS was
+    moved up by ``effect`` points in each of the last ``months`` months to ``month``
+    (:func:`plant_change`), in answers shuffled across dealers, months and touchpoints.
+    Columns ``permutation, dealer_id, n`` (its answers in those months), ``alarmed``."""
+    from analysis import alarms
+
+    rng = np.random.default_rng(random_state)
+    base = _report_months(responses, month, time_col)
+    period = pd.Period(month, freq="M")
+    ids = np.sort(base["dealer_id"].unique())
+    in_window = (_month_of(base[time_col]) > period - months).to_numpy()
+    rows = []
+    for i in range(permutations):
+        planted = shuffle_answers(base, rng)
+        chosen = rng.choice(ids, size=min(n_dealers, len(ids)), replace=False)
+        for back in range(months):
+            planted = plant_change(planted, chosen, month=str(period - back), effect=effect,
+                                   rng=rng, time_col=time_col)
+        table = alarms.detect(planted, month=month, time_col=time_col).table
+        raised = set(table.loc[(table["level"] == "dealer") & table["alarmed"]
+                               & (table["direction"] == "rise"), "dealer_id"])
+        for dealer in chosen:
+            n = int((in_window & (base["dealer_id"] == dealer).to_numpy()).sum())
+            rows.append({"permutation": i, "dealer_id": dealer, "n": n,
+                         "alarmed": dealer in raised})
+    return pd.DataFrame(rows, columns=["permutation", "dealer_id", "n", "alarmed"])
+
+
 @dataclass(frozen=True)
 class CalibrationResult:
     """What :func:`calibrate` measured: the raw runs and their averages.
@@ -208,6 +245,9 @@ class CalibrationResult:
         Per shuffle and window (``months``): growth zones, pairs with an interval above 0.
     power
         Per planted dealer and shuffle: answers, flagged, raw.
+    alarms
+        Per planted dealer and shuffle: answers in the planted months, alarmed
+        (:func:`alarm_power`: a change of ``alarm_effect`` points over ``alarm_months``).
     """
 
     month: str
@@ -216,6 +256,9 @@ class CalibrationResult:
     power: pd.DataFrame = field(repr=False)
     effect: float
     seconds: float
+    alarms: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    alarm_effect: float = float("nan")
+    alarm_months: int = 0
 
     @property
     def false_stars_per_report(self) -> float:
@@ -278,6 +321,9 @@ class CalibrationResult:
                          float(self.power["flagged_table"].mean())))
             rows.append((f"power at +{self.effect:g} points (raw p)",
                          float(self.power["raw"].mean())))
+        if len(self.alarms):
+            rows.append((f"alarm power at +{self.alarm_effect:g} points for "
+                         f"{self.alarm_months} months", float(self.alarms["alarmed"].mean())))
         return pd.DataFrame(rows, columns=["measure", "value"])
 
     def summary(self) -> str:
@@ -349,5 +395,12 @@ def calibrate(
                if permutations and power_dealers else
                pd.DataFrame(columns=["permutation", "dealer_id", "n", "flagged", "flagged_table",
                                         "raw"]))
+    alarm_runs = (alarm_power(responses, month=month, effect=float(spec["alarm_effect"]),
+                              months=int(spec["alarm_months"]), n_dealers=power_dealers,
+                              permutations=permutations, random_state=random_state + 2,
+                              time_col=time_col)
+                  if permutations and power_dealers else pd.DataFrame())
     return CalibrationResult(month=str(month), flags=flags, zones=zones, power=planted,
-                             effect=effect, seconds=time.perf_counter() - start)
+                             effect=effect, seconds=time.perf_counter() - start,
+                             alarms=alarm_runs, alarm_effect=float(spec["alarm_effect"]),
+                             alarm_months=int(spec["alarm_months"]))
