@@ -142,21 +142,24 @@ def _mean_table(values: pd.Series, keys: list[pd.Series]) -> pd.DataFrame:
 def welch_test(m1, s1, n1, m2, s2, n2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Welch's t test of two means from their SDs and counts: t, df and two-sided p.
 
-    Satterthwaite's ``df = (v1 + v2)^2 / (v1^2 / (n1 - 1) + v2^2 / (n2 - 1))`` with
-    ``v = s^2 / n``. NaN where either group has fewer than 2 answers or both have no spread.
+    t and p are scipy's (``ttest_ind_from_stats(equal_var=False)``); df is Satterthwaite's
+    ``(v1 + v2)^2 / (v1^2 / (n1 - 1) + v2^2 / (n2 - 1))`` with ``v = s^2 / n``, the df scipy
+    tests with. NaN where either group has fewer than 2 answers or both have no spread.
     """
     from scipy import stats
 
     m1, s1, n1, m2, s2, n2 = (np.asarray(x, dtype=float) for x in (m1, s1, n1, m2, s2, n2))
     with np.errstate(invalid="ignore", divide="ignore"):
         v1, v2 = s1**2 / n1, s2**2 / n2
-        se = np.sqrt(v1 + v2)
-        t = (m1 - m2) / se
         df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-        ok = np.isfinite(t) & np.isfinite(df) & (n1 > 1) & (n2 > 1)
-        p = np.where(ok, 2 * stats.t.sf(np.abs(np.where(ok, t, 0.0)),
-                                         np.where(ok, df, 1.0)), np.nan)
-    return np.where(ok, t, np.nan), np.where(ok, df, np.nan), p
+        ok = np.isfinite(df) & (v1 + v2 > 0) & (n1 > 1) & (n2 > 1)
+        # groups that cannot be tested go to scipy as harmless stand-ins, then become NaN
+        t, p = stats.ttest_ind_from_stats(
+            np.where(ok, m1, 0.0), np.where(ok, s1, 1.0), np.where(ok, n1, 2.0),
+            np.where(ok, m2, 0.0), np.where(ok, s2, 1.0), np.where(ok, n2, 2.0),
+            equal_var=False)
+    return (np.where(ok, t, np.nan), np.where(ok, df, np.nan),
+            np.where(ok, p, np.nan))
 
 
 def _averages(base: pd.DataFrame, values: pd.Series, time_keys: list[pd.Series]):

@@ -167,27 +167,29 @@ def kaplan_meier(days, returned, *, horizon: float, level: float = 0.95
     """Kaplan-Meier share that returned by ``horizon`` days (1 - S), its interval (Greenwood's
     variance on the log(-log) scale) and the number still watched at the horizon.
 
-    NaN where nobody was watched as long as ``horizon``: the curve says nothing there.
+    The curve and its Greenwood standard error are statsmodels' (``SurvfuncRight``); the
+    interval is on the log(-log) scale. NaN where nobody was watched as long as ``horizon``:
+    the curve says nothing there.
     """
+    from statsmodels.duration.survfunc import SurvfuncRight
+
     days = np.asarray(days, dtype=float)
     event = np.asarray(returned, dtype=bool)
     at_horizon = int(np.sum(days >= horizon))
     if len(days) == 0 or at_horizon == 0:
         return np.nan, np.nan, np.nan, at_horizon
-    times, inverse = np.unique(days, return_inverse=True)
-    d = np.bincount(inverse, weights=event, minlength=len(times))
-    leaving = np.bincount(inverse, minlength=len(times))
-    at_risk = len(days) - np.concatenate([[0], np.cumsum(leaving)[:-1]])
-    keep = (times <= horizon) & (d > 0)
-    d, n = d[keep], at_risk[keep]
-    surv = float(np.prod(1 - d / n))
+    if not event.any():  # nobody came back: statsmodels has no event time to step at
+        return 0.0, 0.0, np.nan, at_horizon
+    curve = SurvfuncRight(days, event.astype(float))
+    upto = np.searchsorted(curve.surv_times, horizon, side="right")
+    if upto == 0:  # the first return came after the horizon
+        return 0.0, 0.0, np.nan, at_horizon
+    surv = float(curve.surv_prob[upto - 1])
     if surv <= 0:
         return 1.0, np.nan, 1.0, at_horizon
     if surv >= 1:
         return 0.0, 0.0, np.nan, at_horizon
-    with np.errstate(divide="ignore", invalid="ignore"):
-        greenwood = np.sum(d / (n * (n - d)))
-    se = np.sqrt(greenwood) / abs(np.log(surv))
+    se = float(curve.surv_prob_se[upto - 1]) / (surv * abs(np.log(surv)))
     z = z_value(level)
     s_low, s_high = surv ** np.exp(z * se), surv ** np.exp(-z * se)
     return 1 - surv, 1 - s_high, 1 - s_low, at_horizon
