@@ -1,9 +1,12 @@
-"""Dealer ranks (issue 25, item 7): the nested shrinkage behind them and the quarter chances
-against a planted truth (benchmarks/bench_ranks.py measures the same at the demo's size)."""
+"""Dealer ranks (issue 25, item 7): the nested shrinkage behind them, the median rank inside
+its interval, and the quarter chances against a planted truth (benchmarks/bench_ranks.py
+measures the same at the demo's size)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import expit
 
 from analysis import nps
@@ -78,6 +81,43 @@ def _walk(counts: pd.DataFrame):
     groups = nps._groups_from_counts(counts, ["region", "dealer_id"], "M")
     table = groups.counts[["promoters", "passives", "detractors"]].to_numpy(dtype=float)
     return table, groups.codes, chain
+
+
+# --- the median rank inside its interval ------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-100, 100), st.sampled_from([0.0, 0.5, 5.0, 40.0])),
+                min_size=1, max_size=30))
+def test_median_rank_lies_inside_the_rank_interval(units):
+    est, sd = (np.array(v) for v in zip(*units, strict=True))
+    out = nps.rank_uncertainty(est, sd)
+    assert (out["rank_low"] <= out["rank_median"]).all()
+    assert (out["rank_median"] <= out["rank_high"]).all()
+    assert out["rank_median"].between(1, len(est)).all()
+
+
+dealer_rows = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 30), st.integers(0, 30),
+              st.integers(0, 30)),
+    min_size=2, max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(dealer_rows)
+def test_shown_ranks_lie_inside_their_intervals(rows):
+    # dealers in up to 3 regions over two months, any counts (ties, empty dealers, a dealer
+    # alone in its region): the shown rank is inside its interval and the ranks in a region
+    # are 1..k in the network ranking's order
+    table = _counts([(f"R{i % 3}", f"D{i:02d}", f"2026-0{m + 1}", pro, pas, det)
+                     for i, (_, m, pro, pas, det) in enumerate(rows) if pro + pas + det > 0])
+    if table.empty or "2026-02" not in set(table["period"].astype(str)):
+        return
+    ranked = nps.rank_dealers_from_counts(table, period="2026-02")
+    assert ranked["rank_network"].between(ranked["rank_low"], ranked["rank_high"]).all()
+    assert ranked["rank_network"].is_monotonic_increasing
+    for _, part in ranked.groupby("region"):
+        assert part["rank_region"].tolist() == list(range(1, len(part) + 1))
 
 
 # --- calibration against a planted truth ---------------------------------------------------
