@@ -345,13 +345,15 @@ def rank_dealers_by_driver(
         Long: [``period``,] ``by``, ``region``, ``driver``, ``n``, ``mean``, ``low``,
         ``high``, ``shrunk``, ``rank_region``, ``rank_network``, ``small_sample``,
         ``region_mean``, ``rank_low``, ``rank_high``, ``p_top_quarter``,
-        ``p_bottom_quarter``. Ranks (1 = best, ties share the lower rank) order ``shrunk``,
-        the mean pulled toward ``region_mean`` by empirical Bayes (module docstring). The
-        rank interval and the quarter probabilities come from draws of every dealer's true
-        mean from its normal posterior, as for the NPS ranking
-        (:func:`analysis.nps.rank_uncertainty`; variance ``w sigma^2 / n`` plus
-        ``(1 - w)^2`` times the variance of the region mean). Units without a rating of a
-        driver have no row for it.
+        ``p_bottom_quarter``; sorted by driver and ``rank_network``. The ranks (1 = best)
+        come from draws of every dealer's true mean from its normal posterior around
+        ``shrunk``, the mean pulled toward ``region_mean`` by empirical Bayes (module
+        docstring; variance ``w sigma^2 / n`` plus ``(1 - w)^2`` times the variance of the
+        region mean), as for the NPS ranking (:func:`analysis.nps.rank_uncertainty`):
+        ``rank_network`` is the median rank over the draws (two dealers may share it),
+        always inside the rank interval ``rank_low``-``rank_high``; ``rank_region`` the
+        dealer's place among its region's dealers in that order. Units without a rating of
+        a driver have no row for it.
     """
     drivers = _resolve_drivers(drivers)
     defaults = load_params("nps")
@@ -389,24 +391,27 @@ def _rank_frame(responses: pd.DataFrame, drivers: list[str], *, by: str, min_n: 
         "_sd": post_sd.ravel(),
     })
         .loc[lambda d: d["n"] > 0]
-        .assign(
-            rank_region=lambda d: d.groupby(["driver", "region"], observed=True)["shrunk"]
-            .rank(ascending=False, method="min").astype("Int64"),
-            rank_network=lambda d: d.groupby("driver", observed=True)["shrunk"]
-            .rank(ascending=False, method="min").astype("Int64"),
-            small_sample=lambda d: d["n"] < min_n,
-        )
-        .sort_values(["driver", "rank_network", by])
+        .assign(small_sample=lambda d: d["n"] < min_n)
+        .sort_values(["driver", "shrunk", by], ascending=[True, False, True])
         .reset_index(drop=True))
-    out["driver"] = out["driver"].astype(str)
+    # drivers stay in the order given (the categories' order), as names
+    out = out.assign(_driver=out["driver"].cat.codes, driver=out["driver"].astype(str))
     ranks = [nps_module.rank_uncertainty(part["shrunk"], part["_sd"]).set_axis(part.index)
              for _, part in out.groupby("driver", sort=False)]
     if ranks:
         out = out.join(pd.concat(ranks))
     else:
-        out = out.assign(rank_low=pd.array([], dtype="Int64"),
+        out = out.assign(rank_median=pd.array([], dtype="Int64"),
+                         rank_low=pd.array([], dtype="Int64"),
                          rank_high=pd.array([], dtype="Int64"), p_top_quarter=np.nan,
                          p_bottom_quarter=np.nan)
+    # the rank shown is the median rank of the draws, so it lies inside its interval
+    out = out.assign(rank_network=out["rank_median"])
+    out = (out.assign(rank_region=pd.array(nps_module.ranks_within(
+        out, ["driver", "region"], value="shrunk"), dtype="Int64"))
+        .sort_values(["_driver", "rank_network", "shrunk", by],
+                     ascending=[True, True, False, True])
+        .reset_index(drop=True))
     return out[[by, "region", "driver", "n", "mean", "low", "high", "shrunk", "rank_region",
                 "rank_network", "small_sample", "region_mean", "rank_low", "rank_high",
                 "p_top_quarter", "p_bottom_quarter"]]

@@ -584,7 +584,7 @@ def test_display_frames(small_result, small_responses, small_net):
     shown = tables.driver_ranking_table(ranking, dealers=small_net.dealers, language="ru")
     assert len(shown) == len(ranking)
     assert shown["Фактор"].iloc[0] == labels.driver_labels("ru")[DRIVERS[0]]
-    first = shown.loc[shown["Фактор"] == shown["Фактор"].iloc[0], "Место"]
+    first = shown.loc[shown["Фактор"] == shown["Фактор"].iloc[0], "Медианное место"]
     assert first.is_monotonic_increasing
 
     sheet = tables.growth_table(small_result, dealers=small_net.dealers)

@@ -519,9 +519,12 @@ def test_a_lucky_small_dealer_does_not_top_the_ranking():
                       ("R", "D1", "2026-01", 50, 30, 20), ("R", "D2", "2026-01", 45, 35, 20),
                       ("R", "D3", "2026-01", 52, 28, 20), ("R", "D4", "2026-01", 47, 30, 23),
                       ("S", "Other", "2026-01", 90, 60, 50)])
-    ranked = nps.rank_dealers(frame).set_index("dealer_id")
+    ranked = nps.rank_dealers(frame)
+    assert ranked["dealer_id"].iloc[0] == "Solid"
+    ranked = ranked.set_index("dealer_id")
     assert ranked.loc["Lucky", "nps"] > ranked.loc["Solid", "nps"]
-    assert ranked.loc["Solid", "rank_network"] == 1
+    # the median rank: with places this uncertain no dealer is first in half of the draws
+    assert ranked.loc["Solid", "rank_network"] < ranked.loc["Lucky", "rank_network"]
     assert ranked.loc["Lucky", "small_sample"]
     assert sorted(ranked.loc[ranked["region"] == "R", "rank_region"]) == [1, 2, 3, 4, 5, 6]
     assert ranked.loc["Other", "rank_region"] == 1
@@ -533,7 +536,7 @@ def test_planted_weak_dealers_rank_in_the_bottom_half(small_net):
     weak = ranked["dealer_id"].isin(list(small_net.truth["dealer_weak_driver"]))
     assert weak.sum() == len(small_net.truth["dealer_weak_driver"])
     assert (ranked.loc[weak, "rank_network"] > len(ranked) / 2).all()
-    assert ranked["nps_shrunk"].is_monotonic_decreasing
+    assert ranked["rank_network"].is_monotonic_increasing
 
 
 def test_rank_dealers_for_a_month_adds_the_change(small_net):

@@ -241,8 +241,9 @@ def dealer_table(
     regional: bool = False,
     alarms: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The dealer ranking: interval, shrunk NPS, small-sample mark, the rank's interval and
-    the chances of the top and bottom quarter.
+    """The dealer ranking: the median rank (:func:`analysis.nps.rank_dealers`), interval,
+    shrunk NPS, small-sample mark, the rank's interval and the chances of the top and bottom
+    quarter.
 
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
     to the rest of the region that passes ``rule`` (the report's star rule; without one:
@@ -262,7 +263,7 @@ def dealer_table(
                                          min_n=min_n, params=p)
     ranked = ranked.reset_index(drop=True)
     alpha = 1 - lvl
-    t = Table(language=language).count(c("rank"), ranked["rank_network"])
+    t = Table(language=language).count(c("rank_median"), ranked["rank_network"])
     if not regional:  # one region's answers: its region and the rank in it are the rank
         t.count(c("rank_region"), ranked["rank_region"]).text(c("region"), ranked["region"])
     t.text(c("dealer"), ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"])
@@ -501,7 +502,7 @@ def driver_ranking_table(
     (means in each driver's scale, named with the driver when ``scales`` differ).
 
     One row per driver x dealer, drivers in ``drivers`` order (default: the ranking's), best
-    first: ``Driver``, ``Rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
+    first: ``Driver``, ``Median rank``, ``Rank in region``, ``Dealer``, ``Region``, ``Answers``,
     ``Mean [interval]``, ``Shrunk mean``, ``Region mean``, the rank's interval and the
     chances of the top and bottom quarter (when the ranking has them) and a ``Note`` on
     small samples.
@@ -519,7 +520,7 @@ def driver_ranking_table(
     if keys:
         t.text(c("period"), ranked["period"].astype(str))
     (t.text(c("driver"), ranked["driver"].map(lambda d: labels.get(d, d)))
-     .count(c("rank"), ranked["rank_network"])
+     .count(c("rank_median"), ranked["rank_network"])
      .count(c("rank_region"), ranked["rank_region"])
      .text(c("dealer"), _dealer_names(ranked[by], dealers, None, by))
      .text(c("region"), ranked["region"])

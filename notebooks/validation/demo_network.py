@@ -61,8 +61,9 @@ print(regions[["region", *counts, "nps_shrunk"]].sort_values("region")
 
 # %% [markdown]
 # ## Dealer ranking: top and bottom rows
-# Ranked by shrunk NPS (a small dealer's lucky answers do not put it first); `rank_low` and
-# `rank_high` hold 90 % of the network ranks in seeded draws from each dealer's posterior.
+# Ranked by the median of each dealer's network ranks in seeded draws from its posterior
+# around the shrunk NPS (a small dealer's lucky answers do not put it first); `rank_low` and
+# `rank_high` hold 90 % of those ranks, so the shown rank always lies between them.
 
 # %%
 ranking = nps.rank_dealers(responses)
