@@ -15,20 +15,30 @@ CHROMIUM ?= /usr/bin/chromium
 
 EXAMPLE := examples/survey_export.csv
 
-.PHONY: help venv demo report example test lint unit nbval validation validation-refresh lab \
+.PHONY: help venv lock demo report example test lint unit nbval validation validation-refresh lab \
   bench bench-quick bench-ooc store-trials clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# the versions every report was tested with: requirements.lock (pip's constraints, from `make lock`)
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $@
 
-venv: $(STAMP) ## create .venv with the package and its dev tools
+venv: $(STAMP) ## create .venv with the package and its dev tools, at the locked versions
+
+LOCK_VENV := .cache/lock-venv
+lock: ## refresh requirements.lock: the newest versions pyproject.toml allows, in a fresh venv
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(LOCK_VENV)/bin/python -m pip freeze --exclude-editable > requirements.lock
+	rm -rf $(LOCK_VENV)
+	@echo "requirements.lock refreshed: run make test, then commit it"
 
 # the demo goes the way real data goes: messy exports -> ingest (quarantine) -> the store
 $(DEMO)/processed/.stamp: $(DEMO_INPUTS) analysis/ingest.py analysis/demo_exports.py analysis/schemas.py | $(STAMP)
