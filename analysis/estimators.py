@@ -46,7 +46,6 @@ __all__ = [
     "bh_adjust",
     "bh_flags",
     "check_level",
-    "format_p",
     "joint_flags",
     "eb_shrink",
     "nps_estimate",
@@ -144,13 +143,6 @@ def joint_flags(p_values: Mapping[str, object], *, q: float
     edges = np.cumsum([0, *[len(a) for a in arrays]])
     return {k: (adjusted[lo:hi], flags[lo:hi])
             for k, lo, hi in zip(names, edges[:-1], edges[1:], strict=True)}
-
-
-def format_p(p: float, *, floor: float = 0.001) -> str:
-    """A p-value as text: ``<0.001`` below the floor, three decimals otherwise, "-" for NaN."""
-    if p is None or not np.isfinite(p):
-        return "-"
-    return f"<{floor:g}" if p < floor else f"{p:.3f}"
 
 
 # --- intervals of proportions ----------------------------------------------------------------

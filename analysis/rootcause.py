@@ -87,7 +87,6 @@ __all__ = [
     "normalize_texts",
     "propose_causes",
     "review_queue",
-    "seed_matches",
     "top_causes",
     "suggest",
 ]
@@ -281,20 +280,6 @@ def _seed_patterns(seeds: Mapping[str, Iterable[str]], lexicon: _Lexicon
         patterns[cause] = (re.compile(r"(?:^| )(?:" + "|".join(sorted(set(phrases))) + r")(?: |$)")
                            if phrases else None)
     return patterns
-
-
-def seed_matches(normalised: pd.Series, seeds: Mapping[str, Iterable[str]], *,
-                 language: Language = "auto", params: dict | None = None) -> pd.DataFrame:
-    """Which causes' keywords each normalised comment names (a boolean frame, causes as columns).
-
-    Keywords are normalised like the comments and match as consecutive stems.
-    """
-    lexicon = _Lexicon(params_or("taxonomy", params)["text"], language)
-    patterns = _seed_patterns(seeds, lexicon)
-    text = normalised.fillna("").astype(str)
-    return pd.DataFrame({cause: (text.str.contains(pat) if pat is not None
-                                 else pd.Series(False, index=text.index))
-                         for cause, pat in patterns.items()}, index=text.index)
 
 
 # --- the model --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from statsmodels.stats.multitest import multipletests
 
 from analysis import css, drivers, nps, store
 from analysis.config import load_params
-from analysis.estimators import bh_adjust, bh_flags, format_p, joint_flags
+from analysis.estimators import bh_adjust, bh_flags, joint_flags
 
 # --- Benjamini-Hochberg -------------------------------------------------------------------------
 
@@ -46,12 +46,6 @@ def test_bh_properties(values):
     assert (np.diff(adj[order]) >= -1e-12).all()  # monotone in p
     perm = np.random.default_rng(0).permutation(len(p))
     np.testing.assert_allclose(bh_adjust(p[perm]), adj[perm])
-
-
-def test_p_values_print_below_the_floor():
-    assert format_p(0.0004) == "<0.001"
-    assert format_p(0.0123) == "0.012"
-    assert format_p(float("nan")) == "-"
 
 
 # --- NPS flags and rank intervals --------------------------------------------------------------

@@ -7,8 +7,6 @@ the reports; the chart functions ask here for colours and for the "not enough da
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
@@ -47,13 +45,6 @@ RC = {
 def apply() -> None:
     """Set the report look for every figure drawn afterwards in this process."""
     mpl.rcParams.update(RC)
-
-
-@contextmanager
-def report_style():
-    """The report look for the figures drawn inside the block only."""
-    with mpl.rc_context(RC):
-        yield
 
 
 def colors(n: int) -> list[str]:
