@@ -27,6 +27,7 @@ NOT_COUNTS = {
     "level", "share", "q", "threshold", "compliance", "rate", "shares", "alpha",  # percents
     "nps", "ref", "change", "impact", "gap", "uplift", "current", "benchmark",  # NPS, ratings
     "interval", "f1", "f1_interval", "r2", "before",                  # intervals, statistics
+    "margin", "difference", "next",                                   # decimals, a name
     "direction", "mark", "rule", "trend", "counts", "error", "message", "logs", "drivers",
     "order", "currency",                                              # money
     # parts of ingest's reasons, copied as ingest wrote them (quarantine_reasons)
