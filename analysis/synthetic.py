@@ -28,7 +28,8 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   does not): dealers' month-to-month shocks of their latent ratings and shifts that start
   in a known month and stay, with the NPS change each shift made (:func:`make_network`);
   ``cause_growth`` likewise, the causes planted to grow from a month on. What each cause costs
-  in NPS points each month is :func:`planted_cause_costs` (from the planted chances).
+  in NPS points each month is :func:`planted_cause_costs` (from the planted chances, given
+  the month's answers) or :func:`expected_cause_costs` on a large sample (in the population).
 """
 
 from __future__ import annotations
@@ -746,30 +747,61 @@ def cause_chances(frame: pd.DataFrame, weak: dict, p: dict,
 def planted_cause_costs(net: DemoNetwork, *, params: dict | None = None) -> pd.DataFrame:
     """The NPS points each planted cause costs the network in each month: the expected
     contribution (:func:`analysis.rootcause.cause_impact`) over the draw of causes, given the
-    month's answers and which of them commented.
+    month's answers and which of them commented (:func:`expected_cause_costs`).
 
-    With ``s`` an answer's NPS value (-1 detractor, 0 passive) and ``ref`` the NPS of the
-    month's answers without a cause, a cause's contribution is ``100 / n * sum(s - ref)``
-    over its answers; its expectation sums ``chance * (s - ref)`` over every commented answer
-    below 9 (:func:`cause_chances`). ``params`` are those the network was made with (the demo's
-    when omitted). Returns a tidy frame ``month, cause, contribution`` (negative: points lost),
-    the costliest cause of each month first.
+    ``params`` are those the network was made with (the demo's when omitted). Returns a tidy
+    frame ``month, cause, contribution`` (negative: points lost), the costliest first.
+    """
+    commented = net.responses["response_id"].isin(set(net.truth["response_cause"])).to_numpy()
+    return expected_cause_costs(net.responses, net.truth["dealer_weak_driver"], params=params,
+                                commented=commented)
+
+
+def expected_cause_costs(responses: pd.DataFrame, weak: dict, *, params: dict | None = None,
+                         commented: np.ndarray | None = None) -> pd.DataFrame:
+    """Each planted cause's expected contribution by month, from the planted chances.
+
+    With ``s`` an answer's NPS value (+1, 0, -1) and ``ref`` the NPS of the month's answers
+    without a cause, a cause's contribution is ``100 / n * sum(s - ref)`` over its answers;
+    its expectation sums ``w * chance * (s - ref)`` over the answers below 9, ``w`` whether
+    the answer commented (``commented``) or, without it, the chance that it does
+    (``comment_share_below_9``): on a large sample of answers of a network with the same seed
+    (:func:`stream_responses` with ``comments="none"`` draws one fast) that is the cause's
+    cost in the population, free of the month's sampling noise.
+
+    Parameters
+    ----------
+    responses
+        Answers with ``dealer_id``, ``touchpoint``, ``responded_at`` and ``nps``.
+    weak
+        Each weak dealer's weak driver (``truth["dealer_weak_driver"]``).
+    params
+        The params the network was made with (the demo's when omitted).
+    commented
+        One flag per answer: it commented below 9 (the network's ``truth["response_cause"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``month, cause, contribution`` (negative: points lost), the costliest of each month
+        first.
     """
     p = params if params is not None else load_params("network")["demo"]
-    r = net.responses
-    month = r["responded_at"].dt.to_period("M")
+    month = responses["responded_at"].dt.to_period("M")
     periods = pd.period_range(month.min(), month.max(), freq="M")
-    commented = r["response_id"].isin(set(net.truth["response_cause"])).to_numpy()
-    score = r["nps"].to_numpy()
+    score = responses["nps"].to_numpy()
     value = np.select([score >= 9, score <= 6], [1.0, -1.0], 0.0)
-    frame = pd.DataFrame({"month": month.astype(str).to_numpy(), "value": value,
-                          "commented": commented})
-    ref = frame.loc[~commented].groupby("month")["value"].mean()
-    n = frame.groupby("month").size()
-    chance = cause_chances(r, net.truth["dealer_weak_driver"], p, periods)
-    lost = (chance * (value - frame["month"].map(ref).to_numpy())[:, None]
-            * commented[:, None])
-    by_month = pd.DataFrame(lost, columns=list(CAUSES)).groupby(frame["month"].to_numpy()).sum()
+    weight = (np.asarray(commented, dtype=float) if commented is not None
+              else np.where(score <= 8, float(p["comment_share_below_9"]), 0.0))
+    key = month.astype(str).to_numpy()
+    # the answers without a cause: every promoter, and each answer below 9 as far as it did
+    # not comment
+    ref = (pd.Series((1 - weight) * value).groupby(key).sum()
+           / pd.Series(1 - weight).groupby(key).sum())
+    n = pd.Series(key).value_counts()
+    chance = cause_chances(responses, weak, p, periods)
+    lost = chance * (weight * (value - pd.Series(key).map(ref).to_numpy()))[:, None]
+    by_month = pd.DataFrame(lost, columns=list(CAUSES)).groupby(key).sum()
     out = (100.0 * by_month.div(n, axis=0)).rename_axis("month").reset_index().melt(
         id_vars="month", var_name="cause", value_name="contribution")
     return out.sort_values(["month", "contribution"]).reset_index(drop=True)

@@ -238,7 +238,7 @@ def test_planted_cause_costs_are_what_the_true_labels_measure():
     """The expected contributions from the planted chances agree with the contributions the
     true labels give (cause_impact), within the labels' sampling noise."""
     from analysis import rootcause
-    from analysis.synthetic import planted_cause_costs
+    from analysis.synthetic import expected_cause_costs, planted_cause_costs
 
     params = {**load_params("network")["demo"], "action_dealer_share": 0.0,
               "cause_growth": [{"cause": "booking", "factor": 1.5, "start": -1}]}
@@ -257,6 +257,12 @@ def test_planted_cause_costs_are_what_the_true_labels_measure():
         # they add up to the month's gap, as the contributions do
         assert part["contribution"].sum() == pytest.approx(measured["contribution"].sum(),
                                                            abs=1e-9)
+    # without the comments drawn (their chance instead) it is the cost in the population:
+    # close to the month's own, free of which answers happened to comment
+    population = expected_cause_costs(net.responses, net.truth["dealer_weak_driver"],
+                                      params=params)
+    both = planted.merge(population, on=["month", "cause"], suffixes=("", "_population"))
+    assert (both["contribution"] - both["contribution_population"]).abs().max() < 0.6
     last = planted.loc[planted["month"] == planted["month"].max()].set_index("cause")
     first = planted.loc[planted["month"] == planted["month"].min()].set_index("cause")
     assert last.loc["booking", "contribution"] < first.loc["booking", "contribution"] - 1.5

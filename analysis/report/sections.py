@@ -581,7 +581,9 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
-    """What went wrong: comments below 9 in causes, ranked by NPS impact as a Pareto.
+    """What went wrong: comments below 9 in causes, ranked by NPS impact as a Pareto, with
+    what the summary says of them (:func:`cause_verdict`: the costliest cause or the top
+    causes, each against last month) and each cause's change in the table as it words it.
 
     Where the team records root causes, a cause is the team's label, else the suggestion of
     the classifier learnt from those labels on the network (shared by every report), and the
