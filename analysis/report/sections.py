@@ -1060,7 +1060,7 @@ def _peers(data: ReportData) -> dict[str, pd.DataFrame]:
 def _dealer_star_tables(data: ReportData) -> dict:
     """The tests a dealer's page stars, as one family: the dealer's NPS change of every month
     (its headline and trend) and its region's and the network's change of the month (beside
-    it on the page)."""
+    it on the page); :func:`_star_tables` adds the claims on the dealer's causes."""
     month = pd.Period(data.month, freq="M")
     rows = [nps.summarize(frame, by=(), period="M").loc[lambda d: d["period"] == month]
             for frame in _peers(data).values() if not frame.empty]
