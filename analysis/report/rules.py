@@ -89,8 +89,8 @@ class CauseVerdict:
         the first, the next and any other whose interval behind the first includes 0, at most
         ``summary_causes``) and ``trend``: ``more`` / ``less`` (it cost more / less than the
         month before: the change is a star of the report's rule and its interval excludes 0),
-        ``same`` (the change's interval lies within ``+-margin``), ``unclear`` (neither), ""
-        (no month before to compare with).
+        ``same`` (the change was tested and its interval lies within ``+-margin``),
+        ``unclear`` (neither), "" (no answers of the cause the month before).
     lead_test
         :attr:`analysis.rootcause.CauseComparison.lead` (one row; empty with one cause).
     margin, level
@@ -173,10 +173,12 @@ def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | N
             lead = "same" if within[named][1:].all() else "unclear"
     changed = significant(causes, "change", rule=rule).to_numpy(dtype=bool) & _clear_of_zero(
         causes["change_low"], causes["change_high"])
+    # "about the same" is a claim too: only on a change tested (enough answers both months)
+    steady = causes["change_p_value"].notna().to_numpy() & _within(
+        causes["change_low"], causes["change_high"], margin)
     # contributions are negative: a lower one costs more
     trend = np.select(
         [causes["change"].isna().to_numpy(), changed & (causes["change"] < 0).to_numpy(),
-         changed, _within(causes["change_low"], causes["change_high"], margin)],
-        ["", "more", "less", "same"], "unclear")
+         changed, steady], ["", "more", "less", "same"], "unclear")
     return CauseVerdict(lead=lead, causes=causes.assign(named=named, trend=trend),
                         lead_test=lead_test, margin=margin, level=comparison.level)
