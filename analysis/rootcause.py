@@ -62,11 +62,18 @@ from threadpoolctl import threadpool_limits
 from analysis import nps as _nps
 from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, wilson_interval
+from analysis.estimators import (
+    bh_flags,
+    check_level,
+    two_sided_p,
+    wilson_interval,
+    z_value,
+)
 from analysis.privacy import mask_pii_series
 
 __all__ = [
     "Agreement",
+    "CauseComparison",
     "LearnedCauses",
     "RootCauseClassifier",
     "RootCauseError",
@@ -75,6 +82,7 @@ __all__ = [
     "agreement_of",
     "cause_impact",
     "cause_shares",
+    "compare_causes",
     "dealer_cause_matrix",
     "label_responses",
     "labelled_comments",
@@ -1688,6 +1696,17 @@ def _contribution_draws(index: pd.DataFrame, counts: np.ndarray, *, keys: list[s
     return np.where(none[None], np.nan, contribution)
 
 
+def _cell_draws(responses: pd.DataFrame, labels, *, keys: list[str], score: str, id_col: str,
+                n_boot: int, random_state) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The (scope, cause) cells, their category counts and the contribution draws
+    (:func:`_contribution_draws`): the same ``random_state`` gives the same draws."""
+    cause = _labels_for(responses, labels, id_col)
+    index, counts = _category_counts(responses, cause, keys=keys, score=score)
+    draws = _contribution_draws(index, counts, keys=keys, n_boot=n_boot,
+                                rng=np.random.default_rng(random_state))
+    return index, counts, draws
+
+
 def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
                  score: str = "nps", id_col: str = "response_id", n_boot: int | None = None,
                  level: float | None = None, random_state: int | None = 0,
@@ -1752,10 +1771,9 @@ def _with_contributions(out: pd.DataFrame, responses: pd.DataFrame, labels, *,
     report = params_or("taxonomy", params)["report"]
     n_boot = int(report.get("impact_n_boot", 200) if n_boot is None else n_boot)
     level = check_level(load_params("nps")["level"] if level is None else level)
-    cause = _labels_for(responses, labels, id_col)
-    index, counts = _category_counts(responses, cause, keys=keys, score=score)
-    draws = _contribution_draws(index, counts, keys=keys, n_boot=n_boot,
-                                rng=np.random.default_rng(random_state))
+    index, counts, draws = _cell_draws(responses, labels, keys=keys, score=score,
+                                       id_col=id_col, n_boot=n_boot,
+                                       random_state=random_state)
     none = (index["cause"] == "").to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         ref = index.loc[none, keys].assign(
@@ -1813,6 +1831,179 @@ def dealer_cause_matrix(responses: pd.DataFrame, labels, *,
     few = long.pivot(index=dealer, columns="cause", values="count").reindex_like(matrix)
     filled = matrix if value == "nps" else matrix.fillna(0)
     return filled.mask(few.notna() & (few < p["matrix_min_count"]))
+
+
+# --- the claims a report makes about causes ------------------------------------------------
+
+@dataclass(frozen=True)
+class CauseComparison:
+    """Each cause's contribution this month, the costliest against the next, and each
+    cause's change from the month before: the tests behind the report's words on causes.
+
+    Attributes
+    ----------
+    impact
+        :func:`cause_impact` of the month, the costliest first (by ``contribution``, then
+        ``count``), with ``contribution_se`` (the bootstrap's standard error),
+        ``behind_top`` (the cause's contribution minus the costliest's: >= 0, the points it
+        costs less) with ``behind_top_low`` / ``behind_top_high`` at ``level`` (the same
+        resamples for both causes: a paired bootstrap), and the change from the month before:
+        ``previous_count``, ``previous_contribution``, ``change`` (this month's contribution
+        minus that month's: negative, the cause costs more), ``change_se``, ``change_low``,
+        ``change_high`` (NaN where the cause had no answers then, or no month before was
+        given), ``change_p_value`` (z on the change; NaN where either month has fewer than
+        ``test_min_count`` answers of the cause), ``change_p_adj`` and ``change_flag``
+        (Benjamini-Hochberg over the causes' changes at params/flags.yaml ``q``: the flags a
+        report whose stars are per table reads).
+    lead
+        One row, the costliest cause against the next (empty with fewer than two causes):
+        ``cause``, ``runner_up``, ``difference`` (the costliest's contribution minus the
+        next's: negative), ``difference_se``, ``difference_low``, ``difference_high``,
+        ``lead_p_value`` (z on the paired difference; NaN when either has fewer than
+        ``test_min_count`` answers), ``lead_p_adj`` and ``lead_flag`` (at ``q``).
+    level
+        The level of every interval.
+    """
+
+    impact: pd.DataFrame
+    lead: pd.DataFrame
+    level: float
+
+    @property
+    def has_previous(self) -> bool:
+        """Whether the month before was compared (some cause has a previous contribution)."""
+        return bool(self.impact["previous_contribution"].notna().any())
+
+    def summary(self) -> str:
+        """The comparison as text: the lead test and every cause's change."""
+        lines = [f"{len(self.impact)} causes; intervals at {self.level:.0%}"]
+        if not self.lead.empty:
+            row = self.lead.iloc[0]
+            lines.append(f"lead: {row['cause']} vs {row['runner_up']}: {row['difference']:+.2f} "
+                         f"[{row['difference_low']:+.2f}, {row['difference_high']:+.2f}], "
+                         f"p = {row['lead_p_value']:.3g}")
+        cols = ["cause", "count", "contribution", "behind_top", "previous_contribution",
+                "change", "change_low", "change_high", "change_p_value"]
+        lines.append(self.impact[cols].round(3).to_string(index=False))
+        return "\n".join(lines)
+
+
+_EMPTY_LEAD = ["cause", "runner_up", "difference", "difference_se", "difference_low",
+               "difference_high", "lead_p_value", "lead_p_adj", "lead_flag"]
+
+
+def _draw_se(responses: pd.DataFrame, labels, *, score: str, id_col: str, n_boot: int,
+             random_state) -> pd.DataFrame:
+    """Bootstrap draws (rows) of each cause's contribution (columns), the draws
+    :func:`cause_impact` takes its interval from (the same ``random_state``)."""
+    index, _, draws = _cell_draws(responses, labels, keys=[], score=score, id_col=id_col,
+                                  n_boot=n_boot, random_state=random_state)
+    cause = index["cause"].to_numpy()
+    keep = cause != ""
+    return pd.DataFrame(draws[1:, keep], columns=cause[keep])
+
+
+def compare_causes(responses: pd.DataFrame, labels, *, previous: pd.DataFrame | None = None,
+                   previous_labels=None, score: str = "nps", id_col: str = "response_id",
+                   n_boot: int | None = None, level: float | None = None,
+                   random_state: int | None = 0, params: dict | None = None
+                   ) -> CauseComparison:
+    """Test what a report says about the causes of one scope and month: which costs most,
+    and how each changed from the month before.
+
+    The costliest cause is tested against the next by the difference of their contributions
+    on the same bootstrap resamples of the month's answers (a paired bootstrap: the two
+    contributions share the scope's answers, so their draws are not independent); each
+    cause's change is this month's contribution minus the month before's, two independent
+    samples, with the standard error of each month's bootstrap. Both tests are z-tests on the
+    bootstrap standard error, two-sided, with intervals at ``level``; a test needs
+    ``test_min_count`` answers of each cause involved in each month (params/taxonomy.yaml
+    ``report``), fewer are too few for a normal approximation.
+
+    Parameters
+    ----------
+    responses, labels
+        The month's answers of the scope and their causes (as :func:`cause_impact`).
+    previous, previous_labels
+        The month before's answers of the same scope and their causes; None: no change is
+        measured.
+    n_boot, level, random_state
+        Bootstrap draws (params/taxonomy.yaml ``report.impact_n_boot``), the intervals' level
+        (params/nps.yaml) and the resampling seed.
+
+    Returns
+    -------
+    CauseComparison
+        The month's causes with their tests (``impact``) and the lead test (``lead``); see
+        :class:`CauseComparison`.
+    """
+    report = params_or("taxonomy", params)["report"]
+    n_boot = int(report["impact_n_boot"] if n_boot is None else n_boot)
+    level = check_level(load_params("nps")["level"] if level is None else level)
+    min_count = int(report["test_min_count"])
+    q = float(load_params("flags")["q"])
+    z = z_value(level)
+    kw = dict(score=score, id_col=id_col, n_boot=n_boot, random_state=random_state)
+    impact = (cause_impact(responses, labels, level=level, params=params, **kw)
+              .sort_values(["contribution", "count"], ascending=[True, False])
+              .reset_index(drop=True))
+    draws = _draw_se(responses, labels, **kw).reindex(columns=impact["cause"])
+    se = draws.std(ddof=1).to_numpy() if n_boot > 1 else np.full(len(impact), np.nan)
+    impact = impact.assign(contribution_se=se)
+    lead = pd.DataFrame(columns=_EMPTY_LEAD)
+    if len(impact):
+        behind = draws.sub(draws.iloc[:, 0], axis=0)
+        behind_se = (behind.std(ddof=1).to_numpy() if n_boot > 1
+                     else np.full(len(impact), np.nan))
+        point = (impact["contribution"] - impact["contribution"].iloc[0]).to_numpy()
+        impact = impact.assign(behind_top=point, behind_top_low=point - z * behind_se,
+                               behind_top_high=point + z * behind_se)
+        if len(impact) > 1:
+            enough = bool((impact["count"].iloc[:2] >= min_count).all())
+            diff, diff_se = -point[1], behind_se[1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                p = float(two_sided_p(diff / diff_se)) if enough and diff_se > 0 else np.nan
+            lead = pd.DataFrame({
+                "cause": [impact["cause"].iloc[0]], "runner_up": [impact["cause"].iloc[1]],
+                "difference": [diff], "difference_se": [diff_se],
+                "difference_low": [diff - z * diff_se], "difference_high": [diff + z * diff_se],
+                "lead_p_value": [p], "lead_p_adj": [p],
+                "lead_flag": [bool(np.isfinite(p) and p <= q)]})
+    else:
+        impact = impact.assign(behind_top=np.nan, behind_top_low=np.nan,
+                               behind_top_high=np.nan)
+    impact = _with_change(impact, previous, previous_labels, z=z, q=q, min_count=min_count,
+                          params=params, level=level, **kw)
+    return CauseComparison(impact=impact, lead=lead, level=level)
+
+
+def _with_change(impact: pd.DataFrame, previous, previous_labels, *, z: float, q: float,
+                 min_count: int, params, level: float, **kw) -> pd.DataFrame:
+    """``impact`` with each cause's change from ``previous`` (NaN without one)."""
+    before = pd.DataFrame({"cause": pd.Series(dtype="object"),
+                           **{c: pd.Series(dtype="float64") for c in (
+                               "previous_count", "previous_contribution", "previous_se")}})
+    if previous is not None and previous_labels is not None and len(previous):
+        was = cause_impact(previous, previous_labels, level=level, params=params, **kw)
+        draws = _draw_se(previous, previous_labels, **kw).reindex(columns=was["cause"])
+        before = pd.DataFrame({
+            "cause": was["cause"].astype(str).to_numpy(),
+            "previous_count": was["count"].to_numpy(),
+            "previous_contribution": was["contribution"].to_numpy(),
+            "previous_se": (draws.std(ddof=1).to_numpy() if kw["n_boot"] > 1
+                            else np.full(len(was), np.nan))})
+    out = impact.merge(before.astype({"cause": str}), on="cause", how="left")
+    change = out["contribution"] - out["previous_contribution"]
+    change_se = np.sqrt(out["contribution_se"] ** 2 + out["previous_se"] ** 2)
+    tested = ((out["count"] >= min_count) & (out["previous_count"] >= min_count)
+              & (change_se > 0)).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(tested, two_sided_p(change / change_se), np.nan)
+    adjusted, flags = bh_flags(p, q=q)
+    return (out.drop(columns="previous_se")
+            .assign(change=change, change_se=change_se, change_low=change - z * change_se,
+                    change_high=change + z * change_se, change_p_value=p,
+                    change_p_adj=adjusted, change_flag=flags))
 
 
 # --- labelling responses and the report table ---------------------------------------------------

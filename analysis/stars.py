@@ -2,8 +2,9 @@
 
 A report stars tests of several tables: the scope's NPS change by month (the headline and its
 trend chart), each touchpoint's and (network report) each region's change by month, each
-dealer's change and gap to the rest of its region, each dealer's CSS change and each driver's
-importance change. With ``scope: report`` (params/flags.yaml) they form one
+dealer's change and gap to the rest of its region, each dealer's CSS change, each driver's
+importance change, and the root causes' claims: the costliest cause against the next and each
+cause's change from the month before (:func:`cause_tables`). With ``scope: report`` (params/flags.yaml) they form one
 Benjamini-Hochberg family at ``q`` (:func:`analysis.estimators.joint_flags`): under the null
 every table's own BH adds about ``q`` false stars, the report's family about ``q`` in all.
 
@@ -31,7 +32,8 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.estimators import joint_flags
 
-__all__ = ["EVIDENCE", "FAMILIES", "StarRule", "evidence", "family_p_values",
+__all__ = ["CAUSE_FAMILIES", "EVIDENCE", "FAMILIES", "StarRule", "cause_tables", "evidence",
+           "family_p_values",
            "importance_tests", "report_tables"]
 
 # family name -> the test its frame carries (``{test}_p_value``, ``{test}_p_adj``)
@@ -43,7 +45,12 @@ FAMILIES = {
     "dealer vs region": "vs_region",
     "CSS change": "change",
     "driver importance change": "change",
+    "cause lead": "lead",
+    "cause change": "change",
 }
+# the families of the root causes' claims: they need the causes of the month's comments
+# (:func:`analysis.rootcause.compare_causes`), which the report labels and a shuffle does not
+CAUSE_FAMILIES = ("cause lead", "cause change")
 SCOPES = ("report", "table")
 
 
@@ -143,17 +150,27 @@ class StarRule:
                 for name, frame in tables.items()}
 
 
+def cause_tables(causes) -> dict[str, pd.DataFrame | None]:
+    """The frames of the root causes' families (:data:`CAUSE_FAMILIES`) from a
+    :class:`analysis.rootcause.CauseComparison` (None: no causes this month, no tests)."""
+    if causes is None:
+        return dict.fromkeys(CAUSE_FAMILIES)
+    return {"cause lead": causes.lead, "cause change": causes.impact}
+
+
 def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
                   reference: pd.DataFrame | None = None, n_boot: int = 200,
                   cluster: str | None = None, time_col: str = "responded_at",
-                  ranking: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None
-                  ) -> dict[str, pd.DataFrame | None]:
+                  ranking: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
+                  causes=None) -> dict[str, pd.DataFrame | None]:
     """The frames whose tests a monthly report stars, one per family (:data:`FAMILIES`).
 
     ``responses`` are the report's answers (its months, its region; with ``region``);
     ``network`` adds the regions' family; ``reference`` the network's answers (CSS averages).
     ``ranking`` and ``monthly`` take frames the caller already has
     (:func:`analysis.nps.rank_dealers` of ``month``, :func:`analysis.nps.summarize` by month).
+    ``causes`` (:func:`analysis.rootcause.compare_causes` of the month) adds the root causes'
+    families; without it they are left out (a shuffle of answers has no causes).
     """
     from analysis import css, drivers, nps
 
@@ -183,6 +200,8 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
         out["driver importance change"] = importance_tests(drivers.importance_change(
             responses, period="M", time_col=time_col, n_boot=n_boot, random_state=0,
             cluster=cluster))
+    if causes is not None:
+        out.update(cause_tables(causes))
     return out
 
 

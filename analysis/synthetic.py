@@ -26,7 +26,10 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   ``team_label_noise`` of them recorded as another cause.
 - ``monthly_shocks`` and ``sustained_shifts`` (only when params switch them on; the demo
   does not): dealers' month-to-month shocks of their latent ratings and shifts that start
-  in a known month and stay, with the NPS change each shift made (:func:`make_network`).
+  in a known month and stay, with the NPS change each shift made (:func:`make_network`);
+  ``cause_growth`` likewise, the causes planted to grow from a month on. What each cause costs
+  in NPS points each month is :func:`planted_cause_costs` (from the planted chances, given
+  the month's answers) or :func:`expected_cause_costs` on a large sample (in the population).
 """
 
 from __future__ import annotations
@@ -369,6 +372,17 @@ def make_network(
         ``truth["sustained_shifts"]``: one record per dealer with its ``start_month`` and
         ``nps_change``, the mean change the shift made to the NPS of its answers (the same
         answers drawn without it).
+
+    A third plants change in the root causes (off in the demo, and then nothing changes):
+
+    ``cause_growth``
+        A list of ``{cause, factor, start}``: from ``start`` (``YYYY-MM``, or a position,
+        negative from the end) on, a commented answer below 9 names ``cause`` ``factor`` times
+        as often before the causes' chances are renormalised (:func:`cause_chances`), so the
+        cause costs more and the others less. Who answers, their scores and ratings and who
+        comments are drawn as without it; the texts (and what is drawn after them: contacts,
+        cases) are another draw. ``truth["cause_growth"]`` records each with its
+        ``start_month``; :func:`planted_cause_costs` gives every cause's expected cost by month.
     """
     p, drivers, rng, periods, dealers, dealer_state = _setup(
         n_dealers, n_regions, months, seed, params)
@@ -411,6 +425,11 @@ def make_network(
     }
     truth_resp.pop("_lift", None)
     truth_moves = truth_resp.pop("_moves", {})
+    if p.get("cause_growth"):  # only when planted: the demo's truth stays as it was
+        truth_moves["cause_growth"] = [
+            {"cause": g["cause"], "factor": float(g["factor"]),
+             "start_month": str(_growth_start(g.get("start", -1), periods))}
+            for g in p["cause_growth"]]
 
     truth = {
         "seed": seed,
@@ -602,7 +621,8 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None, *, m
     # latent customer mood: seasonal dip in winter plus a slow regional drift
     month_no = pd.DatetimeIndex(responded_at).month.to_numpy()
     region_code = pd.factorize(dealers["region"])[0][di]
-    drift = rng.normal(0, 0.08, region_code.max() + 1)[region_code] * (mi - n_m / 2)
+    drift = (rng.normal(0, p["regional_drift_sd"], region_code.max() + 1)[region_code]
+             * (mi - n_m / 2))
     shift = None if plan is None else _action_shift(plan, dealers, di, responded_at, drivers)
     truth_moves = {}
     if moves is None:
@@ -625,7 +645,7 @@ def _responses(rng, dealers, st, periods, per_month, p, drivers, plan=None, *, m
         **css,
     }).iloc[order].reset_index(drop=True)
     frame.insert(0, "response_id", ids)
-    comments, causes, golden = _comments(rng, frame, st["weak"], p)
+    comments, causes, golden = _comments(rng, frame, st["weak"], p, periods)
     frame["comment"] = comments
     n = len(frame)
     frame["open_to_dealer"] = rng.random(n) < p["open_to_dealer_share"]
@@ -655,7 +675,7 @@ def _answers(rng, p, offsets, drivers, touchpoint, month_no, drift, *, shift=Non
     n = len(touchpoint)
     unhappy = rng.random(n) < p["unhappy_share"]
     mood = (np.where(unhappy, rng.normal(p["unhappy_mood"], 1.0, n), rng.normal(0, 1, n))
-            - 0.15 * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
+            - p["seasonal_amplitude"] * np.cos((month_no - 1) / 12 * 2 * np.pi) + 0.1 * drift)
     means = np.array([p["rating_mean"][d] for d in drivers])
     raw = (means[None, :] + offsets + p["rating_common_sd"] * mood[:, None]
            + p["rating_own_sd"] * rng.normal(0, 1, (n, len(drivers))))
@@ -696,17 +716,113 @@ def _vins(rng, n):
     return np.array([f"XW8{''.join(b[:5])}{''.join(b[5:])}{s:06d}" for b, s in zip(body, serial)])
 
 
-def _comments(rng, frame, weak, p):
+def cause_chances(frame: pd.DataFrame, weak: dict, p: dict,
+                  periods: pd.PeriodIndex | None = None) -> np.ndarray:
+    """An array (answers x causes) of the planted chance of each cause (columns in the order of :data:`CAUSES`) behind a
+    commented answer below 9 of ``frame`` (rows; promoters get a row too, never used): by the
+    answer's category (detractors lean to severe causes, passives to mild ones), its dealer's
+    weak driver (x3 on that driver's causes), a sales contact (x0.1 on repair causes) and the
+    planted ``cause_growth`` of its month (``periods``: the network's months). Rows sum to 1.
+    """
+    names = list(CAUSES)
+    severity = np.array([CAUSES[c]["severity"] for c in names])
+    detractor = (frame["nps"].to_numpy() <= 6)[:, None]
+    weights = np.where(detractor, _norm(severity**1.5)[None, :], _norm(1.0 / severity)[None, :])
+    drivers = np.array([CAUSES[c]["driver"] for c in names], dtype=object)
+    weak_of = frame["dealer_id"].map(weak).to_numpy(dtype=object)
+    leans = (weak_of[:, None] == drivers[None, :]) & pd.notna(drivers)[None, :]
+    weights = weights * np.where(leans, 3.0, 1.0)
+    repair = np.array([CAUSES[c]["long_repair"] or c == "repair_quality" for c in names])
+    sales = frame["touchpoint"].isin(["sales_new", "sales_used"]).to_numpy()[:, None]
+    weights = weights * np.where(sales & repair[None, :], 0.1, 1.0)
+    for spec in p.get("cause_growth") or []:
+        if spec["cause"] not in CAUSES:
+            raise ValueError(f"cause_growth names an unknown cause {spec['cause']!r}; "
+                             f"known: {names}")
+        month = pd.PeriodIndex(frame["responded_at"].dt.to_period("M"))
+        grown = np.asarray(month >= _growth_start(spec.get("start", -1), periods))
+        weights[grown, names.index(spec["cause"])] *= float(spec["factor"])
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def planted_cause_costs(net: DemoNetwork, *, params: dict | None = None) -> pd.DataFrame:
+    """The NPS points each planted cause costs the network in each month: the expected
+    contribution (:func:`analysis.rootcause.cause_impact`) over the draw of causes, given the
+    month's answers and which of them commented (:func:`expected_cause_costs`).
+
+    ``params`` are those the network was made with (the demo's when omitted). Returns a tidy
+    frame ``month, cause, contribution`` (negative: points lost), the costliest first.
+    """
+    commented = net.responses["response_id"].isin(set(net.truth["response_cause"])).to_numpy()
+    return expected_cause_costs(net.responses, net.truth["dealer_weak_driver"], params=params,
+                                commented=commented)
+
+
+def expected_cause_costs(responses: pd.DataFrame, weak: dict, *, params: dict | None = None,
+                         commented: np.ndarray | None = None) -> pd.DataFrame:
+    """Each planted cause's expected contribution by month, from the planted chances.
+
+    With ``s`` an answer's NPS value (+1, 0, -1) and ``ref`` the NPS of the month's answers
+    without a cause, a cause's contribution is ``100 / n * sum(s - ref)`` over its answers;
+    its expectation sums ``w * chance * (s - ref)`` over the answers below 9, ``w`` whether
+    the answer commented (``commented``) or, without it, the chance that it does
+    (``comment_share_below_9``): on a large sample of answers of a network with the same seed
+    (:func:`stream_responses` with ``comments="none"`` draws one fast) that is the cause's
+    cost in the population, free of the month's sampling noise.
+
+    Parameters
+    ----------
+    responses
+        Answers with ``dealer_id``, ``touchpoint``, ``responded_at`` and ``nps``.
+    weak
+        Each weak dealer's weak driver (``truth["dealer_weak_driver"]``).
+    params
+        The params the network was made with (the demo's when omitted).
+    commented
+        One flag per answer: it commented below 9 (the network's ``truth["response_cause"]``).
+
+    Returns
+    -------
+    DataFrame
+        ``month, cause, contribution`` (negative: points lost), the costliest of each month
+        first.
+    """
+    p = params if params is not None else load_params("network")["demo"]
+    month = responses["responded_at"].dt.to_period("M")
+    periods = pd.period_range(month.min(), month.max(), freq="M")
+    score = responses["nps"].to_numpy()
+    value = np.select([score >= 9, score <= 6], [1.0, -1.0], 0.0)
+    weight = (np.asarray(commented, dtype=float) if commented is not None
+              else np.where(score <= 8, float(p["comment_share_below_9"]), 0.0))
+    key = month.astype(str).to_numpy()
+    # the answers without a cause: every promoter, and each answer below 9 as far as it did
+    # not comment
+    ref = (pd.Series((1 - weight) * value).groupby(key).sum()
+           / pd.Series(1 - weight).groupby(key).sum())
+    n = pd.Series(key).value_counts()
+    chance = cause_chances(responses, weak, p, periods)
+    lost = chance * (weight * (value - pd.Series(key).map(ref).to_numpy()))[:, None]
+    by_month = pd.DataFrame(lost, columns=list(CAUSES)).groupby(key).sum()
+    out = (100.0 * by_month.div(n, axis=0)).rename_axis("month").reset_index().melt(
+        id_vars="month", var_name="cause", value_name="contribution")
+    return out.sort_values(["month", "contribution"]).reset_index(drop=True)
+
+
+def _growth_start(start, periods) -> pd.Period:
+    """The first month of a planted cause growth: ``YYYY-MM``, or a position in ``periods``
+    (negative from the end)."""
+    if isinstance(start, int | np.integer):
+        return periods[int(start) % len(periods)]
+    return pd.Period(str(start), freq="M")
+
+
+def _comments(rng, frame, weak, p, periods=None):
     cause_names = list(CAUSES)
-    severity = np.array([CAUSES[c]["severity"] for c in cause_names])
-    p_detr = _norm(severity**1.5)
-    p_pass = _norm(1.0 / severity)
+    chance = cause_chances(frame, weak, p, periods)
     comments: list[str | None] = [None] * len(frame)
     causes: dict[str, str] = {}
     golden: list[str] = []
     nps = frame["nps"].to_numpy()
-    dealer = frame["dealer_id"].to_numpy()
-    touch = frame["touchpoint"].to_numpy()
     rid = frame["response_id"].to_numpy()
     u = rng.random(len(frame))
     for i in range(len(frame)):
@@ -714,15 +830,7 @@ def _comments(rng, frame, weak, p):
         if nps[i] <= 8:
             if u[i] >= p["comment_share_below_9"]:
                 continue
-            probs = (p_detr if nps[i] <= 6 else p_pass).copy()
-            drv = weak.get(dealer[i])
-            if drv is not None:  # a weak dealer's complaints lean to its weak driver's causes
-                probs *= np.array([3.0 if CAUSES[c]["driver"] == drv else 1.0
-                                   for c in cause_names])
-            if touch[i] in ("sales_new", "sales_used"):  # no repair behind a sales contact
-                probs *= np.array([0.1 if CAUSES[c]["long_repair"] or c == "repair_quality"
-                                   else 1.0 for c in cause_names])
-            cause = cause_names[rng.choice(len(cause_names), p=_norm(probs))]
+            cause = cause_names[rng.choice(len(cause_names), p=chance[i])]
             text = _complaint(rng, cause, english, p)
             causes[str(rid[i])] = cause
         else:
@@ -1327,7 +1435,7 @@ def stream_responses(
         "drivers": drivers,
         "touchpoints": list(p["touchpoint_shares"]),
         "region_code": region_code,
-        "drift": rng.normal(0, 0.08, region_code.max() + 1),
+        "drift": rng.normal(0, p["regional_drift_sd"], region_code.max() + 1),
         "dealer_state": st,
         "dealer_ids": dealers["dealer_id"].to_numpy(),
         "touchpoint_names": list(p["touchpoint_shares"]),

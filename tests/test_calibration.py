@@ -50,9 +50,11 @@ def test_false_stars_per_report_under_the_null(result):
     assert result.false_stars_per_report <= 0.5
     # BH per table adds ~q per table: well below the raw stars, above the report's family
     assert result.false_stars_per_report_table <= 1.5
-    # every family of the report was tested: the driver importance changes included
+    # every family of the report was tested, the driver importance changes included; the
+    # root causes' families need the comments' causes, which a shuffle does not label
+    # (benchmarks/bench_causes.py measures those claims on the synthetic network's truth)
     tested = result.flags.groupby("family")["tests"].mean()
-    assert set(tested.index) == set(stars.FAMILIES)
+    assert set(tested.index) == set(stars.FAMILIES) - set(stars.CAUSE_FAMILIES)
     assert (tested.drop("nps change") > 0).all() and tested["driver importance change"] == 5
 
 

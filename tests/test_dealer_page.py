@@ -132,12 +132,14 @@ def test_no_raw_names_nor_e_notation_on_the_page(pages, language):
 
 def test_the_dealers_own_stars_follow_the_reports_rule(six_dealer_data, monkeypatch):
     """A dealer's page stars by one BH family over the changes it shows (its months, its
-    region's and the network's month), never at a raw p < 0.05."""
+    region's and the network's month) and the claims on its causes, never at a raw
+    p < 0.05."""
+    from analysis import stars
     from analysis.report import sections
 
     dealer = sections.dealer_scope(six_dealer_data, "")
     tables_ = sections._star_tables(dealer)
-    assert list(tables_) == ["nps change"]
+    assert list(tables_) == ["nps change", *stars.CAUSE_FAMILIES]
     # the dealer's months, then its region's and the network's report month
     assert len(tables_["nps change"]) == dealer.responses["month"].nunique() + 2
     rule = sections.star_rule(dealer)

@@ -28,6 +28,7 @@ NOT_COUNTS = {
     "nps", "ref", "change", "impact", "gap", "uplift", "current", "benchmark",  # NPS, ratings
     "margin",                                                         # NPS points, a threshold
     "interval", "f1", "f1_interval", "r2", "before",                  # intervals, statistics
+    "difference", "next",                                             # decimals, a name
     "direction", "mark", "rule", "trend", "counts", "error", "message", "logs", "drivers",
     "order", "currency",                                              # money
     # parts of ingest's reasons, copied as ingest wrote them (quarantine_reasons)

@@ -202,3 +202,67 @@ def test_actions_on_root_causes_change_only_the_complaints_they_remove():
         gone = after & changed & (r["response_id"].map(without.truth["response_cause"])
                                   == act.target)
         assert effect == pytest.approx(-gone.sum() / after.sum(), abs=1e-6)
+
+
+def test_planted_cause_growth_changes_which_cause_a_comment_names_not_the_answers():
+    """issue 25 item 6: a cause planted to grow from a month on. Who answers, when and how
+    (scores, ratings) and who comments stay as without it; the texts differ, and so does what
+    is drawn after them (contacts, cases): another draw of the same network."""
+    demo = load_params("network")["demo"]
+    size = dict(n_dealers=12, n_regions=2, months=3, responses_per_month=2500, seed=4)
+    # no actions: those on causes remove complaints of the causes each dealer names most
+    base = {**demo, "action_dealer_share": 0.0}
+    grown = {**base, "cause_growth": [{"cause": "price", "factor": 2.0, "start": -1}]}
+    without, net = make_network(**size, params=base), make_network(**size, params=grown)
+    pd.testing.assert_frame_equal(net.dealers, without.dealers)
+    pd.testing.assert_frame_equal(net.invitations, without.invitations)
+    kept = ["response_id", "dealer_id", "touchpoint", "responded_at", "nps", *DRIVERS]
+    pd.testing.assert_frame_equal(net.responses[kept], without.responses[kept])
+    assert "cause_growth" not in without.truth
+    assert net.truth["cause_growth"] == [{"cause": "price", "factor": 2.0,
+                                          "start_month": demo["end_month"]}]
+    # the same answers comment; after the start price is named about twice as often
+    assert set(net.truth["response_cause"]) == set(without.truth["response_cause"])
+    month = net.responses.set_index("response_id")["responded_at"].dt.to_period("M").astype(str)
+
+    def share(truth, last):
+        causes = pd.Series(truth["response_cause"])
+        mine = causes.loc[(month.reindex(causes.index) == demo["end_month"]) == last]
+        return (mine == "price").mean()
+
+    assert share(net.truth, True) == pytest.approx(2 * share(without.truth, True), rel=0.3)
+    assert share(net.truth, False) == share(without.truth, False)
+
+
+def test_planted_cause_costs_are_what_the_true_labels_measure():
+    """The expected contributions from the planted chances agree with the contributions the
+    true labels give (cause_impact), within the labels' sampling noise."""
+    from analysis import rootcause
+    from analysis.synthetic import expected_cause_costs, planted_cause_costs
+
+    params = {**load_params("network")["demo"], "action_dealer_share": 0.0,
+              "cause_growth": [{"cause": "booking", "factor": 1.5, "start": -1}]}
+    net = make_network(n_dealers=20, n_regions=2, months=2, responses_per_month=4000, seed=9,
+                       params=params)
+    planted = planted_cause_costs(net, params=params)
+    month = net.responses["responded_at"].dt.to_period("M").astype(str)
+    labels = pd.Series(net.truth["response_cause"])
+    for m, part in planted.groupby("month"):
+        measured = rootcause.cause_impact(net.responses.loc[month == m], labels, n_boot=200,
+                                          random_state=0).set_index("cause")
+        both = part.set_index("cause").join(measured[["contribution", "contribution_low",
+                                                      "contribution_high"]].add_suffix("_lab"))
+        half = (both["contribution_high_lab"] - both["contribution_low_lab"]) / 2
+        assert (abs(both["contribution"] - both["contribution_lab"]) < 1.5 * half).mean() >= 0.9
+        # they add up to the month's gap, as the contributions do
+        assert part["contribution"].sum() == pytest.approx(measured["contribution"].sum(),
+                                                           abs=1e-9)
+    # without the comments drawn (their chance instead) it is the cost in the population:
+    # close to the month's own, free of which answers happened to comment
+    population = expected_cause_costs(net.responses, net.truth["dealer_weak_driver"],
+                                      params=params)
+    both = planted.merge(population, on=["month", "cause"], suffixes=("", "_population"))
+    assert (both["contribution"] - both["contribution_population"]).abs().max() < 0.6
+    last = planted.loc[planted["month"] == planted["month"].max()].set_index("cause")
+    first = planted.loc[planted["month"] == planted["month"].min()].set_index("cause")
+    assert last.loc["booking", "contribution"] < first.loc["booking", "contribution"] - 1.5

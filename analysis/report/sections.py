@@ -9,6 +9,8 @@ only calls the sections, one cell each. A section whose data is absent says so i
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from analysis import (
@@ -67,11 +69,13 @@ def _star_tables(data: ReportData) -> dict:
     """The frames of every test the report stars (:func:`analysis.stars.report_tables`), once
     per report; the sections show these same frames."""
     def compute():
+        causes = _cause_tests(data)
         if data.dealer_id is not None:  # a dealer's page stars its own tests only
-            return _dealer_star_tables(data)
+            return {**_dealer_star_tables(data), **stars.cause_tables(causes)}
         return stars.report_tables(
             data.responses, month=data.month, network=data.is_network, reference=data.network,
-            cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data))
+            cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data),
+            causes=causes)
 
     return _memo(data, "star_tables", compute)
 
@@ -304,35 +308,119 @@ def _labels(data: ReportData, month: str):
     return _memo(data, f"labels {month}", compute)
 
 
-def _causes(data: ReportData, month: str):
-    found = _labels(data, month)
-    if found is None or found[0].empty:
+def cause_comparison(data: ReportData) -> rootcause.CauseComparison | None:
+    """The month's causes of the scope with their tests (:func:`analysis.rootcause.
+    compare_causes`: the costliest against the next, each cause's change from the month
+    before), or None without causes this month; once per report."""
+    def compute():
+        if not data.need("root_causes").ok:
+            return None
+        found = _labels(data, data.month)
+        if found is None or found[0].empty:
+            return None
+        month = data.responses["month"]
+        previous = str(pd.Period(data.month, freq="M") - 1)
+        before = _labels(data, previous) if previous in set(data.months) else None
+        if before is None or before[0].empty:
+            before = None
+        return rootcause.compare_causes(
+            data.responses.loc[month == data.month], found[0],
+            previous=None if before is None else data.responses.loc[month == previous],
+            previous_labels=None if before is None else before[0])
+
+    return _memo(data, "cause comparison", compute)
+
+
+def _cause_tests(data: ReportData):
+    """:func:`cause_comparison` for the report's family of tests; None when the causes
+    cannot be computed (the root-cause section then says why): the rest of the report's
+    stars do not depend on them."""
+    try:
+        return cause_comparison(data)
+    except Exception:  # noqa: BLE001 - the other families still make the rule
         return None
-    return rootcause.cause_impact(data.responses.loc[data.responses["month"] == month],
-                                  found[0])
+
+
+def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
+    """What the report says about its causes (:func:`analysis.report.rules.cause_verdict`
+    under the report's star rule), or None without causes; once per report. The summary, the
+    root-cause section and its table word this verdict; none decides it again."""
+    def compute():
+        comparison = cause_comparison(data)
+        if comparison is None:
+            return None
+        verdict = rules.cause_verdict(comparison, rule=_rule(data))
+        # a discovered cluster is named by its top words (a taxonomy cause by the catalogue)
+        _, model = _labels(data, data.month)
+        words = ({} if model is None else
+                 model.clusters_.set_index("cluster")["label"].astype(str).to_dict())
+        return replace(verdict, causes=verdict.causes.assign(
+            label=[words.get(c, "") for c in verdict.causes["cause"]]))
+
+    return _memo(data, "cause verdict", compute)
+
+
+def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
+    """The verdict in the book's words: the costliest cause, or the top causes that cost
+    about the same or cannot be told apart yet, each with its change from last month."""
+    named = verdict.named
+    first = named.iloc[0]
+    if verdict.lead in ("clear", "only"):
+        values = dict(cause=_cause_name(book, first), impact=F.number(-first["contribution"]),
+                      share=F.percent(first["share"]), trend=_cause_trend(book, first, verdict))
+        if verdict.lead == "only":
+            return book.text("summary", "cause_only", **values)
+        lead = verdict.lead_test.iloc[0]
+        runner = verdict.causes.loc[verdict.causes["cause"] == lead["runner_up"]].iloc[0]
+        # in points of cost (contributions are negative): how much more the first costs
+        return book.text("summary", "cause", next=_cause_name(book, runner),
+                         difference=F.number(-lead["difference"]),
+                         interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                                             sign=True), **values)
+    items = "; ".join(book.text("summary", "cause_item", cause=_cause_name(book, row),
+                                impact=F.number(-row["contribution"]),
+                                trend=_cause_trend(book, row, verdict))
+                      for _, row in named.iterrows())
+    if verdict.lead == "same":
+        return book.text("summary", "causes_same", n=len(named), list=items,
+                         margin=F.number(verdict.margin))
+    lead = verdict.lead_test.iloc[0]
+    return book.text("summary", "causes_unclear", n=len(named), list=items,
+                     difference=F.number(-lead["difference"]),
+                     interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                                         sign=True))
+
+
+def _cause_name(book: ReportBook, row) -> str:
+    return charts._cause_text(row["cause"], row.get("label", ""), book.language)
+
+
+def _cause_trend(book: ReportBook, row, verdict: rules.CauseVerdict) -> str:
+    """How a named cause compares with last month, as the verdict's trend allows ("" without
+    a month before); the change in points of cost, with its interval."""
+    key = {"more": "cause_grew", "less": "cause_fell", "same": "cause_steady",
+           "unclear": "cause_unclear"}.get(row["trend"])
+    if key is None:
+        return ""
+    return book.text("summary", key, before=F.number(-row["previous_contribution"]),
+                     change=F.signed(-row["change"]),
+                     interval=F.interval(-row["change_high"], -row["change_low"], sign=True),
+                     margin=F.number(verdict.margin))
 
 
 def _summary_cause(book: ReportBook, data: ReportData):
-    if not data.need("root_causes").ok:
+    verdict = cause_verdict(data)
+    if verdict is None or verdict.causes.empty:
         return None, []
-    impact = _memo(data, "impact", lambda: _causes(data, data.month))
-    if impact is None or impact.empty:
-        return None, []
-    # contribution < 0: the points of the month's gap the cause accounts for (they add up)
-    top = impact.sort_values("contribution").iloc[0]
-    name = charts._cause_text(top["cause"], "", book.language)
-    trend = ""
-    previous = str(pd.Period(data.month, freq="M") - 1)
-    if previous in set(data.months):
-        before = _causes(data, previous)
-        if before is not None and top["cause"] in set(before["cause"]):
-            was = -float(before.set_index("cause").loc[top["cause"], "contribution"])
-            trend = book.text("summary", "cause_grew" if -top["contribution"] > was
-                              else "cause_fell", before=F.number(was))
-    cost = F.number(-top["contribution"])
-    fact = book.text("summary", "cause", cause=name, impact=cost, share=F.percent(top["share"]),
-                     trend=trend)
-    return fact, [book.text("summary", "act_cause", cause=name, impact=cost)]
+    named = verdict.named
+    if verdict.lead in ("clear", "only"):
+        action = book.text("summary", "act_cause", cause=_cause_name(book, named.iloc[0]),
+                           impact=F.number(-named["contribution"].iloc[0]))
+    else:
+        action = book.text("summary", "act_causes",
+                           list=", ".join(_cause_name(book, row) for _, row in named.iterrows()),
+                           impact=F.number(-named["contribution"].sum()))
+    return cause_sentence(book, verdict), [action]
 
 
 def _summary_growth(book: ReportBook, data: ReportData):
@@ -500,7 +588,9 @@ def importance_performance(book: ReportBook, data: ReportData) -> None:
 
 
 def root_causes(book: ReportBook, data: ReportData) -> None:
-    """What went wrong: comments below 9 in causes, ranked by NPS impact as a Pareto.
+    """What went wrong: comments below 9 in causes, ranked by NPS impact as a Pareto, with
+    what the summary says of them (:func:`cause_verdict`: the costliest cause or the top
+    causes, each against last month) and each cause's change in the table as it words it.
 
     Where the team records root causes, a cause is the team's label, else the suggestion of
     the classifier learnt from those labels on the network (shared by every report), and the
@@ -510,21 +600,26 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "root_causes")):
         data.require_section("root_causes")
         learned = _learned(data)
-        impact = _memo(data, "impact", lambda: _causes(data, data.month))
-        if impact is None or impact.empty:
+        verdict = cause_verdict(data)
+        if verdict is None or verdict.causes.empty:
             book.note(book.text("notes", "no_comments", month=F.month(data.month)))
             return
+        impact = verdict.causes
         labels, model = _labels(data, data.month)
         named = rootcause.top_causes(data.current, labels, model=model, top=len(impact))
         # causes of the team and the classifier: where each cause's answers got it
-        sources = (rootcause.cause_shares(learned.scope(data.current)) if model is None
-                   else None)
+        sources = (rootcause.cause_shares(learned.scope(data.current))
+                   if model is None and learned is not None else None)
+        impact = impact.merge(named[["cause", "quotes"]], on="cause", how="left")
+        # the verdict the summary states, and the rule behind it
+        book.note(cause_sentence(book, verdict))
+        book.note(book.text("notes", "cause_claims", margin=F.number(verdict.margin),
+                            rule=rules.rule_text(_rule(data), language=lang)))
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
-        # and quotes of its answers
+        # and quotes of its answers, and its change from last month as the verdict words it
         book.show(table_title(book, "cause_impact"), tables.impact_table(
-            impact.merge(named[["cause", "label", "quotes"]], on="cause", how="left"),
-            sources=sources, language=lang), max_rows=3)
+            impact, sources=sources, language=lang), max_rows=3)
         first = impact.iloc[0]
         book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
                             ref=F.nps(first["ref_nps"]), n=len(impact),
@@ -948,8 +1043,6 @@ def dealer_scope(data: ReportData, dealer_id: str = "") -> ReportData:
     and the network and its growth zones use the network-wide model; ``region`` is the
     dealer's region, whatever region ``data`` was loaded for.
     """
-    from dataclasses import replace
-
     if not dealer_id:
         dealer_id = data.current["dealer_id"].value_counts().idxmax()
     if dealer_id not in set(data.dealers["dealer_id"]):
@@ -982,7 +1075,7 @@ def _peers(data: ReportData) -> dict[str, pd.DataFrame]:
 def _dealer_star_tables(data: ReportData) -> dict:
     """The tests a dealer's page stars, as one family: the dealer's NPS change of every month
     (its headline and trend) and its region's and the network's change of the month (beside
-    it on the page)."""
+    it on the page); :func:`_star_tables` adds the claims on the dealer's causes."""
     month = pd.Period(data.month, freq="M")
     rows = [nps.summarize(frame, by=(), period="M").loc[lambda d: d["period"] == month]
             for frame in _peers(data).values() if not frame.empty]

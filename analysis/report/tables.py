@@ -935,7 +935,10 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     With a ``contribution`` column (:func:`analysis.rootcause.cause_impact` joined with the
     labels and quotes of ``top_causes``) the causes are ranked by their contribution to the
     gap, shown in points with its bootstrap interval: the contributions of all causes add
-    up to the scope's gap (``scope_nps - ref_nps``), so a reader may sum the column.
+    up to the scope's gap (``scope_nps - ref_nps``), so a reader may sum the column. With
+    the change from last month (:attr:`analysis.report.rules.CauseVerdict.causes`) it shows
+    last month's contribution and the change with its interval, starred where the verdict's
+    ``trend`` calls it more or less (never recomputed here).
 
     ``sources`` (:func:`analysis.rootcause.cause_shares`) adds where each cause's answers got
     it: how many the team labelled and ``source`` (team, model or both). Top words are left
@@ -970,6 +973,16 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
         t.number(c("contribution_points"), ranked["contribution"].round(2))
         t.interval(c("interval", level=F.percent(lvl)), ranked["contribution_low"],
                    ranked["contribution_high"], "signed")
+        if "change" in ranked and ranked["previous_contribution"].notna().any():
+            # the change as the report's verdict words it (analysis.report.rules.
+            # cause_verdict): a star only on a change called "more" or "less"
+            star = L.text("marks", "significant", language=language)
+            moved = (ranked["trend"].isin(["more", "less"]) if "trend" in ranked
+                     else pd.Series(False, index=ranked.index))
+            t.number(c("previous_points"), ranked["previous_contribution"].round(2))
+            t.signed(c("change"), ranked["change"],
+                     interval=(ranked["change_low"], ranked["change_high"]),
+                     mark=(moved.tolist(), star))
         quotes = ranked["quotes"] if "quotes" in ranked else pd.Series([()] * len(ranked))
         quotes = [("\n".join(f"«{s}»" for s in q) if isinstance(q, tuple) else "")
                   for q in quotes]
