@@ -202,11 +202,20 @@ def target_values(responses: pd.DataFrame, target: str, *,
     return _target_values(responses, target, _named_causes(responses, causes))[0]
 
 
-def _window_stats(values: pd.Series, dealer: pd.Series, mask: np.ndarray) -> pd.DataFrame:
-    """Per dealer: the count, mean and variance of ``values`` where ``mask`` holds."""
-    sel = mask & values.notna().to_numpy()
-    return (pd.DataFrame({"dealer_id": dealer.to_numpy()[sel], "y": values.to_numpy()[sel]})
-            .groupby("dealer_id")["y"].agg(n="count", mean="mean", var="var"))
+def _window_stats(values: np.ndarray, dealer: np.ndarray, names: pd.Index,
+                  mask: np.ndarray) -> pd.DataFrame:
+    """Per dealer with an answer where ``mask`` holds (``dealer`` the answers' positions in
+    ``names``): the count, mean and variance of ``values``, indexed by ``dealer_id``."""
+    sel = mask & ~np.isnan(values) & (dealer >= 0)
+    code, y = dealer[sel], values[sel]
+    n = np.bincount(code, minlength=len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(code, weights=y, minlength=len(names)) / n
+        var = (np.bincount(code, weights=(y - mean[code]) ** 2, minlength=len(names))
+               / (n - 1))
+    seen = n > 0
+    return pd.DataFrame({"n": n[seen], "mean": mean[seen], "var": var[seen]},
+                        index=pd.Index(names[seen], name="dealer_id"))
 
 
 def baseline_window(opened_at: pd.Timestamp, *, months: int, gap_months: int
@@ -343,15 +352,19 @@ def action_effects(
     if action_ids is not None:
         closed = closed.loc[closed["action_id"].isin(list(action_ids))]
     times = responses["responded_at"].to_numpy()
-    targets = {t: _target_values(responses, t, named) for t in closed["target"].unique()}
+    targets = {}
+    for target in closed["target"].unique():
+        values, unit = _target_values(responses, target, named)
+        targets[target] = values.to_numpy(dtype="float64"), unit
+    dealer, names = pd.factorize(responses["dealer_id"])
     rows = []
     for act in closed.sort_values(["closed_at", "action_id"], kind="stable").itertuples():
         values, unit = targets[act.target]
         start, end = baseline_window(act.opened_at, months=window, gap_months=gap)
         stop = act.closed_at + pd.DateOffset(months=window)
-        before = _window_stats(values, responses["dealer_id"],
+        before = _window_stats(values, dealer, names,
                                (times >= start.to_datetime64()) & (times < end.to_datetime64()))
-        after = _window_stats(values, responses["dealer_id"],
+        after = _window_stats(values, dealer, names,
                               (times >= act.closed_at.to_datetime64())
                               & (times < stop.to_datetime64()))
         both = before.join(after, suffixes=("_b", "_a"), how="inner")

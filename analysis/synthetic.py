@@ -381,9 +381,10 @@ def make_network(
     ``campaigns``
         A list of ``{target, start}``: a network-wide campaign on a driver, opened the same
         day (the first of ``start``, ``YYYY-MM`` or a month's position, negative from the end)
-        at every dealer without an action of its own on that driver, so no dealer is left to
-        compare with. Each dealer's action works, does nothing or is never done as the
-        other actions (``action_kinds``, ``action_effect``). ``truth["campaigns"]``: one
+        at every dealer, so no dealer is left to compare with; it takes the place of the
+        dealers' own actions on that driver (they are not drawn into the table). Each
+        dealer's action works, does nothing or is never done as the other actions
+        (``action_kinds``, ``action_effect``). ``truth["campaigns"]``: one
         record per campaign with its ``target``, ``start_month`` and ``action_ids``.
     ``dip_actions`` / ``dip_depth``
         This many dealers (drawn among the larger half of the network) act on a driver they
@@ -400,8 +401,11 @@ def make_network(
     # same with or without actions; the actions move ratings and scores, and through the
     # scores the red-flag cases and what is drawn after them
     loop_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LOOP_STREAM,)))
-    actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
-    # campaigns and dip-triggered actions (opt-in) draw from a stream of their own as well
+    actions, drawn = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
+    # campaigns and dip-triggered actions (opt-in) draw from a stream of their own as well; a
+    # campaign takes the place of the dealers' own actions on its driver
+    own = ~drawn["target"].isin([c["target"] for c in p.get("campaigns") or []])
+    actions, plan = actions.loc[own], drawn.loc[own]
     extra, dips = _campaigns_and_dips(np.random.default_rng(np.random.SeedSequence(
         seed, spawn_key=(LOOP_STREAM, 2))), dealers, dealer_state, periods, p, drivers, plan,
         as_of)
@@ -416,7 +420,7 @@ def make_network(
     # every other table (and every draw of the other streams) stays as it was
     cause_rng = np.random.default_rng(np.random.SeedSequence(seed,
                                                              spawn_key=(LOOP_STREAM, 1)))
-    cause_plan = _cause_actions(cause_rng, plan, responses, truth_resp, periods, p, as_of,
+    cause_plan = _cause_actions(cause_rng, drawn, responses, truth_resp, periods, p, as_of,
                                 drivers)
     actions = _with_actions(_with_actions(actions, cause_plan), extra)
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
@@ -1157,8 +1161,9 @@ def _campaigns_and_dips(rng, dealers, st, periods, p, drivers, plan, as_of
     """The planned actions of the network-wide ``campaigns`` and the ``dip_actions``
     (make_network's Notes), with the plan's columns plus ``campaign`` (its position in
     ``campaigns``, -1 for a dip action), ``dip_month`` (the position of the dip, -1 for a
-    campaign's action) and ``dip`` (its depth), numbered ``AC0001``... and ``AD0001``...; and the dips, as
-    :func:`_planted_moves` takes them. Nothing is drawn when neither is asked for."""
+    campaign's action) and ``dip`` (its depth), numbered ``AC0001``... and ``AD0001``...;
+    and the dips, as :func:`_planted_moves` takes them. ``plan`` is the dealers' own actions
+    (a dip action's driver is not one of them). Nothing is drawn when neither is asked for."""
     cols = ["action_id", "dealer", "dealer_id", "target", "description", "owner", "opened_at",
             "due_at", "closed_at", "status", "kind", "effect", "campaign", "dip_month", "dip"]
     campaigns = p.get("campaigns") or []
@@ -1183,9 +1188,8 @@ def _campaigns_and_dips(rng, dealers, st, periods, p, drivers, plan, as_of
     for c, spec in enumerate(campaigns):
         launch = periods[_month_position(periods, spec["start"])].start_time
         for dealer in range(len(ids)):
-            if spec["target"] not in own.get(dealer, set()):
-                rows.append(planned(dealer, spec["target"], *_action_dates(rng, launch, 1, p),
-                                    campaign=c, dip_month=-1, dip=0.0))
+            rows.append(planned(dealer, spec["target"], *_action_dates(rng, launch, 1, p),
+                                campaign=c, dip_month=-1, dip=0.0))
     loop = load_params("loop")["actions"]
     # the dip's month leaves room for the baseline before it and the window after the action
     before = int(loop["window_months"]) + int(loop["baseline_gap_months"]) - 1
