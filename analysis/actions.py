@@ -472,11 +472,13 @@ def monthly_review(
 ) -> pd.DataFrame:
     """What the monthly meeting reviews: the actions closed in ``month``, due in it, or still
     overdue at its end, with their state, whether they were on time, and the effect measured
-    on the answers up to the month's end (NaN while the window after is too thin).
+    on the answers up to the month's end (NaN where it is not measured, the ``verdict`` says
+    why: the window after is still too thin, too few comparable dealers...).
 
     Returns :func:`action_status`'s columns plus the effect columns of
-    :func:`action_effects` (``before``, ``after``, ``change``, ``effect``, ``effect_low``,
-    ``effect_high``, ``effective``, ...), one row per action, done ones first.
+    :func:`action_effects` (``before``, ``after``, ``change``, ``n_comparison``, ``effect``,
+    ``effect_low``, ``effect_high``, ``effective``, ``verdict``, ...), one row per action,
+    done ones first (NaN effect columns for those not done).
     """
     period = pd.Period(month, freq="M")
     start, end = period.start_time, (period + 1).start_time
