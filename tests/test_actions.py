@@ -389,13 +389,16 @@ def test_synthetic_campaigns_and_dip_actions_carry_their_planted_truth():
         drop.append(net.responses.loc[mine, dip["target"]].mean()
                     - quiet.responses.loc[mine, dip["target"]].mean())
     assert np.mean(drop) < -0.3
-    # the default demo plants neither
-    assert "campaigns" not in _small_truth() and "dip_actions" not in _small_truth()
-
-
-def _small_truth() -> dict:
-    return make_network(n_dealers=8, n_regions=2, months=3, responses_per_month=300,
-                        seed=1).truth
+    # the default demo plants neither: its network is the one of params without them
+    small = dict(n_dealers=8, n_regions=2, months=3, responses_per_month=300, seed=1)
+    demo = make_network(**small)
+    without = make_network(**small, params={
+        k: v for k, v in load_params("network")["demo"].items()
+        if k not in ("campaigns", "dip_actions", "dip_depth")})
+    assert "campaigns" not in demo.truth and "dip_actions" not in demo.truth
+    assert demo.truth == without.truth
+    pd.testing.assert_frame_equal(demo.actions, without.actions)
+    pd.testing.assert_frame_equal(demo.responses, without.responses)
 
 
 def test_campaigns_are_not_measurable_and_dips_do_not_pass_for_effects():
