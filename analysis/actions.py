@@ -30,8 +30,9 @@ dealers' mean weighted by ``1 / (s_j^2 + tau^2)``, and
 
 so the interval covers the acting dealer's own shock too, not only the sampling noise. Its
 quantile is Student t's with ``df`` degrees of freedom, not the normal one: ``tau^2`` is
-estimated, and from few dealers badly (with 3 dealers, t's 4.3 instead of 1.96; a normal
-interval called 10-15 % of do-nothing actions significant there: benchmarks/bench_actions.py).
+estimated, and from few dealers badly (with 3 dealers, t's 4.3 instead of 1.96: with 2 or 3
+a normal interval called 5.5 % of do-nothing actions effective and about as many worse, the t
+interval 0.2 % at most; benchmarks/bench_actions.py).
 
 The verdict (:data:`VERDICTS`): ``effective`` when the interval (``level`` from
 params/loop.yaml) lies on the side the action means to move its target (``DIRECTION``: a

@@ -233,7 +233,7 @@ def _false_row(name: str, frame: pd.DataFrame, note: str = "") -> dict:
 
 def run(quick: bool = False) -> list[dict]:
     started = time.perf_counter()
-    size = dict(months=16, dealers=30) if quick else dict(months=MONTHS, dealers=DEALERS)
+    size = dict(months=MONTHS, dealers=DEALERS)  # quick: fewer networks and actions
     quiet = quiet_runs(networks=1 if quick else 4, random_actions=60 if quick else 150,
                        dips=40 if quick else None, **size)
     planted = planted_runs(networks=1 if quick else 4, **size)
