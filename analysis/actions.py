@@ -8,10 +8,10 @@ asks two questions of them, answered here as tidy frames (no formatting: that is
   whether it was done on time) and :func:`completion` (counts and the on-time rate with its
   Wilson interval, per dealer, region or any grouping).
 - **Did they work?** :func:`action_effects`: for each closed action, the change of its target
-  from the ``window_months`` before it opened to the ``window_months`` after it closed, minus
-  the same change at comparable dealers that had no action on that target (a difference in
-  differences), with an interval. :func:`effects_by_region` averages them per region and
-  target.
+  from a baseline before it opened to the ``window_months`` after it closed, minus the same
+  change at comparable dealers that had no action on that target (a difference in
+  differences), with an interval and a verdict. :func:`effects_by_region` averages them per
+  region and target.
 
 The effect's interval
 ---------------------
@@ -19,21 +19,39 @@ For the acting dealer ``A`` the change is ``d_A = mean_after - mean_before`` of 
 (a driver's 1-10 rating, or the share of answers naming a root cause) with sampling variance
 ``s_A^2 = var_before / n_before + var_after / n_after``. Every comparable dealer ``j`` gives its
 own change ``d_j`` over the same two windows, with ``s_j^2``. Dealers also change for reasons
-of their own (a new service manager, a broken booking line): that spread ``tau^2`` is estimated
-from the comparison dealers by DerSimonian and Laird's method of moments (random-effects
-meta-analysis), the comparison change is their mean weighted by ``1 / (s_j^2 + tau^2)``, and
+of their own (a new service manager, a broken booking line, a bad month): that spread
+``tau^2`` is estimated by DerSimonian and Laird's method of moments (random-effects
+meta-analysis) from every dealer of the network without such an action, around its region's
+mean where the comparison is the region's (a region's dealers share its trends), with ``df``
+= those dealers - regions degrees of freedom. The comparison change is the comparable
+dealers' mean weighted by ``1 / (s_j^2 + tau^2)``, and
 
     effect = d_A - d_C,   var(effect) = s_A^2 + tau^2 + 1 / sum_j w_j,
 
-so the interval covers the acting dealer's own shock too, not only the sampling noise; with
-``tau^2 = 0`` it is the plain two-sample interval of a difference in differences. An action is
-``effective`` when the interval (``level`` from params/loop.yaml) excludes 0: a do-nothing
-action is called effective with probability about ``1 - level``.
+so the interval covers the acting dealer's own shock too, not only the sampling noise. Its
+quantile is Student t's with ``df`` degrees of freedom, not the normal one: ``tau^2`` is
+estimated, and from few dealers badly (with 3 dealers, t's 4.3 instead of 1.96: with 2 or 3
+a normal interval called 5.5 % of do-nothing actions effective and about as many worse, the t
+interval 0.2 % at most; benchmarks/bench_actions.py).
+
+The verdict (:data:`VERDICTS`): ``effective`` when the interval (``level`` from
+params/loop.yaml) lies on the side the action means to move its target (``DIRECTION``: a
+rating up, a cause's share down), ``worse`` when it lies on the other side, else
+``no_evidence`` (not enough evidence yet, which is not "no effect"); a do-nothing action is
+called effective with probability at most about ``(1 - level) / 2``. Not measured, with the
+reason: ``no_comparison`` (every dealer acted on the target, as in a network-wide campaign:
+the change would only be a before/after), ``few_comparison`` (fewer than ``min_comparison``
+comparable dealers), ``few_answers``, ``causes_unknown``.
+
+The baseline (:func:`baseline_window`) is ``window_months`` calendar months that end
+``baseline_gap_months`` before the month the action opened in: an action is often opened
+because last month's report showed a dip, and a dip in the baseline comes back on its own
+(regression to the mean) and would pass for the action's effect.
 
 Comparable dealers: those of the acting dealer's region (``comparison: region``; the whole
-network where the region has fewer than two), never a dealer with an action on the same target
-that overlaps the windows. The action's own months (opened to closed) are left out: the
-effect is measured after the work is done.
+network where the region has fewer than ``min_comparison``), never a dealer with an action on
+the same target that overlaps the windows. The action's own months (opened to closed) are
+left out: the effect is measured after the work is done.
 """
 
 from __future__ import annotations
@@ -45,14 +63,22 @@ import pandas as pd
 
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, two_sided_p, wilson_interval, z_value
+from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
 from analysis.store import region_for
 
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",
                   "n_before", "n_after", "before", "after", "change", "comparison_change",
-                  "n_comparison", "tau", "effect", "effect_se", "effect_low", "effect_high",
-                  "p_value", "effective")
+                  "n_comparison", "tau", "df", "effect", "effect_se", "effect_low",
+                  "effect_high", "p_value", "effective", "verdict")
+#: What :func:`action_effects` concludes of an action: measured (the first three) or why not.
+VERDICTS = ("effective", "worse", "no_evidence", "few_comparison", "no_comparison",
+            "few_answers", "causes_unknown")
+MEASURED = VERDICTS[:3]
+#: The way an action means to move its target, by the target's unit: a driver's rating up,
+#: the share of answers naming a root cause down.
+DIRECTION = {"rating": 1.0, "share": -1.0}
+_MIN_VAR = 1e-12  # a dealer whose answers all agree still has some sampling variance
 
 
 class ActionsDataError(DataError):
@@ -177,27 +203,67 @@ def target_values(responses: pd.DataFrame, target: str, *,
     return _target_values(responses, target, _named_causes(responses, causes))[0]
 
 
-def _window_stats(values: pd.Series, dealer: pd.Series, mask: np.ndarray) -> pd.DataFrame:
-    sel = mask & values.notna().to_numpy()
-    return (pd.DataFrame({"dealer_id": dealer.to_numpy()[sel], "y": values.to_numpy()[sel]})
-            .groupby("dealer_id")["y"].agg(n="count", mean="mean", var="var"))
+def _window_stats(values: np.ndarray, dealer: np.ndarray, names: pd.Index,
+                  mask: np.ndarray) -> pd.DataFrame:
+    """Per dealer with an answer where ``mask`` holds (``dealer`` the answers' positions in
+    ``names``): the count, mean and variance of ``values``, indexed by ``dealer_id``."""
+    sel = mask & ~np.isnan(values) & (dealer >= 0)
+    code, y = dealer[sel], values[sel]
+    n = np.bincount(code, minlength=len(names))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(code, weights=y, minlength=len(names)) / n
+        var = (np.bincount(code, weights=(y - mean[code]) ** 2, minlength=len(names))
+               / (n - 1))
+    seen = n > 0
+    return pd.DataFrame({"n": n[seen], "mean": mean[seen], "var": var[seen]},
+                        index=pd.Index(names[seen], name="dealer_id"))
 
 
-def _pool(change: np.ndarray, var: np.ndarray) -> tuple[float, float, float]:
-    """Random-effects mean of the comparison dealers' changes (DerSimonian-Laird):
-    the mean, its variance and tau^2."""
-    k = len(change)
-    if k == 0:
-        return 0.0, 0.0, 0.0
-    var = np.maximum(var, 1e-12)
-    w0 = 1 / var
-    mean0 = np.sum(w0 * change) / w0.sum()
-    tau2 = 0.0
-    if k > 1:
-        q = np.sum(w0 * (change - mean0) ** 2)
-        tau2 = max(0.0, (q - (k - 1)) / (w0.sum() - np.sum(w0**2) / w0.sum()))
-    w = 1 / (var + tau2)
-    return float(np.sum(w * change) / w.sum()), float(1 / w.sum()), float(tau2)
+def baseline_window(opened_at: pd.Timestamp, *, months: int, gap_months: int
+                    ) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The months an action's target is measured before it: the ``months`` calendar months
+    that end ``gap_months`` whole months before the month it opened in (the start of the first
+    and the start of the month after the last). The gap leaves out the month whose report may
+    have triggered the action: a dip there would come back on its own (regression to the
+    mean) and pass for the action's effect."""
+    end = pd.Period(opened_at, freq="M").start_time - pd.DateOffset(months=gap_months)
+    return end - pd.DateOffset(months=months), end
+
+
+def _spread(change: np.ndarray, var: np.ndarray, group: np.ndarray) -> tuple[float, int]:
+    """The spread ``tau^2`` of dealers' own changes around their group's mean (DerSimonian
+    and Laird's method of moments, one mean per group: a region's dealers share its trends)
+    and its degrees of freedom (dealers - groups); NaN where that is below 1."""
+    codes = pd.factorize(group)[0]
+    df = len(change) - (codes.max() + 1 if len(codes) else 0)
+    if df < 1:
+        return np.nan, df
+    w = 1 / np.maximum(var, _MIN_VAR)
+    sw = np.bincount(codes, weights=w)
+    mean = np.bincount(codes, weights=w * change) / sw
+    q = np.sum(w * (change - mean[codes]) ** 2)
+    scale = np.sum(sw - np.bincount(codes, weights=w**2) / sw)
+    return max(0.0, (q - df) / scale), df
+
+
+def _pool(change: np.ndarray, var: np.ndarray, tau2: float) -> tuple[float, float]:
+    """The comparison dealers' mean change weighted by ``1 / (s_j^2 + tau^2)`` and its
+    variance."""
+    w = 1 / (np.maximum(var, _MIN_VAR) + tau2)
+    return float(np.sum(w * change) / w.sum()), float(1 / w.sum())
+
+
+def verdicts(effect_low, effect_high, unit) -> np.ndarray:
+    """The verdict of measured effects from their interval: ``effective`` when it excludes 0
+    on the side the action means to move its target (``DIRECTION`` of the ``unit``: a rating
+    up, a cause's share down), ``worse`` when it excludes 0 on the other side, else
+    ``no_evidence`` (not enough evidence yet: not "no effect"); an element without an
+    interval (NaN) gets ``no_evidence`` too, the caller says why it is not measured."""
+    sign = pd.Series(unit).map(DIRECTION).to_numpy(dtype="float64")
+    low = np.asarray(effect_low, dtype="float64") * sign
+    high = np.asarray(effect_high, dtype="float64") * sign
+    up, down = np.minimum(low, high), np.maximum(low, high)
+    return np.select([up > 0, down < 0], ["effective", "worse"], "no_evidence")
 
 
 def action_effects(
@@ -207,14 +273,16 @@ def action_effects(
     dealers: pd.DataFrame | None = None,
     causes: pd.Series | pd.DataFrame | None = None,
     window_months: int | None = None,
+    baseline_gap_months: int | None = None,
     min_answers: int | None = None,
+    min_comparison: int | None = None,
     comparison: str | None = None,
     level: float | None = None,
     action_ids: Sequence[str] | None = None,
     params: Mapping | None = None,
 ) -> pd.DataFrame:
     """The effect of each closed action on its target: a difference in differences against
-    comparable dealers, with an interval (see the module docstring).
+    comparable dealers, with an interval and a verdict (see the module docstring).
 
     Parameters
     ----------
@@ -230,10 +298,11 @@ def action_effects(
         For actions whose target is a root cause: the cause of each answer, a Series indexed
         by ``response_id`` or a frame with ``response_id`` and ``cause`` (e.g. from
         ``analysis.rootcause``); an answer without one names no cause. Without it (and without
-        a ``cause`` column in ``responses``) such actions get a NaN effect. The effect is then
-        the change of the cause's share among the dealer's answers (negative: fewer answers
-        name it), against the same change at comparable dealers without an action on it.
-    window_months, min_answers, comparison, level
+        a ``cause`` column in ``responses``) such actions are not measured (``causes_unknown``).
+        The effect is then the change of the cause's share among the dealer's answers
+        (negative: fewer answers name it), against the same change at comparable dealers
+        without an action on it.
+    window_months, baseline_gap_months, min_answers, min_comparison, comparison, level
         Default from params/loop.yaml (``actions:``).
     action_ids
         Measure only these actions (the others still keep their dealers out of the
@@ -242,20 +311,32 @@ def action_effects(
     Returns
     -------
     One row per closed action: ``action_id``, ``dealer_id``, ``target``, ``unit`` (rating or
-    share), the windows' answer counts and means (``n_before``, ``n_after``, ``before``,
-    ``after``), ``change`` (after - before at the dealer), ``comparison_change``,
-    ``n_comparison`` (dealers), ``tau`` (their spread of changes), ``effect``, ``effect_se``,
-    ``effect_low``, ``effect_high``, ``p_value`` and ``effective`` (the interval excludes 0).
-    Effects are NaN where a window holds fewer than ``min_answers`` rated answers.
+    share), the windows' answer counts and means at the dealer (``n_before``, ``n_after``,
+    ``before``, ``after``), ``change`` (after - before at the dealer), ``comparison_change``
+    (NaN without comparable dealers), ``n_comparison`` (comparable dealers), ``tau`` (the
+    spread of dealers' own changes) and ``df`` (its degrees of freedom; ``tau`` is NaN where
+    they are below 1), ``effect``, ``effect_se``, ``effect_low``, ``effect_high``,
+    ``p_value`` (both Student t with ``df`` degrees of freedom), ``effective`` (the verdict
+    is ``effective``) and ``verdict``, one of ``VERDICTS``:
+    ``effective``, ``worse`` or ``no_evidence`` where the effect is measured; else why not:
+    ``no_comparison`` / ``few_comparison`` (none, or fewer than ``min_comparison``
+    comparable dealers), ``few_answers`` (a window holds fewer than ``min_answers`` rated
+    answers at the dealer) or ``causes_unknown``. The effect and its interval are NaN where it
+    is not measured.
     """
     cfg = _settings(params)
     window = int(window_months if window_months is not None else cfg["window_months"])
+    gap = int(baseline_gap_months if baseline_gap_months is not None
+              else cfg["baseline_gap_months"])
     min_n = int(min_answers if min_answers is not None else cfg["min_answers"])
+    min_k = int(min_comparison if min_comparison is not None else cfg["min_comparison"])
+    if min_k < 2:
+        raise ValueError(f"min_comparison must be at least 2 (an interval needs the spread of "
+                         f"the comparable dealers' changes), got {min_k}")
     how = comparison if comparison is not None else cfg["comparison"]
     if how not in ("region", "network"):
         raise ValueError(f"comparison must be 'region' or 'network', got {how!r}")
     level = check_level(level if level is not None else cfg["level"])
-    z = z_value(level)
     require_columns(actions, ["action_id", "dealer_id", "target", "opened_at", "closed_at",
                               "status"], table="actions", error=ActionsDataError)
     require_columns(responses, ["response_id", "dealer_id", "responded_at"], table="responses",
@@ -272,15 +353,19 @@ def action_effects(
     if action_ids is not None:
         closed = closed.loc[closed["action_id"].isin(list(action_ids))]
     times = responses["responded_at"].to_numpy()
+    targets = {}
+    for target in closed["target"].unique():
+        values, unit = _target_values(responses, target, named)
+        targets[target] = values.to_numpy(dtype="float64"), unit
+    dealer, names = pd.factorize(responses["dealer_id"])
     rows = []
     for act in closed.sort_values(["closed_at", "action_id"], kind="stable").itertuples():
-        values, unit = _target_values(responses, act.target, named)
-        start = act.opened_at - pd.DateOffset(months=window)
+        values, unit = targets[act.target]
+        start, end = baseline_window(act.opened_at, months=window, gap_months=gap)
         stop = act.closed_at + pd.DateOffset(months=window)
-        before = _window_stats(values, responses["dealer_id"],
-                               (times >= start.to_datetime64())
-                               & (times < act.opened_at.to_datetime64()))
-        after = _window_stats(values, responses["dealer_id"],
+        before = _window_stats(values, dealer, names,
+                               (times >= start.to_datetime64()) & (times < end.to_datetime64()))
+        after = _window_stats(values, dealer, names,
                               (times >= act.closed_at.to_datetime64())
                               & (times < stop.to_datetime64()))
         both = before.join(after, suffixes=("_b", "_a"), how="inner")
@@ -292,29 +377,39 @@ def action_effects(
                            & (actions["opened_at"] < stop)
                            & (actions["closed_at"].fillna(pd.Timestamp.max) >= start),
                            "dealer_id"]
-        pool = both.index.difference(pd.Index(busy.unique())).difference([act.dealer_id])
+        eligible = both.index.difference(pd.Index(busy.unique())).difference([act.dealer_id])
+        pool, groups = eligible, np.zeros(len(eligible))
         if region is not None and act.dealer_id in region.index:
-            same = pool[region.reindex(pool).to_numpy() == region[act.dealer_id]]
-            pool = same if len(same) >= 2 else pool
-        comp, comp_var, tau2 = _pool(change[pool].to_numpy(), var[pool].to_numpy())
+            mine = region.reindex(eligible).to_numpy() == region[act.dealer_id]
+            if mine.sum() >= min_k:
+                pool, groups = eligible[mine], region.reindex(eligible).fillna("").to_numpy()
+        # the spread of dealers' own changes is the network's: every dealer without such an
+        # action, around its region's mean where the comparison is the region's
+        tau2, df = _spread(change[eligible].to_numpy(), var[eligible].to_numpy(), groups)
+        comp, comp_var = (_pool(change[pool].to_numpy(), var[pool].to_numpy(),
+                                0.0 if np.isnan(tau2) else tau2)
+                          if len(pool) else (np.nan, np.nan))
         row = {"action_id": act.action_id, "dealer_id": act.dealer_id, "target": act.target,
                "unit": unit, "opened_at": act.opened_at, "closed_at": act.closed_at,
                "n_before": int(before["n"].get(act.dealer_id, 0)),
                "n_after": int(after["n"].get(act.dealer_id, 0)),
                "before": before["mean"].get(act.dealer_id, np.nan),
                "after": after["mean"].get(act.dealer_id, np.nan),
-               "comparison_change": comp if len(pool) else np.nan,
-               "n_comparison": len(pool), "tau": np.sqrt(tau2)}
-        ok = (row["n_before"] >= min_n and row["n_after"] >= min_n
-              and act.dealer_id in both.index)
-        if ok:
-            d_a, s2_a = change[act.dealer_id], var[act.dealer_id]
-            row["change"] = d_a
-            row["effect"] = d_a - comp
-            row["effect_se"] = float(np.sqrt(s2_a + tau2 + comp_var))
+               "comparison_change": comp, "n_comparison": len(pool), "tau": np.sqrt(tau2),
+               "df": df, "effect": np.nan, "effect_se": np.nan}
+        row["change"] = row["after"] - row["before"]
+        if unit == "share" and named is None:
+            row["verdict"] = "causes_unknown"
+        elif not (row["n_before"] >= min_n and row["n_after"] >= min_n
+                  and act.dealer_id in both.index):
+            row["verdict"] = "few_answers"
+        elif len(pool) < min_k:
+            row["verdict"] = "no_comparison" if len(pool) == 0 else "few_comparison"
         else:
-            row["change"] = row["after"] - row["before"]
-            row["effect"] = row["effect_se"] = np.nan
+            row["verdict"] = None  # measured: the interval decides
+            row["change"] = change[act.dealer_id]
+            row["effect"] = row["change"] - comp
+            row["effect_se"] = float(np.sqrt(var[act.dealer_id] + tau2 + comp_var))
         rows.append(row)
     out = pd.DataFrame(rows, columns=[c for c in EFFECT_COLUMNS
                                       if c not in ("effect_low", "effect_high", "p_value",
@@ -322,13 +417,15 @@ def action_effects(
     out = out.astype({"effect": "float64", "effect_se": "float64", "change": "float64",
                       "before": "float64", "after": "float64",
                       "comparison_change": "float64", "tau": "float64"})
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = out.assign(
-            effect_low=out["effect"] - z * out["effect_se"],
-            effect_high=out["effect"] + z * out["effect_se"],
-            p_value=two_sided_p(out["effect"] / out["effect_se"]),
-        )
-    out["effective"] = ((out["effect_low"] > 0) | (out["effect_high"] < 0)).astype(bool)
+    # Student t with k - 1 degrees of freedom: the acting dealer's own shock (tau^2) is
+    # estimated from only k comparable dealers' changes
+    half = t_value(level, out["df"]) * out["effect_se"]
+    out = out.assign(effect_low=out["effect"] - half, effect_high=out["effect"] + half,
+                     p_value=two_sided_t_p(out["effect"] / out["effect_se"], out["df"]))
+    why_not = out["verdict"].to_numpy(dtype=object)
+    out["verdict"] = np.where(pd.isna(why_not), verdicts(out["effect_low"], out["effect_high"],
+                                                         out["unit"]), why_not).astype(str)
+    out["effective"] = (out["verdict"] == "effective").astype(bool)
     return out[list(EFFECT_COLUMNS)].reset_index(drop=True)
 
 
@@ -339,12 +436,14 @@ def effects_by_region(
     level: float | None = None,
     params: Mapping | None = None,
 ) -> pd.DataFrame:
-    """The average effect of the actions on each target per region (each action counts
-    once), with an interval: ``region``, ``target``, ``unit``, ``n_actions``,
-    ``n_effective``, ``effect``, ``effect_low``, ``effect_high``, ``effective``.
+    """The average effect of the measured actions on each target per region (each action
+    counts once), with an interval: ``region``, ``target``, ``unit``, ``n_actions``,
+    ``n_effective``, ``effect``, ``effect_low``, ``effect_high``, ``verdict`` (as
+    :func:`verdicts` reads the interval) and ``effective``.
 
     The actions' estimates are independent enough to add their variances (different dealers,
-    or different targets); the average is that of the measured actions (NaN effects left out).
+    or different targets); the average is that of the measured actions (those without an
+    effect, not measurable, left out).
     """
     level = check_level(level if level is not None else _settings(params)["level"])
     z = z_value(level)
@@ -358,7 +457,8 @@ def effects_by_region(
     se = np.sqrt(out["var"]) / out["n_actions"]
     out = out.assign(effect_low=out["effect"] - z * se, effect_high=out["effect"] + z * se,
                      n_effective=out["n_effective"].astype("int64")).drop(columns="var")
-    out["effective"] = (out["effect_low"] > 0) | (out["effect_high"] < 0)
+    out["verdict"] = verdicts(out["effect_low"], out["effect_high"], out["unit"])
+    out["effective"] = out["verdict"] == "effective"
     return out
 
 
@@ -373,11 +473,13 @@ def monthly_review(
 ) -> pd.DataFrame:
     """What the monthly meeting reviews: the actions closed in ``month``, due in it, or still
     overdue at its end, with their state, whether they were on time, and the effect measured
-    on the answers up to the month's end (NaN while the window after is too thin).
+    on the answers up to the month's end (NaN where it is not measured, the ``verdict`` says
+    why: the window after is still too thin, too few comparable dealers...).
 
     Returns :func:`action_status`'s columns plus the effect columns of
-    :func:`action_effects` (``before``, ``after``, ``change``, ``effect``, ``effect_low``,
-    ``effect_high``, ``effective``, ...), one row per action, done ones first.
+    :func:`action_effects` (``before``, ``after``, ``change``, ``n_comparison``, ``effect``,
+    ``effect_low``, ``effect_high``, ``effective``, ``verdict``, ...), one row per action,
+    done ones first (NaN effect columns for those not done).
     """
     period = pd.Period(month, freq="M")
     start, end = period.start_time, (period + 1).start_time

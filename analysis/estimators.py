@@ -4,10 +4,10 @@ One implementation of each, for every statistics module that needs it: :mod:`ana
 and :mod:`analysis.growth` shrink with :func:`eb_shrink`; :mod:`analysis.cases` and
 :mod:`analysis.incidents` give SLA compliance a :func:`wilson_interval`; :mod:`analysis.nps`
 builds its intervals and tests on :func:`nps_estimate` and :func:`nps_wald_interval`;
-:mod:`analysis.nps`, :mod:`analysis.css` and :mod:`analysis.growth` turn a confidence level
-into a quantile with :func:`check_level`, :func:`z_value` and :func:`t_interval`. Options
-that come from params/*.yaml (the level, the NPS pseudo-counts) are resolved by the caller
-and passed in: nothing here reads a file.
+:mod:`analysis.nps`, :mod:`analysis.css`, :mod:`analysis.growth` and :mod:`analysis.actions`
+turn a confidence level into a quantile with :func:`check_level`, :func:`z_value`,
+:func:`t_value` and :func:`t_interval`. Options that come from params/*.yaml (the level, the
+NPS pseudo-counts) are resolved by the caller and passed in: nothing here reads a file.
 
 Empirical-Bayes shrinkage (:func:`eb_shrink`)
 ---------------------------------------------
@@ -77,6 +77,22 @@ def z_value(level: float) -> float:
 def two_sided_p(z):
     """Two-sided p-value of standard-normal statistics ``z`` (vectorised; NaN stays NaN)."""
     return 2.0 * stats.norm.sf(np.abs(z))
+
+
+def t_value(level: float, df) -> np.ndarray:
+    """Two-sided Student-t quantiles of a confidence level at ``df`` degrees of freedom
+    (vectorised; NaN where ``df`` is NaN or below 1)."""
+    df = np.asarray(df, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return stats.t.ppf(0.5 + level / 2, np.where(df >= 1, df, np.nan))
+
+
+def two_sided_t_p(t, df) -> np.ndarray:
+    """Two-sided p-values of Student-t statistics ``t`` at ``df`` degrees of freedom
+    (vectorised; NaN where either is NaN or ``df`` is below 1)."""
+    df = np.asarray(df, dtype="float64")
+    with np.errstate(invalid="ignore"):
+        return 2.0 * stats.t.sf(np.abs(t), np.where(df >= 1, df, np.nan))
 
 
 def t_interval(mean: np.ndarray, var: np.ndarray, n: np.ndarray,

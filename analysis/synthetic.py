@@ -30,6 +30,9 @@ seed means one data set. The planted truth (``DemoNetwork.truth``):
   ``cause_growth`` likewise, the causes planted to grow from a month on. What each cause costs
   in NPS points each month is :func:`planted_cause_costs` (from the planted chances, given
   the month's answers) or :func:`expected_cause_costs` on a large sample (in the population).
+- ``campaigns`` and ``dip_actions`` (only when params switch them on): network-wide actions
+  that leave no dealer to compare with, and actions opened in the month after a planted dip
+  of their driver; their effects are in ``action_effects`` (:func:`make_network`).
 """
 
 from __future__ import annotations
@@ -383,6 +386,26 @@ def make_network(
         comments are drawn as without it; the texts (and what is drawn after them: contacts,
         cases) are another draw. ``truth["cause_growth"]`` records each with its
         ``start_month``; :func:`planted_cause_costs` gives every cause's expected cost by month.
+
+    Two more plant improvement actions that a difference in differences cannot or can hardly
+    measure (issue 25; both off in the demo, and then nothing is drawn for them). Their
+    actions are in ``actions``, their planted effects in ``truth["action_effects"]`` and their
+    kinds in ``truth["action_kinds"]``, as the other actions' are:
+
+    ``campaigns``
+        A list of ``{target, start}``: a network-wide campaign on a driver, opened the same
+        day (the first of ``start``, ``YYYY-MM`` or a month's position, negative from the end)
+        at every dealer, so no dealer is left to compare with; it takes the place of the
+        dealers' own actions on that driver (they are not drawn into the table). Each
+        dealer's action works, does nothing or is never done as the other actions
+        (``action_kinds``, ``action_effect``). ``truth["campaigns"]``: one
+        record per campaign with its ``target``, ``start_month`` and ``action_ids``.
+    ``dip_actions`` / ``dip_depth``
+        This many dealers (drawn among the larger half of the network) act on a driver they
+        have no other action on in the month after its dip: their latent rating of it is
+        ``dip_depth`` points lower for one month (the dip) and back the next. Each action
+        works, does nothing or is never done as the others. ``truth["dip_actions"]``: each
+        action's ``dealer_id``, ``target``, ``dip_month`` and ``dip``.
     """
     p, drivers, rng, periods, dealers, dealer_state = _setup(
         n_dealers, n_regions, months, seed, params)
@@ -392,19 +415,28 @@ def make_network(
     # same with or without actions; the actions move ratings and scores, and through the
     # scores the red-flag cases and what is drawn after them
     loop_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(LOOP_STREAM,)))
-    actions, plan = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
+    actions, drawn = _actions(loop_rng, dealers, dealer_state, periods, p, drivers, as_of)
+    # campaigns and dip-triggered actions (opt-in) draw from a stream of their own as well; a
+    # campaign takes the place of the dealers' own actions on its driver
+    own = ~drawn["target"].isin([c["target"] for c in p.get("campaigns") or []])
+    actions, plan = actions.loc[own], drawn.loc[own]
+    extra, dips = _campaigns_and_dips(np.random.default_rng(np.random.SeedSequence(
+        seed, spawn_key=(LOOP_STREAM, 2))), dealers, dealer_state, periods, p, drivers, plan,
+        as_of)
     moves = _planted_moves(np.random.default_rng(np.random.SeedSequence(
-        seed, spawn_key=(SHIFT_STREAM,))), dealers, dealer_state, periods, p, drivers)
+        seed, spawn_key=(SHIFT_STREAM,))), dealers, dealer_state, periods, p, drivers,
+        dips=dips)
     invitations, responses, truth_resp = _responses(rng, dealers, dealer_state, periods,
-                                                    responses_per_month, p, drivers, plan,
-                                                    moves=moves)
+                                                    responses_per_month, p, drivers,
+                                                    pd.concat([plan, extra], ignore_index=True)
+                                                    if len(extra) else plan, moves=moves)
     # actions on root causes draw from a stream of their own too, and change only comments:
     # every other table (and every draw of the other streams) stays as it was
     cause_rng = np.random.default_rng(np.random.SeedSequence(seed,
                                                              spawn_key=(LOOP_STREAM, 1)))
-    cause_plan = _cause_actions(cause_rng, plan, responses, truth_resp, periods, p, as_of,
+    cause_plan = _cause_actions(cause_rng, drawn, responses, truth_resp, periods, p, as_of,
                                 drivers)
-    actions = _with_cause_actions(actions, cause_plan)
+    actions = _with_actions(_with_actions(actions, cause_plan), extra)
     cases, slow, truth_cases = _cases(rng, responses, dealers, p, as_of)
     returns = _returns(loop_rng, responses, p, as_of)
     # a child stream, so that the labels leave every other table as it was
@@ -415,9 +447,12 @@ def make_network(
     contacts = _contacts(loop_rng, dealers, dealer_state, periods, p)
     truth_loop = {
         "action_effects": {**_planted_effects(plan, responses, truth_resp),
-                           **dict(zip(cause_plan["action_id"], cause_plan["effect"]))},
+                           **dict(zip(cause_plan["action_id"], cause_plan["effect"])),
+                           **_planted_effects(extra, responses, truth_resp)},
         "action_kinds": {**dict(zip(plan["action_id"], plan["kind"])),
-                         **dict(zip(cause_plan["action_id"], cause_plan["kind"]))},
+                         **dict(zip(cause_plan["action_id"], cause_plan["kind"])),
+                         **dict(zip(extra["action_id"], extra["kind"]))},
+        **_campaign_and_dip_truth(extra, periods),
         "return_rate_by_category": {k: float(v)
                                     for k, v in p["return_rate_by_category"].items()},
         "funnel_rates": {c: {k: float(v) for k, v in r.items()}
@@ -518,18 +553,29 @@ def _norm(x):
     return x / x.sum()
 
 
-def _planted_moves(rng, dealers, st, periods, p, drivers) -> dict | None:
-    """Dealers' monthly shocks and the planted sustained shifts (make_network's Notes), or
-    None when params switch neither on (then nothing is drawn)."""
+def _month_position(periods: pd.PeriodIndex, start) -> int:
+    """The position in ``periods`` of a month given as ``YYYY-MM`` or as a position
+    (negative from the end)."""
+    if isinstance(start, int | np.integer):
+        return int(start) % len(periods)
+    return int(periods.get_loc(pd.Period(str(start), freq="M")))
+
+
+def _planted_moves(rng, dealers, st, periods, p, drivers, *, dips=()) -> dict | None:
+    """Dealers' monthly shocks, the planted sustained shifts (make_network's Notes) and the
+    one-month ``dips`` (``(dealer, month, driver, depth)`` positions and latent points) before
+    dip-triggered actions, or None when none is on (then nothing is drawn)."""
     sd = float(p.get("monthly_shock_sd", 0.0))
     common_sd = float(p.get("monthly_shock_common_sd", 0.0))
     specs = p.get("sustained_shifts") or []
-    if sd <= 0 and common_sd <= 0 and not specs:
+    if sd <= 0 and common_sd <= 0 and not specs and not dips:
         return None
     n_d, n_m, n_k = len(dealers), len(periods), len(drivers)
     shocks = (rng.normal(0.0, sd, (n_d, n_m, n_k)) if sd > 0 else np.zeros((n_d, n_m, n_k)))
     if common_sd > 0:
         shocks = shocks + rng.normal(0.0, common_sd, (n_d, n_m, 1))
+    for dealer, month, driver, depth in dips:
+        shocks[dealer, month, driver] += depth
     ids = dealers["dealer_id"].tolist()
     big = np.sort(np.argsort(-st["size"])[: max(1, n_d // 2)])
     shifts = []
@@ -542,11 +588,7 @@ def _planted_moves(rng, dealers, st, periods, p, drivers) -> dict | None:
             if unknown:
                 raise ValueError(f"sustained_shifts names dealers the network lacks: {unknown}")
             chosen = np.array([ids.index(d) for d in who])
-        start = spec.get("start", -3)
-        if isinstance(start, int | np.integer):
-            first = int(start) % n_m
-        else:
-            first = int(periods.get_loc(pd.Period(str(start), freq="M")))
+        first = _month_position(periods, spec.get("start", -3))
         for d in chosen:
             shifts.append({"dealer": int(d), "dealer_id": ids[d],
                            "touchpoint": spec.get("touchpoint"), "month": first,
@@ -1213,13 +1255,101 @@ def _cause_actions(rng, plan, responses, truth_resp, periods, p, as_of, drivers
     return out
 
 
-def _with_cause_actions(actions: pd.DataFrame, cause_plan: pd.DataFrame) -> pd.DataFrame:
-    """The actions table with the root-cause actions, in the order they were opened."""
-    if cause_plan.empty:
+def _with_actions(actions: pd.DataFrame, more: pd.DataFrame) -> pd.DataFrame:
+    """The actions table with more planned actions (on root causes, campaigns, after dips),
+    in the order they were opened."""
+    if more.empty:
         return actions
-    extra = cause_plan[actions.columns].astype({"owner": "str"})
+    extra = more[actions.columns].astype({"owner": "str"})
     return (pd.concat([actions, extra], ignore_index=True)
             .sort_values(["opened_at", "dealer_id"], kind="stable").reset_index(drop=True))
+
+
+def _campaigns_and_dips(rng, dealers, st, periods, p, drivers, plan, as_of
+                        ) -> tuple[pd.DataFrame, list[tuple[int, int, int, float]]]:
+    """The planned actions of the network-wide ``campaigns`` and the ``dip_actions``
+    (make_network's Notes), with the plan's columns plus ``campaign`` (its position in
+    ``campaigns``, -1 for a dip action), ``dip_month`` (the position of the dip, -1 for a
+    campaign's action) and ``dip`` (its depth), numbered ``AC0001``... and ``AD0001``...;
+    and the dips, as :func:`_planted_moves` takes them. ``plan`` is the dealers' own actions
+    (a dip action's driver is not one of them). Nothing is drawn when neither is asked for."""
+    cols = ["action_id", "dealer", "dealer_id", "target", "description", "owner", "opened_at",
+            "due_at", "closed_at", "status", "kind", "effect", "campaign", "dip_month", "dip"]
+    campaigns = p.get("campaigns") or []
+    n_dips = int(p.get("dip_actions", 0))
+    if not campaigns and n_dips <= 0:
+        return pd.DataFrame(columns=cols), []
+    ids = dealers["dealer_id"].to_numpy()
+    kinds, kind_p = list(p["action_kinds"]), _norm(list(p["action_kinds"].values()))
+    own = plan.groupby("dealer")["target"].agg(set).to_dict()
+
+    def planned(dealer, target, opened, due, closed, **extra):
+        kind = kinds[rng.choice(len(kinds), p=kind_p)]
+        effect = float(rng.uniform(*p["action_effect"])) if kind == "works" else 0.0
+        return {"dealer": int(dealer), "dealer_id": ids[dealer], "target": target,
+                "description": ACTION_TEXT[target][rng.integers(len(ACTION_TEXT[target]))],
+                "owner": _person(rng), "opened_at": opened, "due_at": due,
+                "closed_at": closed if kind != "not_done" else pd.NaT,
+                "status": "open" if kind == "not_done" else "done", "kind": kind,
+                "effect": effect, **extra}
+
+    rows = []
+    for c, spec in enumerate(campaigns):
+        launch = periods[_month_position(periods, spec["start"])].start_time
+        for dealer in range(len(ids)):
+            rows.append(planned(dealer, spec["target"], *_action_dates(rng, launch, 1, p),
+                                campaign=c, dip_month=-1, dip=0.0))
+    loop = load_params("loop")["actions"]
+    # the dip's month leaves room for the baseline before it and the window after the action
+    before = int(loop["window_months"]) + int(loop["baseline_gap_months"]) - 1
+    after = pd.DateOffset(months=int(loop["window_months"]) + 2,
+                          days=int(p["action_duration_days"][1]))
+    months = [m for m in range(before, len(periods) - 1)
+              if periods[m].start_time + after <= as_of]
+    if n_dips > 0 and not months:
+        raise ValueError(f"dip_actions need a network of at least {before + 4} months with "
+                         "room for the months before the dip and after the action")
+    taken = {spec["target"] for spec in campaigns}
+    big = np.sort(np.argsort(-st["size"])[: max(1, len(ids) // 2)])
+    dips = []
+    for dealer in np.sort(rng.choice(big, min(n_dips, len(big)), replace=False)):
+        free = [d for d in drivers if d not in taken | own.get(dealer, set())]
+        if not free:
+            continue
+        target = free[rng.integers(len(free))]
+        month = months[rng.integers(len(months))]
+        start = periods[month + 1]
+        rows.append(planned(dealer, target, *_action_dates(rng, start.start_time,
+                                                           start.days_in_month, p),
+                            campaign=-1, dip_month=month, dip=float(p["dip_depth"])))
+        dips.append((int(dealer), month, drivers.index(target), float(p["dip_depth"])))
+    out = pd.DataFrame(rows, columns=cols[1:])
+    for c in ("opened_at", "due_at", "closed_at"):
+        out[c] = pd.to_datetime(out[c]).astype("datetime64[ns]").dt.floor("s")
+    prefix = np.where(out["campaign"] >= 0, "AC", "AD")
+    number = out.groupby(prefix).cumcount() + 1
+    out.insert(0, "action_id", [f"{a}{n:04d}" for a, n in zip(prefix, number, strict=True)])
+    return out, dips
+
+
+def _campaign_and_dip_truth(extra: pd.DataFrame, periods: pd.PeriodIndex) -> dict:
+    """``truth["campaigns"]`` and ``truth["dip_actions"]`` (make_network's Notes), each only
+    when there is one."""
+    truth = {}
+    campaigns = extra.loc[extra["campaign"] >= 0]
+    if len(campaigns):
+        truth["campaigns"] = [
+            {"target": part["target"].iloc[0],
+             "start_month": str(part["opened_at"].min().to_period("M")),
+             "action_ids": sorted(part["action_id"])}
+            for _, part in campaigns.groupby("campaign")]
+    dips = extra.loc[extra["dip_month"] >= 0]
+    if len(dips):
+        truth["dip_actions"] = {
+            row.action_id: {"dealer_id": row.dealer_id, "target": row.target,
+                            "dip_month": str(periods[row.dip_month]), "dip": row.dip}
+            for row in dips.itertuples()}
+    return truth
 
 
 def _action_shift(plan, dealers, di, responded_at, drivers) -> np.ndarray:

@@ -141,7 +141,7 @@ def _inputs():
         "action_id": [f"A-{k:03d}" for k in range(8)], "dealer_id": [f"D{k}" for k in range(8)],
         "dealer_name": DEALERS[:8], "effect": np.linspace(-4, 9, 8),
         "effect_low": np.linspace(-4, 9, 8) - 5, "effect_high": np.linspace(-4, 9, 8) + 5,
-        "effective": [False] * 5 + [True] * 3})
+        "verdict": ["no_evidence"] * 5 + ["effective"] * 3})
     channels = ["sms", "phone", "email", "web_form", "messenger", "social_media"]
     reach, response = np.linspace(0.9, 0.55, 6), np.linspace(0.1, 0.45, 6)
     funnel = pd.DataFrame({

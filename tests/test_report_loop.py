@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis import actions, funnel
-from analysis.report import kinds, sections
+from analysis.report import kinds, sections, tables
+from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.data import ReportData, load_report_data
 from analysis.synthetic import make_network
@@ -58,6 +59,22 @@ def test_actions_section_shows_completion_and_the_measured_effects(monkeypatch, 
     completion = book.tables["Action plans: completion"]
     assert completion["Actions"].sum() == len(network.actions)
     assert _images(shown) == (1 if measured.any() else 0)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_review_table_shows_the_comparable_dealers_and_the_verdict_in_words(network,
+                                                                                language):
+    month = str(network.actions["closed_at"].max().to_period("M"))
+    review = actions.monthly_review(network.actions, network.network, month=month,
+                                    dealers=network.all_dealers)
+    done = (review["state"] == "done").to_numpy()
+    assert done.any()
+    table = tables.action_review_table(review, language=language)
+    c = L.columns(language)
+    assert table.loc[done, c("n_comparison")].astype(str).str.fullmatch(r"\d+").all()
+    words = L.names("action_verdicts", language=language)
+    assert table.loc[done, c("verdict")].tolist() == [words[v] for v in
+                                                      review.loc[done, "verdict"]]
 
 
 def test_customers_section_shows_flow_returns_and_value_without_personal_data(monkeypatch,

@@ -1157,23 +1157,26 @@ def repeats_by_person(stats: pd.DataFrame, *, role: str = "mechanic", top: int =
 @_chart
 def action_effects(review: pd.DataFrame, *, language: str | None = None,
                    ax: plt.Axes | None = None) -> plt.Axes:
-    """Each measured action's effect with its interval, a line at 0; effective ones stand out.
+    """Each measured action's effect with its interval, a line at 0; effective ones (and
+    worse ones) stand out, by ``verdict`` (:data:`analysis.actions.VERDICTS`).
 
-    Actions without a measured effect yet are left out.
+    Actions without a measured effect are left out.
     """
     data = review.dropna(subset=["effect", "effect_low", "effect_high"]).reset_index(drop=True)
     ax = style.new_axes(ax, width=8, height=0.25 * len(data) + 1.2)
     labels = (data["action_id"] + " " + data.get("dealer_name", data["dealer_id"])
               .fillna(data["dealer_id"]))
     y = np.arange(len(data))
-    for effective, colour in ((False, "C7"), (True, "C2")):
-        part = data["effective"].fillna(False).astype(bool) == effective
+    for verdict, colour, label in (("no_evidence", "C7", "not_shown_effective"),
+                                   ("effective", "C2", "effective"), ("worse", "C3", "worse")):
+        part = data["verdict"] == verdict
+        if not part.any():
+            continue
         ax.errorbar(data.loc[part, "effect"], y[part.to_numpy()],
                     xerr=[(data.loc[part, "effect"] - data.loc[part, "effect_low"]).clip(lower=0),
                           (data.loc[part, "effect_high"] - data.loc[part, "effect"])
                           .clip(lower=0)],
-                    fmt="o", color=colour, capsize=3,
-                    label=_t("effective" if effective else "not_shown_effective", language))
+                    fmt="o", color=colour, capsize=3, label=_t(label, language))
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_yticks(y, _labels(labels))
     ax.invert_yaxis()

@@ -885,9 +885,12 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
             book.note(book.text("notes", "no_actions", month=F.month(data.month)))
             return
         measured = review["effect"].notna()
+        settings = load_params("loop")["actions"]
         book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
-                            effective=int(review.loc[measured, "effective"].astype(bool).sum()),
-                            level=F.percent(load_params("loop")["actions"]["level"])))
+                            effective=int((review["verdict"] == "effective").sum()),
+                            worse=int((review["verdict"] == "worse").sum()),
+                            min=int(settings["min_comparison"]),
+                            level=F.percent(settings["level"])))
         book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
         if measured.any():

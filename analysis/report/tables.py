@@ -1068,10 +1068,10 @@ def action_review_table(review: pd.DataFrame, *, language: str | None = None,
     """:func:`analysis.actions.monthly_review`: each action with its state and its effect.
 
     The effect is in the target's units (a driver's mean rating, a cause's share) with its
-    interval; an empty effect means the months after the action are still too thin.
+    interval, beside the number of comparable dealers it is measured against and the verdict
+    (effective, worse, not enough evidence yet, or why it is not measurable: an empty effect).
     """
     c = L.columns(language)
-    yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     names = review.get("dealer_name", review["dealer_id"]).fillna(review["dealer_id"])
     return (Table(language=language)
             .text(c("action"), review["action_id"])
@@ -1086,8 +1086,8 @@ def action_review_table(review: pd.DataFrame, *, language: str | None = None,
             .number(c("after"), review["after"], decimals)
             .signed(c("effect"), review["effect"], decimals,
                     interval=(review["effect_low"], review["effect_high"]))
-            .text(c("effective"), [F.MISSING if F.is_missing(e) else (yes if e else no)
-                                   for e in review["effective"]])
+            .count(c("n_comparison"), review["n_comparison"])
+            .text(c("verdict"), _names("action_verdicts", review["verdict"], language))
             .frame())
 
 
