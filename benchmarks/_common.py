@@ -50,3 +50,35 @@ def ratio_row(
         "ok": None if max_ratio is None else bool(ratio <= max_ratio),
         "note": note,
     }
+
+
+def rate_row(name: str, value: float, low: float, high: float, target: float | None = None,
+             *, at_least: bool = False, note: str = "", by: str = "issue 25") -> dict:
+    """One row of the ratio table for a rate measured by simulation (not a time): the rate in
+    ``seconds``, the target as the baseline and ``ratio = value / target``; ``ok`` when the
+    rate is at most the target (``at_least``: at least it), None without a target (a row for
+    information). The note gives the rate with its Monte-Carlo interval ``[low, high]``."""
+    spread = "" if low != low else f" [{low:.3f}, {high:.3f}]"  # NaN: no interval
+    text = f"values are rates, not seconds; {value:.3f}{spread}" + (f" ({note})" if note else "")
+    if target is None:
+        return {"name": name, "seconds": round(value, 4), "baseline": "for information",
+                "baseline_seconds": 1.0, "ratio": round(value, 4), "target": None,
+                "ok": None, "note": text}
+    ok = None if value != value else bool(value >= target if at_least else value <= target)
+    return {"name": name, "seconds": round(value, 4),
+            "baseline": f"target of {by} ({'>=' if at_least else '<='} {target:g})",
+            "baseline_seconds": target, "ratio": round(value / target, 4),
+            "target": ">= 1" if at_least else "<= 1", "ok": ok, "note": text}
+
+
+def share_row(name: str, k: float, n: float, target: float | None = None, *,
+              at_least: bool = False, scale: float = 1.0, unit: str = "", note: str = "",
+              by: str = "issue 25") -> dict:
+    """:func:`rate_row` of ``k`` successes in ``n`` trials (times ``scale``: 12 for a rate
+    per year of monthly trials) with its Wilson 95% interval; ``unit`` names the trials."""
+    from analysis.estimators import wilson_interval
+
+    value = scale * k / n if n else float("nan")
+    low, high = (scale * float(v) for v in wilson_interval(k, n))
+    counted = f"Wilson 95%, {int(k)} of {int(n)}{unit}" + (f"; {note}" if note else "")
+    return rate_row(name, value, low, high, target, at_least=at_least, note=counted, by=by)

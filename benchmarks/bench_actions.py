@@ -40,6 +40,7 @@ from analysis import actions
 from analysis.config import load_params
 from analysis.estimators import wilson_interval, z_value
 from analysis.synthetic import make_network
+from benchmarks._common import share_row
 
 DEALERS = 40
 REGIONS = 4
@@ -213,17 +214,7 @@ def _share(part: pd.Series) -> str:
             f"{len(part)})")
 
 
-def _rate_row(name: str, k: float, n: float, target: float, *, at_least: bool = False,
-              note: str = "") -> dict:
-    value = k / n if n else float("nan")
-    low, high = (float(v) for v in wilson_interval(k, n))
-    ok = value >= target if at_least else value <= target
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target of issue 25 ({'>=' if at_least else '<='} {target:g})",
-            "baseline_seconds": target, "ratio": round(value / target, 4),
-            "target": ">= 1" if at_least else "<= 1", "ok": bool(ok),
-            "note": (f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}] "
-                     f"(Wilson 95%, {int(k)} of {int(n)})" + (f"; {note}" if note else ""))}
+_rate_row = share_row
 
 
 def _false_row(name: str, frame: pd.DataFrame, note: str = "") -> dict:

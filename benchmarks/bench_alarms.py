@@ -45,6 +45,7 @@ import pandas as pd
 from analysis import alarms
 from analysis.config import load_params
 from analysis.estimators import wilson_interval
+from benchmarks._common import share_row
 
 DEALERS = 40
 REGIONS = 6
@@ -221,17 +222,9 @@ def _interval(k, n) -> str:
 
 def _rate_row(name: str, k: float, n: float, target: float, *, per_year: bool = False,
               at_least: bool = False, note: str = "") -> dict:
-    scale = 12.0 if per_year else 1.0
-    value = scale * k / n if n else float("nan")
-    low, high = (scale * float(v) for v in wilson_interval(k, n))
-    ok = value >= target if at_least else value <= target
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target of issue 25 ({'>=' if at_least else '<='} {target:g})",
-            "baseline_seconds": target, "ratio": round(value / target, 4),
-            "target": ">= 1" if at_least else "<= 1", "ok": bool(ok),
-            "note": (f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}] "
-                     f"(Wilson 95%, {int(k)} of {int(n)}{' dealer-months' if per_year else ''})"
-                     + (f"; {note}" if note else ""))}
+    """:func:`benchmarks._common.share_row`, per dealer-year where ``per_year``."""
+    return share_row(name, k, n, target, at_least=at_least, scale=12.0 if per_year else 1.0,
+                     unit=" dealer-months" if per_year else "", note=note)
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from analysis import calibration, store
 from analysis.synthetic import make_network
+from benchmarks._common import rate_row
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -52,7 +53,6 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def _rate_row(name: str, value: float, target: float, *, note: str) -> dict:
-    return {"name": name, "seconds": round(float(value), 4),
-            "baseline": f"target of issue 15 ({target:g})", "baseline_seconds": target,
-            "ratio": round(float(value) / target, 4), "target": "<= 1",
-            "ok": bool(value <= target), "note": f"values are rates, not seconds; {note}"}
+    """:func:`benchmarks._common.rate_row` of a mean count per report (no interval)."""
+    return rate_row(name, float(value), float("nan"), float("nan"), target, note=note,
+                    by="issue 15")

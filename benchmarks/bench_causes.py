@@ -49,11 +49,11 @@ import pandas as pd
 
 from analysis import rootcause, stars, store
 from analysis.config import load_params
-from analysis.estimators import wilson_interval
 from analysis.report import rules, sections
 from analysis.report.book import ReportBook
 from analysis.report.data import trailing_months
 from analysis.synthetic import expected_cause_costs, make_network, stream_responses
+from benchmarks._common import share_row
 
 GROWN = "staff_attitude"   # the demo's costliest cause, planted to grow
 GROWTHS = {1.3: "about 1.5", 1.65: "about 3"}   # factor -> NPS points it adds (measured below)
@@ -129,21 +129,7 @@ def _networks(world: str, count: int, *, months: int, seed: int, factor: float |
     return found
 
 
-def _rate_row(name: str, k: float, n: float, target: float | None = None, *,
-              at_least: bool = False, note: str = "", by: str = "issue 25") -> dict:
-    value = k / n if n else float("nan")
-    low, high = (float(v) for v in wilson_interval(k, n))
-    text = (f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}] "
-            f"(Wilson 95%, {int(k)} of {int(n)})" + (f"; {note}" if note else ""))
-    if target is None:
-        return {"name": name, "seconds": round(value, 4), "baseline": "for information",
-                "baseline_seconds": 1.0, "ratio": round(value, 4), "target": None,
-                "ok": None, "note": text}
-    ok = None if not n else bool(value >= target if at_least else value <= target)
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target of {by} ({'>=' if at_least else '<='} {target:g})",
-            "baseline_seconds": target, "ratio": round(value / target, 4),
-            "target": ">= 1" if at_least else "<= 1", "ok": ok, "note": text}
+_rate_row = share_row
 
 
 def _said(report: dict, phrase: str) -> bool:

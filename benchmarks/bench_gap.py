@@ -28,6 +28,7 @@ import numpy as np
 
 from analysis import calibration, stars, store, synthetic
 from analysis.estimators import wilson_interval
+from benchmarks._common import rate_row
 
 DEALERS, REGIONS, MONTHS, ANSWERS = 40, 6, 12, 3400  # the demo's size: ~80 a dealer-month
 N_BOOT = 50  # the importance bootstrap: its tests are one family member of 246
@@ -57,15 +58,8 @@ def _run(seed: int) -> tuple[int, int, int]:
 
 def _row(name: str, value: float, low: float, high: float, target: float, *, higher: bool,
          note: str) -> dict:
-    """A row of the benchmark table as the other rate rows (benchmarks/bench_alarms.py)."""
-    ratio = value / target
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target of issue 25 ({'>=' if higher else '<='} {target:g})",
-            "baseline_seconds": target, "ratio": round(ratio, 4),
-            "target": ">= 1" if higher else "<= 1",
-            "ok": bool(ratio >= 1) if higher else bool(ratio <= 1),
-            "note": f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}] "
-                    f"(95%, {note})"}
+    """:func:`benchmarks._common.rate_row`: ``higher`` when the rate should reach ``target``."""
+    return rate_row(name, value, low, high, target, at_least=higher, note=note)
 
 
 def run(quick: bool = False) -> list[dict]:

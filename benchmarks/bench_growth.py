@@ -41,6 +41,7 @@ from analysis.estimators import wilson_interval
 from analysis.report import shared
 from analysis.report.data import ReportData
 from analysis.synthetic import make_network
+from benchmarks._common import rate_row
 
 DEALERS = 40
 REGIONS = 6
@@ -119,16 +120,7 @@ def recall(tables: pd.DataFrame, zone: pd.Series | None = None) -> tuple[int, in
     return int(zone[tables["planted"]].sum()), int(tables["planted"].sum())
 
 
-def _row(name: str, value: float, low: float, high: float, target: float, *,
-         at_least: bool, note: str) -> dict:
-    """A row with the fields of :func:`benchmarks._common.ratio_row`: ``value`` in ``seconds``,
-    the target as the baseline, ``ok`` when the value is at most (``at_least``: at least) it."""
-    ok = value >= target if at_least else value <= target
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target of issue 25 ({'>=' if at_least else '<='} {target:g})",
-            "baseline_seconds": target, "ratio": round(value / target, 4),
-            "target": ">= 1" if at_least else "<= 1", "ok": bool(ok),
-            "note": f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}]; {note}"}
+_row = rate_row
 
 
 def run(quick: bool = False) -> list[dict]:

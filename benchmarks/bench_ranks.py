@@ -50,6 +50,7 @@ import pandas as pd
 from analysis import nps
 from analysis.config import load_params
 from analysis.estimators import wilson_interval
+from benchmarks._common import share_row
 from benchmarks.bench_alarms import World
 
 DEALERS = 40
@@ -213,13 +214,8 @@ def calibration(ranked: pd.DataFrame, quarter: float) -> pd.DataFrame:
 
 
 def _rate_row(name: str, k: float, n: float, target: float, *, note: str = "") -> dict:
-    value = k / n if n else float("nan")
-    low, high = (float(v) for v in wilson_interval(k, n))
-    return {"name": name, "seconds": round(value, 4),
-            "baseline": f"target (>= {target:g})", "baseline_seconds": target,
-            "ratio": round(value / target, 4), "target": ">= 1", "ok": bool(value >= target),
-            "note": (f"values are rates, not seconds; {value:.3f} [{low:.3f}, {high:.3f}] "
-                     f"(Wilson 95%, {int(k)} of {int(n)})" + (f"; {note}" if note else ""))}
+    """:func:`benchmarks._common.share_row` of a share that should reach ``target``."""
+    return share_row(name, k, n, target, at_least=True, note=note)
 
 
 def _bin_row(name: str, row) -> dict:
