@@ -82,3 +82,21 @@ def share_row(name: str, k: float, n: float, target: float | None = None, *,
     low, high = (scale * float(v) for v in wilson_interval(k, n))
     counted = f"Wilson 95%, {int(k)} of {int(n)}{unit}" + (f"; {note}" if note else "")
     return rate_row(name, value, low, high, target, at_least=at_least, note=counted, by=by)
+
+
+def rate_main(run: Callable[..., list[dict]], doc: str, argv=None, *,
+              scan: Callable[[bool], object] | None = None) -> None:
+    """The command line of a rate benchmark: ``--quick`` runs ``run(quick=True)``; ``--scan``
+    (when ``scan`` is given) prints ``scan(quick)``, the trade-off a threshold was chosen on."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    if scan is not None:
+        parser.add_argument("--scan", action="store_true", help="print the threshold trade-off")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if scan is not None and args.scan:
+        print(scan(args.quick))
+        return
+    for row in run(quick=args.quick):
+        print(f"{row['name']}: {row['note']} ok={row['ok']}")

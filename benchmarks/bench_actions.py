@@ -30,7 +30,6 @@ prints the rows.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -40,7 +39,7 @@ from analysis import actions
 from analysis.config import load_params
 from analysis.estimators import wilson_interval, z_value
 from analysis.synthetic import make_network
-from benchmarks._common import share_row
+from benchmarks._common import rate_main, share_row
 
 DEALERS = 40
 REGIONS = 4
@@ -280,11 +279,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        print(f"{row['name']}: {row['note']} ok={row['ok']}")
+    rate_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ of thresholds: how params/flags.yaml's threshold was chosen.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -45,7 +44,7 @@ import pandas as pd
 from analysis import alarms
 from analysis.config import load_params
 from analysis.estimators import wilson_interval
-from benchmarks._common import share_row
+from benchmarks._common import rate_main, share_row
 
 DEALERS = 40
 REGIONS = 6
@@ -287,15 +286,8 @@ def scan(thresholds, *, runs: int = 150, power_runs: int = 1500) -> pd.DataFrame
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scan", action="store_true", help="print the threshold trade-off")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    if args.scan:
-        print(scan(np.round(np.arange(2.4, 3.01, 0.1), 2)).round(3).to_string(index=False))
-        return
-    for row in run(quick=args.quick):
-        print(f"{row['name']}: {row['note']} ok={row['ok']}")
+    rate_main(run, __doc__, argv, scan=lambda quick: scan(
+        np.round(np.arange(2.4, 3.01, 0.1), 2)).round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

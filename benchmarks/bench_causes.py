@@ -41,7 +41,6 @@ made is shown.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -53,7 +52,7 @@ from analysis.report import rules, sections
 from analysis.report.book import ReportBook
 from analysis.report.data import trailing_months
 from analysis.synthetic import expected_cause_costs, make_network, stream_responses
-from benchmarks._common import share_row
+from benchmarks._common import rate_main, share_row
 
 GROWN = "staff_attitude"   # the demo's costliest cause, planted to grow
 GROWTHS = {1.3: "about 1.5", 1.65: "about 3"}   # factor -> NPS points it adds (measured below)
@@ -221,11 +220,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        print(f"{row['name']}: {row['note']} ok={row['ok']}")
+    rate_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ import numpy as np
 
 from analysis import calibration, stars, store, synthetic
 from analysis.estimators import wilson_interval
-from benchmarks._common import rate_row
+from benchmarks._common import rate_main, rate_row
 
 DEALERS, REGIONS, MONTHS, ANSWERS = 40, 6, 12, 3400  # the demo's size: ~80 a dealer-month
 N_BOOT = 50  # the importance bootstrap: its tests are one family member of 246
@@ -83,6 +83,9 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
+def main(argv=None) -> None:
+    rate_main(run, __doc__, argv)
+
+
 if __name__ == "__main__":
-    for row in run():
-        print(f"{row['name']}: {row['note']}; ok: {row['ok']}")
+    main()

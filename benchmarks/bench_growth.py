@@ -28,7 +28,6 @@ chosen.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -41,7 +40,7 @@ from analysis.estimators import wilson_interval
 from analysis.report import shared
 from analysis.report.data import ReportData
 from analysis.synthetic import make_network
-from benchmarks._common import rate_row
+from benchmarks._common import rate_main, rate_row
 
 DEALERS = 40
 REGIONS = 6
@@ -177,16 +176,8 @@ def scan(thresholds, *, runs: int = 20) -> pd.DataFrame:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scan", action="store_true", help="print the threshold trade-off")
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    if args.scan:
-        print(scan(np.arange(0.0, 10.01, 0.5), runs=3 if args.quick else 20)
-              .round(3).to_string(index=False))
-        return
-    for row in run(quick=args.quick):
-        print(f"{row['name']}: {row['note']} ok={row['ok']}")
+    rate_main(run, __doc__, argv, scan=lambda quick: scan(
+        np.arange(0.0, 10.01, 0.5), runs=3 if quick else 20).round(3).to_string(index=False))
 
 
 if __name__ == "__main__":

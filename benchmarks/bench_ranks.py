@@ -41,7 +41,6 @@ fifth of the full run) is a smoke run whose smaller bins are noisy.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -50,7 +49,7 @@ import pandas as pd
 from analysis import nps
 from analysis.config import load_params
 from analysis.estimators import wilson_interval
-from benchmarks._common import share_row
+from benchmarks._common import rate_main, share_row
 from benchmarks.bench_alarms import World
 
 DEALERS = 40
@@ -324,11 +323,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args(argv)
-    for row in run(quick=args.quick):
-        print(f"{row['name']}: {row['note']} ok={row['ok']}")
+    rate_main(run, __doc__, argv)
 
 
 if __name__ == "__main__":
