@@ -67,14 +67,19 @@ Rank uncertainty
     :func:`rank_dealers` ranks dealers by their median rank over draws of their posteriors,
     with a 90 % rank interval and the probabilities of the top and bottom quarter
     (:func:`rank_uncertainty`): a dealer's rank in one month is seldom known to within a
-    few places. Measured on networks of the demo's size (benchmarks/bench_ranks.py, 800
-    networks): p_top_quarter comes true within 0.05 of what it states in every bin (0.82
-    where it states 0.86); p_bottom_quarter is cautious where it is high (states 0.87, comes
-    true 0.93); the interval holds the true rank of 0.92 of the dealers and of 0.87 of the
-    planted weak ones. That weak fifth, some 15 points down, is not the normal spread the
-    shrinkage assumes, so its dealers are pulled up too far; with the true distribution of
-    dealers as the prior one month's answers would cover 0.86 of them, with each dealer's
-    12 months (its lasting level) 0.89.
+    few places. A month's posterior also reads the dealer's own earlier months
+    (:func:`_history_prior`, ``ranks.history_months`` of params/flags.yaml): a lasting level
+    per dealer around its region's, and each month's true NPS around that level with a
+    between-month variance estimated by moments across dealers, so a dealer whose level has
+    held for a year is known far better than one month's 100 answers allow. Measured on
+    networks of the demo's size (benchmarks/bench_ranks.py, 800 networks, 12 months):
+    p_top_quarter and p_bottom_quarter come true within 0.05 of what they state in every bin
+    (0.84 where p_top_quarter states 0.88); the interval holds the true rank of 0.90 of the
+    dealers and of 0.92 of the planted weak ones (0.92 and 0.87 from the month alone, when
+    p_bottom_quarter of 0.8-0.95 came true 0.93 for a stated 0.87). That weak fifth, some 15
+    points down, is not the normal spread the shrinkage assumes, so one month alone pulls
+    its dealers up too far; with the true distribution of dealers as the prior one month's
+    answers would cover 0.86 of them, each dealer's 12 months pooled 0.89.
 """
 
 from __future__ import annotations
@@ -609,8 +614,8 @@ def _hierarchy_chain(keys: list[str], columns, params: dict) -> tuple[list[str],
     return extra, chain
 
 
-def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[str]]
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[str]], *,
+            history: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Empirical-Bayes NPS of the finest groups and its posterior SD (module docstring).
 
     ``table`` holds promoters, passives, detractors per finest group (one row each);
@@ -628,6 +633,9 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
         intervals of :func:`rank_dealers` draw from; the parents' doubts are treated as
         independent between groups (measured to change the quarter chances by under 0.01,
         benchmarks/bench_ranks.py).
+
+        ``history`` > 1 (with periods): a finest group's prior is no longer its parent alone
+        but also its own previous ``history - 1`` periods (:func:`_history_prior`).
     """
     n_groups = len(table)
     if len(chain) < 2 or n_groups == 0:
@@ -642,17 +650,80 @@ def _shrink(table: np.ndarray, codes: dict[str, np.ndarray], chain: list[list[st
     for depth in range(len(levels) - 2, -1, -1):
         level = levels[depth]
         t2, v = tau2[depth][level.stratum], own_var[depth]
+        center, parent_var = shrunk[level.parent], post_var[level.parent]
+        dprior = 1.0  # d (prior variance) / d tau^2
+        if depth == 0 and history > 1 and "period" in codes:
+            # gaps to the network of each period: its pooled NPS is all but exact, while a
+            # region's month is noisy and would enter every month of the history
+            network = nps_from_counts(*top.counts.T)[top.of_group]
+            offset, t2, keep = _history_prior(own_mean[0] - network, center - network, v,
+                                              codes, level.stratum, tau2[0], months=history)
+            center = center + offset
+            # the centre holds keep times the parent's value: that much of its doubt
+            parent_var = keep**2 * parent_var
+            dprior = keep**2
         total = t2 + v
         with np.errstate(invalid="ignore", divide="ignore"):
             weight = np.where(total > 0, t2 / total, 1.0)
             # dw / dtau^2; a variance of w above 1/4 is impossible for w in [0, 1]
-            slope = np.where(total > 0, v / total**2, 0.0)
+            slope = np.where(total > 0, dprior * v / total**2, 0.0)
         weight_var = np.minimum(slope**2 * tau2_var[depth][level.stratum], 0.25)
-        gap = own_mean[depth] - shrunk[level.parent]
-        post_var = (weight * v + (1 - weight) ** 2 * post_var[level.parent]
-                    + gap**2 * weight_var)
-        shrunk = weight * own_mean[depth] + (1 - weight) * shrunk[level.parent]
+        gap = own_mean[depth] - center
+        post_var = (weight * v + (1 - weight) ** 2 * parent_var + gap**2 * weight_var)
+        shrunk = weight * own_mean[depth] + (1 - weight) * center
     return shrunk, np.sqrt(post_var)
+
+
+def _history_prior(gap: np.ndarray, parent_gap: np.ndarray, v: np.ndarray,
+                   codes: dict[str, np.ndarray], stratum: np.ndarray, tau2: np.ndarray, *,
+                   months: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each finest group's prior from its own previous periods: the offset of its centre
+    from its parent's shrunk value, its variance, and the share of the parent's value the
+    centre keeps (``1 / (1 + T H)``, for the parent's doubt).
+
+    A group (dealer) has a lasting level ``mu ~ N(parent, T)`` and each period's true NPS
+    ``theta ~ N(mu, W)``; ``tau^2 = T + W`` is the spread of one period's groups (the
+    nested ANOVA's). ``W``, the spread of a group's periods around its own level net of
+    sampling noise, is estimated by moments across the groups of each stratum: a group's
+    gaps to the top level of each period (``gap``; ``parent_gap`` its parent's shrunk
+    value's) over its ``M`` periods have ``E[sum (gap - mean)^2] = (M - 1) W + (1 - 1/M) sum v``; ``W`` is
+    capped at ``tau^2`` (then ``T = 0``). The previous ``months - 1`` periods' gaps,
+    weighted by ``1 / (W + v)`` (precision ``H``, weighted mean ``h``), give ``mu``'s
+    posterior ``N(parent + T H (h - parent_gap) / (1 + T H), T / (1 + T H))``, and the
+    period's prior
+    adds ``W`` to its variance. Without history (``H = 0``) or with ``W >= tau^2`` this is
+    ``N(parent, tau^2)``, the shrinkage of a period alone.
+    """
+    n = len(gap)
+    period = codes["period"]
+    other = _combine([c for k, c in codes.items() if k != "period"], n)
+    n_other, n_periods = int(other.max()) + 1, int(period.max()) + 1
+    n_strata = len(tau2)
+    unit_stratum = np.zeros(n_other, dtype=np.int64)
+    unit_stratum[other] = stratum
+    m = np.bincount(other, minlength=n_other).astype(float)
+    mean = np.bincount(other, weights=gap, minlength=n_other) / np.maximum(m, 1)
+    ss = np.bincount(other, weights=(gap - mean[other]) ** 2, minlength=n_other)
+    noise = np.bincount(other, weights=v, minlength=n_other) * (1 - 1 / np.maximum(m, 1))
+    df = np.bincount(unit_stratum, weights=m - 1, minlength=n_strata)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (np.bincount(unit_stratum, weights=ss - noise, minlength=n_strata) / df)
+    w = np.where((df > 0) & np.isfinite(w), np.clip(w, 0.0, tau2), tau2)
+    lasting = (tau2 - w)[stratum]
+    total = w[stratum] + v
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(total > 0, 1 / np.where(total > 0, total, 1.0), 0.0)
+    # sums over the previous months - 1 periods of each group: cumulative sums by period
+    dense = np.zeros((2, n_other, n_periods + 1))
+    dense[0, other, period + 1] = u
+    dense[1, other, period + 1] = u * gap
+    cum = dense.cumsum(axis=2)
+    start = np.maximum(period - (months - 1), 0)
+    prec = cum[0, other, period] - cum[0, other, start]
+    weighted = cum[1, other, period] - cum[1, other, start]
+    denom = 1 + lasting * prec
+    return (lasting * (weighted - prec * parent_gap) / denom, lasting / denom + w[stratum],
+            1 / denom)
 
 
 @dataclass(frozen=True)
@@ -822,6 +893,7 @@ def summarize(
     score: str = "nps",
     time_col: str = "responded_at",
     params: dict | None = None,
+    history: int = 0,
 ) -> pd.DataFrame:
     """NPS by group and period with its interval, change, response rate and shrunk value.
 
@@ -841,6 +913,10 @@ def summarize(
     level, min_n
         Confidence level of intervals and tests, and the answers below which a group is
         flagged ``small_sample``; None takes params/nps.yaml (0.95, 30).
+    history
+        With ``period``: the periods (the one shrunk included) over which a finest group's
+        nps_shrunk also borrows from its own earlier periods, its lasting level
+        (:func:`_history_prior`); 0 or 1, each period alone.
 
     Returns
     -------
@@ -869,7 +945,7 @@ def summarize(
     seen = (pd.PeriodIndex(responses[time_col].dt.to_period("M").unique())
             if invitations is not None and not period and time_col in responses else None)
     return _statistics(groups, keys, period, extra, chain, invitations=invitations,
-                       months_seen=seen, level=lvl, min_n=min_n, params=p)
+                       months_seen=seen, level=lvl, min_n=min_n, params=p, history=history)
 
 
 def count_keys(by: Sequence[str], columns, *, params: dict | None = None) -> list[str]:
@@ -891,6 +967,7 @@ def summarize_counts(
     level: float | None = None,
     min_n: int | None = None,
     params: dict | None = None,
+    history: int = 0,
 ) -> pd.DataFrame:
     """:func:`summarize` from a count table instead of the answers.
 
@@ -911,7 +988,7 @@ def summarize_counts(
     months_seen
         With ``invitations`` and ``period=None``: the months the answers cover (YYYY-MM);
         None takes the months of a monthly ``period`` column.
-    by, invitations, level, min_n, params
+    by, invitations, level, min_n, params, history
         As in :func:`summarize`.
     """
     p = params_or("nps", params)
@@ -927,7 +1004,7 @@ def summarize_counts(
         elif "period" in counts:
             seen = pd.PeriodIndex(_as_period(counts["period"], "M").unique())
     return _statistics(groups, keys, period, extra, chain, invitations=invitations,
-                       months_seen=seen, level=lvl, min_n=min_n, params=p)
+                       months_seen=seen, level=lvl, min_n=min_n, params=p, history=history)
 
 
 _COUNT_COLUMNS = ["promoters", "passives", "detractors"]
@@ -988,6 +1065,7 @@ def _statistics(
     level: float,
     min_n: int | None,
     params: dict,
+    history: int = 0,
 ) -> pd.DataFrame:
     """Intervals, changes, shrinkage and response rates of counted groups (see summarize)."""
     p = params
@@ -1009,7 +1087,8 @@ def _statistics(
         out = out.assign(change_vs_previous=change, change_low=c_low, change_high=c_high,
                          change_p_value=p_value, change_p_adj=p_adj, change_flag=flag)
     out["small_sample"] = out["n"].to_numpy() < min_n
-    out["nps_shrunk"], out["nps_shrunk_sd"] = _shrink(table, groups.codes, chain)
+    out["nps_shrunk"], out["nps_shrunk_sd"] = _shrink(table, groups.codes, chain,
+                                                     history=history if period else 0)
     if extra:
         ids = _combine([groups.codes[k] for k in group_keys], len(out))
         if len(ids) and ids.max() + 1 < len(out):
@@ -1209,7 +1288,13 @@ def rank_dealers(
 
         Ranks come from draws of every dealer's true NPS from its empirical-Bayes posterior
         (normal, mean nps_shrunk, SD from :func:`_shrink`), so a dealer with few lucky
-        answers does not top the table: rank_network is the median of the dealer's network
+        answers does not top the table. For a month (not a rolling window) nps_shrunk is
+        the month's true NPS given the month's answers, the region and the dealer's own
+        earlier months among the answers given (``ranks.history_months`` of
+        params/flags.yaml, 12 with the ranked one; ``ranks.history: false`` ranks the month
+        alone): a dealer's level carries over from month to month, as far as the data show
+        (:func:`_history_prior`); with no earlier months it is the month's shrinkage alone.
+        rank_network is the median of the dealer's network
         ranks over the draws (:func:`rank_uncertainty`; two dealers may share it, and a
         dealer with a wide posterior may sit below one with a slightly lower nps_shrunk),
         rank_region its place among its region's dealers in that order
@@ -1244,7 +1329,8 @@ def rank_dealers(
         if window > 1:
             frame = _as_windows(frame, month, window, time_col)
         table = summarize(frame, by=keys, period="M", level=lvl, min_n=min_n, score=score,
-                          time_col=time_col, params=p)
+                          time_col=time_col, params=p,
+                          history=_history_months(p) if window == 1 else 0)
         gap = _gap_window(table, keys, month, p)
         table = table.loc[table["period"] == month].drop(columns="period")
         if table.empty:
@@ -1278,7 +1364,8 @@ def rank_dealers_from_counts(
                                  params=p)
     else:
         month = pd.Period(period, freq="M")
-        table = summarize_counts(counts, by=keys, period="M", level=lvl, min_n=min_n, params=p)
+        table = summarize_counts(counts, by=keys, period="M", level=lvl, min_n=min_n, params=p,
+                                 history=_history_months(p))
         gap = _gap_window(table, keys, month, p)
         covered = table["period"]
         table = table.loc[covered == month].drop(columns="period")
@@ -1305,6 +1392,13 @@ def _gap_window(monthly: pd.DataFrame, keys: list[str], month: pd.Period,
     span = pd.PeriodIndex(window["period"], freq="M")
     out["gap_months"] = (month.ordinal - span.asi8.min() + 1) if len(window) else 0
     return out.reset_index()
+
+
+def _history_months(p: dict) -> int:
+    """The months (the ranked one included) a dealer's posterior reads: params/flags.yaml
+    ``ranks.history_months`` when ``ranks.history`` is on, else 1 (the month alone)."""
+    spec = flag_params(p)["ranks"]
+    return int(spec.get("history_months", 1)) if spec.get("history", False) else 1
 
 
 def _rolling_months(rolling: bool | int, p: dict) -> int:

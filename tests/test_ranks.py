@@ -179,3 +179,70 @@ def test_quarter_chances_and_rank_intervals_come_true():
     unlikely = (stated > 0.05) & (stated < 0.5)
     assert truly[unlikely].mean() == pytest.approx(stated[unlikely].mean(), abs=0.04)
     assert covered.mean() >= 0.87
+
+
+# --- a dealer's own history -------------------------------------------------------------------
+
+
+def _history_params(on: bool) -> dict:
+    from analysis.config import load_params
+
+    flags = load_params("flags")
+    return dict(load_params("nps"), flags=dict(flags, ranks=dict(flags["ranks"], history=on)))
+
+
+def test_with_one_month_the_history_changes_nothing():
+    rng = np.random.default_rng(3)
+    counts, _ = _network(rng, months=1)
+    on = nps.rank_dealers_from_counts(counts, period="2026-01", params=_history_params(True))
+    off = nps.rank_dealers_from_counts(counts, period="2026-01", params=_history_params(False))
+    pd.testing.assert_frame_equal(on, off)
+
+
+def test_a_stable_long_history_narrows_the_rank_interval():
+    # Steady and New answer alike this month; Steady did so for 11 months before
+    rng = np.random.default_rng(5)
+    rows = []
+    for m in range(1, 13):
+        for d in range(12):
+            c = rng.multinomial(100, [0.45 + 0.02 * d, 0.3, 0.25 - 0.02 * d])
+            rows.append((f"R{d % 3}", f"D{d:02d}", f"2026-{m:02d}", *c))
+        rows.append(("R0", "Steady", f"2026-{m:02d}", 55, 30, 15))
+    rows.append(("R0", "New", "2026-12", 55, 30, 15))
+    ranked = nps.rank_dealers_from_counts(_counts(rows), period="2026-12",
+                                          params=_history_params(True)).set_index("dealer_id")
+    width = ranked["rank_high"] - ranked["rank_low"]
+    assert width["Steady"] < width["New"]
+    month = nps.summarize_counts(_counts(rows), by=("region", "dealer_id"), period="M",
+                                 history=12).loc[lambda d: d["period"] == d["period"].max()]
+    sd = month.set_index("dealer_id")["nps_shrunk_sd"]
+    assert sd["Steady"] < 0.8 * sd["New"]
+
+
+def test_history_prior_by_hand():
+    # two dealers, three months; gaps to the network A: 0, 10, 20 (v 10), B: -10, 0, 10
+    # (v 20), tau^2 = 100. W = (200 + 200 - (30 + 60) * 2/3) / (2 + 2) = 85, T = 15
+    gap = np.array([0.0, 10.0, 20.0, -10.0, 0.0, 10.0])
+    v = np.array([10.0, 10.0, 10.0, 20.0, 20.0, 20.0])
+    codes = {"dealer_id": np.array([0, 0, 0, 1, 1, 1]), "period": np.array([0, 1, 2] * 2)}
+    offset, prior_var, keep = nps._history_prior(gap, np.zeros(6), v, codes,
+                                                 np.zeros(6, dtype=np.int64),
+                                                 np.array([100.0]), months=12)
+    # A's third month: H = 2 / 95, sum u gap = 10 / 95; 1 + T H = 125 / 95
+    assert offset[2] == pytest.approx(15 * 10 / 95 / (125 / 95))
+    assert prior_var[2] == pytest.approx(15 / (125 / 95) + 85)
+    assert keep[2] == pytest.approx(95 / 125)
+    # a first month has no history: the prior of a month alone, N(parent, tau^2)
+    assert offset[[0, 3]] == pytest.approx([0, 0]) and prior_var[0] == pytest.approx(100)
+    # the same from the joint normal: mu ~ N(0, T), theta_m = mu + eta_m (W), y_m = theta_m
+    # + e_m (v); theta_3 given y_1, y_2
+    t, w = 15.0, 85.0
+    cov_y = t + np.diag([w + 10, w + 10])
+    cov_theta_y = np.array([t, t])
+    mean = cov_theta_y @ np.linalg.solve(cov_y, gap[:2])
+    var = t + w - cov_theta_y @ np.linalg.solve(cov_y, cov_theta_y)
+    assert offset[2] == pytest.approx(mean) and prior_var[2] == pytest.approx(var)
+    # months=2: only the month before
+    offset2, _, _ = nps._history_prior(gap, np.zeros(6), v, codes, np.zeros(6, dtype=np.int64),
+                                       np.array([100.0]), months=2)
+    assert offset2[2] == pytest.approx(15 * 10 / 95 / (1 + 15 / 95))
