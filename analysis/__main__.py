@@ -116,7 +116,7 @@ def _report(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from analysis import ingest, store
+    from analysis import demo_exports, ingest, store
     from analysis.config import ParamsError
 
     if bool(args.files) == bool(args.demo):
@@ -152,7 +152,7 @@ def _ingest(args: argparse.Namespace) -> int:
     failed = 0
     if args.demo:
         try:
-            records = ingest.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
+            records = demo_exports.ingest_demo(args.demo, data_root=root, via_exports=args.via_exports,
                                          now=now)
         except (store.StoreDamaged, store.StoreReadOnly) as err:
             print(f"error: {err}", file=sys.stderr)

@@ -3,7 +3,7 @@
 Beside :mod:`analysis.synthetic` (the network and its planted truth): this module writes its
 tables the way survey vendors, CRMs and Excel do (Russian or English headers, Windows-1251 or
 UTF-8, ``;`` ``,`` or tab, title rows, blank lines, a repeated row, numbers as words), so that
-``python -m analysis ingest --demo DIR --via-exports`` (:func:`analysis.ingest.ingest_demo`)
+``python -m analysis ingest --demo DIR --via-exports`` (:func:`ingest_demo`)
 takes the demo the way real data goes. A seed means the same files, byte for byte (the .xlsx
 files but for the time stamp openpyxl writes into them).
 """
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import schemas
-from analysis.config import params_or
-from analysis.ingest import IngestError, aliases, cell_text
+from analysis.config import DATA_ROOT, params_or
+from analysis.ingest import IngestError, IngestRecord, aliases, cell_text, demo_now, ingest_file
 from analysis.tables import TABLES
 
 
@@ -202,3 +202,34 @@ def demo_tables(demo) -> dict[str, pd.DataFrame]:
                               f"python -m analysis demo-data --out {src}")
         return {t: pd.read_parquet(src / f"{t}.parquet") for t in TABLES}
     return {t: getattr(demo, t) for t in TABLES}
+
+
+def ingest_demo(
+    demo: str | os.PathLike | object,
+    *,
+    data_root: str | os.PathLike | None = None,
+    via_exports: bool = False,
+    now: pd.Timestamp | str | None = None,
+) -> list[IngestRecord]:
+    """Ingest every table of a demo network, dealers first.
+
+    ``via_exports`` first writes the tables as messy exports
+    (:func:`write_demo_exports`) under ``<data_root>/raw/demo-exports/``
+    and ingests those, as a user would.
+    """
+    tables = demo_tables(demo)
+    now = demo_now(tables) if now is None else pd.Timestamp(now)
+    root = Path(data_root) if data_root else DATA_ROOT
+    if via_exports:
+        files = write_demo_exports(tables, root / "raw" / "demo-exports")
+    elif isinstance(demo, str | os.PathLike):
+        files = {t: [Path(demo) / f"{t}.parquet"] for t in TABLES}
+    else:
+        staging = root / "raw" / "demo"
+        staging.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for t in TABLES:
+            tables[t].to_parquet(staging / f"{t}.parquet", index=False)
+            files[t] = [staging / f"{t}.parquet"]
+    return [ingest_file(path, table=t, data_root=root, now=now)
+            for t in TABLES for path in files[t]]

@@ -2468,37 +2468,3 @@ def demo_now(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
     latest = [frame[c].max() for frame in tables.values() for c in frame
               if pd.api.types.is_datetime64_any_dtype(frame[c])]
     return max([network_now(), *[t for t in latest if pd.notna(t)]])
-
-
-def ingest_demo(
-    demo: str | os.PathLike | object,
-    *,
-    data_root: str | os.PathLike | None = None,
-    via_exports: bool = False,
-    now: pd.Timestamp | str | None = None,
-) -> list[IngestRecord]:
-    """Ingest every table of a demo network, dealers first.
-
-    ``via_exports`` first writes the tables as messy exports
-    (:func:`analysis.demo_exports.write_demo_exports`) under ``<data_root>/raw/demo-exports/``
-    and ingests those, as a user would.
-    """
-    # imported here: the demo's exports are written with this module's header aliases
-    from analysis.demo_exports import demo_tables, write_demo_exports
-
-    tables = demo_tables(demo)
-    now = demo_now(tables) if now is None else pd.Timestamp(now)
-    root = Path(data_root) if data_root else DATA_ROOT
-    if via_exports:
-        files = write_demo_exports(tables, root / "raw" / "demo-exports")
-    elif isinstance(demo, str | os.PathLike):
-        files = {t: [Path(demo) / f"{t}.parquet"] for t in TABLES}
-    else:
-        staging = root / "raw" / "demo"
-        staging.mkdir(parents=True, exist_ok=True)
-        files = {}
-        for t in TABLES:
-            tables[t].to_parquet(staging / f"{t}.parquet", index=False)
-            files[t] = [staging / f"{t}.parquet"]
-    return [ingest_file(path, table=t, data_root=root, now=now)
-            for t in TABLES for path in files[t]]

@@ -26,7 +26,7 @@ def small_net():
 def ingested_store(tmp_path_factory):
     """``ingested_store(name, net)``: the demo network ``net`` written and ingested as the
     reports read it; returns the store's ``processed`` directory."""
-    from analysis.ingest import ingest_demo
+    from analysis.demo_exports import ingest_demo
 
     def build(name, net):
         out = tmp_path_factory.mktemp(name)

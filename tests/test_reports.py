@@ -150,7 +150,7 @@ def demo_dir(tmp_path_factory, request):
 @pytest.fixture(scope="module")
 def demo_store(demo_dir):
     """The demo ingested into a month-partitioned store, as reports read real data."""
-    from analysis.ingest import ingest_demo
+    from analysis.demo_exports import ingest_demo
 
     ingest_demo(demo_dir, data_root=demo_dir)
     return demo_dir / "processed"

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from analysis import engine, ingest, schemas, store
+from analysis import demo_exports, engine, ingest, schemas, store
 from analysis.__main__ import main
 from analysis.report.book import ReportBook
 from analysis.report.data import load_report_data
@@ -273,7 +273,7 @@ def test_as_of_reproduces_a_report_after_a_correcting_ingest(tmp_path, monkeypat
 
     make_network(n_dealers=6, n_regions=2, months=3, responses_per_month=500, seed=3).write(
         tmp_path / "demo")
-    ingest.ingest_demo(tmp_path / "demo", data_root=tmp_path)
+    demo_exports.ingest_demo(tmp_path / "demo", data_root=tmp_path)
     data_dir = tmp_path / "processed"
     sections = ("headline", "dealers", "data_quality")
     october = load_report_data(region="all", month="2026-10", data_dir=data_dir)
