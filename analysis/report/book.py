@@ -21,39 +21,10 @@ from analysis.report import format as F
 from analysis.report import kinds as K
 from analysis.report import labels as L
 from analysis.report.data import SectionDataMissing
+from analysis.report.safe import has_named_index, safe_frame
 
 # a newline inside a cell survives to_html's escaping as this character, then becomes <br>
 _LINE_BREAK = "\u2028"
-
-
-def masked(values: pd.Series, language: str | None = None) -> pd.Series:
-    """Phones, e-mails and VINs masked in a text column (:mod:`analysis.privacy`), the masks
-    written in ``language`` (the formatter's when None): ``[телефон]`` in Russian."""
-    from analysis.privacy import mask_pii_series
-
-    lang = language or F.get_language()
-    return mask_pii_series(values).map(lambda v: L.masked(v, language=lang))
-
-
-def _mask_labels(index: pd.Index, language: str | None = None) -> pd.Index:
-    if isinstance(index, pd.MultiIndex):
-        return pd.MultiIndex.from_arrays(
-            [_mask_labels(index.get_level_values(i), language) for i in range(index.nlevels)],
-            names=index.names)
-    if index.dtype == object or pd.api.types.is_string_dtype(index):
-        shown = masked(pd.Series(index, dtype=object).map(
-            lambda v: v if v is None or isinstance(v, str) else str(v)), language)
-        return pd.Index(shown.to_numpy(), name=index.name)
-    return index
-
-
-def flat_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Tuple headers (a MultiIndex from a pivot) joined into one line: ``n · hotline``."""
-    if isinstance(frame.columns, pd.MultiIndex):
-        frame = frame.copy()
-        frame.columns = [" · ".join(str(p) for p in parts if str(p) != "")
-                         for parts in frame.columns]
-    return frame
 
 
 class SectionsFailed(RuntimeError):
@@ -70,24 +41,6 @@ _PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/:]+[\\/])+([^\s'\
 def _plain(message: str) -> str:
     """An error's message fit for a reader's page: paths cut to the file's name."""
     return _PATH.sub(lambda m: re.split(r"[\\/]", m.group(0).rstrip("\\/"))[-1], message)
-
-
-def safe_frame(frame: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
-    """A copy fit to show: phones, e-mails and VINs masked in every text column, in the index
-    labels and in the column labels, the masks in ``language`` (the formatter's when None);
-    tuple headers flattened."""
-    out = flat_columns(frame.copy())
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = masked(out[col], language)
-    out.index = _mask_labels(out.index, language)
-    out.columns = _mask_labels(pd.Index([str(c) for c in out.columns], dtype=object), language)
-    return out
-
-
-def has_named_index(frame: pd.DataFrame) -> bool:
-    """Whether the index carries meaning (a name) and is shown as columns."""
-    return any(name is not None for name in frame.index.names)
 
 
 def html_escape(text: str) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analysis.report import format as F
 from analysis.report import kinds as K
-from analysis.report.book import flat_columns, has_named_index, safe_frame
+from analysis.report.safe import flat_columns, has_named_index, safe_frame
 
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV
 # injection"); tab and carriage return are included because Excel strips them first.
