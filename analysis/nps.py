@@ -1331,13 +1331,13 @@ def rank_dealers(
         table = summarize(frame, by=keys, period="M", level=lvl, min_n=min_n, score=score,
                           time_col=time_col, params=p,
                           history=_history_months(p) if window == 1 else 0)
-        gap = _gap_window(table, keys, month, p)
+        # a rolling window is its own gap window; a month's gap is judged over vs_region.months
+        gap = _gap_window(table, keys, month, p) if window == 1 else None
         table = table.loc[table["period"] == month].drop(columns="period")
         if table.empty:
             raise ValueError(f"no answers in {month}; the answers cover "
                              f"{frame[time_col].min():%Y-%m} to {frame[time_col].max():%Y-%m}")
-        if window == 1:
-            return _ranked(table, keys, period, lvl, p, gap=gap)
+        return _ranked(table, keys, period, lvl, p, gap=gap)
     return _ranked(table, keys, period, lvl, p)
 
 

@@ -41,3 +41,19 @@ def render_sections(monkeypatch, data, names=None, *, language: str = "en",
         getattr(sections, name)(book, data)
     html = "".join(x for x in shown if isinstance(x, str))
     return html, sum(isinstance(x, bytes) for x in shown), book
+
+
+def fake_execute(input_path, output_path, parameters, **kwargs):
+    """papermill without a kernel: an executed notebook whose one output is the page's title
+    (the dealer's code or the region, and the language), and its workbook, in a millisecond."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    title = f"{parameters.get('dealer', parameters['region'])} {parameters['language']}"
+    cell = new_code_cell("sections.title(book, data)", outputs=[new_output(
+        "display_data", data={"text/html": f"<h1>{title}</h1>"})])
+    nb = new_notebook(cells=[cell], metadata={"papermill": {"parameters": parameters}})
+    nbformat.write(nb, output_path)
+    if parameters.get("excel_path"):
+        Path(parameters["excel_path"]).write_bytes(title.encode())
+    return nb

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_notebook
+from report_pages import fake_execute
 
 from analysis.__main__ import main
 from analysis.report import batch
@@ -25,23 +26,10 @@ def _no_notebook(*args, **kwargs):
     raise AssertionError("a notebook ran")
 
 
-def _fake_execute(input_path, output_path, parameters, **kwargs):
-    """papermill without a kernel: an executed notebook showing the report's title, and its
-    workbook, in a millisecond."""
-    title = f"{parameters['region']} {parameters['language']}"
-    cell = new_code_cell("sections.title(book, data)", outputs=[new_output(
-        "display_data", data={"text/html": f"<h1>{title}</h1>"})])
-    nb = new_notebook(cells=[cell], metadata={"papermill": {"parameters": parameters}})
-    nbformat.write(nb, output_path)
-    if parameters.get("excel_path"):
-        Path(parameters["excel_path"]).write_bytes(title.encode())
-    return nb
-
-
 @pytest.fixture
 def fast(monkeypatch):
     """Batches without kernels nor the network-wide fits."""
-    monkeypatch.setattr("papermill.execute_notebook", _fake_execute)
+    monkeypatch.setattr("papermill.execute_notebook", fake_execute)
     monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)
 
 
@@ -124,7 +112,7 @@ def test_a_region_named_all_gets_its_own_report_and_the_network_one(odd_store, t
 
     def execute(input_path, output_path, parameters, **kwargs):
         seen.append(dict(parameters))
-        return _fake_execute(input_path, output_path, parameters, **kwargs)
+        return fake_execute(input_path, output_path, parameters, **kwargs)
 
     monkeypatch.setattr("papermill.execute_notebook", execute)
     monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)

@@ -9,9 +9,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from report_pages import fake_execute
 
 from analysis.__main__ import main
 from analysis.report import batch
@@ -152,8 +151,9 @@ def test_a_dealer_without_answers_or_plans_gets_one_line_per_section(six_dealer_
     """The dealer's month emptied and the store without cases: every section of the page
     still renders, each saying what it lacks in the coverage's words; a dealer without a
     plan is told so, not asked to ingest action plans."""
+    from report_pages import render_sections
+
     from analysis.report import sections
-    from tests.report_pages import render_sections
 
     data = six_dealer_data
     code = sorted(data.dealers["dealer_id"])[0]
@@ -208,18 +208,6 @@ def test_dealer_file_names_are_the_codes_when_they_are_safe(codes, files):
 # --- the command line ---------------------------------------------------------------------
 
 
-def _fake_execute(input_path, output_path, parameters, **kwargs):
-    """papermill without a kernel: the dealer's code and language as the page's title."""
-    title = f"{parameters.get('dealer', parameters['region'])} {parameters['language']}"
-    cell = new_code_cell("sections.dealer_title(book, data)", outputs=[new_output(
-        "display_data", data={"text/html": f"<h1>{title}</h1>"})])
-    nb = new_notebook(cells=[cell], metadata={"papermill": {"parameters": parameters}})
-    nbformat.write(nb, output_path)
-    if parameters.get("excel_path"):
-        Path(parameters["excel_path"]).write_bytes(title.encode())
-    return nb
-
-
 @pytest.fixture
 def fast(monkeypatch):
     """Batches without kernels nor the network-wide fits; the notebooks it was given."""
@@ -227,7 +215,7 @@ def fast(monkeypatch):
 
     def execute(input_path, output_path, parameters, **kwargs):
         run.append((Path(input_path).name, parameters))
-        return _fake_execute(input_path, output_path, parameters, **kwargs)
+        return fake_execute(input_path, output_path, parameters, **kwargs)
 
     monkeypatch.setattr("papermill.execute_notebook", execute)
     monkeypatch.setattr(batch, "_warm", lambda *args, **kwargs: None)

@@ -73,6 +73,9 @@ def margin(quantity: str = "nps_points") -> float:
     return float(load_params("flags")["equivalence"][quantity])
 
 
+_margin = margin  # for cause_verdict, whose argument of that name overrides it
+
+
 def evidence(frame: pd.DataFrame, test: str = "change", *, rule: StarRule | None = None,
              quantity: str = "nps_points", low: str | None = None,
              high: str | None = None) -> pd.Series:
@@ -170,8 +173,7 @@ def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | N
         and ``trend``, the lead test, the margin and level.
     """
     report = load_params("taxonomy")["report"]
-    margin = float(load_params("flags")["equivalence"]["cause_points"] if margin is None
-                   else margin)
+    margin = _margin("cause_points") if margin is None else float(margin)
     top = int(report["summary_causes"] if top is None else top)
     causes = comparison.impact.reset_index(drop=True)
     lead_test = comparison.lead
