@@ -1,0 +1,144 @@
+"""The decisions a report makes once: confidence level, false discovery rate, star scope,
+bootstrap draws, language, windows and margins, read from params/*.yaml at the edge.
+
+A :class:`Settings` is built where a run starts (the command line, a notebook's parameters,
+a test) by :meth:`Settings.from_params` and handed down; the statistics and the report read
+its fields instead of reading params again, so one report cannot mix two levels or two q.
+It is frozen: a variation is a new object (:meth:`Settings.with_`).
+
+    >>> s = Settings.from_params()
+    >>> s.level, s.q
+    (0.95, 0.1)
+    >>> s.with_(language="ru").language
+    'ru'
+    >>> s.significant(0.03), s.significant(0.07)
+    (True, False)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from analysis.config import load_params
+from analysis.estimators import check_level
+
+__all__ = ["LANGUAGES", "SCOPES", "Settings"]
+
+LANGUAGES = ("en", "ru")
+SCOPES = ("report", "table")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every figure of one run is decided with.
+
+    Attributes
+    ----------
+    level
+        Confidence level of every interval shown (params/nps.yaml ``level``).
+    q
+        False discovery rate of a family of stars (params/flags.yaml ``q``).
+    scope
+        ``report``: one star family over the report; ``table``: each table its own
+        (params/flags.yaml ``scope``).
+    n_boot
+        Bootstrap draws of the driver importance and its change (params/drivers.yaml
+        ``n_boot``); the report's star family is computed with the same number.
+    language
+        Language the report is written in (params/report.yaml ``languages``' first).
+    rank_level
+        Level of the dealers' rank intervals (params/flags.yaml ``ranks.level``).
+    vs_region_months
+        Months over which a dealer's gap to its region is judged (params/flags.yaml
+        ``vs_region.months``).
+    margins
+        The smallest material change per quantity, ``(name, value)`` pairs (params/flags.yaml
+        ``equivalence``; read with :meth:`margin`).
+    params_dir
+        Where the params were read (None: params/).
+    """
+
+    level: float
+    q: float
+    scope: str = "report"
+    n_boot: int = 200
+    language: str = "en"
+    rank_level: float = 0.9
+    vs_region_months: int = 12
+    margins: tuple[tuple[str, float], ...] = ()
+    params_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        check_level(self.level)
+        check_level(self.rank_level)
+        if not 0 < float(self.q) < 1:
+            raise ValueError(f"false discovery rate q must lie strictly between 0 and 1, "
+                             f"got {self.q!r}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"flags scope must be one of {SCOPES}, got {self.scope!r}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"report language must be one of {LANGUAGES}, "
+                             f"got {self.language!r}")
+        if int(self.n_boot) < 1:
+            raise ValueError(f"bootstrap draws must be at least 1, got {self.n_boot!r}")
+        pairs = self.margins.items() if isinstance(self.margins, dict) else self.margins
+        object.__setattr__(self, "margins", tuple(sorted((str(k), float(v)) for k, v in pairs)))
+
+    @classmethod
+    def from_params(cls, params_dir: str | os.PathLike | None = None,
+                    **overrides: Any) -> Settings:
+        """The settings params/*.yaml (or ``params_dir``) decide, with ``overrides`` (field
+        names; None leaves the params' value) on top."""
+        def read(name: str) -> dict:
+            return load_params(name, params_dir=params_dir)
+
+        flags, report = read("flags"), read("report")
+        languages = report.get("languages") or ["en"]
+        decided = {
+            "level": float(read("nps")["level"]),
+            "q": float(flags["q"]),
+            "scope": str(flags.get("scope", "report")),
+            "n_boot": int(read("drivers").get("n_boot", 200)),
+            "language": str(languages[0] if isinstance(languages, list) else languages),
+            "rank_level": float((flags.get("ranks") or {}).get("level", 0.9)),
+            "vs_region_months": int((flags.get("vs_region") or {}).get("months", 12)),
+            "margins": {k: float(v) for k, v in (flags.get("equivalence") or {}).items()},
+            "params_dir": None if params_dir is None else Path(params_dir),
+        }
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise TypeError(f"unknown settings {unknown}; known: {sorted(names)}")
+        decided.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**decided)
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (None leaves a field as it is)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def alpha(self) -> float:
+        """``1 - level``: a p-value below it is significant on its own."""
+        return 1.0 - self.level
+
+    def significant(self, p_value: float | None) -> bool:
+        """Whether one p-value, alone (no family), is significant: below ``1 - level``.
+        A missing p-value is not. The report's stars use the family rule
+        (:class:`analysis.stars.StarRule`), which falls back to this without one."""
+        if p_value is None:
+            return False
+        p = float(p_value)
+        return not math.isnan(p) and p < self.alpha
+
+    def margin(self, quantity: str = "nps_points") -> float:
+        """The smallest material change of ``quantity`` (``nps_points``, ``importance_pp``,
+        ``cause_points``)."""
+        try:
+            return dict(self.margins)[quantity]
+        except KeyError:
+            raise KeyError(f"params/flags.yaml equivalence has no {quantity!r}; "
+                           f"it has {[k for k, _ in self.margins]}") from None

@@ -1,0 +1,48 @@
+"""The one settings object (issue 27 item 2): decided from params once, frozen, checked."""
+
+import pickle
+
+import pytest
+import yaml
+
+from analysis.config import PARAMS_DIR
+from analysis.settings import Settings
+
+
+def test_settings_read_every_field_from_params(tmp_path):
+    for name in ("nps", "flags", "report", "drivers"):
+        (tmp_path / f"{name}.yaml").write_text((PARAMS_DIR / f"{name}.yaml").read_text())
+    flags = yaml.safe_load((tmp_path / "flags.yaml").read_text())
+    flags["q"], flags["scope"] = 0.05, "table"
+    flags["equivalence"]["nps_points"] = 3
+    (tmp_path / "flags.yaml").write_text(yaml.safe_dump(flags))
+    s = Settings.from_params(tmp_path)
+    assert (s.q, s.scope, s.margin("nps_points")) == (0.05, "table", 3.0)
+    assert s.params_dir == tmp_path
+    assert Settings.from_params(tmp_path, q=0.2).q == 0.2
+
+
+def test_settings_are_frozen_hashable_and_picklable():
+    s = Settings.from_params()
+    with pytest.raises(AttributeError):
+        s.level = 0.9
+    assert pickle.loads(pickle.dumps(s)) == s and hash(s) == hash(s.with_())
+    assert s.with_(language="ru") != s
+
+
+@pytest.mark.parametrize("change", [{"level": 1.0}, {"q": 0}, {"scope": "page"},
+                                    {"language": "de"}, {"n_boot": 0}])
+def test_settings_refuse_what_no_report_can_mean(change):
+    with pytest.raises(ValueError):
+        Settings.from_params().with_(**change)
+
+
+def test_unknown_settings_are_named():
+    with pytest.raises(TypeError, match="levle"):
+        Settings.from_params(levle=0.9)
+
+
+def test_one_p_value_is_significant_below_one_minus_level():
+    s = Settings.from_params(level=0.9)
+    assert s.significant(0.099) and not s.significant(0.1)
+    assert not s.significant(float("nan")) and not s.significant(None)
