@@ -92,6 +92,7 @@ from analysis import nps as nps_module
 from analysis.config import params_or
 from analysis.errors import require_columns
 from analysis.estimators import z_value
+from analysis.settings import Settings, settings_or
 
 __all__ = ["ALARM_COLUMNS", "Alarms", "alarm_params", "alarm_state", "detect",
            "detect_counts", "level_tests", "monthly_deviations", "pseudo_counts",
@@ -373,6 +374,7 @@ def detect(
     score: str = "nps",
     time_col: str = "responded_at",
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> Alarms:
     """Sustained-change alarms of every unit from the answers (counted, then
     :func:`detect_counts`). ``responses`` hold ``dealer_id``, ``region`` and ``touchpoint``
@@ -382,7 +384,7 @@ def detect(
     keys = [k for k in ("region", "dealer_id", "touchpoint") if k in responses]
     counts = nps_module.count_categories(responses, by=keys, period="M", score=score,
                                          time_col=time_col, params=params)
-    return detect_counts(counts, month=month, params=params)
+    return detect_counts(counts, month=month, params=params, settings=settings)
 
 
 def detect_counts(
@@ -391,6 +393,7 @@ def detect_counts(
     month: str | None = None,
     levels: Sequence[Sequence[str]] | None = None,
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> Alarms:
     """Sustained-change alarms from a monthly count table.
 
@@ -407,9 +410,12 @@ def detect_counts(
         Key sets of the units (``()``: the network); None: params ``alarms.levels`` (those whose
         keys the table has).
     params
-        The NPS params (params/nps.yaml's keys: ``interval``, ``level``) and the alarms'
-        settings as ``alarms`` (or ``flags.alarms``); what is missing is read from
-        params/nps.yaml and params/flags.yaml.
+        The NPS params (params/nps.yaml's keys: ``interval``, and ``level``, which wins over
+        ``settings``) and the alarms' settings as ``alarms`` (or ``flags.alarms``); what is
+        missing is read from params/nps.yaml and params/flags.yaml.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml): the level of
+        the changes' intervals.
 
     Returns
     -------
@@ -417,6 +423,8 @@ def detect_counts(
     """
     a = alarm_params(params)
     p_nps = params if params is not None and "interval" in params else params_or("nps", None)
+    explicit = params is not None and "level" in params
+    level = float(params["level"]) if explicit else settings_or(settings).level
     require_columns(counts, ["period", *_COUNTS], table="the counts",
                     fix="count the answers with analysis.nps.count_categories(period='M')")
     periods = counts["period"]
@@ -430,7 +438,7 @@ def detect_counts(
         levels = [tuple(lv) for lv in a["levels"] if set(lv) <= set(counts.columns)]
     tables, taus = [], {}
     for keys in levels:
-        found = _level(frame, list(keys), history, a, p_nps)
+        found = _level_table(frame, list(keys), history, a, p_nps, level)
         if found is not None:
             tables.append(found[0])
             taus[LEVEL_NAMES.get(tuple(keys), "/".join(keys))] = found[1]
@@ -498,9 +506,9 @@ def level_tests(unit: np.ndarray, a: dict, *, stratum: np.ndarray | None = None,
     return series, tests
 
 
-def _level(frame, keys, history, a, p_nps):
-    """The alarm rows of one level's units and its tau; None when the frame lacks its keys
-    or units."""
+def _level_table(frame, keys, history, a, p_nps, level):
+    """The alarm rows of one level's units (a level of the hierarchy) and its tau, with
+    intervals at confidence ``level``; None when the frame lacks its keys or units."""
     if not set(keys) <= set(frame.columns):
         return None
     units, cube = _cube(frame, keys, history)
@@ -522,7 +530,7 @@ def _level(frame, keys, history, a, p_nps):
     series, tests = level_tests(cube, a, stratum=stratum, region=region,
                                 pseudo=pseudo_counts(p_nps), max_window=max_window)
     h = float(a["threshold"])
-    z = z_value(float(p_nps["level"]))
+    z = z_value(level)
     rows = []
     for direction, sign in (("drop", -1.0), ("rise", 1.0)):
         st = alarm_state(tests, sign=sign, windows=windows, threshold=h,

@@ -25,8 +25,10 @@ its trend), not the last two.
 
 A shuffle permutes whole answers (the score with its driver and CSS ratings) across the rows,
 keeping every row's labels: the null of "labels carry no information" with the relation
-between a customer's ratings and score intact, which the growth-zone model needs. Settings
-come from ``calibration`` of params/flags.yaml.
+between a customer's ratings and score intact, which the growth-zone model needs. The runs'
+sizes come from ``calibration`` of params/flags.yaml; the level, q, star scope and the
+importance's bootstrap draws from the run's :class:`analysis.settings.Settings` (``settings``,
+None: params/*.yaml), the same that decide the report's stars.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import pandas as pd
 
 from analysis import nps, stars
 from analysis.config import load_params
+from analysis.settings import Settings, settings_or
 
 __all__ = ["CalibrationResult", "alarm_power", "calibrate", "false_flags", "false_zones",
            "plant_change", "power", "report_flags", "shuffle_answers"]
@@ -65,7 +68,8 @@ def _month_of(times: pd.Series) -> pd.Series:
 
 
 def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "responded_at",
-                 network: bool = True, n_boot: int | None = None) -> pd.DataFrame:
+                 network: bool = True, n_boot: int | None = None,
+                 settings: Settings | None = None) -> pd.DataFrame:
     """The stars of one report built on ``responses``: one row per family of the report
     (:data:`analysis.stars.FAMILIES`) with the tests run and the stars under
 
@@ -73,28 +77,27 @@ def report_flags(responses: pd.DataFrame, *, month: str, time_col: str = "respon
       (:class:`analysis.stars.StarRule` with ``scope="report"``, what the report shows with
       ``scope: report`` in params/flags.yaml);
     - ``flagged``: each table's own BH (the ``*_flag`` columns, ``scope: table``);
-    - ``raw``: a raw ``p < 1 - level`` (the stars before issue 15).
+    - ``raw``: a raw ``p < 1 - level`` (the stars before issue 15;
+      :meth:`analysis.settings.Settings.significant`).
 
     The frames are :func:`analysis.stars.report_tables`, the report's own; ``responses``
     carry ``region`` and ``dealer_id`` and should hold the month before ``month`` too.
     ``network`` includes the regions' family (the network's report); ``n_boot`` the driver
-    importance bootstrap (params/flags.yaml ``calibration.importance_n_boot``).
+    importance bootstrap (None: ``settings.n_boot``, the report's draws).
     """
-    spec = load_params("flags")["calibration"]
-    n_boot = int(spec.get("importance_n_boot", 200) if n_boot is None else n_boot)
+    s = settings_or(settings)
     cluster = load_params("drivers").get("bootstrap_cluster")
     frames = stars.report_tables(responses, month=month, network=network, n_boot=n_boot,
-                                 cluster=cluster, time_col=time_col)
+                                 cluster=cluster, time_col=time_col, settings=s)
     p_values = stars.family_p_values(frames)
-    report_rule = stars.StarRule.of(p_values, scope="report")
-    table_rule = stars.StarRule.of(p_values, scope="table")
+    report_rule = stars.StarRule.of(p_values, scope="report", settings=s)
+    table_rule = stars.StarRule.of(p_values, scope="table", settings=s)
     on_report, on_table = report_rule.count(frames), table_rule.count(frames)
-    alpha = 1 - load_params("nps")["level"]
     rows = []
     for family, p in p_values.items():
         rows.append({"family": family, "tests": int(np.isfinite(p).sum()),
                      "flagged": on_table[family], "flagged_report": on_report[family],
-                     "raw": int((p < alpha).sum())})
+                     "raw": int(s.significant(p).sum())})
     return pd.DataFrame(rows)
 
 
@@ -110,13 +113,14 @@ def _report_months(responses: pd.DataFrame, month: str, time_col: str) -> pd.Dat
 
 def false_flags(responses: pd.DataFrame, *, month: str, permutations: int,
                 random_state: int = 0, time_col: str = "responded_at",
-                network: bool = True) -> pd.DataFrame:
+                network: bool = True, settings: Settings | None = None) -> pd.DataFrame:
     """Stars per family in each of ``permutations`` shuffles of the report's months
     (:func:`report_flags`: the report's rule, each table's BH, raw p)."""
+    s = settings_or(settings)
     rng = np.random.default_rng(random_state)
     base = _report_months(responses, month, time_col)
     parts = [report_flags(shuffle_answers(base, rng), month=month, time_col=time_col,
-                          network=network).assign(permutation=i)
+                          network=network, settings=s).assign(permutation=i)
              for i in range(permutations)]
     return pd.concat(parts, ignore_index=True)
 
@@ -146,16 +150,15 @@ def plant_change(responses: pd.DataFrame, dealers: Sequence, *, month: str, effe
 
 
 def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
-          permutations: int, random_state: int = 0, time_col: str = "responded_at"
-          ) -> pd.DataFrame:
+          permutations: int, random_state: int = 0, time_col: str = "responded_at",
+          settings: Settings | None = None) -> pd.DataFrame:
     """Per planted dealer and shuffle: its answers in the month, whether its change was
-    starred under the report's rule (``flagged``: params/flags.yaml ``scope``, the family
+    starred under the report's rule (``flagged``: ``settings.scope``, the family
     of :func:`report_flags` built on the planted answers), by the dealer table's own BH
     (``flagged_table``) and at raw ``p < 1 - level`` (``raw``)."""
+    s = settings_or(settings)
     rng = np.random.default_rng(random_state)
     base = _report_months(responses, month, time_col)
-    alpha = 1 - load_params("nps")["level"]
-    n_boot = int(load_params("flags")["calibration"].get("importance_n_boot", 200))
     cluster = load_params("drivers").get("bootstrap_cluster")
     ids = np.sort(base["dealer_id"].unique())
     rows = []
@@ -164,9 +167,9 @@ def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
         chosen = rng.choice(ids, size=min(n_dealers, len(ids)), replace=False)
         planted = plant_change(shuffled, chosen, month=month, effect=effect, rng=rng,
                                time_col=time_col)
-        frames = stars.report_tables(planted, month=month, network=True, n_boot=n_boot,
-                                     cluster=cluster, time_col=time_col)
-        rule = stars.StarRule.of(stars.family_p_values(frames))
+        frames = stars.report_tables(planted, month=month, network=True, cluster=cluster,
+                                     time_col=time_col, settings=s)
+        rule = stars.StarRule.of(stars.family_p_values(frames), settings=s)
         ranked = frames["dealer change"]
         ranked = ranked.assign(_star=rule.significant(ranked, "change")).set_index("dealer_id")
         for dealer in chosen:
@@ -175,13 +178,14 @@ def power(responses: pd.DataFrame, *, month: str, effect: float, n_dealers: int,
                 rows.append({"permutation": i, "dealer_id": dealer, "n": int(row["n"]),
                              "flagged": bool(row["_star"]),
                              "flagged_table": bool(row["change_flag"]),
-                             "raw": bool(row["change_p_value"] < alpha)})
+                             "raw": s.significant(row["change_p_value"])})
     return pd.DataFrame(rows)
 
 
 def false_zones(responses: pd.DataFrame, *, month: str, months: int, permutations: int,
                 n_boot: int, random_state: int = 0, time_col: str = "responded_at",
-                drivers: Sequence[str] | None = None) -> pd.DataFrame:
+                drivers: Sequence[str] | None = None,
+                settings: Settings | None = None) -> pd.DataFrame:
     """Growth zones per shuffle of the ``months`` months to ``month``: ``zones`` under the
     report's rule and ``interval_above_0`` (pairs whose uplift interval alone is above 0)."""
     from analysis import growth
@@ -189,11 +193,13 @@ def false_zones(responses: pd.DataFrame, *, month: str, months: int, permutation
     period = pd.Period(month, freq="M")
     months_of = _month_of(responses[time_col])
     window = responses.loc[(months_of > period - months) & (months_of <= period)]
+    s = settings_or(settings)
     rng = np.random.default_rng(random_state)
     rows = []
     for i in range(permutations):
         result = growth.growth_zones(shuffle_answers(window, rng), drivers=drivers,
-                                     n_boot=n_boot, random_state=int(rng.integers(2**31)))
+                                     n_boot=n_boot, random_state=int(rng.integers(2**31)),
+                                     settings=s)
         table = result.table
         rows.append({"permutation": i, "months": months, "pairs": len(table),
                      "zones": int(table["growth_zone"].sum()),
@@ -203,7 +209,8 @@ def false_zones(responses: pd.DataFrame, *, month: str, months: int, permutation
 
 def alarm_power(responses: pd.DataFrame, *, month: str, effect: float, months: int,
                 n_dealers: int, permutations: int, random_state: int = 0,
-                time_col: str = "responded_at") -> pd.DataFrame:
+                time_col: str = "responded_at", settings: Settings | None = None
+                ) -> pd.DataFrame:
     """Per planted dealer and shuffle: whether the report's sustained-change detector
     (:func:`analysis.alarms.detect`, dealer level) raises a rise for a dealer whose NPS was
     moved up by ``effect`` points in each of the last ``months`` months to ``month``
@@ -211,6 +218,7 @@ def alarm_power(responses: pd.DataFrame, *, month: str, effect: float, months: i
     Columns ``permutation, dealer_id, n`` (its answers in those months), ``alarmed``."""
     from analysis import alarms
 
+    s = settings_or(settings)
     rng = np.random.default_rng(random_state)
     base = _report_months(responses, month, time_col)
     period = pd.Period(month, freq="M")
@@ -223,7 +231,7 @@ def alarm_power(responses: pd.DataFrame, *, month: str, effect: float, months: i
         for back in range(months):
             planted = plant_change(planted, chosen, month=str(period - back), effect=effect,
                                    rng=rng, time_col=time_col)
-        table = alarms.detect(planted, month=month, time_col=time_col).table
+        table = alarms.detect(planted, month=month, time_col=time_col, settings=s).table
         raised = set(table.loc[(table["level"] == "dealer") & table["alarmed"]
                                & (table["direction"] == "rise"), "dealer_id"])
         for dealer in chosen:
@@ -248,6 +256,8 @@ class CalibrationResult:
     alarms
         Per planted dealer and shuffle: answers in the planted months, alarmed
         (:func:`alarm_power`: a change of ``alarm_effect`` points over ``alarm_months``).
+    scope
+        The star scope of the report measured (``settings.scope``; None: params/flags.yaml).
     """
 
     month: str
@@ -259,12 +269,17 @@ class CalibrationResult:
     alarms: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     alarm_effect: float = float("nan")
     alarm_months: int = 0
+    scope: str | None = None
+
+    @property
+    def _scope(self) -> str:
+        return settings_or(None).scope if self.scope is None else self.scope
 
     @property
     def false_stars_per_report(self) -> float:
         """Mean stars per report (all families) under the null, with the rule the report
         uses (params/flags.yaml ``scope``: one BH family over the report, or per table)."""
-        if load_params("flags").get("scope", "report") == "report":
+        if self._scope == "report":
             return self.false_stars_per_report_joint
         return self.false_stars_per_report_table
 
@@ -281,8 +296,7 @@ class CalibrationResult:
     @property
     def reports_with_a_false_star(self) -> float:
         """Share of null reports that show at least one star under the report's rule."""
-        column = ("flagged_report" if load_params("flags").get("scope", "report") == "report"
-                  else "flagged")
+        column = "flagged_report" if self._scope == "report" else "flagged"
         return float((self.flags.groupby("permutation")[column].sum() > 0).mean())
 
     @property
@@ -301,7 +315,7 @@ class CalibrationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """The headline rates as one tidy frame: measure, value."""
-        scope = load_params("flags").get("scope", "report")
+        scope = self._scope
         rows = [(f"false stars per report (the report's rule, scope {scope})",
                  self.false_stars_per_report),
                 ("reports with a false star", self.reports_with_a_false_star),
@@ -354,6 +368,7 @@ def calibrate(
     power_dealers: int | None = None,
     random_state: int = 0,
     time_col: str = "responded_at",
+    settings: Settings | None = None,
 ) -> CalibrationResult:
     """Run the permutation nulls and the power check on ``responses`` (module docstring).
 
@@ -369,7 +384,11 @@ def calibrate(
         None takes ``calibration`` of params/flags.yaml; 0 permutations skips that part.
     windows
         Growth-zone windows in months (12 and 1: the report's and a month alone).
+    settings
+        The report's :class:`analysis.settings.Settings` (None: params/*.yaml): the level,
+        q, scope and importance draws of the stars measured.
     """
+    s = settings_or(settings)
     spec = load_params("flags")["calibration"]
     permutations = spec["permutations"] if permutations is None else permutations
     growth_permutations = (spec["growth_permutations"] if growth_permutations is None
@@ -379,28 +398,28 @@ def calibrate(
     power_dealers = spec["power_dealers"] if power_dealers is None else power_dealers
     start = time.perf_counter()
     flags = (false_flags(responses, month=month, permutations=permutations,
-                         random_state=random_state, time_col=time_col)
+                         random_state=random_state, time_col=time_col, settings=s)
              if permutations else pd.DataFrame(columns=["family", "tests", "flagged", "raw",
                                                         "flagged_report", "permutation"]))
     zones = [false_zones(responses, month=month, months=m, permutations=growth_permutations,
                          n_boot=growth_n_boot, random_state=random_state + m,
-                         time_col=time_col)
+                         time_col=time_col, settings=s)
              for m in windows] if growth_permutations else []
     zones = (pd.concat(zones, ignore_index=True) if zones
              else pd.DataFrame(columns=["permutation", "months", "pairs", "zones",
                                         "interval_above_0"]))
     planted = (power(responses, month=month, effect=effect, n_dealers=power_dealers,
                      permutations=permutations, random_state=random_state + 1,
-                     time_col=time_col)
+                     time_col=time_col, settings=s)
                if permutations and power_dealers else
                pd.DataFrame(columns=["permutation", "dealer_id", "n", "flagged", "flagged_table",
                                         "raw"]))
     alarm_runs = (alarm_power(responses, month=month, effect=float(spec["alarm_effect"]),
                               months=int(spec["alarm_months"]), n_dealers=power_dealers,
                               permutations=permutations, random_state=random_state + 2,
-                              time_col=time_col)
+                              time_col=time_col, settings=s)
                   if permutations and power_dealers else pd.DataFrame())
     return CalibrationResult(month=str(month), flags=flags, zones=zones, power=planted,
                              effect=effect, seconds=time.perf_counter() - start,
                              alarms=alarm_runs, alarm_effect=float(spec["alarm_effect"]),
-                             alarm_months=int(spec["alarm_months"]))
+                             alarm_months=int(spec["alarm_months"]), scope=s.scope)

@@ -42,6 +42,7 @@ from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
 from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
+from analysis.settings import Settings, settings_or
 
 STATUSES = ("met", "breached", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)
@@ -158,6 +159,7 @@ def sla_summary(
     *,
     by: Sequence[str] = ("dealer_id",),
     level: float | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """SLA compliance per group of red flags, with a Wilson interval.
 
@@ -168,7 +170,8 @@ def sla_summary(
     by
         Grouping columns, e.g. ``("dealer_id",)``, ``("region",)``, ``("owner",)`` or ``()``.
     level
-        Confidence level; ``red_flags.level`` (0.95) by default.
+        Confidence level; None takes ``settings.level`` (None: params/*.yaml), the
+        report's one level.
 
     Returns
     -------
@@ -184,7 +187,7 @@ def sla_summary(
     require_columns(flags, [*keys, "status", "no_case", "misrouted", "contact_delay_hours"],
                     table="flags", error=OperationsDataError,
                     fix="make them with red_flags(responses, cases, dealers=...)")
-    lvl = float(load_params("operations")["red_flags"]["level"] if level is None else level)
+    lvl = float(settings_or(settings).level if level is None else level)
     counts = pd.get_dummies(flags["status"].astype(
         pd.CategoricalDtype(list(STATUSES))), dtype="int64")
     closed = (flags["window_closed"].astype(bool) if "window_closed" in flags
@@ -242,6 +245,7 @@ def sla_report(
     now: pd.Timestamp | str | None = None,
     sla_hours: float | None = None,
     level: float | None = None,
+    settings: Settings | None = None,
 ) -> SlaReport:
     """Red flags and compliance by dealer, region, owner and the whole scope in one object."""
     sla = float(load_params("operations")["red_flags"]["sla_hours"]
@@ -251,6 +255,7 @@ def sla_report(
             _snapshot(responses["responded_at"],
                       *(cases[c] for c in ("opened_at", "first_contact_at", "closed_at")
                         if c in cases)))
+    level = float(settings_or(settings).level if level is None else level)
     return SlaReport(
         now=when, sla_hours=sla, flags=flags,
         by_dealer=sla_summary(flags, by=("region", "dealer_id", "dealer_name"), level=level),

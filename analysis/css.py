@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.config import PARAMS_DIR, ParamsError, load_params, params_or
+from analysis.config import PARAMS_DIR, ParamsError, params_or
 from analysis.errors import require_columns
 from analysis.estimators import bh_flags, z_value
+from analysis.settings import Settings, settings_or
 
 
 class CSSWeightsError(ParamsError):
@@ -190,10 +191,6 @@ def _reference_averages(reference: pd.DataFrame, *, period, time_col: str, param
     return result
 
 
-def _flag_q() -> float:
-    return float(load_params("flags")["q"])
-
-
 def summarize_css(
     responses: pd.DataFrame,
     *,
@@ -204,6 +201,7 @@ def summarize_css(
     min_n: int | None = None,
     reference: pd.DataFrame | None = None,
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The CSS index per group and period vs previous period, region and nation.
 
@@ -217,11 +215,15 @@ def summarize_css(
     period
         Pandas period alias or None.
     level, min_n
-        Interval level and small-sample threshold; None takes params/css.yaml.
+        Interval level (None: ``settings.level``, the report's one level) and small-sample
+        threshold (None: params/css.yaml).
     reference
         The answers the regional and national averages come from, with ``region``: the
         whole network's when ``responses`` hold one region only (a regional report).
         None takes ``responses`` themselves.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml): the level and
+        the false discovery rate ``q`` of the change flags.
 
     Returns
     -------
@@ -229,11 +231,12 @@ def summarize_css(
         keys, period, n (answers in the index), css (0-100), css_low, css_high,
         css_previous, change_vs_previous, change_df, change_p_value (Welch t),
         change_p_adj, change_flag (both periods with at least ``min_n`` answers and
-        Benjamini-Hochberg within the period at ``q`` of params/flags.yaml), region_css,
+        Benjamini-Hochberg within the period at ``settings.q``), region_css,
         vs_region, national_css, vs_national, small_sample.
     """
     p = load_css_params(params)
-    level = p["level"] if level is None else level
+    s = settings_or(settings)
+    level = s.level if level is None else level
     min_n = p["min_n"] if min_n is None else min_n
     keys = list(by)
     require_columns(responses, [*keys, "region"], table="responses", fix="attach region with "
@@ -258,7 +261,7 @@ def summarize_css(
                                     merged["_sd"].to_numpy(), merged["n"].to_numpy())
         # no star below the small-sample threshold: those tests leave the family
         eligible = (out["n"].to_numpy() >= min_n) & (merged["n"].to_numpy() >= min_n)
-        p_adj, flag = bh_flags(np.where(eligible, p_value, np.nan), q=_flag_q(),
+        p_adj, flag = bh_flags(np.where(eligible, p_value, np.nan), q=s.q,
                                groups=out["period"].astype(str).to_numpy())
         out["change_df"] = df
         out["change_p_value"] = p_value

@@ -36,6 +36,7 @@ import pandas as pd
 
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level
+from analysis.settings import Settings, settings_or
 
 __all__ = [
     "DriverDataError",
@@ -626,10 +627,11 @@ def relative_importance(
     drivers: Sequence[str],
     method: Method = "lmg",
     n_boot: int = 0,
-    level: float = 0.95,
+    level: float | None = None,
     weights: str | Sequence[float] | np.ndarray | pd.Series | None = None,
     random_state: int | np.random.Generator | None = None,
     cluster: str | None = None,
+    settings: Settings | None = None,
 ) -> ImportanceResult:
     """Decompose the R^2 of ``target ~ drivers`` into each driver's part.
 
@@ -650,7 +652,7 @@ def relative_importance(
         asymptotically the same as resampling rows) and reuse the rows' cross products, so
         200 draws cost a few dozen point estimates, not 200.
     level
-        Confidence level of the interval.
+        Confidence level of the interval; None takes ``settings.level``.
     weights
         Case weights: a column name or one value per row (e.g. survey weights). Correlations
         and R^2 are then weighted; integer weights act as repeated rows.
@@ -663,6 +665,11 @@ def relative_importance(
         groups than ``bootstrap_min_clusters`` (params/drivers.yaml) the answers are resampled:
         a handful of groups cannot show the doubt between them. None resamples
         answers.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml); an explicit
+        ``level`` wins over it. ``n_boot`` stays 0 unless given: a single fit shows no
+        interval unless asked (the reports' draws are ``settings.n_boot``, see
+        :func:`importance_by_period`).
 
     Returns
     -------
@@ -676,7 +683,7 @@ def relative_importance(
     rows were dropped is reported. The decomposition depends on the data only through the
     correlation matrix, so it is invariant to row order and to affine rescaling of any column.
     """
-    check_level(level)
+    level = check_level(settings_or(settings).level if level is None else level)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
     if method not in METHODS:
@@ -817,16 +824,17 @@ def ordinal_effects(
     *,
     target: str,
     drivers: Sequence[str],
-    level: float = 0.95,
+    level: float | None = None,
     max_rows: int | None = 20_000,
     random_state: int | np.random.Generator | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Driver effects in a proportional-odds (ordinal logit) model of the 0-10 score.
 
     Fits statsmodels' ``OrderedModel`` (logit link) of the score on the drivers standardised
     to mean 0 and SD 1, on complete cases. Frames with more than ``max_rows`` complete cases
     are subsampled to ``max_rows`` rows (without replacement, by ``random_state``) to keep the
-    fit to seconds.
+    fit to seconds. ``level`` None takes ``settings.level`` (None: params/*.yaml).
 
     Returns
     -------
@@ -837,6 +845,7 @@ def ordinal_effects(
     """
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
+    level = check_level(settings_or(settings).level if level is None else level)
     drivers, x, y, _ = _complete_sample(frame, target, drivers, max_rows, random_state)
     y = _score_levels(y, target)
     if y.nunique() < 3:
@@ -855,15 +864,16 @@ def detractor_effects(
     target: str,
     drivers: Sequence[str],
     detractor_max: int = 6,
-    level: float = 0.95,
+    level: float | None = None,
     max_rows: int | None = 20_000,
     random_state: int | np.random.Generator | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Driver effects in a logit of being a detractor (score <= ``detractor_max``).
 
     The default 6 is the NPS definition (params/nps.yaml ``detractor_max``). Drivers are
     standardised as in :func:`ordinal_effects`; frames with more than ``max_rows`` complete
-    cases are subsampled by ``random_state``.
+    cases are subsampled by ``random_state``. ``level`` None takes ``settings.level``.
 
     Returns
     -------
@@ -874,6 +884,7 @@ def detractor_effects(
     """
     import statsmodels.api as sm
 
+    level = check_level(settings_or(settings).level if level is None else level)
     drivers, x, y, _ = _complete_sample(frame, target, drivers, max_rows, random_state)
     detractor = (_score_levels(y, target) <= detractor_max).astype(float)
     if detractor.nunique() < 2:
@@ -1058,10 +1069,11 @@ def importance_by_period(
     drivers: Sequence[str] | None = None,
     period: str = "M",
     time_col: str = "responded_at",
-    n_boot: int = 200,
-    level: float = 0.95,
+    n_boot: int | None = None,
+    level: float | None = None,
     random_state: int | np.random.Generator | None = None,
     cluster: str | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """LMG importance of each driver in each period, with bootstrap intervals.
 
@@ -1076,6 +1088,9 @@ def importance_by_period(
     n_boot, level, random_state
         As in :func:`relative_importance`; with an integer seed each period gets its own
         stream derived from the seed and the period, so its interval is reproducible.
+        ``n_boot`` and ``level`` None take ``settings.n_boot`` and ``settings.level``.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml).
 
     Returns
     -------
@@ -1084,6 +1099,9 @@ def importance_by_period(
         importance), ``n`` (complete cases in the period), ``r2``. Periods with too few
         complete cases (fewer than drivers + 2) or a constant column get NaN values.
     """
+    s = settings_or(settings)
+    n_boot = s.n_boot if n_boot is None else n_boot
+    level = s.level if level is None else level
     drivers = _default_drivers(drivers)
     labels = _periods(responses, time_col, period)
     fits = _fit_periods(responses, target, drivers, period, time_col, n_boot, level,
@@ -1115,11 +1133,12 @@ def importance_change(
     time_col: str = "responded_at",
     periods: tuple | None = None,
     measure: Literal["share", "importance"] = "share",
-    n_boot: int = 200,
-    level: float = 0.95,
+    n_boot: int | None = None,
+    level: float | None = None,
     random_state: int | np.random.Generator | None = None,
     cluster: str | None = None,
     q: float | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Did a driver's importance change between the previous and the last period?
 
@@ -1145,13 +1164,20 @@ def importance_change(
         (interval of diff at ``level``), ``changed`` (the interval excludes 0), ``p_value``
         (two-sided bootstrap p-value: twice the smaller share of draws on either side of 0,
         with the +1 correction), ``p_adj`` and ``change_flag`` (Benjamini-Hochberg over the
-        drivers at ``q``, default params/flags.yaml: the flag the report stars; the drivers
-        are five tests a month, and ``changed`` alone carries no multiplicity control).
+        drivers at ``q``: the flag the report stars; the drivers are five tests a month,
+        and ``changed`` alone carries no multiplicity control).
     cluster
         As in :func:`relative_importance` (``"dealer_id"``: resample dealers).
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml): ``n_boot``,
+        ``level`` and ``q`` None take its fields.
     """
     if measure not in ("share", "importance"):
         raise ValueError(f"measure must be 'share' or 'importance', got {measure!r}")
+    s = settings_or(settings)
+    n_boot = s.n_boot if n_boot is None else n_boot
+    level = s.level if level is None else level
+    q = s.q if q is None else q
     if n_boot < 2:
         raise ValueError("importance_change needs bootstrap draws: n_boot >= 2")
     drivers = _default_drivers(drivers)
@@ -1191,10 +1217,9 @@ def importance_change(
     below = ((diff_draws <= 0) & finite).sum(axis=0)
     above = ((diff_draws >= 0) & finite).sum(axis=0)
     p_value = np.minimum(1.0, 2 * (np.minimum(below, above) + 1) / (count + 1))
-    from analysis.config import load_params
     from analysis.estimators import bh_flags
 
-    p_adj, flag = bh_flags(p_value, q=float(load_params("flags")["q"] if q is None else q))
+    p_adj, flag = bh_flags(p_value, q=float(q))
     return pd.DataFrame({
         "driver": drivers, "before": before, "after": after,
         "value_before": v0, "value_after": v1, "diff": v1 - v0, "low": low, "high": high,

@@ -103,6 +103,7 @@ from analysis import nps as nps_module
 from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import bh_flags, check_level, eb_shrink, t_interval
+from analysis.settings import Settings, settings_or
 
 __all__ = [
     "BENCHMARKS",
@@ -314,6 +315,7 @@ def rank_dealers_by_driver(
     level: float | None = None,
     time_col: str = "responded_at",
     scales: Mapping[str, tuple[int, int]] | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Rank dealers on every driver: mean with t-interval, shrunk mean, ranks.
 
@@ -333,11 +335,13 @@ def rank_dealers_by_driver(
         Units with fewer ratings of a driver are flagged ``small_sample``; default from
         params/nps.yaml.
     level
-        Confidence level of the t-interval; default from params/nps.yaml.
+        Confidence level of the t-interval; None takes ``settings.level``.
     scales
         ``{driver: (low, high)}``: the scale each driver was rated on
         (:func:`analysis.ingest.rating_scales`); ratings are checked and ranked in it.
         Default: params/drivers.yaml ``rating_scale`` for every driver.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml).
 
     Returns
     -------
@@ -356,9 +360,8 @@ def rank_dealers_by_driver(
         a driver have no row for it.
     """
     drivers = _resolve_drivers(drivers)
-    defaults = load_params("nps")
-    min_n = defaults["min_n"] if min_n is None else min_n
-    level = check_level(defaults["level"] if level is None else level)
+    min_n = load_params("nps")["min_n"] if min_n is None else min_n
+    level = check_level(settings_or(settings).level if level is None else level)
     if period is None:
         return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level, scales=scales)
     require_columns(responses, [time_col], table="responses", error=GrowthDataError,
@@ -827,6 +830,7 @@ def growth_zones(
     params: dict | None = None,
     n_jobs: int = 1,
     scales: Mapping[str, tuple[int, int]] | None = None,
+    settings: Settings | None = None,
 ) -> GrowthResult:
     """Growth zones: for every dealer x driver, the modelled NPS uplift of closing its gap.
 
@@ -852,7 +856,8 @@ def growth_zones(
     random_state
         Seed or Generator of the bootstrap.
     level, min_n
-        Interval level and small-sample threshold; default from params/nps.yaml.
+        Interval level (None: ``settings.level``) and small-sample threshold (None:
+        params/nps.yaml).
     params
         The contents of params/growth.yaml (loaded when omitted).
     n_jobs
@@ -865,13 +870,19 @@ def growth_zones(
         (:func:`analysis.ingest.rating_scales`). Ratings are checked against their driver's
         scale and a raised rating stops at its top; current ratings and benchmarks stay in
         the driver's scale. Default: params/drivers.yaml ``rating_scale`` for every driver.
+    settings
+        The run's :class:`analysis.settings.Settings` (None: params/*.yaml): the level and
+        the zone test's false discovery rate ``q`` (unless params/growth.yaml sets its own
+        ``q``). The uplift's bootstrap draws stay params/growth.yaml's: they are the growth
+        model's own, not the importance draws of ``settings.n_boot``.
 
     Returns
     -------
     GrowthResult
     """
     opts = _zone_options(drivers=drivers, target=target, top=top, benchmark=benchmark,
-                         n_boot=n_boot, level=level, min_n=min_n, params=params, scales=scales)
+                         n_boot=n_boot, level=level, min_n=min_n, params=params, scales=scales,
+                         settings=settings)
     data = _prepare(responses, list(opts.drivers), by=by, target=opts.target, scales=scales)
     fit = _fit_zones(data, opts, random_state, n_jobs=max(1, int(n_jobs)))
     return _zone_result(data, opts, fit, by=by)
@@ -891,7 +902,7 @@ class _ZoneOptions:
     max_zones: int
     min_uplift: float
     quantile: float      # the benchmark's quantile of dealer shrunk means
-    q: float             # the false discovery rate of the zone test (params/flags.yaml)
+    q: float             # the false discovery rate of the zone test (settings.q)
     scales: tuple[tuple[int, int], ...]  # each driver's (low, high): ratings are in it
     model: dict          # NPSLogit's ridge, max_iter and tol
 
@@ -902,9 +913,9 @@ class _ZoneOptions:
 
 
 def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
-                  params, scales=None) -> _ZoneOptions:
+                  params, scales=None, settings: Settings | None = None) -> _ZoneOptions:
     cfg = params_or("growth", params)
-    defaults = load_params("nps")
+    s = settings_or(settings)
     drivers = _resolve_drivers(drivers)
     benchmark = cfg["benchmark"]["default"] if benchmark is None else benchmark
     if benchmark not in BENCHMARKS:
@@ -912,8 +923,8 @@ def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
     n_boot = int(cfg["bootstrap"]["n_boot"] if n_boot is None else n_boot)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
-    level = check_level(defaults["level"] if level is None else level)
-    min_n = defaults["min_n"] if min_n is None else min_n
+    level = check_level(s.level if level is None else level)
+    min_n = load_params("nps")["min_n"] if min_n is None else min_n
     top = cfg["top"] if top is None else top
     if target in drivers:
         raise GrowthDataError(f"the target {target!r} is also listed as a driver; remove it")
@@ -925,7 +936,7 @@ def _zone_options(*, drivers, target, top, benchmark, n_boot, level, min_n,
         drivers=tuple(drivers), target=target, benchmark=benchmark, n_boot=n_boot, level=level,
         min_n=min_n, top=int(top), max_zones=int(cfg["max_zones"]),
         min_uplift=min_uplift, quantile=cfg["benchmark"]["top_quantile"],
-        q=float(cfg.get("q", load_params("flags")["q"])),
+        q=float(cfg.get("q", s.q)),
         scales=tuple(_scale_pairs(drivers, scales)),
         model={key: cfg["model"][key] for key in ("ridge", "max_iter", "tol")})
 

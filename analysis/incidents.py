@@ -26,6 +26,7 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
+from analysis.settings import Settings, settings_or
 
 CLOSURE_STATUSES = ("closed_within_sla", "closed_late", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)
@@ -200,18 +201,20 @@ def closure_summary(
     *,
     by: Sequence[str] = ("kind",),
     level: float | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Closure time and the share closed within the working-hours SLA per group.
 
     ``closures`` is the output of :func:`closure_times`. The share is
     ``closed_within_sla / (closed_within_sla + closed_late + open_overdue)`` with a Wilson
-    interval; incidents still open within the SLA have no outcome yet.
+    interval at ``level`` (None: ``settings.level``; None: params/*.yaml); incidents still
+    open within the SLA have no outcome yet.
     """
     keys = list(by)
     require_columns(closures, [*keys, "status", "hours_to_close", "working_hours_to_close"],
                     table="closures", error=OperationsDataError,
                     fix="make them with closure_times(incidents)")
-    lvl = float(load_params("operations")["incidents"]["level"] if level is None else level)
+    lvl = float(settings_or(settings).level if level is None else level)
     dummies = pd.get_dummies(closures["status"].astype(pd.CategoricalDtype(CLOSURE_STATUSES)),
                              dtype="int64")
     frame = pd.concat([closures[[*keys, "hours_to_close", "working_hours_to_close"]], dummies],
@@ -307,6 +310,7 @@ def incident_report(
     month: str | None = None,
     now: pd.Timestamp | str | None = None,
     period: str = "M",
+    settings: Settings | None = None,
 ) -> IncidentReport:
     """Everything the incidents section of a report shows, in one object.
 
@@ -322,7 +326,7 @@ def incident_report(
         counts=incident_counts(incidents, period=period),
         reasons=long_service_reasons(scope),
         closures=closures,
-        closure_by_kind=closure_summary(closures, by=("kind",)),
-        closure_by_channel=closure_summary(closures, by=("channel",)),
+        closure_by_kind=closure_summary(closures, by=("kind",), settings=settings),
+        closure_by_channel=closure_summary(closures, by=("channel",), settings=settings),
         sla_working_hours=sla,
     )

@@ -53,6 +53,7 @@ from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
 from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
+from analysis.settings import Settings, settings_or
 
 ROLES = ("mechanic", "foreman")
 RO_COLUMNS = ["ro_id", "vin", "dealer_id", "opened_at", "closed_at", "mechanic", "foreman"]
@@ -222,9 +223,9 @@ def _cohort(pairs: pd.DataFrame, repair_orders: pd.DataFrame, keys: list[str], l
     return frame.groupby(keys)[["cohort_orders", "cohort_repeats"]].sum()
 
 
-def _with_cohort_rate(out: pd.DataFrame, level: float | None = None) -> pd.DataFrame:
-    lvl = float(load_params("operations")["red_flags"]["level"] if level is None else level)
-    low, high = wilson_interval(out["cohort_repeats"], out["cohort_orders"], level=lvl)
+def _with_cohort_rate(out: pd.DataFrame, settings: Settings | None = None) -> pd.DataFrame:
+    low, high = wilson_interval(out["cohort_repeats"], out["cohort_orders"],
+                                level=settings_or(settings).level)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = out["cohort_repeats"] / out["cohort_orders"].where(out["cohort_orders"] > 0)
     return out.assign(cohort_rate=rate, cohort_rate_low=low, cohort_rate_high=high)
@@ -238,6 +239,7 @@ def repeat_stats(
     period: str = "W",
     as_of: pd.Timestamp | str | None = None,
     window_days: int | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Orders and repeat repairs per responsible person and period (ISO weeks by default).
 
@@ -252,7 +254,8 @@ def repeat_stats(
         ``YYYY-Www`` for weeks, else the pandas period as text), then the cohort of the
         period's closed orders whose window has elapsed at ``as_of`` (default: the latest
         timestamp of the orders): ``cohort_orders, cohort_repeats, cohort_rate,
-        cohort_rate_low, cohort_rate_high`` (Wilson). ``repeats`` (by return date) is what
+        cohort_rate_low, cohort_rate_high`` (Wilson, at ``settings.level``; None:
+        params/*.yaml). ``repeats`` (by return date) is what
         the KPI counts; ``repeat_rate`` divides it by orders closed in the period, a ratio
         of two different sets of orders kept for the old tables: ``cohort_rate`` is the rate.
     """
@@ -266,7 +269,7 @@ def repeat_stats(
                .groupby(keys).size().rename("repeats"))
     cohort = _cohort(pairs, repair_orders, keys, label, as_of, window_days)
     out = pd.concat([orders, repeats, cohort], axis=1).fillna(0).astype("int64").reset_index()
-    out = _with_cohort_rate(out)
+    out = _with_cohort_rate(out, settings)
     return (out.assign(repeat_rate=out["repeats"] / out["orders"].where(out["orders"] > 0))
             [[*keys, "orders", "repeats", "repeat_rate", "cohort_orders", "cohort_repeats",
               "cohort_rate", "cohort_rate_low", "cohort_rate_high"]]
@@ -292,6 +295,7 @@ def kpi_table(
     *,
     role: str = "mechanic",
     period: str | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Repeat repairs and the bonus share per person and KPI period (a month by default).
 
@@ -301,7 +305,7 @@ def kpi_table(
         ``dealer_id, <role>, period, orders, repeats, repeat_rate, bonus_share``.
     """
     per = load_params("operations")["repeat_repair"]["kpi"]["period"] if period is None else period
-    stats = repeat_stats(pairs, repair_orders, role=role, period=per)
+    stats = repeat_stats(pairs, repair_orders, role=role, period=per, settings=settings)
     return stats.assign(bonus_share=bonus_share(stats["repeats"], role=role))
 
 
@@ -313,6 +317,7 @@ def repeat_summary(
     period: str | None = "M",
     as_of: pd.Timestamp | str | None = None,
     window_days: int | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Orders closed, repeat repairs (by return) and the cohort repeat rate per group and
     period: ``orders, repeats, repeat_rate`` as before, and ``cohort_orders,
@@ -333,13 +338,13 @@ def repeat_summary(
                             "repeat_rate": [len(pairs) / len(orders) if len(orders) else np.nan],
                             "cohort_orders": cohort["cohort_orders"].to_numpy(),
                             "cohort_repeats": cohort["cohort_repeats"].to_numpy()})
-        return _with_cohort_rate(out)
+        return _with_cohort_rate(out, settings)
     cohort = _cohort(pairs, repair_orders, keys, label, as_of, window_days)
     out = pd.concat([orders.groupby(keys).size().rename("orders"),
                      pairs.groupby(keys).size().rename("repeats"), cohort], axis=1)
     out = out.fillna(0).astype("int64").reset_index()
     out = out.assign(repeat_rate=out["repeats"] / out["orders"].where(out["orders"] > 0))
-    return _with_cohort_rate(out)
+    return _with_cohort_rate(out, settings)
 
 
 # --- survey answers that open a review -------------------------------------------------------
@@ -439,6 +444,7 @@ def weekly_review(
     week: str = "",
     responses: pd.DataFrame | None = None,
     window_days: int | None = None,
+    settings: Settings | None = None,
 ) -> WeeklyRepeatReview:
     """The repeat-repair review of one ISO week (``""`` = the last complete week in the data).
 
@@ -453,13 +459,15 @@ def weekly_review(
     pairs = repeat_repairs(repair_orders, window_days=window)
     in_week = pairs.loc[pairs["repeat_opened_at"].between(start, end, inclusive="left")]
     closed_in_week = repair_orders["closed_at"].between(start, end, inclusive="left")
-    weekly = {role: repeat_stats(in_week, repair_orders.loc[closed_in_week], role=role)
+    weekly = {role: repeat_stats(in_week, repair_orders.loc[closed_in_week], role=role,
+                                 settings=settings)
               .loc[lambda d: d["period"] == week].reset_index(drop=True) for role in ROLES}
     month_start = (end - pd.Timedelta(days=1)).replace(day=1).normalize()
     mtd_pairs = pairs.loc[pairs["repeat_opened_at"].between(month_start, end, inclusive="left")]
     mtd_orders = repair_orders.loc[repair_orders["closed_at"].between(month_start, end,
                                                                       inclusive="left")]
-    kpi = {role: kpi_table(mtd_pairs, mtd_orders, role=role, period="M") for role in ROLES}
+    kpi = {role: kpi_table(mtd_pairs, mtd_orders, role=role, period="M", settings=settings)
+           for role in ROLES}
     reviews = pd.DataFrame()
     if responses is not None:
         answers = responses.loc[responses["responded_at"].between(start, end, inclusive="left")]
@@ -504,6 +512,7 @@ def monthly_report(
     month: str,
     dealers: pd.DataFrame | None = None,
     window_days: int | None = None,
+    settings: Settings | None = None,
 ) -> MonthlyRepeatReport:
     """Repeat repairs of ``month`` (``YYYY-MM``). ``repair_orders`` should include the month
     before it, so that first orders closed before the month are seen."""
@@ -513,11 +522,13 @@ def monthly_report(
     pairs = repeat_repairs(repair_orders, window_days=window)
     in_month = pairs.loc[pairs["repeat_opened_at"].dt.to_period("M") == period]
     closed = repair_orders.loc[repair_orders["closed_at"].dt.to_period("M") == period]
-    by_dealer = repeat_summary(in_month, closed, by=("dealer_id",), period=None)
+    by_dealer = repeat_summary(in_month, closed, by=("dealer_id",), period=None,
+                               settings=settings)
     if dealers is not None:
         by_dealer = dealers[["dealer_id", "dealer_name", "region"]].merge(
             by_dealer, on="dealer_id", how="inner")
-    kpi = {role: kpi_table(in_month, closed, role=role, period="M") for role in ROLES}
+    kpi = {role: kpi_table(in_month, closed, role=role, period="M", settings=settings)
+           for role in ROLES}
     return MonthlyRepeatReport(
         month=str(period), window_days=window, pairs=in_month.reset_index(drop=True),
         by_dealer=by_dealer.sort_values("repeat_rate", ascending=False).reset_index(drop=True),

@@ -37,6 +37,7 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, z_value
+from analysis.settings import Settings, settings_or
 
 CATEGORIES = ("promoter", "passive", "detractor")
 DAYS_PER_MONTH = 365.25 / 12
@@ -205,6 +206,7 @@ def return_rates(
     level: float | None = None,
     params: Mapping | None = None,
     nps_params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The share of customers who came back within ``months`` after their answer, by the NPS
     category of the answer (Kaplan-Meier, censored at the data's end; see the module docstring).
@@ -213,6 +215,9 @@ def return_rates(
     ----------
     by
         Further grouping columns of the answers (e.g. ``("dealer_id",)``).
+    level
+        Confidence level of the rates' intervals; None takes ``settings.level`` (None:
+        params/*.yaml), the report's one level.
 
     Returns
     -------
@@ -220,8 +225,7 @@ def return_rates(
     (returns seen within the horizon), ``at_horizon`` (answers watched the whole horizon),
     ``rate``, ``rate_low``, ``rate_high``. NaN rates where no answer is old enough.
     """
-    cfg = _loop(params)["retention"]
-    level = check_level(level if level is not None else cfg["level"])
+    level = check_level(settings_or(settings).level if level is None else level)
     horizon = months * DAYS_PER_MONTH
     times = return_times(repair_orders, responses, as_of=as_of, params=params,
                          nps_params=nps_params)

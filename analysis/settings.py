@@ -20,13 +20,17 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, fields, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from analysis import config
 from analysis.config import load_params
 from analysis.estimators import check_level
 
-__all__ = ["LANGUAGES", "SCOPES", "Settings"]
+__all__ = ["LANGUAGES", "SCOPES", "Settings", "settings_or"]
 
 LANGUAGES = ("en", "ru")
 SCOPES = ("report", "table")
@@ -125,14 +129,19 @@ class Settings:
         """``1 - level``: a p-value below it is significant on its own."""
         return 1.0 - self.level
 
-    def significant(self, p_value: float | None) -> bool:
+    def significant(self, p_value) -> bool | np.ndarray:
         """Whether one p-value, alone (no family), is significant: below ``1 - level``.
-        A missing p-value is not. The report's stars use the family rule
-        (:class:`analysis.stars.StarRule`), which falls back to this without one."""
+        A missing p-value is not. An array of p-values gives an array of verdicts (NaN:
+        False). The report's stars use the family rule (:class:`analysis.stars.StarRule`),
+        which falls back to this without one."""
         if p_value is None:
             return False
-        p = float(p_value)
-        return not math.isnan(p) and p < self.alpha
+        if np.ndim(p_value) == 0:
+            p = float(p_value)
+            return not math.isnan(p) and p < self.alpha
+        p = np.asarray(p_value, dtype=float)
+        with np.errstate(invalid="ignore"):
+            return p < self.alpha
 
     def margin(self, quantity: str = "nps_points") -> float:
         """The smallest material change of ``quantity`` (``nps_points``, ``importance_pp``,
@@ -142,3 +151,18 @@ class Settings:
         except KeyError:
             raise KeyError(f"params/flags.yaml equivalence has no {quantity!r}; "
                            f"it has {[k for k, _ in self.margins]}") from None
+
+
+def settings_or(settings: Settings | None) -> Settings:
+    """``settings`` when given, else :meth:`Settings.from_params`: what a ``settings=None``
+    argument of a statistics function means (as :func:`analysis.config.params_or` for
+    params). The params' settings are decided once per process and params directory, as
+    :func:`analysis.config.load_params` reads each file once: a function called in a loop
+    does not decide them again."""
+    return _from_params(config.PARAMS_DIR) if settings is None else settings
+
+
+@cache
+def _from_params(directory: Path) -> Settings:
+    # keyed by the directory load_params reads at the call (params/ or DEALER_VOICE_PARAMS)
+    return Settings.from_params()

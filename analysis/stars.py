@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.config import load_params
 from analysis.estimators import joint_flags
+from analysis.settings import SCOPES, Settings, settings_or
 
 __all__ = ["CAUSE_FAMILIES", "EVIDENCE", "FAMILIES", "StarRule", "cause_tables", "evidence",
            "family_p_values",
@@ -51,7 +51,6 @@ FAMILIES = {
 # the families of the root causes' claims: they need the causes of the month's comments
 # (:func:`analysis.rootcause.compare_causes`), which the report labels and a shuffle does not
 CAUSE_FAMILIES = ("cause lead", "cause change")
-SCOPES = ("report", "table")
 
 
 def _eligible(frame: pd.DataFrame, test: str) -> np.ndarray:
@@ -113,12 +112,13 @@ class StarRule:
 
     @classmethod
     def of(cls, p_values: Mapping[str, np.ndarray], *, q: float | None = None,
-           scope: str | None = None) -> StarRule:
+           scope: str | None = None, settings: Settings | None = None) -> StarRule:
         """The rule of a report whose stars are ``p_values`` (:func:`family_p_values`);
-        ``q`` and ``scope`` default to params/flags.yaml."""
-        spec = load_params("flags")
-        q = float(spec["q"] if q is None else q)
-        scope = str(spec.get("scope", "report") if scope is None else scope)
+        ``q`` and ``scope`` given win over ``settings`` (None: params/*.yaml,
+        :meth:`analysis.settings.Settings.from_params`)."""
+        s = settings_or(settings)
+        q = float(s.q if q is None else q)
+        scope = str(s.scope if scope is None else scope)
         if scope not in SCOPES:
             raise ValueError(f"flags scope must be one of {SCOPES}, got {scope!r}")
         joint = joint_flags({k: np.asarray(v, dtype=float) for k, v in p_values.items()}, q=q)
@@ -159,10 +159,11 @@ def cause_tables(causes) -> dict[str, pd.DataFrame | None]:
 
 
 def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
-                  reference: pd.DataFrame | None = None, n_boot: int = 200,
+                  reference: pd.DataFrame | None = None, n_boot: int | None = None,
                   cluster: str | None = None, time_col: str = "responded_at",
                   ranking: pd.DataFrame | None = None, monthly: pd.DataFrame | None = None,
-                  causes=None) -> dict[str, pd.DataFrame | None]:
+                  causes=None, settings: Settings | None = None
+                  ) -> dict[str, pd.DataFrame | None]:
     """The frames whose tests a monthly report stars, one per family (:data:`FAMILIES`).
 
     ``responses`` are the report's answers (its months, its region; with ``region``);
@@ -171,20 +172,26 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
     (:func:`analysis.nps.rank_dealers` of ``month``, :func:`analysis.nps.summarize` by month).
     ``causes`` (:func:`analysis.rootcause.compare_causes` of the month) adds the root causes'
     families; without it they are left out (a shuffle of answers has no causes).
+    ``settings`` (None: params/*.yaml) decides the level, the CSS and importance flags' q
+    and the importance bootstrap's draws (``n_boot``, when given, wins): the report passes
+    its own, so the family and the importance it shows come from the same draws.
     """
     from analysis import css, drivers, nps
 
+    s = settings_or(settings)
+    n_boot = s.n_boot if n_boot is None else n_boot
     period = pd.Period(month, freq="M")
     if monthly is None:
-        monthly = nps.summarize(responses, by=(), period="M", time_col=time_col)
+        monthly = nps.summarize(responses, by=(), period="M", time_col=time_col, level=s.level)
     if ranking is None:
-        ranking = nps.rank_dealers(responses, period=month, time_col=time_col)
+        ranking = nps.rank_dealers(responses, period=month, time_col=time_col, level=s.level)
     out: dict[str, pd.DataFrame | None] = {
         "nps change": monthly,
         "touchpoint change": nps.summarize(responses, by=("touchpoint",), period="M",
-                                           time_col=time_col),
+                                           time_col=time_col, level=s.level),
         "region change": (nps.summarize(responses, by=("region",), period="M",
-                                        time_col=time_col) if network else None),
+                                        time_col=time_col, level=s.level)
+                          if network else None),
         "dealer change": ranking,
         "dealer vs region": ranking,
         "CSS change": None,
@@ -193,13 +200,13 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
     attrs = list(css.load_css_params()["attributes"])
     if set(attrs) <= set(responses.columns) and responses[attrs].notna().any().any():
         table = css.summarize_css(responses, by=("region", "dealer_id"), period="M",
-                                  reference=reference, time_col=time_col)
+                                  reference=reference, time_col=time_col, settings=s)
         out["CSS change"] = table.loc[table["period"] == period].reset_index(drop=True)
     # fewer than two months, or too few answers: the report shows no importance change
     with contextlib.suppress(drivers.DriverDataError, ValueError):
         out["driver importance change"] = importance_tests(drivers.importance_change(
             responses, period="M", time_col=time_col, n_boot=n_boot, random_state=0,
-            cluster=cluster))
+            cluster=cluster, settings=s))
     if causes is not None:
         out.update(cause_tables(causes))
     return out
@@ -209,8 +216,14 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
 EVIDENCE = ("real", "none", "unclear", "not_in_family")
 
 
-def evidence(real, p_value, low, high, *, margin: float, alpha: float) -> np.ndarray:
+def evidence(real, p_value, low, high, *, margin: float | None = None,
+             alpha: float | None = None, quantity: str = "nps_points",
+             settings: Settings | None = None) -> np.ndarray:
     """What each change's evidence allows one to say, as one of :data:`EVIDENCE`.
+
+    ``margin`` and ``alpha`` given win over ``settings`` (None: params/*.yaml): its
+    ``margin(quantity)`` and its ``alpha`` (``1 - level``: the single-test rule of
+    :meth:`analysis.settings.Settings.significant`).
 
     ``real``: the report's rule stars it (``real``, from :meth:`StarRule.significant`).
     ``none``: no material change - not starred, ``p_value >= alpha`` and the interval
@@ -222,10 +235,14 @@ def evidence(real, p_value, low, high, *, margin: float, alpha: float) -> np.nda
 
     Returns an array of the verdicts, one per change.
     """
+    if margin is None or alpha is None:
+        s = settings_or(settings)
+        margin = s.margin(quantity) if margin is None else margin
+        alpha = s.alpha if alpha is None else alpha
     real = np.asarray(real, dtype=bool)
     p = np.asarray(p_value, dtype=float)
     lo, hi = np.asarray(low, dtype=float), np.asarray(high, dtype=float)
     with np.errstate(invalid="ignore"):
-        raw = p < alpha
+        raw = p < alpha  # Settings.significant's rule, at the alpha given
         within = (lo >= -margin) & (hi <= margin) & (p >= alpha)
     return np.select([real, raw, within], ["real", "not_in_family", "none"], "unclear")
