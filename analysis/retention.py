@@ -163,10 +163,11 @@ def return_times(
             .reset_index(drop=True))
 
 
-def kaplan_meier(days, returned, *, horizon: float, level: float = 0.95
-                 ) -> tuple[float, float, float, int]:
+def kaplan_meier(days, returned, *, horizon: float, level: float | None = None,
+                 settings: Settings | None = None) -> tuple[float, float, float, int]:
     """Kaplan-Meier share that returned by ``horizon`` days (1 - S), its interval (Greenwood's
-    variance on the log(-log) scale) and the number still watched at the horizon.
+    variance on the log(-log) scale, at ``level``; None: ``settings.level``) and the number
+    still watched at the horizon.
 
     The curve and its Greenwood standard error are statsmodels' (``SurvfuncRight``); the
     interval is on the log(-log) scale. NaN where nobody was watched as long as ``horizon``:
@@ -191,7 +192,7 @@ def kaplan_meier(days, returned, *, horizon: float, level: float = 0.95
     if surv >= 1:
         return 0.0, 0.0, np.nan, at_horizon
     se = float(curve.surv_prob_se[upto - 1]) / (surv * abs(np.log(surv)))
-    z = z_value(level)
+    z = z_value(check_level(settings_or(settings).level if level is None else level))
     s_low, s_high = surv ** np.exp(z * se), surv ** np.exp(-z * se)
     return 1 - surv, 1 - s_high, 1 - s_low, at_horizon
 
