@@ -2,11 +2,12 @@
 
 import pickle
 
+import numpy as np
 import pytest
 import yaml
 
 from analysis.config import PARAMS_DIR
-from analysis.settings import Settings
+from analysis.settings import Settings, settings_or
 
 
 def test_settings_read_every_field_from_params(tmp_path):
@@ -46,3 +47,17 @@ def test_one_p_value_is_significant_below_one_minus_level():
     s = Settings.from_params(level=0.9)
     assert s.significant(0.099) and not s.significant(0.1)
     assert not s.significant(float("nan")) and not s.significant(None)
+
+
+def test_an_array_of_p_values_is_judged_one_by_one():
+    s = Settings.from_params(level=0.9)
+    p = np.array([0.01, 0.05, 0.099, 0.1, np.nan])
+    assert s.significant(p).tolist() == [s.significant(x) for x in p]
+    assert s.significant(p).tolist() == [True, True, True, False, False]
+
+
+def test_no_settings_means_the_params_decided_once():
+    assert settings_or(None) == Settings.from_params()
+    assert settings_or(None) is settings_or(None)  # not decided again in a loop
+    s = Settings.from_params(q=0.05)
+    assert settings_or(s) is s

@@ -61,12 +61,6 @@ def test_the_old_defaults_are_the_params_settings():
             loop["retention"]["level"], load_params("css")["level"]} == {S.level}
 
 
-def test_settings_significant_takes_arrays_as_one_p_value_each():
-    p = np.array([0.01, 0.05, 0.099, 0.1, np.nan])
-    assert LOW.significant(p).tolist() == [LOW.significant(x) for x in p]
-    assert LOW.significant(p).tolist() == [True, True, True, False, False]
-
-
 @pytest.mark.parametrize("changed, explicit", [({"q": 0.05}, {"q": 0.05}),
                                                ({"scope": "table"}, {"scope": "table"}),
                                                ({}, {"q": 0.1, "scope": "report"})])
