@@ -55,10 +55,13 @@ def test_the_old_defaults_are_the_params_settings():
         load_params("nps")["level"], load_params("flags")["q"],
         load_params("flags")["scope"], 200)
     assert settings_or(None) == S and settings_or(LOW) is LOW
-    # the module levels that are no longer read agree with the one level
+    # the params no longer read (a module's own level, the calibration's importance draws)
+    # agree with the settings until they are removed from params/
     ops, loop = load_params("operations"), load_params("loop")
-    assert {ops["red_flags"]["level"], ops["incidents"]["level"],
-            loop["retention"]["level"], load_params("css")["level"]} == {S.level}
+    assert {ops["red_flags"].get("level", S.level), ops["incidents"].get("level", S.level),
+            loop["retention"].get("level", S.level),
+            load_params("css").get("level", S.level)} == {S.level}
+    assert load_params("flags")["calibration"].get("importance_n_boot", S.n_boot) == S.n_boot
 
 
 @pytest.mark.parametrize("changed, explicit", [({"q": 0.05}, {"q": 0.05}),
