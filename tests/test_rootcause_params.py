@@ -107,3 +107,15 @@ def test_a_clone_fits_without_reading_params(demo, monkeypatch):
     reading = model.read(texts)
     np.testing.assert_array_equal(clone(model).fit(texts, labels, reading=reading)
                                   .predict_proba(texts), fitted.predict_proba(texts))
+
+
+@pytest.mark.parametrize("check", ["check_no_attributes_set_in_init",
+                                   "check_parameters_default_constructible",
+                                   "check_get_params_invariance", "check_set_params"])
+def test_scikit_learns_parameter_checks(check):
+    """The checks of ``sklearn.utils.estimator_checks`` that need no fit (the others feed
+    numeric arrays, which a text classifier does not read)."""
+    from sklearn.utils import estimator_checks
+
+    for model in (rc.RootCauseClassifier(), rc.RootCauseClassifier.from_params(random_state=0)):
+        getattr(estimator_checks, check)("RootCauseClassifier", model)
