@@ -150,7 +150,7 @@ def review_queue(model: RootCauseClassifier, texts, labels=None, *, size: int | 
     })[columns]
 
 
-def _as_classifier_reads(model: RootCauseClassifier, params: dict | None) -> dict:
+def _taxonomy_read_as(model: RootCauseClassifier, params: dict | None) -> dict:
     """params/taxonomy.yaml (or ``params``) with the text and feature settings of ``model``:
     the far comments are clustered as the classifier reads them."""
     p = params_or("taxonomy", params)
@@ -174,7 +174,8 @@ def propose_causes(model: RootCauseClassifier, texts, labels=None, *,
 
     A comment is far when its cosine similarity (in the model's LSA space) to every cause's
     centroid is below ``max_similarity`` (``learning.far_similarity``). The far comments are
-    clustered by :class:`RootCauseModel` (``n_clusters="auto"``); clusters of at least
+    clustered by :class:`RootCauseModel` (``n_clusters="auto"``, reading them as ``model``
+    does, clustering them as params/taxonomy.yaml or ``params`` says); clusters of at least
     ``min_size`` comments (``learning.min_new_cause``) are returned as
     :attr:`RootCauseModel.clusters_` describes them (``cluster``, ``size``, ``share`` of the
     far comments, ``label``, ``quotes``), largest first. Empty when there are too few.
@@ -196,7 +197,7 @@ def propose_causes(model: RootCauseClassifier, texts, labels=None, *,
     if len(far) < 2 * min_size or far.nunique() < 3:
         return empty
     found = RootCauseModel("auto", language=model.language, random_state=random_state,
-                           params=_as_classifier_reads(model, params)).fit(far)
+                           params=_taxonomy_read_as(model, params)).fit(far)
     return (found.clusters_.loc[lambda d: d["size"] >= min_size, columns]
             .sort_values("size", ascending=False, kind="stable").reset_index(drop=True))
 
