@@ -106,7 +106,7 @@ def curve(data: pd.DataFrame, per_cause: int, seed: int = 0) -> dict:
     rest = ~labelled
     truth = data.loc[rest, "cause"].to_numpy()
     labels = data["cause"].where(labelled, None)
-    ours_s, ours = _timed(lambda: rc.RootCauseClassifier(random_state=seed)
+    ours_s, ours = _timed(lambda: rc.RootCauseClassifier.from_params(random_state=seed)
                           .fit(data["text"], labels))
     base_s, base = _timed(lambda: baseline().fit(data.loc[labelled, "text"],
                                                  data.loc[labelled, "cause"]))

@@ -123,12 +123,52 @@ def upward(source: str, module: str) -> list[str]:
 
 @pytest.mark.parametrize("name", STATISTICS)
 def test_statistics_never_import_the_ingest_layer(name):
-    path = PACKAGE / f"{name}.py"
-    bad = upward(path.read_text(encoding="utf-8"), f"analysis.{name}")
-    assert not bad, f"analysis.{name} imports {bad} (docs/architecture.md: imports point down)"
+    # a statistics stage is a module or a package of modules (analysis/rootcause/)
+    module = PACKAGE / f"{name}.py"
+    paths = [module] if module.exists() else sorted((PACKAGE / name).glob("*.py"))
+    assert paths, f"analysis.{name} is neither a module nor a package"
+    for path in paths:
+        bad = upward(path.read_text(encoding="utf-8"), module_name(path))
+        assert not bad, (f"{module_name(path)} imports {bad} (docs/architecture.md: imports "
+                         "point down)")
 
 
 def test_the_upward_check_catches_the_demo():
     assert upward("from analysis.synthetic import demo_comments", "analysis.rootcause") == [
         "analysis.synthetic", "analysis.synthetic.demo_comments"]
     assert upward("from analysis import nps, store", "analysis.growth") == []
+
+
+def test_the_rootcause_submodules_import_down_public_names_only():
+    """analysis/rootcause/ (docs/architecture.md): every submodule declares ``__all__``, none
+    imports another's private name, and their imports form no cycle."""
+    package = PACKAGE / "rootcause"
+    inside = "analysis.rootcause."
+    graph: dict[str, set[str]] = {}
+    for path in sorted(package.glob("*.py")):
+        module = module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        declared = any(isinstance(node, ast.Assign)
+                       and any(getattr(t, "id", None) == "__all__" for t in node.targets)
+                       for node in tree.body)
+        assert declared, f"{module} declares no __all__"
+        graph[module] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module == inside[:-1] or (
+                    node.module or "").startswith(inside)):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{module} imports {private} from {node.module}"
+                graph[module].add(node.module)
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module in done:
+            return
+        for name in graph.get(module, ()):
+            visit(name, (*path, module))
+        done.add(module)
+
+    for module in graph:
+        visit(module, ())
+    assert len(graph) >= 7  # the package is parsed, not an empty glob

@@ -23,11 +23,11 @@ def test_vectorised_macro_f1_is_scikit_learns(pairs, seed):
     pred = np.array([p for _, p in pairs])  # "staff" is predicted but never true
     classes = np.array(sorted(set(truth)))
     samples = np.random.default_rng(seed).integers(0, len(truth), (25, len(truth)))
-    got = rc._macro_f1(truth, pred, classes, samples)
+    got = rc.macro_f1(truth, pred, classes, samples)
     want = [f1_score(truth[i], pred[i], labels=classes, average="macro", zero_division=0)
             for i in samples]
     np.testing.assert_allclose(got, want, atol=1e-12)
-    assert rc._macro_f1(truth, pred, classes)[0] == np.float64(f1_score(
+    assert rc.macro_f1(truth, pred, classes)[0] == np.float64(f1_score(
         truth, pred, labels=classes, average="macro", zero_division=0))
 
 
@@ -60,17 +60,19 @@ def test_a_reading_reused_across_folds_fits_what_a_full_fit_does():
     data = demo_comments(500, random_state=4)
     texts = data["text"]
     labels = data["cause"].where(np.arange(len(data)) % 6 == 0, None)
-    model = rc.RootCauseClassifier(seeds=rc.load_seeds(), random_state=0)
-    reading = clone(model)._reading_of(texts)
+    model = rc.RootCauseClassifier.from_params(seeds=rc.load_seeds(), random_state=0)
+    before = dict(vars(model))
+    reading = model.read(texts)
+    assert vars(model) == before  # reading leaves the model as it was: only fit changes it
     for fold in range(2):  # other labels hidden, the same reading
         hidden = labels.where(np.arange(len(data)) % 12 != 6 * fold, None)
-        reused = clone(model)._fit_reading(texts, hidden, reading)
+        reused = clone(model).fit(texts, hidden, reading=reading)
         scratch = clone(model).fit(texts, hidden)
         np.testing.assert_array_equal(reused.classes_, scratch.classes_)
         np.testing.assert_allclose(reused.predict_proba(texts), scratch.predict_proba(texts),
                                    atol=1e-10)
         assert reused.temperature_ == pytest.approx(scratch.temperature_)
     with pytest.raises(rc.RootCauseError, match="cannot be reused"):
-        clone(model).set_params(random_state=1)._fit_reading(texts, labels, reading)
+        clone(model).set_params(random_state=1).fit(texts, labels, reading=reading)
     with pytest.raises(rc.RootCauseError, match="cannot be reused"):
-        clone(model)._fit_reading(texts.iloc[:400], labels.iloc[:400], reading)
+        clone(model).fit(texts.iloc[:400], labels.iloc[:400], reading=reading)
