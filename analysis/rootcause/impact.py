@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from analysis import nps as _nps
-from analysis.config import load_params, params_or
+from analysis.config import params_or
 from analysis.errors import require_columns
 from analysis.estimators import bh_flags, check_level, two_sided_p, z_value
 from analysis.rootcause.reading import RootCauseError, mask_texts
+from analysis.settings import Settings, settings_or
 
 if TYPE_CHECKING:
     from analysis.rootcause.clustering import RootCauseModel
@@ -133,7 +134,8 @@ def _cell_draws(responses: pd.DataFrame, labels, *, keys: list[str], score: str,
 def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
                  score: str = "nps", id_col: str = "response_id", n_boot: int | None = None,
                  level: float | None = None, random_state: int | None = 0,
-                 params: dict | None = None) -> pd.DataFrame:
+                 params: dict | None = None, settings: Settings | None = None
+                 ) -> pd.DataFrame:
     """Per cause: count, share, the NPS of its responses, its contribution and impact.
 
     The contribution adds up: with ``ref_nps`` the NPS of the scope's answers that carry no
@@ -178,7 +180,8 @@ def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
     """
     out = _impact_long(responses, labels, by=by, score=score, id_col=id_col)
     out = _with_contributions(out, responses, labels, keys=list(by), score=score,
-                              id_col=id_col, n_boot=n_boot, level=level,
+                              id_col=id_col, n_boot=n_boot,
+                              level=settings_or(settings).level if level is None else level,
                               random_state=random_state, params=params)
     # still in the order of ``impact``, which the display table shows; the report ranks by
     # ``contribution`` once its table shows that column
@@ -193,7 +196,7 @@ def _with_contributions(out: pd.DataFrame, responses: pd.DataFrame, labels, *,
     """``out`` (the per-cause rows) with ref_nps, gap and the contributions with intervals."""
     report = params_or("taxonomy", params)["report"]
     n_boot = int(report.get("impact_n_boot", 200) if n_boot is None else n_boot)
-    level = check_level(load_params("nps")["level"] if level is None else level)
+    level = check_level(settings_or(None).level if level is None else level)
     index, counts, draws = _cell_draws(responses, labels, keys=keys, score=score,
                                        id_col=id_col, n_boot=n_boot,
                                        random_state=random_state)
@@ -329,7 +332,8 @@ def _draw_se(responses: pd.DataFrame, labels, *, score: str, id_col: str, n_boot
 def compare_causes(responses: pd.DataFrame, labels, *, previous: pd.DataFrame | None = None,
                    previous_labels=None, score: str = "nps", id_col: str = "response_id",
                    n_boot: int | None = None, level: float | None = None,
-                   random_state: int | None = 0, params: dict | None = None
+                   random_state: int | None = 0, params: dict | None = None,
+                   settings: Settings | None = None
                    ) -> CauseComparison:
     """Test what a report says about the causes of one scope and month: which costs most,
     and how each changed from the month before.
@@ -352,7 +356,10 @@ def compare_causes(responses: pd.DataFrame, labels, *, previous: pd.DataFrame | 
         measured.
     n_boot, level, random_state
         Bootstrap draws (params/taxonomy.yaml ``report.impact_n_boot``), the intervals' level
-        (params/nps.yaml) and the resampling seed.
+        (default ``settings.level``) and the resampling seed.
+    settings
+        The run's :class:`~analysis.settings.Settings` (level and the tests' q); None: the
+        params'.
 
     Returns
     -------
@@ -362,9 +369,10 @@ def compare_causes(responses: pd.DataFrame, labels, *, previous: pd.DataFrame | 
     """
     report = params_or("taxonomy", params)["report"]
     n_boot = int(report["impact_n_boot"] if n_boot is None else n_boot)
-    level = check_level(load_params("nps")["level"] if level is None else level)
+    settings = settings_or(settings)
+    level = check_level(settings.level if level is None else level)
     min_count = int(report["test_min_count"])
-    q = float(load_params("flags")["q"])
+    q = settings.q
     z = z_value(level)
     kw = dict(score=score, id_col=id_col, n_boot=n_boot, random_state=random_state)
     impact = (cause_impact(responses, labels, level=level, params=params, **kw)
