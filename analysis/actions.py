@@ -64,7 +64,7 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
-from analysis.store import region_for
+from analysis.regions import region_for
 
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",

@@ -44,6 +44,7 @@ from analysis import nps, store
 from analysis.config import data_dir as _data_dir
 from analysis.config import load_params, params_or
 from analysis.errors import require_columns
+from analysis.regions import dealer_attributes, with_region
 
 if TYPE_CHECKING:
     from analysis.drivers import ImportanceResult
@@ -328,11 +329,6 @@ def _like_store(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _dealer_attributes(columns, dealers: pd.DataFrame) -> list[str]:
-    """Columns of the dealers table that :func:`analysis.store.with_region` would attach."""
-    return [c for c in ("dealer_name", "region", "city") if c not in columns and c in dealers]
-
-
 def _split_keys(keys: list[str], own: Iterable[str], attached: list[str]) -> tuple[list, list]:
     """Keys counted in the answers and keys attached from the dealers table afterwards."""
     own = list(own)
@@ -499,7 +495,7 @@ class Engine:
                               f"table), not {invitations!r}")
         dealers = self._small("dealers", regions=regions, data_dir=data_dir)
         frame = self._small("invitations", months=months, regions=regions, data_dir=data_dir)
-        return store.with_region(frame, dealers)
+        return with_region(frame, dealers)
 
     def _small(self, table: str, *, months=None, regions=None, data_dir=None) -> pd.DataFrame:
         """A small store table (dealers, invitations) as a pandas frame in this process."""
@@ -538,7 +534,7 @@ class LocalEngine(Engine):
                            columns=columns)
         if not attach:
             return frame
-        return store.with_region(frame, store.load("dealers", regions=regions,
+        return with_region(frame, store.load("dealers", regions=regions,
                                                    data_dir=data_dir))
 
     def summarize(self, source, *, by: Sequence[str] = ("region",), period: str | None = "M",
@@ -787,7 +783,7 @@ class DaskEngine(Engine):
         if isinstance(source, str):
             own = self._columns(source, data_dir)
             dealer_table = self._small("dealers", regions=regions, data_dir=data_dir)
-            attached = _dealer_attributes(own, dealer_table)
+            attached = dealer_attributes(own, dealer_table)
             counted, from_dealers = _split_keys(keys_for([*own, *attached]), own, attached)
             frame = self._read(source, columns=list(dict.fromkeys(
                 [*counted, score] + ([time_col] if period else []))),
@@ -798,7 +794,7 @@ class DaskEngine(Engine):
         _check_frame_filters(months, regions, data_dir)
         frame = self._to_dask(source)
         own = list(frame.columns)
-        attached = _dealer_attributes(own, dealers) if dealers is not None else []
+        attached = dealer_attributes(own, dealers) if dealers is not None else []
         counted, from_dealers = _split_keys(keys_for([*own, *attached]), own, attached)
         counts = self._counts(frame, keys=counted, period=period, score=score,
                               time_col=time_col, params=params)

@@ -114,6 +114,7 @@ from analysis.estimators import (
     two_sided_p,
     z_value,
 )
+from analysis.regions import with_region
 
 __all__ = [
     "CATEGORIES",
@@ -599,7 +600,7 @@ def _invited(invitations: pd.DataFrame, keys: list[str], period: str | None,
     """Invitations summed to ``keys`` (+ period), from the monthly invitations table."""
     require_columns(invitations, [*keys, "month", "invited"], table="invitations",
                     fix=f"the response rate by {keys} needs them: attach region with "
-                    "analysis.store.with_region(invitations, dealers), or drop the key from `by`")
+                    "analysis.regions.with_region(invitations, dealers), or drop the key from `by`")
     months = pd.PeriodIndex(pd.to_datetime(invitations["month"]), freq="M")
     if period:
         start = months.start_time.to_period(period)
@@ -844,7 +845,7 @@ def summarize_weighted(
     responses, invitations
         The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
         table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
-        (attach ``region`` to both with :func:`analysis.store.with_region`).
+        (attach ``region`` to both with :func:`analysis.regions.with_region`).
     period
         Whole months ("M"): invitations are monthly.
 
@@ -860,7 +861,7 @@ def summarize_weighted(
     lvl = _level(level, p)
     keys, cells = list(by), [c for c in cell if c not in by]
     require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
-                    fix="attach region with analysis.store.with_region(invitations, dealers)")
+                    fix="attach region with analysis.regions.with_region(invitations, dealers)")
     counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
                               params=p)
     invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
@@ -1017,8 +1018,6 @@ def rank_dealers(
     lvl = _level(level, p)
     frame = responses
     if dealers is not None:
-        from analysis.store import with_region
-
         frame = with_region(frame, dealers)
     keys = _rank_keys(frame.columns, "responses", "pass dealers=<the dealers table> to "
                       "attach each dealer's region")

@@ -77,6 +77,7 @@ import pyarrow.parquet as pq
 
 from analysis.config import DATA_ROOT, load_params
 from analysis.config import data_dir as _data_dir
+from analysis.regions import region_for, with_region  # noqa: F401  (re-exported)
 from analysis.tables import TABLES, TIME_COLUMNS
 
 PARTITION = "month"
@@ -749,33 +750,6 @@ def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[st
     if where.kind == "delta":
         return list(_delta_files(str(where.path), where.version)[1].names)
     return list(pq.read_schema(where.path).names)
-
-
-def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
-    """Attach dealer_name, region and city to a frame keyed by dealer_id.
-
-    A column the dealers table lacks (a dealers export without a city) is not attached: the
-    sections that need it say so (:mod:`analysis.coverage`).
-    """
-    extra = [c for c in ("dealer_name", "region", "city") if c not in frame and c in dealers]
-    return frame.merge(dealers[["dealer_id", *extra]], on="dealer_id", how="left",
-                       validate="many_to_one")
-
-
-def region_for(frame: pd.DataFrame, dealers: pd.DataFrame | None, *, by, table: str,
-               error: type[Exception]) -> pd.DataFrame:
-    """``frame`` with each dealer's ``region`` attached when the grouping ``by`` asks for it
-    and the frame has none (the statistics that group by region share this one step).
-
-    Raises ``error`` (the caller's data error) when the region is needed and ``dealers`` is
-    None.
-    """
-    if "region" not in by or "region" in frame.columns:
-        return frame
-    if dealers is None:
-        raise error(f"{table} by region needs the dealers table", table=table,
-                    column="region", fix="pass dealers=store.load('dealers')")
-    return frame.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
 
 
 def latest_complete_month(
