@@ -158,7 +158,7 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         except PermissionError as err:
-            print(f"error: {store._read_only(root or ingest.DATA_ROOT, err)}", file=sys.stderr)
+            print(f"error: {store.read_only_message(root or ingest.DATA_ROOT, err)}", file=sys.stderr)
             return 2
         except (ingest.IngestError, ParamsError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -171,7 +171,7 @@ def _ingest(args: argparse.Namespace) -> int:
                                                   **options))
             except (store.StoreDamaged, store.StoreReadOnly, PermissionError) as err:
                 # the store, not the file: no other file of the command can go in either
-                text = (store._read_only(root or ingest.DATA_ROOT, err)
+                text = (store.read_only_message(root or ingest.DATA_ROOT, err)
                         if isinstance(err, PermissionError) else str(err))
                 print(f"error: {text}\nnothing was ingested"
                       + (f" ({len(records)} file(s) before it were)" if records else ""),
@@ -363,7 +363,7 @@ def _store_dir(data: Path | None) -> Path:
 
     directory = data_dir(data)
     nested = directory / "processed"
-    if nested.is_dir() and not store._delta_tables(directory):
+    if nested.is_dir() and not store.delta_tables(directory):
         return nested
     return directory
 

@@ -647,7 +647,7 @@ class DaskEngine(Engine):
         url = _url(data_dir)
         if url:  # a store on object storage: the store's dataset layout
             return f"{url}/{table}", table in store.TIME_COLUMNS
-        src = store._source(table, _data_dir(data_dir))
+        src = store.table_source(table, _data_dir(data_dir))
         partitioned = src.is_dir() and any(p.name.startswith("month=") for p in src.iterdir())
         return str(src), partitioned
 

@@ -2379,7 +2379,7 @@ def _in_snapshot(snap: store.Snapshot, table: str, version: object) -> bool:
         return True
     if table in snap.versions:
         return int(version) <= snap.versions[table]
-    return not store._is_delta(snap.directory / table)
+    return not store.is_delta_table(snap.directory / table)
 
 
 def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
@@ -2392,12 +2392,12 @@ def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
         newest = max(logged, default=-1)
         if current <= newest:
             continue
-        commits = store._commits(directory / table, limit=current - newest)
+        commits = store.commit_log(directory / table, limit=current - newest)
         for c in commits.itertuples():
             info = c.ingest or {}
             if c.version <= newest or "ingest_id" not in info or info["ingest_id"] in ids:
                 continue
-            added, replaced, unchanged = store._rows_changed(c.operation, c.metrics)
+            added, replaced, unchanged = store.rows_changed(c.operation, c.metrics)
             recovered.append({**info, "table": table, "version": int(c.version),
                               "ingested_at": c.committed_at.tz_convert("UTC").isoformat(
                                   timespec="seconds"),

@@ -138,6 +138,7 @@ __all__ = [
     "summarize_counts",
     "summarize_weighted",
     "validate_scores",
+    "within_sum_of_squares",
 ]
 
 METHODS = ("wald", "adjusted_wald")
@@ -512,7 +513,7 @@ def _variance_components(levels: list[_Level]
     finest = levels[0]
     df_within = per_stratum(finest, finest.n - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sigma2 = per_stratum(finest, _within_ss(finest.counts)) / df_within
+        sigma2 = per_stratum(finest, within_sum_of_squares(finest.counts)) / df_within
     sigma2 = np.where(np.isfinite(sigma2) & (df_within > 0), sigma2, 0.0)
     tau2: list[np.ndarray] = []
     tau2_var: list[np.ndarray] = []
@@ -569,15 +570,22 @@ def _sampling_var(counts: np.ndarray) -> np.ndarray:
     """Sampling variance of each group's NPS (points^2): within-group variance over n."""
     n = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _within_ss(counts) / n**2
+        return within_sum_of_squares(counts) / n**2
 
 
-def _within_ss(counts: np.ndarray) -> np.ndarray:
-    """Sum of squared deviations of the answers (+100, 0, -100) from their group's NPS."""
+def within_sum_of_squares(counts: np.ndarray) -> np.ndarray:
+    """Sum of squared deviations of the answers (+100, 0, -100) from their group's NPS, per
+    row of ``counts`` (promoters, passives, detractors), in points^2; NaN for an empty row.
+    Over ``n - 1`` it is the group's within variance, over ``n^2`` its NPS's sampling
+    variance."""
     pro, _, det = counts.T
     n = counts.sum(axis=1)
     p_pro, p_det = pro / n, det / n
     return n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
+
+
+# the old name, for analysis.alarms until it reads within_sum_of_squares (issue 27)
+_within_ss = within_sum_of_squares
 
 
 def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:

@@ -133,13 +133,17 @@ def _settings() -> dict:
 
 
 # --- where a table is ------------------------------------------------------------------------
-def _is_delta(path: Path) -> bool:
+def is_delta_table(path: Path) -> bool:
+    """Whether ``path`` is a Delta table: a directory with a Delta log holding a commit or a
+    checkpoint (a directory of Parquet files without one is no table, see
+    :func:`table_source`)."""
     log = path / LOG_DIR
     return log.is_dir() and ((log / "_last_checkpoint").exists() or any(log.glob("*.json")))
 
 
-def _source(table: str, directory: Path) -> Path:
-    """The table's Delta table, or its single file (what the demo generator writes).
+def table_source(table: str, directory: Path) -> Path:
+    """Where a table of the data directory ``directory`` is read from: its Delta table, or
+    its single file (what the demo generator writes).
 
     A directory of Parquet files without a Delta log is no table: what a first ingest killed
     before its commit left (by the store before it wrote first versions aside), or the layout
@@ -149,7 +153,7 @@ def _source(table: str, directory: Path) -> Path:
         raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
     folder, single = directory / table, directory / f"{table}.parquet"
     if folder.is_dir():
-        if _is_delta(folder):
+        if is_delta_table(folder):
             return folder
         if _legacy_files(folder):
             raise StoreDamaged([_not_a_table(table, folder)])
@@ -186,7 +190,7 @@ class _Located:
 
 def _locate(table: str, data_dir) -> _Located:
     directory = _data_dir(data_dir)
-    src = _source(table, directory)
+    src = table_source(table, directory)
     if src.is_file():
         return _Located("file", src, None)
     if not isinstance(data_dir, Snapshot):
@@ -310,7 +314,7 @@ def _commit_time(path: Path, version: int) -> pd.Timestamp:
     """When a version was committed (network time): from its log entry, else the history."""
     stamp = _entry_info(path / LOG_DIR / f"{version:020d}.json").get("timestamp")
     if stamp is None:
-        commits = _commits(path)
+        commits = commit_log(path)
         match = commits.loc[commits["version"] == version, "committed_at"]
         return match.iloc[0] if len(match) else pd.NaT
     return pd.Timestamp(int(stamp), unit="ms", tz="UTC").tz_convert(_network_tz())
@@ -344,8 +348,10 @@ def _parse_as_of(text: str) -> dict[str, int] | pd.Timestamp:
     return stamp.tz_convert("UTC")
 
 
-def _delta_tables(directory: Path) -> list[str]:
-    return [t for t in TABLES if _is_delta(directory / t)]
+def delta_tables(directory: Path) -> list[str]:
+    """The tables of :data:`analysis.tables.TABLES` stored as Delta tables in ``directory``
+    (none: an empty folder, or a store in the layout before Delta Lake)."""
+    return [t for t in TABLES if is_delta_table(directory / t)]
 
 
 def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = None
@@ -375,7 +381,7 @@ def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = N
     if isinstance(data_dir, Snapshot) and not as_of:
         return data_dir
     directory = _data_dir(data_dir)
-    tables = _delta_tables(directory)
+    tables = delta_tables(directory)
     problems = [_not_a_table(t, directory / t) for t in TABLES if t not in tables
                 and (directory / t).is_dir() and _legacy_files(directory / t)]
     latest: dict[str, int] = {}
@@ -407,7 +413,7 @@ def _resolve(directory: Path, tables: list[str], latest: Mapping[str, int], as_o
     """The versions ``as_of`` names, and a sentence saying how those it does not name were
     chosen (empty when it names every table)."""
     wanted = _parse_as_of(as_of)
-    commits = {t: _commits(directory / t) for t in tables}
+    commits = {t: commit_log(directory / t) for t in tables}
     versions: dict[str, int] = {}
     if isinstance(wanted, dict):
         for table, version in wanted.items():
@@ -1368,7 +1374,7 @@ def check(data_dir: str | os.PathLike | None = None, *, tables: Iterable[str] | 
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
         path = directory / table
-        if not _is_delta(path):
+        if not is_delta_table(path):
             if path.is_dir() and _legacy_files(path):
                 out.append(TableCheck(table, None, problems=(_not_a_table(table, path),)))
             elif tables:
@@ -1420,7 +1426,7 @@ def accept(table: str, *, data_dir: str | os.PathLike | None = None) -> TableChe
     """
     directory = _data_dir(data_dir)
     path = directory / table
-    if not _is_delta(path):
+    if not is_delta_table(path):
         raise StoreError(f"{path} is not a Delta table: nothing to accept")
     with _writer_lock(directory, table):
         log = _scan_log(path)
@@ -1526,7 +1532,7 @@ def _writer_lock(directory: Path, table: str) -> Iterator[None]:
             _wait_for(lock, table, directory, holder, timeout)
     except OSError as err:
         if _denied(err):
-            raise StoreReadOnly(_read_only(directory, err)) from None
+            raise StoreReadOnly(read_only_message(directory, err)) from None
         raise
     token = secrets.token_hex(8)
     try:
@@ -1617,11 +1623,13 @@ def _require_writable(directory: Path, table: str) -> None:
     process: :class:`StoreReadOnly` if not, before a lock or a file is touched."""
     for path in (directory, directory / LOCK_DIR, directory / table, directory / table / LOG_DIR):
         if path.exists() and not os.access(path, os.W_OK):
-            raise StoreReadOnly(_read_only(directory, PermissionError(
+            raise StoreReadOnly(read_only_message(directory, PermissionError(
                 errno.EACCES, "not writable", str(path))))
 
 
-def _read_only(directory: Path, err: OSError) -> str:
+def read_only_message(directory: Path, err: OSError) -> str:
+    """What to tell a user whose command could not write to the store ``directory`` (``err``
+    the refused write): which path, and what to do (ask for access, or copy the store)."""
     return (f"the store {directory} is read-only here ({err.filename or directory}: "
             f"{err.strerror or err}); this command writes to it (ingest, store migrate, "
             "optimize, vacuum, check --accept), reports and store history, versions and "
@@ -1654,7 +1662,7 @@ def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> Appe
     from analysis import schemas
 
     props = CommitProperties(custom_metadata={"ingest": dict(info)} if info else None)
-    if not _is_delta(path):
+    if not is_delta_table(path):
         _create(table, path, data, props)
         return AppendResult(table, added=data.num_rows, partitions=_commit_partitions(path, 0),
                             version=0)
@@ -1704,7 +1712,7 @@ def _create(table: str, path: Path, data: pa.Table, props) -> None:
         write_deltalake(str(work), data, mode="error", configuration=_table_config(),
                         partition_by=[PARTITION] if table in TIME_COLUMNS else None,
                         commit_properties=props)
-        if path.is_dir() and not _is_delta(path):
+        if path.is_dir() and not is_delta_table(path):
             files = _legacy_files(path)
             if files and not all(_DELTA_FILE.fullmatch(f.name) for f in files):
                 raise StoreError(f"{path} holds Parquet files of another layout; nothing was "
@@ -1714,7 +1722,7 @@ def _create(table: str, path: Path, data: pa.Table, props) -> None:
         try:
             os.rename(work, path)
         except OSError as err:
-            if _is_delta(path):  # another writer created it first: merge into it
+            if is_delta_table(path):  # another writer created it first: merge into it
                 raise _Retry(err) from err
             raise
     finally:
@@ -1757,7 +1765,7 @@ def _check_before_writing(path: Path) -> None:
     MERGE rewrites the files it reads): the table's newest version is checked afresh first,
     every file's footer too (:func:`_verify`; a writer can afford it, and a file replaced by
     one of the same size and fewer rows shows only there)."""
-    if _is_delta(path):
+    if is_delta_table(path):
         delta = _open(path)
         _verify(path, delta.version(), _files_of(delta)[0], newest=True, footers=True)
 
@@ -1802,7 +1810,7 @@ def append(
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
     path = directory / table
-    if path.is_dir() and not _is_delta(path) and any(
+    if path.is_dir() and not is_delta_table(path) and any(
             not _DELTA_FILE.fullmatch(p.name) for p in _legacy_files(path)):
         raise StoreError(f"{path} is in the store's layout before Delta Lake; convert it first "
                          f"with `python -m analysis store migrate --data {directory}`")
@@ -1833,9 +1841,10 @@ HISTORY_COLUMNS = ("table", "version", "committed_at", "operation", "file", "rea
                    "quarantined", "rows_added", "rows_replaced", "rows_unchanged")
 
 
-def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
-    """One row per commit kept in the log (the ``limit`` newest): version, committed_at
-    (network time), operation, the operation's metrics and the ingest it records."""
+def commit_log(path: Path, *, limit: int | None = None) -> pd.DataFrame:
+    """One row per commit kept in the log of the Delta table at ``path`` (the ``limit``
+    newest), oldest first: version, committed_at (network time), operation, the operation's
+    metrics and the ingest it records (:func:`history` shows them to readers, newest first)."""
     rows = []
     delta = _open(path)
     with _log_errors(path):
@@ -1853,7 +1862,9 @@ def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
     return frame.sort_values("version", ignore_index=True)
 
 
-def _rows_changed(operation: str, metrics: Mapping) -> tuple[float, float, float]:
+def rows_changed(operation: str, metrics: Mapping) -> tuple[float, float, float]:
+    """The rows a commit added, replaced and left unchanged, from its ``operation`` and
+    ``metrics`` (a row of :func:`commit_log`); NaN where the operation does not say."""
     if operation == "MERGE":
         source = metrics.get("num_source_rows", np.nan)
         added = metrics.get("num_target_rows_inserted", np.nan)
@@ -1869,16 +1880,16 @@ def history(table: str | None = None, *, data_dir: str | os.PathLike | None = No
     """Every commit kept of one table (or all), newest first: when, what, which file it
     ingested, the rows it read, quarantined, added, replaced and left unchanged."""
     directory = _data_dir(data_dir)
-    tables = [table] if table else _delta_tables(directory)
-    if table is not None and not _is_delta(directory / table):
+    tables = [table] if table else delta_tables(directory)
+    if table is not None and not is_delta_table(directory / table):
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
         raise StoreError(f"{directory / table} is not a Delta table (absent, or in an older "
                          "layout: `python -m analysis store migrate` converts it)")
     frames = []
     for name in tables:
-        commits = _commits(directory / name)
-        changed = [_rows_changed(op, m) for op, m in zip(commits["operation"],
+        commits = commit_log(directory / name)
+        changed = [rows_changed(op, m) for op, m in zip(commits["operation"],
                                                          commits["metrics"])]
         frames.append(pd.DataFrame({
             "table": name, "version": commits["version"],
@@ -2002,7 +2013,7 @@ def _recover_migration(table: str, directory: Path) -> None:
     target, single = directory / table, directory / f"{table}.parquet"
     backup, backup_file = directory / f".{table}.backup", directory / f".{table}.parquet.backup"
     for old, home in ((backup, target), (backup_file, single)):
-        if old.exists() and not _is_delta(target):
+        if old.exists() and not is_delta_table(target):
             if home.exists():
                 shutil.rmtree(home) if home.is_dir() else home.unlink()
             os.replace(old, home)
@@ -2014,7 +2025,7 @@ def _recover_migration(table: str, directory: Path) -> None:
 def _legacy_source(table: str, directory: Path) -> Path | None:
     """The table's directory or file in the layout before Delta Lake, if it has one."""
     target, single = directory / table, directory / f"{table}.parquet"
-    if _is_delta(target):
+    if is_delta_table(target):
         return None
     if target.is_dir() and _legacy_files(target):
         return target
@@ -2154,7 +2165,7 @@ def optimize(data_dir: str | os.PathLike | None = None, *,
     directory = _data_dir(data_dir)
     target = int(_settings()["optimize_target_mb"]) * 2**20
     out = {}
-    for table in tables or _delta_tables(directory):
+    for table in tables or delta_tables(directory):
         with _writer_lock(directory, table):
             _check_before_writing(directory / table)
             metrics = _open(directory / table).optimize.compact(
@@ -2182,7 +2193,7 @@ def vacuum(data_dir: str | os.PathLike | None = None, *, retention_days: int | N
                          "older reports need not be reproduced")
     directory = _data_dir(data_dir)
     out = {}
-    for table in tables or _delta_tables(directory):
+    for table in tables or delta_tables(directory):
         with _writer_lock(directory, table):
             _check_before_writing(directory / table)
             target = _open(directory / table)
