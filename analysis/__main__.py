@@ -266,7 +266,7 @@ def _check(args: argparse.Namespace, options: dict) -> int:
 
     from analysis import coverage, ingest, store
     from analysis.config import ParamsError
-    from analysis.tables import TABLES
+    from analysis.table_specs import TABLES
 
     table = args.table or "responses"
     root = args.data or ingest.DATA_ROOT
@@ -472,7 +472,7 @@ def _add_store_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from analysis.engine import add_engine_argument
-    from analysis.tables import TABLES
+    from analysis.table_specs import TABLES
 
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from analysis.tables import TABLES
+from analysis.table_specs import TABLES
 
 
 class DataError(ValueError):

@@ -84,7 +84,7 @@ A column map (``python -m analysis ingest FILE --columns map.yaml``)::
     formats: {responded_at: "%m/%d/%Y %H:%M"}  # optional: a date column's strptime format
 
 :func:`check_export` (``ingest FILE --check``) reads and validates without writing anything.
-- Duplicates: the first row with a key (``analysis.tables.KEYS``) is kept; later rows with the
+- Duplicates: the first row with a key (``analysis.table_specs.KEYS``) is kept; later rows with the
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
 
@@ -122,7 +122,7 @@ from analysis import schemas, store
 from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
 from analysis.errors import DataError
-from analysis.tables import KEYS, TABLES
+from analysis.table_specs import KEYS, TABLES
 
 DELIMITERS = (";", "\t", ",")
 META = ("source_file", "source_line", "bad_columns", "problem")
@@ -1581,7 +1581,7 @@ def read_export(
     path
         A .csv/.txt/.tsv text file, an .xlsx workbook or a Parquet file.
     table
-        One of ``analysis.tables.TABLES``.
+        One of ``analysis.table_specs.TABLES``.
     params
         The contents of params/columns.yaml (loaded from ``params_dir`` when omitted).
     dealers

@@ -38,8 +38,8 @@ import pyarrow as pyarrow_
 from pandera.typing import Series
 
 from analysis.config import PARAMS_DIR, load_params
-from analysis.tables import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
-from analysis.tables import spec as table_spec
+from analysis.table_specs import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
+from analysis.table_specs import spec as table_spec
 
 
 def _time_column(table: str) -> str | None:

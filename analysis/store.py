@@ -78,7 +78,7 @@ import pyarrow.parquet as pq
 from analysis.config import DATA_ROOT, load_params
 from analysis.config import data_dir as _data_dir
 from analysis.regions import region_for, with_region  # noqa: F401  (re-exported)
-from analysis.tables import TABLES, TIME_COLUMNS
+from analysis.table_specs import TABLES, TIME_COLUMNS
 
 PARTITION = "month"
 LOG_DIR = "_delta_log"
@@ -349,7 +349,7 @@ def _parse_as_of(text: str) -> dict[str, int] | pd.Timestamp:
 
 
 def delta_tables(directory: Path) -> list[str]:
-    """The tables of :data:`analysis.tables.TABLES` stored as Delta tables in ``directory``
+    """The tables of :data:`analysis.table_specs.TABLES` stored as Delta tables in ``directory``
     (none: an empty folder, or a store in the layout before Delta Lake)."""
     return [t for t in TABLES if is_delta_table(directory / t)]
 
@@ -1776,7 +1776,7 @@ def append(
 ) -> AppendResult:
     """Merge validated rows of ``table`` into its Delta table in one commit; the last wins.
 
-    A row whose key (``analysis.tables.KEYS``) is stored replaces the stored row, wherever it
+    A row whose key (``analysis.table_specs.KEYS``) is stored replaces the stored row, wherever it
     was (an updated case, a corrected date moving a row to another month); so appending the
     same rows twice changes nothing (and commits nothing). Nothing is ever deleted. The commit
     is atomic: a crash leaves the table as before or after it. Writers of one table take turns

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import load_params
-from analysis.tables import TABLES
+from analysis.table_specs import TABLES
 
 # --- text material ---------------------------------------------------------------------------
 # "{a|b}" picks one alternative. Each cause has Russian and English phrasings. The six causes
