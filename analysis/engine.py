@@ -122,14 +122,14 @@ def get_engine(spec: str | Engine | None = None, *, params: dict | None = None) 
 
 
 @contextmanager
-def shared(spec: str | None = None, *, params: dict | None = None) -> Iterator[str]:
+def shared_cluster(spec: str | None = None, *, params: dict | None = None) -> Iterator[str]:
     """A spec that many processes can share: for ``dask`` (a new LocalCluster) start the
     cluster once and yield ``dask=<its scheduler address>`` until the block ends; any other
     spec is yielded as it is. A batch of report notebooks then shares one cluster.
 
     Examples
     --------
-    >>> with shared("dask") as spec:                    # doctest: +SKIP
+    >>> with shared_cluster("dask") as spec:            # doctest: +SKIP
     ...     run_batch(..., parameters={"engine": spec})
     """
     p = params_or("engine", params)
@@ -139,6 +139,11 @@ def shared(spec: str | None = None, *, params: dict | None = None) -> Iterator[s
         return
     with get_engine("dask", params=p) as eng:
         yield f"dask={eng.client.scheduler.address}"
+
+
+# the old name, for analysis.report.batch until it imports shared_cluster: "shared" there is
+# also analysis.report.shared, the batch's cache of fits (issue 27)
+shared = shared_cluster
 
 
 def add_engine_argument(parser) -> None:
