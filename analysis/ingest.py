@@ -115,7 +115,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pdr
 from pandera.typing import DataFrame
 
 from analysis import schemas, store
@@ -1459,7 +1459,7 @@ def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None, *,
     return frame, problems, labels
 
 
-def _placeholder(column: pa.Column) -> int:
+def _placeholder(column: pdr.Column) -> int:
     for check in column.checks:
         stats = check.statistics or {}
         if "min_value" in stats:
@@ -1493,7 +1493,7 @@ def _duplicates(typed: pd.DataFrame, raw: pd.DataFrame, lines: np.ndarray, table
     return pd.DataFrame(records, columns=["pos", "column", "rule", "message"])
 
 
-def _limits(column: pa.Column) -> tuple[object, object]:
+def _limits(column: pdr.Column) -> tuple[object, object]:
     """The (min, max) a column's checks allow; None where a check sets none."""
     lo = hi = None
     for check in column.checks:
@@ -1503,14 +1503,14 @@ def _limits(column: pa.Column) -> tuple[object, object]:
     return lo, hi
 
 
-def _range_text(column: pa.Column) -> str:
+def _range_text(column: pdr.Column) -> str:
     lo, hi = _limits(column)
     if lo is not None and hi is not None:
         return f"out of range {lo}-{hi}"
     return f"below {lo}" if lo is not None else f"above {hi}"
 
 
-def _rule(check: str, column: pa.Column | None, spoken: Mapping[str, str] | None = None) -> str:
+def _rule(check: str, column: pdr.Column | None, spoken: Mapping[str, str] | None = None) -> str:
     if check == "not_nullable":
         return "missing value"
     if check.startswith(("greater_than", "less_than", "in_range")) and column is not None:
@@ -1526,12 +1526,12 @@ def _rule(check: str, column: pa.Column | None, spoken: Mapping[str, str] | None
     return check
 
 
-def _schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, flagged: set,
+def _schema_failures(typed: pd.DataFrame, schema: pdr.DataFrameSchema, flagged: set,
                      bad_rows: set[int], path: Path,
                      spoken: Mapping[str, str] | None = None) -> pd.DataFrame:
     try:
         schema.validate(typed, lazy=True)
-    except pa.errors.SchemaErrors as err:
+    except pdr.errors.SchemaErrors as err:
         cases = err.failure_cases
     else:
         return pd.DataFrame(columns=["pos", "column", "rule"])
@@ -2430,7 +2430,7 @@ def quarantine_reasons(data_dir: str | os.PathLike | None = None) -> pd.DataFram
     return pd.DataFrame(rows, columns=["file", "table", "reason", "rows"])
 
 
-@pa.check_types
+@pdr.check_types
 def quarantine_summary(data_dir: str | os.PathLike | None = None, *, top: int = 3
                        ) -> DataFrame[schemas.QuarantineSummary]:
     """Per file (its latest ingest): read, accepted, quarantined and the top reasons.
