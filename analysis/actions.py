@@ -66,6 +66,23 @@ from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
 from analysis.regions import region_for
 
+__all__ = [
+    "ActionsDataError",
+    "DIRECTION",
+    "EFFECT_COLUMNS",
+    "MEASURED",
+    "STATES",
+    "VERDICTS",
+    "action_effects",
+    "action_status",
+    "baseline_window",
+    "completion",
+    "effects_by_region",
+    "monthly_review",
+    "target_values",
+    "verdicts",
+]
+
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",
                   "n_before", "n_after", "before", "after", "change", "comparison_change",

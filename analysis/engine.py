@@ -45,9 +45,27 @@ from analysis.config import data_dir as _data_dir
 from analysis.config import load_params, params_or
 from analysis.errors import require_columns
 from analysis.regions import dealer_attributes, with_region
+from analysis.table_specs import TIME_COLUMNS
 
 if TYPE_CHECKING:
     from analysis.drivers import ImportanceResult
+
+__all__ = [
+    "DASK_SCHEDULERS",
+    "DaskEngine",
+    "DriverCorr",
+    "ENGINES",
+    "ENV_VAR",
+    "Engine",
+    "EngineError",
+    "EngineSpec",
+    "LocalEngine",
+    "add_engine_argument",
+    "get_engine",
+    "parse_spec",
+    "shared",
+    "shared_cluster",
+]
 
 ENGINES = ("local", "dask")
 #: Dask's single-machine schedulers, accepted as ``dask=<name>`` instead of an address.
@@ -651,7 +669,7 @@ class DaskEngine(Engine):
         """Path (or URL) of a store table and whether it is a month-partitioned dataset."""
         url = _url(data_dir)
         if url:  # a store on object storage: the store's dataset layout
-            return f"{url}/{table}", table in store.TIME_COLUMNS
+            return f"{url}/{table}", table in TIME_COLUMNS
         src = store.table_source(table, _data_dir(data_dir))
         partitioned = src.is_dir() and any(p.name.startswith("month=") for p in src.iterdir())
         return str(src), partitioned
@@ -718,9 +736,9 @@ class DaskEngine(Engine):
             values = list(regions) if table == "dealers" else ids.tolist()
             conjunction.append((column, "in", values))
         filters: list | None = [conjunction] if conjunction else None
-        if months is not None and table in store.TIME_COLUMNS:
+        if months is not None and table in TIME_COLUMNS:
             wanted = sorted({str(pd.Period(m, freq="M")) for m in months})
-            col = store.TIME_COLUMNS[table]
+            col = TIME_COLUMNS[table]
             if partitioned or col == "month":
                 # the store files each row under the month of its time column
                 filters = [[*conjunction, ("month", "in", wanted)]]

@@ -25,6 +25,13 @@ import pandas as pd
 
 from analysis.table_specs import TABLES
 
+__all__ = [
+    "DataError",
+    "MissingColumnsError",
+    "OperationsDataError",
+    "require_columns",
+]
+
 
 class DataError(ValueError):
     """Input data a function cannot use.

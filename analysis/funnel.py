@@ -23,6 +23,13 @@ from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, wilson_interval
 from analysis.regions import region_for
 
+__all__ = [
+    "FunnelDataError",
+    "STAGES",
+    "channel_differences",
+    "funnel_rates",
+]
+
 STAGES = {"reach": ("reached", "attempted"), "response": ("answered", "reached"),
           "yield": ("answered", "attempted")}
 

@@ -124,6 +124,40 @@ from analysis.config import data_dir as _data_dir
 from analysis.errors import DataError
 from analysis.table_specs import KEYS, TABLES
 
+__all__ = [
+    "ColumnMap",
+    "DELIMITERS",
+    "DERIVED",
+    "EXCEL_EPOCH",
+    "FORMULA_PREFIXES",
+    "FORMULA_RULE",
+    "IngestError",
+    "IngestRecord",
+    "IngestResult",
+    "LATEST",
+    "LOG_COLUMNS",
+    "LOG_NAME",
+    "META",
+    "QUARANTINE_COLUMNS",
+    "SIDE_COLUMNS",
+    "UNCOMPUTED_RULE",
+    "aliases",
+    "cell_text",
+    "check_export",
+    "demo_now",
+    "format_label",
+    "ingest_file",
+    "ingest_log",
+    "load_column_map",
+    "network_now",
+    "normalize",
+    "quarantine_reasons",
+    "quarantine_summary",
+    "rating_scales",
+    "read_export",
+    "row_ids",
+]
+
 DELIMITERS = (";", "\t", ",")
 META = ("source_file", "source_line", "bad_columns", "problem")
 LOG_NAME = "_ingest_log.jsonl"

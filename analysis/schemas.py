@@ -38,8 +38,29 @@ import pyarrow as pa
 from pandera.typing import Series
 
 from analysis.config import PARAMS_DIR, load_params
-from analysis.table_specs import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
+from analysis.table_specs import KEYS, TABLES
 from analysis.table_specs import spec as table_spec
+
+# KEYS is analysis.table_specs', re-exported for callers. The constants and models built from
+# params/ on first use (TOUCHPOINTS, DRIVERS, CSS_ATTRIBUTES, ALLOWED, MODELS, Responses, ...:
+# see __getattr__) are public too, but left out so that `import *` reads no params
+__all__ = [
+    "Dealers",
+    "KEYS",
+    "MAY_BE_FUTURE",
+    "MONTH_PATTERN",
+    "ParamsSchemas",
+    "QuarantineSummary",
+    "ROW_RULES",
+    "arrow_schema",
+    "columns",
+    "for_params",
+    "kind_of",
+    "model",
+    "required_columns",
+    "schema_for",
+    "validate",
+]
 
 
 def _time_column(table: str) -> str | None:

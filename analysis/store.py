@@ -77,8 +77,56 @@ import pyarrow.parquet as pq
 
 from analysis.config import DATA_ROOT, load_params
 from analysis.config import data_dir as _data_dir
-from analysis.regions import region_for, with_region  # noqa: F401  (re-exported)
+from analysis.regions import region_for, with_region
 from analysis.table_specs import TABLES, TIME_COLUMNS
+
+# with_region and region_for are analysis.regions', re-exported for the store's callers
+__all__ = [
+    "AppendResult",
+    "COMMITS_FILE",
+    "DataFile",
+    "DuplicateKeyError",
+    "HISTORY_COLUMNS",
+    "LOCK_DIR",
+    "LOCK_NOTE_SECONDS",
+    "LOG_DIR",
+    "MAIN_TABLE",
+    "MigrateResult",
+    "PARTITION",
+    "Problem",
+    "Snapshot",
+    "StoreConflict",
+    "StoreDamaged",
+    "StoreError",
+    "StoreReadOnly",
+    "TableCheck",
+    "WRITING",
+    "accept",
+    "append",
+    "available",
+    "check",
+    "columns",
+    "commit_log",
+    "data_files",
+    "delta_tables",
+    "describe_versions",
+    "history",
+    "is_delta_table",
+    "latest_complete_month",
+    "load",
+    "migrate",
+    "optimize",
+    "processed_dir",
+    "read_only_message",
+    "region_for",
+    "rows_changed",
+    "snapshot",
+    "table_source",
+    "to_duckdb",
+    "vacuum",
+    "versions",
+    "with_region",
+]
 
 PARTITION = "month"
 LOG_DIR = "_delta_log"
