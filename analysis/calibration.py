@@ -38,9 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis import stars
+from analysis import nps, stars
 from analysis.config import load_params
-from analysis.counting import score_cutoffs
 
 __all__ = ["CalibrationResult", "alarm_power", "calibrate", "false_flags", "false_zones",
            "plant_change", "power", "report_flags", "shuffle_answers"]
@@ -130,7 +129,7 @@ def plant_change(responses: pd.DataFrame, dealers: Sequence, *, month: str, effe
     ``effect / 100 / (share of passives + 2 x share of detractors)``: a passive turned
     promoter adds 1 / n to the NPS, a detractor 2 / n. The driver ratings are left alone.
     """
-    cut = score_cutoffs()
+    cut = nps.score_cutoffs()
     scores = responses["nps"].to_numpy(copy=True)
     in_month = (_month_of(responses[time_col]) == pd.Period(month, freq="M")).to_numpy()
     for dealer in dealers:

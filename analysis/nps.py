@@ -103,6 +103,7 @@ from analysis.counting import (
     count_groups,
     groups_from_counts,
     nps_from_counts,
+    score_cutoffs,
     validate_scores,
 )
 from analysis.errors import require_columns
@@ -137,6 +138,7 @@ __all__ = [
     "summarize",
     "summarize_counts",
     "summarize_weighted",
+    "score_cutoffs",
     "validate_scores",
     "within_sum_of_squares",
 ]

@@ -27,7 +27,7 @@ def test_the_cutoffs_are_the_params_scale():
 
 def test_nps_still_offers_the_counting_names():
     for name in ("CATEGORIES", "classify", "count_categories", "nps_from_counts",
-                 "validate_scores"):
+                 "score_cutoffs", "validate_scores"):
         assert getattr(nps, name) is getattr(counting, name)
 
 
