@@ -17,6 +17,11 @@ import os
 import sys
 from pathlib import Path
 
+__all__ = [
+    "build_parser",
+    "main",
+]
+
 
 def _demo_data(args: argparse.Namespace) -> int:
     from analysis.synthetic import make_network
@@ -117,7 +122,7 @@ def _ingest(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from analysis import demo_exports, ingest, store
-    from analysis.config import ParamsError
+    from analysis.config import DATA_ROOT, ParamsError
 
     if bool(args.files) == bool(args.demo):
         print("error: name export files (with --table) or --demo DIR"
@@ -158,7 +163,7 @@ def _ingest(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 2
         except PermissionError as err:
-            print(f"error: {store._read_only(root or ingest.DATA_ROOT, err)}", file=sys.stderr)
+            print(f"error: {store.read_only_message(root or DATA_ROOT, err)}", file=sys.stderr)
             return 2
         except (ingest.IngestError, ParamsError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
@@ -171,7 +176,7 @@ def _ingest(args: argparse.Namespace) -> int:
                                                   **options))
             except (store.StoreDamaged, store.StoreReadOnly, PermissionError) as err:
                 # the store, not the file: no other file of the command can go in either
-                text = (store._read_only(root or ingest.DATA_ROOT, err)
+                text = (store.read_only_message(root or DATA_ROOT, err)
                         if isinstance(err, PermissionError) else str(err))
                 print(f"error: {text}\nnothing was ingested"
                       + (f" ({len(records)} file(s) before it were)" if records else ""),
@@ -193,7 +198,7 @@ def _ingest(args: argparse.Namespace) -> int:
             print(record.summary())
     read = sum(r.result.n_read for r in records)
     quarantined = sum(len(r.result.quarantined) for r in records)
-    processed = (root or ingest.DATA_ROOT) / "processed"
+    processed = (root or DATA_ROOT) / "processed"
     print(f"{len(records)} file(s) ingested into {processed}: {read} rows read, "
           f"{read - quarantined} accepted, {quarantined} quarantined"
           + (f"; {failed} file(s) could not be read" if failed else ""))
@@ -265,11 +270,11 @@ def _check(args: argparse.Namespace, options: dict) -> int:
     import pandas as pd
 
     from analysis import coverage, ingest, store
-    from analysis.config import ParamsError
-    from analysis.tables import TABLES
+    from analysis.config import DATA_ROOT, ParamsError
+    from analysis.table_specs import TABLES
 
     table = args.table or "responses"
-    root = args.data or ingest.DATA_ROOT
+    root = args.data or DATA_ROOT
     processed = root / "processed"
     results, failed = [], 0
     for path in args.files:
@@ -363,7 +368,7 @@ def _store_dir(data: Path | None) -> Path:
 
     directory = data_dir(data)
     nested = directory / "processed"
-    if nested.is_dir() and not store._delta_tables(directory):
+    if nested.is_dir() and not store.delta_tables(directory):
         return nested
     return directory
 
@@ -472,7 +477,7 @@ def _add_store_parser(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from analysis.engine import add_engine_argument
-    from analysis.tables import TABLES
+    from analysis.table_specs import TABLES
 
     parser = argparse.ArgumentParser(prog="python -m analysis", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

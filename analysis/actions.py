@@ -64,7 +64,24 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
-from analysis.store import region_for
+from analysis.regions import region_for
+
+__all__ = [
+    "ActionsDataError",
+    "DIRECTION",
+    "EFFECT_COLUMNS",
+    "MEASURED",
+    "STATES",
+    "VERDICTS",
+    "action_effects",
+    "action_status",
+    "baseline_window",
+    "completion",
+    "effects_by_region",
+    "monthly_review",
+    "target_values",
+    "verdicts",
+]
 
 STATES = ("done", "overdue", "open", "cancelled")
 EFFECT_COLUMNS = ("action_id", "dealer_id", "target", "unit", "opened_at", "closed_at",
@@ -248,7 +265,18 @@ def _spread(change: np.ndarray, var: np.ndarray, group: np.ndarray) -> tuple[flo
 
 def _pool(change: np.ndarray, var: np.ndarray, tau2: float) -> tuple[float, float]:
     """The comparison dealers' mean change weighted by ``1 / (s_j^2 + tau^2)`` and its
-    variance."""
+    variance.
+
+    With one group and ``tau^2`` from :func:`_spread` on the same dealers this is
+    statsmodels' ``combine_effects(change, var, method_re="dl")`` (``mean_effect_re``,
+    ``var_eff_w_re``; tests/test_actions.py checks it), but that function is not used:
+    it estimates ``tau^2`` from the dealers it pools, around one mean, while the spread here
+    is the network's (every dealer without such an action, around its region's mean, with
+    dealers - regions degrees of freedom) and the pool is often the region's few dealers;
+    it takes no ``tau^2`` of the caller's; and its DerSimonian-Laird ``tau^2`` is not
+    truncated at 0 (statsmodels 0.15: ``Q < df`` gives a negative ``tau^2`` that
+    narrows the interval below the sampling noise).
+    """
     w = 1 / (np.maximum(var, _MIN_VAR) + tau2)
     return float(np.sum(w * change) / w.sum()), float(1 / w.sum())
 

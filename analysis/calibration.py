@@ -133,7 +133,7 @@ def plant_change(responses: pd.DataFrame, dealers: Sequence, *, month: str, effe
     ``effect / 100 / (share of passives + 2 x share of detractors)``: a passive turned
     promoter adds 1 / n to the NPS, a detractor 2 / n. The driver ratings are left alone.
     """
-    cut = nps._cutoffs(None)
+    cut = nps.score_cutoffs()
     scores = responses["nps"].to_numpy(copy=True)
     in_month = (_month_of(responses[time_col]) == pd.Period(month, freq="M")).to_numpy()
     for dealer in dealers:

@@ -44,9 +44,28 @@ from analysis import nps, store
 from analysis.config import data_dir as _data_dir
 from analysis.config import load_params, params_or
 from analysis.errors import require_columns
+from analysis.regions import dealer_attributes, with_region
+from analysis.table_specs import TIME_COLUMNS
 
 if TYPE_CHECKING:
     from analysis.drivers import ImportanceResult
+
+__all__ = [
+    "DASK_SCHEDULERS",
+    "DaskEngine",
+    "DriverCorr",
+    "ENGINES",
+    "ENV_VAR",
+    "Engine",
+    "EngineError",
+    "EngineSpec",
+    "LocalEngine",
+    "add_engine_argument",
+    "get_engine",
+    "parse_spec",
+    "shared",
+    "shared_cluster",
+]
 
 ENGINES = ("local", "dask")
 #: Dask's single-machine schedulers, accepted as ``dask=<name>`` instead of an address.
@@ -121,14 +140,14 @@ def get_engine(spec: str | Engine | None = None, *, params: dict | None = None) 
 
 
 @contextmanager
-def shared(spec: str | None = None, *, params: dict | None = None) -> Iterator[str]:
+def shared_cluster(spec: str | None = None, *, params: dict | None = None) -> Iterator[str]:
     """A spec that many processes can share: for ``dask`` (a new LocalCluster) start the
     cluster once and yield ``dask=<its scheduler address>`` until the block ends; any other
     spec is yielded as it is. A batch of report notebooks then shares one cluster.
 
     Examples
     --------
-    >>> with shared("dask") as spec:                    # doctest: +SKIP
+    >>> with shared_cluster("dask") as spec:            # doctest: +SKIP
     ...     run_batch(..., parameters={"engine": spec})
     """
     p = params_or("engine", params)
@@ -138,6 +157,11 @@ def shared(spec: str | None = None, *, params: dict | None = None) -> Iterator[s
         return
     with get_engine("dask", params=p) as eng:
         yield f"dask={eng.client.scheduler.address}"
+
+
+# the old name, for analysis.report.batch until it imports shared_cluster: "shared" there is
+# also analysis.report.shared, the batch's cache of fits (issue 27)
+shared = shared_cluster
 
 
 def add_engine_argument(parser) -> None:
@@ -328,11 +352,6 @@ def _like_store(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _dealer_attributes(columns, dealers: pd.DataFrame) -> list[str]:
-    """Columns of the dealers table that :func:`analysis.store.with_region` would attach."""
-    return [c for c in ("dealer_name", "region", "city") if c not in columns and c in dealers]
-
-
 def _split_keys(keys: list[str], own: Iterable[str], attached: list[str]) -> tuple[list, list]:
     """Keys counted in the answers and keys attached from the dealers table afterwards."""
     own = list(own)
@@ -499,7 +518,7 @@ class Engine:
                               f"table), not {invitations!r}")
         dealers = self._small("dealers", regions=regions, data_dir=data_dir)
         frame = self._small("invitations", months=months, regions=regions, data_dir=data_dir)
-        return store.with_region(frame, dealers)
+        return with_region(frame, dealers)
 
     def _small(self, table: str, *, months=None, regions=None, data_dir=None) -> pd.DataFrame:
         """A small store table (dealers, invitations) as a pandas frame in this process."""
@@ -538,7 +557,7 @@ class LocalEngine(Engine):
                            columns=columns)
         if not attach:
             return frame
-        return store.with_region(frame, store.load("dealers", regions=regions,
+        return with_region(frame, store.load("dealers", regions=regions,
                                                    data_dir=data_dir))
 
     def summarize(self, source, *, by: Sequence[str] = ("region",), period: str | None = "M",
@@ -650,8 +669,8 @@ class DaskEngine(Engine):
         """Path (or URL) of a store table and whether it is a month-partitioned dataset."""
         url = _url(data_dir)
         if url:  # a store on object storage: the store's dataset layout
-            return f"{url}/{table}", table in store.TIME_COLUMNS
-        src = store._source(table, _data_dir(data_dir))
+            return f"{url}/{table}", table in TIME_COLUMNS
+        src = store.table_source(table, _data_dir(data_dir))
         partitioned = src.is_dir() and any(p.name.startswith("month=") for p in src.iterdir())
         return str(src), partitioned
 
@@ -717,9 +736,9 @@ class DaskEngine(Engine):
             values = list(regions) if table == "dealers" else ids.tolist()
             conjunction.append((column, "in", values))
         filters: list | None = [conjunction] if conjunction else None
-        if months is not None and table in store.TIME_COLUMNS:
+        if months is not None and table in TIME_COLUMNS:
             wanted = sorted({str(pd.Period(m, freq="M")) for m in months})
-            col = store.TIME_COLUMNS[table]
+            col = TIME_COLUMNS[table]
             if partitioned or col == "month":
                 # the store files each row under the month of its time column
                 filters = [[*conjunction, ("month", "in", wanted)]]
@@ -787,7 +806,7 @@ class DaskEngine(Engine):
         if isinstance(source, str):
             own = self._columns(source, data_dir)
             dealer_table = self._small("dealers", regions=regions, data_dir=data_dir)
-            attached = _dealer_attributes(own, dealer_table)
+            attached = dealer_attributes(own, dealer_table)
             counted, from_dealers = _split_keys(keys_for([*own, *attached]), own, attached)
             frame = self._read(source, columns=list(dict.fromkeys(
                 [*counted, score] + ([time_col] if period else []))),
@@ -798,7 +817,7 @@ class DaskEngine(Engine):
         _check_frame_filters(months, regions, data_dir)
         frame = self._to_dask(source)
         own = list(frame.columns)
-        attached = _dealer_attributes(own, dealers) if dealers is not None else []
+        attached = dealer_attributes(own, dealers) if dealers is not None else []
         counted, from_dealers = _split_keys(keys_for([*own, *attached]), own, attached)
         counts = self._counts(frame, keys=counted, period=period, score=score,
                               time_col=time_col, params=params)

@@ -23,7 +23,14 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from analysis.tables import TABLES
+from analysis.table_specs import TABLES
+
+__all__ = [
+    "DataError",
+    "MissingColumnsError",
+    "OperationsDataError",
+    "require_columns",
+]
 
 
 class DataError(ValueError):

@@ -21,7 +21,14 @@ import pandas as pd
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, wilson_interval
-from analysis.store import region_for
+from analysis.regions import region_for
+
+__all__ = [
+    "FunnelDataError",
+    "STAGES",
+    "channel_differences",
+    "funnel_rates",
+]
 
 STAGES = {"reach": ("reached", "attempted"), "response": ("answered", "reached"),
           "yield": ("answered", "attempted")}

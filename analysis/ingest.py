@@ -84,7 +84,7 @@ A column map (``python -m analysis ingest FILE --columns map.yaml``)::
     formats: {responded_at: "%m/%d/%Y %H:%M"}  # optional: a date column's strptime format
 
 :func:`check_export` (``ingest FILE --check``) reads and validates without writing anything.
-- Duplicates: the first row with a key (``analysis.tables.KEYS``) is kept; later rows with the
+- Duplicates: the first row with a key (``analysis.table_specs.KEYS``) is kept; later rows with the
   same key are quarantined as "duplicate row: same as line N" (identical) or "duplicate id ...:
   first seen at line N" (different), even if the first row itself is quarantined.
 
@@ -115,14 +115,48 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pdr
 from pandera.typing import DataFrame
 
 from analysis import schemas, store
 from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
 from analysis.errors import DataError
-from analysis.tables import KEYS, TABLES
+from analysis.table_specs import KEYS, TABLES
+
+__all__ = [
+    "ColumnMap",
+    "DELIMITERS",
+    "DERIVED",
+    "EXCEL_EPOCH",
+    "FORMULA_PREFIXES",
+    "FORMULA_RULE",
+    "IngestError",
+    "IngestRecord",
+    "IngestResult",
+    "LATEST",
+    "LOG_COLUMNS",
+    "LOG_NAME",
+    "META",
+    "QUARANTINE_COLUMNS",
+    "SIDE_COLUMNS",
+    "UNCOMPUTED_RULE",
+    "aliases",
+    "cell_text",
+    "check_export",
+    "demo_now",
+    "format_label",
+    "ingest_file",
+    "ingest_log",
+    "load_column_map",
+    "network_now",
+    "normalize",
+    "quarantine_reasons",
+    "quarantine_summary",
+    "rating_scales",
+    "read_export",
+    "row_ids",
+]
 
 DELIMITERS = (";", "\t", ",")
 META = ("source_file", "source_line", "bad_columns", "problem")
@@ -1459,7 +1493,7 @@ def _parse(raw: pd.DataFrame, table: str, vocab: _Vocab, params_dir=None, *,
     return frame, problems, labels
 
 
-def _placeholder(column: pa.Column) -> int:
+def _placeholder(column: pdr.Column) -> int:
     for check in column.checks:
         stats = check.statistics or {}
         if "min_value" in stats:
@@ -1493,7 +1527,7 @@ def _duplicates(typed: pd.DataFrame, raw: pd.DataFrame, lines: np.ndarray, table
     return pd.DataFrame(records, columns=["pos", "column", "rule", "message"])
 
 
-def _limits(column: pa.Column) -> tuple[object, object]:
+def _limits(column: pdr.Column) -> tuple[object, object]:
     """The (min, max) a column's checks allow; None where a check sets none."""
     lo = hi = None
     for check in column.checks:
@@ -1503,14 +1537,14 @@ def _limits(column: pa.Column) -> tuple[object, object]:
     return lo, hi
 
 
-def _range_text(column: pa.Column) -> str:
+def _range_text(column: pdr.Column) -> str:
     lo, hi = _limits(column)
     if lo is not None and hi is not None:
         return f"out of range {lo}-{hi}"
     return f"below {lo}" if lo is not None else f"above {hi}"
 
 
-def _rule(check: str, column: pa.Column | None, spoken: Mapping[str, str] | None = None) -> str:
+def _rule(check: str, column: pdr.Column | None, spoken: Mapping[str, str] | None = None) -> str:
     if check == "not_nullable":
         return "missing value"
     if check.startswith(("greater_than", "less_than", "in_range")) and column is not None:
@@ -1526,12 +1560,12 @@ def _rule(check: str, column: pa.Column | None, spoken: Mapping[str, str] | None
     return check
 
 
-def _schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, flagged: set,
+def _schema_failures(typed: pd.DataFrame, schema: pdr.DataFrameSchema, flagged: set,
                      bad_rows: set[int], path: Path,
                      spoken: Mapping[str, str] | None = None) -> pd.DataFrame:
     try:
         schema.validate(typed, lazy=True)
-    except pa.errors.SchemaErrors as err:
+    except pdr.errors.SchemaErrors as err:
         cases = err.failure_cases
     else:
         return pd.DataFrame(columns=["pos", "column", "rule"])
@@ -1581,7 +1615,7 @@ def read_export(
     path
         A .csv/.txt/.tsv text file, an .xlsx workbook or a Parquet file.
     table
-        One of ``analysis.tables.TABLES``.
+        One of ``analysis.table_specs.TABLES``.
     params
         The contents of params/columns.yaml (loaded from ``params_dir`` when omitted).
     dealers
@@ -2379,7 +2413,7 @@ def _in_snapshot(snap: store.Snapshot, table: str, version: object) -> bool:
         return True
     if table in snap.versions:
         return int(version) <= snap.versions[table]
-    return not store._is_delta(snap.directory / table)
+    return not store.is_delta_table(snap.directory / table)
 
 
 def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
@@ -2392,12 +2426,12 @@ def _unlogged_commits(directory: Path, entries: list[dict]) -> list[dict]:
         newest = max(logged, default=-1)
         if current <= newest:
             continue
-        commits = store._commits(directory / table, limit=current - newest)
+        commits = store.commit_log(directory / table, limit=current - newest)
         for c in commits.itertuples():
             info = c.ingest or {}
             if c.version <= newest or "ingest_id" not in info or info["ingest_id"] in ids:
                 continue
-            added, replaced, unchanged = store._rows_changed(c.operation, c.metrics)
+            added, replaced, unchanged = store.rows_changed(c.operation, c.metrics)
             recovered.append({**info, "table": table, "version": int(c.version),
                               "ingested_at": c.committed_at.tz_convert("UTC").isoformat(
                                   timespec="seconds"),
@@ -2430,7 +2464,7 @@ def quarantine_reasons(data_dir: str | os.PathLike | None = None) -> pd.DataFram
     return pd.DataFrame(rows, columns=["file", "table", "reason", "rows"])
 
 
-@pa.check_types
+@pdr.check_types
 def quarantine_summary(data_dir: str | os.PathLike | None = None, *, top: int = 3
                        ) -> DataFrame[schemas.QuarantineSummary]:
     """Per file (its latest ingest): read, accepted, quarantined and the top reasons.

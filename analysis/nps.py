@@ -1,8 +1,9 @@
-"""Net Promoter Score: classification, intervals, significance, shrinkage, rankings.
+"""Net Promoter Score: intervals, significance, shrinkage, rankings.
 
 NPS = % promoters (9-10) - % detractors (0-6), in points from -100 to +100. The cut-offs, the
 confidence level, the small-sample threshold and the interval's pseudo-counts come from
-params/nps.yaml.
+params/nps.yaml. Classifying scores and counting them per group and period is
+:mod:`analysis.counting`'s (its public names are importable from here too).
 
 Statistics in this module
 -------------------------
@@ -84,10 +85,7 @@ Rank uncertainty
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -95,6 +93,19 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import load_params, params_or
+from analysis.counting import (
+    CATEGORIES,
+    CountedGroups,
+    as_period,
+    category_codes,
+    classify,
+    count_categories,
+    count_groups,
+    groups_from_counts,
+    nps_from_counts,
+    score_cutoffs,
+    validate_scores,
+)
 from analysis.errors import require_columns
 from analysis.estimators import (
     bh_flags,
@@ -104,17 +115,36 @@ from analysis.estimators import (
     two_sided_p,
     z_value,
 )
+from analysis.regions import with_region
 
-CATEGORIES = ("detractor", "passive", "promoter")
+__all__ = [
+    "CATEGORIES",
+    "METHODS",
+    "NPSComparison",
+    "NPSCounts",
+    "classify",
+    "compare",
+    "count_categories",
+    "count_keys",
+    "flag_params",
+    "flag_q",
+    "nps",
+    "nps_from_counts",
+    "nps_interval",
+    "rank_dealers",
+    "rank_dealers_from_counts",
+    "rank_uncertainty",
+    "ranks_within",
+    "summarize",
+    "summarize_counts",
+    "summarize_weighted",
+    "score_cutoffs",
+    "validate_scores",
+    "within_sum_of_squares",
+]
+
 METHODS = ("wald", "adjusted_wald")
 
-# Dense counting (one np.bincount over every combination of key levels) is used while the
-# combinations stay within this many per answer; sparser keys are hashed first.
-_DENSE_COMBINATIONS_PER_ROW = 1
-_DENSE_COMBINATIONS_FLOOR = 1 << 20
-# Below this many answers threads cost more than they save; above it the per-answer passes
-# (hashing keys, binning times, counting) run on every core, as DuckDB's do.
-_PARALLEL_MIN_ROWS = 1_000_000
 
 
 class NPSCounts(NamedTuple):
@@ -123,11 +153,6 @@ class NPSCounts(NamedTuple):
     promoters: float
     passives: float
     detractors: float
-
-
-def _cutoffs(params: dict | None) -> tuple[int, int, int, int]:
-    p = params_or("nps", params)
-    return p["scale"]["min"], p["scale"]["max"], p["detractor_max"], p["promoter_min"]
 
 
 def _level(level: float | None, params: dict | None) -> float:
@@ -147,79 +172,9 @@ def flag_q(params: dict | None = None) -> float:
     return float(flag_params(params)["q"])
 
 
-def _numeric_values(scores) -> np.ndarray | None:
-    """The scores as a numeric ndarray without copying when possible; None if not numeric."""
-    if isinstance(scores, pd.Series | pd.Index):
-        dtype = scores.dtype
-        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            return None
-        if isinstance(dtype, np.dtype):
-            return scores.to_numpy()
-        return scores.to_numpy(dtype=float, na_value=np.nan)
-    arr = np.asarray(scores) if not isinstance(scores, np.ndarray) else scores
-    return arr if arr.dtype.kind in "iuf" else None
-
-
-def validate_scores(scores, *, params: dict | None = None) -> np.ndarray:
-    """Return the scores as an int array, or raise ValueError naming every bad value.
-
-    Scores must be whole numbers on the scale in params/nps.yaml (0-10). Missing values are
-    bad values too: a response without a score has no place in an NPS.
-    """
-    lo, hi, _, _ = _cutoffs(params)
-    arr = _numeric_values(scores)
-    # fast path: numeric arrays are checked with a few vectorised passes, no object copies
-    if arr is not None and arr.ndim == 1:
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
-        if arr.dtype.kind in "iu" and arr.min() >= lo and arr.max() <= hi:
-            return arr.astype(np.int64, copy=False)
-        if arr.dtype.kind == "f":
-            with np.errstate(invalid="ignore"):
-                good = (arr >= lo) & (arr <= hi) & (arr == np.round(arr))
-            if good.all():
-                return arr.astype(np.int64)
-    values = pd.to_numeric(pd.Series(scores, dtype="object"), errors="coerce")
-    raw = pd.Series(scores, dtype="object").reset_index(drop=True)
-    arr = values.to_numpy(dtype=float)
-    bad = np.isnan(arr) | (arr < lo) | (arr > hi) | (arr != np.round(arr))
-    if bad.any():
-        positions = np.flatnonzero(bad)
-        shown = ", ".join(f"{raw.iloc[i]!r} at position {i}" for i in positions[:10])
-        more = f" and {len(positions) - 10} more" if len(positions) > 10 else ""
-        raise ValueError(
-            f"NPS scores must be whole numbers from {lo} to {hi}; got {shown}{more}"
-        )
-    return arr.astype(np.int64)
-
-
-def _category_codes(scores, params: dict | None) -> np.ndarray:
-    """0 detractor, 1 passive, 2 promoter, as int8 (one pass each, no int64 copy)."""
-    arr = validate_scores(scores, params=params)
-    _, _, det_max, pro_min = _cutoffs(params)
-    codes = (arr > det_max).astype(np.int8)
-    codes += arr >= pro_min
-    return codes
-
-
-def classify(scores, *, params: dict | None = None) -> pd.Categorical:
-    """Classify 0-10 scores into detractor (0-6), passive (7-8) and promoter (9-10)."""
-    return pd.Categorical.from_codes(_category_codes(scores, params), categories=list(CATEGORIES))
-
-
-def nps_from_counts(promoters, passives, detractors) -> np.ndarray | float:
-    """NPS in points from counts; NaN where there are no answers. Vectorised."""
-    pro = np.asarray(promoters, dtype=float)
-    det = np.asarray(detractors, dtype=float)
-    n = pro + np.asarray(passives, dtype=float) + det
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(n > 0, 100.0 * (pro - det) / np.where(n > 0, n, 1), np.nan)
-    return float(out) if out.ndim == 0 else out
-
-
 def nps(scores, *, params: dict | None = None) -> float:
     """NPS of a set of 0-10 scores, in points (-100..100); NaN for an empty set."""
-    counts = np.bincount(_category_codes(scores, params), minlength=3)
+    counts = np.bincount(category_codes(scores, params=params), minlength=3)
     return nps_from_counts(counts[2], counts[1], counts[0])
 
 
@@ -330,7 +285,7 @@ def _as_counts(x, params: dict | None) -> tuple[float, float, float]:
         if missing:
             raise KeyError(f"counts need keys {list(names)}; missing {missing}")
         return tuple(float(x[k]) for k in names)
-    counts = np.bincount(_category_codes(x, params), minlength=3)
+    counts = np.bincount(category_codes(x, params=params), minlength=3)
     return float(counts[2]), float(counts[1]), float(counts[0])
 
 
@@ -364,224 +319,6 @@ def compare(
         n_b=int(sum(cb)), difference=float(diff), low=float(low), high=float(high),
         z=float(zstat), p_value=float(p_value), level=lvl, method=method,
     )
-
-
-# --- counting ----------------------------------------------------------------------------
-
-
-def _key_codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (-1 for missing) and the levels they index, without copying categories."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return column.cat.codes.to_numpy(), column.cat.categories
-    return pd.factorize(column, sort=False)
-
-
-def _period_codes(times: pd.Series, period: str, time_col: str):
-    """Codes of each timestamp's period and the (sorted) PeriodIndex they index."""
-    if not pd.api.types.is_datetime64_any_dtype(times.dtype):
-        raise TypeError(f"column {time_col!r} must hold datetimes to split by period; "
-                        f"it has dtype {times.dtype}. Parse it with pd.to_datetime first")
-    values = times.to_numpy()
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind == "M":
-        lo, hi = times.min(), times.max()
-        if pd.isna(lo):
-            return np.full(len(times), -1), pd.PeriodIndex([], freq=period)
-        levels = pd.period_range(lo.to_period(period), hi.to_period(period), freq=period)
-        ticks = values.view(np.int64)
-        per_day = int(np.timedelta64(1, "D") / np.timedelta64(1, np.datetime_data(values.dtype)[0]))
-        if levels.start_time.normalize().equals(levels.start_time):
-            # periods of whole days (D, W, M, Q, Y): look each day up in a small table
-            first = lo.normalize().to_datetime64().astype(values.dtype).view(np.int64) // per_day
-            days = pd.date_range(lo.normalize(), hi.normalize(), freq="D")
-            table = np.searchsorted(levels.start_time.to_numpy(), days.to_numpy(),
-                                    side="right") - 1
-            offset = ticks // per_day - first
-            if times.hasnans:
-                offset = np.where(np.isnat(values), 0, offset)
-                codes = np.where(np.isnat(values), -1, table[offset])
-            else:
-                codes = table[offset]
-            return codes, levels
-        # shorter periods: their starts are sorted bin edges, one binary search per answer
-        edges = levels.start_time.to_numpy().astype(values.dtype).view(np.int64)
-        codes = np.searchsorted(edges, ticks, side="right") - 1
-        return codes, levels
-    # time-zone aware: periods follow the local wall clock, as Series.dt.to_period does; the
-    # wall-clock times go through the path above, so a month without answers keeps its code
-    # and the month after it is not compared with the month before the gap
-    return _period_codes(times.dt.tz_localize(None), period, time_col)
-
-
-def _run(tasks: list, n_rows: int) -> list:
-    """Run zero-argument callables, on threads when the data is large (numpy, pandas' hashing
-    and Arrow release the GIL in these passes)."""
-    workers = min(len(tasks), os.cpu_count() or 1)
-    if n_rows < _PARALLEL_MIN_ROWS or workers < 2:
-        return [task() for task in tasks]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(task) for task in tasks]
-        return [f.result() for f in futures]
-
-
-def _dense_counts(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray,
-                  combos: int) -> np.ndarray:
-    """Counts per (combination of key codes, category), by row chunks on all cores."""
-
-    def chunk(lo: int, hi: int) -> np.ndarray:
-        gid = np.zeros(hi - lo, dtype=np.int64)
-        valid = None
-        for codes, size in zip(code_arrays, sizes, strict=True):
-            part = codes[lo:hi]
-            if len(part) and part.min() < 0:  # missing key: the row is left out, as groupby does
-                valid = part >= 0 if valid is None else valid & (part >= 0)
-            gid *= size
-            gid += part
-        gid *= 3
-        gid += cat[lo:hi]
-        if valid is not None:
-            gid = gid[valid]
-        return np.bincount(gid, minlength=3 * combos)
-
-    n = len(cat)
-    parts = max(1, min(os.cpu_count() or 1, n // _PARALLEL_MIN_ROWS))
-    edges = np.linspace(0, n, parts + 1).astype(int)
-    tables = _run([lambda lo=lo, hi=hi: chunk(lo, hi)
-                   for lo, hi in zip(edges[:-1], edges[1:], strict=True)], n)
-    return np.sum(tables, axis=0).reshape(combos, 3)
-
-
-def _sparse_counts(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray):
-    """Counts when the key combinations outnumber the answers: hash the id as it grows."""
-    valid = np.ones(len(cat), dtype=bool)
-    for codes in code_arrays:
-        if len(codes) and codes.min() < 0:
-            valid &= codes >= 0
-    if not valid.all():
-        cat = cat[valid]
-        code_arrays = [codes[valid] for codes in code_arrays]
-    limit = max(_DENSE_COMBINATIONS_PER_ROW * len(cat), _DENSE_COMBINATIONS_FLOOR)
-    gid = np.zeros(len(cat), dtype=np.int64)
-    combos = 1
-    levels: list[np.ndarray] = []
-    for codes, size in zip(code_arrays, sizes, strict=True):
-        gid *= size
-        gid += codes
-        if combos * size > limit:
-            gid, uniques = pd.factorize(gid)
-            prev, cur = np.divmod(uniques, size)
-            levels = [lv[prev] for lv in levels] + [cur]
-            combos = len(uniques)
-        else:
-            levels = [np.repeat(lv, size) for lv in levels] + [np.tile(np.arange(size), combos)]
-            combos *= size
-    gid *= 3
-    gid += cat
-    table = np.bincount(gid, minlength=3 * combos).reshape(combos, 3)
-    return table, lambda ids: [lv[ids] for lv in levels]
-
-
-def _count_table(code_arrays: list[np.ndarray], sizes: list[int], cat: np.ndarray):
-    """Counts per combination of key codes (rows: combinations, columns: det, pas, pro)
-    and a function from combination ids to each key's codes."""
-    total = math.prod(sizes)
-    if total <= max(_DENSE_COMBINATIONS_PER_ROW * len(cat), _DENSE_COMBINATIONS_FLOOR):
-        table = _dense_counts(code_arrays, sizes, cat, total)
-        return table, lambda ids: list(np.unravel_index(ids, sizes)) if sizes else []
-    return _sparse_counts(code_arrays, sizes, cat)
-
-
-def _combine(code_arrays: list[np.ndarray], n_groups: int) -> np.ndarray:
-    """Compact ids 0..k-1 of the combinations of group-level codes (few rows: hashing is cheap)."""
-    ids = np.zeros(n_groups, dtype=np.int64)
-    bound = 1
-    for codes in code_arrays:
-        size = int(codes.max()) + 1 if len(codes) else 1
-        if bound * size >= 2**62:
-            ids = pd.factorize(ids)[0].astype(np.int64)
-            bound = int(ids.max()) + 1
-        ids = ids * size + codes
-        bound *= size
-    return pd.factorize(ids)[0].astype(np.int64) if n_groups else ids
-
-
-def _sort_ranks(uniques, dtype) -> np.ndarray:
-    """Rank of each level in sorted order (category order for categoricals)."""
-    if isinstance(dtype, pd.CategoricalDtype) or isinstance(uniques, pd.PeriodIndex):
-        return np.arange(len(uniques))
-    try:
-        order = np.asarray(uniques.argsort())
-    except TypeError:  # mixed types cannot be sorted: keep the order of first appearance
-        return np.arange(len(uniques))
-    ranks = np.empty(len(uniques), dtype=np.int64)
-    ranks[order] = np.arange(len(uniques))
-    return ranks
-
-
-@dataclass(frozen=True)
-class _Groups:
-    """Counts per group, and each group's integer code per key for group-level arithmetic."""
-
-    counts: pd.DataFrame
-    codes: dict[str, np.ndarray]
-
-
-def _count_groups(responses, keys, period, score, time_col, params) -> _Groups:
-    require_columns(responses, [*keys, score] + ([time_col] if period else []),
-                    table="responses")
-    names = [*keys, "period"] if period else list(keys)
-    dtypes = [responses[k].dtype for k in keys] + ([None] if period else [])
-    tasks = [lambda: _category_codes(responses[score], params)]
-    tasks += [lambda k=k: _key_codes(responses[k]) for k in keys]
-    if period:
-        tasks.append(lambda: _period_codes(responses[time_col], period, time_col))
-    cat, *coded = _run(tasks, len(responses))
-    code_arrays = [codes for codes, _ in coded]
-    level_values = [uniques for _, uniques in coded]
-    sizes = [len(u) for u in level_values]
-    table, decode = _count_table(code_arrays, sizes, cat)
-    del code_arrays, cat
-    observed = np.flatnonzero(table.sum(axis=1) > 0) if names else np.zeros(1, dtype=np.int64)
-    table = table[observed]
-    group_codes = decode(observed)
-    if names:
-        # rows sorted by key values, as groupby(sort=True) does; np.lexsort's last key leads
-        ranks = [_sort_ranks(u, dt)[c]
-                 for u, dt, c in zip(level_values, dtypes, group_codes, strict=True)]
-        order = np.lexsort(ranks[::-1])
-        table = table[order]
-        group_codes = [c[order] for c in group_codes]
-    columns: dict[str, object] = {}
-    for name, uniques, codes, dtype in zip(names, level_values, group_codes, dtypes,
-                                           strict=True):
-        if isinstance(dtype, pd.CategoricalDtype):
-            columns[name] = pd.Categorical.from_codes(codes, dtype=dtype)
-        else:
-            columns[name] = uniques.take(codes)
-    counts = pd.DataFrame(columns, index=pd.RangeIndex(len(table)))
-    counts["n"] = table.sum(axis=1)
-    counts["promoters"] = table[:, 2]
-    counts["passives"] = table[:, 1]
-    counts["detractors"] = table[:, 0]
-    return _Groups(counts, dict(zip(names, group_codes, strict=True)))
-
-
-def count_categories(
-    responses: pd.DataFrame,
-    *,
-    by: Sequence[str] = (),
-    period: str | None = "M",
-    score: str = "nps",
-    time_col: str = "responded_at",
-    params: dict | None = None,
-) -> pd.DataFrame:
-    """Counts of promoters, passives and detractors per group and period (no statistics).
-
-    Rows whose key or time is missing are left out, as ``groupby`` does. Keys keep their
-    dtype (categorical keys stay categorical); rows are sorted by the keys, then period.
-    Keys are integer-coded (hashing each key column once, binning times by a day table) and
-    counted with ``np.bincount``; above a million answers these passes run on threads.
-    """
-    return _count_groups(responses, list(by), period, score, time_col, params).counts
 
 
 # --- summaries ---------------------------------------------------------------------------
@@ -778,7 +515,7 @@ def _variance_components(levels: list[_Level]
     finest = levels[0]
     df_within = per_stratum(finest, finest.n - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sigma2 = per_stratum(finest, _within_ss(finest.counts)) / df_within
+        sigma2 = per_stratum(finest, within_sum_of_squares(finest.counts)) / df_within
     sigma2 = np.where(np.isfinite(sigma2) & (df_within > 0), sigma2, 0.0)
     tau2: list[np.ndarray] = []
     tau2_var: list[np.ndarray] = []
@@ -835,15 +572,22 @@ def _sampling_var(counts: np.ndarray) -> np.ndarray:
     """Sampling variance of each group's NPS (points^2): within-group variance over n."""
     n = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _within_ss(counts) / n**2
+        return within_sum_of_squares(counts) / n**2
 
 
-def _within_ss(counts: np.ndarray) -> np.ndarray:
-    """Sum of squared deviations of the answers (+100, 0, -100) from their group's NPS."""
+def within_sum_of_squares(counts: np.ndarray) -> np.ndarray:
+    """Sum of squared deviations of the answers (+100, 0, -100) from their group's NPS, per
+    row of ``counts`` (promoters, passives, detractors), in points^2; NaN for an empty row.
+    Over ``n - 1`` it is the group's within variance, over ``n^2`` its NPS's sampling
+    variance."""
     pro, _, det = counts.T
     n = counts.sum(axis=1)
     p_pro, p_det = pro / n, det / n
     return n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
+
+
+# the old name, for analysis.alarms until it reads within_sum_of_squares (issue 27)
+_within_ss = within_sum_of_squares
 
 
 def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
@@ -866,7 +610,7 @@ def _invited(invitations: pd.DataFrame, keys: list[str], period: str | None,
     """Invitations summed to ``keys`` (+ period), from the monthly invitations table."""
     require_columns(invitations, [*keys, "month", "invited"], table="invitations",
                     fix=f"the response rate by {keys} needs them: attach region with "
-                    "analysis.store.with_region(invitations, dealers), or drop the key from `by`")
+                    "analysis.regions.with_region(invitations, dealers), or drop the key from `by`")
     months = pd.PeriodIndex(pd.to_datetime(invitations["month"]), freq="M")
     if period:
         start = months.start_time.to_period(period)
@@ -941,7 +685,8 @@ def summarize(
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
     extra, chain = _hierarchy_chain(group_keys, responses.columns, p)
-    groups = _count_groups(responses, [*keys, *extra], period, score, time_col, p)
+    groups = count_groups(responses, [*keys, *extra], period=period, score=score,
+                          time_col=time_col, params=p)
     seen = (pd.PeriodIndex(responses[time_col].dt.to_period("M").unique())
             if invitations is not None and not period and time_col in responses else None)
     return _statistics(groups, keys, period, extra, chain, invitations=invitations,
@@ -996,65 +741,33 @@ def summarize_counts(
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
     extra, chain = _hierarchy_chain(group_keys, counts.columns, p)
-    groups = _groups_from_counts(counts, [*keys, *extra], period)
+    groups = groups_from_counts(counts, [*keys, *extra], period=period)
     seen = None
     if invitations is not None and not period:
         if months_seen is not None:
             seen = pd.PeriodIndex([pd.Period(m, freq="M") for m in months_seen])
         elif "period" in counts:
-            seen = pd.PeriodIndex(_as_period(counts["period"], "M").unique())
+            seen = pd.PeriodIndex(as_period(counts["period"], "M").unique())
     return _statistics(groups, keys, period, extra, chain, invitations=invitations,
                        months_seen=seen, level=lvl, min_n=min_n, params=p, history=history)
 
 
-_COUNT_COLUMNS = ["promoters", "passives", "detractors"]
-
-
-def _as_period(values: pd.Series, period: str) -> pd.Series:
-    """Periods of a count table in the frequency ``period``, when each of them lies in one."""
-    if not isinstance(values.dtype, pd.PeriodDtype):
-        raise TypeError(f"the count table's 'period' column must hold pandas Periods; it has "
-                        f"dtype {values.dtype}. Count with count_categories(period=...)")
-    if values.dtype == pd.PeriodDtype(period):
-        return values
-    present = pd.PeriodIndex(values.dropna().unique())
-    starts, ends = present.start_time.to_period(period), present.end_time.to_period(period)
-    if (starts != ends).any():
-        raise ValueError(f"the count table's periods ({values.dtype.freq.freqstr}) do not nest "
-                         f"in {period!r}: count by {period!r} or by a period that nests in it")
-    return values.dt.asfreq(period)
-
-
-def _groups_from_counts(counts: pd.DataFrame, keys: list[str], period: str | None) -> _Groups:
-    """The groups of a count table, summed, sorted and coded as :func:`_count_groups` does."""
-    names = [*keys, "period"] if period else list(keys)
-    needed = [*names, *_COUNT_COLUMNS]
-    require_columns(counts, needed, table="the counts", fix="count the answers with "
-                    f"count_categories(by={keys!r}, period=...)")
-    frame = counts[needed]
-    if period:
-        frame = frame.assign(period=_as_period(frame["period"], period))
-    if names:
-        # sorted by key values, categories in their order, periods in time: as _count_groups
-        summed = (frame.groupby(names, observed=True, sort=True, dropna=True)[_COUNT_COLUMNS]
-                  .sum().reset_index())
-    else:
-        summed = frame[_COUNT_COLUMNS].sum().to_frame().T.reset_index(drop=True)
-    table = summed[_COUNT_COLUMNS].to_numpy(dtype=np.int64)
-    out = summed[names].copy()
-    out["n"] = table.sum(axis=1)
-    out["promoters"], out["passives"], out["detractors"] = table[:, 0], table[:, 1], table[:, 2]
-    codes = {k: pd.factorize(out[k])[0].astype(np.int64) for k in keys}
-    if period:
-        ordinals = out["period"].array.asi8
-        # a period's code is its distance from the first one, so code - 1 is the period
-        # before it whether or not that one holds answers (as in _period_codes)
-        codes["period"] = (ordinals - ordinals.min() if len(out) else ordinals).astype(np.int64)
-    return _Groups(out, codes)
+def _combine(code_arrays: list[np.ndarray], n_groups: int) -> np.ndarray:
+    """Compact ids 0..k-1 of the combinations of group-level codes (few rows: hashing is cheap)."""
+    ids = np.zeros(n_groups, dtype=np.int64)
+    bound = 1
+    for codes in code_arrays:
+        size = int(codes.max()) + 1 if len(codes) else 1
+        if bound * size >= 2**62:
+            ids = pd.factorize(ids)[0].astype(np.int64)
+            bound = int(ids.max()) + 1
+        ids = ids * size + codes
+        bound *= size
+    return pd.factorize(ids)[0].astype(np.int64) if n_groups else ids
 
 
 def _statistics(
-    groups: _Groups,
+    groups: CountedGroups,
     keys: list[str],
     period: str | None,
     extra: list[str],
@@ -1142,7 +855,7 @@ def summarize_weighted(
     responses, invitations
         The answers (``by`` keys, ``cell`` keys, ``time_col``, ``nps``) and the invitations
         table (``cell`` keys, ``month`` "YYYY-MM", ``invited``), both with ``by`` keys
-        (attach ``region`` to both with :func:`analysis.store.with_region`).
+        (attach ``region`` to both with :func:`analysis.regions.with_region`).
     period
         Whole months ("M"): invitations are monthly.
 
@@ -1158,7 +871,7 @@ def summarize_weighted(
     lvl = _level(level, p)
     keys, cells = list(by), [c for c in cell if c not in by]
     require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
-                    fix="attach region with analysis.store.with_region(invitations, dealers)")
+                    fix="attach region with analysis.regions.with_region(invitations, dealers)")
     counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
                               params=p)
     invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
@@ -1315,8 +1028,6 @@ def rank_dealers(
     lvl = _level(level, p)
     frame = responses
     if dealers is not None:
-        from analysis.store import with_region
-
         frame = with_region(frame, dealers)
     keys = _rank_keys(frame.columns, "responses", "pass dealers=<the dealers table> to "
                       "attach each dealer's region")

@@ -33,13 +33,34 @@ from functools import cache
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
-import pyarrow as pyarrow_
+import pandera.pandas as pdr
+import pyarrow as pa
 from pandera.typing import Series
 
 from analysis.config import PARAMS_DIR, load_params
-from analysis.tables import KEYS, TABLES  # noqa: F401  (KEYS: re-exported for callers)
-from analysis.tables import spec as table_spec
+from analysis.table_specs import KEYS, TABLES
+from analysis.table_specs import spec as table_spec
+
+# KEYS is analysis.table_specs', re-exported for callers. The constants and models built from
+# params/ on first use (TOUCHPOINTS, DRIVERS, CSS_ATTRIBUTES, ALLOWED, MODELS, Responses, ...:
+# see __getattr__) are public too, but left out so that `import *` reads no params
+__all__ = [
+    "Dealers",
+    "KEYS",
+    "MAY_BE_FUTURE",
+    "MONTH_PATTERN",
+    "ParamsSchemas",
+    "QuarantineSummary",
+    "ROW_RULES",
+    "arrow_schema",
+    "columns",
+    "for_params",
+    "kind_of",
+    "model",
+    "required_columns",
+    "schema_for",
+    "validate",
+]
 
 
 def _time_column(table: str) -> str | None:
@@ -68,11 +89,11 @@ def _not_before(later: str, earlier: str):
         return df[later].isna() | df[earlier].isna() | (df[later] >= df[earlier])
 
     check.__name__ = f"_{later}_not_before_{earlier}"
-    return pa.dataframe_check(name=f"{later}_not_before_{earlier}",
+    return pdr.dataframe_check(name=f"{later}_not_before_{earlier}",
                               error=f"{later} before {earlier}")(classmethod(check))
 
 
-class _Strict(pa.DataFrameModel):
+class _Strict(pdr.DataFrameModel):
     class Config:
         strict = True
         coerce = False
@@ -81,10 +102,10 @@ class _Strict(pa.DataFrameModel):
 class Dealers(_Strict):
     """The dealer network: one row per dealer centre."""
 
-    dealer_id: Series[str] = pa.Field(unique=True)
+    dealer_id: Series[str] = pdr.Field(unique=True)
     dealer_name: Series[str]
     region: Series[str]
-    city: Series[str] = pa.Field(nullable=True, required=False)
+    city: Series[str] = pdr.Field(nullable=True, required=False)
 
 
 @dataclass(frozen=True)
@@ -96,7 +117,7 @@ class ParamsSchemas:
     drivers: tuple[str, ...]
     css_attributes: tuple[str, ...]
     allowed: dict[str, tuple[str, ...]]
-    models: dict[str, type[pa.DataFrameModel]]
+    models: dict[str, type[pdr.DataFrameModel]]
 
 
 def _whole(cls, series: pd.Series) -> Series[bool]:
@@ -134,17 +155,17 @@ def _build(directory: Path) -> ParamsSchemas:
         """Survey invitations sent, per dealer, touchpoint and month (the response-rate base)."""
 
         dealer_id: Series[str]
-        touchpoint: Series[str] = pa.Field(isin=list(TOUCHPOINTS))
-        month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
-        invited: Series[int] = pa.Field(ge=0)
+        touchpoint: Series[str] = pdr.Field(isin=list(TOUCHPOINTS))
+        month: Series[str] = pdr.Field(str_matches=MONTH_PATTERN)
+        invited: Series[int] = pdr.Field(ge=0)
 
         class Config:
             unique = ["dealer_id", "touchpoint", "month"]
 
-    def _responses_model() -> type[pa.DataFrameModel]:
+    def _responses_model() -> type[pdr.DataFrameModel]:
         """Responses, built from params: the demo's column order, a rating column per driver and
         an optional one per CSS attribute."""
-        F = pa.Field
+        F = pdr.Field
         fields: dict[str, tuple[type, object]] = {
             "response_id": (str, F(unique=True)),
             "dealer_id": (str, F()),
@@ -169,7 +190,7 @@ def _build(directory: Path) -> ParamsSchemas:
                        "scale), optional CSS attributes, the comment and the customer's "
                        "contacts (personal data).",
             **{name: spec for name, (_, spec) in fields.items()},
-            "_whole_ratings": pa.check(*ratings, name="whole_number",
+            "_whole_ratings": pdr.check(*ratings, name="whole_number",
                                        error="not a whole number")(classmethod(_whole)),
         }
         return type("Responses", (_Strict,), namespace)
@@ -179,21 +200,21 @@ def _build(directory: Path) -> ParamsSchemas:
     class Cases(_Strict):
         """Red-flag cases opened by detractor responses, with the 72-hour contact SLA's times."""
 
-        case_id: Series[str] = pa.Field(unique=True)
+        case_id: Series[str] = pdr.Field(unique=True)
         response_id: Series[str]
         dealer_id: Series[str]
-        owner: Series[str] = pa.Field(isin=list(ALLOWED["owner"]))
+        owner: Series[str] = pdr.Field(isin=list(ALLOWED["owner"]))
         opened_at: Series[pd.Timestamp]
-        first_contact_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        resolution: Series[str] = pa.Field(nullable=True, required=False)
+        first_contact_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        closed_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        resolution: Series[str] = pdr.Field(nullable=True, required=False)
         # the team's finding; an unknown cause is quarantined unless params/taxonomy.yaml
         # accepts it
-        root_cause: Series[str] = pa.Field(
+        root_cause: Series[str] = pdr.Field(
             nullable=True, required=False,
             **({} if _TAXONOMY["labels"]["unknown_causes"] == "accept"
                else {"isin": list(ROOT_CAUSES)}))
-        root_cause_note: Series[str] = pa.Field(nullable=True, required=False)
+        root_cause_note: Series[str] = pdr.Field(nullable=True, required=False)
 
         _contact_after_open = _not_before("first_contact_at", "opened_at")
         _closed_after_open = _not_before("closed_at", "opened_at")
@@ -201,30 +222,30 @@ def _build(directory: Path) -> ParamsSchemas:
     class RepairOrders(_Strict):
         """Workshop repair orders (the base of repeat-repair statistics)."""
 
-        ro_id: Series[str] = pa.Field(unique=True)
+        ro_id: Series[str] = pdr.Field(unique=True)
         vin: Series[str]
         dealer_id: Series[str]
         opened_at: Series[pd.Timestamp]
-        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        fault_code: Series[str] = pa.Field(nullable=True)
-        fault: Series[str] = pa.Field(nullable=True)
-        mechanic: Series[str] = pa.Field(nullable=True)
-        foreman: Series[str] = pa.Field(nullable=True)
+        closed_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        fault_code: Series[str] = pdr.Field(nullable=True)
+        fault: Series[str] = pdr.Field(nullable=True)
+        mechanic: Series[str] = pdr.Field(nullable=True)
+        foreman: Series[str] = pdr.Field(nullable=True)
 
         _closed_after_open = _not_before("closed_at", "opened_at")
 
     class Incidents(_Strict):
         """Complaints and thanks received by customer service, with channel and category."""
 
-        incident_id: Series[str] = pa.Field(unique=True)
+        incident_id: Series[str] = pdr.Field(unique=True)
         created_at: Series[pd.Timestamp]
-        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        channel: Series[str] = pa.Field(isin=list(ALLOWED["channel"]))
+        closed_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        channel: Series[str] = pdr.Field(isin=list(ALLOWED["channel"]))
         category: Series[str]
-        reason: Series[str] = pa.Field(nullable=True, required=False)
-        kind: Series[str] = pa.Field(isin=list(ALLOWED["kind"]))
+        reason: Series[str] = pdr.Field(nullable=True, required=False)
+        kind: Series[str] = pdr.Field(isin=list(ALLOWED["kind"]))
         dealer_id: Series[str]
-        text: Series[str] = pa.Field(nullable=True)
+        text: Series[str] = pdr.Field(nullable=True)
 
         _closed_after_created = _not_before("closed_at", "created_at")
 
@@ -232,20 +253,20 @@ def _build(directory: Path) -> ParamsSchemas:
         """Improvement actions of the dealers' action plans: a target (a driver or a root cause),
         who owns it, when it was opened, due and closed, and its status."""
 
-        action_id: Series[str] = pa.Field(unique=True)
+        action_id: Series[str] = pdr.Field(unique=True)
         dealer_id: Series[str]
-        target: Series[str] = pa.Field(isin=list(ALLOWED["target"]))
-        description: Series[str] = pa.Field(nullable=True)
-        owner: Series[str] = pa.Field(nullable=True)
+        target: Series[str] = pdr.Field(isin=list(ALLOWED["target"]))
+        description: Series[str] = pdr.Field(nullable=True)
+        owner: Series[str] = pdr.Field(nullable=True)
         opened_at: Series[pd.Timestamp]
-        due_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        closed_at: Series[pd.Timestamp] = pa.Field(nullable=True)
-        status: Series[str] = pa.Field(isin=list(ALLOWED["status"]))
+        due_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        closed_at: Series[pd.Timestamp] = pdr.Field(nullable=True)
+        status: Series[str] = pdr.Field(isin=list(ALLOWED["status"]))
 
         _due_after_open = _not_before("due_at", "opened_at")
         _closed_after_open = _not_before("closed_at", "opened_at")
 
-        @pa.dataframe_check(name="done_has_closed_at", error="done without closed_at")
+        @pdr.dataframe_check(name="done_has_closed_at", error="done without closed_at")
         @classmethod
         def _done_is_closed(cls, df: pd.DataFrame) -> Series[bool]:
             return (df["status"] != "done") | df["closed_at"].notna()
@@ -255,26 +276,26 @@ def _build(directory: Path) -> ParamsSchemas:
         month, how many it reached and how many answered."""
 
         dealer_id: Series[str]
-        channel: Series[str] = pa.Field(isin=list(FUNNEL_CHANNELS))
-        month: Series[str] = pa.Field(str_matches=MONTH_PATTERN)
-        attempted: Series[int] = pa.Field(ge=0)
-        reached: Series[int] = pa.Field(ge=0)
-        answered: Series[int] = pa.Field(ge=0)
+        channel: Series[str] = pdr.Field(isin=list(FUNNEL_CHANNELS))
+        month: Series[str] = pdr.Field(str_matches=MONTH_PATTERN)
+        attempted: Series[int] = pdr.Field(ge=0)
+        reached: Series[int] = pdr.Field(ge=0)
+        answered: Series[int] = pdr.Field(ge=0)
 
         class Config:
             unique = ["dealer_id", "channel", "month"]
 
-        @pa.dataframe_check(name="reached_le_attempted", error="reached more than attempted")
+        @pdr.dataframe_check(name="reached_le_attempted", error="reached more than attempted")
         @classmethod
         def _reached(cls, df: pd.DataFrame) -> Series[bool]:
             return df["reached"] <= df["attempted"]
 
-        @pa.dataframe_check(name="answered_le_reached", error="answered more than reached")
+        @pdr.dataframe_check(name="answered_le_reached", error="answered more than reached")
         @classmethod
         def _answered(cls, df: pd.DataFrame) -> Series[bool]:
             return df["answered"] <= df["reached"]
 
-    MODELS: dict[str, type[pa.DataFrameModel]] = {
+    MODELS: dict[str, type[pdr.DataFrameModel]] = {
         "dealers": Dealers, "invitations": Invitations, "responses": Responses, "cases": Cases,
         "repair_orders": RepairOrders, "incidents": Incidents, "actions": Actions,
         "contacts": Contacts,
@@ -305,13 +326,13 @@ def __getattr__(name: str):
 
 
 def model(table: str, *, params_dir: str | os.PathLike | None = None
-          ) -> type[pa.DataFrameModel]:
+          ) -> type[pdr.DataFrameModel]:
     """The pandera model of ``table`` (a ValueError names the known tables)."""
     table_spec(table)
     return for_params(params_dir).models[table]
 
 
-def columns(table: str, *, params_dir: str | os.PathLike | None = None) -> dict[str, pa.Column]:
+def columns(table: str, *, params_dir: str | os.PathLike | None = None) -> dict[str, pdr.Column]:
     """The table's columns in order (name -> pandera Column, with ``.required``, ``.dtype``)."""
     return dict(model(table, params_dir=params_dir).to_schema().columns)
 
@@ -347,7 +368,7 @@ def schema_for(
     now: pd.Timestamp | None = None,
     unique: bool = True,
     params_dir: str | os.PathLike | None = None,
-) -> pa.DataFrameSchema:
+) -> pdr.DataFrameSchema:
     """The table's schema with the run's rules: known dealers and no future timestamps.
 
     Parameters
@@ -368,7 +389,7 @@ def schema_for(
     if dealers is not None and "dealer_id" in schema.columns and table != "dealers":
         ids = dealers["dealer_id"] if isinstance(dealers, pd.DataFrame) else dealers
         known = frozenset(pd.Series(list(ids), dtype="str").dropna())
-        updates["dealer_id"] = {"checks": [pa.Check(
+        updates["dealer_id"] = {"checks": [pdr.Check(
             lambda s: s.isin(known), name="known_dealer",
             error="unknown dealer (not in the dealers table)")]}
     if now is not None:
@@ -376,12 +397,12 @@ def schema_for(
         for name, col in schema.columns.items():
             kind = kind_of(table, name, params_dir=params_dir)
             if kind == "datetime" and (table, name) not in MAY_BE_FUTURE:
-                updates[name] = {"checks": [*col.checks, pa.Check(
+                updates[name] = {"checks": [*col.checks, pdr.Check(
                     lambda s, now=now: s <= now, name="not_future",
                     error=f"in the future (after {now:%d.%m.%Y %H:%M})")]}
             elif kind == "month":
                 month = f"{now:%Y-%m}"
-                updates[name] = {"checks": [*col.checks, pa.Check(
+                updates[name] = {"checks": [*col.checks, pdr.Check(
                     lambda s, month=month: s <= month, name="not_future",
                     error=f"in the future (after {month})")]}
     if not unique:
@@ -408,16 +429,16 @@ def validate(
         frame, lazy=lazy)
 
 
-_ARROW = {"str": pyarrow_.string(), "int": pyarrow_.int64(), "code": pyarrow_.string(),
-          "month": pyarrow_.string(), "float": pyarrow_.float64(), "bool": pyarrow_.bool_(),
-          "datetime": pyarrow_.timestamp("ns")}
+_ARROW = {"str": pa.string(), "int": pa.int64(), "code": pa.string(),
+          "month": pa.string(), "float": pa.float64(), "bool": pa.bool_(),
+          "datetime": pa.timestamp("ns")}
 
 
 def arrow_schema(table: str, names: Iterable[str] | None = None, *,
-                 params_dir: str | os.PathLike | None = None) -> pyarrow_.Schema:
+                 params_dir: str | os.PathLike | None = None) -> pa.Schema:
     """The Parquet schema of ``table`` (all its columns, or ``names`` in the model's order)."""
     wanted = None if names is None else set(names)
-    return pyarrow_.schema([(c, _ARROW[kind_of(table, c, params_dir=params_dir)])
+    return pa.schema([(c, _ARROW[kind_of(table, c, params_dir=params_dir)])
                             for c in columns(table, params_dir=params_dir)
                             if wanted is None or c in wanted])
 
@@ -426,15 +447,15 @@ class QuarantineSummary(_Strict):
     """What the ingest log says about each file's latest ingest (the reports' appendix)."""
 
     file: Series[str]
-    table: Series[str] = pa.Field(isin=list(TABLES))
+    table: Series[str] = pdr.Field(isin=list(TABLES))
     ingested_at: Series[str]
-    read: Series[int] = pa.Field(ge=0)
-    accepted: Series[int] = pa.Field(ge=0)
-    quarantined: Series[int] = pa.Field(ge=0)
+    read: Series[int] = pdr.Field(ge=0)
+    accepted: Series[int] = pdr.Field(ge=0)
+    quarantined: Series[int] = pdr.Field(ge=0)
     top_reasons: Series[str]
-    quarantine_file: Series[str] = pa.Field(nullable=True)
+    quarantine_file: Series[str] = pdr.Field(nullable=True)
 
-    @pa.dataframe_check(error="read != accepted + quarantined")
+    @pdr.dataframe_check(error="read != accepted + quarantined")
     @classmethod
     def _every_row_counted(cls, df: pd.DataFrame) -> Series[bool]:
         return df["read"] == df["accepted"] + df["quarantined"]

@@ -77,7 +77,56 @@ import pyarrow.parquet as pq
 
 from analysis.config import DATA_ROOT, load_params
 from analysis.config import data_dir as _data_dir
-from analysis.tables import TABLES, TIME_COLUMNS
+from analysis.regions import region_for, with_region
+from analysis.table_specs import TABLES, TIME_COLUMNS
+
+# with_region and region_for are analysis.regions', re-exported for the store's callers
+__all__ = [
+    "AppendResult",
+    "COMMITS_FILE",
+    "DataFile",
+    "DuplicateKeyError",
+    "HISTORY_COLUMNS",
+    "LOCK_DIR",
+    "LOCK_NOTE_SECONDS",
+    "LOG_DIR",
+    "MAIN_TABLE",
+    "MigrateResult",
+    "PARTITION",
+    "Problem",
+    "Snapshot",
+    "StoreConflict",
+    "StoreDamaged",
+    "StoreError",
+    "StoreReadOnly",
+    "TableCheck",
+    "WRITING",
+    "accept",
+    "append",
+    "available",
+    "check",
+    "columns",
+    "commit_log",
+    "data_files",
+    "delta_tables",
+    "describe_versions",
+    "history",
+    "is_delta_table",
+    "latest_complete_month",
+    "load",
+    "migrate",
+    "optimize",
+    "processed_dir",
+    "read_only_message",
+    "region_for",
+    "rows_changed",
+    "snapshot",
+    "table_source",
+    "to_duckdb",
+    "vacuum",
+    "versions",
+    "with_region",
+]
 
 PARTITION = "month"
 LOG_DIR = "_delta_log"
@@ -132,13 +181,17 @@ def _settings() -> dict:
 
 
 # --- where a table is ------------------------------------------------------------------------
-def _is_delta(path: Path) -> bool:
+def is_delta_table(path: Path) -> bool:
+    """Whether ``path`` is a Delta table: a directory with a Delta log holding a commit or a
+    checkpoint (a directory of Parquet files without one is no table, see
+    :func:`table_source`)."""
     log = path / LOG_DIR
     return log.is_dir() and ((log / "_last_checkpoint").exists() or any(log.glob("*.json")))
 
 
-def _source(table: str, directory: Path) -> Path:
-    """The table's Delta table, or its single file (what the demo generator writes).
+def table_source(table: str, directory: Path) -> Path:
+    """Where a table of the data directory ``directory`` is read from: its Delta table, or
+    its single file (what the demo generator writes).
 
     A directory of Parquet files without a Delta log is no table: what a first ingest killed
     before its commit left (by the store before it wrote first versions aside), or the layout
@@ -148,7 +201,7 @@ def _source(table: str, directory: Path) -> Path:
         raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
     folder, single = directory / table, directory / f"{table}.parquet"
     if folder.is_dir():
-        if _is_delta(folder):
+        if is_delta_table(folder):
             return folder
         if _legacy_files(folder):
             raise StoreDamaged([_not_a_table(table, folder)])
@@ -185,7 +238,7 @@ class _Located:
 
 def _locate(table: str, data_dir) -> _Located:
     directory = _data_dir(data_dir)
-    src = _source(table, directory)
+    src = table_source(table, directory)
     if src.is_file():
         return _Located("file", src, None)
     if not isinstance(data_dir, Snapshot):
@@ -309,7 +362,7 @@ def _commit_time(path: Path, version: int) -> pd.Timestamp:
     """When a version was committed (network time): from its log entry, else the history."""
     stamp = _entry_info(path / LOG_DIR / f"{version:020d}.json").get("timestamp")
     if stamp is None:
-        commits = _commits(path)
+        commits = commit_log(path)
         match = commits.loc[commits["version"] == version, "committed_at"]
         return match.iloc[0] if len(match) else pd.NaT
     return pd.Timestamp(int(stamp), unit="ms", tz="UTC").tz_convert(_network_tz())
@@ -343,8 +396,10 @@ def _parse_as_of(text: str) -> dict[str, int] | pd.Timestamp:
     return stamp.tz_convert("UTC")
 
 
-def _delta_tables(directory: Path) -> list[str]:
-    return [t for t in TABLES if _is_delta(directory / t)]
+def delta_tables(directory: Path) -> list[str]:
+    """The tables of :data:`analysis.table_specs.TABLES` stored as Delta tables in ``directory``
+    (none: an empty folder, or a store in the layout before Delta Lake)."""
+    return [t for t in TABLES if is_delta_table(directory / t)]
 
 
 def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = None
@@ -374,7 +429,7 @@ def snapshot(data_dir: str | os.PathLike | None = None, *, as_of: str | None = N
     if isinstance(data_dir, Snapshot) and not as_of:
         return data_dir
     directory = _data_dir(data_dir)
-    tables = _delta_tables(directory)
+    tables = delta_tables(directory)
     problems = [_not_a_table(t, directory / t) for t in TABLES if t not in tables
                 and (directory / t).is_dir() and _legacy_files(directory / t)]
     latest: dict[str, int] = {}
@@ -406,7 +461,7 @@ def _resolve(directory: Path, tables: list[str], latest: Mapping[str, int], as_o
     """The versions ``as_of`` names, and a sentence saying how those it does not name were
     chosen (empty when it names every table)."""
     wanted = _parse_as_of(as_of)
-    commits = {t: _commits(directory / t) for t in tables}
+    commits = {t: commit_log(directory / t) for t in tables}
     versions: dict[str, int] = {}
     if isinstance(wanted, dict):
         for table, version in wanted.items():
@@ -749,33 +804,6 @@ def columns(table: str, *, data_dir: str | os.PathLike | None = None) -> list[st
     if where.kind == "delta":
         return list(_delta_files(str(where.path), where.version)[1].names)
     return list(pq.read_schema(where.path).names)
-
-
-def with_region(frame: pd.DataFrame, dealers: pd.DataFrame) -> pd.DataFrame:
-    """Attach dealer_name, region and city to a frame keyed by dealer_id.
-
-    A column the dealers table lacks (a dealers export without a city) is not attached: the
-    sections that need it say so (:mod:`analysis.coverage`).
-    """
-    extra = [c for c in ("dealer_name", "region", "city") if c not in frame and c in dealers]
-    return frame.merge(dealers[["dealer_id", *extra]], on="dealer_id", how="left",
-                       validate="many_to_one")
-
-
-def region_for(frame: pd.DataFrame, dealers: pd.DataFrame | None, *, by, table: str,
-               error: type[Exception]) -> pd.DataFrame:
-    """``frame`` with each dealer's ``region`` attached when the grouping ``by`` asks for it
-    and the frame has none (the statistics that group by region share this one step).
-
-    Raises ``error`` (the caller's data error) when the region is needed and ``dealers`` is
-    None.
-    """
-    if "region" not in by or "region" in frame.columns:
-        return frame
-    if dealers is None:
-        raise error(f"{table} by region needs the dealers table", table=table,
-                    column="region", fix="pass dealers=store.load('dealers')")
-    return frame.merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left")
 
 
 def latest_complete_month(
@@ -1394,7 +1422,7 @@ def check(data_dir: str | os.PathLike | None = None, *, tables: Iterable[str] | 
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
         path = directory / table
-        if not _is_delta(path):
+        if not is_delta_table(path):
             if path.is_dir() and _legacy_files(path):
                 out.append(TableCheck(table, None, problems=(_not_a_table(table, path),)))
             elif tables:
@@ -1446,7 +1474,7 @@ def accept(table: str, *, data_dir: str | os.PathLike | None = None) -> TableChe
     """
     directory = _data_dir(data_dir)
     path = directory / table
-    if not _is_delta(path):
+    if not is_delta_table(path):
         raise StoreError(f"{path} is not a Delta table: nothing to accept")
     with _writer_lock(directory, table):
         log = _scan_log(path)
@@ -1552,7 +1580,7 @@ def _writer_lock(directory: Path, table: str) -> Iterator[None]:
             _wait_for(lock, table, directory, holder, timeout)
     except OSError as err:
         if _denied(err):
-            raise StoreReadOnly(_read_only(directory, err)) from None
+            raise StoreReadOnly(read_only_message(directory, err)) from None
         raise
     token = secrets.token_hex(8)
     try:
@@ -1643,11 +1671,13 @@ def _require_writable(directory: Path, table: str) -> None:
     process: :class:`StoreReadOnly` if not, before a lock or a file is touched."""
     for path in (directory, directory / LOCK_DIR, directory / table, directory / table / LOG_DIR):
         if path.exists() and not os.access(path, os.W_OK):
-            raise StoreReadOnly(_read_only(directory, PermissionError(
+            raise StoreReadOnly(read_only_message(directory, PermissionError(
                 errno.EACCES, "not writable", str(path))))
 
 
-def _read_only(directory: Path, err: OSError) -> str:
+def read_only_message(directory: Path, err: OSError) -> str:
+    """What to tell a user whose command could not write to the store ``directory`` (``err``
+    the refused write): which path, and what to do (ask for access, or copy the store)."""
     return (f"the store {directory} is read-only here ({err.filename or directory}: "
             f"{err.strerror or err}); this command writes to it (ingest, store migrate, "
             "optimize, vacuum, check --accept), reports and store history, versions and "
@@ -1680,7 +1710,7 @@ def _merge(table: str, path: Path, data: pa.Table, info: Mapping | None) -> Appe
     from analysis import schemas
 
     props = CommitProperties(custom_metadata={"ingest": dict(info)} if info else None)
-    if not _is_delta(path):
+    if not is_delta_table(path):
         _create(table, path, data, props)
         return AppendResult(table, added=data.num_rows, partitions=_commit_partitions(path, 0),
                             version=0)
@@ -1730,7 +1760,7 @@ def _create(table: str, path: Path, data: pa.Table, props) -> None:
         write_deltalake(str(work), data, mode="error", configuration=_table_config(),
                         partition_by=[PARTITION] if table in TIME_COLUMNS else None,
                         commit_properties=props)
-        if path.is_dir() and not _is_delta(path):
+        if path.is_dir() and not is_delta_table(path):
             files = _legacy_files(path)
             if files and not all(_DELTA_FILE.fullmatch(f.name) for f in files):
                 raise StoreError(f"{path} holds Parquet files of another layout; nothing was "
@@ -1740,7 +1770,7 @@ def _create(table: str, path: Path, data: pa.Table, props) -> None:
         try:
             os.rename(work, path)
         except OSError as err:
-            if _is_delta(path):  # another writer created it first: merge into it
+            if is_delta_table(path):  # another writer created it first: merge into it
                 raise _Retry(err) from err
             raise
     finally:
@@ -1783,7 +1813,7 @@ def _check_before_writing(path: Path) -> None:
     MERGE rewrites the files it reads): the table's newest version is checked afresh first,
     every file's footer too (:func:`_verify`; a writer can afford it, and a file replaced by
     one of the same size and fewer rows shows only there)."""
-    if _is_delta(path):
+    if is_delta_table(path):
         delta = _open(path)
         _verify(path, delta.version(), _files_of(delta)[0], newest=True, footers=True)
 
@@ -1794,7 +1824,7 @@ def append(
 ) -> AppendResult:
     """Merge validated rows of ``table`` into its Delta table in one commit; the last wins.
 
-    A row whose key (``analysis.tables.KEYS``) is stored replaces the stored row, wherever it
+    A row whose key (``analysis.table_specs.KEYS``) is stored replaces the stored row, wherever it
     was (an updated case, a corrected date moving a row to another month); so appending the
     same rows twice changes nothing (and commits nothing). Nothing is ever deleted. The commit
     is atomic: a crash leaves the table as before or after it. Writers of one table take turns
@@ -1828,7 +1858,7 @@ def append(
                          f"network?); append writes a dataset {directory / table}/: use another "
                          "data directory")
     path = directory / table
-    if path.is_dir() and not _is_delta(path) and any(
+    if path.is_dir() and not is_delta_table(path) and any(
             not _DELTA_FILE.fullmatch(p.name) for p in _legacy_files(path)):
         raise StoreError(f"{path} is in the store's layout before Delta Lake; convert it first "
                          f"with `python -m analysis store migrate --data {directory}`")
@@ -1859,9 +1889,10 @@ HISTORY_COLUMNS = ("table", "version", "committed_at", "operation", "file", "rea
                    "quarantined", "rows_added", "rows_replaced", "rows_unchanged")
 
 
-def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
-    """One row per commit kept in the log (the ``limit`` newest): version, committed_at
-    (network time), operation, the operation's metrics and the ingest it records."""
+def commit_log(path: Path, *, limit: int | None = None) -> pd.DataFrame:
+    """One row per commit kept in the log of the Delta table at ``path`` (the ``limit``
+    newest), oldest first: version, committed_at (network time), operation, the operation's
+    metrics and the ingest it records (:func:`history` shows them to readers, newest first)."""
     rows = []
     delta = _open(path)
     with _log_errors(path):
@@ -1879,7 +1910,9 @@ def _commits(path: Path, *, limit: int | None = None) -> pd.DataFrame:
     return frame.sort_values("version", ignore_index=True)
 
 
-def _rows_changed(operation: str, metrics: Mapping) -> tuple[float, float, float]:
+def rows_changed(operation: str, metrics: Mapping) -> tuple[float, float, float]:
+    """The rows a commit added, replaced and left unchanged, from its ``operation`` and
+    ``metrics`` (a row of :func:`commit_log`); NaN where the operation does not say."""
     if operation == "MERGE":
         source = metrics.get("num_source_rows", np.nan)
         added = metrics.get("num_target_rows_inserted", np.nan)
@@ -1895,16 +1928,16 @@ def history(table: str | None = None, *, data_dir: str | os.PathLike | None = No
     """Every commit kept of one table (or all), newest first: when, what, which file it
     ingested, the rows it read, quarantined, added, replaced and left unchanged."""
     directory = _data_dir(data_dir)
-    tables = [table] if table else _delta_tables(directory)
-    if table is not None and not _is_delta(directory / table):
+    tables = [table] if table else delta_tables(directory)
+    if table is not None and not is_delta_table(directory / table):
         if table not in TABLES:
             raise ValueError(f"unknown table {table!r}; known tables: {', '.join(TABLES)}")
         raise StoreError(f"{directory / table} is not a Delta table (absent, or in an older "
                          "layout: `python -m analysis store migrate` converts it)")
     frames = []
     for name in tables:
-        commits = _commits(directory / name)
-        changed = [_rows_changed(op, m) for op, m in zip(commits["operation"],
+        commits = commit_log(directory / name)
+        changed = [rows_changed(op, m) for op, m in zip(commits["operation"],
                                                          commits["metrics"])]
         frames.append(pd.DataFrame({
             "table": name, "version": commits["version"],
@@ -2028,7 +2061,7 @@ def _recover_migration(table: str, directory: Path) -> None:
     target, single = directory / table, directory / f"{table}.parquet"
     backup, backup_file = directory / f".{table}.backup", directory / f".{table}.parquet.backup"
     for old, home in ((backup, target), (backup_file, single)):
-        if old.exists() and not _is_delta(target):
+        if old.exists() and not is_delta_table(target):
             if home.exists():
                 shutil.rmtree(home) if home.is_dir() else home.unlink()
             os.replace(old, home)
@@ -2040,7 +2073,7 @@ def _recover_migration(table: str, directory: Path) -> None:
 def _legacy_source(table: str, directory: Path) -> Path | None:
     """The table's directory or file in the layout before Delta Lake, if it has one."""
     target, single = directory / table, directory / f"{table}.parquet"
-    if _is_delta(target):
+    if is_delta_table(target):
         return None
     if target.is_dir() and _legacy_files(target):
         return target
@@ -2180,7 +2213,7 @@ def optimize(data_dir: str | os.PathLike | None = None, *,
     directory = _data_dir(data_dir)
     target = int(_settings()["optimize_target_mb"]) * 2**20
     out = {}
-    for table in tables or _delta_tables(directory):
+    for table in tables or delta_tables(directory):
         with _writer_lock(directory, table):
             _check_before_writing(directory / table)
             metrics = _open(directory / table).optimize.compact(
@@ -2208,7 +2241,7 @@ def vacuum(data_dir: str | os.PathLike | None = None, *, retention_days: int | N
                          "older reports need not be reproduced")
     directory = _data_dir(data_dir)
     out = {}
-    for table in tables or _delta_tables(directory):
+    for table in tables or delta_tables(directory):
         with _writer_lock(directory, table):
             _check_before_writing(directory / table)
             target = _open(directory / table)

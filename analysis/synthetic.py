@@ -47,7 +47,51 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import load_params
-from analysis.tables import TABLES
+from analysis.table_specs import TABLES
+
+__all__ = [
+    "ACTION_TEXT",
+    "CAUSES",
+    "CAUSE_ACTION_TEXT",
+    "COMPLAINT_CATEGORIES",
+    "COMPLAINT_TAILS_EN",
+    "COMPLAINT_TAILS_RU",
+    "DEALER_BRANDS",
+    "DemoNetwork",
+    "FAULTS",
+    "INCIDENT_CHANNELS",
+    "INCIDENT_TEXT",
+    "INITIALS",
+    "LONG_REPAIR_OPENERS_EN",
+    "LONG_REPAIR_OPENERS_RU",
+    "LONG_SERVICE_REASONS",
+    "LOOP_STREAM",
+    "PRAISE_GOLDEN_EN",
+    "PRAISE_GOLDEN_RU",
+    "PRAISE_PLAIN_EN",
+    "PRAISE_PLAIN_RU",
+    "REASON_TEXT",
+    "RESOLUTIONS",
+    "ResponseStream",
+    "SHIFT_STREAM",
+    "STAFF_NAMES",
+    "STAFF_NAMES_EN",
+    "STREAM_BLOCK_ROWS",
+    "STREAM_COMMENT_POOL",
+    "STREAM_TABLES",
+    "SURNAMES",
+    "StreamBlock",
+    "StreamWritten",
+    "VIN_ALPHABET",
+    "cause_chances",
+    "demo_comments",
+    "expected_cause_costs",
+    "make_network",
+    "planted_cause_costs",
+    "score_categories",
+    "stream_responses",
+    "write_responses_partitioned",
+]
 
 # --- text material ---------------------------------------------------------------------------
 # "{a|b}" picks one alternative. Each cause has Russian and English phrasings. The six causes

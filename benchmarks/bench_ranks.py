@@ -143,7 +143,7 @@ def oracle_ranks(world: World, sim: dict, rng, *, prior_runs: int, months: int =
         y = 100 * (month[:, 0] - month[:, 2]) / n
         pooled = sim["counts"][r].reshape(-1, 3).astype(float)
         pooled = pooled[pooled.sum(axis=1) > 0]
-        sigma2 = nps._within_ss(pooled).sum() / (pooled.sum() - len(pooled))
+        sigma2 = nps.within_sum_of_squares(pooled).sum() / (pooled.sum() - len(pooled))
         gap = y - (n * y).sum() / n.sum()
         like = np.exp(-0.5 * (gap[:, None] - grid[None, :]) ** 2 / (sigma2 / n)[:, None])
         post = like * prior

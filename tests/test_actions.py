@@ -411,3 +411,41 @@ def test_campaigns_are_not_measurable_and_dips_do_not_pass_for_effects():
     assert len(dips) >= 3
     assert dips["truth"].between(dips["effect_low"], dips["effect_high"]).all()
     assert not ((dips["truth"] == 0) & dips["effective"]).any()
+
+
+def test_pooling_is_dersimonian_laird_as_statsmodels_combines_effects():
+    # the oracle: statsmodels' random-effects meta-analysis, where it estimates what ours
+    # does (one group, the spread estimated from the dealers pooled, Q above its df)
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    change = np.array([0.23, -1.26, 0.31, 1.47, -0.86, 0.85, 1.24, -0.12])
+    var = np.array([0.21, 0.45, 0.12, 0.33, 0.27, 0.18, 0.49, 0.30])
+    tau2, df = actions._spread(change, var, np.zeros(len(change)))
+    mean, mean_var = actions._pool(change, var, tau2)
+    sm = combine_effects(change, var, method_re="dl")
+    assert df == len(change) - 1
+    assert tau2 > 0
+    assert tau2 == pytest.approx(sm.tau2, rel=1e-12)
+    assert mean == pytest.approx(sm.mean_effect_re, rel=1e-12)
+    assert mean_var == pytest.approx(sm.var_eff_w_re, rel=1e-12)
+
+
+def test_pooling_differs_from_statsmodels_where_it_should():
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    # dealers that agree more than their sampling noise says: Q < df. statsmodels keeps a
+    # negative tau^2 (narrower than the sampling noise); ours truncates it at 0
+    change = np.array([0.10, 0.12, 0.09, 0.11])
+    var = np.array([0.5, 0.4, 0.6, 0.5])
+    tau2, _ = actions._spread(change, var, np.zeros(4))
+    assert tau2 == 0.0
+    assert combine_effects(change, var, method_re="dl").tau2 < 0
+    _, mean_var = actions._pool(change, var, tau2)
+    assert mean_var == pytest.approx(1 / np.sum(1 / var))
+    # two regions each moving together: around the regions' means the spread is small,
+    # around one network mean (statsmodels) the regions' gap passes for dealers' spread
+    change = np.array([1.0, 1.1, 0.9, -1.0, -1.1, -0.9])
+    var = np.full(6, 0.05)
+    tau2, df = actions._spread(change, var, np.array(list("aaabbb")))
+    assert df == 4
+    assert tau2 < combine_effects(change, var, method_re="dl").tau2

@@ -322,10 +322,10 @@ def test_the_store_url_may_come_from_the_environment(data, local, dask_sync, mon
 def test_a_batch_shares_one_cluster(data, local):
     p = load_params("engine")
     p["dask"]["local_cluster"].update(processes=False, n_workers=1)
-    with engine.shared("dask", params=p) as spec:
+    with engine.shared_cluster("dask", params=p) as spec:
         assert spec.startswith("dask=inproc://") or spec.startswith("dask=tcp://")
         with engine.get_engine(spec, params=p) as eng:  # what each notebook does
             same(local.summarize("responses", by=(), data_dir=data),
                  eng.summarize("responses", by=(), data_dir=data))
-    with engine.shared("local") as spec:
+    with engine.shared_cluster("local") as spec:
         assert spec == "local"

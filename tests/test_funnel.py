@@ -50,7 +50,8 @@ def test_rates_by_hand_and_by_any_grouping():
 
 
 def test_region_comes_from_one_shared_helper_in_the_funnel_and_in_completion():
-    from analysis import actions, store
+    from analysis import actions
+    from analysis import regions as region_helpers
 
     contacts = pd.DataFrame({"dealer_id": ["D1", "D2", "D3"], "channel": ["sms"] * 3,
                              "month": ["2026-10"] * 3, "attempted": [10, 20, 30],
@@ -68,7 +69,30 @@ def test_region_comes_from_one_shared_helper_in_the_funnel_and_in_completion():
         actions.completion(plan, by=("region",))
     assert actions.completion(plan, by=("region",), dealers=regions)["region"].tolist() == ["S"]
     # a frame that has its region already is left as it is; no region asked: no merge
-    same = store.region_for(regions, None, by=("region",), table="dealers", error=ValueError)
+    same = region_helpers.region_for(regions, None, by=("region",), table="dealers", error=ValueError)
     assert same is regions
-    assert store.region_for(contacts, None, by=("channel",), table="contacts",
-                            error=ValueError) is contacts
+    assert region_helpers.region_for(contacts, None, by=("channel",), table="contacts",
+                                     error=ValueError) is contacts
+
+
+def test_the_region_helpers_need_no_store_and_the_store_still_offers_them():
+    import subprocess
+    import sys
+
+    from analysis import regions, store
+
+    assert store.with_region is regions.with_region
+    assert store.region_for is regions.region_for
+    dealers = pd.DataFrame({"dealer_id": ["D1", "D2"], "region": ["N", "S"],
+                            "dealer_name": ["One", "Two"]})
+    frame = pd.DataFrame({"dealer_id": ["D2", "D1", "D2"], "region": ["X", "Y", "X"]})
+    assert regions.dealer_attributes(frame.columns, dealers) == ["dealer_name"]
+    out = regions.with_region(frame, dealers)
+    assert out["region"].tolist() == ["X", "Y", "X"]  # a frame's own region is kept
+    assert out["dealer_name"].tolist() == ["Two", "One", "Two"]
+    # the statistics that attach a region do not load the store (and its I/O) for it
+    code = ("import sys, analysis.nps, analysis.actions, analysis.funnel; "
+            "print('analysis.store' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    assert loaded == "False"

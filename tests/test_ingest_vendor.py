@@ -192,7 +192,7 @@ def test_driver_scales_are_detected_per_column_or_declared_and_logged(tmp_path):
     scales = ingest.rating_scales(root / "processed")
     assert scales["booking"] == (1, 5) and scales["atmosphere"] == (0, 10)
     assert scales["product_quality"] == (1, 10)          # not carried: params/drivers.yaml
-    commit = store._commits(root / "processed" / "responses").iloc[-1]
+    commit = store.commit_log(root / "processed" / "responses").iloc[-1]
     assert commit["ingest"]["scales"]["staff"] == [1, 7]
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis import nps, store
+from analysis import counting, nps, store
 from analysis.config import load_params
 from analysis.report import kinds, tables
 
@@ -639,7 +639,7 @@ def test_threaded_counting_matches_the_single_threaded_result(monkeypatch):
         "responded_at": pd.Timestamp("2026-01-01") + pd.to_timedelta(rng.integers(0, 90, n), "D"),
         "nps": rng.integers(0, 11, n)})
     single = nps.summarize(frame, by=("dealer_id", "touchpoint"), period="M")
-    monkeypatch.setattr(nps, "_PARALLEL_MIN_ROWS", 1_000)
+    monkeypatch.setattr(counting, "_PARALLEL_MIN_ROWS", 1_000)
     threaded = nps.summarize(frame, by=("dealer_id", "touchpoint"), period="M")
     pd.testing.assert_frame_equal(single, threaded)
     ref = _reference_counts(frame, ["dealer_id", "touchpoint"], "M")

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import expit
 
-from analysis import nps
+from analysis import counting, nps
 
 
 def _counts(rows) -> pd.DataFrame:
@@ -78,7 +78,7 @@ def _walk(counts: pd.DataFrame):
     """The table, codes and chain :func:`analysis.nps._shrink` gets for dealers by month."""
     keys = ["region", "dealer_id", "period"]
     _, chain = nps._hierarchy_chain(keys, counts.columns, nps.load_params("nps"))
-    groups = nps._groups_from_counts(counts, ["region", "dealer_id"], "M")
+    groups = counting.groups_from_counts(counts, ["region", "dealer_id"], period="M")
     table = groups.counts[["promoters", "passives", "detractors"]].to_numpy(dtype=float)
     return table, groups.codes, chain
 

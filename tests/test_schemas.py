@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import pandera.pandas as pa
+import pandera.pandas as pdr
 import pytest
 import yaml
 
@@ -56,7 +56,7 @@ def test_importing_reads_no_params():
 def test_a_different_nps_scale_changes_validation(params_copy):
     five = params_copy("nps", lambda p: p.update(scale={"min": 1, "max": 5}))
     schemas.validate("responses", answers(nps=8))  # params/: 0-10
-    with pytest.raises(pa.errors.SchemaErrors, match="less_than_or_equal_to"):
+    with pytest.raises(pdr.errors.SchemaErrors, match="less_than_or_equal_to"):
         schemas.validate("responses", answers(nps=8), params_dir=five)
     schemas.validate("responses", answers(nps=4), params_dir=five)
     # the default models are untouched by the override (models are cached per directory)
@@ -71,7 +71,7 @@ def test_a_different_driver_list_changes_the_columns(params_copy):
     more = params_copy("drivers", add_speed)
     assert "speed" in schemas.required_columns("responses", params_dir=more)
     assert "speed" not in schemas.required_columns("responses")
-    with pytest.raises(pa.errors.SchemaErrors, match="speed"):
+    with pytest.raises(pdr.errors.SchemaErrors, match="speed"):
         schemas.validate("responses", answers(), params_dir=more)
     schemas.validate("responses", answers(speed=7.0), params_dir=more)
     assert "speed" in schemas.arrow_schema("responses", params_dir=more).names

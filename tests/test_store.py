@@ -316,7 +316,7 @@ def test_history_lists_the_commits_with_files_and_rows(tmp_path, capsys):
     assert history["quarantined"].tolist() == [1, 1]  # each export repeats its first row
     assert (history["read"] - history["quarantined"] == history["rows_added"]).all()
     assert main(["store", "versions", "--data", str(tmp_path)]) == 0
-    # the spec lists every table in the order of analysis.tables
+    # the spec lists every table in the order of analysis.table_specs
     spec = capsys.readouterr().out.split("--as-of ")[1].split()[0].split(",")
     assert {"dealers=0", "responses=1"} <= set(spec)
 

@@ -84,7 +84,7 @@ def test_migrate_takes_only_a_complete_table_of_the_older_layout(tmp_path, net):
         store.migrate(old)
     assert [p.path for p in caught.value.problems] == [old / "dealers" / store.WRITING, cut]
     assert "cannot be read as Parquet" in str(caught.value)
-    assert not store._is_delta(old / "dealers")  # nothing converted while any is refused
+    assert not store.is_delta_table(old / "dealers")  # nothing converted while any is refused
     cut.write_bytes(data)
     (old / "dealers" / store.WRITING).unlink()
     assert [r.table for r in store.migrate(old)] == ["dealers", "responses"]
