@@ -29,7 +29,7 @@ alarm.
 
 The sampling variance of ``d_ut`` is ``s_u^2 / n_ut + s_rest^2 / n_rest,t`` with ``s^2`` the
 per-answer variance (points^2) of the unit's answers over the whole history, with the
-adjusted Wald pseudo-counts of params/nps.yaml added (:func:`analysis.nps._within_ss`), so
+adjusted Wald pseudo-counts of params/nps.yaml added (:func:`analysis.nps.within_sum_of_squares`), so
 three promoters do not claim zero noise. Units also move from month to month for reasons of
 their own (a busy month, an advisor on leave): that between-month variance ``tau^2`` is
 estimated per level (all dealers together, all regions together, ...) by the
@@ -128,7 +128,7 @@ def _per_answer_var(totals: np.ndarray, pseudo: np.ndarray) -> np.ndarray:
     """Per-answer variance (points^2) of counts ``(..., 3)`` with the pseudo-counts added."""
     aug = totals + pseudo
     flat = aug.reshape(-1, 3)
-    return (nps_module._within_ss(flat) / flat.sum(axis=1)).reshape(aug.shape[:-1])
+    return (nps_module.within_sum_of_squares(flat) / flat.sum(axis=1)).reshape(aug.shape[:-1])
 
 
 def _monthly(counts: np.ndarray, pseudo: np.ndarray):

@@ -23,7 +23,7 @@ import pandas as pd
 from analysis import schemas
 from analysis.config import DATA_ROOT, params_or
 from analysis.ingest import IngestError, IngestRecord, aliases, cell_text, demo_now, ingest_file
-from analysis.tables import TABLES
+from analysis.table_specs import TABLES
 
 
 def _header(table: str, column: str, lang: str, params: Mapping) -> str:

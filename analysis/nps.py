@@ -116,6 +116,7 @@ from analysis.estimators import (
     z_value,
 )
 from analysis.regions import with_region
+from analysis.settings import Settings, settings_or, significant
 
 __all__ = [
     "CATEGORIES",
@@ -159,6 +160,20 @@ def _level(level: float | None, params: dict | None) -> float:
     return check_level(params_or("nps", params)["level"] if level is None else level)
 
 
+def _params(params: dict | None, settings: Settings | None) -> dict:
+    """The NPS params a function reads, carrying the run's decisions: the confidence level,
+    q, the ranks' level and the vs-region window of ``settings`` (None: the params', decided
+    once, :func:`analysis.settings.settings_or`). An explicit ``params`` dict without
+    ``settings`` (tests, alternative networks) is read as it is."""
+    if params is not None and settings is None:
+        return params
+    s = settings_or(settings)
+    flags = flag_params(params)
+    return dict(params_or("nps", params), level=s.level, flags=dict(
+        flags, q=s.q, ranks=dict(flags["ranks"], level=s.rank_level),
+        vs_region=dict(flags.get("vs_region") or {}, months=s.vs_region_months)))
+
+
 def flag_params(params: dict | None = None) -> dict:
     """The multiplicity rule and rank settings: ``params["flags"]`` when the NPS params carry
     them (tests, alternative networks), else params/flags.yaml."""
@@ -198,6 +213,7 @@ def nps_interval(
     level: float | None = None,
     method: str = "adjusted_wald",
     params: dict | None = None,
+    settings: Settings | None = None,
 ):
     """Confidence interval of the NPS in points, clipped to [-100, 100]. Vectorised.
 
@@ -215,7 +231,8 @@ def nps_interval(
     (low, high)
         Floats for scalar counts, arrays otherwise; NaN where there are no answers.
     """
-    lvl = _level(level, params)
+    p = _params(params, settings)
+    lvl = _level(level, p)
     return nps_wald_interval(promoters, passives, detractors, level=lvl,
                              pseudo_counts=_pseudo_counts(method, params))
 
@@ -256,8 +273,9 @@ class NPSComparison:
 
     @property
     def significant(self) -> bool:
-        """Whether the p-value is below 1 - level (the interval then excludes 0)."""
-        return bool(self.p_value < 1 - self.level)
+        """Whether the p-value is below 1 - level (the interval then excludes 0):
+        :func:`analysis.settings.significant`, the one decision on a p-value alone."""
+        return bool(significant(self.p_value, self.level))
 
     def to_frame(self) -> pd.DataFrame:
         """The comparison as a one-row frame."""
@@ -296,6 +314,7 @@ def compare(
     level: float | None = None,
     method: str = "adjusted_wald",
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> NPSComparison:
     """Compare the NPS of two independent groups: difference, interval, z, p-value.
 
@@ -310,7 +329,8 @@ def compare(
     method
         ``"adjusted_wald"`` or ``"wald"``, as in :func:`nps_interval`.
     """
-    lvl = _level(level, params)
+    p = _params(params, settings)
+    lvl = _level(level, p)
     ca, cb = _as_counts(a, params), _as_counts(b, params)
     diff, low, high, zstat, p_value = _difference(ca, cb, z=z_value(lvl), method=method,
                                                   params=params)
@@ -586,9 +606,6 @@ def within_sum_of_squares(counts: np.ndarray) -> np.ndarray:
     return n * 100.0**2 * (p_pro + p_det - (p_pro - p_det) ** 2)
 
 
-# the old name, for analysis.alarms until it reads within_sum_of_squares (issue 27)
-_within_ss = within_sum_of_squares
-
 
 def _previous_rows(codes: dict[str, np.ndarray], n_groups: int) -> np.ndarray:
     """Row of the same group's previous period, or -1."""
@@ -637,6 +654,7 @@ def summarize(
     score: str = "nps",
     time_col: str = "responded_at",
     params: dict | None = None,
+    settings: Settings | None = None,
     history: int = 0,
 ) -> pd.DataFrame:
     """NPS by group and period with its interval, change, response rate and shrunk value.
@@ -680,7 +698,7 @@ def summarize(
     --------
     summarize_counts : the same statistics from a count table (e.g. summed over partitions).
     """
-    p = params_or("nps", params)
+    p = _params(params, settings)
     lvl = _level(level, p)
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
@@ -712,6 +730,7 @@ def summarize_counts(
     level: float | None = None,
     min_n: int | None = None,
     params: dict | None = None,
+    settings: Settings | None = None,
     history: int = 0,
 ) -> pd.DataFrame:
     """:func:`summarize` from a count table instead of the answers.
@@ -736,7 +755,7 @@ def summarize_counts(
     by, invitations, level, min_n, params, history
         As in :func:`summarize`.
     """
-    p = params_or("nps", params)
+    p = _params(params, settings)
     lvl = _level(level, p)
     keys = list(by)
     group_keys = [*keys, "period"] if period else keys
@@ -838,6 +857,7 @@ def summarize_weighted(
     level: float | None = None,
     time_col: str = "responded_at",
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """NPS by group and month, unweighted and weighted for response rates, side by side.
 
@@ -867,7 +887,7 @@ def summarize_weighted(
     """
     if period != "M":
         raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
-    p = params_or("nps", params)
+    p = _params(params, settings)
     lvl = _level(level, p)
     keys, cells = list(by), [c for c in cell if c not in by]
     require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
@@ -968,6 +988,7 @@ def rank_dealers(
     time_col: str = "responded_at",
     rolling: bool | int = False,
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Dealers ranked by shrunk NPS, with the interval, ranks in region and network.
 
@@ -1024,7 +1045,7 @@ def rank_dealers(
     --------
     rank_dealers_from_counts : the same ranking from a count table.
     """
-    p = params_or("nps", params)
+    p = _params(params, settings)
     lvl = _level(level, p)
     frame = responses
     if dealers is not None:
@@ -1059,6 +1080,7 @@ def rank_dealers_from_counts(
     level: float | None = None,
     min_n: int | None = None,
     params: dict | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """:func:`rank_dealers` from a count table by region, dealer_id (and dealer_name).
 
@@ -1067,7 +1089,7 @@ def rank_dealers_from_counts(
     it (one per partition) are summed first. The result equals :func:`rank_dealers` on the
     same answers.
     """
-    p = params_or("nps", params)
+    p = _params(params, settings)
     lvl = _level(level, p)
     keys = _rank_keys(counts.columns, "the counts", "count by region and dealer_id")
     if period is None:

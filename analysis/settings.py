@@ -30,7 +30,7 @@ from analysis import config
 from analysis.config import load_params
 from analysis.estimators import check_level
 
-__all__ = ["LANGUAGES", "SCOPES", "Settings", "settings_or"]
+__all__ = ["LANGUAGES", "SCOPES", "Settings", "significant", "settings_or"]
 
 LANGUAGES = ("en", "ru")
 SCOPES = ("report", "table")
@@ -134,14 +134,7 @@ class Settings:
         A missing p-value is not. An array of p-values gives an array of verdicts (NaN:
         False). The report's stars use the family rule (:class:`analysis.stars.StarRule`),
         which falls back to this without one."""
-        if p_value is None:
-            return False
-        if np.ndim(p_value) == 0:
-            p = float(p_value)
-            return not math.isnan(p) and p < self.alpha
-        p = np.asarray(p_value, dtype=float)
-        with np.errstate(invalid="ignore"):
-            return p < self.alpha
+        return significant(p_value, self.level)
 
     def margin(self, quantity: str = "nps_points") -> float:
         """The smallest material change of ``quantity`` (``nps_points``, ``importance_pp``,
@@ -166,3 +159,18 @@ def settings_or(settings: Settings | None) -> Settings:
 def _from_params(directory: Path) -> Settings:
     # keyed by the directory load_params reads at the call (params/ or DEALER_VOICE_PARAMS)
     return Settings.from_params()
+
+
+def significant(p_value, level: float) -> bool | np.ndarray:
+    """The one decision on a p-value alone (no family): below ``1 - level``. A missing
+    p-value (None, NaN) is not significant; an array gives an array of verdicts. A report's
+    stars use its family rule (:class:`analysis.stars.StarRule`) instead."""
+    if p_value is None:
+        return False
+    alpha = 1.0 - check_level(level)
+    if np.ndim(p_value) == 0:
+        p = float(p_value)
+        return not math.isnan(p) and p < alpha
+    p = np.asarray(p_value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return p < alpha

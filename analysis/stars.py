@@ -182,15 +182,15 @@ def report_tables(responses: pd.DataFrame, *, month: str, network: bool,
     n_boot = s.n_boot if n_boot is None else n_boot
     period = pd.Period(month, freq="M")
     if monthly is None:
-        monthly = nps.summarize(responses, by=(), period="M", time_col=time_col, level=s.level)
+        monthly = nps.summarize(responses, by=(), period="M", time_col=time_col, settings=s)
     if ranking is None:
-        ranking = nps.rank_dealers(responses, period=month, time_col=time_col, level=s.level)
+        ranking = nps.rank_dealers(responses, period=month, time_col=time_col, settings=s)
     out: dict[str, pd.DataFrame | None] = {
         "nps change": monthly,
         "touchpoint change": nps.summarize(responses, by=("touchpoint",), period="M",
-                                           time_col=time_col, level=s.level),
+                                           time_col=time_col, settings=s),
         "region change": (nps.summarize(responses, by=("region",), period="M",
-                                        time_col=time_col, level=s.level)
+                                        time_col=time_col, settings=s)
                           if network else None),
         "dealer change": ranking,
         "dealer vs region": ranking,

@@ -19,12 +19,14 @@ from analysis import (
     drivers,
     growth,
     incidents,
+    nps,
     repairs,
     retention,
     stars,
     store,
 )
 from analysis.config import load_params
+from analysis.estimators import bh_flags
 from analysis.settings import Settings, settings_or
 
 S = Settings.from_params()
@@ -227,7 +229,13 @@ def test_report_tables_take_the_draws_from_settings(two_months, month):
     assert_frame_equal(by_settings["driver importance change"],
                        stars.importance_tests(change))
     for name in ("nps change", "dealer change", "touchpoint change"):
-        assert_frame_equal(by_settings[name], explicit[name])
+        # the same numbers; the tables' own flags at the settings' q, not the params'
+        flags = [c for c in by_settings[name] if c.endswith(("_flag", "_p_adj"))]
+        assert_frame_equal(by_settings[name].drop(columns=flags),
+                           explicit[name].drop(columns=flags))
+    ranking = by_settings["dealer change"]
+    assert (ranking["vs_region_flag"].to_numpy()
+            == bh_flags(ranking["vs_region_p_value"].to_numpy(), q=0.05)[1]).all()
 
 
 def test_calibration_counts_raw_stars_at_the_settings_level(two_months, month):
@@ -238,3 +246,24 @@ def test_calibration_counts_raw_stars_at_the_settings_level(two_months, month):
     p = stars.family_p_values(frames)
     assert counted.set_index("family")["raw"].to_dict() == {
         k: int((v < 0.1).sum()) for k, v in p.items()}
+
+
+def test_nps_reads_level_q_and_windows_from_settings(answers, month):
+    """nps.summarize, compare and rank_dealers: a Settings changes them as the explicit
+    argument or the params dict did; the default is the params' decision."""
+    by_settings = nps.summarize(answers, by=("region",), settings=LOW)
+    assert_frame_equal(by_settings, nps.summarize(answers, by=("region",), level=0.9))
+    assert_frame_equal(nps.summarize(answers, by=("region",)),
+                       nps.summarize(answers, by=("region",), settings=S))
+    a, b = answers["nps"].iloc[:300], answers["nps"].iloc[300:600]
+    assert nps.compare(a, b, settings=LOW) == nps.compare(a, b, level=0.9)
+    flags = load_params("flags")
+    short = dict(load_params("nps"), flags=dict(flags, vs_region={"months": 3},
+                                                 ranks=dict(flags["ranks"], level=0.8)))
+    assert_frame_equal(
+        nps.rank_dealers(answers, period=month, settings=S.with_(vs_region_months=3,
+                                                                 rank_level=0.8)),
+        nps.rank_dealers(answers, period=month, params=short))
+    strict = nps.rank_dealers(answers, period=month, settings=STRICT)
+    assert (strict["vs_region_flag"].to_numpy()
+            == bh_flags(strict["vs_region_p_value"].to_numpy(), q=0.05)[1]).all()
