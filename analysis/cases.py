@@ -44,6 +44,9 @@ from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 from analysis.settings import Settings, settings_or
 
+__all__ = ["STATUSES", "SlaReport", "golden_star_rule", "golden_stars", "red_flags", "sla_report",
+           "sla_summary"]
+
 STATUSES = ("met", "breached", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)
 

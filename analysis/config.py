@@ -8,6 +8,9 @@ from pathlib import Path
 
 import yaml
 
+__all__ = ["DATA_ROOT", "DEMO_DIR", "NOTEBOOKS_DIR", "PARAMS_DIR", "REPORTS_DIR", "ROOT",
+           "ParamsError", "data_dir", "load_params", "params_or"]
+
 ROOT = Path(os.environ.get("DEALER_VOICE_ROOT", Path(__file__).resolve().parents[1]))
 PARAMS_DIR = Path(os.environ.get("DEALER_VOICE_PARAMS", ROOT / "params"))
 DATA_ROOT = ROOT / "data"

@@ -19,6 +19,9 @@ import pandas as pd
 
 from analysis.config import load_params, params_or
 
+__all__ = ["SECTIONS", "Need", "SectionDataMissing", "assess", "meaningful_comments",
+           "mixed_scales", "need", "rated_drivers", "scale_of", "verdict", "with_tables_held"]
+
 # every section of the monthly report whose data is judged, in the deck's order
 SECTIONS = ("headline", "trend", "touchpoints", "response_rates", "regions", "dealers",
             "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",

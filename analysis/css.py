@@ -35,6 +35,9 @@ from analysis.errors import require_columns
 from analysis.estimators import bh_flags, z_value
 from analysis.settings import Settings, settings_or
 
+__all__ = ["CSSWeightsError", "attribute_scores", "css_index", "load_css_params", "summarize_css",
+           "weights", "welch_test"]
+
 
 class CSSWeightsError(ParamsError):
     """The CSS attributes or weights in params/css.yaml are unusable; the message says why."""

@@ -25,6 +25,8 @@ from analysis.config import DATA_ROOT, params_or
 from analysis.ingest import IngestError, IngestRecord, aliases, cell_text, demo_now, ingest_file
 from analysis.table_specs import TABLES
 
+__all__ = ["demo_tables", "ingest_demo", "write_demo_exports"]
+
 
 def _header(table: str, column: str, lang: str, params: Mapping) -> str:
     """A name an export would use: the first Russian alias, or the first English one."""

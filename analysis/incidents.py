@@ -28,6 +28,10 @@ from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
 from analysis.settings import Settings, settings_or
 
+__all__ = ["CLOSURE_STATUSES", "IncidentReport", "WorkingCalendar", "closure_summary",
+           "closure_times", "incident_counts", "incident_report", "long_service_reasons",
+           "working_hours_between"]
+
 CLOSURE_STATUSES = ("closed_within_sla", "closed_late", "open_within_sla", "open_overdue")
 _HOUR = pd.Timedelta(hours=1)
 

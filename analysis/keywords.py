@@ -21,6 +21,8 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.errors import OperationsDataError
 
+__all__ = ["concept_hits", "concept_matches", "normalise_text", "rule_hits", "rule_label"]
+
 _ALPHABETS = {"cyrillic": "абвгдежзийклмнопрстуфхцчшщъыьэюя",
               "latin": "abcdefghijklmnopqrstuvwxyz"}
 

@@ -38,6 +38,8 @@ import unicodedata
 
 import pandas as pd
 
+__all__ = ["EMAIL_MASK", "PHONE_MASK", "VIN_MASK", "contains_pii", "mask_pii", "mask_pii_series"]
+
 PHONE_MASK = "[phone]"
 EMAIL_MASK = "[e-mail]"
 VIN_MASK = "[VIN]"

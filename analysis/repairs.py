@@ -55,6 +55,11 @@ from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
 from analysis.settings import Settings, settings_or
 
+__all__ = ["ROLES", "RO_COLUMNS", "MonthlyRepeatReport", "WeeklyRepeatReview", "bonus_share",
+           "fault_key", "iso_week", "kpi_table", "last_complete_week", "monthly_report",
+           "months_for_week", "normalise_fault", "repeat_repairs", "repeat_stats",
+           "repeat_summary", "survey_repair_reviews", "week_bounds", "weekly_review"]
+
 ROLES = ("mechanic", "foreman")
 RO_COLUMNS = ["ro_id", "vin", "dealer_id", "opened_at", "closed_at", "mechanic", "foreman"]
 

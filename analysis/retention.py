@@ -39,6 +39,10 @@ from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, z_value
 from analysis.settings import Settings, settings_or
 
+__all__ = ["CATEGORIES", "DAYS_PER_MONTH", "RetentionDataError", "categorize", "customer_flow",
+           "kaplan_meier", "load_win_back", "return_rates", "return_times", "service_customers",
+           "uplift_value", "value_at_stake", "win_back", "win_back_months"]
+
 CATEGORIES = ("promoter", "passive", "detractor")
 DAYS_PER_MONTH = 365.25 / 12
 

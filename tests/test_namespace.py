@@ -68,3 +68,25 @@ def test_the_examples_in_the_docstrings_run(module):
     result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_the_package_namespace_reaches_every_module_lazily():
+    """``import analysis as dv`` loads nothing; ``dv.nps``, ``dv.Settings`` ... load on use, and
+    every module of the package is one of ``analysis.MODULES`` (or the report's)."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, analysis; "
+         "print(sorted(m for m in sys.modules if m.startswith(('analysis.', 'pandas'))))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+    import analysis
+
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is not None, name
+    top = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
+           if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("_")}
+    assert top - set(analysis.MODULES) == {"tables"}  # tables: the old name of table_specs
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        analysis.nope  # noqa: B018
