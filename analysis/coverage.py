@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.config import load_params, params_or
+from analysis.keywords import normalize
 
 __all__ = ["SECTIONS", "Need", "SectionDataMissing", "assess", "meaningful_comments",
            "mixed_scales", "need", "rated_drivers", "scale_of", "verdict", "with_tables_held"]
@@ -73,8 +74,6 @@ def _present(frame: pd.DataFrame | None) -> bool:
 def meaningful_comments(comments: pd.Series, *, params: Mapping | None = None) -> pd.Series:
     """The comments that say something: not empty and not one of ``needs.empty_comments``
     ("нет", "-", "no", ...) once case, spaces and punctuation are ignored."""
-    from analysis.ingest import normalize
-
     needs = params_or("report", params)["needs"]
     empty = {normalize(w) for w in needs["empty_comments"]}
     text = comments.dropna().astype(str)

@@ -122,6 +122,7 @@ from analysis import schemas, store
 from analysis.config import DATA_ROOT, ParamsError, load_params, params_or
 from analysis.config import data_dir as _data_dir
 from analysis.errors import DataError
+from analysis.keywords import normalize
 from analysis.table_specs import KEYS, TABLES
 
 __all__ = [
@@ -335,13 +336,6 @@ class IngestResult:
 
 
 # --- headers ---------------------------------------------------------------------------------
-_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*?!]+")
-
-
-def normalize(name: object) -> str:
-    """A header or code as matched: lower case, "ё" as "е", punctuation and spaces as one space."""
-    text = str(name).replace("\ufeff", "").lower().replace("ё", "е")
-    return _PUNCT.sub(" ", text).strip()
 
 
 def aliases(table: str, params: Mapping | None = None, *,

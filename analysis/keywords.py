@@ -21,10 +21,22 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.errors import OperationsDataError
 
-__all__ = ["concept_hits", "concept_matches", "normalise_text", "rule_hits", "rule_label"]
+__all__ = ["concept_hits", "concept_matches", "normalise_text", "normalize", "rule_hits",
+           "rule_label"]
 
 _ALPHABETS = {"cyrillic": "абвгдежзийклмнопрстуфхцчшщъыьэюя",
               "latin": "abcdefghijklmnopqrstuvwxyz"}
+
+
+# what a header or a code is matched without: spaces, punctuation, quotes and marks
+_PUNCT = re.compile(r"[\s_\-.,:;/\\()\[\]{}«»\"'`№#*?!]+")
+
+
+def normalize(name: object) -> str:
+    """A header or code as matched: lower case, "ё" as "е", punctuation and spaces as one space
+    (export headers, dealer names, the comments that say nothing)."""
+    text = str(name).replace("\ufeff", "").lower().replace("ё", "е")
+    return _PUNCT.sub(" ", text).strip()
 
 
 def normalise_text(series: pd.Series) -> pd.Series:
