@@ -86,6 +86,24 @@ def test_a_changed_params_file_is_a_new_key(processed, counted, tmp_path, monkey
     assert counted(path) == 1  # the repository's params: their entry is still there
 
 
+def test_a_changed_setting_is_a_new_key(processed, counted, tmp_path):
+    from analysis.settings import Settings
+
+    path, _ = processed
+    settings = Settings.from_params()
+    assert counted(path, settings=settings) == 1
+    assert counted(path, settings=Settings.from_params()) == 1  # equal settings: a hit
+    assert counted(path, settings=settings.with_(n_boot=50)) == 2
+    assert counted(path, settings=settings.with_(level=0.9)) == 3
+    assert counted(path, settings=settings.with_(language="ru")) == 1  # words: shared
+    params = tmp_path / "params"
+    shutil.copytree(PARAMS_DIR, params)
+    assert counted(path, settings=Settings.from_params(params)) == 1  # the same contents
+    (params / "growth.yaml").write_text((PARAMS_DIR / "growth.yaml").read_text(
+        encoding="utf-8") + "\n# a comment is a change of the file\n", encoding="utf-8")
+    assert counted(path, settings=Settings.from_params(params)) == 4
+
+
 def _module(folder, source: str, name: str = "fits_of_a_test"):
     """``source`` imported as a module of its own, as a notebook's or a test's code is."""
     file = folder / f"{name}.py"

@@ -59,6 +59,7 @@ reads, is fitted there.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import inspect
@@ -232,16 +233,26 @@ def forget_in_process() -> None:
 
 def cached(name: str, compute: Callable[[], object], *, data_dir, key: tuple = (),
            directory=None, remember: bool = True, code: tuple[Callable, ...] | None = None,
-           params_dir: str | os.PathLike | None = None):
+           params_dir: str | os.PathLike | None = None, settings=None):
     """``compute()``, remembered in this process (unless not ``remember``) and pickled in
     the cache directory, under a key of the snapshot ``data_dir``, the params (of
-    ``params_dir``, else :mod:`analysis.config`'s), the package's code, ``key`` and the code
-    of ``code`` (default: ``compute``'s own; ``()`` when callers' different functions read
-    the same value and the package's code is all that decides it)."""
+    ``params_dir``, else of ``settings``' directory, else :mod:`analysis.config`'s), the
+    package's code, ``key``, the code of ``code`` (default: ``compute``'s own; ``()`` when
+    callers' different functions read the same value and the package's code is all that
+    decides it) and, when the value follows from a run's :class:`analysis.settings.Settings`,
+    its fields (but its language)."""
     functions = (compute,) if code is None else tuple(code)
+    decided = () if settings is None else tuple(
+        (f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings)
+        # the directory's contents are keyed, not its name; the language is words, not a fit
+        # (the English and Russian reports of a batch share theirs)
+        if f.name not in ("params_dir", "language"))
+    if params_dir is None and settings is not None:
+        params_dir = settings.params_dir
     ident = hashlib.sha256(repr((
         name, data_identity(data_dir), params_identity(params_dir), code_identity(),
-        tuple(function_identity(f) for f in functions), key)).encode()).hexdigest()[:24]
+        tuple(function_identity(f) for f in functions), decided, key)).encode()
+    ).hexdigest()[:24]
     value = _recent.get(ident, _MISSING)
     if value is not _MISSING:
         return value
