@@ -290,3 +290,19 @@ def test_a_warm_up_that_cannot_read_the_data_is_reported(tmp_path, monkeypatch, 
     assert failed == ["the network's report data"]
     assert "the store is on a disk that went away" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()  # no logs folder named: stderr only
+
+
+def test_a_classifier_that_fails_in_its_own_process_is_reported(small_net, tmp_path,
+                                                                monkeypatch, capsys):
+    data_dir = small_net.write(tmp_path / "data")
+    month = str(small_net.responses["responded_at"].max().to_period("M") - 1)
+    cache, logs = tmp_path / "out" / ".cache", tmp_path / "out" / "logs"
+    _cheap_fits(monkeypatch, failing="learned_causes")
+    failed = batch._warm(month, store.snapshot(data_dir), cache, workers=2, logs=logs)
+    assert failed == ["the root-cause classifier"]
+    err = capsys.readouterr().err
+    assert "the root-cause classifier's own process exited with code 1" in err
+    assert "batch warm-up: the root-cause classifier failed" in err
+    assert "learned_causes could not be fitted" in (logs / batch.WARM_LOG).read_text(
+        encoding="utf-8-sig")
+    assert list(cache.glob("growth-*.pkl")) and list(cache.glob("cause-*.pkl"))

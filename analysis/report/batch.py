@@ -539,6 +539,7 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1,
     page). Each failure is named on stderr and, given the batch's ``logs`` folder, written
     with its traceback to ``logs/shared-fits.failed.txt``, which a warm-up without failures
     removes. Returns what failed."""
+    import sys
     import traceback
 
     from analysis.report.data import load_report_data
@@ -564,7 +565,8 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1,
                 side = get_context("fork").Process(
                     target=shared_fits.learned_causes, args=(data,),
                     kwargs={"directory": cache})
-                side.start()
+                step("the root-cause classifier's own process", side.start)
+                side = side if side.pid is not None else None  # else fitted below
             try:
                 # what every report needs; the network's importance is fitted by the network
                 # report (and the growth model only where the data allow it: else its section
@@ -581,6 +583,10 @@ def _warm(month: str, data_dir, cache: Path, *, workers: int = 1,
             finally:
                 if side is not None:
                     side.join()
+            if side is not None and side.exitcode != 0:  # its traceback is on stderr
+                print(f"batch warm-up: the root-cause classifier's own process exited with "
+                      f"code {side.exitcode}; it is fitted in the batch's process instead",
+                      file=sys.stderr, flush=True)
             # fitted once here, or the first reports of a parallel batch would each fit it
             # (minutes at importer scale) before one had written it; read back from the side
             # process's pickle when it ran (its own failure is on stderr: fitted here then)
