@@ -199,7 +199,7 @@ def test_the_in_process_memo_is_bounded(processed, monkeypatch, tmp_path):
 
 
 def test_a_fingerprint_lives_with_its_frame_and_never_by_id(monkeypatch):
-    memo = shared._Fingerprints(maxsize=4)
+    memo = shared.PerObject(maxsize=4)
     monkeypatch.setattr(shared, "_fingerprints", memo)
     frames = [pd.DataFrame({"response_id": [f"r{k}"], "nps": [k]}) for k in range(6)]
     prints = [shared._content(f) for f in frames]
@@ -219,7 +219,7 @@ def test_a_fingerprint_lives_with_its_frame_and_never_by_id(monkeypatch):
 
 
 def test_a_frame_is_hashed_once_while_it_lives(monkeypatch):
-    monkeypatch.setattr(shared, "_fingerprints", shared._Fingerprints(maxsize=8))
+    monkeypatch.setattr(shared, "_fingerprints", shared.PerObject(maxsize=8))
     frame = pd.DataFrame({"response_id": ["a", "b"], "nps": [9, 3]})
     hashed = []
     original = pd.util.hash_pandas_object
@@ -228,6 +228,26 @@ def test_a_frame_is_hashed_once_while_it_lives(monkeypatch):
     first = shared._content(frame)
     assert [shared._content(frame) for _ in range(5)] == [first] * 5
     assert len(hashed) == 1
+
+
+def test_a_reports_values_live_with_its_data(monkeypatch):
+    """:func:`shared.per_report`, the sections' memo: once per data object while it lives."""
+    monkeypatch.setattr(shared, "_per_report", shared.PerObject(maxsize=3))
+
+    class Data:  # a report's data: any object a weak reference can hold
+        pass
+
+    first, made = Data(), []
+    assert [shared.per_report(first, "ranking", lambda: made.append(1) or len(made))
+            for _ in range(3)] == [1, 1, 1]
+    second = Data()
+    assert shared.per_report(second, "ranking", lambda: "second's") == "second's"
+    del first
+    gc.collect()
+    assert len(shared._per_report) == 1  # the dead report's value went with it
+    for k in range(5):
+        shared.per_report(second, f"table {k}", lambda k=k: k)
+    assert len(shared._per_report) == 3  # bounded
 
 
 def test_no_memo_of_the_module_is_an_unbounded_dict():

@@ -47,8 +47,9 @@ It was considered and not chosen; the hand-written key above does what it would 
 In the process
 --------------
 No memo here is unbounded or keyed by an object's ``id``: the last few values asked for are
-kept by key (:class:`_Recent`), and a frame's fingerprint is remembered for as long as the
-frame lives, found by identity through a weak reference (:class:`_Fingerprints`).
+kept by key (:class:`_Recent`), and a frame's fingerprint, or a report's value
+(:func:`per_report`), is remembered for as long as the frame or the report's data lives,
+found by identity through a weak reference (:class:`PerObject`).
 
 The batch runner (:func:`analysis.report.batch.run_batch`) computes those every report
 reads in the parent process before the notebooks start, so parallel workers read them instead
@@ -229,6 +230,7 @@ def forget_in_process() -> None:
     """Forget the values this process remembers (a test's fresh kernel: the pickles only)."""
     _recent.clear()
     _fingerprints.clear()
+    _per_report.clear()
 
 
 def cached(name: str, compute: Callable[[], object], *, data_dir, key: tuple = (),
@@ -323,34 +325,57 @@ def network_responses(data_dir, months, compute, *, directory=None) -> pd.DataFr
                   directory=directory, remember=False, code=())
 
 
-class _Fingerprints:
-    """A frame's fingerprint, made once while the frame lives: the last ``maxsize`` frames
-    asked about, each held by a weak reference (found by identity, never by ``id``, which a
-    new frame may reuse once the old one is gone) with the shape it had."""
+class PerObject:
+    """Values computed from an object, remembered while it lives: the last ``maxsize``
+    (object, key) pairs, each object held by a weak reference and found by identity, never
+    by ``id`` (which a new object may take once the old one is gone). ``stamp`` is checked
+    too (a frame's shape): a value made when the object had another stamp is made again.
+
+    >>> memo = PerObject(maxsize=2)
+    >>> class Report: ...
+    >>> report = Report()
+    >>> memo.get(report, "ranking", lambda: 1), memo.get(report, "ranking", lambda: 2)
+    (1, 1)
+    """
 
     def __init__(self, maxsize: int) -> None:
         self.maxsize = maxsize
-        self._entries: list[tuple[weakref.ref, tuple[str, ...], tuple[int, int], tuple]] = []
+        self._entries: list[tuple[weakref.ref, Hashable, Hashable, object]] = []
 
     def __len__(self) -> int:
+        self._forget_the_dead()
         return len(self._entries)
 
-    def get(self, frame: pd.DataFrame, columns: tuple[str, ...], make) -> tuple:
-        self._entries = [e for e in self._entries if e[0]() is not None]  # the dead go
-        for k, (ref, cols, shape, known) in enumerate(self._entries):
-            if ref() is frame and cols == columns and shape == frame.shape:
+    def _forget_the_dead(self) -> None:
+        self._entries = [e for e in self._entries if e[0]() is not None]
+
+    def get(self, obj, key: Hashable, make: Callable[[], object], *, stamp: Hashable = None):
+        """The value of ``key`` for ``obj``: remembered, else ``make()`` (then remembered)."""
+        self._forget_the_dead()
+        for k, (ref, known_key, known_stamp, value) in enumerate(self._entries):
+            if ref() is obj and known_key == key and known_stamp == stamp:
                 self._entries.append(self._entries.pop(k))
-                return known
-        known = make()
-        self._entries.append((weakref.ref(frame), columns, frame.shape, known))
+                return value
+        value = make()
+        self._entries = [e for e in self._entries if not (e[0]() is obj and e[1] == key)]
+        self._entries.append((weakref.ref(obj), key, stamp, value))
         del self._entries[:-self.maxsize]
-        return known
+        return value
 
     def clear(self) -> None:
         self._entries.clear()
 
 
-_fingerprints = _Fingerprints(maxsize=8)  # the frames of a report or two
+_fingerprints = PerObject(maxsize=8)  # the frames of a report or two
+_per_report = PerObject(maxsize=64)  # a report's dozen values, for a few reports at once
+
+
+def per_report(data, name: str, compute: Callable[[], object]):
+    """``compute()`` once per report data object while it lives (several sections read the
+    same numbers): bounded, and never keyed by ``id`` (:class:`PerObject`)."""
+    return _per_report.get(data, name, compute)
+
+
 _ANSWER_COLUMNS = ("response_id", "dealer_id", "nps", "comment")
 
 
@@ -367,7 +392,7 @@ def _content(frame: pd.DataFrame | None, columns: tuple[str, ...] = _ANSWER_COLU
         cols = [c for c in columns if c in frame]
         return (len(frame), int(pd.util.hash_pandas_object(frame[cols], index=False).sum()))
 
-    return _fingerprints.get(frame, tuple(columns), make)
+    return _fingerprints.get(frame, tuple(columns), make, stamp=frame.shape)
 
 
 def _growth_columns() -> tuple[str, ...]:
