@@ -242,7 +242,8 @@ def cached(name: str, compute: Callable[[], object], *, data_dir, key: tuple = (
     package's code, ``key``, the code of ``code`` (default: ``compute``'s own; ``()`` when
     callers' different functions read the same value and the package's code is all that
     decides it) and, when the value follows from a run's :class:`analysis.settings.Settings`,
-    its fields (but its language)."""
+    its fields (but its language). What ``compute`` reads from its closure is not hashed
+    (the report's data): what of it decides the value belongs in ``key``."""
     functions = (compute,) if code is None else tuple(code)
     decided = () if settings is None else tuple(
         (f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings)
