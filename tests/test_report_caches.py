@@ -326,3 +326,22 @@ def test_a_classifier_that_fails_in_its_own_process_is_reported(small_net, tmp_p
     assert "learned_causes could not be fitted" in (logs / batch.WARM_LOG).read_text(
         encoding="utf-8-sig")
     assert list(cache.glob("growth-*.pkl")) and list(cache.glob("cause-*.pkl"))
+
+
+def test_a_batch_whose_warm_up_fails_logs_it_and_renders_its_reports(demo, tmp_path,
+                                                                     monkeypatch, capsys):
+    """The whole batch (kernels stood in for): the failure in the month's logs/, the reports
+    rendered all the same."""
+    from report_pages import fake_execute
+
+    monkeypatch.setattr("papermill.execute_notebook", fake_execute)
+    _cheap_fits(monkeypatch, failing="cause_model")
+    out = tmp_path / "out"
+    results = batch.run_batch("2026-10", ["Central"], data_dir=demo, out_dir=out,
+                              languages=["en"], progress=False, formats=("html",))
+    assert [r.ok for r in results] == [True]
+    log = out / "logs" / batch.WARM_LOG
+    assert "failed: the root-cause model: RuntimeError" in log.read_text(encoding="utf-8-sig")
+    assert f"Log: {log}" in capsys.readouterr().err
+    assert batch.index_entries(out)  # the log is no report of the index
+    assert all(e.log is None for e in batch.index_entries(out))
