@@ -160,7 +160,7 @@ def test_regional_reports_of_a_batch_read_the_networks_answers_once(small_net, t
     # the classifier of the team's causes: the warm-up's fit, never refitted by a report
     assert len(list(cache.glob("rootcause-learn-*.pkl"))) == 1
     monkeypatch.setattr("analysis.rootcause.learn_causes", _no_refit)
-    monkeypatch.setattr(shared, "_memory", {})  # a kernel of its own: only the pickle
+    monkeypatch.setattr(shared, "_recent", shared._Recent(8))  # a kernel of its own: the pickle
     learned = shared.learned_causes(read)
     assert learned is not None and set(learned.months) <= set(read.months)
     shared.forget("network-responses", cache)

@@ -500,7 +500,7 @@ def run_batch(
     try:
         if cache is not None:
             os.environ[shared_fits.CACHE_ENV] = str(cache)
-            _warm(month, data_dir, cache, workers=workers)
+            _warm(month, data_dir, cache, workers=workers, logs=out / LOGS)
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         names = scope_names(known)  # a region's file name whatever the batch asks
@@ -521,45 +521,109 @@ def run_batch(
             os.environ[shared_fits.CACHE_ENV] = previous
 
 
-def _warm(month: str, data_dir, cache: Path, *, workers: int = 1) -> None:
+WARM_LOG = "shared-fits.failed.txt"  # in logs/: what the batch could not fit for its reports
+
+
+def _warm(month: str, data_dir, cache: Path, *, workers: int = 1,
+          logs: Path | None = None) -> list[str]:
     """Fit the network-wide models once, before the notebooks (they then only read them):
     growth (its bootstrap on as many processes as the batch has workers), the root-cause
     clustering and the classifier of the team's causes, and the network's answers.
 
     The classifier is the longest fit and runs on one core: with more than one worker it is
     fitted in a forked process beside the others (it writes the cache's pickle; were that
-    process to fail, it is fitted here)."""
+    process to fail, it is fitted here).
+
+    A step that fails does not stop the others nor the batch: the reports then compute it
+    themselves, without the batch's cache (and a section that fails there says so on its
+    page). Each failure is named on stderr and, given the batch's ``logs`` folder, written
+    with its traceback to ``logs/shared-fits.failed.txt``, which a warm-up without failures
+    removes. Returns what failed."""
+    import sys
+    import traceback
+
     from analysis.report.data import load_report_data
 
-    data = load_report_data(region=NETWORK, month=month, data_dir=data_dir)
-    try:
-        side = None
-        if workers > 1:
-            from multiprocessing import get_context
+    failures: list[tuple[str, BaseException, str]] = []
 
-            side = get_context("fork").Process(
-                target=shared_fits.learned_causes, args=(data,), kwargs={"directory": cache})
-            side.start()
+    def step(what: str, fit) -> None:
         try:
-            # what every report needs; the network's importance is fitted by the network report
-            # (and the growth model only where the data allow it: else its section says why)
-            if shared_fits.growth_need(data)[0].ok:
-                shared_fits.growth_result(data, directory=cache, n_jobs=max(1, workers))
-            shared_fits.cause_model(data, directory=cache)
-            # the regional reports' view of the whole network: the network report's answers
-            shared_fits.network_responses(data.data_dir, data.months, lambda: data.responses,
-                                          directory=cache)
+            fit()
+        except Exception as err:  # noqa: BLE001 - logged and named below; the reports fit it
+            failures.append((what, err, traceback.format_exc()))
+
+    loaded: list = []
+    step("the network's report data", lambda: loaded.append(
+        load_report_data(region=NETWORK, month=month, data_dir=data_dir)))
+    if loaded:
+        data = loaded[0]
+        try:
+            side = None
+            if workers > 1:
+                from multiprocessing import get_context
+
+                side = get_context("fork").Process(
+                    target=shared_fits.learned_causes, args=(data,),
+                    kwargs={"directory": cache})
+                step("the root-cause classifier's own process", side.start)
+                side = side if side.pid is not None else None  # else fitted below
+            try:
+                # what every report needs; the network's importance is fitted by the network
+                # report (and the growth model only where the data allow it: else its section
+                # says why)
+                step("the growth model", lambda: shared_fits.growth_result(
+                    data, directory=cache, n_jobs=max(1, workers))
+                    if shared_fits.growth_need(data)[0].ok else None)
+                step("the root-cause model", lambda: shared_fits.cause_model(
+                    data, directory=cache))
+                # the regional reports' view of the whole network: the network report's
+                # answers
+                step("the network's answers", lambda: shared_fits.network_responses(
+                    data.data_dir, data.months, lambda: data.responses, directory=cache))
+            finally:
+                if side is not None:
+                    side.join()
+            if side is not None and side.exitcode != 0:  # its traceback is on stderr
+                print(f"batch warm-up: the root-cause classifier's own process exited with "
+                      f"code {side.exitcode}; it is fitted in the batch's process instead",
+                      file=sys.stderr, flush=True)
+            # fitted once here, or the first reports of a parallel batch would each fit it
+            # (minutes at importer scale) before one had written it; read back from the side
+            # process's pickle when it ran (its own failure is on stderr: fitted here then)
+            step("the root-cause classifier", lambda: shared_fits.learned_causes(
+                data, directory=cache))
         finally:
-            if side is not None:
-                side.join()
-        # fitted once here, or the first reports of a parallel batch would each fit it
-        # (minutes at importer scale) before one had written it; read back from the side
-        # process's pickle when it ran
-        shared_fits.learned_causes(data, directory=cache)
-    except Exception:  # noqa: BLE001 - the report's own section will say what failed
-        pass
-    finally:
-        data.close()
+            data.close()
+    _log_warm(failures, None if logs is None else Path(logs) / WARM_LOG, month=month,
+              data_dir=data_dir)
+    return [what for what, _, _ in failures]
+
+
+def _log_warm(failures: list[tuple[str, BaseException, str]], log: Path | None, *,
+              month: str, data_dir) -> None:
+    """Name each failed warm-up step on stderr and write them to ``log`` (None: stderr
+    only); without failures, remove an earlier run's ``log``."""
+    import sys
+
+    if not failures:
+        if log is not None:
+            log.unlink(missing_ok=True)
+        return
+    for what, err, _ in failures:
+        print(f"batch warm-up: {what} failed ({type(err).__name__}: {err}); each report "
+              f"computes it without the batch's cache"
+              + (f". Log: {log}" if log is not None else ""), file=sys.stderr, flush=True)
+    if log is None:
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    spec = getattr(data_dir, "spec", None) or str(data_dir)
+    log.write_text(
+        f"batch warm-up of {month} (data: {spec})\n"
+        + "".join(f"failed: {what}: {type(err).__name__}: {err}\n" for what, err, _ in failures)
+        + "the reports compute these themselves, without the batch's cache\n"
+        + "".join(f"\n--- {what}\n{_ANSI.sub('', text).rstrip()}\n"
+                  for what, _, text in failures),
+        encoding="utf-8-sig")  # the mark makes browsers and Notepad read it as UTF-8
 
 
 def output_dir(month: str, out_dir: str | os.PathLike | None = None) -> Path:
