@@ -63,7 +63,6 @@ __all__ = [
     "add_engine_argument",
     "get_engine",
     "parse_spec",
-    "shared",
     "shared_cluster",
 ]
 
@@ -157,11 +156,6 @@ def shared_cluster(spec: str | None = None, *, params: dict | None = None) -> It
         return
     with get_engine("dask", params=p) as eng:
         yield f"dask={eng.client.scheduler.address}"
-
-
-# the old name, for analysis.report.batch until it imports shared_cluster: "shared" there is
-# also analysis.report.shared, the batch's cache of fits (issue 27)
-shared = shared_cluster
 
 
 def add_engine_argument(parser) -> None:

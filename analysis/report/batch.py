@@ -24,7 +24,7 @@ from pathlib import Path
 
 from analysis import store
 from analysis.config import NOTEBOOKS_DIR, REPORTS_DIR
-from analysis.engine import shared
+from analysis.engine import shared_cluster
 from analysis.report import page as page_layout
 from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
@@ -504,7 +504,7 @@ def run_batch(
         else:
             os.environ.pop(shared_fits.CACHE_ENV, None)
         names = scope_names(known)  # a region's file name whatever the batch asks
-        with shared(engine) as spec:
+        with shared_cluster(engine) as spec:
             run = _run_batch if pages is None else _run_dealers
             results = run(month, targets if pages is None else pages, names,
                           data_dir=data_dir, out_dir=out, timeout=timeout, workers=workers,
