@@ -284,7 +284,11 @@ def test_headline_shows_the_nps_weighted_for_response_rates():
         "responded_at": when, "nps": [10] * 10 + [0] * 10})
     invitations = pd.DataFrame({"dealer_id": ["A", "B"], "touchpoint": "service",
                                 "month": "2026-10", "invited": [10, 100]})
-    shown = tables.headline_table(responses, month="2026-10", invitations=invitations,
+    from analysis import nps
+
+    summary = nps.summarize(responses, by=(), period="M", invitations=invitations)
+    weighted = nps.summarize_weighted(responses, invitations, by=(), period="M")
+    shown = tables.headline_table(summary, month="2026-10", weighted=weighted,
                                   language="en")
     row = _page(shown).iloc[0]
     assert row["NPS"].startswith("0.0") or row["NPS"].startswith("+0.0")
@@ -292,7 +296,8 @@ def test_headline_shows_the_nps_weighted_for_response_rates():
     low, high = (float(v) for v in row["Weighted, 95% interval"].strip("[]").split(", "))
     assert low < -81.8 < high
     # without invitations there is nothing to weight by
-    plain = tables.headline_table(responses, month="2026-10", language="en")
+    plain = tables.headline_table(nps.summarize(responses, by=(), period="M"),
+                                  month="2026-10", language="en")
     assert "NPS weighted for response rates" not in plain
 
 

@@ -599,20 +599,18 @@ def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = 
 
 
 @_chart
-def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 10,
+def cause_pareto(data: pd.DataFrame, *, top: int = 10,
                  language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Pareto of root causes by NPS impact (the points each cause costs, largest first), with
     intervals and the cumulative share of the total loss.
 
     ``data`` is :func:`analysis.rootcause.cause_impact` or ``top_causes`` (``cause``,
-    ``label``, ``count``, ``impact`` and ``scope_n`` when known). With a ``contribution``
-    column (the causes' additive shares of the gap, :func:`analysis.rootcause.cause_impact`)
-    the bars are the contributions with their bootstrap intervals (``contribution_low``,
-    ``contribution_high``); otherwise the interval scales the impact by the Wilson interval
-    of the cause's share of answers.
+    ``label``, ``count``, ``impact``). With a ``contribution`` column (the causes' additive
+    shares of the gap, :func:`analysis.rootcause.cause_impact`) the bars are the
+    contributions with their bootstrap intervals (``contribution_low``,
+    ``contribution_high``); otherwise the impacts, with their interval where the frame has
+    one (``impact_low``, ``impact_high``).
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     if "contribution" in data:
         return _contribution_pareto(data, top=top, language=language, ax=ax)
     ax = style.new_axes(ax, height=3.4)
@@ -620,18 +618,12 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
     frame = data.dropna(subset=["impact"]).sort_values("impact").head(top)
     if frame.empty or frame["count"].sum() == 0:
         return _thin(ax, language, _t("pareto_title", language))
-    lvl = _level(level)
-    total = (frame["scope_n"].iloc[0] if "scope_n" in frame
-             else max(frame["count"].sum(), 1) / max(frame.get("share", pd.Series([1])).sum(),
-                                                     1e-9))
-    low, high = proportion_confint(frame["count"].to_numpy(), max(float(total), 1.0),
-                                   alpha=1 - lvl, method="wilson")
-    share = frame["count"].to_numpy() / max(float(total), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale_low = np.where(share > 0, low / share, 1.0)
-        scale_high = np.where(share > 0, high / share, 1.0)
     impact = -frame["impact"].to_numpy(dtype=float)
-    ends = np.sort(np.vstack([impact * scale_low, impact * scale_high]), axis=0)
+    if {"impact_low", "impact_high"} <= set(frame):
+        ends = np.sort(np.vstack([-frame["impact_low"].to_numpy(dtype=float),
+                                  -frame["impact_high"].to_numpy(dtype=float)]), axis=0)
+    else:  # no interval: none drawn
+        ends = np.vstack([impact, impact])
     cumulative = np.cumsum(np.clip(impact, 0, None)) / max(np.clip(impact, 0, None).sum(), 1e-9)
     return _pareto_bars(ax, frame, impact, ends, cumulative,
                         title=_t("pareto_title", language), language=language)
@@ -803,31 +795,33 @@ def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int | Non
 
 @_chart
 def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None = 40,
-                 level: float | None = None, language: str | None = None,
+                 language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Repeat-repair rate per dealer with its Wilson interval, highest first, and the
     scope's overall rate as a line.
 
     ``data`` is :attr:`analysis.repairs.MonthlyRepeatReport.by_dealer` (``orders``,
     ``repeats``, ``repeat_rate``). With the cohort columns (``cohort_orders``,
-    ``cohort_repeats``: orders closed in the period whose window has elapsed, and how many
-    came back) the rate is the cohort's, the one the tables show. With more than ``top``
-    dealers the highest and the lowest ``top / 2``, a line between them saying how many are
-    left out.
+    ``cohort_repeats``, ``cohort_rate`` with its interval ``cohort_rate_low``,
+    ``cohort_rate_high``: orders closed in the period whose window has elapsed, and how many
+    came back) the rate is the cohort's, the one the tables show; otherwise ``repeat_rate``
+    with ``repeat_rate_low``, ``repeat_rate_high`` where the frame has them. With more than
+    ``top`` dealers the highest and the lowest ``top / 2``, a line between them saying how
+    many are left out.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     if {"cohort_orders", "cohort_repeats"} <= set(data):
         data = data.assign(orders=data["cohort_orders"], repeats=data["cohort_repeats"],
                            repeat_rate=data["cohort_repeats"]
-                           / data["cohort_orders"].where(data["cohort_orders"] > 0))
+                           / data["cohort_orders"].where(data["cohort_orders"] > 0),
+                           repeat_rate_low=data.get("cohort_rate_low", np.nan),
+                           repeat_rate_high=data.get("cohort_rate_high", np.nan))
     frame, hidden = _both_ends(data.loc[data["orders"] > 0]
                                .sort_values("repeat_rate", ascending=False, kind="stable"), top)
     ax = style.new_axes(ax, height=0.26 * (len(frame) + bool(hidden)) + 1.6)
     if frame.empty:
         return _thin(ax, language, _t("repeat_title", language))
-    low, high = proportion_confint(frame["repeats"], frame["orders"], alpha=1 - _level(level),
-                                   method="wilson")
+    low = frame.get("repeat_rate_low", pd.Series(np.nan, index=frame.index))
+    high = frame.get("repeat_rate_high", pd.Series(np.nan, index=frame.index))
     rate = frame["repeat_rate"].to_numpy(dtype=float)
     yy, gap = _rows(len(frame), top, hidden)
     ax.errorbar(rate, yy, xerr=_err(rate, low, high), fmt="o", color=style.PURPLE, ms=4, lw=1)

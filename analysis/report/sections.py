@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from analysis import (
@@ -100,13 +101,36 @@ def _rule(data: ReportData) -> stars.StarRule | None:
 
 def _monthly(data: ReportData) -> pd.DataFrame:
     """The scope's NPS by month (store-wide work on the report's engine), once per report."""
+    return _summary(data, ())
+
+
+def _summary(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame:
+    """The scope's NPS by ``by`` and month with the response rate, asked of the report's
+    engine once per report (:func:`analysis.nps.summarize`): the tables and charts of the
+    grouping show this one frame."""
     def compute():
         invitations = (None if data.invitations is None
                        else data.engine_source("invitations")["source"])
-        return data.engine.summarize(by=(), period="M", invitations=invitations,
+        return data.engine.summarize(by=by, period="M", invitations=invitations,
                                      **data.engine_source())
 
-    return _memo(data, "monthly", compute)
+    return _memo(data, f"summary {by}", compute)
+
+
+def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """:func:`analysis.nps.summarize_weighted` of the scope by ``by`` and month (every
+    dealer x touchpoint cell weighted by its invitations), or None without invitations that
+    name the cells; once per report."""
+    def compute():
+        cells = ("dealer_id", "touchpoint")
+        invitations = data.invitations
+        if invitations is None or invitations.empty or not (
+                {*by, *cells, "month", "invited"} <= set(invitations)
+                and {*by, *cells} <= set(data.responses)):
+            return None
+        return nps.summarize_weighted(data.responses, invitations, by=by, period="M")
+
+    return _memo(data, f"weighted {by}", compute)
 
 
 def _ranking(data: ReportData) -> pd.DataFrame:
@@ -134,10 +158,10 @@ def headline(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "headline")):
         data.require_section("headline")  # a scope without answers this month (a dealer's)
         rule = _rule(data)
-        book.show(table_title(book, "nps_month"), tables.headline_table(
-            data.responses, month=data.month, invitations=data.invitations,
-            label=_scope_label(book, data), language=lang, rule=rule))
         monthly = _monthly(data)
+        book.show(table_title(book, "nps_month"), tables.headline_table(
+            monthly, month=data.month, weighted=_weighted(data, ()),
+            label=_scope_label(book, data), language=lang, rule=rule))
         trend = data.need("trend")
         if not trend.ok:  # no change to show: say why, in the coverage's words
             book.note(book.coverage_line(trend, data.month))
@@ -465,10 +489,10 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     with book.section(book.text("sections", key)):
         data.require_section(key)
         rule = _rule(data)
+        summary_ = _summary(data, (by,))
         book.show(table_title(book, f"{key}_month"), tables.headline_table(
-            data.responses, month=data.month, by=(by,), invitations=data.invitations,
+            summary_, month=data.month, by=(by,), weighted=_weighted(data, (by,)),
             language=lang, rule=rule))
-        summary_ = nps.summarize(data.responses, by=(by,))
         if by == "touchpoint":
             book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule))
         else:
@@ -515,8 +539,8 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
             language=lang, rule=rule, title=book.text("charts", "caterpillar_title",
                                                       month=F.month(data.month))))
         book.show(table_title(book, "dealers_month"), tables.dealer_table(
-            data.responses, month=data.month, dealers=data.dealers, language=lang,
-            rule=rule, regional=not data.is_network, alarms=data.alarms().alarms))
+            ranking, language=lang, rule=rule, regional=not data.is_network,
+            alarms=data.alarms().alarms))
         book.note(book.text("notes", "alarms"))
 
 
@@ -552,11 +576,27 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
                                             language=lang, changed=changed))
         book.show(table_title(book, "driver_importance", month=F.month(data.month),
                          r2=F.number(current.r2, 2), n=F.count(current.n)),
-                  tables.importance_table(current, language=lang))
+                  tables.importance_table(importance_shares(current), level=current.level,
+                                          language=lang))
         if change is not None:
             book.show(table_title(book, "importance_change"), tables.importance_change_table(
                 change.rename(columns={"change_p_value": "p_value",
                                        "change_p_adj": "p_adj"}), language=lang, rule=rule))
+
+
+def importance_shares(result: drivers.ImportanceResult) -> pd.DataFrame:
+    """Each driver's share of R^2 with its percentile bootstrap interval at the result's level
+    (by driver: ``rank``, ``share``, ``share_low``, ``share_high``, ``importance``; the
+    interval is NaN without bootstrap draws): what :func:`analysis.report.tables.
+    importance_table` shows."""
+    table = result.table
+    draws = result.share_draws
+    alpha = (1 - result.level) / 2
+    if draws is not None:
+        low, high = np.nanquantile(draws.to_numpy(), [alpha, 1 - alpha], axis=0)
+    else:
+        low = high = np.full(len(table), np.nan)
+    return table[["rank", "share", "importance"]].assign(share_low=low, share_high=high)
 
 
 def _importance_change(data: ReportData, rated: list[str], *, n_boot: int, cluster):
@@ -738,17 +778,18 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         attrs = list(load_params("css")["attributes"])
         if not set(attrs) <= set(data.responses) or data.current[attrs].isna().all().all():
             raise SectionDataMissing("css_ratings", data.month)
-        from analysis.css import summarize_css
+        from analysis.css import load_css_params, summarize_css
 
-        summary_ = summarize_css(data.responses, by=("region", "dealer_id"), period="M",
-                                 reference=data.network)
-        summary_ = summary_.loc[summary_["period"] == pd.Period(data.month, freq="M")].assign(
+        by_dealer = _memo(data, "css", lambda: summarize_css(
+            data.responses, by=("region", "dealer_id"), period="M", reference=data.network))
+        month = by_dealer.loc[by_dealer["period"] == pd.Period(data.month, freq="M")].assign(
             dealer_name=lambda d: d["dealer_id"].map(
                 data.all_dealers.set_index("dealer_id")["dealer_name"]).fillna(d["dealer_id"]))
-        book.chart(charts.css_comparison(summary_, language=book.language))
+        book.chart(charts.css_comparison(month, language=book.language))
         book.show(table_title(book, "css_by_dealer"), tables.css_table(
-            data.responses, month=data.month, dealers=data.dealers, reference=data.network,
-            language=book.language, rule=_rule(data)))
+            by_dealer, month=data.month, dealers=data.dealers,
+            level=float(load_css_params()["level"]), language=book.language,
+            rule=_rule(data)))
 
 
 def red_flags(book: ReportBook, data: ReportData) -> None:
@@ -1075,13 +1116,26 @@ def _peers(data: ReportData) -> dict[str, pd.DataFrame]:
     return {"region": network.loc[network["region"] == data.region], "network": network}
 
 
+def _peer_summaries(data: ReportData) -> dict[str, pd.DataFrame]:
+    """A dealer's NPS by month (without invitations) and its region's and the network's of
+    the report month and the month before (:func:`analysis.nps.summarize`), by scope
+    (``dealer``, ``region``, ``network``; a scope without answers is left out); once per
+    report: the dealer's page shows them side by side and stars their changes."""
+    def compute():
+        frames = {"dealer": data.responses, **_peers(data)}
+        return {scope: nps.summarize(frame, by=(), period="M")
+                for scope, frame in frames.items() if not frame.empty}
+
+    return _memo(data, "peer summaries", compute)
+
+
 def _dealer_star_tables(data: ReportData) -> dict:
     """The tests a dealer's page stars, as one family: the dealer's NPS change of every month
     (its headline and trend) and its region's and the network's change of the month (beside
     it on the page); :func:`_star_tables` adds the claims on the dealer's causes."""
     month = pd.Period(data.month, freq="M")
-    rows = [nps.summarize(frame, by=(), period="M").loc[lambda d: d["period"] == month]
-            for frame in _peers(data).values() if not frame.empty]
+    rows = [summary.loc[summary["period"] == month]
+            for scope, summary in _peer_summaries(data).items() if scope != "dealer"]
     return {"nps change": pd.concat([_monthly(data), *rows], ignore_index=True)}
 
 
@@ -1104,10 +1158,13 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
         scopes = {dealer.dealer_name: dealer.responses,
                   book.text("labels", "region", region=dealer.region): peers["region"],
                   book.text("labels", "network"): peers["network"]}
+        names = {"dealer": dealer.dealer_name,
+                 "region": book.text("labels", "region", region=dealer.region),
+                 "network": book.text("labels", "network")}
         book.show(table_title(book, "nps_month"), pd.concat(
-            [tables.headline_table(frame, month=dealer.month, label=name, language=lang,
-                                   rule=rule)
-             for name, frame in scopes.items() if not frame.empty], ignore_index=True))
+            [tables.headline_table(summary, month=dealer.month, label=names[scope],
+                                   language=lang, rule=rule)
+             for scope, summary in _peer_summaries(dealer).items()], ignore_index=True))
         # the drivers its region and the network rate: a mean of a dealer's few answers is
         # still its mean (their count is in the table above), unlike an importance
         rated = list(dealer.rated_drivers(peers["network"].loc[
@@ -1143,7 +1200,7 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
             html=False)
 
 
-__all__ = ["title", "summary", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
+__all__ = ["title", "summary", "headline", "importance_shares", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
            "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
            "survey_funnel", "data_quality", "dealer_scope", "dealer_title",

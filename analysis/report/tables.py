@@ -18,11 +18,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis import drivers as dr
-from analysis import nps as nps_module
 from analysis import repairs
 from analysis.config import load_params
-from analysis.css import load_css_params, summarize_css
 from analysis.incidents import CLOSURE_STATUSES
 from analysis.privacy import mask_pii_series
 from analysis.report import format as F
@@ -126,30 +123,26 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
 
 
 def headline_table(
-    responses: pd.DataFrame,
+    summary: pd.DataFrame,
     *,
     month: str,
     by: Sequence[str] = (),
-    invitations: pd.DataFrame | None = None,
+    weighted: pd.DataFrame | None = None,
     level: float | None = None,
-    min_n: int | None = None,
     label: str | None = None,
-    params: dict | None = None,
     language: str | None = None,
     rule=None,
 ) -> pd.DataFrame:
     """The report month: NPS with interval, change vs previous month, one row per group.
 
-    ``responses`` should include the previous month for the change column; ``label`` names
-    the row when ``by=()``. The table holds aggregates only, never personal data. A ``*``
-    marks a change that passes ``rule`` (the report's :class:`~analysis.stars.StarRule`;
-    without one: significant at 1 - level).
+    ``summary`` is :func:`analysis.nps.summarize` by ``by`` and month (the sections ask the
+    engine for it; it holds the month before for the change); ``weighted`` its
+    :func:`analysis.nps.summarize_weighted` (None: not shown). ``label`` names the row when
+    ``by=()``. The table holds aggregates only, never personal data. A ``*`` marks a change
+    that passes ``rule`` (:func:`analysis.report.rules.significant`).
     """
-    p = _nps_params(params)
-    lvl = _level(level, p)
-    table = nps_module.summarize(responses, by=by, period="M", invitations=invitations,
-                                 level=lvl, min_n=min_n, params=p)
-    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    lvl = _level(level, _nps_params(None))
+    table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no answers in {month}")
     names = table[list(by)].astype(str)
@@ -160,32 +153,18 @@ def headline_table(
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
     t = Table(language=language).text(L.column("group", language=language), groups)
     t = _nps_frame(table, t, level=lvl, language=language, rule=rule)
-    weighted = _weighted_nps(responses, invitations, by=by, month=month, level=lvl, params=p)
     if weighted is not None:
+        weighted = weighted.loc[weighted["period"] == pd.Period(month, freq="M")]
+    if weighted is not None and not weighted.empty:
         # response rates differ across dealer x touchpoint cells: beside the answers' NPS,
         # the NPS with every cell weighted by its invitations
         c = L.columns(language)
+        weighted = weighted.drop(columns="period").reset_index(drop=True)
         w = table[list(by)].merge(weighted, on=list(by), how="left") if by else weighted
         t.signed(c("nps_weighted"), w["nps_weighted"], scale="nps")
         t.interval(c("nps_weighted_interval", level=F.percent(lvl)), w["nps_weighted_low"],
                    w["nps_weighted_high"], "signed")
     return t.frame()
-
-
-def _weighted_nps(responses: pd.DataFrame, invitations: pd.DataFrame | None, *,
-                  by: Sequence[str], month: str, level: float,
-                  params: dict) -> pd.DataFrame | None:
-    """:func:`analysis.nps.summarize_weighted` of ``month``, or None without invitations."""
-    cells = ("dealer_id", "touchpoint")
-    if invitations is None or invitations.empty or not (
-            {*by, *cells, "month", "invited"} <= set(invitations)
-            and {*by, *cells} <= set(responses)):
-        return None
-    current = pd.Period(month, freq="M")
-    weighted = nps_module.summarize_weighted(responses, invitations, by=by, period="M",
-                                             level=level, params=params)
-    weighted = weighted.loc[weighted["period"] == current]
-    return None if weighted.empty else weighted.drop(columns="period").reset_index(drop=True)
 
 
 def series_table(summary: pd.DataFrame, *, level: float | None = None,
@@ -228,39 +207,28 @@ def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
 
 
 def dealer_table(
-    responses: pd.DataFrame,
+    ranked: pd.DataFrame,
     *,
-    month: str | None = None,
-    dealers: pd.DataFrame | None = None,
     level: float | None = None,
-    min_n: int | None = None,
-    params: dict | None = None,
     language: str | None = None,
     rule=None,
-    ranked: pd.DataFrame | None = None,
     regional: bool = False,
     alarms: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The dealer ranking: the median rank (:func:`analysis.nps.rank_dealers`), interval,
-    shrunk NPS, small-sample mark, the rank's interval and the chances of the top and bottom
-    quarter.
+    """The dealer ranking: the median rank, interval, shrunk NPS, small-sample mark, the
+    rank's interval and the chances of the top and bottom quarter, from
+    :func:`analysis.nps.rank_dealers` (``ranked``: the sections ask the engine for it).
 
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
-    to the rest of the region that passes ``rule`` (the report's star rule; without one:
-    significant at 1 - level). ``ranked`` is :func:`analysis.nps.rank_dealers` when the
-    caller has it (otherwise it is computed from ``responses``). ``regional``: the answers
-    are one region's, so its region and the rank in it (the rank itself) are left out.
-    ``alarms``: the dealers' sustained-change alarms (rows of
-    :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own.
+    to the rest of the region that passes ``rule`` (:func:`analysis.report.rules.
+    significant`). ``regional``: the answers are one region's, so its region and the rank in
+    it (the rank itself) are left out. ``alarms``: the dealers' sustained-change alarms (rows
+    of :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own.
     """
-    p = _nps_params(params)
-    lvl = _level(level, p)
+    lvl = _level(level, _nps_params(None))
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
     small = L.text("marks", "small_sample", language=language)
-    if ranked is None:
-        ranked = nps_module.rank_dealers(responses, period=month, dealers=dealers, level=lvl,
-                                         min_n=min_n, params=p)
     ranked = ranked.reset_index(drop=True)
     alpha = 1 - lvl
     t = Table(language=language).count(c("rank_median"), ranked["rank_network"])
@@ -322,30 +290,25 @@ def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -
 # --- loyalty drivers -------------------------------------------------------------------------
 
 
-def importance_table(result: dr.ImportanceResult, *, language: str | None = None
-                     ) -> pd.DataFrame:
+def importance_table(shares: pd.DataFrame, *, level: float,
+                     language: str | None = None) -> pd.DataFrame:
     """The driver table of a report: share of explained NPS variance with its interval.
 
-    Shares are in percent of R^2; the interval is the bootstrap percentile interval of the
-    share (missing without bootstrap draws).
+    ``shares`` is :func:`analysis.report.sections.importance_shares` of an
+    :class:`~analysis.drivers.ImportanceResult` (by driver: ``rank``, ``share``,
+    ``share_low``, ``share_high`` at ``level``, ``importance``). Shares are shown in percent
+    of R^2; the interval is missing without bootstrap draws.
     """
     labels = L.driver_labels(language)
     c = L.columns(language)
-    table = result.table
-    share_draws = result.share_draws
-    alpha = (1 - result.level) / 2
-    if share_draws is not None:
-        low, high = np.nanquantile(share_draws.to_numpy(), [alpha, 1 - alpha], axis=0)
-    else:
-        low = high = np.full(len(table), np.nan)
-    order = np.argsort(table["rank"].to_numpy(), kind="stable")
+    table = shares.sort_values("rank", kind="stable")
     return (Table(language=language)
-            .count(c("rank"), table["rank"].to_numpy()[order])
-            .text(c("driver"), [labels.get(d, d) for d in table.index[order]])
-            .number(c("share_pct"), 100 * table["share"].to_numpy()[order])
-            .interval(c("interval_pct", level=F.percent(result.level)), 100 * low[order],
-                      100 * high[order])
-            .number(c("r2_part"), table["importance"].to_numpy()[order], 3)
+            .count(c("rank"), table["rank"].to_numpy())
+            .text(c("driver"), [labels.get(d, d) for d in table.index])
+            .number(c("share_pct"), 100 * table["share"].to_numpy())
+            .interval(c("interval_pct", level=F.percent(level)),
+                      100 * table["share_low"].to_numpy(), 100 * table["share_high"].to_numpy())
+            .number(c("r2_part"), table["importance"].to_numpy(), 3)
             .frame())
 
 
@@ -377,10 +340,9 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
 
 def _importance_verdicts(change: pd.DataFrame, rule, language: str | None) -> list[str]:
     """Each driver's "really changed" in words (:func:`analysis.report.rules.evidence`)."""
-    from analysis.stars import importance_tests
-
-    tests = importance_tests(change).assign(change_low=100 * change["low"],
-                                            change_high=100 * change["high"])
+    # the test under the other tables' names (analysis.stars.importance_tests)
+    tests = change.rename(columns={"p_value": "change_p_value", "p_adj": "change_p_adj"}).assign(
+        change_low=100 * change["low"], change_high=100 * change["high"])
     if rule is None and "change_flag" not in tests:
         tests = tests.assign(change_flag=change["changed"].astype(bool))
     verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp")
@@ -615,27 +577,23 @@ def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
 
 
 def css_table(
-    responses: pd.DataFrame,
+    summary: pd.DataFrame,
     *,
     month: str,
     by: Sequence[str] = ("region", "dealer_id"),
     dealers: pd.DataFrame | None = None,
-    reference: pd.DataFrame | None = None,
-    params: dict | None = None,
+    level: float,
     language: str | None = None,
     rule=None,
 ) -> pd.DataFrame:
     """CSS per dealer in the report month vs previous month, region and nation.
 
-    ``reference``: the network's answers for the averages (see
-    :func:`analysis.css.summarize_css`). Aggregates only, no customer data. ``*`` marks a
-    change that passes ``rule`` (the report's star rule; without one: the Welch test's
-    Benjamini-Hochberg flag, never below the small-sample threshold).
+    ``summary`` is :func:`analysis.css.summarize_css` by ``by`` and month, at ``level``
+    (params/css.yaml; the sections ask for it). Aggregates only, no customer data. ``*``
+    marks a change that passes ``rule`` (the report's star rule; without one: the Welch
+    test's Benjamini-Hochberg flag, never below the small-sample threshold).
     """
-    p = load_css_params() if params is None else params
-    level = float(p["level"])
-    table = summarize_css(responses, by=by, period="M", reference=reference, params=p)
-    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no CSS answers in {month}")
     if dealers is not None and "dealer_id" in table:
