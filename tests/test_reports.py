@@ -265,3 +265,25 @@ def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
     tables = _section_tables(monkeypatch, dealer, "headline")
     monthly = tables["NPS by month"]
     assert monthly["Answers"].sum() == len(dealer.responses) < len(data.responses)
+
+
+def test_a_reports_memos_are_its_own_and_die_with_it():
+    """What sections compute once (:meth:`ReportData.memo`) is held by the report data: a
+    narrowed copy (a dealer's page) computes its own, and nothing outlives the report."""
+    import gc
+    import weakref
+    from dataclasses import replace
+
+    frame = pd.DataFrame({"dealer_id": ["A"], "region": ["R"], "dealer_name": ["a"]})
+    data = ReportData("all", "2026-10", ("2026-10",), frame, frame)
+    calls = []
+    assert data.memo("x", lambda: calls.append(1) or "value") == "value"
+    assert data.memo("x", lambda: calls.append(1) or "other") == "value"
+    assert calls == [1]
+    narrowed = replace(data, region="R", region_is_name=True)
+    assert narrowed.memo("x", lambda: "its own") == "its own"
+    value = data.memo("y", lambda: pd.DataFrame({"n": [1]}))
+    kept = weakref.ref(value)
+    del data, narrowed, value
+    gc.collect()
+    assert kept() is None

@@ -26,7 +26,10 @@ class ReportData:
     """What one monthly report reads: every table of its scope, region attached.
 
     Optional tables that the data directory lacks are None; sections ask for them with
-    :meth:`require`, which raises :class:`SectionDataMissing`.
+    :meth:`require`, which raises :class:`SectionDataMissing`. What several sections read
+    (a summary, the ranking, the star rule) is computed once and kept by the object
+    (:meth:`memo`), so it lives and dies with the report: a narrowed copy
+    (:func:`dataclasses.replace`, a dealer's page) starts with none.
     """
 
     region: str
@@ -53,7 +56,15 @@ class ReportData:
     # dealers whose answers the store holds but the dealers table does not name: they are
     # shown under params/columns.yaml defaults.region (:func:`with_unlisted_dealers`)
     unlisted_dealers: tuple[str, ...] = ()
+    # what :meth:`memo` keeps: name -> value, for this report only
     _needs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def memo(self, name: str, compute):
+        """``compute()`` once for this report data (several sections read the same numbers):
+        the value is kept under ``name`` by this object and dies with it."""
+        if name not in self._needs:
+            self._needs[name] = compute()
+        return self._needs[name]
 
     def engine_source(self, table: str = "responses") -> dict:
         """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
@@ -130,7 +141,7 @@ class ReportData:
     def coverage(self) -> pd.DataFrame:
         """What this scope's data allows, section by section (:func:`analysis.coverage.assess`
         on the report's tables and month; once per report data)."""
-        if "frame" not in self._needs:
+        def compute():
             tables_ = {name: getattr(self, name) for name in ("responses", "dealers",
                                                               *OPTIONAL_TABLES)}
             if self.network_responses is not None:
@@ -142,8 +153,9 @@ class ReportData:
                 assessed = coverage.with_tables_held(
                     assessed, [name for name in OPTIONAL_TABLES
                                if getattr(self, name) is not None])
-            self._needs["frame"] = assessed
-        return self._needs["frame"]
+            return assessed
+
+        return self.memo("coverage", compute)
 
     def need(self, section: str) -> Need:
         """The verdict of one section (a name of :data:`analysis.coverage.SECTIONS`)."""
@@ -173,9 +185,7 @@ class ReportData:
         ``history_months`` (params/flags.yaml), read from the store where the report has one
         (its engine counts them), else from the network's answers the report holds; a
         region's or a dealer's report keeps its own rows."""
-        if "alarms" not in self._needs:
-            self._needs["alarms"] = _scope_alarms(self)
-        return self._needs["alarms"]
+        return self.memo("alarms", lambda: _scope_alarms(self))
 
     def require(self, *tables: str) -> None:
         """Raise :class:`SectionDataMissing` naming the first absent or empty table."""

@@ -78,7 +78,7 @@ def _star_tables(data: ReportData) -> dict:
             cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data),
             causes=causes)
 
-    return _memo(data, "star_tables", compute)
+    return data.memo("star_tables", compute)
 
 
 def star_rule(data: ReportData) -> stars.StarRule | None:
@@ -86,7 +86,7 @@ def star_rule(data: ReportData) -> stars.StarRule | None:
     Benjamini-Hochberg family over every p-value the report shows (params/flags.yaml
     ``scope: report``), or each table's own flags (``scope: table``). Every section passes
     it to :func:`analysis.report.rules.significant` through its tables and charts."""
-    return _memo(data, "star_rule", lambda: stars.StarRule.of(
+    return data.memo("star_rule", lambda: stars.StarRule.of(
         stars.family_p_values(_star_tables(data))))
 
 
@@ -114,7 +114,7 @@ def _summary(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame:
         return data.engine.summarize(by=by, period="M", invitations=invitations,
                                      **data.engine_source())
 
-    return _memo(data, f"summary {by}", compute)
+    return data.memo(f"summary {by}", compute)
 
 
 def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
@@ -130,26 +130,12 @@ def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
             return None
         return nps.summarize_weighted(data.responses, invitations, by=by, period="M")
 
-    return _memo(data, f"weighted {by}", compute)
+    return data.memo(f"weighted {by}", compute)
 
 
 def _ranking(data: ReportData) -> pd.DataFrame:
-    return _memo(data, "ranking", lambda: data.engine.rank_dealers(period=data.month,
+    return data.memo("ranking", lambda: data.engine.rank_dealers(period=data.month,
                                                                    **data.engine_source()))
-
-
-_MEMO: dict[tuple, tuple] = {}
-
-
-def _memo(data: ReportData, name: str, compute):
-    """``compute()`` once per report data object (several sections read the same numbers).
-
-    The object is kept with its value, so its id cannot be reused by another while cached.
-    """
-    key = (id(data), name)
-    if key not in _MEMO or _MEMO[key][0] is not data:
-        _MEMO[key] = (data, compute())
-    return _MEMO[key][1]
 
 
 def headline(book: ReportBook, data: ReportData) -> None:
@@ -302,7 +288,7 @@ def _mask(text) -> str:
 
 def _learned(data: ReportData):
     """The network's causes learnt from the team's labels (shared by the batch), or None."""
-    return _memo(data, "learned", lambda: shared.learned_causes(data))
+    return data.memo("learned", lambda: shared.learned_causes(data))
 
 
 def _model_labels(data: ReportData, frame: pd.DataFrame):
@@ -329,7 +315,7 @@ def _labels(data: ReportData, month: str):
             return learned.causes(frame), None
         return _model_labels(data, frame)
 
-    return _memo(data, f"labels {month}", compute)
+    return data.memo(f"labels {month}", compute)
 
 
 def cause_comparison(data: ReportData) -> rootcause.CauseComparison | None:
@@ -352,7 +338,7 @@ def cause_comparison(data: ReportData) -> rootcause.CauseComparison | None:
             previous=None if before is None else data.responses.loc[month == previous],
             previous_labels=None if before is None else before[0])
 
-    return _memo(data, "cause comparison", compute)
+    return data.memo("cause comparison", compute)
 
 
 def _cause_tests(data: ReportData):
@@ -381,7 +367,7 @@ def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
         return replace(verdict, causes=verdict.causes.assign(
             label=[words.get(c, "") for c in verdict.causes["cause"]]))
 
-    return _memo(data, "cause verdict", compute)
+    return data.memo("cause verdict", compute)
 
 
 def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
@@ -780,7 +766,7 @@ def css_index(book: ReportBook, data: ReportData) -> None:
             raise SectionDataMissing("css_ratings", data.month)
         from analysis.css import load_css_params, summarize_css
 
-        by_dealer = _memo(data, "css", lambda: summarize_css(
+        by_dealer = data.memo("css", lambda: summarize_css(
             data.responses, by=("region", "dealer_id"), period="M", reference=data.network))
         month = by_dealer.loc[by_dealer["period"] == pd.Period(data.month, freq="M")].assign(
             dealer_name=lambda d: d["dealer_id"].map(
@@ -1006,7 +992,7 @@ def _return_rates(data: ReportData):
         service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
         return service, retention.return_rates(data.repair_orders, service, months=months), months
 
-    return _memo(data, "return_rates", compute)
+    return data.memo("return_rates", compute)
 
 
 def survey_funnel(book: ReportBook, data: ReportData) -> None:
@@ -1126,7 +1112,7 @@ def _peer_summaries(data: ReportData) -> dict[str, pd.DataFrame]:
         return {scope: nps.summarize(frame, by=(), period="M")
                 for scope, frame in frames.items() if not frame.empty}
 
-    return _memo(data, "peer summaries", compute)
+    return data.memo("peer summaries", compute)
 
 
 def _dealer_star_tables(data: ReportData) -> dict:
