@@ -136,8 +136,23 @@ def test_marks_are_not_added_to_missing_values():
     assert F.marked("+3.2", True, "*") == "+3.2*"
     assert F.marked("+3.2", False, "*") == "+3.2"
     assert F.marked(F.MISSING, True, "*") == F.MISSING
-    assert F.significant([0.01, 0.05, np.nan, None, 0.2], 0.05) == [True, False, False, False,
-                                                                     False]
+
+
+def test_one_significance_function_stars_without_a_rule():
+    """Without a report's rule a p-value alone is starred below ``1 - level`` of the settings
+    (:meth:`analysis.settings.Settings.significant`, through
+    :func:`analysis.report.rules.significant`): the formatter decides no star."""
+    import pandas as pd
+
+    from analysis.report import rules
+    from analysis.settings import Settings
+
+    frame = pd.DataFrame({"change_p_value": [0.01, 0.06, np.nan, None, 0.2]})
+    assert rules.significant(frame, "change", settings=Settings.from_params(
+        level=0.95)).tolist() == [True, False, False, False, False]
+    assert rules.significant(frame, "change", settings=Settings.from_params(
+        level=0.75)).tolist() == [True, True, False, False, True]
+    assert not hasattr(F, "significant")
 
 
 @given(st.floats(min_value=-100, max_value=100, allow_nan=False))

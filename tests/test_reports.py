@@ -287,3 +287,47 @@ def test_a_reports_memos_are_its_own_and_die_with_it():
     del data, narrowed, value
     gc.collect()
     assert kept() is None
+
+
+def test_a_star_rule_that_cannot_be_built_fails_its_section_loudly(demo_store, monkeypatch,
+                                                                     capsys):
+    """No silent fallback to each table's own stars: the section shows one line naming the
+    error, the book records the failure (the batch then names the report) and the traceback
+    goes to the log."""
+    from analysis import stars
+
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no family")
+
+    monkeypatch.setattr(stars.StarRule, "of", classmethod(broken))
+    data = load_report_data(region="Central", data_dir=demo_store)
+    book = ReportBook("en", keep_going=True)
+    sections.headline(book, data)
+    assert book.failures and "RuntimeError: no family" in book.failures[0]
+    assert "no family" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="no family"):  # without keep_going: raised
+        sections.headline(ReportBook("en"), data)
+
+
+def test_the_reports_settings_arrive_with_its_data(demo_store, monkeypatch):
+    """The notebook's parameters become the report's settings where its data are loaded, and
+    the sections read them: the star family is computed with the report's bootstrap draws."""
+    from analysis import stars
+    from analysis.settings import Settings
+
+    data = load_report_data(region="Central", data_dir=demo_store, language="ru",
+                            settings=Settings.from_params(n_boot=7, q=0.05))
+    assert (data.settings.language, data.settings.n_boot, data.settings.q) == ("ru", 7, 0.05)
+    assert sections.dealer_scope(data, "").settings == data.settings
+    seen = {}
+    report_tables = stars.report_tables
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return report_tables(*args, **kwargs)
+
+    monkeypatch.setattr(stars, "report_tables", spy)
+    rule = sections.star_rule(data)
+    assert seen["n_boot"] == 7 and rule.q == 0.05

@@ -396,7 +396,8 @@ def _widen(ax, spill, frame) -> None:
 @_chart
 def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
               level: float | None = None, language: str | None = None,
-              ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
+              ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+              settings: rules.Settings | None = None) -> plt.Axes:
     """Monthly NPS line with its interval as a band; significant changes are marked.
 
     ``data`` is a :func:`analysis.nps.summarize` frame with ``period`` (one line per ``hue``
@@ -404,7 +405,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     rule (:func:`analysis.report.rules.significant`; ``rule`` the report's star rule) gets a
     triangle, up or down.
     """
-    lvl = _level(level)
+    lvl = _level(level, settings)
     ax = style.new_axes(ax, height=3.3)
     if data.empty or data["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
@@ -422,7 +423,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
             ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                             color=color, alpha=0.18, lw=0,
                             label=_t("interval", language, level=F.percent(lvl)))
-        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
+        sig = rules.significant(part, "change", level_=level, rule=rule, settings=settings).to_numpy()
         up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
         down = sig & ~up
         xs = np.asarray(x)
@@ -459,7 +460,8 @@ def _month_labels(periods, language: str | None) -> list[str]:
 @_chart
 def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
                       language: str | None = None, ax=None,
-                      rule: rules.StarRule | None = None):
+                      rule: rules.StarRule | None = None,
+                      settings: rules.Settings | None = None):
     """Small multiples: one NPS trend per touchpoint on a shared scale, with its band.
 
     ``data`` is :func:`analysis.nps.summarize` by touchpoint and month. Returns the array
@@ -478,7 +480,6 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
     if not points:
         _thin(axes[0], language, _t("touchpoints_title", language))
         return axes
-    lvl = _level(level)
     ymin = data["nps_low"].min() if "nps_low" in data else data["nps"].min()
     ymax = data["nps_high"].max() if "nps_high" in data else data["nps"].max()
     for a, point in zip(axes, points, strict=False):
@@ -487,7 +488,7 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
         a.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                        color=style.BLUE, alpha=0.18, lw=0)
         a.plot(x, part["nps"], marker="o", ms=3, color=style.BLUE)
-        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
+        sig = rules.significant(part, "change", level_=level, rule=rule, settings=settings).to_numpy()
         a.scatter(x[sig], part["nps"].to_numpy()[sig], marker="D", s=40, color=style.ORANGE,
                   edgecolor="black", zorder=4)
         a.axhline(0, color=style.GREY, lw=0.8)
@@ -506,7 +507,8 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
 @_chart
 def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                        top: int | None = 40, title: str = "", language: str | None = None,
-                       ax: plt.Axes | None = None, rule: rules.StarRule | None = None
+                       ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+                       settings: rules.Settings | None = None
                        ) -> plt.Axes:
     """Caterpillar plot: each dealer's raw NPS with its interval and its shrunk NPS, sorted
     by the shrunk NPS; the region's mean as a line; small samples drawn hollow and pale.
@@ -536,7 +538,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
     ax.scatter(frame["nps_shrunk"], y, marker="D", s=22, color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
     if "change_vs_previous" in frame:
-        sig = rules.significant(frame, "change", rule=rule).to_numpy()
+        sig = rules.significant(frame, "change", rule=rule, settings=settings).to_numpy()
         up = sig & (frame["change_vs_previous"] > 0).to_numpy()
         for mask, marker, color in ((up, "^", style.UP), (sig & ~up, "v", style.DOWN)):
             if mask.any():
@@ -544,7 +546,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                            edgecolor="black", zorder=4)
         if sig.any():
             ax.scatter([], [], marker="^", s=60, color=style.UP, edgecolor="black",
-                       label=_star_label(rule, _level(None), language))
+                       label=_star_label(rule, _level(None, settings), language))
     if region_mean is not None and np.isfinite(region_mean):
         ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
                    label=_t("scope_mean", language))
@@ -837,8 +839,9 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None 
     return ax
 
 
-def _level(level: float | None) -> float:
-    return rules.level(level)
+def _level(level: float | None, settings: rules.Settings | None) -> float:
+    """``level``, else the report's confidence level (its settings')."""
+    return float(rules.settings_or(settings).level if level is None else level)
 
 
 def _err(centre, low, high) -> np.ndarray:
@@ -853,7 +856,8 @@ def _err(centre, low, high) -> np.ndarray:
 @_chart
 def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float | None = None,
                   title: str = "", language: str | None = None,
-                  ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
+                  ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+                  settings: rules.Settings | None = None) -> plt.Axes:
     """NPS per period with its interval as error bars; significant changes are marked.
 
     Takes a :func:`analysis.nps.summarize` frame with ``period``. A change vs the previous
@@ -862,7 +866,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
     ``level`` defaults to params/nps.yaml. Groups of ``hue`` are dodged side by side; touchpoint
     groups are named by the catalogue.
     """
-    lvl = _level(level)
+    lvl = _level(level, settings)
     ax = style.new_axes(ax)
     if summary.empty or summary["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
@@ -883,7 +887,8 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
                     label=group_names.get(str(name), str(name)) if hue
                     else _t("nps_interval", language, level=F.percent(lvl)))
         if "change_p_value" in data or "change_flag" in data:
-            significant = rules.significant(data, "change", level_=lvl, rule=rule).to_numpy()
+            significant = rules.significant(data, "change", level_=level, rule=rule,
+                                            settings=settings).to_numpy()
             up = significant & (data["change_vs_previous"] > 0).to_numpy()
             down = significant & ~up
             ax.scatter(x[up], y[up], marker="^", s=110, color=color, edgecolor="black",

@@ -300,11 +300,6 @@ def each(function, *columns: Iterable, **options) -> list[str]:
     return [function(*values, **options) for values in zip(*columns, strict=True)]
 
 
-def significant(p_values: Iterable, alpha: float) -> list[bool]:
-    """Which p-values are below ``alpha`` (missing ones are not)."""
-    return [not is_missing(p) and float(p) < alpha for p in p_values]
-
-
 
 # --- charts ----------------------------------------------------------------------------------
 

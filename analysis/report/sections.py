@@ -57,8 +57,9 @@ def title(book: ReportBook, data: ReportData) -> None:
     star = book.text("marks", "significant")
     rule = _rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
-                        level=F.percent(load_params("nps")["level"]),
-                        rule=rules.rule_text(rule, language=book.language)))
+                        level=F.percent(data.settings.level),
+                        rule=rules.rule_text(rule, language=book.language,
+                                             settings=data.settings)))
 
 
 def _driver_cluster() -> str | None:
@@ -75,8 +76,8 @@ def _star_tables(data: ReportData) -> dict:
             return {**_dealer_star_tables(data), **stars.cause_tables(causes)}
         return stars.report_tables(
             data.responses, month=data.month, network=data.is_network, reference=data.network,
-            cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data),
-            causes=causes)
+            n_boot=data.settings.n_boot, cluster=_driver_cluster(), monthly=_monthly(data),
+            ranking=_ranking(data), causes=causes)
 
     return data.memo("star_tables", compute)
 
@@ -87,16 +88,15 @@ def star_rule(data: ReportData) -> stars.StarRule | None:
     ``scope: report``), or each table's own flags (``scope: table``). Every section passes
     it to :func:`analysis.report.rules.significant` through its tables and charts."""
     return data.memo("star_rule", lambda: stars.StarRule.of(
-        stars.family_p_values(_star_tables(data))))
+        stars.family_p_values(_star_tables(data)), q=data.settings.q,
+        scope=data.settings.scope))
 
 
-def _rule(data: ReportData) -> stars.StarRule | None:
-    """The star rule, or None when it cannot be built (a scope without answers this month):
-    the tables then fall back to their own flags."""
-    try:
-        return star_rule(data)
-    except Exception:  # noqa: BLE001 - a table still renders with its own rule
-        return None
+def _rule(data: ReportData) -> stars.StarRule:
+    """The report's star rule (:func:`star_rule`). A rule that cannot be built fails the
+    section asking for it, loudly (the book shows one line and logs the traceback): a table
+    starred by another rule than the report states would say something the report does not."""
+    return star_rule(data)
 
 
 def _monthly(data: ReportData) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def _summary(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame:
         invitations = (None if data.invitations is None
                        else data.engine_source("invitations")["source"])
         return data.engine.summarize(by=by, period="M", invitations=invitations,
-                                     **data.engine_source())
+                                     level=data.settings.level, **data.engine_source())
 
     return data.memo(f"summary {by}", compute)
 
@@ -128,14 +128,15 @@ def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
                 {*by, *cells, "month", "invited"} <= set(invitations)
                 and {*by, *cells} <= set(data.responses)):
             return None
-        return nps.summarize_weighted(data.responses, invitations, by=by, period="M")
+        return nps.summarize_weighted(data.responses, invitations, by=by, period="M",
+                                      level=data.settings.level)
 
     return data.memo(f"weighted {by}", compute)
 
 
 def _ranking(data: ReportData) -> pd.DataFrame:
-    return data.memo("ranking", lambda: data.engine.rank_dealers(period=data.month,
-                                                                   **data.engine_source()))
+    return data.memo("ranking", lambda: data.engine.rank_dealers(
+        period=data.month, level=data.settings.level, **data.engine_source()))
 
 
 def headline(book: ReportBook, data: ReportData) -> None:
@@ -147,18 +148,20 @@ def headline(book: ReportBook, data: ReportData) -> None:
         monthly = _monthly(data)
         book.show(table_title(book, "nps_month"), tables.headline_table(
             monthly, month=data.month, weighted=_weighted(data, ()),
-            label=_scope_label(book, data), language=lang, rule=rule))
+            label=_scope_label(book, data), language=lang, rule=rule,
+            settings=data.settings))
         trend = data.need("trend")
         if not trend.ok:  # no change to show: say why, in the coverage's words
             book.note(book.coverage_line(trend, data.month))
         if len(monthly) > 1:
-            book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
+            book.chart(charts.nps_trend(monthly, language=lang, rule=rule,
+                                        settings=data.settings, title=book.text(
                 "charts", "nps_by_month_title", first=F.month(monthly["period"].min()),
                 last=F.month(data.month))))  # the months drawn, not the months asked for
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
-        book.show(table_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
-                                                                    rule=rule),
+        book.show(table_title(book, "nps_by_month"), tables.series_table(
+            monthly, language=lang, rule=rule, settings=data.settings),
                   html=False)
 
 
@@ -206,7 +209,8 @@ def _summary_headline(book: ReportBook, data: ReportData):
         return book.text("summary", "headline_first_month", **values), []
     if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
-    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data)).iloc[0]
+    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data),
+                             settings=data.settings).iloc[0]
     change = float(now["change_vs_previous"])
     values.update(previous=F.month(monthly["period"].iloc[-2]))
     if verdict == "real":
@@ -217,7 +221,7 @@ def _summary_headline(book: ReportBook, data: ReportData):
     return book.text("summary", f"headline_{verdict}", change=F.signed(change),
                      change_interval=F.interval(now["change_low"], now["change_high"],
                                                 sign=True),
-                     margin=F.number(rules.margin(), 0), **values), []
+                     margin=F.number(data.settings.margin(), 0), **values), []
 
 
 def _summary_dealers(book: ReportBook, data: ReportData):
@@ -225,13 +229,13 @@ def _summary_dealers(book: ReportBook, data: ReportData):
     if not (data.need("dealers").ok and data.need("trend").ok):
         return None, []
     ranking = _ranking(data)
-    verdicts = rules.evidence(ranking, "change", rule=_rule(data))
+    verdicts = rules.evidence(ranking, "change", rule=_rule(data), settings=data.settings)
     moved = ranking.loc[verdicts == "real"].sort_values("change_vs_previous")
     if moved.empty:  # none starred: say how many could still have moved
         open_ = int(verdicts.isin(["unclear", "not_in_family"]).sum())
         key = "dealers_unclear" if open_ else "dealers_none"
         return book.text("summary", key, unclear=open_, n=len(ranking),
-                         margin=F.number(rules.margin(), 0)), []
+                         margin=F.number(data.settings.margin(), 0)), []
     names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
     shown = [f"{n} {F.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
                                                   strict=True)][:6]
@@ -359,7 +363,7 @@ def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
         comparison = cause_comparison(data)
         if comparison is None:
             return None
-        verdict = rules.cause_verdict(comparison, rule=_rule(data))
+        verdict = rules.cause_verdict(comparison, rule=_rule(data), settings=data.settings)
         # a discovered cluster is named by its top words (a taxonomy cause by the catalogue)
         _, model = _labels(data, data.month)
         words = ({} if model is None else
@@ -478,11 +482,13 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
         summary_ = _summary(data, (by,))
         book.show(table_title(book, f"{key}_month"), tables.headline_table(
             summary_, month=data.month, by=(by,), weighted=_weighted(data, (by,)),
-            language=lang, rule=rule))
+            language=lang, rule=rule, settings=data.settings))
         if by == "touchpoint":
-            book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule))
+            book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule,
+                                                settings=data.settings))
         else:
             book.chart(charts.nps_trend(summary_, hue=by, language=lang, rule=rule,
+                                        settings=data.settings,
                                         title=book.text("charts", f"{key}_title")))
 
 
@@ -522,17 +528,20 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
         mean = monthly.loc[monthly["period"].astype(str) == data.month, "nps"]
         book.chart(charts.dealer_caterpillar(
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
-            language=lang, rule=rule, title=book.text("charts", "caterpillar_title",
-                                                      month=F.month(data.month))))
+            language=lang, rule=rule, settings=data.settings,
+            title=book.text("charts", "caterpillar_title", month=F.month(data.month))))
         book.show(table_title(book, "dealers_month"), tables.dealer_table(
             ranking, language=lang, rule=rule, regional=not data.is_network,
-            alarms=data.alarms().alarms))
+            alarms=data.alarms().alarms, settings=data.settings))
         book.note(book.text("notes", "alarms"))
 
 
-def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:
-    """Which drivers move NPS (LMG share with intervals), this month beside the last."""
+def loyalty_drivers(book: ReportBook, data: ReportData) -> None:
+    """Which drivers move NPS (LMG share with intervals), this month beside the last, with
+    the report's bootstrap draws (:attr:`analysis.settings.Settings.n_boot`, the star
+    family's too)."""
     lang = book.language
+    n_boot = data.settings.n_boot
     with book.section(book.text("sections", "loyalty_drivers")):
         data.require_section("loyalty_drivers")
         # the drivers the export rates (all of them, or the ones it has)
@@ -553,8 +562,9 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
         previous = str(pd.Period(data.month, freq="M") - 1)
         rule = _rule(data)
         # the change the report stars: the same frame as the report's family of tests
-        # (which tests every driver); on the rated drivers alone it is computed here
-        change = (_star_tables(data)["driver importance change"] if n_boot == 200 and every
+        # (which tests every driver, with the same draws); on the rated drivers alone it is
+        # computed here
+        change = (_star_tables(data)["driver importance change"] if every
                   else _importance_change(data, rated, n_boot=n_boot, cluster=cluster))
         changed = ([] if change is None else
                    change.loc[rules.significant(change, "change", rule=rule), "driver"])
@@ -567,7 +577,8 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
         if change is not None:
             book.show(table_title(book, "importance_change"), tables.importance_change_table(
                 change.rename(columns={"change_p_value": "p_value",
-                                       "change_p_adj": "p_adj"}), language=lang, rule=rule))
+                                       "change_p_adj": "p_adj"}), language=lang, rule=rule,
+                settings=data.settings))
 
 
 def importance_shares(result: drivers.ImportanceResult) -> pd.DataFrame:
@@ -640,12 +651,13 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         # the verdict the summary states, and the rule behind it
         book.note(cause_sentence(book, verdict))
         book.note(book.text("notes", "cause_claims", margin=F.number(verdict.margin),
-                            rule=rules.rule_text(_rule(data), language=lang)))
+                            rule=rules.rule_text(_rule(data), language=lang,
+                                                 settings=data.settings)))
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
         # and quotes of its answers, and its change from last month as the verdict words it
         book.show(table_title(book, "cause_impact"), tables.impact_table(
-            impact, sources=sources, language=lang), max_rows=3)
+            impact, sources=sources, language=lang, settings=data.settings), max_rows=3)
         first = impact.iloc[0]
         book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
                             ref=F.nps(first["ref_nps"]), n=len(impact),
@@ -693,7 +705,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         zones = shared.growth_result(data)
         # a region's report keeps its own dealers, ranked within the whole network
         only = None if data.is_network else data.dealers["dealer_id"]
-        book.note(_growth_note(book, zones, only=only))
+        book.note(_growth_note(book, zones, only=only, q=data.settings.q))
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
                                       language=lang)
         if not data.is_network:
@@ -711,14 +723,16 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(table_title(book, "growth_table"), tables.growth_table(
-            zones, dealers=data.all_dealers, only=only, language=lang), html=False)
+            zones, dealers=data.all_dealers, only=only, language=lang,
+            settings=data.settings), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses, drivers=list(zones.drivers),
                                                 scales=zones.scales)
         book.show(table_title(book, "driver_ranking"), tables.driver_ranking_table(
-            ranking, dealers=data.dealers, language=lang, scales=zones.scales), html=False)
+            ranking, dealers=data.dealers, language=lang, scales=zones.scales,
+            settings=data.settings), html=False)
 
 
-def _growth_note(book: ReportBook, zones, *, only=None) -> str:
+def _growth_note(book: ReportBook, zones, *, q: float, only=None) -> str:
     """How many dealers (of the network, or of ``only``) have a growth zone worth the
     threshold, or in plain words that none has; then how a pair becomes a growth zone (the
     one-sided test and BH, the uplift interval's lower end at the threshold)."""
@@ -728,7 +742,7 @@ def _growth_note(book: ReportBook, zones, *, only=None) -> str:
              if passed else book.text("notes", "growth_none", points=points))
     rule = book.text("notes", "growth_test",
                      pairs=int(zones.table["zone_p_value"].notna().sum()),
-                     q=F.percent(load_params("flags")["q"]), level=F.percent(zones.level))
+                     q=F.percent(q), level=F.percent(zones.level))
     return f"{count} {rule}"
 
 
@@ -1109,7 +1123,7 @@ def _peer_summaries(data: ReportData) -> dict[str, pd.DataFrame]:
     report: the dealer's page shows them side by side and stars their changes."""
     def compute():
         frames = {"dealer": data.responses, **_peers(data)}
-        return {scope: nps.summarize(frame, by=(), period="M")
+        return {scope: nps.summarize(frame, by=(), period="M", level=data.settings.level)
                 for scope, frame in frames.items() if not frame.empty}
 
     return data.memo("peer summaries", compute)
@@ -1149,7 +1163,7 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
                  "network": book.text("labels", "network")}
         book.show(table_title(book, "nps_month"), pd.concat(
             [tables.headline_table(summary, month=dealer.month, label=names[scope],
-                                   language=lang, rule=rule)
+                                   language=lang, rule=rule, settings=dealer.settings)
              for scope, summary in _peer_summaries(dealer).items()], ignore_index=True))
         # the drivers its region and the network rate: a mean of a dealer's few answers is
         # still its mean (their count is in the table above), unlike an importance
@@ -1175,14 +1189,15 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
             raise SectionDataMissing("responses", dealer.month)
         book.note(book.text(
             "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
-            drivers=F.count(len(own)), q=F.percent(load_params("flags")["q"]),
+            drivers=F.count(len(own)), q=F.percent(dealer.settings.q),
             pairs=F.count(int(zones.table["zone_p_value"].notna().sum())),
             points=zones.min_uplift))
         book.show(table_title(book, "dealer_uplift"), tables.dealer_zones_table(
             zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)
         # every number of the model for the dealer, for the workbook
         book.show(table_title(book, "growth_table"), tables.growth_table(
-            zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang),
+            zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang,
+            settings=dealer.settings),
             html=False)
 
 

@@ -26,6 +26,7 @@ from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules
 from analysis.report.kinds import Table
+from analysis.settings import Settings
 
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
@@ -42,12 +43,9 @@ __all__ = [
 ]
 
 
-def _nps_params(params: dict | None) -> dict:
-    return params if params is not None else load_params("nps")
-
-
-def _level(level: float | None, p: dict) -> float:
-    return float(p["level"] if level is None else level)
+def _level(level: float | None, settings: Settings | None) -> float:
+    """``level``, else the report's confidence level (its settings')."""
+    return float(rules.settings_or(settings).level if level is None else level)
 
 
 def _names(group: str, values: pd.Series, language: str | None) -> pd.Series:
@@ -78,19 +76,13 @@ def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.Dat
 # --- NPS -------------------------------------------------------------------------------------
 
 
-def _stars(table: pd.DataFrame, test: str, alpha: float, rule) -> list[bool]:
-    """Which rows carry the star: the report's rule when given, else a raw p below alpha."""
-    if rule is not None:
-        return rules.significant(table, test, rule=rule).tolist()
-    return F.significant(table[f"{test}_p_value"], alpha)
-
-
-def _rank_level() -> str:
-    return F.percent(load_params("flags")["ranks"]["level"])
+def _rank_level(settings: Settings | None) -> str:
+    return F.percent(rules.settings_or(settings).rank_level)
 
 
 def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
-               extra: bool = False, rule=None, change: str = "change") -> Table:
+               extra: bool = False, rule=None, change: str = "change",
+               settings: Settings | None = None) -> Table:
     """The NPS columns of a summary after ``t``'s first ones: answers, NPS (small samples
     marked), interval, change (significant ones marked), its p-value and the response rate
     when there is one.
@@ -110,8 +102,8 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
     t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
     t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
                "signed")
-    t.signed(c(change), table["change_vs_previous"],
-             mark=(_stars(table, "change", alpha, rule), star))
+    t.signed(c(change), table["change_vs_previous"], mark=(rules.significant(
+        table, "change", rule=rule, settings=settings).tolist(), star))
     t.p_value(c("p_value"), table["change_p_value"], alpha=alpha)
     if extra and "invited" in table:
         t.count(c("invited"), table["invited"])
@@ -132,6 +124,7 @@ def headline_table(
     label: str | None = None,
     language: str | None = None,
     rule=None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The report month: NPS with interval, change vs previous month, one row per group.
 
@@ -139,9 +132,10 @@ def headline_table(
     engine for it; it holds the month before for the change); ``weighted`` its
     :func:`analysis.nps.summarize_weighted` (None: not shown). ``label`` names the row when
     ``by=()``. The table holds aggregates only, never personal data. A ``*`` marks a change
-    that passes ``rule`` (:func:`analysis.report.rules.significant`).
+    that passes ``rule`` (:func:`analysis.report.rules.significant`; ``settings`` the
+    report's, whose level the interval has unless ``level`` says).
     """
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no answers in {month}")
@@ -152,7 +146,7 @@ def headline_table(
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
     t = Table(language=language).text(L.column("group", language=language), groups)
-    t = _nps_frame(table, t, level=lvl, language=language, rule=rule)
+    t = _nps_frame(table, t, level=lvl, language=language, rule=rule, settings=settings)
     if weighted is not None:
         weighted = weighted.loc[weighted["period"] == pd.Period(month, freq="M")]
     if weighted is not None and not weighted.empty:
@@ -168,23 +162,24 @@ def headline_table(
 
 
 def series_table(summary: pd.DataFrame, *, level: float | None = None,
-                 language: str | None = None, rule=None) -> pd.DataFrame:
+                 language: str | None = None, rule=None,
+                 settings: Settings | None = None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame by period (one group), every number kept."""
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     t = Table(language=language).month(L.column("month", language=language),
                                         summary["period"].astype(str))
     return _nps_frame(summary, t, level=lvl, language=language, extra=True,
-                      rule=rule).frame()
+                      rule=rule, settings=settings).frame()
 
 
 def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
                   level: float | None = None, language: str | None = None,
-                  rule=None) -> pd.DataFrame:
+                  rule=None, settings: Settings | None = None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame of any grouping and period (the explore
     notebooks' slices) as the report shows NPS: the groups by name, the period, answers, NPS
     (small samples marked), interval, change (starred by ``rule``), its p-value and the
     response rate; without a time split there is no change to show."""
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     c = L.columns(language)
     table = summary.reset_index(drop=True)
     if "change_vs_previous" not in table:
@@ -202,7 +197,7 @@ def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
             t.month(c("month"), table["period"])
         else:
             t.text(c("period"), table["period"].astype(str))
-    return _nps_frame(table, t, level=lvl, language=language, rule=rule,
+    return _nps_frame(table, t, level=lvl, language=language, rule=rule, settings=settings,
                       change="change" if monthly else "change_period").frame()
 
 
@@ -214,6 +209,7 @@ def dealer_table(
     rule=None,
     regional: bool = False,
     alarms: pd.DataFrame | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The dealer ranking: the median rank, interval, shrunk NPS, small-sample mark, the
     rank's interval and the chances of the top and bottom quarter, from
@@ -223,14 +219,14 @@ def dealer_table(
     to the rest of the region that passes ``rule`` (:func:`analysis.report.rules.
     significant`). ``regional``: the answers are one region's, so its region and the rank in
     it (the rank itself) are left out. ``alarms``: the dealers' sustained-change alarms (rows
-    of :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own.
+    of :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own. The levels
+    of the intervals are the report's ``settings``' (``level`` overrides the NPS one).
     """
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
     small = L.text("marks", "small_sample", language=language)
     ranked = ranked.reset_index(drop=True)
-    alpha = 1 - lvl
     t = Table(language=language).count(c("rank_median"), ranked["rank_network"])
     if not regional:  # one region's answers: its region and the rank in it are the rank
         t.count(c("rank_region"), ranked["rank_region"]).text(c("region"), ranked["region"])
@@ -242,12 +238,13 @@ def dealer_table(
     t.signed(c("nps_shrunk"), ranked["nps_shrunk"], scale="nps")
     months = int(ranked["vs_region_months"].max()) if "vs_region_months" in ranked else 1
     t.signed(c("vs_rest_of_region", months=months), ranked["vs_region"],
-             mark=(_stars(ranked, "vs_region", alpha, rule), star))
+             mark=(rules.significant(ranked, "vs_region", rule=rule,
+                                     settings=settings).tolist(), star))
     if "change_vs_previous" in ranked:
-        t.signed(c("change"), ranked["change_vs_previous"],
-                 mark=(_stars(ranked, "change", alpha, rule), star))
+        t.signed(c("change"), ranked["change_vs_previous"], mark=(rules.significant(
+            ranked, "change", rule=rule, settings=settings).tolist(), star))
     if "rank_low" in ranked:
-        t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+        t.interval(c("rank_interval", level=_rank_level(settings)), ranked["rank_low"],
                    ranked["rank_high"], "count")
         # one page column for both chances keeps the HTML table on one line a dealer
         t.pair(c("p_quarters"), ranked["p_top_quarter"], ranked["p_bottom_quarter"],
@@ -313,17 +310,19 @@ def importance_table(shares: pd.DataFrame, *, level: float,
 
 
 def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
-                            language: str | None = None, rule=None) -> pd.DataFrame:
+                            language: str | None = None, rule=None,
+                            settings: Settings | None = None) -> pd.DataFrame:
     """:func:`analysis.drivers.importance_change` as a report table, shares in percent points.
 
     "Really changed" is the report's star rule (``rule``) on the bootstrap p-value (without
     one, the Benjamini-Hochberg flag over the drivers, ``change_flag``, never a raw p); a
     driver it does not star reads "no" only when the interval rules out a change of the
-    equivalence margin (params/flags.yaml), else "not enough evidence yet" or, where the
-    interval alone excludes 0, "not by the report's rule" (:func:`analysis.stars.evidence`)."""
+    equivalence margin (the ``settings``' ``importance_pp``), else "not enough evidence yet"
+    or, where the interval alone excludes 0, "not by the report's rule"
+    (:func:`analysis.stars.evidence`)."""
     labels = L.driver_labels(language)
     c = L.columns(language)
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     return (Table(language=language)
             .text(c("driver"), change["driver"].map(lambda d: labels.get(d, d)))
             .month(c("before"), change["before"].astype(str))
@@ -334,20 +333,23 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
             .interval(c("interval_pp", level=F.percent(lvl)), 100 * change["low"],
                       100 * change["high"], "signed")
             .p_value(c("p_value"), change["p_value"])
-            .text(c("really_changed"), _importance_verdicts(change, rule, language))
+            .text(c("really_changed"), _importance_verdicts(change, rule, language,
+                                                            rules.settings_or(settings)))
             .frame())
 
 
-def _importance_verdicts(change: pd.DataFrame, rule, language: str | None) -> list[str]:
+def _importance_verdicts(change: pd.DataFrame, rule, language: str | None,
+                         settings: Settings) -> list[str]:
     """Each driver's "really changed" in words (:func:`analysis.report.rules.evidence`)."""
     # the test under the other tables' names (analysis.stars.importance_tests)
     tests = change.rename(columns={"p_value": "change_p_value", "p_adj": "change_p_adj"}).assign(
         change_low=100 * change["low"], change_high=100 * change["high"])
     if rule is None and "change_flag" not in tests:
         tests = tests.assign(change_flag=change["changed"].astype(bool))
-    verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp")
-    margin = F.number(rules.margin("importance_pp"), 0)
-    alpha = F.number(1 - rules.level(), 2)
+    verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp",
+                              settings=settings)
+    margin = F.number(settings.margin("importance_pp"), 0)
+    alpha = F.number(settings.alpha, 2)
     words = {v: L.text("evidence", v, language=language, margin=margin, alpha=alpha)
              for v in verdicts.unique()}
     return [words[v] for v in verdicts]
@@ -459,6 +461,7 @@ def driver_ranking_table(
     language: str | None = None,
     decimals: int | None = None,
     scales=None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The per-driver dealer ranking of :func:`analysis.growth.rank_dealers_by_driver`
     (means in each driver's scale, named with the driver when ``scales`` differ).
@@ -492,7 +495,7 @@ def driver_ranking_table(
      .number(c("shrunk_mean"), ranked["shrunk"], decimals + 1)
      .number(c("region_mean"), ranked["region_mean"], decimals + 1))
     if "rank_low" in ranked:
-        (t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+        (t.interval(c("rank_interval", level=_rank_level(settings)), ranked["rank_low"],
                     ranked["rank_high"], "count")
          .percent(c("p_top_quarter"), ranked["p_top_quarter"])
          .percent(c("p_bottom_quarter"), ranked["p_bottom_quarter"]))
@@ -508,6 +511,7 @@ def growth_table(
     only: Iterable[str] | None = None,
     language: str | None = None,
     decimals: int | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The full dealer x driver table, numbers kept numeric (Excel); ``only`` keeps these
     dealers (ids). Sorted by dealer, then growth zones first by uplift."""
@@ -537,7 +541,7 @@ def growth_table(
                      t["uplift_high"], "signed", nps_digits))
     if "zone_p_value" in t:
         # a zone is a gap test passed after Benjamini-Hochberg at q: never rounded across it
-        q = float(load_params("flags")["q"])
+        q = rules.settings_or(settings).q
         out.p_value(c("gap_p_value"), t["zone_p_value"], alpha=q)
         out.p_value(c("gap_p_adj"), t["zone_p_adj"], alpha=q)
     return (out.text(c("growth_zone"), np.where(t["growth_zone"],
@@ -886,7 +890,8 @@ def _cause_name(cause, label, language: str | None) -> str:
 
 
 def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
-                 language: str | None = None, level: float | None = None) -> pd.DataFrame:
+                 language: str | None = None, level: float | None = None,
+                 settings: Settings | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.top_causes` made readable: causes by NPS impact, with their
     name and masked quotes.
 
@@ -927,7 +932,7 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     t.number(c("share_pct"), (100 * ranked["share"]).round(1))
     t.signed(c("nps"), ranked["nps"], scale="nps")
     if contribution:
-        lvl = _level(level, _nps_params(None))
+        lvl = _level(level, settings)
         t.number(c("contribution_points"), ranked["contribution"].round(2))
         t.interval(c("interval", level=F.percent(lvl)), ranked["contribution_low"],
                    ranked["contribution_high"], "signed")
