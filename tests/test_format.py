@@ -107,14 +107,14 @@ def test_money_groups_digits_and_names_the_currency_in_each_language():
     assert F.money_interval(1204500, 4050000) == "RUB\xa0[1,204,500; 4,050,000]"
     assert F.money_with_interval(2679303, 1204500, np.nan) == "RUB\xa02,679,303"
     assert F.money(None) == F.MISSING and F.money_interval(1, None) == F.MISSING
-    F.set_language("ru")
-    try:
-        assert F.money(2679303) == "2\xa0679\xa0303\xa0₽"  # no-break: never split across lines
+    ru = F.Format("ru")
+    assert ru.money(2679303) == "2\xa0679\xa0303\xa0₽"  # no-break: never split across lines
+    assert ru.count(1500) == "1\xa0500"
+    assert ru.money_with_interval(2679303, 1204500, 4050000) == \
+        "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
+    with F.in_language("ru"):  # a caller not handed a language: the block's
         assert F.count(1500) == "1\xa0500"
-        assert F.money_with_interval(2679303, 1204500, 4050000) == \
-            "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
-    finally:
-        F.set_language("en")
+    assert F.count(1500) == "1,500"
 
 
 @pytest.mark.parametrize("language, text", [("en", "October 2026"), ("ru", "октябрь 2026")])
@@ -238,3 +238,35 @@ def test_a_table_in_russian_changes_words_not_numbers(small_net):
     interval = kinds.page(en)[0]["95% interval"]
     assert interval.str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
     assert not any(math.isnan(v) for v in en["Answers"])
+
+
+def test_two_books_in_two_languages_in_one_process_do_not_interfere():
+    """A book formats in its own language (no language of the process): an English and a
+    Russian table rendered in turn in one process each read as their book writes, and making
+    the Russian book changes nothing of the English one's."""
+    import pandas as pd
+
+    from analysis import nps
+    from analysis.report import tables
+    from analysis.report.book import ReportBook
+
+    responses = pd.DataFrame({
+        "dealer_id": "A", "touchpoint": "service",
+        "responded_at": pd.to_datetime(["2026-09-10"] * 40 + ["2026-10-10"] * 50),
+        "nps": [10] * 25 + [3] * 15 + [10] * 20 + [8] * 20 + [0] * 10})
+    summary = nps.summarize(responses, by=(), period="M")
+    def page(book):
+        return book.table_html("t", tables.headline_table(summary, month="2026-10",
+                                                          language=book.language))
+
+    before = page(ReportBook("en"))
+    ru = ReportBook("ru")
+    page(ru)
+    en = ReportBook("en")
+    assert page(en) == before  # a Russian book made since changed nothing of it
+    pages = [page(book) for book in (en, ru, en, ru)]
+    assert pages[0] == pages[2] and pages[1] == pages[3] != pages[0]
+    nps_now = summary["nps"].iloc[-1]
+    assert en.format.nps(nps_now) in pages[0] and ru.format.nps(nps_now) in pages[1]
+    assert "," in ru.format.nps(nps_now) and "." in en.format.nps(nps_now)
+    assert F.get_language() == "en" and F.percent(0.31) == "31%"  # nothing set for the process

@@ -94,13 +94,14 @@ def compare_note(versus, rule, *, language: str | None = None, settings=None) ->
     row = pd.DataFrame({"change_p_value": [versus.p_value], "change_low": [versus.low],
                         "change_high": [versus.high]})
     verdict = rules.evidence(row, "change", rule=rule, settings=settings).iloc[0]
-    return _x("compare", language, a=F.nps(versus.nps_a), n_a=F.count(versus.n_a),
-              b=F.nps(versus.nps_b), n_b=F.count(versus.n_b),
-              difference=F.signed(versus.difference),
-              interval=F.interval(versus.low, versus.high, sign=True),
-              p=F.p_value(versus.p_value),
+    f = F.Format(L.resolve(language))
+    return _x("compare", language, a=f.nps(versus.nps_a), n_a=f.count(versus.n_a),
+              b=f.nps(versus.nps_b), n_b=f.count(versus.n_b),
+              difference=f.signed(versus.difference),
+              interval=f.interval(versus.low, versus.high, sign=True),
+              p=f.p_value(versus.p_value),
               verdict=_x(f"verdict_{verdict}", language,
-                         margin=F.number(settings.margin(), 0)))
+                         margin=f.number(settings.margin(), 0)))
 
 
 def _x(key: str, language: str | None, **values) -> str:

@@ -208,12 +208,7 @@ def _values(language: str, settings=None) -> dict[str, str]:
     from analysis.report import format as F
     from analysis.report.rules import settings_or
 
-    before = F.get_language()
-    F.set_language(language)
-    try:
-        return {"level": F.percent(settings_or(settings).level)}
-    finally:
-        F.set_language(before)
+    return {"level": F.percent(settings_or(settings).level, language=language)}
 
 
 def glossary_terms(text: str, language: str, *, settings=None) -> list[tuple[str, str]]:

@@ -83,7 +83,7 @@ def rule_text(rule: StarRule | None = None, *, language: str | None = None,
     from analysis.report import format as F
 
     return L.text("summary", f"star_rule_{scope}", language=language,
-                  q=F.percent(float(q)))
+                  q=F.percent(float(q), language=L.resolve(language)))
 
 
 def margin(quantity: str = "nps_points", *, settings: Settings | None = None) -> float:

@@ -57,7 +57,7 @@ def title(book: ReportBook, data: ReportData) -> None:
     star = book.text("marks", "significant")
     rule = _rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
-                        level=F.percent(data.settings.level),
+                        level=book.format.percent(data.settings.level),
                         rule=rules.rule_text(rule, language=book.language,
                                              settings=data.settings)))
 
@@ -156,8 +156,8 @@ def headline(book: ReportBook, data: ReportData) -> None:
         if len(monthly) > 1:
             book.chart(charts.nps_trend(monthly, language=lang, rule=rule,
                                         settings=data.settings, title=book.text(
-                "charts", "nps_by_month_title", first=F.month(monthly["period"].min()),
-                last=F.month(data.month))))  # the months drawn, not the months asked for
+                "charts", "nps_by_month_title", first=book.format.month(monthly["period"].min()),
+                last=book.format.month(data.month))))  # the months drawn, not the months asked for
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
         book.show(table_title(book, "nps_by_month"), tables.series_table(
@@ -202,9 +202,9 @@ def summary(book: ReportBook, data: ReportData) -> None:
 def _summary_headline(book: ReportBook, data: ReportData):
     monthly = _monthly(data).sort_values("period")
     now = monthly.iloc[-1]
-    values = dict(nps=F.nps(now["nps"]), interval=F.interval(now["nps_low"], now["nps_high"],
+    values = dict(nps=book.format.nps(now["nps"]), interval=book.format.interval(now["nps_low"], now["nps_high"],
                                                             sign=True),
-                  month=F.month(data.month))
+                  month=book.format.month(data.month))
     if len(monthly) < 2:
         return book.text("summary", "headline_first_month", **values), []
     if F.is_missing(now.get("change_vs_previous")):
@@ -212,16 +212,16 @@ def _summary_headline(book: ReportBook, data: ReportData):
     verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data),
                              settings=data.settings).iloc[0]
     change = float(now["change_vs_previous"])
-    values.update(previous=F.month(monthly["period"].iloc[-2]))
+    values.update(previous=book.format.month(monthly["period"].iloc[-2]))
     if verdict == "real":
         return book.text("summary", "headline_changed", direction=book.text(
-            "summary", "up" if change > 0 else "down"), change=F.number(abs(change)),
+            "summary", "up" if change > 0 else "down"), change=book.format.number(abs(change)),
             **values), []
     # "no change" only where the interval rules a material change out; else say what is known
-    return book.text("summary", f"headline_{verdict}", change=F.signed(change),
-                     change_interval=F.interval(now["change_low"], now["change_high"],
+    return book.text("summary", f"headline_{verdict}", change=book.format.signed(change),
+                     change_interval=book.format.interval(now["change_low"], now["change_high"],
                                                 sign=True),
-                     margin=F.number(data.settings.margin(), 0), **values), []
+                     margin=book.format.number(data.settings.margin(), 0), **values), []
 
 
 def _summary_dealers(book: ReportBook, data: ReportData):
@@ -235,12 +235,12 @@ def _summary_dealers(book: ReportBook, data: ReportData):
         open_ = int(verdicts.isin(["unclear", "not_in_family"]).sum())
         key = "dealers_unclear" if open_ else "dealers_none"
         return book.text("summary", key, unclear=open_, n=len(ranking),
-                         margin=F.number(data.settings.margin(), 0)), []
-    names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
-    shown = [f"{n} {F.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
+                         margin=book.format.number(data.settings.margin(), 0)), []
+    names = moved["dealer_name"].fillna(moved["dealer_id"]).map(lambda n: _mask(n, book.language))
+    shown = [f"{n} {book.format.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
                                                   strict=True)][:6]
-    actions = [book.text("summary", "act_dealer", dealer=n, change=F.number(abs(c)),
-                         nps=F.nps(v))
+    actions = [book.text("summary", "act_dealer", dealer=n, change=book.format.number(abs(c)),
+                         nps=book.format.nps(v))
                for n, c, v in zip(names, moved["change_vs_previous"], moved["nps"],
                                   strict=True) if c < 0][:2]
     return book.text("summary", "dealers_moved", list=", ".join(shown)), actions
@@ -259,8 +259,8 @@ def _summary_alarms(book: ReportBook, data: ReportData):
     items, actions = [], []
     for row in shown.itertuples():
         values = dict(unit=_alarm_unit(book, data, row),
-                      change=F.number(int(round(abs(row.change)))),
-                      month=F.month_since(row.start, language=book.language))
+                      change=book.format.number(int(round(abs(row.change)))),
+                      month=book.format.month_since(row.start))
         items.append(book.text("summary", f"alarm_{row.direction}", **values))
         if row.direction == "drop" and len(actions) < 2:
             actions.append(book.text("summary", "act_alarm", **values))
@@ -278,16 +278,16 @@ def _alarm_unit(book: ReportBook, data: ReportData, row) -> str:
         return book.text("labels", "region", region=row.region)
     names = data.all_dealers.set_index("dealer_id")["dealer_name"] if (
         "dealer_name" in data.all_dealers) else pd.Series(dtype="str")
-    dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+    dealer = _mask(names.get(row.dealer_id, row.dealer_id), book.language)
     if touchpoint is None:
         return dealer
     return book.text("summary", "alarm_at", touchpoint=touchpoint, dealer=dealer)
 
 
-def _mask(text) -> str:
+def _mask(text, language: str) -> str:
     from analysis.privacy import mask_pii
 
-    return L.masked(mask_pii(str(text)), language=F.get_language())
+    return L.masked(mask_pii(str(text)), language=language)
 
 
 def _learned(data: ReportData):
@@ -380,28 +380,28 @@ def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
     named = verdict.named
     first = named.iloc[0]
     if verdict.lead in ("clear", "only"):
-        values = dict(cause=_cause_name(book, first), impact=F.number(-first["contribution"]),
-                      share=F.percent(first["share"]), trend=_cause_trend(book, first, verdict))
+        values = dict(cause=_cause_name(book, first), impact=book.format.number(-first["contribution"]),
+                      share=book.format.percent(first["share"]), trend=_cause_trend(book, first, verdict))
         if verdict.lead == "only":
             return book.text("summary", "cause_only", **values)
         lead = verdict.lead_test.iloc[0]
         runner = verdict.causes.loc[verdict.causes["cause"] == lead["runner_up"]].iloc[0]
         # in points of cost (contributions are negative): how much more the first costs
         return book.text("summary", "cause", next=_cause_name(book, runner),
-                         difference=F.number(-lead["difference"]),
-                         interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                         difference=book.format.number(-lead["difference"]),
+                         interval=book.format.interval(-lead["difference_high"], -lead["difference_low"],
                                              sign=True), **values)
     items = "; ".join(book.text("summary", "cause_item", cause=_cause_name(book, row),
-                                impact=F.number(-row["contribution"]),
+                                impact=book.format.number(-row["contribution"]),
                                 trend=_cause_trend(book, row, verdict))
                       for _, row in named.iterrows())
     if verdict.lead == "same":
         return book.text("summary", "causes_same", n=len(named), list=items,
-                         margin=F.number(verdict.margin))
+                         margin=book.format.number(verdict.margin))
     lead = verdict.lead_test.iloc[0]
     return book.text("summary", "causes_unclear", n=len(named), list=items,
-                     difference=F.number(-lead["difference"]),
-                     interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                     difference=book.format.number(-lead["difference"]),
+                     interval=book.format.interval(-lead["difference_high"], -lead["difference_low"],
                                          sign=True))
 
 
@@ -416,10 +416,10 @@ def _cause_trend(book: ReportBook, row, verdict: rules.CauseVerdict) -> str:
            "unclear": "cause_unclear"}.get(row["trend"])
     if key is None:
         return ""
-    return book.text("summary", key, before=F.number(-row["previous_contribution"]),
-                     change=F.signed(-row["change"]),
-                     interval=F.interval(-row["change_high"], -row["change_low"], sign=True),
-                     margin=F.number(verdict.margin))
+    return book.text("summary", key, before=book.format.number(-row["previous_contribution"]),
+                     change=book.format.signed(-row["change"]),
+                     interval=book.format.interval(-row["change_high"], -row["change_low"], sign=True),
+                     margin=book.format.number(verdict.margin))
 
 
 def _summary_cause(book: ReportBook, data: ReportData):
@@ -429,11 +429,11 @@ def _summary_cause(book: ReportBook, data: ReportData):
     named = verdict.named
     if verdict.lead in ("clear", "only"):
         action = book.text("summary", "act_cause", cause=_cause_name(book, named.iloc[0]),
-                           impact=F.number(-named["contribution"].iloc[0]))
+                           impact=book.format.number(-named["contribution"].iloc[0]))
     else:
         action = book.text("summary", "act_causes",
                            list=", ".join(_cause_name(book, row) for _, row in named.iterrows()),
-                           impact=F.number(-named["contribution"].sum()))
+                           impact=book.format.number(-named["contribution"].sum()))
     return cause_sentence(book, verdict), [action]
 
 
@@ -453,12 +453,12 @@ def _summary_growth(book: ReportBook, data: ReportData):
                                     language=book.language)
     items, actions = [], []
     for row in top.itertuples(index=False):
-        dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+        dealer = _mask(names.get(row.dealer_id, row.dealer_id), book.language)
         driver = drivers_.get(row.driver, row.driver)
-        items.append(f"{dealer} – {driver} {F.signed(row.uplift)}")
+        items.append(f"{dealer} – {driver} {book.format.signed(row.uplift)}")
         actions.append(book.text("summary", "act_growth", dealer=dealer, driver=driver,
-                                 current=F.number(row.current), benchmark=F.number(row.benchmark),
-                                 uplift=F.number(row.uplift)))
+                                 current=book.format.number(row.current), benchmark=book.format.number(row.benchmark),
+                                 uplift=book.format.number(row.uplift)))
     return book.text("summary", "growth", list="; ".join(items)), actions[:1]
 
 
@@ -529,7 +529,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
         book.chart(charts.dealer_caterpillar(
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
             language=lang, rule=rule, settings=data.settings,
-            title=book.text("charts", "caterpillar_title", month=F.month(data.month))))
+            title=book.text("charts", "caterpillar_title", month=book.format.month(data.month))))
         book.show(table_title(book, "dealers_month"), tables.dealer_table(
             ranking, language=lang, rule=rule, regional=not data.is_network,
             alarms=data.alarms().alarms, settings=data.settings))
@@ -570,8 +570,8 @@ def loyalty_drivers(book: ReportBook, data: ReportData) -> None:
                    change.loc[rules.significant(change, "change", rule=rule), "driver"])
         book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
                                             language=lang, changed=changed))
-        book.show(table_title(book, "driver_importance", month=F.month(data.month),
-                         r2=F.number(current.r2, 2), n=F.count(current.n)),
+        book.show(table_title(book, "driver_importance", month=book.format.month(data.month),
+                         r2=book.format.number(current.r2, 2), n=book.format.count(current.n)),
                   tables.importance_table(importance_shares(current), level=current.level,
                                           language=lang))
         if change is not None:
@@ -639,7 +639,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         learned = _learned(data)
         verdict = cause_verdict(data)
         if verdict is None or verdict.causes.empty:
-            book.note(book.text("notes", "no_comments", month=F.month(data.month)))
+            book.note(book.text("notes", "no_comments", month=book.format.month(data.month)))
             return
         impact = verdict.causes
         labels, model = _labels(data, data.month)
@@ -650,7 +650,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         impact = impact.merge(named[["cause", "quotes"]], on="cause", how="left")
         # the verdict the summary states, and the rule behind it
         book.note(cause_sentence(book, verdict))
-        book.note(book.text("notes", "cause_claims", margin=F.number(verdict.margin),
+        book.note(book.text("notes", "cause_claims", margin=book.format.number(verdict.margin),
                             rule=rules.rule_text(_rule(data), language=lang,
                                                  settings=data.settings)))
         book.chart(charts.cause_pareto(impact, language=lang))
@@ -659,9 +659,9 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         book.show(table_title(book, "cause_impact"), tables.impact_table(
             impact, sources=sources, language=lang, settings=data.settings), max_rows=3)
         first = impact.iloc[0]
-        book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
-                            ref=F.nps(first["ref_nps"]), n=len(impact),
-                            gap=F.number(-impact["contribution"].sum())))
+        book.note(book.text("notes", "cause_gap", nps=book.format.nps(first["scope_nps"]),
+                            ref=book.format.nps(first["ref_nps"]), n=len(impact),
+                            gap=book.format.number(-impact["contribution"].sum())))
         _cause_agreement(book, data, learned)
         min_count = load_params("taxonomy")["report"]["matrix_min_count"]
         book.show(table_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
@@ -674,22 +674,22 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
     if learned is None or data.month not in learned.months:
         book.note(book.text("notes", "no_team_causes"))
         return
-    period = F.month(learned.months[0]) if len(learned.months) == 1 else (
-        f"{F.month(learned.months[0])} – {F.month(learned.months[-1])}")
+    period = book.format.month(learned.months[0]) if len(learned.months) == 1 else (
+        f"{book.format.month(learned.months[0])} – {book.format.month(learned.months[-1])}")
     window = data.responses.loc[data.responses["month"].isin(learned.months)]
     agree = learned.scope_agreement(window)
     month = learned.scope(data.current)
-    queue = book.text("notes", "review_queue", n=F.count(month["needs_review"].sum()),
+    queue = book.text("notes", "review_queue", n=book.format.count(month["needs_review"].sum()),
                       suggested=int((month["source"] == "model").sum()),
-                      threshold=F.percent(learned.threshold))
+                      threshold=book.format.percent(learned.threshold))
     if agree is None:
         book.note(book.text("notes", "no_team_causes_scope", period=period) + " " + queue)
         return
     acc, f1 = (agree.overall.set_index("metric").loc[m] for m in ("accuracy", "macro_f1"))
-    book.note(book.text("notes", "cause_agreement", share=F.percent(acc["value"]),
-                        interval=F.percent_interval(acc["low"], acc["high"]),
-                        n=int(acc["n"]), period=period, f1=F.number(f1["value"], 2),
-                        f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
+    book.note(book.text("notes", "cause_agreement", share=book.format.percent(acc["value"]),
+                        interval=book.format.percent_interval(acc["low"], acc["high"]),
+                        n=int(acc["n"]), period=period, f1=book.format.number(f1["value"], 2),
+                        f1_interval=book.format.interval(f1["low"], f1["high"], 2)) + " " + queue)
     book.show(table_title(book, "cause_agreement"), tables.agreement_table(
         agree.per_cause, language=book.language), decimals=2, max_rows=3,
         html=data.dealer_id is None)  # a dealer's page: the note; the table in its workbook
@@ -742,7 +742,7 @@ def _growth_note(book: ReportBook, zones, *, q: float, only=None) -> str:
              if passed else book.text("notes", "growth_none", points=points))
     rule = book.text("notes", "growth_test",
                      pairs=int(zones.table["zone_p_value"].notna().sum()),
-                     q=F.percent(q), level=F.percent(zones.level))
+                     q=book.format.percent(q), level=book.format.percent(zones.level))
     return f"{count} {rule}"
 
 
@@ -763,7 +763,7 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
                                    gain_interval=("uplift_low", "uplift_high"))
     book.note(book.text("notes", "growth_value", months=months,
                         visits=loop["value"]["visits_per_year"],
-                        order=F.money(loop["value"]["average_order_value"])))
+                        order=book.format.money(loop["value"]["average_order_value"])))
     title = table_title(book, "growth_value")
     book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
                                                language=book.language), html=False)
@@ -814,8 +814,8 @@ def _sla_note(book: ReportBook, sla: cases.SlaReport) -> str:
     row = sla.network.iloc[0]
     return book.text("notes", "sla", now=f"{sla.now:%Y-%m-%d %H:%M}", hours=f"{sla.sla_hours:g}",
                      **{k: int(row[k]) for k in ("flags", *cases.STATUSES, "no_case")},
-                     compliance=F.percent(row["compliance"]), decided=int(row["decided"]),
-                     interval=F.percent_interval(row["compliance_low"], row["compliance_high"]))
+                     compliance=book.format.percent(row["compliance"]), decided=int(row["decided"]),
+                     interval=book.format.percent_interval(row["compliance_low"], row["compliance_high"]))
 
 
 def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> None:
@@ -850,14 +850,14 @@ def _incident_note(book: ReportBook, inc: incidents.IncidentReport) -> str:
     kinds = inc.closures["kind"].value_counts().sort_index()
     counts = ", ".join(_kind_count(k, n, lang) for k, n in kinds.items())
     shares = "; ".join(
-        f"{_kind(k, lang)}: {F.percent(row['share_within_sla'])} "
-        f"{F.percent_interval(row['share_low'], row['share_high'])}"
+        f"{_kind(k, lang)}: {book.format.percent(row['share_within_sla'])} "
+        f"{book.format.percent_interval(row['share_low'], row['share_high'])}"
         for k, row in inc.closure_by_kind.set_index("kind").iterrows())
     text = book.text("notes", "incidents", counts=counts, hours=f"{inc.sla_working_hours:g}",
                      shares=shares)
     if len(inc.reasons):
         top = inc.reasons.iloc[0]
-        text += " " + book.text("notes", "main_reason", share=F.percent(top["share"]),
+        text += " " + book.text("notes", "main_reason", share=book.format.percent(top["share"]),
                                 reason=L.name("reasons", top["reason"], language=lang))
     return text
 
@@ -870,7 +870,7 @@ def _kind_count(kind: str, n: int, language: str) -> str:
     """``179 жалоб``: a count of one kind of incident in the language's plural form."""
     if L.has("kind_counts", kind):
         return L.text("kind_counts", kind, language=language, n=int(n))
-    return f"{F.count(n)} {_kind(kind, language)}"
+    return f"{F.count(n, language=language)} {_kind(kind, language)}"
 
 
 def repeat_repairs(book: ReportBook, data: ReportData) -> None:
@@ -898,9 +898,9 @@ def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
     # the rate is the cohort's: orders closed in the month whose window has passed
     orders = int(rr.by_dealer["cohort_orders"].sum())
     repeats = int(rr.by_dealer["cohort_repeats"].sum())
-    return book.text("notes", "repeat_repairs", month=F.month(rr.month), n=len(rr.pairs),
+    return book.text("notes", "repeat_repairs", month=book.format.month(rr.month), n=len(rr.pairs),
                      days=rr.window_days, orders=orders,
-                     rate=F.percent(repeats / orders if orders else None, 1),
+                     rate=book.format.percent(repeats / orders if orders else None, 1),
                      mechanics=int((rr.kpi_mechanic["bonus_share"] == 0).sum()),
                      foremen=int((rr.kpi_foreman["bonus_share"] == 0).sum()))
 
@@ -923,7 +923,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         review = actions.monthly_review(data.actions, data.network, month=data.month,
                                         dealers=data.all_dealers, causes=_action_causes(data))
         if review.empty:
-            book.note(book.text("notes", "no_actions", month=F.month(data.month)))
+            book.note(book.text("notes", "no_actions", month=book.format.month(data.month)))
             return
         measured = review["effect"].notna()
         settings = load_params("loop")["actions"]
@@ -931,7 +931,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                             effective=int((review["verdict"] == "effective").sum()),
                             worse=int((review["verdict"] == "worse").sum()),
                             min=int(settings["min_comparison"]),
-                            level=F.percent(settings["level"])))
+                            level=book.format.percent(settings["level"])))
         book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
         if measured.any():
@@ -964,7 +964,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
         # every dealer's counts: the Excel file (the chart above says what moved)
-        book.show(table_title(book, "customer_flow", month=F.month(data.month)),
+        book.show(table_title(book, "customer_flow", month=book.format.month(data.month)),
                   tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
         service, rates, months = _return_rates(data)
@@ -978,7 +978,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         value = retention.value_at_stake(service, rates)
         book.note(book.text("notes", "value_at_stake",
                             visits=loop["value"]["visits_per_year"],
-                            order=F.money(loop["value"]["average_order_value"])))
+                            order=book.format.money(loop["value"]["average_order_value"])))
         book.show(table_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here;
@@ -1040,7 +1040,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
             book.show(table_title(book, "data_quality"),
                       tables.quality_table(quality, language=book.language))
         book.note(book.text("notes", "answers", current=len(data.current),
-                            month=F.month(data.month), total=len(data.responses),
+                            month=book.format.month(data.month), total=len(data.responses),
                             months=len(data.months)))
         if data.unlisted_dealers:
             unlisted = data.all_dealers.loc[
@@ -1049,7 +1049,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
                 ", ..." if len(data.unlisted_dealers) > 10 else "")
             book.note(book.text(
                 "notes", "unlisted_dealers", dealers=shown, region=unlisted["region"].iloc[0],
-                answers=F.count(int(data.network["dealer_id"].isin(
+                answers=book.format.count(int(data.network["dealer_id"].isin(
                     data.unlisted_dealers).sum()))))
         book.note(_store_versions(book, data.data_dir))
 
@@ -1144,7 +1144,7 @@ def dealer_title(book: ReportBook, dealer: ReportData) -> None:
     read it, and what the page holds when the dealer has no answers this month."""
     title(book, dealer)
     if dealer.current.empty:
-        book.note(book.text("dealer_page", "no_answers", month=F.month(dealer.month)))
+        book.note(book.text("dealer_page", "no_answers", month=book.format.month(dealer.month)))
 
 
 def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
@@ -1188,9 +1188,9 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
         if own.empty:  # no answers rating a driver over the model's months
             raise SectionDataMissing("responses", dealer.month)
         book.note(book.text(
-            "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
-            drivers=F.count(len(own)), q=F.percent(dealer.settings.q),
-            pairs=F.count(int(zones.table["zone_p_value"].notna().sum())),
+            "dealer_page", "growth_note", zones=book.format.count(int(own["growth_zone"].sum())),
+            drivers=book.format.count(len(own)), q=book.format.percent(dealer.settings.q),
+            pairs=book.format.count(int(zones.table["zone_p_value"].notna().sum())),
             points=zones.min_uplift))
         book.show(table_title(book, "dealer_uplift"), tables.dealer_zones_table(
             zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)

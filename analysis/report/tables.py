@@ -76,8 +76,8 @@ def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.Dat
 # --- NPS -------------------------------------------------------------------------------------
 
 
-def _rank_level(settings: Settings | None) -> str:
-    return F.percent(rules.settings_or(settings).rank_level)
+def _rank_level(settings: Settings | None, language: str | None) -> str:
+    return F.percent(rules.settings_or(settings).rank_level, language=L.resolve(language))
 
 
 def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
@@ -100,7 +100,7 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
         for key in ("promoters", "passives", "detractors"):
             t.count(c(key), table[key])
     t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
-    t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
+    t.interval(c("interval", level=F.percent(level, language=L.resolve(language))), table["nps_low"], table["nps_high"],
                "signed")
     t.signed(c(change), table["change_vs_previous"], mark=(rules.significant(
         table, "change", rule=rule, settings=settings).tolist(), star))
@@ -156,7 +156,7 @@ def headline_table(
         weighted = weighted.drop(columns="period").reset_index(drop=True)
         w = table[list(by)].merge(weighted, on=list(by), how="left") if by else weighted
         t.signed(c("nps_weighted"), w["nps_weighted"], scale="nps")
-        t.interval(c("nps_weighted_interval", level=F.percent(lvl)), w["nps_weighted_low"],
+        t.interval(c("nps_weighted_interval", level=F.percent(lvl, language=L.resolve(language))), w["nps_weighted_low"],
                    w["nps_weighted_high"], "signed")
     return t.frame()
 
@@ -233,7 +233,7 @@ def dealer_table(
     t.text(c("dealer"), ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"])
     t.count(c("answers"), ranked["n"], mark=(ranked["small_sample"], small))
     t.signed(c("nps"), ranked["nps"], scale="nps")
-    t.interval(c("interval", level=F.percent(lvl)), ranked["nps_low"], ranked["nps_high"],
+    t.interval(c("interval", level=F.percent(lvl, language=L.resolve(language))), ranked["nps_low"], ranked["nps_high"],
                "signed")
     t.signed(c("nps_shrunk"), ranked["nps_shrunk"], scale="nps")
     months = int(ranked["vs_region_months"].max()) if "vs_region_months" in ranked else 1
@@ -244,7 +244,7 @@ def dealer_table(
         t.signed(c("change"), ranked["change_vs_previous"], mark=(rules.significant(
             ranked, "change", rule=rule, settings=settings).tolist(), star))
     if "rank_low" in ranked:
-        t.interval(c("rank_interval", level=_rank_level(settings)), ranked["rank_low"],
+        t.interval(c("rank_interval", level=_rank_level(settings, language)), ranked["rank_low"],
                    ranked["rank_high"], "count")
         # one page column for both chances keeps the HTML table on one line a dealer
         t.pair(c("p_quarters"), ranked["p_top_quarter"], ranked["p_bottom_quarter"],
@@ -261,7 +261,8 @@ def _alarm_cells(alarms: pd.DataFrame, language: str | None) -> dict:
     cells: dict = {}
     for row in mine.itertuples():
         text = L.text("marks", f"alarm_{row.direction}", language=language,
-                      change=F.number(int(round(abs(row.change)))),
+                      change=F.number(int(round(abs(row.change))),
+                                      language=L.resolve(language)),
                       month=F.month_since(row.start, language=language))
         cells[row.dealer_id] = f"{cells[row.dealer_id]}; {text}" if row.dealer_id in cells else text
     return cells
@@ -303,7 +304,7 @@ def importance_table(shares: pd.DataFrame, *, level: float,
             .count(c("rank"), table["rank"].to_numpy())
             .text(c("driver"), [labels.get(d, d) for d in table.index])
             .number(c("share_pct"), 100 * table["share"].to_numpy())
-            .interval(c("interval_pct", level=F.percent(level)),
+            .interval(c("interval_pct", level=F.percent(level, language=L.resolve(language))),
                       100 * table["share_low"].to_numpy(), 100 * table["share_high"].to_numpy())
             .number(c("r2_part"), table["importance"].to_numpy(), 3)
             .frame())
@@ -330,7 +331,7 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
             .number(c("share_before_pct"), 100 * change["value_before"])
             .number(c("share_after_pct"), 100 * change["value_after"])
             .number(c("change_pp"), 100 * change["diff"])
-            .interval(c("interval_pp", level=F.percent(lvl)), 100 * change["low"],
+            .interval(c("interval_pp", level=F.percent(lvl, language=L.resolve(language))), 100 * change["low"],
                       100 * change["high"], "signed")
             .p_value(c("p_value"), change["p_value"])
             .text(c("really_changed"), _importance_verdicts(change, rule, language,
@@ -348,8 +349,8 @@ def _importance_verdicts(change: pd.DataFrame, rule, language: str | None,
         tests = tests.assign(change_flag=change["changed"].astype(bool))
     verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp",
                               settings=settings)
-    margin = F.number(settings.margin("importance_pp"), 0)
-    alpha = F.number(settings.alpha, 2)
+    margin = F.number(settings.margin("importance_pp"), 0, language=L.resolve(language))
+    alpha = F.number(settings.alpha, 2, language=L.resolve(language))
     words = {v: L.text("evidence", v, language=language, margin=margin, alpha=alpha)
              for v in verdicts.unique()}
     return [words[v] for v in verdicts]
@@ -435,7 +436,7 @@ def top_growth_table(
          .text(c("region"), row["region"])
          .count(c("answers"), row["n"])
          .signed(c("nps"), row["nps"], decimals, scale="nps")
-         .interval(c("interval", level=F.percent(result.level)), row["nps_low"],
+         .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), row["nps_low"],
                    row["nps_high"], "signed", decimals)
          .number(c("assoc_uplift"), leaders["total_uplift"].round(decimals), decimals))
     for z in range(1, max_zones + 1):
@@ -495,7 +496,7 @@ def driver_ranking_table(
      .number(c("shrunk_mean"), ranked["shrunk"], decimals + 1)
      .number(c("region_mean"), ranked["region_mean"], decimals + 1))
     if "rank_low" in ranked:
-        (t.interval(c("rank_interval", level=_rank_level(settings)), ranked["rank_low"],
+        (t.interval(c("rank_interval", level=_rank_level(settings, language)), ranked["rank_low"],
                     ranked["rank_high"], "count")
          .percent(c("p_top_quarter"), ranked["p_top_quarter"])
          .percent(c("p_bottom_quarter"), ranked["p_bottom_quarter"]))
@@ -537,7 +538,7 @@ def growth_table(
            .number(c("benchmark"), t["benchmark"], rating_digits)
            .number(c("gap"), t["gap"], rating_digits)
            .number(c("uplift"), t.get("assoc_uplift", t["uplift"]), nps_digits)
-           .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+           .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), t["uplift_low"],
                      t["uplift_high"], "signed", nps_digits))
     if "zone_p_value" in t:
         # a zone is a gap test passed after Benjamini-Hochberg at q: never rounded across it
@@ -570,7 +571,7 @@ def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
             .number(c("benchmark"), t["benchmark"], decimals + 1)
             .number(c("gap"), t["gap"], decimals + 1)
             .signed(c("uplift"), t.get("assoc_uplift", t["uplift"]), decimals)
-            .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+            .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), t["uplift_low"],
                       t["uplift_high"], "signed", decimals)
             .text(c("growth_zone"), np.where(t["growth_zone"],
                                              L.text("marks", "yes", language=language), ""))
@@ -613,7 +614,7 @@ def css_table(
              .text(c("dealer"), label)
              .count(c("answers"), table["n"], mark=(table["small_sample"], small))
              .number(c("css"), table["css"].round(1))
-             .interval(c("interval", level=F.percent(level)), table["css_low"],
+             .interval(c("interval", level=F.percent(level, language=L.resolve(language))), table["css_low"],
                        table["css_high"])
              .signed(c("change"), table["change_vs_previous"], mark=(rules.significant(
                  table, "change", level_=level, rule=rule), star))
@@ -626,8 +627,9 @@ def css_table(
 # --- red flags and golden stars --------------------------------------------------------------
 
 
-def _operations_level(rule: str, level: float | None) -> str:
-    return F.percent(load_params("operations")[rule]["level"] if level is None else level)
+def _operations_level(rule: str, level: float | None, language: str | None) -> str:
+    return F.percent(load_params("operations")[rule]["level"] if level is None else level,
+                     language=L.resolve(language))
 
 
 def sla_table(summary: pd.DataFrame, *, level: float | None = None,
@@ -660,7 +662,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
                names=(c("met_closed"), c("decided")))
     pct = 100 * s[["compliance", "compliance_low", "compliance_high"]]
     return (t.number(c("compliance_pct"), pct["compliance"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("red_flags", level)),
+            .interval(c("interval_pct", level=_operations_level("red_flags", level, language)),
                       pct["compliance_low"], pct["compliance_high"])
             .number(c("median_hours_to_contact"), s["median_contact_hours"].round(1))
             .frame())
@@ -741,7 +743,7 @@ def closure_table(summary: pd.DataFrame, *, level: float | None = None,
         t.count(c(label), summary[key])
     pct = 100 * summary[["share_within_sla", "share_low", "share_high"]]
     return (t.number(c("within_sla_pct"), pct["share_within_sla"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("incidents", level)),
+            .interval(c("interval_pct", level=_operations_level("incidents", level, language)),
                       pct["share_low"], pct["share_high"])
             .number(c("median_hours"), summary["median_hours"].round(1))
             .number(c("median_working_hours"), summary["median_working_hours"].round(1))
@@ -831,7 +833,7 @@ def _cohort_columns(t: Table, frame: pd.DataFrame, language: str | None) -> Tabl
     if "cohort_rate" not in frame:
         return t.number(c("repeat_rate_pct"), (100 * frame["repeat_rate"]).round(1),
                         scale="rate", better="low")
-    level = _operations_level("red_flags", None)
+    level = _operations_level("red_flags", None, language)
     return (t.count(c("cohort_orders"), frame["cohort_orders"])
             .count(c("cohort_repeats"), frame["cohort_repeats"])
             .number(c("cohort_rate_pct"), (100 * frame["cohort_rate"]).round(1), scale="rate",
@@ -934,7 +936,7 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     if contribution:
         lvl = _level(level, settings)
         t.number(c("contribution_points"), ranked["contribution"].round(2))
-        t.interval(c("interval", level=F.percent(lvl)), ranked["contribution_low"],
+        t.interval(c("interval", level=F.percent(lvl, language=L.resolve(language))), ranked["contribution_low"],
                    ranked["contribution_high"], "signed")
         if "change" in ranked and ranked["previous_contribution"].notna().any():
             # the change as the report's verdict words it (analysis.report.rules.
@@ -1014,7 +1016,8 @@ def _reasons_text(reasons, language: str | None) -> str:
     return "; ".join(
         f"{column(m['column'])}: "
         f"{L.matched('quarantine_reasons', m['reason'], language=language)} "
-        f"({F.count(int(m['rows']))})" for m in _REASON.finditer(str(reasons)))
+        f"({F.count(int(m['rows']), language=L.resolve(language))})"
+        for m in _REASON.finditer(str(reasons)))
 
 
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
@@ -1067,13 +1070,13 @@ def completion_table(completion: pd.DataFrame, *, language: str | None = None
         t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])
     return (t.percent(c("done_share"), completion["done_share"], scale="rate")
             .percent(c("on_time"), completion["on_time_rate"], scale="rate")
-            .interval(c("interval_pct", level=_operations_level_loop("actions")),
+            .interval(c("interval_pct", level=_operations_level_loop("actions", language)),
                       completion["on_time_low"], completion["on_time_high"], "percent")
             .frame())
 
 
-def _operations_level_loop(part: str) -> str:
-    return F.percent(load_params("loop")[part]["level"])
+def _operations_level_loop(part: str, language: str | None) -> str:
+    return F.percent(load_params("loop")[part]["level"], language=L.resolve(language))
 
 
 def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame | None = None,
@@ -1095,7 +1098,7 @@ def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame
 def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.retention.return_rates`: who came back, by NPS category."""
     c = L.columns(language)
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     return (Table(language=language)
             .text(c("nps_category"), _names("nps_categories", rates["category"], language))
             .count(c("customers"), rates["n"])
@@ -1111,7 +1114,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
     """:func:`analysis.retention.value_at_stake`: the dealers whose detractors cost most."""
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id"], ascending=[False, True], na_position="last")
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     return (Table(language=language)
             .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
             .count(c("detractors"), v["detractors"])
@@ -1132,7 +1135,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
                           na_position="last")
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     t = (Table(language=language)
          .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
          .text(c("driver"), v["driver"].map(L.driver_labels(language)).fillna(v["driver"])))
@@ -1153,7 +1156,7 @@ def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFr
                  language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.funnel.funnel_rates`: attempted, reached, answered and the rates."""
     c = L.columns(language)
-    level = _operations_level_loop("funnel")
+    level = _operations_level_loop("funnel", language)
     if by == "channel":
         group = _names("channels", rates["channel"], language)
     elif by == "dealer_id":
