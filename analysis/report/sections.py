@@ -1,10 +1,16 @@
 """The sections of the monthly report, in the order of the importer's deck.
 
 Each section takes the report's :class:`~analysis.report.book.ReportBook` and
-:class:`~analysis.report.data.ReportData`, asks the statistics modules for numbers, the
-tables module for what to show and the charts module for what to draw; it computes and
-formats nothing itself. Words come from the catalogue in the book's language. The notebook
-only calls the sections, one cell each. A section whose data is absent says so in one line.
+:class:`~analysis.report.data.ReportData`. This module is where the report asks for its
+numbers: of the report's engine (``data.engine``: NPS summaries, the dealer ranking) or the
+statistics modules, once per report (:meth:`ReportData.memo`), with the report's settings
+(``data.settings``: level, q, star scope, bootstrap draws, margins). It hands the resulting
+frames and objects to the tables module (what to show) and the charts module (what to draw),
+which only format and draw (tests/test_layering.py checks that no other report module
+computes). Words come from the catalogue and numbers from the book's formatter
+(``book.format``), in the book's language. The notebook only calls the sections, one cell
+each. A section whose data is absent says so in one line; one that fails shows one line and
+logs its traceback (:meth:`ReportBook.section`).
 """
 
 from __future__ import annotations
