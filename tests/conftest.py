@@ -55,13 +55,13 @@ def six_dealer_data(six_dealer_store):
 
 @pytest.fixture(autouse=True)
 def _formatter_back_in_english():
-    """The formatter writes numbers in the language of the last book made in this process
-    (:func:`analysis.report.format.set_language`): after each test it is English again, so
-    that a test which made a Russian book does not change the numbers of the next one."""
+    """The formatter has no language of the process: a book formats in its own, and a block
+    (:func:`analysis.report.format.in_language`) ends with it. After every test nothing is
+    left set: a test which made a Russian book cannot change the numbers of the next one."""
     yield
     from analysis.report import format as F
 
-    F.set_language("en")
+    assert F.get_language() == "en", "an in_language block was left open"
 
 
 @pytest.fixture(scope="session")

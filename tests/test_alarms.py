@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import alarms, store
+from analysis import alarms, nps, store
 from analysis.config import load_params
 from analysis.report import sections, tables
 from analysis.report.book import ReportBook
@@ -206,8 +206,8 @@ def test_summary_and_dealer_table_name_the_alarm(shifted, language):
     assert name in fact
     assert ("fell about" if language == "en" else "снизился примерно") in fact
     assert any(name in line for line in todo)
-    table = tables.dealer_table(data.responses, month=data.month, dealers=data.dealers,
-                                language=language, alarms=data.alarms().alarms)
+    ranked = nps.rank_dealers(data.responses, period=data.month, dealers=data.dealers)
+    table = tables.dealer_table(ranked, language=language, alarms=data.alarms().alarms)
     column = table.columns[-1]
     assert column == ("Sustained change" if language == "en" else "Устойчивое изменение")
     assert (table[column] != "").sum() >= 2

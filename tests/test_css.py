@@ -179,7 +179,9 @@ def test_demo_network_index(small_net):
 def test_report_table(small_net):
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
-    table = tables.css_table(responses, month=month, dealers=small_net.dealers)
+    summary = css.summarize_css(responses, by=("region", "dealer_id"), period="M")
+    table = tables.css_table(summary, month=month, dealers=small_net.dealers,
+                             level=css.load_css_params()["level"])
     assert len(table) == small_net.dealers["dealer_id"].nunique()
     assert table["CSS"].is_monotonic_decreasing
     assert set(table["Dealer"]) == set(small_net.dealers["dealer_name"])

@@ -107,14 +107,14 @@ def test_money_groups_digits_and_names_the_currency_in_each_language():
     assert F.money_interval(1204500, 4050000) == "RUB\xa0[1,204,500; 4,050,000]"
     assert F.money_with_interval(2679303, 1204500, np.nan) == "RUB\xa02,679,303"
     assert F.money(None) == F.MISSING and F.money_interval(1, None) == F.MISSING
-    F.set_language("ru")
-    try:
-        assert F.money(2679303) == "2\xa0679\xa0303\xa0₽"  # no-break: never split across lines
+    ru = F.Format("ru")
+    assert ru.money(2679303) == "2\xa0679\xa0303\xa0₽"  # no-break: never split across lines
+    assert ru.count(1500) == "1\xa0500"
+    assert ru.money_with_interval(2679303, 1204500, 4050000) == \
+        "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
+    with F.in_language("ru"):  # a caller not handed a language: the block's
         assert F.count(1500) == "1\xa0500"
-        assert F.money_with_interval(2679303, 1204500, 4050000) == \
-            "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
-    finally:
-        F.set_language("en")
+    assert F.count(1500) == "1,500"
 
 
 @pytest.mark.parametrize("language, text", [("en", "October 2026"), ("ru", "октябрь 2026")])
@@ -136,8 +136,23 @@ def test_marks_are_not_added_to_missing_values():
     assert F.marked("+3.2", True, "*") == "+3.2*"
     assert F.marked("+3.2", False, "*") == "+3.2"
     assert F.marked(F.MISSING, True, "*") == F.MISSING
-    assert F.significant([0.01, 0.05, np.nan, None, 0.2], 0.05) == [True, False, False, False,
-                                                                     False]
+
+
+def test_one_significance_function_stars_without_a_rule():
+    """Without a report's rule a p-value alone is starred below ``1 - level`` of the settings
+    (:meth:`analysis.settings.Settings.significant`, through
+    :func:`analysis.report.rules.significant`): the formatter decides no star."""
+    import pandas as pd
+
+    from analysis.report import rules
+    from analysis.settings import Settings
+
+    frame = pd.DataFrame({"change_p_value": [0.01, 0.06, np.nan, None, 0.2]})
+    assert rules.significant(frame, "change", settings=Settings.from_params(
+        level=0.95)).tolist() == [True, False, False, False, False]
+    assert rules.significant(frame, "change", settings=Settings.from_params(
+        level=0.75)).tolist() == [True, True, False, False, True]
+    assert not hasattr(F, "significant")
 
 
 @given(st.floats(min_value=-100, max_value=100, allow_nan=False))
@@ -208,8 +223,11 @@ def test_a_table_in_russian_changes_words_not_numbers(small_net):
 
     responses = store.with_region(small_net.responses, small_net.dealers)
     month = str(responses["responded_at"].max().to_period("M"))
-    en = tables.headline_table(responses, month=month, by=("touchpoint",), language="en")
-    ru = tables.headline_table(responses, month=month, by=("touchpoint",), language="ru")
+    from analysis import nps
+
+    summary = nps.summarize(responses, by=("touchpoint",), period="M")
+    en = tables.headline_table(summary, month=month, by=("touchpoint",), language="en")
+    ru = tables.headline_table(summary, month=month, by=("touchpoint",), language="ru")
     assert list(ru.columns[:3]) == ["Группа", "Ответов", "NPS"]
     assert set(ru["Группа"]) <= set(L.names("touchpoints", language="ru").values())
     # the numbers are the same numbers; only the words (and the page's symbols) change
@@ -220,3 +238,35 @@ def test_a_table_in_russian_changes_words_not_numbers(small_net):
     interval = kinds.page(en)[0]["95% interval"]
     assert interval.str.fullmatch(r"\[[+-]?\d+\.\d, [+-]?\d+\.\d\]").all()
     assert not any(math.isnan(v) for v in en["Answers"])
+
+
+def test_two_books_in_two_languages_in_one_process_do_not_interfere():
+    """A book formats in its own language (no language of the process): an English and a
+    Russian table rendered in turn in one process each read as their book writes, and making
+    the Russian book changes nothing of the English one's."""
+    import pandas as pd
+
+    from analysis import nps
+    from analysis.report import tables
+    from analysis.report.book import ReportBook
+
+    responses = pd.DataFrame({
+        "dealer_id": "A", "touchpoint": "service",
+        "responded_at": pd.to_datetime(["2026-09-10"] * 40 + ["2026-10-10"] * 50),
+        "nps": [10] * 25 + [3] * 15 + [10] * 20 + [8] * 20 + [0] * 10})
+    summary = nps.summarize(responses, by=(), period="M")
+    def page(book):
+        return book.table_html("t", tables.headline_table(summary, month="2026-10",
+                                                          language=book.language))
+
+    before = page(ReportBook("en"))
+    ru = ReportBook("ru")
+    page(ru)
+    en = ReportBook("en")
+    assert page(en) == before  # a Russian book made since changed nothing of it
+    pages = [page(book) for book in (en, ru, en, ru)]
+    assert pages[0] == pages[2] and pages[1] == pages[3] != pages[0]
+    nps_now = summary["nps"].iloc[-1]
+    assert en.format.nps(nps_now) in pages[0] and ru.format.nps(nps_now) in pages[1]
+    assert "," in ru.format.nps(nps_now) and "." in en.format.nps(nps_now)
+    assert F.get_language() == "en" and F.percent(0.31) == "31%"  # nothing set for the process

@@ -172,3 +172,126 @@ def test_the_rootcause_submodules_import_down_public_names_only():
     for module in graph:
         visit(module, ())
     assert len(graph) >= 7  # the package is parsed, not an empty glob
+
+
+# --- the report presents, never computes (issue 27) ----------------------------------------
+
+# what computes: the statistics modules and the libraries they are made of
+COMPUTING = tuple(f"analysis.{name}" for name in (
+    "counting", "nps", "css", "drivers", "growth", "rootcause", "cases", "incidents", "repairs",
+    "actions", "retention", "funnel", "stars", "alarms", "estimators", "keywords", "engine",
+    "validation", "calibration")) + (
+    "statsmodels", "scipy.stats", "scipy.special", "sklearn",
+    "numpy.quantile", "numpy.nanquantile", "numpy.percentile", "numpy.nanpercentile")
+# the report modules that ask for numbers: the sections (once per report, memoised on the
+# report data) and the report data (its loader, coverage verdicts and alarms), and the batch's
+# cache of the network-wide fits, which computes each once per batch for every report
+ASKS = {"analysis.report.sections", "analysis.report.data", "analysis.report.shared"}
+# calls of a computing module a presenting module may make, each for a reason:
+ALLOWED = {
+    # the star rule's verdict in words, on a test already computed: compares its p-value
+    # and interval with the margin (the decision this module exists to make)
+    ("analysis.report.rules", "analysis.stars.evidence"),
+    # the explore notebooks' own star family (a notebook shows frames it computed itself)
+    ("analysis.report.explore", "analysis.stars.StarRule.of"),
+    # the target an action moves, month by month, for an explore notebook's chart
+    ("analysis.report.explore", "analysis.actions.target_values"),
+    # the win-back export is its own small report: it asks for its one list here
+    ("analysis.report.winback", "analysis.retention.load_win_back"),
+    # the batch starts one engine (a Dask cluster) its reports share: no number is computed
+    ("analysis.report.batch", "analysis.engine.shared_cluster"),
+}
+
+
+def computing_calls(source: str, module: str) -> list[str]:
+    """Every call in ``source`` (the text of ``module``) of a function (or class) of a
+    computing module, by its full name (``analysis.nps.summarize``), imports resolved: an
+    attribute of a module alias (``nps_module.summarize``) or a name imported from one."""
+    package = module.rpartition(".")[0]
+    bound: dict[str, str] = {}
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    bound[alias.name.partition(".")[0]] = alias.name.partition(".")[0]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - node.level + 1]
+                parent = ".".join(base + ([node.module] if node.module else []))
+            else:
+                parent = node.module or ""
+            for alias in node.names:
+                bound[alias.asname or alias.name] = f"{parent}.{alias.name}"
+
+    def dotted(node) -> str | None:
+        if isinstance(node, ast.Name):
+            return bound.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = dotted(node.value)
+            return None if base is None else f"{base}.{node.attr}"
+        return None
+
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = dotted(node.func)
+            if name and any(name.startswith(p + ".") or name == p for p in COMPUTING):
+                found.add(name)
+    return sorted(found)
+
+
+def _report_modules() -> list[Path]:
+    return sorted((PACKAGE / "report").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", _report_modules(), ids=lambda p: module_name(p))
+def test_the_report_presents_and_never_computes(path):
+    """No module of analysis/report/ but the sections, the report data and the batch's
+    cache of shared fits (:data:`ASKS`) calls a statistics module, statsmodels, scipy.stats,
+    scikit-learn or a numpy quantile; the exceptions are :data:`ALLOWED`, each with its
+    reason: :func:`analysis.report.rules.evidence` (the star rule's words on a computed
+    test: :func:`analysis.stars.evidence`), the explore notebooks' helpers
+    (:func:`analysis.stars.StarRule.of` over the p-values a notebook shows,
+    :func:`analysis.actions.target_values` for an action's chart) and the win-back export's
+    one list (:func:`analysis.retention.load_win_back`) and the batch's shared engine
+    (:func:`analysis.engine.shared`, which starts a cluster and computes nothing). Masking
+    (:mod:`analysis.privacy`), the coverage verdicts (:mod:`analysis.coverage`), the store
+    and params are not computing: they decide what may be shown, not what a number is.
+    Tables and charts take the frames the sections hand them, so a table's numbers are the
+    ones the sections asked the engine for."""
+    module = module_name(path)
+    if module in ASKS:
+        return
+    calls = computing_calls(path.read_text(encoding="utf-8"), module)
+    bad = [name for name in calls if (module, name) not in ALLOWED]
+    assert not bad, (f"{module} computes ({bad}): ask for the numbers in "
+                     "analysis/report/sections.py and hand the result to the table or chart")
+
+
+def test_the_computing_check_catches_each_kind_of_call():
+    source = "\n".join([
+        "import numpy as np",
+        "from analysis import nps as nps_module, store",
+        "from analysis.css import summarize_css",
+        "import statsmodels.api as sm",
+        "def f(frame):",
+        "    from statsmodels.stats.proportion import proportion_confint",
+        "    from analysis import stars",
+        "    nps_module.summarize(frame)",
+        "    summarize_css(frame)",
+        "    proportion_confint(1, 2)",
+        "    stars.StarRule.of({})",
+        "    np.nanquantile(frame, 0.5)",
+        "    np.mean(frame)",
+        "    store.load('responses')",
+        "    sm.OLS(frame, frame).fit()",
+        "    return nps_module.ROLES, frame.summarize()",
+    ])
+    assert computing_calls(source, "analysis.report.tables") == [
+        "analysis.css.summarize_css", "analysis.nps.summarize", "analysis.stars.StarRule.of",
+        "numpy.nanquantile", "statsmodels.api.OLS",
+        "statsmodels.stats.proportion.proportion_confint"]

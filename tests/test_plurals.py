@@ -225,7 +225,6 @@ def russian_page(six_dealer_data):
                                         keep_going=True)
     finally:
         monkeypatch.undo()
-        F.set_language("en")
     return _page_text(html), book
 
 

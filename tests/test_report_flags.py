@@ -21,6 +21,7 @@ from analysis.config import load_params
 from analysis.report import kinds, rules, sections, tables
 from analysis.report.book import ReportBook
 from analysis.report.data import load_report_data
+from analysis.settings import Settings
 
 STAR = re.compile(r"\*$")
 # the sections whose tables and charts carry stars, and the growth and root-cause sections
@@ -81,7 +82,7 @@ def _stars_in(book) -> int:
 def _raw_stars(data) -> int:
     """Stars the same tests would carry at a raw p < 1 - level (before issue 15)."""
     p = stars.family_p_values(sections._star_tables(data))
-    return int(sum((v < 1 - rules.level()).sum() for v in p.values()))
+    return int(sum((v < Settings.from_params().alpha).sum() for v in p.values()))
 
 
 def test_a_report_on_a_null_store_shows_few_stars(null_store, monkeypatch):
@@ -284,7 +285,11 @@ def test_headline_shows_the_nps_weighted_for_response_rates():
         "responded_at": when, "nps": [10] * 10 + [0] * 10})
     invitations = pd.DataFrame({"dealer_id": ["A", "B"], "touchpoint": "service",
                                 "month": "2026-10", "invited": [10, 100]})
-    shown = tables.headline_table(responses, month="2026-10", invitations=invitations,
+    from analysis import nps
+
+    summary = nps.summarize(responses, by=(), period="M", invitations=invitations)
+    weighted = nps.summarize_weighted(responses, invitations, by=(), period="M")
+    shown = tables.headline_table(summary, month="2026-10", weighted=weighted,
                                   language="en")
     row = _page(shown).iloc[0]
     assert row["NPS"].startswith("0.0") or row["NPS"].startswith("+0.0")
@@ -292,7 +297,8 @@ def test_headline_shows_the_nps_weighted_for_response_rates():
     low, high = (float(v) for v in row["Weighted, 95% interval"].strip("[]").split(", "))
     assert low < -81.8 < high
     # without invitations there is nothing to weight by
-    plain = tables.headline_table(responses, month="2026-10", language="en")
+    plain = tables.headline_table(nps.summarize(responses, by=(), period="M"),
+                                  month="2026-10", language="en")
     assert "NPS weighted for response rates" not in plain
 
 
@@ -303,7 +309,7 @@ def test_no_change_is_said_only_where_the_interval_rules_a_material_change_out(
     """issue 25: "no real change" never when p < 0.05 or when the interval includes a
     material change; a starred change is real; an unstarred one with p < 0.05 is named as
     the report's rule leaving it out, never as no change."""
-    margin, alpha = rules.margin(), 1 - rules.level()
+    margin, alpha = rules.margin(), Settings.from_params().alpha
     verdict = stars.evidence([starred], [p], [low], [low + width], margin=margin,
                              alpha=alpha)[0]
     if verdict == "none":
@@ -330,7 +336,7 @@ def test_the_summary_says_not_enough_evidence_where_the_interval_allows_a_change
         now = sections._monthly(data).sort_values("period").iloc[-1]
         margin = rules.margin()
         ruled_out = (now["change_low"] >= -margin and now["change_high"] <= margin
-                     and now["change_p_value"] >= 1 - rules.level())
+                     and now["change_p_value"] >= Settings.from_params().alpha)
         none_words = {"en": "no material change", "ru": "существенного изменения"}[language]
         assert (none_words in text) == bool(ruled_out)
         ranking = sections._ranking(data)

@@ -12,9 +12,8 @@ from analysis.report.kinds import Table
 
 @pytest.fixture
 def russian():
-    F.set_language("ru")
-    yield
-    F.set_language("en")
+    with F.in_language("ru"):
+        yield
 
 
 def test_workbook_is_ready_to_work_in(tmp_path):

@@ -199,19 +199,64 @@ def _section_tables(monkeypatch, data, *names):
     return book.tables
 
 
-@pytest.mark.parametrize("region", ["all", "Central"])
-def test_report_numbers_are_the_same_on_dask(demo_store, monkeypatch, region):
-    """The engine switch changes where the work runs, never the numbers."""
-    tables = {}
-    for engine in ("local", "dask=synchronous"):
-        data = load_report_data(region=region, data_dir=demo_store, engine=engine)
-        tables[engine] = _section_tables(monkeypatch, data, "headline", "dealers")
+# the monthly report's sections (notebooks/reports/monthly.py) of a region's report
+REGION_SECTIONS = ("title", "summary", "headline", "touchpoints", "response_rates", "dealers",
+                   "loyalty_drivers", "importance_performance", "root_causes", "growth_zones",
+                   "css_index", "red_flags", "golden_stars", "incident_section",
+                   "repeat_repairs", "actions_review", "customers", "survey_funnel",
+                   "data_quality")
+
+
+def _workbook_values(path) -> dict[str, list[tuple]]:
+    """Every sheet's cell values, row by row (openpyxl)."""
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        return {sheet.title: [tuple(row) for row in sheet.iter_rows(values_only=True)]
+                for sheet in book.worksheets}
+    finally:
+        book.close()
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return (a is not None and b is not None
+                and (a == b or abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))))
+    return a == b
+
+
+def test_report_workbook_is_the_same_on_dask(demo_store, monkeypatch, tmp_path):
+    """The engine switch changes where the work runs, never the numbers: a region's whole
+    monthly workbook rendered on a dask.distributed cluster holds the values the local one
+    does, sheet by sheet and cell by cell (every table's numbers come from the engine the
+    sections ask). Skipped when the cluster cannot start."""
+    from analysis import engine as engines
+    from analysis.config import load_params
+
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+    params = load_params("engine")
+    # one worker thread in this process: a real distributed scheduler, cheaply
+    params = {**params, "dask": {**params["dask"], "local_cluster": {
+        **params["dask"]["local_cluster"], "n_workers": 1, "processes": False}}}
+    try:
+        dask = engines.get_engine("dask", params=params)
+    except Exception as err:  # noqa: BLE001 - any reason the cluster cannot start
+        pytest.skip(f"dask.distributed cannot start here: {err}")
+    workbooks = {}
+    for name, engine in (("local", "local"), ("dask", dask)):
+        data = load_report_data(region="Central", data_dir=demo_store, engine=engine)
+        book = ReportBook("en")
+        for section in REGION_SECTIONS:
+            getattr(sections, section)(book, data)
+        assert not book.failures, book.failures
+        workbooks[name] = _workbook_values(book.save_excel(tmp_path / f"{name}.xlsx"))
         data.close()
-    assert tables["local"].keys() == tables["dask=synchronous"].keys()
-    for name, frame in tables["local"].items():
-        pd.testing.assert_frame_equal(frame.reset_index(drop=True),
-                                      tables["dask=synchronous"][name].reset_index(drop=True),
-                                      check_exact=False, rtol=1e-9, obj=name)
+    local, distributed = workbooks["local"], workbooks["dask"]
+    assert list(local) == list(distributed)
+    for sheet, rows in local.items():
+        assert len(rows) == len(distributed[sheet]), sheet
+        for i, (ours, theirs) in enumerate(zip(rows, distributed[sheet], strict=True)):
+            assert len(ours) == len(theirs) and all(
+                _same_value(a, b) for a, b in zip(ours, theirs, strict=True)), (sheet, i)
 
 
 def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
@@ -220,3 +265,69 @@ def test_dealer_scope_reads_only_the_dealer(demo_store, monkeypatch):
     tables = _section_tables(monkeypatch, dealer, "headline")
     monthly = tables["NPS by month"]
     assert monthly["Answers"].sum() == len(dealer.responses) < len(data.responses)
+
+
+def test_a_reports_memos_are_its_own_and_die_with_it():
+    """What sections compute once (:meth:`ReportData.memo`) is held by the report data: a
+    narrowed copy (a dealer's page) computes its own, and nothing outlives the report."""
+    import gc
+    import weakref
+    from dataclasses import replace
+
+    frame = pd.DataFrame({"dealer_id": ["A"], "region": ["R"], "dealer_name": ["a"]})
+    data = ReportData("all", "2026-10", ("2026-10",), frame, frame)
+    calls = []
+    assert data.memo("x", lambda: calls.append(1) or "value") == "value"
+    assert data.memo("x", lambda: calls.append(1) or "other") == "value"
+    assert calls == [1]
+    narrowed = replace(data, region="R", region_is_name=True)
+    assert narrowed.memo("x", lambda: "its own") == "its own"
+    value = data.memo("y", lambda: pd.DataFrame({"n": [1]}))
+    kept = weakref.ref(value)
+    del data, narrowed, value
+    gc.collect()
+    assert kept() is None
+
+
+def test_a_star_rule_that_cannot_be_built_fails_its_section_loudly(demo_store, monkeypatch,
+                                                                     capsys):
+    """No silent fallback to each table's own stars: the section shows one line naming the
+    error, the book records the failure (the batch then names the report) and the traceback
+    goes to the log."""
+    from analysis import stars
+
+    monkeypatch.setattr("IPython.display.display", lambda obj: None)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no family")
+
+    monkeypatch.setattr(stars.StarRule, "of", classmethod(broken))
+    data = load_report_data(region="Central", data_dir=demo_store)
+    book = ReportBook("en", keep_going=True)
+    sections.headline(book, data)
+    assert book.failures and "RuntimeError: no family" in book.failures[0]
+    assert "no family" in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="no family"):  # without keep_going: raised
+        sections.headline(ReportBook("en"), data)
+
+
+def test_the_reports_settings_arrive_with_its_data(demo_store, monkeypatch):
+    """The notebook's parameters become the report's settings where its data are loaded, and
+    the sections read them: the star family is computed with the report's bootstrap draws."""
+    from analysis import stars
+    from analysis.settings import Settings
+
+    data = load_report_data(region="Central", data_dir=demo_store, language="ru",
+                            settings=Settings.from_params(n_boot=7, q=0.05))
+    assert (data.settings.language, data.settings.n_boot, data.settings.q) == ("ru", 7, 0.05)
+    assert sections.dealer_scope(data, "").settings == data.settings
+    seen = {}
+    report_tables = stars.report_tables
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return report_tables(*args, **kwargs)
+
+    monkeypatch.setattr(stars, "report_tables", spy)
+    rule = sections.star_rule(data)
+    assert seen["n_boot"] == 7 and rule.q == 0.05

@@ -185,9 +185,6 @@ def test_a_month_without_answers_stops_before_any_notebook(store, tmp_path, caps
 
 def test_russian_report_words_and_numbers(monkeypatch, data):
     html, _, _ = render(monkeypatch, data, ["title", "summary", "headline"], language="ru")
-    from analysis.report import format as F
-
-    F.set_language("en")
     assert "Кратко" in html and "Что сделать в этом месяце" in html
     assert "окт. 2026" in html or "сент. 2026" in html or "авг. 2026" in html
     assert any(f"{d},{e}" in html for d in "0123456789" for e in "0123456789")

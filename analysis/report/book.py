@@ -69,7 +69,9 @@ class ReportBook:
         self.failures: list[str] = []
         self._styled = False
         self.charts: dict[str, object] = {}  # chart title -> data, for the workbook
-        F.set_language(self.language)
+        # the book's own formatter: nothing is set for the process, so another book in
+        # another language (the batch's other report, a test) writes its own numbers
+        self.format = F.Format(self.language)
         from analysis.report import style
 
         style.apply()
@@ -110,7 +112,8 @@ class ReportBook:
             shown = shown.reset_index()
         # every cell as the formatter writes it; numbers (right-aligned: "1,234" is text to
         # the table library, not a number) by their column's kind
-        shown, numbers = K.page(shown.reset_index(drop=True), decimals)
+        with F.in_language(self.language):  # the cells' numbers in the book's language
+            shown, numbers = K.page(shown.reset_index(drop=True), decimals)
         shown = shown.apply(lambda col: col.str.replace("\n", _LINE_BREAK))
         if shown.empty:
             body = f"<p><i>{html_escape(self.text('notes', 'empty_table'))}</i></p>"
@@ -172,10 +175,11 @@ class ReportBook:
         """The catalogue's ``coverage`` line of a verdict of :mod:`analysis.coverage` (what is
         missing and what would fill it), in the book's language."""
         drivers = ", ".join(L.driver_labels(self.language).values())
-        return self.text("coverage", need.reason, month=F.month(month), period=F.month(month),
+        f = self.format
+        return self.text("coverage", need.reason, month=f.month(month), period=f.month(month),
                          drivers=drivers,
-                         found=F.MISSING if need.found is None else F.count(need.found),
-                         needed=F.MISSING if need.needed is None else F.count(need.needed))
+                         found=F.MISSING if need.found is None else f.count(need.found),
+                         needed=F.MISSING if need.needed is None else f.count(need.needed))
 
     def note(self, text: str) -> None:
         """Display one line of plain text, escaped."""
@@ -200,7 +204,7 @@ class ReportBook:
             if missing.need is not None:
                 self.note(self.coverage_line(missing.need, missing.month))
             else:
-                self.note(self.text("notes", "no_data", month=F.month(missing.month),
+                self.note(self.text("notes", "no_data", month=self.format.month(missing.month),
                                     what=L.name("data", missing.what, language=self.language)))
         except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
             if not self.keep_going:
@@ -229,8 +233,9 @@ class ReportBook:
             return None
         tables = {name: K.resolved(frame, self._decimals.get(name, F.DECIMALS))
                   for name, frame in self.tables.items()}
-        return write_excel(tables, path, charts=self.charts, language=self.language,
-                           sheets=self.sheets)
+        with F.in_language(self.language):  # its cells' widths measured as the page writes
+            return write_excel(tables, path, charts=self.charts, language=self.language,
+                               sheets=self.sheets)
 
 
 _STYLE = re.compile(r"<style>.*?</style>", re.S)

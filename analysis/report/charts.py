@@ -396,7 +396,8 @@ def _widen(ax, spill, frame) -> None:
 @_chart
 def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
               level: float | None = None, language: str | None = None,
-              ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
+              ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+              settings: rules.Settings | None = None) -> plt.Axes:
     """Monthly NPS line with its interval as a band; significant changes are marked.
 
     ``data`` is a :func:`analysis.nps.summarize` frame with ``period`` (one line per ``hue``
@@ -404,7 +405,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     rule (:func:`analysis.report.rules.significant`; ``rule`` the report's star rule) gets a
     triangle, up or down.
     """
-    lvl = _level(level)
+    lvl = _level(level, settings)
     ax = style.new_axes(ax, height=3.3)
     if data.empty or data["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
@@ -422,7 +423,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
             ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                             color=color, alpha=0.18, lw=0,
                             label=_t("interval", language, level=F.percent(lvl)))
-        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
+        sig = rules.significant(part, "change", level_=level, rule=rule, settings=settings).to_numpy()
         up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
         down = sig & ~up
         xs = np.asarray(x)
@@ -459,7 +460,8 @@ def _month_labels(periods, language: str | None) -> list[str]:
 @_chart
 def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
                       language: str | None = None, ax=None,
-                      rule: rules.StarRule | None = None):
+                      rule: rules.StarRule | None = None,
+                      settings: rules.Settings | None = None):
     """Small multiples: one NPS trend per touchpoint on a shared scale, with its band.
 
     ``data`` is :func:`analysis.nps.summarize` by touchpoint and month. Returns the array
@@ -478,7 +480,6 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
     if not points:
         _thin(axes[0], language, _t("touchpoints_title", language))
         return axes
-    lvl = _level(level)
     ymin = data["nps_low"].min() if "nps_low" in data else data["nps"].min()
     ymax = data["nps_high"].max() if "nps_high" in data else data["nps"].max()
     for a, point in zip(axes, points, strict=False):
@@ -487,7 +488,7 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
         a.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                        color=style.BLUE, alpha=0.18, lw=0)
         a.plot(x, part["nps"], marker="o", ms=3, color=style.BLUE)
-        sig = rules.significant(part, "change", level_=lvl, rule=rule).to_numpy()
+        sig = rules.significant(part, "change", level_=level, rule=rule, settings=settings).to_numpy()
         a.scatter(x[sig], part["nps"].to_numpy()[sig], marker="D", s=40, color=style.ORANGE,
                   edgecolor="black", zorder=4)
         a.axhline(0, color=style.GREY, lw=0.8)
@@ -506,7 +507,8 @@ def touchpoint_panels(data: pd.DataFrame, *, level: float | None = None,
 @_chart
 def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                        top: int | None = 40, title: str = "", language: str | None = None,
-                       ax: plt.Axes | None = None, rule: rules.StarRule | None = None
+                       ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+                       settings: rules.Settings | None = None
                        ) -> plt.Axes:
     """Caterpillar plot: each dealer's raw NPS with its interval and its shrunk NPS, sorted
     by the shrunk NPS; the region's mean as a line; small samples drawn hollow and pale.
@@ -536,7 +538,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
     ax.scatter(frame["nps_shrunk"], y, marker="D", s=22, color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
     if "change_vs_previous" in frame:
-        sig = rules.significant(frame, "change", rule=rule).to_numpy()
+        sig = rules.significant(frame, "change", rule=rule, settings=settings).to_numpy()
         up = sig & (frame["change_vs_previous"] > 0).to_numpy()
         for mask, marker, color in ((up, "^", style.UP), (sig & ~up, "v", style.DOWN)):
             if mask.any():
@@ -544,7 +546,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                            edgecolor="black", zorder=4)
         if sig.any():
             ax.scatter([], [], marker="^", s=60, color=style.UP, edgecolor="black",
-                       label=_star_label(rule, _level(None), language))
+                       label=_star_label(rule, _level(None, settings), language))
     if region_mean is not None and np.isfinite(region_mean):
         ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
                    label=_t("scope_mean", language))
@@ -599,20 +601,18 @@ def driver_importance(data: pd.DataFrame, *, month: str, previous: str | None = 
 
 
 @_chart
-def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 10,
+def cause_pareto(data: pd.DataFrame, *, top: int = 10,
                  language: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
     """Pareto of root causes by NPS impact (the points each cause costs, largest first), with
     intervals and the cumulative share of the total loss.
 
     ``data`` is :func:`analysis.rootcause.cause_impact` or ``top_causes`` (``cause``,
-    ``label``, ``count``, ``impact`` and ``scope_n`` when known). With a ``contribution``
-    column (the causes' additive shares of the gap, :func:`analysis.rootcause.cause_impact`)
-    the bars are the contributions with their bootstrap intervals (``contribution_low``,
-    ``contribution_high``); otherwise the interval scales the impact by the Wilson interval
-    of the cause's share of answers.
+    ``label``, ``count``, ``impact``). With a ``contribution`` column (the causes' additive
+    shares of the gap, :func:`analysis.rootcause.cause_impact`) the bars are the
+    contributions with their bootstrap intervals (``contribution_low``,
+    ``contribution_high``); otherwise the impacts, with their interval where the frame has
+    one (``impact_low``, ``impact_high``).
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     if "contribution" in data:
         return _contribution_pareto(data, top=top, language=language, ax=ax)
     ax = style.new_axes(ax, height=3.4)
@@ -620,18 +620,12 @@ def cause_pareto(data: pd.DataFrame, *, level: float | None = None, top: int = 1
     frame = data.dropna(subset=["impact"]).sort_values("impact").head(top)
     if frame.empty or frame["count"].sum() == 0:
         return _thin(ax, language, _t("pareto_title", language))
-    lvl = _level(level)
-    total = (frame["scope_n"].iloc[0] if "scope_n" in frame
-             else max(frame["count"].sum(), 1) / max(frame.get("share", pd.Series([1])).sum(),
-                                                     1e-9))
-    low, high = proportion_confint(frame["count"].to_numpy(), max(float(total), 1.0),
-                                   alpha=1 - lvl, method="wilson")
-    share = frame["count"].to_numpy() / max(float(total), 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale_low = np.where(share > 0, low / share, 1.0)
-        scale_high = np.where(share > 0, high / share, 1.0)
     impact = -frame["impact"].to_numpy(dtype=float)
-    ends = np.sort(np.vstack([impact * scale_low, impact * scale_high]), axis=0)
+    if {"impact_low", "impact_high"} <= set(frame):
+        ends = np.sort(np.vstack([-frame["impact_low"].to_numpy(dtype=float),
+                                  -frame["impact_high"].to_numpy(dtype=float)]), axis=0)
+    else:  # no interval: none drawn
+        ends = np.vstack([impact, impact])
     cumulative = np.cumsum(np.clip(impact, 0, None)) / max(np.clip(impact, 0, None).sum(), 1e-9)
     return _pareto_bars(ax, frame, impact, ends, cumulative,
                         title=_t("pareto_title", language), language=language)
@@ -803,31 +797,33 @@ def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int | Non
 
 @_chart
 def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None = 40,
-                 level: float | None = None, language: str | None = None,
+                 language: str | None = None,
                  ax: plt.Axes | None = None) -> plt.Axes:
     """Repeat-repair rate per dealer with its Wilson interval, highest first, and the
     scope's overall rate as a line.
 
     ``data`` is :attr:`analysis.repairs.MonthlyRepeatReport.by_dealer` (``orders``,
     ``repeats``, ``repeat_rate``). With the cohort columns (``cohort_orders``,
-    ``cohort_repeats``: orders closed in the period whose window has elapsed, and how many
-    came back) the rate is the cohort's, the one the tables show. With more than ``top``
-    dealers the highest and the lowest ``top / 2``, a line between them saying how many are
-    left out.
+    ``cohort_repeats``, ``cohort_rate`` with its interval ``cohort_rate_low``,
+    ``cohort_rate_high``: orders closed in the period whose window has elapsed, and how many
+    came back) the rate is the cohort's, the one the tables show; otherwise ``repeat_rate``
+    with ``repeat_rate_low``, ``repeat_rate_high`` where the frame has them. With more than
+    ``top`` dealers the highest and the lowest ``top / 2``, a line between them saying how
+    many are left out.
     """
-    from statsmodels.stats.proportion import proportion_confint
-
     if {"cohort_orders", "cohort_repeats"} <= set(data):
         data = data.assign(orders=data["cohort_orders"], repeats=data["cohort_repeats"],
                            repeat_rate=data["cohort_repeats"]
-                           / data["cohort_orders"].where(data["cohort_orders"] > 0))
+                           / data["cohort_orders"].where(data["cohort_orders"] > 0),
+                           repeat_rate_low=data.get("cohort_rate_low", np.nan),
+                           repeat_rate_high=data.get("cohort_rate_high", np.nan))
     frame, hidden = _both_ends(data.loc[data["orders"] > 0]
                                .sort_values("repeat_rate", ascending=False, kind="stable"), top)
     ax = style.new_axes(ax, height=0.26 * (len(frame) + bool(hidden)) + 1.6)
     if frame.empty:
         return _thin(ax, language, _t("repeat_title", language))
-    low, high = proportion_confint(frame["repeats"], frame["orders"], alpha=1 - _level(level),
-                                   method="wilson")
+    low = frame.get("repeat_rate_low", pd.Series(np.nan, index=frame.index))
+    high = frame.get("repeat_rate_high", pd.Series(np.nan, index=frame.index))
     rate = frame["repeat_rate"].to_numpy(dtype=float)
     yy, gap = _rows(len(frame), top, hidden)
     ax.errorbar(rate, yy, xerr=_err(rate, low, high), fmt="o", color=style.PURPLE, ms=4, lw=1)
@@ -843,8 +839,9 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None 
     return ax
 
 
-def _level(level: float | None) -> float:
-    return rules.level(level)
+def _level(level: float | None, settings: rules.Settings | None) -> float:
+    """``level``, else the report's confidence level (its settings')."""
+    return float(rules.settings_or(settings).level if level is None else level)
 
 
 def _err(centre, low, high) -> np.ndarray:
@@ -859,7 +856,8 @@ def _err(centre, low, high) -> np.ndarray:
 @_chart
 def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float | None = None,
                   title: str = "", language: str | None = None,
-                  ax: plt.Axes | None = None, rule: rules.StarRule | None = None) -> plt.Axes:
+                  ax: plt.Axes | None = None, rule: rules.StarRule | None = None,
+                  settings: rules.Settings | None = None) -> plt.Axes:
     """NPS per period with its interval as error bars; significant changes are marked.
 
     Takes a :func:`analysis.nps.summarize` frame with ``period``. A change vs the previous
@@ -868,7 +866,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
     ``level`` defaults to params/nps.yaml. Groups of ``hue`` are dodged side by side; touchpoint
     groups are named by the catalogue.
     """
-    lvl = _level(level)
+    lvl = _level(level, settings)
     ax = style.new_axes(ax)
     if summary.empty or summary["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
@@ -889,7 +887,8 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
                     label=group_names.get(str(name), str(name)) if hue
                     else _t("nps_interval", language, level=F.percent(lvl)))
         if "change_p_value" in data or "change_flag" in data:
-            significant = rules.significant(data, "change", level_=lvl, rule=rule).to_numpy()
+            significant = rules.significant(data, "change", level_=level, rule=rule,
+                                            settings=settings).to_numpy()
             up = significant & (data["change_vs_previous"] > 0).to_numpy()
             down = significant & ~up
             ax.scatter(x[up], y[up], marker="^", s=110, color=color, edgecolor="black",

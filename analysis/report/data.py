@@ -13,6 +13,7 @@ from analysis.coverage import Need, SectionDataMissing  # noqa: F401 (the sectio
 from analysis.engine import Engine, get_engine
 from analysis.report import format as F
 from analysis.report import labels as L
+from analysis.settings import Settings
 
 NETWORK = "all"
 
@@ -26,7 +27,10 @@ class ReportData:
     """What one monthly report reads: every table of its scope, region attached.
 
     Optional tables that the data directory lacks are None; sections ask for them with
-    :meth:`require`, which raises :class:`SectionDataMissing`.
+    :meth:`require`, which raises :class:`SectionDataMissing`. What several sections read
+    (a summary, the ranking, the star rule) is computed once and kept by the object
+    (:meth:`memo`), so it lives and dies with the report: a narrowed copy
+    (:func:`dataclasses.replace`, a dealer's page) starts with none.
     """
 
     region: str
@@ -53,7 +57,19 @@ class ReportData:
     # dealers whose answers the store holds but the dealers table does not name: they are
     # shown under params/columns.yaml defaults.region (:func:`with_unlisted_dealers`)
     unlisted_dealers: tuple[str, ...] = ()
+    # what every figure of the report is decided with (level, q, star scope, bootstrap draws,
+    # language, margins): made where the report starts (:func:`load_report_data`)
+    settings: Settings = field(default_factory=Settings.from_params, compare=False,
+                               repr=False)
+    # what :meth:`memo` keeps: name -> value, for this report only
     _needs: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def memo(self, name: str, compute):
+        """``compute()`` once for this report data (several sections read the same numbers):
+        the value is kept under ``name`` by this object and dies with it."""
+        if name not in self._needs:
+            self._needs[name] = compute()
+        return self._needs[name]
 
     def engine_source(self, table: str = "responses") -> dict:
         """Keywords for an :class:`~analysis.engine.Engine` call on ``table`` in this scope.
@@ -130,7 +146,7 @@ class ReportData:
     def coverage(self) -> pd.DataFrame:
         """What this scope's data allows, section by section (:func:`analysis.coverage.assess`
         on the report's tables and month; once per report data)."""
-        if "frame" not in self._needs:
+        def compute():
             tables_ = {name: getattr(self, name) for name in ("responses", "dealers",
                                                               *OPTIONAL_TABLES)}
             if self.network_responses is not None:
@@ -142,8 +158,9 @@ class ReportData:
                 assessed = coverage.with_tables_held(
                     assessed, [name for name in OPTIONAL_TABLES
                                if getattr(self, name) is not None])
-            self._needs["frame"] = assessed
-        return self._needs["frame"]
+            return assessed
+
+        return self.memo("coverage", compute)
 
     def need(self, section: str) -> Need:
         """The verdict of one section (a name of :data:`analysis.coverage.SECTIONS`)."""
@@ -173,9 +190,7 @@ class ReportData:
         ``history_months`` (params/flags.yaml), read from the store where the report has one
         (its engine counts them), else from the network's answers the report holds; a
         region's or a dealer's report keeps its own rows."""
-        if "alarms" not in self._needs:
-            self._needs["alarms"] = _scope_alarms(self)
-        return self._needs["alarms"]
+        return self.memo("alarms", lambda: _scope_alarms(self))
 
     def require(self, *tables: str) -> None:
         """Raise :class:`SectionDataMissing` naming the first absent or empty table."""
@@ -241,9 +256,15 @@ def with_unlisted_dealers(dealers: pd.DataFrame, ids: list[str]) -> pd.DataFrame
 def load_report_data(
     *, region: str = NETWORK, month: str = "", data_dir: str | os.PathLike | None = None,
     trend_months: int = 12, engine: str | Engine | None = None, as_of: str = "",
-    region_is_name: bool = False,
+    region_is_name: bool = False, settings: Settings | None = None,
+    language: str | None = None,
 ) -> ReportData:
     """Load what a monthly report needs; ``month=""`` means the latest complete month.
+
+    ``settings`` are what the report's figures are decided with (None: params/*.yaml,
+    :meth:`~analysis.settings.Settings.from_params`); this is the edge where a notebook's
+    parameters arrive, so ``language`` (a notebook's ``language``; None or "" keeps the
+    settings') is set on them here and every section reads :attr:`ReportData.settings`.
 
     ``engine`` (a spec such as ``"local"`` or ``"dask=tcp://host:8786"``, see
     :func:`analysis.engine.get_engine`) is where the store-wide statistics of the report run.
@@ -253,6 +274,8 @@ def load_report_data(
     the network's, under params/columns.yaml ``defaults.region``
     (:attr:`ReportData.unlisted_dealers`).
     """
+    settings = (Settings.from_params() if settings is None else settings).with_(
+        language=language or None)
     data_dir = store.snapshot(data_dir, as_of=as_of or None)  # one version of every table
     regions = None if region == NETWORK and not region_is_name else [region]
     dealers = store.load("dealers", regions=regions, data_dir=data_dir)
@@ -296,4 +319,4 @@ def load_report_data(
                       data_dir=data_dir, network_responses=network,
                       network_dealers=network_dealers, engine=get_engine(engine),
                       scales=rating_scales(data_dir), region_is_name=region_is_name,
-                      unlisted_dealers=tuple(unlisted))
+                      unlisted_dealers=tuple(unlisted), settings=settings)

@@ -66,34 +66,42 @@ def dealer_loop(dealer_id: str = "", *, data_dir=None) -> DealerLoop:
         region=row["region"], name=mask_pii(str(row["dealer_name"])))
 
 
-def star_rule(*p_values):
+def star_rule(*p_values, settings=None):
     """The report's star rule (:class:`analysis.stars.StarRule`) over every change a notebook
-    shows: one family of the ``change_p_value`` columns of frames, or of single p-values."""
+    shows: one family of the ``change_p_value`` columns of frames, or of single p-values, at
+    the ``settings``' q and scope (:class:`analysis.settings.Settings`; None: the params')."""
     from analysis import stars
+    from analysis.report.rules import settings_or
+
+    settings = settings_or(settings)
 
     values = [np.atleast_1d(pd.to_numeric(
         v["change_p_value"] if isinstance(v, pd.DataFrame) else v, errors="coerce"))
         for v in p_values]
     pooled = np.concatenate(values) if values else np.zeros(0)
-    return stars.StarRule.of({"nps change": pooled[np.isfinite(pooled)]})
+    return stars.StarRule.of({"nps change": pooled[np.isfinite(pooled)]}, q=settings.q,
+                             scope=settings.scope)
 
 
-def compare_note(versus, rule, *, language: str | None = None) -> str:
+def compare_note(versus, rule, *, language: str | None = None, settings=None) -> str:
     """This month against the months before (:func:`analysis.nps.compare`) in one sentence,
     with what the evidence allows one to say (:func:`analysis.report.rules.evidence`):
-    a real difference, none of a material size, or not enough evidence yet."""
+    a real difference, none of a material size, or not enough evidence yet, by the
+    ``settings``' level and margin (None: the params')."""
     from analysis.report import rules
 
+    settings = rules.settings_or(settings)
     row = pd.DataFrame({"change_p_value": [versus.p_value], "change_low": [versus.low],
                         "change_high": [versus.high]})
-    verdict = rules.evidence(row, "change", rule=rule).iloc[0]
-    return _x("compare", language, a=F.nps(versus.nps_a), n_a=F.count(versus.n_a),
-              b=F.nps(versus.nps_b), n_b=F.count(versus.n_b),
-              difference=F.signed(versus.difference),
-              interval=F.interval(versus.low, versus.high, sign=True),
-              p=F.p_value(versus.p_value),
+    verdict = rules.evidence(row, "change", rule=rule, settings=settings).iloc[0]
+    f = F.Format(L.resolve(language))
+    return _x("compare", language, a=f.nps(versus.nps_a), n_a=f.count(versus.n_a),
+              b=f.nps(versus.nps_b), n_b=f.count(versus.n_b),
+              difference=f.signed(versus.difference),
+              interval=f.interval(versus.low, versus.high, sign=True),
+              p=f.p_value(versus.p_value),
               verdict=_x(f"verdict_{verdict}", language,
-                         margin=F.number(rules.margin(), 0)))
+                         margin=f.number(settings.margin(), 0)))
 
 
 def _x(key: str, language: str | None, **values) -> str:

@@ -29,8 +29,14 @@ Numbers that stay numbers in a table (so that Excel can sum them) are left to th
 HTML book writes them with :func:`number`.
 
 The rules are the same in every language; the symbols follow the report's locale (Babel's
-CLDR data): :func:`set_language` ``"ru"`` writes ``+21,6``, ``[+17,7; +25,3]``, ``31 %``,
-``2 679 303 ₽`` and months as ``окт. 2026``. English is the default (``+21.6``, ``Oct 2026``).
+CLDR data): in ``"ru"`` they write ``+21,6``, ``[+17,7; +25,3]``, ``31 %``, ``2 679 303 ₽`` and
+months as ``окт. 2026``; English is the default (``+21.6``, ``Oct 2026``).
+
+The language is given, never a setting of the process: every function takes ``language=``,
+and a :class:`Format` holds one (``Format("ru").signed(21.6)``): a book makes its own, so two
+books in two languages in one process cannot change each other's numbers. A caller that is not
+handed a language (a table's page cells, :func:`analysis.report.kinds.page`) writes in the
+language of the enclosing :func:`in_language` block, English outside any.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -46,54 +54,57 @@ import pandas as pd
 MISSING = "–"  # an en dash: a hyphen would read as a minus sign
 DECIMALS = 1
 LOCALES = {"en": "en_GB", "ru": "ru_RU"}
-_language = "en"
+# the language of the enclosing in_language block, for callers not handed one (scoped: set
+# and reset by the block, in this thread or task only)
+_block: ContextVar[str] = ContextVar("report_language", default="en")
 
 
-def set_language(language: str | None) -> str:
-    """Write numbers and months for ``language`` (en or ru) from now on, in this process
-    (a report is one kernel, one language). Returns the language set."""
-    global _language
-    if language is not None:
-        if language not in LOCALES:
-            raise ValueError(f"language must be one of {sorted(LOCALES)}, got {language!r}")
-        _language = language
-    return _language
+def _lang(language: str | None) -> str:
+    """``language``, or the enclosing :func:`in_language` block's; checked."""
+    chosen = language or _block.get()
+    if chosen not in LOCALES:
+        raise ValueError(f"language must be one of {sorted(LOCALES)}, got {chosen!r}")
+    return chosen
 
 
 def get_language() -> str:
-    return _language
+    """The language of the enclosing :func:`in_language` block (``en`` outside any): for a
+    module that writes page text without being handed a language."""
+    return _block.get()
 
 
-def _symbols() -> tuple[str, str, str]:
-    """(decimal symbol, interval separator, percent suffix) of the current locale."""
-    if _language == "en":
+@cache
+def _symbols(language: str) -> tuple[str, str, str]:
+    """(decimal symbol, interval separator, percent suffix) of ``language``'s locale."""
+    if language == "en":
         return ".", ", ", "%"
     from babel.numbers import format_percent, get_decimal_symbol
 
-    decimal = get_decimal_symbol(LOCALES[_language])
-    suffix = format_percent(0.5, locale=LOCALES[_language]).replace("50", "")
+    decimal = get_decimal_symbol(LOCALES[language])
+    suffix = format_percent(0.5, locale=LOCALES[language]).replace("50", "")
     return decimal, "; " if decimal == "," else ", ", suffix.replace("\xa0", "\u202f")
 
 
-def _group_symbol() -> str:
+@cache
+def _group_symbol(language: str) -> str:
     """The locale's thousands separator (a no-break space in Russian, so a number never
     breaks across lines)."""
-    if _language == "en":
+    if language == "en":
         return ","
     from babel.numbers import get_group_symbol
 
-    return get_group_symbol(LOCALES[_language]).replace("\u202f", "\xa0")
+    return get_group_symbol(LOCALES[language]).replace("\u202f", "\xa0")
 
 
-def _local(text: str) -> str:
-    decimal = _symbols()[0]
+def _local(text: str, language: str) -> str:
+    decimal = _symbols(language)[0]
     return text if decimal == "." else text.replace(".", decimal)
 
 
-def _grouped(value: float) -> str:
+def _grouped(value: float, language: str) -> str:
     """A whole number with the locale's digit grouping: ``2,679,303``, ``2 679 303``."""
     text = f"{int(round(float(value))):,d}"
-    return text if _language == "en" else text.replace(",", _group_symbol())
+    return text if language == "en" else text.replace(",", _group_symbol(language))
 
 
 def _month_as(value, pattern: str, language: str | None) -> str:
@@ -104,7 +115,7 @@ def _month_as(value, pattern: str, language: str | None) -> str:
 
     period = pd.Period(str(value), freq="M")
     return format_date(period.to_timestamp().date(), pattern,
-                       locale=LOCALES[language or _language])
+                       locale=LOCALES[_lang(language)])
 
 
 def month(value, *, language: str | None = None) -> str:
@@ -130,7 +141,7 @@ def day(value, *, language: str | None = None) -> str:
         return MISSING
     from babel.dates import format_date
 
-    return format_date(pd.Timestamp(value).date(), "medium", locale=LOCALES[language or _language])
+    return format_date(pd.Timestamp(value).date(), "medium", locale=LOCALES[_lang(language)])
 
 
 def currency(*, language: str | None = None) -> str:
@@ -138,7 +149,7 @@ def currency(*, language: str | None = None) -> str:
     locale writes it: ``₽`` in Russian, ``RUB`` in English (Babel's CLDR symbols)."""
     from babel.numbers import get_currency_symbol
 
-    return get_currency_symbol(_currency_code(), locale=LOCALES[language or _language])
+    return get_currency_symbol(_currency_code(), locale=LOCALES[_lang(language)])
 
 
 @cache  # read once: every money cell asks
@@ -164,81 +175,92 @@ def _rounded(value: float, decimals: int) -> float:
     return 0.0 if shown == 0 else shown
 
 
-def number(value, decimals: int = DECIMALS) -> str:
+def number(value, decimals: int = DECIMALS, *, language: str | None = None) -> str:
     """An unsigned number with ``decimals`` places: ``7.9``; integers stay integers."""
     if is_missing(value):
         return MISSING
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
         return str(int(value))
-    return _local(f"{_rounded(value, decimals):.{decimals}f}")
+    return _local(f"{_rounded(value, decimals):.{decimals}f}", _lang(language))
 
 
-def signed(value, decimals: int = DECIMALS) -> str:
+def signed(value, decimals: int = DECIMALS, *, language: str | None = None) -> str:
     """A signed quantity (NPS, a change, an uplift): ``+21.6``, ``-3.0``; zero is ``0.0``."""
     if is_missing(value):
         return MISSING
     shown = _rounded(value, decimals)
-    return _local(f"{shown:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}")
+    return _local(f"{shown:.{decimals}f}" if shown == 0 else f"{shown:+.{decimals}f}",
+                  _lang(language))
 
 
-def nps(value, decimals: int = DECIMALS) -> str:
+def nps(value, decimals: int = DECIMALS, *, language: str | None = None) -> str:
     """An NPS in points: ``+21.6``."""
-    return signed(value, decimals)
+    return signed(value, decimals, language=language)
 
 
-def interval(low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
+def interval(low, high, decimals: int = DECIMALS, *, sign: bool = False,
+             language: str | None = None) -> str:
     """``[low, high]``; ``sign=True`` for signed quantities: ``[+17.7, +25.3]``.
 
     Missing if either end is missing.
     """
     if is_missing(low) or is_missing(high):
         return MISSING
+    lang = _lang(language)
     fmt = signed if sign else number
-    return f"[{fmt(low, decimals)}{_symbols()[1]}{fmt(high, decimals)}]"
+    return (f"[{fmt(low, decimals, language=lang)}{_symbols(lang)[1]}"
+            f"{fmt(high, decimals, language=lang)}]")
 
 
-def with_interval(centre, low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
+def with_interval(centre, low, high, decimals: int = DECIMALS, *, sign: bool = False,
+                  language: str | None = None) -> str:
     """A value followed by its interval: ``+4.2 [+2.0, +6.5]``; the value alone without one."""
     fmt = signed if sign else number
     if is_missing(low) or is_missing(high):
-        return fmt(centre, decimals)
-    return f"{fmt(centre, decimals)} {interval(low, high, decimals, sign=sign)}"
+        return fmt(centre, decimals, language=language)
+    return (f"{fmt(centre, decimals, language=language)} "
+            f"{interval(low, high, decimals, sign=sign, language=language)}")
 
 
-def percent(share, decimals: int = 0) -> str:
+def percent(share, decimals: int = 0, *, language: str | None = None) -> str:
     """A share as a percentage: 0.314 -> ``31%``."""
     if is_missing(share):
         return MISSING
-    return _local(f"{_rounded(100 * float(share), decimals):.{decimals}f}") + _symbols()[2]
+    lang = _lang(language)
+    return (_local(f"{_rounded(100 * float(share), decimals):.{decimals}f}", lang)
+            + _symbols(lang)[2])
 
 
-def percent_interval(low, high, decimals: int = 0) -> str:
+def percent_interval(low, high, decimals: int = 0, *, language: str | None = None) -> str:
     """An interval of shares as percentages: ``[25%, 38%]``."""
     if is_missing(low) or is_missing(high):
         return MISSING
-    return f"[{percent(low, decimals)}{_symbols()[1]}{percent(high, decimals)}]"
+    lang = _lang(language)
+    return (f"[{percent(low, decimals, language=lang)}{_symbols(lang)[1]}"
+            f"{percent(high, decimals, language=lang)}]")
 
 
-def p_value(p, *, alpha: float = 0.05) -> str:
+def p_value(p, *, alpha: float = 0.05, language: str | None = None) -> str:
     """``<0.001``, ``0.004``, ``0.23``; never rounded across ``alpha`` (0.0499 -> ``0.0499``)."""
     if is_missing(p):
         return MISSING
+    lang = _lang(language)
     p = float(p)
     if p < 0.001:
-        return _local("<0.001")
+        return _local("<0.001", lang)
     decimals = 3 if p < 0.01 else 2
     text = f"{p:.{decimals}f}"
     while (float(text) < alpha) != (p < alpha) and decimals < 17:
         decimals += 1
         text = f"{p:.{decimals}f}"
-    return _local(text)
+    return _local(text, lang)
 
 
-def count(n) -> str:
+def count(n, *, language: str | None = None) -> str:
     """A count as an integer, digits grouped by thousands: ``1,234`` (``1 234`` in ru)."""
     if is_missing(n):
         return MISSING
-    return _grouped(n)
+    return _grouped(n, _lang(language))
 
 
 def currency_affixes(language: str | None = None, *,
@@ -252,7 +274,7 @@ def currency_affixes(language: str | None = None, *,
     code = code or _currency_code()
     if not code:
         return "", ""
-    text = format_currency(0, code, locale=LOCALES[language or _language])
+    text = format_currency(0, code, locale=LOCALES[_lang(language)])
     prefix, suffix = text[: text.index("0")], text[text.rindex("0") + 1:]
     # a no-break space: the amount and its currency stay on one line
     if prefix and prefix[-1].isalpha():
@@ -262,32 +284,36 @@ def currency_affixes(language: str | None = None, *,
     return prefix, suffix
 
 
-def _with_currency(text: str) -> str:
-    prefix, suffix = currency_affixes()
+def _with_currency(text: str, language: str) -> str:
+    prefix, suffix = currency_affixes(language)
     return f"{prefix}{text}{suffix}"
 
 
-def money(value) -> str:
+def money(value, *, language: str | None = None) -> str:
     """An amount of money in whole units, digits grouped, with the network's currency:
     ``RUB 2,679,303`` (``2 679 303 ₽``); the number written as a :func:`count` is."""
     if is_missing(value):
         return MISSING
-    return _with_currency(count(value))
+    lang = _lang(language)
+    return _with_currency(count(value, language=lang), lang)
 
 
-def money_interval(low, high) -> str:
+def money_interval(low, high, *, language: str | None = None) -> str:
     """``RUB [1,204,500; 4,050,000]``: the ends split by a semicolon in every language (the
     comma groups digits in English), the currency once after them."""
     if is_missing(low) or is_missing(high):
         return MISSING
-    return _with_currency(f"[{count(low)}; {count(high)}]")
+    lang = _lang(language)
+    return _with_currency(f"[{count(low, language=lang)}; {count(high, language=lang)}]", lang)
 
 
-def money_with_interval(centre, low, high) -> str:
+def money_with_interval(centre, low, high, *, language: str | None = None) -> str:
     """An amount followed by its interval: ``RUB 2,679,303 [1,204,500; 4,050,000]``."""
     if is_missing(low) or is_missing(high):
-        return money(centre)
-    return f"{money(centre)} [{count(low)}; {count(high)}]"
+        return money(centre, language=language)
+    lang = _lang(language)
+    return (f"{money(centre, language=lang)} "
+            f"[{count(low, language=lang)}; {count(high, language=lang)}]")
 
 
 def marked(text: str, flag: bool, mark: str) -> str:
@@ -300,25 +326,20 @@ def each(function, *columns: Iterable, **options) -> list[str]:
     return [function(*values, **options) for values in zip(*columns, strict=True)]
 
 
-def significant(p_values: Iterable, alpha: float) -> list[bool]:
-    """Which p-values are below ``alpha`` (missing ones are not)."""
-    return [not is_missing(p) and float(p) < alpha for p in p_values]
-
-
 
 # --- charts ----------------------------------------------------------------------------------
 
 
 @contextmanager
 def in_language(language: str | None):
-    """Write numbers for ``language`` inside the block only (a chart drawn in a language other
-    than the process's); None keeps the current one."""
-    before = _language
-    set_language(language)
+    """Inside the block, a call not handed a language writes in ``language`` (a chart being
+    drawn, a table's page cells); None keeps the enclosing block's. The block's language is
+    this thread's and ends with it: nothing is set for the process."""
+    token = _block.set(_lang(language))
     try:
         yield
     finally:
-        set_language(before)
+        _block.reset(token)
 
 
 def tick_decimals(values: Iterable, most: int = 4) -> int:
@@ -343,7 +364,7 @@ def tick_formatter(kind: str = "number", *, language: str | None = None):
 
     if kind not in ("number", "signed", "percent"):
         raise ValueError(f"kind must be number, signed or percent, got {kind!r}")
-    lang = language or _language
+    lang = _lang(language)
     scale = 100.0 if kind == "percent" else 1.0
 
     class LocalTicks(Formatter):
@@ -354,11 +375,87 @@ def tick_formatter(kind: str = "number", *, language: str | None = None):
             self.decimals = tick_decimals(scale * np.asarray(locs, dtype=float))
 
         def __call__(self, x, pos=None):
-            with in_language(lang):
-                if kind == "percent":
-                    return percent(x, self.decimals)
-                if kind == "signed":
-                    return signed(x, self.decimals)
-                return count(x) if self.decimals == 0 else number(x, self.decimals)
+            if kind == "percent":
+                return percent(x, self.decimals, language=lang)
+            if kind == "signed":
+                return signed(x, self.decimals, language=lang)
+            return (count(x, language=lang) if self.decimals == 0
+                    else number(x, self.decimals, language=lang))
 
     return LocalTicks()
+
+
+# --- the formatter of one language ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Format:
+    """The formatter in one language: the functions of this module with ``language`` given
+    (a book makes its own, :attr:`analysis.report.book.ReportBook.format`).
+
+    >>> Format("ru").interval(17.7, 25.3, sign=True), Format("en").percent(0.314)
+    ('[+17,7; +25,3]', '31%')
+    """
+
+    language: str = "en"
+
+    def __post_init__(self) -> None:
+        _lang(self.language)
+
+    def number(self, value, decimals: int = DECIMALS) -> str:
+        return number(value, decimals, language=self.language)
+
+    def signed(self, value, decimals: int = DECIMALS) -> str:
+        return signed(value, decimals, language=self.language)
+
+    def nps(self, value, decimals: int = DECIMALS) -> str:
+        return nps(value, decimals, language=self.language)
+
+    def interval(self, low, high, decimals: int = DECIMALS, *, sign: bool = False) -> str:
+        return interval(low, high, decimals, sign=sign, language=self.language)
+
+    def with_interval(self, centre, low, high, decimals: int = DECIMALS, *,
+                      sign: bool = False) -> str:
+        return with_interval(centre, low, high, decimals, sign=sign, language=self.language)
+
+    def percent(self, share, decimals: int = 0) -> str:
+        return percent(share, decimals, language=self.language)
+
+    def percent_interval(self, low, high, decimals: int = 0) -> str:
+        return percent_interval(low, high, decimals, language=self.language)
+
+    def p_value(self, p, *, alpha: float = 0.05) -> str:
+        return p_value(p, alpha=alpha, language=self.language)
+
+    def count(self, n) -> str:
+        return count(n, language=self.language)
+
+    def money(self, value) -> str:
+        return money(value, language=self.language)
+
+    def money_interval(self, low, high) -> str:
+        return money_interval(low, high, language=self.language)
+
+    def money_with_interval(self, centre, low, high) -> str:
+        return money_with_interval(centre, low, high, language=self.language)
+
+    def month(self, value) -> str:
+        return month(value, language=self.language)
+
+    def month_since(self, value) -> str:
+        return month_since(value, language=self.language)
+
+    def month_long(self, value) -> str:
+        return month_long(value, language=self.language)
+
+    def day(self, value) -> str:
+        return day(value, language=self.language)
+
+    def currency(self) -> str:
+        return currency(language=self.language)
+
+    def tick_formatter(self, kind: str = "number"):
+        return tick_formatter(kind, language=self.language)
+
+    is_missing = staticmethod(is_missing)
+    marked = staticmethod(marked)

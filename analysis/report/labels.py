@@ -160,8 +160,8 @@ def _as_number(value, name: str, where: str = "") -> int | float:
 def _written(value, language: str) -> str:
     from analysis.report import format as F
 
-    with F.in_language(language):
-        return F.count(value) if float(value).is_integer() else F.number(value)
+    return (F.count(value, language=language) if float(value).is_integer()
+            else F.number(value, language=language))
 
 
 def render(template: str, *, language: str | None = None, where: str = "a template",

@@ -202,26 +202,22 @@ def page_text(body: str) -> str:
     return re.sub(r"\s+", " ", plain)
 
 
-def _values(language: str) -> dict[str, str]:
+def _values(language: str, settings=None) -> dict[str, str]:
     """The values glossary lines may name, written as ``language`` writes numbers
-    (``{level}``: the report's confidence level)."""
-    from analysis.config import load_params
+    (``{level}``: the confidence level of the report's ``settings``, None: the params')."""
     from analysis.report import format as F
+    from analysis.report.rules import settings_or
 
-    before = F.get_language()
-    F.set_language(language)
-    try:
-        return {"level": F.percent(float(load_params("nps")["level"]))}
-    finally:
-        F.set_language(before)
+    return {"level": F.percent(settings_or(settings).level, language=language)}
 
 
-def glossary_terms(text: str, language: str) -> list[tuple[str, str]]:
+def glossary_terms(text: str, language: str, *, settings=None) -> list[tuple[str, str]]:
     """The (term, definition) of every params/labels.yaml ``glossary`` entry whose term
     ``text`` uses, in the catalogue's order. A term is found ignoring case and kinds of
     spaces, at the start of a word (``Red flag`` finds "Red flags"); ``|`` in a term
-    separates the words it is found by, the first of them shown."""
-    values = _values(language)
+    separates the words it is found by, the first of them shown. ``settings``: the report's
+    (:class:`analysis.settings.Settings`), whose level the definitions name."""
+    values = _values(language, settings)
     found = []
     for key in L.names("glossary_terms", language=language):
         term = L.text("glossary_terms", key, language=language, **values)
@@ -243,15 +239,15 @@ def glossary_html(terms: list[tuple[str, str]], number: int, language: str) -> s
             f'<dl class="glossary">{rows}</dl>')
 
 
-def finish_body(body: str, language: str) -> str:
+def finish_body(body: str, language: str, *, settings=None) -> str:
     """A rendered report body with numbered, anchored sections, the table of contents above
     the first section, the glossary of the terms it shows at its end, and a link back to the
-    contents (on screen only)."""
+    contents (on screen only). ``settings``: the report's (None: the params')."""
     language = L.resolve(language)
     sections = sections_of(body, language)
     if not sections:
         return body
-    terms = glossary_terms(page_text(body), language)
+    terms = glossary_terms(page_text(body), language, settings=settings)
     glossary = glossary_html(terms, len(sections) + 1, language)
     if glossary:
         appendix = [s.part for s in sections if s.part][-1:] or [None]

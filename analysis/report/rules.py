@@ -7,8 +7,14 @@ Benjamini-Hochberg family over all the p-values the report shows
 :func:`analysis.report.sections.star_rule`); sections pass it as ``rule`` and
 :func:`significant` consults it. Without a rule (``scope: table``, or a table drawn on its
 own) a frame's ``{test}_flag`` column (BH within that table) is used, and without one a raw
-``p < 1 - level``. :func:`rule_text` is the sentence a report states its stars with;
-:func:`evidence` what a change that is not starred still allows one to say.
+``p < 1 - level`` (:meth:`analysis.settings.Settings.significant`). :func:`significant` is the
+report's one significance function: every star of a table or chart is its answer.
+:func:`rule_text` is the sentence a report states its stars with; :func:`evidence` what a
+change that is not starred still allows one to say.
+
+The level, q, scope and margins are the report's :class:`~analysis.settings.Settings`
+(``settings``: :attr:`analysis.report.data.ReportData.settings`); a call without them (a table
+drawn on its own) takes the params' (:func:`settings_or`).
 
 :func:`cause_verdict` is what the report may say about its root causes (which costs most, and
 whether each cost more or less than last month), decided once from the causes' tests
@@ -25,26 +31,30 @@ import pandas as pd
 
 from analysis.config import load_params
 from analysis.report import labels as L
+from analysis.settings import Settings
 from analysis.stars import StarRule
 from analysis.stars import evidence as _evidence
 
-__all__ = ["CauseVerdict", "StarRule", "cause_verdict", "evidence", "level", "margin",
-           "rule_text", "significant"]
+__all__ = ["CauseVerdict", "Settings", "StarRule", "cause_verdict", "evidence", "margin",
+           "rule_text", "settings_or", "significant"]
 
 
-def level(value: float | None = None) -> float:
-    """The report's confidence level (params/nps.yaml ``level`` by default)."""
-    return float(load_params("nps")["level"] if value is None else value)
+def settings_or(settings: Settings | None) -> Settings:
+    """``settings``, or the params' (:meth:`Settings.from_params`) for a table or chart drawn
+    on its own: a report hands its own down (:attr:`ReportData.settings`)."""
+    return Settings.from_params() if settings is None else settings
 
 
 def significant(frame: pd.DataFrame, test: str = "change", *,
-                level_: float | None = None, rule: StarRule | None = None) -> pd.Series:
+                level_: float | None = None, rule: StarRule | None = None,
+                settings: Settings | None = None) -> pd.Series:
     """Which rows of ``frame`` pass the report's significance rule for ``test``.
 
     ``test`` names the comparison: ``change`` (vs the previous period) or ``vs_region``.
     ``rule`` (the report's :class:`~analysis.stars.StarRule`) decides when given; otherwise
     ``{test}_flag`` when the frame has it (multiple-testing corrected within its table),
-    else ``{test}_p_value < 1 - level``. Missing values are never significant.
+    else each ``{test}_p_value`` alone (:meth:`Settings.significant`: below ``1 - level``;
+    ``level_`` another level, as CSS has its own). Missing values are never significant.
     """
     if rule is not None:
         return rule.significant(frame, test)
@@ -52,42 +62,49 @@ def significant(frame: pd.DataFrame, test: str = "change", *,
     if flag in frame:
         return frame[flag].fillna(False).astype(bool)
     if p_value in frame:
+        judge = settings_or(settings)
+        if level_ is not None:
+            judge = judge.with_(level=float(level_))
         p = pd.to_numeric(frame[p_value], errors="coerce")
-        return (p < 1 - level(level_)).fillna(False).astype(bool)
+        return pd.Series([judge.significant(v) for v in p], index=frame.index, dtype=bool)
     return pd.Series(False, index=frame.index)
 
 
-def rule_text(rule: StarRule | None = None, *, language: str | None = None) -> str:
-    """The star rule in words (params/labels.yaml ``summary.star_rule_*``), with ``q`` of
-    params/flags.yaml: one family over the report, or Benjamini-Hochberg within each table."""
-    q = load_params("flags")["q"] if rule is None else rule.q
-    scope = (load_params("flags").get("scope", "report") if rule is None else rule.scope)
+def rule_text(rule: StarRule | None = None, *, language: str | None = None,
+              settings: Settings | None = None) -> str:
+    """The star rule in words (params/labels.yaml ``summary.star_rule_*``), with the rule's
+    ``q`` (without one, the settings'): one family over the report, or Benjamini-Hochberg
+    within each table."""
+    if rule is None:
+        s = settings_or(settings)
+        q, scope = s.q, s.scope
+    else:
+        q, scope = rule.q, rule.scope
     from analysis.report import format as F
 
     return L.text("summary", f"star_rule_{scope}", language=language,
-                  q=F.percent(float(q)))
+                  q=F.percent(float(q), language=L.resolve(language)))
 
 
-def margin(quantity: str = "nps_points") -> float:
-    """The smallest material change of ``quantity`` (params/flags.yaml ``equivalence``)."""
-    return float(load_params("flags")["equivalence"][quantity])
-
-
-_margin = margin  # for cause_verdict, whose argument of that name overrides it
+def margin(quantity: str = "nps_points", *, settings: Settings | None = None) -> float:
+    """The smallest material change of ``quantity`` (:meth:`Settings.margin`: params/flags.yaml
+    ``equivalence``)."""
+    return settings_or(settings).margin(quantity)
 
 
 def evidence(frame: pd.DataFrame, test: str = "change", *, rule: StarRule | None = None,
              quantity: str = "nps_points", low: str | None = None,
-             high: str | None = None) -> pd.Series:
+             high: str | None = None, settings: Settings | None = None) -> pd.Series:
     """What each row's change allows the report to say (:func:`analysis.stars.evidence`):
     ``real`` (starred by :func:`significant`), ``none`` (its interval rules a material change
     out), ``not_in_family`` (the interval alone excludes 0, the report-wide rule does not
     star it) or ``unclear`` (not enough evidence yet). The interval is ``{test}_low`` and
     ``{test}_high`` unless named."""
-    real = significant(frame, test, rule=rule)
+    s = settings_or(settings)
+    real = significant(frame, test, rule=rule, settings=s)
     verdict = _evidence(real.to_numpy(), frame[f"{test}_p_value"], frame[low or f"{test}_low"],
-                        frame[high or f"{test}_high"], margin=margin(quantity),
-                        alpha=1 - level())
+                        frame[high or f"{test}_high"], margin=s.margin(quantity),
+                        alpha=s.alpha)
     return pd.Series(verdict, index=frame.index)
 
 
@@ -155,15 +172,15 @@ def _within(low: pd.Series, high: pd.Series, margin: float) -> np.ndarray:
 
 
 def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | None = None,
-                  top: int | None = None) -> CauseVerdict:
+                  top: int | None = None, settings: Settings | None = None) -> CauseVerdict:
     """The report's verdict on its causes from their tests (:func:`analysis.rootcause.
     compare_causes`) under the report's star ``rule`` (:func:`significant`).
 
     A claim of a difference needs both the rule's star and an interval at the report's level
     that excludes 0, so the words never contradict the interval printed beside them; a claim
     of no material difference ("about the same") needs the whole interval within
-    ``+-margin`` points. ``margin`` and ``top`` default to params/taxonomy.yaml
-    ``equivalence.cause_points`` of params/flags.yaml and ``report.summary_causes`` of
+    ``+-margin`` points. ``margin`` and ``top`` default to the settings' ``cause_points``
+    margin (params/flags.yaml ``equivalence``) and ``report.summary_causes`` of
     params/taxonomy.yaml.
 
     Returns
@@ -173,7 +190,8 @@ def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | N
         and ``trend``, the lead test, the margin and level.
     """
     report = load_params("taxonomy")["report"]
-    margin = _margin("cause_points") if margin is None else float(margin)
+    settings = settings_or(settings)
+    margin = settings.margin("cause_points") if margin is None else float(margin)
     top = int(report["summary_causes"] if top is None else top)
     causes = comparison.impact.reset_index(drop=True)
     lead_test = comparison.lead
@@ -185,7 +203,7 @@ def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | N
         lead = "unclear"
     else:
         row = lead_test.iloc[:1]
-        starred = bool(significant(row, "lead", rule=rule).iloc[0]) and bool(
+        starred = bool(significant(row, "lead", rule=rule, settings=settings).iloc[0]) and bool(
             _clear_of_zero(row["difference_low"], row["difference_high"])[0])
         if starred:
             lead = "clear"
@@ -197,7 +215,8 @@ def cause_verdict(comparison, *, rule: StarRule | None = None, margin: float | N
             named = close & (np.arange(len(causes)) < top)
             within = _within(causes["behind_top_low"], causes["behind_top_high"], margin)
             lead = "same" if within[named][1:].all() else "unclear"
-    changed = significant(causes, "change", rule=rule).to_numpy(dtype=bool) & _clear_of_zero(
+    changed = significant(causes, "change", rule=rule,
+                          settings=settings).to_numpy(dtype=bool) & _clear_of_zero(
         causes["change_low"], causes["change_high"])
     # "about the same" is a claim too: only on a change tested (enough answers both months)
     steady = causes["change_p_value"].notna().to_numpy() & _within(

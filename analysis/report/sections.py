@@ -1,16 +1,23 @@
 """The sections of the monthly report, in the order of the importer's deck.
 
 Each section takes the report's :class:`~analysis.report.book.ReportBook` and
-:class:`~analysis.report.data.ReportData`, asks the statistics modules for numbers, the
-tables module for what to show and the charts module for what to draw; it computes and
-formats nothing itself. Words come from the catalogue in the book's language. The notebook
-only calls the sections, one cell each. A section whose data is absent says so in one line.
+:class:`~analysis.report.data.ReportData`. This module is where the report asks for its
+numbers: of the report's engine (``data.engine``: NPS summaries, the dealer ranking) or the
+statistics modules, once per report (:meth:`ReportData.memo`), with the report's settings
+(``data.settings``: level, q, star scope, bootstrap draws, margins). It hands the resulting
+frames and objects to the tables module (what to show) and the charts module (what to draw),
+which only format and draw (tests/test_layering.py checks that no other report module
+computes). Words come from the catalogue and numbers from the book's formatter
+(``book.format``), in the book's language. The notebook only calls the sections, one cell
+each. A section whose data is absent says so in one line; one that fails shows one line and
+logs its traceback (:meth:`ReportBook.section`).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from analysis import (
@@ -56,8 +63,9 @@ def title(book: ReportBook, data: ReportData) -> None:
     star = book.text("marks", "significant")
     rule = _rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
-                        level=F.percent(load_params("nps")["level"]),
-                        rule=rules.rule_text(rule, language=book.language)))
+                        level=book.format.percent(data.settings.level),
+                        rule=rules.rule_text(rule, language=book.language,
+                                             settings=data.settings)))
 
 
 def _driver_cluster() -> str | None:
@@ -74,10 +82,10 @@ def _star_tables(data: ReportData) -> dict:
             return {**_dealer_star_tables(data), **stars.cause_tables(causes)}
         return stars.report_tables(
             data.responses, month=data.month, network=data.is_network, reference=data.network,
-            cluster=_driver_cluster(), monthly=_monthly(data), ranking=_ranking(data),
-            causes=causes)
+            n_boot=data.settings.n_boot, cluster=_driver_cluster(), monthly=_monthly(data),
+            ranking=_ranking(data), causes=causes)
 
-    return _memo(data, "star_tables", compute)
+    return data.memo("star_tables", compute)
 
 
 def star_rule(data: ReportData) -> stars.StarRule | None:
@@ -85,47 +93,56 @@ def star_rule(data: ReportData) -> stars.StarRule | None:
     Benjamini-Hochberg family over every p-value the report shows (params/flags.yaml
     ``scope: report``), or each table's own flags (``scope: table``). Every section passes
     it to :func:`analysis.report.rules.significant` through its tables and charts."""
-    return _memo(data, "star_rule", lambda: stars.StarRule.of(
-        stars.family_p_values(_star_tables(data))))
+    return data.memo("star_rule", lambda: stars.StarRule.of(
+        stars.family_p_values(_star_tables(data)), q=data.settings.q,
+        scope=data.settings.scope))
 
 
-def _rule(data: ReportData) -> stars.StarRule | None:
-    """The star rule, or None when it cannot be built (a scope without answers this month):
-    the tables then fall back to their own flags."""
-    try:
-        return star_rule(data)
-    except Exception:  # noqa: BLE001 - a table still renders with its own rule
-        return None
+def _rule(data: ReportData) -> stars.StarRule:
+    """The report's star rule (:func:`star_rule`). A rule that cannot be built fails the
+    section asking for it, loudly (the book shows one line and logs the traceback): a table
+    starred by another rule than the report states would say something the report does not."""
+    return star_rule(data)
 
 
 def _monthly(data: ReportData) -> pd.DataFrame:
     """The scope's NPS by month (store-wide work on the report's engine), once per report."""
+    return _summary(data, ())
+
+
+def _summary(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame:
+    """The scope's NPS by ``by`` and month with the response rate, asked of the report's
+    engine once per report (:func:`analysis.nps.summarize`): the tables and charts of the
+    grouping show this one frame."""
     def compute():
         invitations = (None if data.invitations is None
                        else data.engine_source("invitations")["source"])
-        return data.engine.summarize(by=(), period="M", invitations=invitations,
-                                     **data.engine_source())
+        return data.engine.summarize(by=by, period="M", invitations=invitations,
+                                     level=data.settings.level, **data.engine_source())
 
-    return _memo(data, "monthly", compute)
+    return data.memo(f"summary {by}", compute)
+
+
+def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
+    """:func:`analysis.nps.summarize_weighted` of the scope by ``by`` and month (every
+    dealer x touchpoint cell weighted by its invitations), or None without invitations that
+    name the cells; once per report."""
+    def compute():
+        cells = ("dealer_id", "touchpoint")
+        invitations = data.invitations
+        if invitations is None or invitations.empty or not (
+                {*by, *cells, "month", "invited"} <= set(invitations)
+                and {*by, *cells} <= set(data.responses)):
+            return None
+        return nps.summarize_weighted(data.responses, invitations, by=by, period="M",
+                                      level=data.settings.level)
+
+    return data.memo(f"weighted {by}", compute)
 
 
 def _ranking(data: ReportData) -> pd.DataFrame:
-    return _memo(data, "ranking", lambda: data.engine.rank_dealers(period=data.month,
-                                                                   **data.engine_source()))
-
-
-_MEMO: dict[tuple, tuple] = {}
-
-
-def _memo(data: ReportData, name: str, compute):
-    """``compute()`` once per report data object (several sections read the same numbers).
-
-    The object is kept with its value, so its id cannot be reused by another while cached.
-    """
-    key = (id(data), name)
-    if key not in _MEMO or _MEMO[key][0] is not data:
-        _MEMO[key] = (data, compute())
-    return _MEMO[key][1]
+    return data.memo("ranking", lambda: data.engine.rank_dealers(
+        period=data.month, level=data.settings.level, **data.engine_source()))
 
 
 def headline(book: ReportBook, data: ReportData) -> None:
@@ -134,21 +151,23 @@ def headline(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "headline")):
         data.require_section("headline")  # a scope without answers this month (a dealer's)
         rule = _rule(data)
-        book.show(table_title(book, "nps_month"), tables.headline_table(
-            data.responses, month=data.month, invitations=data.invitations,
-            label=_scope_label(book, data), language=lang, rule=rule))
         monthly = _monthly(data)
+        book.show(table_title(book, "nps_month"), tables.headline_table(
+            monthly, month=data.month, weighted=_weighted(data, ()),
+            label=_scope_label(book, data), language=lang, rule=rule,
+            settings=data.settings))
         trend = data.need("trend")
         if not trend.ok:  # no change to show: say why, in the coverage's words
             book.note(book.coverage_line(trend, data.month))
         if len(monthly) > 1:
-            book.chart(charts.nps_trend(monthly, language=lang, rule=rule, title=book.text(
-                "charts", "nps_by_month_title", first=F.month(monthly["period"].min()),
-                last=F.month(data.month))))  # the months drawn, not the months asked for
+            book.chart(charts.nps_trend(monthly, language=lang, rule=rule,
+                                        settings=data.settings, title=book.text(
+                "charts", "nps_by_month_title", first=book.format.month(monthly["period"].min()),
+                last=book.format.month(data.month))))  # the months drawn, not the months asked for
         book.charts["nps_trend"] = _trend_sheet(monthly, lang)
         # the chart shows the months; their table is for the workbook
-        book.show(table_title(book, "nps_by_month"), tables.series_table(monthly, language=lang,
-                                                                    rule=rule),
+        book.show(table_title(book, "nps_by_month"), tables.series_table(
+            monthly, language=lang, rule=rule, settings=data.settings),
                   html=False)
 
 
@@ -189,25 +208,26 @@ def summary(book: ReportBook, data: ReportData) -> None:
 def _summary_headline(book: ReportBook, data: ReportData):
     monthly = _monthly(data).sort_values("period")
     now = monthly.iloc[-1]
-    values = dict(nps=F.nps(now["nps"]), interval=F.interval(now["nps_low"], now["nps_high"],
+    values = dict(nps=book.format.nps(now["nps"]), interval=book.format.interval(now["nps_low"], now["nps_high"],
                                                             sign=True),
-                  month=F.month(data.month))
+                  month=book.format.month(data.month))
     if len(monthly) < 2:
         return book.text("summary", "headline_first_month", **values), []
     if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
-    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data)).iloc[0]
+    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data),
+                             settings=data.settings).iloc[0]
     change = float(now["change_vs_previous"])
-    values.update(previous=F.month(monthly["period"].iloc[-2]))
+    values.update(previous=book.format.month(monthly["period"].iloc[-2]))
     if verdict == "real":
         return book.text("summary", "headline_changed", direction=book.text(
-            "summary", "up" if change > 0 else "down"), change=F.number(abs(change)),
+            "summary", "up" if change > 0 else "down"), change=book.format.number(abs(change)),
             **values), []
     # "no change" only where the interval rules a material change out; else say what is known
-    return book.text("summary", f"headline_{verdict}", change=F.signed(change),
-                     change_interval=F.interval(now["change_low"], now["change_high"],
+    return book.text("summary", f"headline_{verdict}", change=book.format.signed(change),
+                     change_interval=book.format.interval(now["change_low"], now["change_high"],
                                                 sign=True),
-                     margin=F.number(rules.margin(), 0), **values), []
+                     margin=book.format.number(data.settings.margin(), 0), **values), []
 
 
 def _summary_dealers(book: ReportBook, data: ReportData):
@@ -215,18 +235,18 @@ def _summary_dealers(book: ReportBook, data: ReportData):
     if not (data.need("dealers").ok and data.need("trend").ok):
         return None, []
     ranking = _ranking(data)
-    verdicts = rules.evidence(ranking, "change", rule=_rule(data))
+    verdicts = rules.evidence(ranking, "change", rule=_rule(data), settings=data.settings)
     moved = ranking.loc[verdicts == "real"].sort_values("change_vs_previous")
     if moved.empty:  # none starred: say how many could still have moved
         open_ = int(verdicts.isin(["unclear", "not_in_family"]).sum())
         key = "dealers_unclear" if open_ else "dealers_none"
         return book.text("summary", key, unclear=open_, n=len(ranking),
-                         margin=F.number(rules.margin(), 0)), []
-    names = moved["dealer_name"].fillna(moved["dealer_id"]).map(_mask)
-    shown = [f"{n} {F.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
+                         margin=book.format.number(data.settings.margin(), 0)), []
+    names = moved["dealer_name"].fillna(moved["dealer_id"]).map(lambda n: _mask(n, book.language))
+    shown = [f"{n} {book.format.signed(c)}" for n, c in zip(names, moved["change_vs_previous"],
                                                   strict=True)][:6]
-    actions = [book.text("summary", "act_dealer", dealer=n, change=F.number(abs(c)),
-                         nps=F.nps(v))
+    actions = [book.text("summary", "act_dealer", dealer=n, change=book.format.number(abs(c)),
+                         nps=book.format.nps(v))
                for n, c, v in zip(names, moved["change_vs_previous"], moved["nps"],
                                   strict=True) if c < 0][:2]
     return book.text("summary", "dealers_moved", list=", ".join(shown)), actions
@@ -245,8 +265,8 @@ def _summary_alarms(book: ReportBook, data: ReportData):
     items, actions = [], []
     for row in shown.itertuples():
         values = dict(unit=_alarm_unit(book, data, row),
-                      change=F.number(int(round(abs(row.change)))),
-                      month=F.month_since(row.start, language=book.language))
+                      change=book.format.number(int(round(abs(row.change)))),
+                      month=book.format.month_since(row.start))
         items.append(book.text("summary", f"alarm_{row.direction}", **values))
         if row.direction == "drop" and len(actions) < 2:
             actions.append(book.text("summary", "act_alarm", **values))
@@ -264,21 +284,21 @@ def _alarm_unit(book: ReportBook, data: ReportData, row) -> str:
         return book.text("labels", "region", region=row.region)
     names = data.all_dealers.set_index("dealer_id")["dealer_name"] if (
         "dealer_name" in data.all_dealers) else pd.Series(dtype="str")
-    dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+    dealer = _mask(names.get(row.dealer_id, row.dealer_id), book.language)
     if touchpoint is None:
         return dealer
     return book.text("summary", "alarm_at", touchpoint=touchpoint, dealer=dealer)
 
 
-def _mask(text) -> str:
+def _mask(text, language: str) -> str:
     from analysis.privacy import mask_pii
 
-    return L.masked(mask_pii(str(text)), language=F.get_language())
+    return L.masked(mask_pii(str(text)), language=language)
 
 
 def _learned(data: ReportData):
     """The network's causes learnt from the team's labels (shared by the batch), or None."""
-    return _memo(data, "learned", lambda: shared.learned_causes(data))
+    return data.memo("learned", lambda: shared.learned_causes(data))
 
 
 def _model_labels(data: ReportData, frame: pd.DataFrame):
@@ -305,7 +325,7 @@ def _labels(data: ReportData, month: str):
             return learned.causes(frame), None
         return _model_labels(data, frame)
 
-    return _memo(data, f"labels {month}", compute)
+    return data.memo(f"labels {month}", compute)
 
 
 def cause_comparison(data: ReportData) -> rootcause.CauseComparison | None:
@@ -328,7 +348,7 @@ def cause_comparison(data: ReportData) -> rootcause.CauseComparison | None:
             previous=None if before is None else data.responses.loc[month == previous],
             previous_labels=None if before is None else before[0])
 
-    return _memo(data, "cause comparison", compute)
+    return data.memo("cause comparison", compute)
 
 
 def _cause_tests(data: ReportData):
@@ -349,7 +369,7 @@ def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
         comparison = cause_comparison(data)
         if comparison is None:
             return None
-        verdict = rules.cause_verdict(comparison, rule=_rule(data))
+        verdict = rules.cause_verdict(comparison, rule=_rule(data), settings=data.settings)
         # a discovered cluster is named by its top words (a taxonomy cause by the catalogue)
         _, model = _labels(data, data.month)
         words = ({} if model is None else
@@ -357,7 +377,7 @@ def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
         return replace(verdict, causes=verdict.causes.assign(
             label=[words.get(c, "") for c in verdict.causes["cause"]]))
 
-    return _memo(data, "cause verdict", compute)
+    return data.memo("cause verdict", compute)
 
 
 def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
@@ -366,28 +386,28 @@ def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
     named = verdict.named
     first = named.iloc[0]
     if verdict.lead in ("clear", "only"):
-        values = dict(cause=_cause_name(book, first), impact=F.number(-first["contribution"]),
-                      share=F.percent(first["share"]), trend=_cause_trend(book, first, verdict))
+        values = dict(cause=_cause_name(book, first), impact=book.format.number(-first["contribution"]),
+                      share=book.format.percent(first["share"]), trend=_cause_trend(book, first, verdict))
         if verdict.lead == "only":
             return book.text("summary", "cause_only", **values)
         lead = verdict.lead_test.iloc[0]
         runner = verdict.causes.loc[verdict.causes["cause"] == lead["runner_up"]].iloc[0]
         # in points of cost (contributions are negative): how much more the first costs
         return book.text("summary", "cause", next=_cause_name(book, runner),
-                         difference=F.number(-lead["difference"]),
-                         interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                         difference=book.format.number(-lead["difference"]),
+                         interval=book.format.interval(-lead["difference_high"], -lead["difference_low"],
                                              sign=True), **values)
     items = "; ".join(book.text("summary", "cause_item", cause=_cause_name(book, row),
-                                impact=F.number(-row["contribution"]),
+                                impact=book.format.number(-row["contribution"]),
                                 trend=_cause_trend(book, row, verdict))
                       for _, row in named.iterrows())
     if verdict.lead == "same":
         return book.text("summary", "causes_same", n=len(named), list=items,
-                         margin=F.number(verdict.margin))
+                         margin=book.format.number(verdict.margin))
     lead = verdict.lead_test.iloc[0]
     return book.text("summary", "causes_unclear", n=len(named), list=items,
-                     difference=F.number(-lead["difference"]),
-                     interval=F.interval(-lead["difference_high"], -lead["difference_low"],
+                     difference=book.format.number(-lead["difference"]),
+                     interval=book.format.interval(-lead["difference_high"], -lead["difference_low"],
                                          sign=True))
 
 
@@ -402,10 +422,10 @@ def _cause_trend(book: ReportBook, row, verdict: rules.CauseVerdict) -> str:
            "unclear": "cause_unclear"}.get(row["trend"])
     if key is None:
         return ""
-    return book.text("summary", key, before=F.number(-row["previous_contribution"]),
-                     change=F.signed(-row["change"]),
-                     interval=F.interval(-row["change_high"], -row["change_low"], sign=True),
-                     margin=F.number(verdict.margin))
+    return book.text("summary", key, before=book.format.number(-row["previous_contribution"]),
+                     change=book.format.signed(-row["change"]),
+                     interval=book.format.interval(-row["change_high"], -row["change_low"], sign=True),
+                     margin=book.format.number(verdict.margin))
 
 
 def _summary_cause(book: ReportBook, data: ReportData):
@@ -415,11 +435,11 @@ def _summary_cause(book: ReportBook, data: ReportData):
     named = verdict.named
     if verdict.lead in ("clear", "only"):
         action = book.text("summary", "act_cause", cause=_cause_name(book, named.iloc[0]),
-                           impact=F.number(-named["contribution"].iloc[0]))
+                           impact=book.format.number(-named["contribution"].iloc[0]))
     else:
         action = book.text("summary", "act_causes",
                            list=", ".join(_cause_name(book, row) for _, row in named.iterrows()),
-                           impact=F.number(-named["contribution"].sum()))
+                           impact=book.format.number(-named["contribution"].sum()))
     return cause_sentence(book, verdict), [action]
 
 
@@ -439,12 +459,12 @@ def _summary_growth(book: ReportBook, data: ReportData):
                                     language=book.language)
     items, actions = [], []
     for row in top.itertuples(index=False):
-        dealer = _mask(names.get(row.dealer_id, row.dealer_id))
+        dealer = _mask(names.get(row.dealer_id, row.dealer_id), book.language)
         driver = drivers_.get(row.driver, row.driver)
-        items.append(f"{dealer} – {driver} {F.signed(row.uplift)}")
+        items.append(f"{dealer} – {driver} {book.format.signed(row.uplift)}")
         actions.append(book.text("summary", "act_growth", dealer=dealer, driver=driver,
-                                 current=F.number(row.current), benchmark=F.number(row.benchmark),
-                                 uplift=F.number(row.uplift)))
+                                 current=book.format.number(row.current), benchmark=book.format.number(row.benchmark),
+                                 uplift=book.format.number(row.uplift)))
     return book.text("summary", "growth", list="; ".join(items)), actions[:1]
 
 
@@ -465,14 +485,16 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     with book.section(book.text("sections", key)):
         data.require_section(key)
         rule = _rule(data)
+        summary_ = _summary(data, (by,))
         book.show(table_title(book, f"{key}_month"), tables.headline_table(
-            data.responses, month=data.month, by=(by,), invitations=data.invitations,
-            language=lang, rule=rule))
-        summary_ = nps.summarize(data.responses, by=(by,))
+            summary_, month=data.month, by=(by,), weighted=_weighted(data, (by,)),
+            language=lang, rule=rule, settings=data.settings))
         if by == "touchpoint":
-            book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule))
+            book.chart(charts.touchpoint_panels(summary_, language=lang, rule=rule,
+                                                settings=data.settings))
         else:
             book.chart(charts.nps_trend(summary_, hue=by, language=lang, rule=rule,
+                                        settings=data.settings,
                                         title=book.text("charts", f"{key}_title")))
 
 
@@ -512,17 +534,20 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
         mean = monthly.loc[monthly["period"].astype(str) == data.month, "nps"]
         book.chart(charts.dealer_caterpillar(
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
-            language=lang, rule=rule, title=book.text("charts", "caterpillar_title",
-                                                      month=F.month(data.month))))
+            language=lang, rule=rule, settings=data.settings,
+            title=book.text("charts", "caterpillar_title", month=book.format.month(data.month))))
         book.show(table_title(book, "dealers_month"), tables.dealer_table(
-            data.responses, month=data.month, dealers=data.dealers, language=lang,
-            rule=rule, regional=not data.is_network, alarms=data.alarms().alarms))
+            ranking, language=lang, rule=rule, regional=not data.is_network,
+            alarms=data.alarms().alarms, settings=data.settings))
         book.note(book.text("notes", "alarms"))
 
 
-def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) -> None:
-    """Which drivers move NPS (LMG share with intervals), this month beside the last."""
+def loyalty_drivers(book: ReportBook, data: ReportData) -> None:
+    """Which drivers move NPS (LMG share with intervals), this month beside the last, with
+    the report's bootstrap draws (:attr:`analysis.settings.Settings.n_boot`, the star
+    family's too)."""
     lang = book.language
+    n_boot = data.settings.n_boot
     with book.section(book.text("sections", "loyalty_drivers")):
         data.require_section("loyalty_drivers")
         # the drivers the export rates (all of them, or the ones it has)
@@ -543,20 +568,38 @@ def loyalty_drivers(book: ReportBook, data: ReportData, *, n_boot: int = 200) ->
         previous = str(pd.Period(data.month, freq="M") - 1)
         rule = _rule(data)
         # the change the report stars: the same frame as the report's family of tests
-        # (which tests every driver); on the rated drivers alone it is computed here
-        change = (_star_tables(data)["driver importance change"] if n_boot == 200 and every
+        # (which tests every driver, with the same draws); on the rated drivers alone it is
+        # computed here
+        change = (_star_tables(data)["driver importance change"] if every
                   else _importance_change(data, rated, n_boot=n_boot, cluster=cluster))
         changed = ([] if change is None else
                    change.loc[rules.significant(change, "change", rule=rule), "driver"])
         book.chart(charts.driver_importance(by_month, month=data.month, previous=previous,
                                             language=lang, changed=changed))
-        book.show(table_title(book, "driver_importance", month=F.month(data.month),
-                         r2=F.number(current.r2, 2), n=F.count(current.n)),
-                  tables.importance_table(current, language=lang))
+        book.show(table_title(book, "driver_importance", month=book.format.month(data.month),
+                         r2=book.format.number(current.r2, 2), n=book.format.count(current.n)),
+                  tables.importance_table(importance_shares(current), level=current.level,
+                                          language=lang))
         if change is not None:
             book.show(table_title(book, "importance_change"), tables.importance_change_table(
                 change.rename(columns={"change_p_value": "p_value",
-                                       "change_p_adj": "p_adj"}), language=lang, rule=rule))
+                                       "change_p_adj": "p_adj"}), language=lang, rule=rule,
+                settings=data.settings))
+
+
+def importance_shares(result: drivers.ImportanceResult) -> pd.DataFrame:
+    """Each driver's share of R^2 with its percentile bootstrap interval at the result's level
+    (by driver: ``rank``, ``share``, ``share_low``, ``share_high``, ``importance``; the
+    interval is NaN without bootstrap draws): what :func:`analysis.report.tables.
+    importance_table` shows."""
+    table = result.table
+    draws = result.share_draws
+    alpha = (1 - result.level) / 2
+    if draws is not None:
+        low, high = np.nanquantile(draws.to_numpy(), [alpha, 1 - alpha], axis=0)
+    else:
+        low = high = np.full(len(table), np.nan)
+    return table[["rank", "share", "importance"]].assign(share_low=low, share_high=high)
 
 
 def _importance_change(data: ReportData, rated: list[str], *, n_boot: int, cluster):
@@ -602,7 +645,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         learned = _learned(data)
         verdict = cause_verdict(data)
         if verdict is None or verdict.causes.empty:
-            book.note(book.text("notes", "no_comments", month=F.month(data.month)))
+            book.note(book.text("notes", "no_comments", month=book.format.month(data.month)))
             return
         impact = verdict.causes
         labels, model = _labels(data, data.month)
@@ -613,17 +656,18 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         impact = impact.merge(named[["cause", "quotes"]], on="cause", how="left")
         # the verdict the summary states, and the rule behind it
         book.note(cause_sentence(book, verdict))
-        book.note(book.text("notes", "cause_claims", margin=F.number(verdict.margin),
-                            rule=rules.rule_text(_rule(data), language=lang)))
+        book.note(book.text("notes", "cause_claims", margin=book.format.number(verdict.margin),
+                            rule=rules.rule_text(_rule(data), language=lang,
+                                                 settings=data.settings)))
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
         # and quotes of its answers, and its change from last month as the verdict words it
         book.show(table_title(book, "cause_impact"), tables.impact_table(
-            impact, sources=sources, language=lang), max_rows=3)
+            impact, sources=sources, language=lang, settings=data.settings), max_rows=3)
         first = impact.iloc[0]
-        book.note(book.text("notes", "cause_gap", nps=F.nps(first["scope_nps"]),
-                            ref=F.nps(first["ref_nps"]), n=len(impact),
-                            gap=F.number(-impact["contribution"].sum())))
+        book.note(book.text("notes", "cause_gap", nps=book.format.nps(first["scope_nps"]),
+                            ref=book.format.nps(first["ref_nps"]), n=len(impact),
+                            gap=book.format.number(-impact["contribution"].sum())))
         _cause_agreement(book, data, learned)
         min_count = load_params("taxonomy")["report"]["matrix_min_count"]
         book.show(table_title(book, "dealer_causes", min=min_count), tables.cause_matrix_table(
@@ -636,22 +680,22 @@ def _cause_agreement(book: ReportBook, data: ReportData, learned) -> None:
     if learned is None or data.month not in learned.months:
         book.note(book.text("notes", "no_team_causes"))
         return
-    period = F.month(learned.months[0]) if len(learned.months) == 1 else (
-        f"{F.month(learned.months[0])} – {F.month(learned.months[-1])}")
+    period = book.format.month(learned.months[0]) if len(learned.months) == 1 else (
+        f"{book.format.month(learned.months[0])} – {book.format.month(learned.months[-1])}")
     window = data.responses.loc[data.responses["month"].isin(learned.months)]
     agree = learned.scope_agreement(window)
     month = learned.scope(data.current)
-    queue = book.text("notes", "review_queue", n=F.count(month["needs_review"].sum()),
+    queue = book.text("notes", "review_queue", n=book.format.count(month["needs_review"].sum()),
                       suggested=int((month["source"] == "model").sum()),
-                      threshold=F.percent(learned.threshold))
+                      threshold=book.format.percent(learned.threshold))
     if agree is None:
         book.note(book.text("notes", "no_team_causes_scope", period=period) + " " + queue)
         return
     acc, f1 = (agree.overall.set_index("metric").loc[m] for m in ("accuracy", "macro_f1"))
-    book.note(book.text("notes", "cause_agreement", share=F.percent(acc["value"]),
-                        interval=F.percent_interval(acc["low"], acc["high"]),
-                        n=int(acc["n"]), period=period, f1=F.number(f1["value"], 2),
-                        f1_interval=F.interval(f1["low"], f1["high"], 2)) + " " + queue)
+    book.note(book.text("notes", "cause_agreement", share=book.format.percent(acc["value"]),
+                        interval=book.format.percent_interval(acc["low"], acc["high"]),
+                        n=int(acc["n"]), period=period, f1=book.format.number(f1["value"], 2),
+                        f1_interval=book.format.interval(f1["low"], f1["high"], 2)) + " " + queue)
     book.show(table_title(book, "cause_agreement"), tables.agreement_table(
         agree.per_cause, language=book.language), decimals=2, max_rows=3,
         html=data.dealer_id is None)  # a dealer's page: the note; the table in its workbook
@@ -667,7 +711,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
         zones = shared.growth_result(data)
         # a region's report keeps its own dealers, ranked within the whole network
         only = None if data.is_network else data.dealers["dealer_id"]
-        book.note(_growth_note(book, zones, only=only))
+        book.note(_growth_note(book, zones, only=only, q=data.settings.q))
         top = tables.top_growth_table(zones, dealers=data.all_dealers, only=only,
                                       language=lang)
         if not data.is_network:
@@ -685,14 +729,16 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             _growth_value(book, data, leaders)
         # every dealer x driver: for the analysts' workbook, not for reading
         book.show(table_title(book, "growth_table"), tables.growth_table(
-            zones, dealers=data.all_dealers, only=only, language=lang), html=False)
+            zones, dealers=data.all_dealers, only=only, language=lang,
+            settings=data.settings), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses, drivers=list(zones.drivers),
                                                 scales=zones.scales)
         book.show(table_title(book, "driver_ranking"), tables.driver_ranking_table(
-            ranking, dealers=data.dealers, language=lang, scales=zones.scales), html=False)
+            ranking, dealers=data.dealers, language=lang, scales=zones.scales,
+            settings=data.settings), html=False)
 
 
-def _growth_note(book: ReportBook, zones, *, only=None) -> str:
+def _growth_note(book: ReportBook, zones, *, q: float, only=None) -> str:
     """How many dealers (of the network, or of ``only``) have a growth zone worth the
     threshold, or in plain words that none has; then how a pair becomes a growth zone (the
     one-sided test and BH, the uplift interval's lower end at the threshold)."""
@@ -702,7 +748,7 @@ def _growth_note(book: ReportBook, zones, *, only=None) -> str:
              if passed else book.text("notes", "growth_none", points=points))
     rule = book.text("notes", "growth_test",
                      pairs=int(zones.table["zone_p_value"].notna().sum()),
-                     q=F.percent(load_params("flags")["q"]), level=F.percent(zones.level))
+                     q=book.format.percent(q), level=book.format.percent(zones.level))
     return f"{count} {rule}"
 
 
@@ -723,7 +769,7 @@ def _growth_value(book: ReportBook, data: ReportData, leaders: pd.DataFrame) -> 
                                    gain_interval=("uplift_low", "uplift_high"))
     book.note(book.text("notes", "growth_value", months=months,
                         visits=loop["value"]["visits_per_year"],
-                        order=F.money(loop["value"]["average_order_value"])))
+                        order=book.format.money(loop["value"]["average_order_value"])))
     title = table_title(book, "growth_value")
     book.show(title, tables.growth_value_table(value, dealers=data.all_dealers,
                                                language=book.language), html=False)
@@ -738,17 +784,18 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         attrs = list(load_params("css")["attributes"])
         if not set(attrs) <= set(data.responses) or data.current[attrs].isna().all().all():
             raise SectionDataMissing("css_ratings", data.month)
-        from analysis.css import summarize_css
+        from analysis.css import load_css_params, summarize_css
 
-        summary_ = summarize_css(data.responses, by=("region", "dealer_id"), period="M",
-                                 reference=data.network)
-        summary_ = summary_.loc[summary_["period"] == pd.Period(data.month, freq="M")].assign(
+        by_dealer = data.memo("css", lambda: summarize_css(
+            data.responses, by=("region", "dealer_id"), period="M", reference=data.network))
+        month = by_dealer.loc[by_dealer["period"] == pd.Period(data.month, freq="M")].assign(
             dealer_name=lambda d: d["dealer_id"].map(
                 data.all_dealers.set_index("dealer_id")["dealer_name"]).fillna(d["dealer_id"]))
-        book.chart(charts.css_comparison(summary_, language=book.language))
+        book.chart(charts.css_comparison(month, language=book.language))
         book.show(table_title(book, "css_by_dealer"), tables.css_table(
-            data.responses, month=data.month, dealers=data.dealers, reference=data.network,
-            language=book.language, rule=_rule(data)))
+            by_dealer, month=data.month, dealers=data.dealers,
+            level=float(load_css_params()["level"]), language=book.language,
+            rule=_rule(data)))
 
 
 def red_flags(book: ReportBook, data: ReportData) -> None:
@@ -773,8 +820,8 @@ def _sla_note(book: ReportBook, sla: cases.SlaReport) -> str:
     row = sla.network.iloc[0]
     return book.text("notes", "sla", now=f"{sla.now:%Y-%m-%d %H:%M}", hours=f"{sla.sla_hours:g}",
                      **{k: int(row[k]) for k in ("flags", *cases.STATUSES, "no_case")},
-                     compliance=F.percent(row["compliance"]), decided=int(row["decided"]),
-                     interval=F.percent_interval(row["compliance_low"], row["compliance_high"]))
+                     compliance=book.format.percent(row["compliance"]), decided=int(row["decided"]),
+                     interval=book.format.percent_interval(row["compliance_low"], row["compliance_high"]))
 
 
 def golden_stars(book: ReportBook, data: ReportData, *, per_dealer: int = 3) -> None:
@@ -809,14 +856,14 @@ def _incident_note(book: ReportBook, inc: incidents.IncidentReport) -> str:
     kinds = inc.closures["kind"].value_counts().sort_index()
     counts = ", ".join(_kind_count(k, n, lang) for k, n in kinds.items())
     shares = "; ".join(
-        f"{_kind(k, lang)}: {F.percent(row['share_within_sla'])} "
-        f"{F.percent_interval(row['share_low'], row['share_high'])}"
+        f"{_kind(k, lang)}: {book.format.percent(row['share_within_sla'])} "
+        f"{book.format.percent_interval(row['share_low'], row['share_high'])}"
         for k, row in inc.closure_by_kind.set_index("kind").iterrows())
     text = book.text("notes", "incidents", counts=counts, hours=f"{inc.sla_working_hours:g}",
                      shares=shares)
     if len(inc.reasons):
         top = inc.reasons.iloc[0]
-        text += " " + book.text("notes", "main_reason", share=F.percent(top["share"]),
+        text += " " + book.text("notes", "main_reason", share=book.format.percent(top["share"]),
                                 reason=L.name("reasons", top["reason"], language=lang))
     return text
 
@@ -829,7 +876,7 @@ def _kind_count(kind: str, n: int, language: str) -> str:
     """``179 жалоб``: a count of one kind of incident in the language's plural form."""
     if L.has("kind_counts", kind):
         return L.text("kind_counts", kind, language=language, n=int(n))
-    return f"{F.count(n)} {_kind(kind, language)}"
+    return f"{F.count(n, language=language)} {_kind(kind, language)}"
 
 
 def repeat_repairs(book: ReportBook, data: ReportData) -> None:
@@ -857,9 +904,9 @@ def _repeat_note(book: ReportBook, rr: repairs.MonthlyRepeatReport) -> str:
     # the rate is the cohort's: orders closed in the month whose window has passed
     orders = int(rr.by_dealer["cohort_orders"].sum())
     repeats = int(rr.by_dealer["cohort_repeats"].sum())
-    return book.text("notes", "repeat_repairs", month=F.month(rr.month), n=len(rr.pairs),
+    return book.text("notes", "repeat_repairs", month=book.format.month(rr.month), n=len(rr.pairs),
                      days=rr.window_days, orders=orders,
-                     rate=F.percent(repeats / orders if orders else None, 1),
+                     rate=book.format.percent(repeats / orders if orders else None, 1),
                      mechanics=int((rr.kpi_mechanic["bonus_share"] == 0).sum()),
                      foremen=int((rr.kpi_foreman["bonus_share"] == 0).sum()))
 
@@ -882,7 +929,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
         review = actions.monthly_review(data.actions, data.network, month=data.month,
                                         dealers=data.all_dealers, causes=_action_causes(data))
         if review.empty:
-            book.note(book.text("notes", "no_actions", month=F.month(data.month)))
+            book.note(book.text("notes", "no_actions", month=book.format.month(data.month)))
             return
         measured = review["effect"].notna()
         settings = load_params("loop")["actions"]
@@ -890,7 +937,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                             effective=int((review["verdict"] == "effective").sum()),
                             worse=int((review["verdict"] == "worse").sum()),
                             min=int(settings["min_comparison"]),
-                            level=F.percent(settings["level"])))
+                            level=book.format.percent(settings["level"])))
         book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
         if measured.any():
@@ -923,7 +970,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         flow = retention.customer_flow(data.repair_orders)
         book.chart(charts.customer_flow(flow, language=lang))
         # every dealer's counts: the Excel file (the chart above says what moved)
-        book.show(table_title(book, "customer_flow", month=F.month(data.month)),
+        book.show(table_title(book, "customer_flow", month=book.format.month(data.month)),
                   tables.customer_flow_table(
             flow, month=data.month, dealers=data.dealers, language=lang), html=False)
         service, rates, months = _return_rates(data)
@@ -937,7 +984,7 @@ def customers(book: ReportBook, data: ReportData) -> None:
         value = retention.value_at_stake(service, rates)
         book.note(book.text("notes", "value_at_stake",
                             visits=loop["value"]["visits_per_year"],
-                            order=F.money(loop["value"]["average_order_value"])))
+                            order=book.format.money(loop["value"]["average_order_value"])))
         book.show(table_title(book, "value_at_stake"), tables.value_at_stake_table(
             value, dealers=data.dealers, language=lang), max_rows=3)
         # the call list itself (VINs, contacts) belongs to the team's own export, never here;
@@ -965,7 +1012,7 @@ def _return_rates(data: ReportData):
         service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
         return service, retention.return_rates(data.repair_orders, service, months=months), months
 
-    return _memo(data, "return_rates", compute)
+    return data.memo("return_rates", compute)
 
 
 def survey_funnel(book: ReportBook, data: ReportData) -> None:
@@ -999,7 +1046,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
             book.show(table_title(book, "data_quality"),
                       tables.quality_table(quality, language=book.language))
         book.note(book.text("notes", "answers", current=len(data.current),
-                            month=F.month(data.month), total=len(data.responses),
+                            month=book.format.month(data.month), total=len(data.responses),
                             months=len(data.months)))
         if data.unlisted_dealers:
             unlisted = data.all_dealers.loc[
@@ -1008,7 +1055,7 @@ def data_quality(book: ReportBook, data: ReportData) -> None:
                 ", ..." if len(data.unlisted_dealers) > 10 else "")
             book.note(book.text(
                 "notes", "unlisted_dealers", dealers=shown, region=unlisted["region"].iloc[0],
-                answers=F.count(int(data.network["dealer_id"].isin(
+                answers=book.format.count(int(data.network["dealer_id"].isin(
                     data.unlisted_dealers).sum()))))
         book.note(_store_versions(book, data.data_dir))
 
@@ -1075,13 +1122,26 @@ def _peers(data: ReportData) -> dict[str, pd.DataFrame]:
     return {"region": network.loc[network["region"] == data.region], "network": network}
 
 
+def _peer_summaries(data: ReportData) -> dict[str, pd.DataFrame]:
+    """A dealer's NPS by month (without invitations) and its region's and the network's of
+    the report month and the month before (:func:`analysis.nps.summarize`), by scope
+    (``dealer``, ``region``, ``network``; a scope without answers is left out); once per
+    report: the dealer's page shows them side by side and stars their changes."""
+    def compute():
+        frames = {"dealer": data.responses, **_peers(data)}
+        return {scope: nps.summarize(frame, by=(), period="M", level=data.settings.level)
+                for scope, frame in frames.items() if not frame.empty}
+
+    return data.memo("peer summaries", compute)
+
+
 def _dealer_star_tables(data: ReportData) -> dict:
     """The tests a dealer's page stars, as one family: the dealer's NPS change of every month
     (its headline and trend) and its region's and the network's change of the month (beside
     it on the page); :func:`_star_tables` adds the claims on the dealer's causes."""
     month = pd.Period(data.month, freq="M")
-    rows = [nps.summarize(frame, by=(), period="M").loc[lambda d: d["period"] == month]
-            for frame in _peers(data).values() if not frame.empty]
+    rows = [summary.loc[summary["period"] == month]
+            for scope, summary in _peer_summaries(data).items() if scope != "dealer"]
     return {"nps change": pd.concat([_monthly(data), *rows], ignore_index=True)}
 
 
@@ -1090,7 +1150,7 @@ def dealer_title(book: ReportBook, dealer: ReportData) -> None:
     read it, and what the page holds when the dealer has no answers this month."""
     title(book, dealer)
     if dealer.current.empty:
-        book.note(book.text("dealer_page", "no_answers", month=F.month(dealer.month)))
+        book.note(book.text("dealer_page", "no_answers", month=book.format.month(dealer.month)))
 
 
 def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
@@ -1104,10 +1164,13 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
         scopes = {dealer.dealer_name: dealer.responses,
                   book.text("labels", "region", region=dealer.region): peers["region"],
                   book.text("labels", "network"): peers["network"]}
+        names = {"dealer": dealer.dealer_name,
+                 "region": book.text("labels", "region", region=dealer.region),
+                 "network": book.text("labels", "network")}
         book.show(table_title(book, "nps_month"), pd.concat(
-            [tables.headline_table(frame, month=dealer.month, label=name, language=lang,
-                                   rule=rule)
-             for name, frame in scopes.items() if not frame.empty], ignore_index=True))
+            [tables.headline_table(summary, month=dealer.month, label=names[scope],
+                                   language=lang, rule=rule, settings=dealer.settings)
+             for scope, summary in _peer_summaries(dealer).items()], ignore_index=True))
         # the drivers its region and the network rate: a mean of a dealer's few answers is
         # still its mean (their count is in the table above), unlike an importance
         rated = list(dealer.rated_drivers(peers["network"].loc[
@@ -1131,19 +1194,20 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
         if own.empty:  # no answers rating a driver over the model's months
             raise SectionDataMissing("responses", dealer.month)
         book.note(book.text(
-            "dealer_page", "growth_note", zones=F.count(int(own["growth_zone"].sum())),
-            drivers=F.count(len(own)), q=F.percent(load_params("flags")["q"]),
-            pairs=F.count(int(zones.table["zone_p_value"].notna().sum())),
+            "dealer_page", "growth_note", zones=book.format.count(int(own["growth_zone"].sum())),
+            drivers=book.format.count(len(own)), q=book.format.percent(dealer.settings.q),
+            pairs=book.format.count(int(zones.table["zone_p_value"].notna().sum())),
             points=zones.min_uplift))
         book.show(table_title(book, "dealer_uplift"), tables.dealer_zones_table(
             zones, dealer_id=dealer.dealer_id, language=lang), excel=False, max_rows=None)
         # every number of the model for the dealer, for the workbook
         book.show(table_title(book, "growth_table"), tables.growth_table(
-            zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang),
+            zones, dealers=dealer.all_dealers, only=[dealer.dealer_id], language=lang,
+            settings=dealer.settings),
             html=False)
 
 
-__all__ = ["title", "summary", "headline", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
+__all__ = ["title", "summary", "headline", "importance_shares", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
            "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
            "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
            "survey_funnel", "data_quality", "dealer_scope", "dealer_title",

@@ -18,17 +18,15 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis import drivers as dr
-from analysis import nps as nps_module
 from analysis import repairs
 from analysis.config import load_params
-from analysis.css import load_css_params, summarize_css
 from analysis.incidents import CLOSURE_STATUSES
 from analysis.privacy import mask_pii_series
 from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules
 from analysis.report.kinds import Table
+from analysis.settings import Settings
 
 __all__ = [
     "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
@@ -45,12 +43,9 @@ __all__ = [
 ]
 
 
-def _nps_params(params: dict | None) -> dict:
-    return params if params is not None else load_params("nps")
-
-
-def _level(level: float | None, p: dict) -> float:
-    return float(p["level"] if level is None else level)
+def _level(level: float | None, settings: Settings | None) -> float:
+    """``level``, else the report's confidence level (its settings')."""
+    return float(rules.settings_or(settings).level if level is None else level)
 
 
 def _names(group: str, values: pd.Series, language: str | None) -> pd.Series:
@@ -81,19 +76,13 @@ def _rename(frame: pd.DataFrame, language: str | None, **columns: str) -> pd.Dat
 # --- NPS -------------------------------------------------------------------------------------
 
 
-def _stars(table: pd.DataFrame, test: str, alpha: float, rule) -> list[bool]:
-    """Which rows carry the star: the report's rule when given, else a raw p below alpha."""
-    if rule is not None:
-        return rules.significant(table, test, rule=rule).tolist()
-    return F.significant(table[f"{test}_p_value"], alpha)
-
-
-def _rank_level() -> str:
-    return F.percent(load_params("flags")["ranks"]["level"])
+def _rank_level(settings: Settings | None, language: str | None) -> str:
+    return F.percent(rules.settings_or(settings).rank_level, language=L.resolve(language))
 
 
 def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | None,
-               extra: bool = False, rule=None, change: str = "change") -> Table:
+               extra: bool = False, rule=None, change: str = "change",
+               settings: Settings | None = None) -> Table:
     """The NPS columns of a summary after ``t``'s first ones: answers, NPS (small samples
     marked), interval, change (significant ones marked), its p-value and the response rate
     when there is one.
@@ -111,10 +100,10 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
         for key in ("promoters", "passives", "detractors"):
             t.count(c(key), table[key])
     t.signed(c("nps"), table["nps"], mark=(table["small_sample"], small), scale="nps")
-    t.interval(c("interval", level=F.percent(level)), table["nps_low"], table["nps_high"],
+    t.interval(c("interval", level=F.percent(level, language=L.resolve(language))), table["nps_low"], table["nps_high"],
                "signed")
-    t.signed(c(change), table["change_vs_previous"],
-             mark=(_stars(table, "change", alpha, rule), star))
+    t.signed(c(change), table["change_vs_previous"], mark=(rules.significant(
+        table, "change", rule=rule, settings=settings).tolist(), star))
     t.p_value(c("p_value"), table["change_p_value"], alpha=alpha)
     if extra and "invited" in table:
         t.count(c("invited"), table["invited"])
@@ -126,30 +115,28 @@ def _nps_frame(table: pd.DataFrame, t: Table, *, level: float, language: str | N
 
 
 def headline_table(
-    responses: pd.DataFrame,
+    summary: pd.DataFrame,
     *,
     month: str,
     by: Sequence[str] = (),
-    invitations: pd.DataFrame | None = None,
+    weighted: pd.DataFrame | None = None,
     level: float | None = None,
-    min_n: int | None = None,
     label: str | None = None,
-    params: dict | None = None,
     language: str | None = None,
     rule=None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The report month: NPS with interval, change vs previous month, one row per group.
 
-    ``responses`` should include the previous month for the change column; ``label`` names
-    the row when ``by=()``. The table holds aggregates only, never personal data. A ``*``
-    marks a change that passes ``rule`` (the report's :class:`~analysis.stars.StarRule`;
-    without one: significant at 1 - level).
+    ``summary`` is :func:`analysis.nps.summarize` by ``by`` and month (the sections ask the
+    engine for it; it holds the month before for the change); ``weighted`` its
+    :func:`analysis.nps.summarize_weighted` (None: not shown). ``label`` names the row when
+    ``by=()``. The table holds aggregates only, never personal data. A ``*`` marks a change
+    that passes ``rule`` (:func:`analysis.report.rules.significant`; ``settings`` the
+    report's, whose level the interval has unless ``level`` says).
     """
-    p = _nps_params(params)
-    lvl = _level(level, p)
-    table = nps_module.summarize(responses, by=by, period="M", invitations=invitations,
-                                 level=lvl, min_n=min_n, params=p)
-    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    lvl = _level(level, settings)
+    table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no answers in {month}")
     names = table[list(by)].astype(str)
@@ -159,53 +146,40 @@ def headline_table(
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
     t = Table(language=language).text(L.column("group", language=language), groups)
-    t = _nps_frame(table, t, level=lvl, language=language, rule=rule)
-    weighted = _weighted_nps(responses, invitations, by=by, month=month, level=lvl, params=p)
+    t = _nps_frame(table, t, level=lvl, language=language, rule=rule, settings=settings)
     if weighted is not None:
+        weighted = weighted.loc[weighted["period"] == pd.Period(month, freq="M")]
+    if weighted is not None and not weighted.empty:
         # response rates differ across dealer x touchpoint cells: beside the answers' NPS,
         # the NPS with every cell weighted by its invitations
         c = L.columns(language)
+        weighted = weighted.drop(columns="period").reset_index(drop=True)
         w = table[list(by)].merge(weighted, on=list(by), how="left") if by else weighted
         t.signed(c("nps_weighted"), w["nps_weighted"], scale="nps")
-        t.interval(c("nps_weighted_interval", level=F.percent(lvl)), w["nps_weighted_low"],
+        t.interval(c("nps_weighted_interval", level=F.percent(lvl, language=L.resolve(language))), w["nps_weighted_low"],
                    w["nps_weighted_high"], "signed")
     return t.frame()
 
 
-def _weighted_nps(responses: pd.DataFrame, invitations: pd.DataFrame | None, *,
-                  by: Sequence[str], month: str, level: float,
-                  params: dict) -> pd.DataFrame | None:
-    """:func:`analysis.nps.summarize_weighted` of ``month``, or None without invitations."""
-    cells = ("dealer_id", "touchpoint")
-    if invitations is None or invitations.empty or not (
-            {*by, *cells, "month", "invited"} <= set(invitations)
-            and {*by, *cells} <= set(responses)):
-        return None
-    current = pd.Period(month, freq="M")
-    weighted = nps_module.summarize_weighted(responses, invitations, by=by, period="M",
-                                             level=level, params=params)
-    weighted = weighted.loc[weighted["period"] == current]
-    return None if weighted.empty else weighted.drop(columns="period").reset_index(drop=True)
-
-
 def series_table(summary: pd.DataFrame, *, level: float | None = None,
-                 language: str | None = None, rule=None) -> pd.DataFrame:
+                 language: str | None = None, rule=None,
+                 settings: Settings | None = None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame by period (one group), every number kept."""
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     t = Table(language=language).month(L.column("month", language=language),
                                         summary["period"].astype(str))
     return _nps_frame(summary, t, level=lvl, language=language, extra=True,
-                      rule=rule).frame()
+                      rule=rule, settings=settings).frame()
 
 
 def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
                   level: float | None = None, language: str | None = None,
-                  rule=None) -> pd.DataFrame:
+                  rule=None, settings: Settings | None = None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame of any grouping and period (the explore
     notebooks' slices) as the report shows NPS: the groups by name, the period, answers, NPS
     (small samples marked), interval, change (starred by ``rule``), its p-value and the
     response rate; without a time split there is no change to show."""
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     c = L.columns(language)
     table = summary.reset_index(drop=True)
     if "change_vs_previous" not in table:
@@ -223,63 +197,54 @@ def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
             t.month(c("month"), table["period"])
         else:
             t.text(c("period"), table["period"].astype(str))
-    return _nps_frame(table, t, level=lvl, language=language, rule=rule,
+    return _nps_frame(table, t, level=lvl, language=language, rule=rule, settings=settings,
                       change="change" if monthly else "change_period").frame()
 
 
 def dealer_table(
-    responses: pd.DataFrame,
+    ranked: pd.DataFrame,
     *,
-    month: str | None = None,
-    dealers: pd.DataFrame | None = None,
     level: float | None = None,
-    min_n: int | None = None,
-    params: dict | None = None,
     language: str | None = None,
     rule=None,
-    ranked: pd.DataFrame | None = None,
     regional: bool = False,
     alarms: pd.DataFrame | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
-    """The dealer ranking: the median rank (:func:`analysis.nps.rank_dealers`), interval,
-    shrunk NPS, small-sample mark, the rank's interval and the chances of the top and bottom
-    quarter.
+    """The dealer ranking: the median rank, interval, shrunk NPS, small-sample mark, the
+    rank's interval and the chances of the top and bottom quarter, from
+    :func:`analysis.nps.rank_dealers` (``ranked``: the sections ask the engine for it).
 
     Aggregates only (no customer data). ``*`` marks a change vs the previous month or a gap
-    to the rest of the region that passes ``rule`` (the report's star rule; without one:
-    significant at 1 - level). ``ranked`` is :func:`analysis.nps.rank_dealers` when the
-    caller has it (otherwise it is computed from ``responses``). ``regional``: the answers
-    are one region's, so its region and the rank in it (the rank itself) are left out.
-    ``alarms``: the dealers' sustained-change alarms (rows of
-    :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own.
+    to the rest of the region that passes ``rule`` (:func:`analysis.report.rules.
+    significant`). ``regional``: the answers are one region's, so its region and the rank in
+    it (the rank itself) are left out. ``alarms``: the dealers' sustained-change alarms (rows
+    of :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own. The levels
+    of the intervals are the report's ``settings``' (``level`` overrides the NPS one).
     """
-    p = _nps_params(params)
-    lvl = _level(level, p)
+    lvl = _level(level, settings)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
     small = L.text("marks", "small_sample", language=language)
-    if ranked is None:
-        ranked = nps_module.rank_dealers(responses, period=month, dealers=dealers, level=lvl,
-                                         min_n=min_n, params=p)
     ranked = ranked.reset_index(drop=True)
-    alpha = 1 - lvl
     t = Table(language=language).count(c("rank_median"), ranked["rank_network"])
     if not regional:  # one region's answers: its region and the rank in it are the rank
         t.count(c("rank_region"), ranked["rank_region"]).text(c("region"), ranked["region"])
     t.text(c("dealer"), ranked["dealer_name"] if "dealer_name" in ranked else ranked["dealer_id"])
     t.count(c("answers"), ranked["n"], mark=(ranked["small_sample"], small))
     t.signed(c("nps"), ranked["nps"], scale="nps")
-    t.interval(c("interval", level=F.percent(lvl)), ranked["nps_low"], ranked["nps_high"],
+    t.interval(c("interval", level=F.percent(lvl, language=L.resolve(language))), ranked["nps_low"], ranked["nps_high"],
                "signed")
     t.signed(c("nps_shrunk"), ranked["nps_shrunk"], scale="nps")
     months = int(ranked["vs_region_months"].max()) if "vs_region_months" in ranked else 1
     t.signed(c("vs_rest_of_region", months=months), ranked["vs_region"],
-             mark=(_stars(ranked, "vs_region", alpha, rule), star))
+             mark=(rules.significant(ranked, "vs_region", rule=rule,
+                                     settings=settings).tolist(), star))
     if "change_vs_previous" in ranked:
-        t.signed(c("change"), ranked["change_vs_previous"],
-                 mark=(_stars(ranked, "change", alpha, rule), star))
+        t.signed(c("change"), ranked["change_vs_previous"], mark=(rules.significant(
+            ranked, "change", rule=rule, settings=settings).tolist(), star))
     if "rank_low" in ranked:
-        t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+        t.interval(c("rank_interval", level=_rank_level(settings, language)), ranked["rank_low"],
                    ranked["rank_high"], "count")
         # one page column for both chances keeps the HTML table on one line a dealer
         t.pair(c("p_quarters"), ranked["p_top_quarter"], ranked["p_bottom_quarter"],
@@ -296,7 +261,8 @@ def _alarm_cells(alarms: pd.DataFrame, language: str | None) -> dict:
     cells: dict = {}
     for row in mine.itertuples():
         text = L.text("marks", f"alarm_{row.direction}", language=language,
-                      change=F.number(int(round(abs(row.change)))),
+                      change=F.number(int(round(abs(row.change))),
+                                      language=L.resolve(language)),
                       month=F.month_since(row.start, language=language))
         cells[row.dealer_id] = f"{cells[row.dealer_id]}; {text}" if row.dealer_id in cells else text
     return cells
@@ -322,45 +288,42 @@ def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -
 # --- loyalty drivers -------------------------------------------------------------------------
 
 
-def importance_table(result: dr.ImportanceResult, *, language: str | None = None
-                     ) -> pd.DataFrame:
+def importance_table(shares: pd.DataFrame, *, level: float,
+                     language: str | None = None) -> pd.DataFrame:
     """The driver table of a report: share of explained NPS variance with its interval.
 
-    Shares are in percent of R^2; the interval is the bootstrap percentile interval of the
-    share (missing without bootstrap draws).
+    ``shares`` is :func:`analysis.report.sections.importance_shares` of an
+    :class:`~analysis.drivers.ImportanceResult` (by driver: ``rank``, ``share``,
+    ``share_low``, ``share_high`` at ``level``, ``importance``). Shares are shown in percent
+    of R^2; the interval is missing without bootstrap draws.
     """
     labels = L.driver_labels(language)
     c = L.columns(language)
-    table = result.table
-    share_draws = result.share_draws
-    alpha = (1 - result.level) / 2
-    if share_draws is not None:
-        low, high = np.nanquantile(share_draws.to_numpy(), [alpha, 1 - alpha], axis=0)
-    else:
-        low = high = np.full(len(table), np.nan)
-    order = np.argsort(table["rank"].to_numpy(), kind="stable")
+    table = shares.sort_values("rank", kind="stable")
     return (Table(language=language)
-            .count(c("rank"), table["rank"].to_numpy()[order])
-            .text(c("driver"), [labels.get(d, d) for d in table.index[order]])
-            .number(c("share_pct"), 100 * table["share"].to_numpy()[order])
-            .interval(c("interval_pct", level=F.percent(result.level)), 100 * low[order],
-                      100 * high[order])
-            .number(c("r2_part"), table["importance"].to_numpy()[order], 3)
+            .count(c("rank"), table["rank"].to_numpy())
+            .text(c("driver"), [labels.get(d, d) for d in table.index])
+            .number(c("share_pct"), 100 * table["share"].to_numpy())
+            .interval(c("interval_pct", level=F.percent(level, language=L.resolve(language))),
+                      100 * table["share_low"].to_numpy(), 100 * table["share_high"].to_numpy())
+            .number(c("r2_part"), table["importance"].to_numpy(), 3)
             .frame())
 
 
 def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
-                            language: str | None = None, rule=None) -> pd.DataFrame:
+                            language: str | None = None, rule=None,
+                            settings: Settings | None = None) -> pd.DataFrame:
     """:func:`analysis.drivers.importance_change` as a report table, shares in percent points.
 
     "Really changed" is the report's star rule (``rule``) on the bootstrap p-value (without
     one, the Benjamini-Hochberg flag over the drivers, ``change_flag``, never a raw p); a
     driver it does not star reads "no" only when the interval rules out a change of the
-    equivalence margin (params/flags.yaml), else "not enough evidence yet" or, where the
-    interval alone excludes 0, "not by the report's rule" (:func:`analysis.stars.evidence`)."""
+    equivalence margin (the ``settings``' ``importance_pp``), else "not enough evidence yet"
+    or, where the interval alone excludes 0, "not by the report's rule"
+    (:func:`analysis.stars.evidence`)."""
     labels = L.driver_labels(language)
     c = L.columns(language)
-    lvl = _level(level, _nps_params(None))
+    lvl = _level(level, settings)
     return (Table(language=language)
             .text(c("driver"), change["driver"].map(lambda d: labels.get(d, d)))
             .month(c("before"), change["before"].astype(str))
@@ -368,24 +331,26 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
             .number(c("share_before_pct"), 100 * change["value_before"])
             .number(c("share_after_pct"), 100 * change["value_after"])
             .number(c("change_pp"), 100 * change["diff"])
-            .interval(c("interval_pp", level=F.percent(lvl)), 100 * change["low"],
+            .interval(c("interval_pp", level=F.percent(lvl, language=L.resolve(language))), 100 * change["low"],
                       100 * change["high"], "signed")
             .p_value(c("p_value"), change["p_value"])
-            .text(c("really_changed"), _importance_verdicts(change, rule, language))
+            .text(c("really_changed"), _importance_verdicts(change, rule, language,
+                                                            rules.settings_or(settings)))
             .frame())
 
 
-def _importance_verdicts(change: pd.DataFrame, rule, language: str | None) -> list[str]:
+def _importance_verdicts(change: pd.DataFrame, rule, language: str | None,
+                         settings: Settings) -> list[str]:
     """Each driver's "really changed" in words (:func:`analysis.report.rules.evidence`)."""
-    from analysis.stars import importance_tests
-
-    tests = importance_tests(change).assign(change_low=100 * change["low"],
-                                            change_high=100 * change["high"])
+    # the test under the other tables' names (analysis.stars.importance_tests)
+    tests = change.rename(columns={"p_value": "change_p_value", "p_adj": "change_p_adj"}).assign(
+        change_low=100 * change["low"], change_high=100 * change["high"])
     if rule is None and "change_flag" not in tests:
         tests = tests.assign(change_flag=change["changed"].astype(bool))
-    verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp")
-    margin = F.number(rules.margin("importance_pp"), 0)
-    alpha = F.number(1 - rules.level(), 2)
+    verdicts = rules.evidence(tests, "change", rule=rule, quantity="importance_pp",
+                              settings=settings)
+    margin = F.number(settings.margin("importance_pp"), 0, language=L.resolve(language))
+    alpha = F.number(settings.alpha, 2, language=L.resolve(language))
     words = {v: L.text("evidence", v, language=language, margin=margin, alpha=alpha)
              for v in verdicts.unique()}
     return [words[v] for v in verdicts]
@@ -471,7 +436,7 @@ def top_growth_table(
          .text(c("region"), row["region"])
          .count(c("answers"), row["n"])
          .signed(c("nps"), row["nps"], decimals, scale="nps")
-         .interval(c("interval", level=F.percent(result.level)), row["nps_low"],
+         .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), row["nps_low"],
                    row["nps_high"], "signed", decimals)
          .number(c("assoc_uplift"), leaders["total_uplift"].round(decimals), decimals))
     for z in range(1, max_zones + 1):
@@ -497,6 +462,7 @@ def driver_ranking_table(
     language: str | None = None,
     decimals: int | None = None,
     scales=None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The per-driver dealer ranking of :func:`analysis.growth.rank_dealers_by_driver`
     (means in each driver's scale, named with the driver when ``scales`` differ).
@@ -530,7 +496,7 @@ def driver_ranking_table(
      .number(c("shrunk_mean"), ranked["shrunk"], decimals + 1)
      .number(c("region_mean"), ranked["region_mean"], decimals + 1))
     if "rank_low" in ranked:
-        (t.interval(c("rank_interval", level=_rank_level()), ranked["rank_low"],
+        (t.interval(c("rank_interval", level=_rank_level(settings, language)), ranked["rank_low"],
                     ranked["rank_high"], "count")
          .percent(c("p_top_quarter"), ranked["p_top_quarter"])
          .percent(c("p_bottom_quarter"), ranked["p_bottom_quarter"]))
@@ -546,6 +512,7 @@ def growth_table(
     only: Iterable[str] | None = None,
     language: str | None = None,
     decimals: int | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The full dealer x driver table, numbers kept numeric (Excel); ``only`` keeps these
     dealers (ids). Sorted by dealer, then growth zones first by uplift."""
@@ -571,11 +538,11 @@ def growth_table(
            .number(c("benchmark"), t["benchmark"], rating_digits)
            .number(c("gap"), t["gap"], rating_digits)
            .number(c("uplift"), t.get("assoc_uplift", t["uplift"]), nps_digits)
-           .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+           .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), t["uplift_low"],
                      t["uplift_high"], "signed", nps_digits))
     if "zone_p_value" in t:
         # a zone is a gap test passed after Benjamini-Hochberg at q: never rounded across it
-        q = float(load_params("flags")["q"])
+        q = rules.settings_or(settings).q
         out.p_value(c("gap_p_value"), t["zone_p_value"], alpha=q)
         out.p_value(c("gap_p_adj"), t["zone_p_adj"], alpha=q)
     return (out.text(c("growth_zone"), np.where(t["growth_zone"],
@@ -604,7 +571,7 @@ def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
             .number(c("benchmark"), t["benchmark"], decimals + 1)
             .number(c("gap"), t["gap"], decimals + 1)
             .signed(c("uplift"), t.get("assoc_uplift", t["uplift"]), decimals)
-            .interval(c("interval", level=F.percent(result.level)), t["uplift_low"],
+            .interval(c("interval", level=F.percent(result.level, language=L.resolve(language))), t["uplift_low"],
                       t["uplift_high"], "signed", decimals)
             .text(c("growth_zone"), np.where(t["growth_zone"],
                                              L.text("marks", "yes", language=language), ""))
@@ -615,27 +582,23 @@ def dealer_zones_table(result, *, dealer_id: str, language: str | None = None,
 
 
 def css_table(
-    responses: pd.DataFrame,
+    summary: pd.DataFrame,
     *,
     month: str,
     by: Sequence[str] = ("region", "dealer_id"),
     dealers: pd.DataFrame | None = None,
-    reference: pd.DataFrame | None = None,
-    params: dict | None = None,
+    level: float,
     language: str | None = None,
     rule=None,
 ) -> pd.DataFrame:
     """CSS per dealer in the report month vs previous month, region and nation.
 
-    ``reference``: the network's answers for the averages (see
-    :func:`analysis.css.summarize_css`). Aggregates only, no customer data. ``*`` marks a
-    change that passes ``rule`` (the report's star rule; without one: the Welch test's
-    Benjamini-Hochberg flag, never below the small-sample threshold).
+    ``summary`` is :func:`analysis.css.summarize_css` by ``by`` and month, at ``level``
+    (params/css.yaml; the sections ask for it). Aggregates only, no customer data. ``*``
+    marks a change that passes ``rule`` (the report's star rule; without one: the Welch
+    test's Benjamini-Hochberg flag, never below the small-sample threshold).
     """
-    p = load_css_params() if params is None else params
-    level = float(p["level"])
-    table = summarize_css(responses, by=by, period="M", reference=reference, params=p)
-    table = table.loc[table["period"] == pd.Period(month, freq="M")]
+    table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no CSS answers in {month}")
     if dealers is not None and "dealer_id" in table:
@@ -651,7 +614,7 @@ def css_table(
              .text(c("dealer"), label)
              .count(c("answers"), table["n"], mark=(table["small_sample"], small))
              .number(c("css"), table["css"].round(1))
-             .interval(c("interval", level=F.percent(level)), table["css_low"],
+             .interval(c("interval", level=F.percent(level, language=L.resolve(language))), table["css_low"],
                        table["css_high"])
              .signed(c("change"), table["change_vs_previous"], mark=(rules.significant(
                  table, "change", level_=level, rule=rule), star))
@@ -664,8 +627,9 @@ def css_table(
 # --- red flags and golden stars --------------------------------------------------------------
 
 
-def _operations_level(rule: str, level: float | None) -> str:
-    return F.percent(load_params("operations")[rule]["level"] if level is None else level)
+def _operations_level(rule: str, level: float | None, language: str | None) -> str:
+    return F.percent(load_params("operations")[rule]["level"] if level is None else level,
+                     language=L.resolve(language))
 
 
 def sla_table(summary: pd.DataFrame, *, level: float | None = None,
@@ -698,7 +662,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
                names=(c("met_closed"), c("decided")))
     pct = 100 * s[["compliance", "compliance_low", "compliance_high"]]
     return (t.number(c("compliance_pct"), pct["compliance"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("red_flags", level)),
+            .interval(c("interval_pct", level=_operations_level("red_flags", level, language)),
                       pct["compliance_low"], pct["compliance_high"])
             .number(c("median_hours_to_contact"), s["median_contact_hours"].round(1))
             .frame())
@@ -779,7 +743,7 @@ def closure_table(summary: pd.DataFrame, *, level: float | None = None,
         t.count(c(label), summary[key])
     pct = 100 * summary[["share_within_sla", "share_low", "share_high"]]
     return (t.number(c("within_sla_pct"), pct["share_within_sla"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("incidents", level)),
+            .interval(c("interval_pct", level=_operations_level("incidents", level, language)),
                       pct["share_low"], pct["share_high"])
             .number(c("median_hours"), summary["median_hours"].round(1))
             .number(c("median_working_hours"), summary["median_working_hours"].round(1))
@@ -869,7 +833,7 @@ def _cohort_columns(t: Table, frame: pd.DataFrame, language: str | None) -> Tabl
     if "cohort_rate" not in frame:
         return t.number(c("repeat_rate_pct"), (100 * frame["repeat_rate"]).round(1),
                         scale="rate", better="low")
-    level = _operations_level("red_flags", None)
+    level = _operations_level("red_flags", None, language)
     return (t.count(c("cohort_orders"), frame["cohort_orders"])
             .count(c("cohort_repeats"), frame["cohort_repeats"])
             .number(c("cohort_rate_pct"), (100 * frame["cohort_rate"]).round(1), scale="rate",
@@ -928,7 +892,8 @@ def _cause_name(cause, label, language: str | None) -> str:
 
 
 def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
-                 language: str | None = None, level: float | None = None) -> pd.DataFrame:
+                 language: str | None = None, level: float | None = None,
+                 settings: Settings | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.top_causes` made readable: causes by NPS impact, with their
     name and masked quotes.
 
@@ -969,9 +934,9 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     t.number(c("share_pct"), (100 * ranked["share"]).round(1))
     t.signed(c("nps"), ranked["nps"], scale="nps")
     if contribution:
-        lvl = _level(level, _nps_params(None))
+        lvl = _level(level, settings)
         t.number(c("contribution_points"), ranked["contribution"].round(2))
-        t.interval(c("interval", level=F.percent(lvl)), ranked["contribution_low"],
+        t.interval(c("interval", level=F.percent(lvl, language=L.resolve(language))), ranked["contribution_low"],
                    ranked["contribution_high"], "signed")
         if "change" in ranked and ranked["previous_contribution"].notna().any():
             # the change as the report's verdict words it (analysis.report.rules.
@@ -1051,7 +1016,8 @@ def _reasons_text(reasons, language: str | None) -> str:
     return "; ".join(
         f"{column(m['column'])}: "
         f"{L.matched('quarantine_reasons', m['reason'], language=language)} "
-        f"({F.count(int(m['rows']))})" for m in _REASON.finditer(str(reasons)))
+        f"({F.count(int(m['rows']), language=L.resolve(language))})"
+        for m in _REASON.finditer(str(reasons)))
 
 
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
@@ -1104,13 +1070,13 @@ def completion_table(completion: pd.DataFrame, *, language: str | None = None
         t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])
     return (t.percent(c("done_share"), completion["done_share"], scale="rate")
             .percent(c("on_time"), completion["on_time_rate"], scale="rate")
-            .interval(c("interval_pct", level=_operations_level_loop("actions")),
+            .interval(c("interval_pct", level=_operations_level_loop("actions", language)),
                       completion["on_time_low"], completion["on_time_high"], "percent")
             .frame())
 
 
-def _operations_level_loop(part: str) -> str:
-    return F.percent(load_params("loop")[part]["level"])
+def _operations_level_loop(part: str, language: str | None) -> str:
+    return F.percent(load_params("loop")[part]["level"], language=L.resolve(language))
 
 
 def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame | None = None,
@@ -1132,7 +1098,7 @@ def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame
 def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.retention.return_rates`: who came back, by NPS category."""
     c = L.columns(language)
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     return (Table(language=language)
             .text(c("nps_category"), _names("nps_categories", rates["category"], language))
             .count(c("customers"), rates["n"])
@@ -1148,7 +1114,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
     """:func:`analysis.retention.value_at_stake`: the dealers whose detractors cost most."""
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id"], ascending=[False, True], na_position="last")
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     return (Table(language=language)
             .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
             .count(c("detractors"), v["detractors"])
@@ -1169,7 +1135,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
                           na_position="last")
-    level = _operations_level_loop("retention")
+    level = _operations_level_loop("retention", language)
     t = (Table(language=language)
          .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
          .text(c("driver"), v["driver"].map(L.driver_labels(language)).fillna(v["driver"])))
@@ -1190,7 +1156,7 @@ def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFr
                  language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.funnel.funnel_rates`: attempted, reached, answered and the rates."""
     c = L.columns(language)
-    level = _operations_level_loop("funnel")
+    level = _operations_level_loop("funnel", language)
     if by == "channel":
         group = _names("channels", rates["channel"], language)
     elif by == "dealer_id":

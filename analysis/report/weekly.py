@@ -12,7 +12,6 @@ import pandas as pd
 
 from analysis.repairs import ROLES, WeeklyRepeatReview
 from analysis.report import charts, tables
-from analysis.report import format as F
 from analysis.report.book import ReportBook
 from analysis.report.sections import table_title
 
@@ -21,11 +20,13 @@ def title(book: ReportBook, review: WeeklyRepeatReview) -> None:
     """The week (its number and first and last day) and what happened in it."""
     last_day = review.end - pd.Timedelta(days=1)
     book.heading(book.text("titles", "weekly_repeats", week=int(review.week.split("-W")[1]),
-                           start=F.day(review.start), end=F.day(last_day)))
+                           start=book.format.day(review.start),
+                           end=book.format.day(last_day)))
     book.note(book.text(
         "notes", "weekly_repeats", n=len(review.pairs), days=review.window_days,
         orders=review.orders,
-        rate=F.percent(len(review.pairs) / review.orders if review.orders else None, 1),
+        rate=book.format.percent(len(review.pairs) / review.orders if review.orders else None,
+                                 1),
         people=int((review.by_mechanic["repeats"] > 0).sum()),
         lost=int((review.kpi_mechanic["bonus_share"] == 0).sum())))
     if len(review.survey_reviews):

@@ -43,7 +43,7 @@ summary = nps.summarize(data.responses, by=keys, period=period or None,
                         invitations=data.invitations)
 earlier = data.responses.loc[data.responses["month"] != data.month, "nps"]
 versus = nps.compare(data.current["nps"], earlier)
-rule = explore.star_rule(summary, versus.p_value)
+rule = explore.star_rule(summary, versus.p_value, settings=data.settings)
 table = tables.summary_table(summary, by=keys, language=book.language, rule=rule)
 names = ", ".join(table.columns[:len(keys) + bool(period)]).lower()
 book.show(book.text("explore", "nps_slice", groups=names), table, max_rows=None)
@@ -63,4 +63,4 @@ if period:
         language=book.language, rule=rule))
 
 # %%
-book.note(explore.compare_note(versus, rule, language=book.language))
+book.note(explore.compare_note(versus, rule, language=book.language, settings=data.settings))

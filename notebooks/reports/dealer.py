@@ -41,8 +41,9 @@ from analysis.report.data import load_report_data
 
 data = sections.dealer_scope(load_report_data(
     region=region, month=month, data_dir=data_dir or None, trend_months=trend_months,
-    engine=engine or None, as_of=as_of, region_is_name=region_is_name), dealer)
-book = ReportBook(language or None, keep_going=True)
+    engine=engine or None, as_of=as_of, region_is_name=region_is_name,
+    language=language or None), dealer)
+book = ReportBook(data.settings.language, keep_going=True)
 sections.dealer_title(book, data)
 
 # %%

@@ -39,8 +39,8 @@ from analysis.report.data import load_report_data
 
 data = load_report_data(region=region, month=month, data_dir=data_dir or None,
                          trend_months=trend_months, engine=engine or None, as_of=as_of,
-                         region_is_name=region_is_name)
-book = ReportBook(language or None, keep_going=True)
+                         region_is_name=region_is_name, language=language or None)
+book = ReportBook(data.settings.language, keep_going=True)
 sections.title(book, data)
 
 # %%
