@@ -94,8 +94,8 @@ from analysis.errors import require_columns
 from analysis.estimators import z_value
 from analysis.settings import Settings, settings_or
 
-__all__ = ["ALARM_COLUMNS", "Alarms", "alarm_params", "alarm_state", "detect",
-           "detect_counts", "level_tests", "monthly_deviations", "pseudo_counts",
+__all__ = ["ALARM_COLUMNS", "DIRECTIONS", "LEVEL_NAMES", "alarm_params", "alarm_state", "Alarms",
+           "detect", "detect_counts", "level_tests", "monthly_deviations", "pseudo_counts",
            "regional_trend", "rest_counts", "window_tests"]
 
 DIRECTIONS = ("drop", "rise")

@@ -38,23 +38,11 @@ from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level
 from analysis.settings import Settings, settings_or
 
-__all__ = [
-    "DriverDataError",
-    "ImportanceResult",
-    "QUADRANTS",
-    "compare_methods",
-    "detractor_effects",
-    "driver_names",
-    "importance_by_period",
-    "importance_change",
-    "importance_performance",
-    "kendalls_w",
-    "mean_ratings",
-    "nonlinear_importance",
-    "ordinal_effects",
-    "relative_importance",
-    "relative_importance_from_corr",
-]
+__all__ = ["MAX_LMG_DRIVERS", "METHOD_LABELS", "METHODS", "QUADRANTS", "compare_methods",
+           "detractor_effects", "driver_names", "DriverDataError", "importance_by_period",
+           "importance_change", "importance_performance", "ImportanceResult", "kendalls_w",
+           "mean_ratings", "Method", "nonlinear_importance", "ordinal_effects",
+           "relative_importance", "relative_importance_from_corr"]
 
 Method = Literal["lmg", "relative_weights"]
 METHODS: tuple[str, ...] = ("lmg", "relative_weights")

@@ -40,21 +40,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = [
-    "PARENT_MEANS",
-    "Shrinkage",
-    "bh_adjust",
-    "bh_flags",
-    "check_level",
-    "joint_flags",
-    "eb_shrink",
-    "nps_estimate",
-    "nps_wald_interval",
-    "t_interval",
-    "two_sided_p",
-    "wilson_interval",
-    "z_value",
-]
+__all__ = ["PARENT_MEANS", "bh_adjust", "bh_flags", "check_level", "eb_shrink", "joint_flags",
+           "nps_estimate", "nps_wald_interval", "Shrinkage", "t_interval", "t_value",
+           "two_sided_p", "two_sided_t_p", "wilson_interval", "z_value"]
 
 PARENT_MEANS = ("pooled", "precision_weighted")
 

@@ -17,3 +17,6 @@
 
 Nothing outside this package and the notebooks imports it (docs/architecture.md).
 """
+
+__all__ = ["batch", "book", "charts", "data", "excel", "explore", "format", "kinds", "labels",
+           "page", "rules", "safe", "sections", "shared", "style", "tables", "weekly", "winback"]

@@ -29,6 +29,13 @@ from analysis.report import page as page_layout
 from analysis.report import shared as shared_fits
 from analysis.report.data import NETWORK
 
+__all__ = ["DEALERS", "DEALER_NOTEBOOK", "LOGS", "MONTHLY_NOTEBOOK", "RESERVED", "WARM_LOG",
+           "DealerPage", "IndexEntry", "NoDataForMonth", "RunResult", "UnknownDealer",
+           "UnknownRegion", "check_month", "dealer_file_names", "dealer_pages", "file_names",
+           "index_entries", "match_regions", "notebook_for", "output_dir", "region_key",
+           "regions_in", "render_html", "report_languages", "report_stem", "run_batch",
+           "run_dealer", "run_report", "scope_names", "section_tracebacks", "slug", "write_index"]
+
 MONTHLY_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "monthly.ipynb"
 DEALER_NOTEBOOK = NOTEBOOKS_DIR / "reports" / "dealer.ipynb"
 DEALERS = "dealers"  # the dealers' pages: a folder of the month's

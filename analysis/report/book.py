@@ -23,6 +23,8 @@ from analysis.report import labels as L
 from analysis.report.data import SectionDataMissing
 from analysis.report.safe import has_named_index, safe_frame
 
+__all__ = ["SECTION_TRACEBACK", "ReportBook", "SectionsFailed", "html_escape"]
+
 # a newline inside a cell survives to_html's escaping as this character, then becomes <br>
 _LINE_BREAK = "\u2028"
 

@@ -32,11 +32,11 @@ from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules, style
 
-__all__ = ["action_effects", "cause_pareto", "css_comparison", "customer_flow",
+__all__ = ["action_effects", "cause_pareto", "cause_text", "css_comparison", "customer_flow",
            "dealer_caterpillar", "dealer_ranking", "driver_importance", "funnel_rates",
-           "growth_dots", "importance_dynamics", "importance_performance", "return_rates",
-           "incidents_by_month", "long_service_reasons", "nps_errorbars", "nps_trend",
-           "repeat_rates", "repeats_by_person", "response_rates", "sla_compliance",
+           "growth_dots", "importance_dynamics", "importance_performance", "incidents_by_month",
+           "long_service_reasons", "nps_errorbars", "nps_trend", "repeat_rates",
+           "repeats_by_person", "response_rates", "return_rates", "sla_compliance",
            "touchpoint_panels"]
 
 style.apply()
@@ -651,7 +651,7 @@ def _pareto_bars(ax, frame: pd.DataFrame, lost: np.ndarray, ends: np.ndarray,
                  cumulative: np.ndarray, *, title: str, language: str | None):
     """The Pareto's bars of points lost with their interval ``ends`` and the cumulative line."""
     x = np.arange(len(frame))
-    names = [_cause_text(c, lab, language) for c, lab in
+    names = [cause_text(c, lab, language) for c, lab in
              zip(frame["cause"], frame.get("label", pd.Series([""] * len(frame))), strict=True)]
     ax.bar(x, lost, color=style.RED, alpha=0.85, label=_t("impact", language))
     ax.errorbar(x, lost, yerr=_err(lost, ends[0], ends[1]), fmt="none", ecolor="black",
@@ -669,7 +669,7 @@ def _pareto_bars(ax, frame: pd.DataFrame, lost: np.ndarray, ends: np.ndarray,
     return ax
 
 
-def _cause_text(cause, label, language: str | None) -> str:
+def cause_text(cause, label, language: str | None) -> str:
     if L.has("causes", cause):
         return L.name("causes", cause, language=language)
     text = str(label or cause)

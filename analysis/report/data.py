@@ -15,6 +15,9 @@ from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.settings import Settings
 
+__all__ = ["NETWORK", "OPTIONAL_TABLES", "ReportData", "load_report_data", "trailing_months",
+           "unlisted_dealers", "with_unlisted_dealers"]
+
 NETWORK = "all"
 
 

@@ -24,6 +24,8 @@ from analysis.report import format as F
 from analysis.report import kinds as K
 from analysis.report.safe import flat_columns, has_named_index, safe_frame
 
+__all__ = ["FORMULA_PREFIXES", "currency_affixes", "neutralise_formula", "write_excel"]
+
 # Excel treats a cell starting with one of these as a formula: neutralise it (OWASP "CSV
 # injection"); tab and carriage return are included because Excel strips them first.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

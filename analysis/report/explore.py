@@ -20,9 +20,10 @@ from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.kinds import Table
 
-__all__ = ["DealerLoop", "action_status_table", "book", "dealer_loop", "cause_months_table", "cause_shares_table",
-           "clusters_table", "eigengap_table", "method_ranks_table", "monthly_flow_table",
-           "refit_table", "review_queue_table", "star_rule", "action_target_chart"]
+__all__ = ["action_status_table", "action_target_chart", "book", "cause_months_table",
+           "cause_shares_table", "clusters_table", "compare_note", "dealer_loop", "DealerLoop",
+           "eigengap_table", "method_ranks_table", "monthly_flow_table", "refit_table",
+           "review_queue_table", "star_rule"]
 
 
 def book(language: str = "") -> ReportBook:
@@ -109,9 +110,9 @@ def _x(key: str, language: str | None, **values) -> str:
 
 
 def _cause(cause, language: str | None, label: str = "") -> str:
-    from analysis.report.tables import _cause_name
+    from analysis.report.tables import cause_name
 
-    return _cause_name(cause, label, language)
+    return cause_name(cause, label, language)
 
 
 def _quotes(quotes) -> list[str]:
@@ -170,7 +171,7 @@ def method_ranks_table(ranks: pd.DataFrame, *, language: str | None = None) -> p
 def cause_shares_table(shares: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.rootcause.cause_shares`: each cause's comments, its share, how many
     the team labelled and the model suggested, and where it comes from."""
-    from analysis.report.tables import _names
+    from analysis.report.tables import catalogue_names
 
     c = L.columns(language)
     return (Table(language=language)
@@ -179,7 +180,7 @@ def cause_shares_table(shares: pd.DataFrame, *, language: str | None = None) -> 
             .percent(_x("share_pct", language), shares["share"], 1)
             .count(_x("team", language), shares["team"])
             .count(_x("model", language), shares["model"])
-            .text(c("cause_source"), _names("cause_sources", shares["source"], language))
+            .text(c("cause_source"), catalogue_names("cause_sources", shares["source"], language))
             .frame())
 
 
@@ -223,18 +224,18 @@ def refit_table(before: tuple[pd.Series, pd.DataFrame], after: tuple[pd.Series, 
 def action_status_table(status: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.actions.action_status` of a dealer: each action's target, description
     (masked by the book), dates, state and whether it was done on time."""
-    from analysis.report.tables import _date, _names, _target_name
+    from analysis.report.tables import as_dates, catalogue_names, target_name
 
     c = L.columns(language)
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     return (Table(language=language)
             .text(c("action"), status["action_id"])
-            .text(c("target"), [_target_name(t, language) for t in status["target"]])
+            .text(c("target"), [target_name(t, language) for t in status["target"]])
             .text(c("description"), status["description"].astype(object))
-            .date(_x("opened", language), _date(status["opened_at"]))
-            .date(c("due"), _date(status["due_at"]))
-            .date(c("closed"), _date(status["closed_at"]))
-            .text(c("state"), _names("action_states", status["state"], language))
+            .date(_x("opened", language), as_dates(status["opened_at"]))
+            .date(c("due"), as_dates(status["due_at"]))
+            .date(c("closed"), as_dates(status["closed_at"]))
+            .text(c("state"), catalogue_names("action_states", status["state"], language))
             .text(c("on_time"), [F.MISSING if F.is_missing(v) else (yes if v else no)
                                  for v in status["on_time"]])
             .frame())
@@ -272,7 +273,7 @@ def action_target_chart(responses: pd.DataFrame, action, *, dealer: str, dealer_
     marked; ``action`` is a row of :func:`analysis.actions.action_effects`."""
     from analysis import actions
     from analysis.report import style
-    from analysis.report.tables import _target_name
+    from analysis.report.tables import target_name
 
     target = actions.target_values(responses, action["target"], causes=causes)
     frame = (responses.assign(month=responses["responded_at"].dt.to_period("M"), target=target)
@@ -292,6 +293,6 @@ def action_target_chart(responses: pd.DataFrame, action, *, dealer: str, dealer_
     ax.set_xticks(x, [F.month(m, language=L.resolve(language)) for m in wide.index.astype(str)],
                   rotation=45)
     ax.yaxis.set_major_formatter(F.tick_formatter(language=language))
-    ax.set(title=_target_name(action["target"], language), xlabel="")
+    ax.set(title=target_name(action["target"], language), xlabel="")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     return ax

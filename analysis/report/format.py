@@ -51,6 +51,12 @@ from functools import cache
 import numpy as np
 import pandas as pd
 
+__all__ = ["DECIMALS", "LOCALES", "MISSING", "Format", "count", "currency", "currency_affixes",
+           "day", "each", "get_language", "in_language", "interval", "is_missing", "marked",
+           "money", "money_interval", "money_with_interval", "month", "month_long", "month_since",
+           "nps", "number", "p_value", "percent", "percent_interval", "signed", "tick_decimals",
+           "tick_formatter", "with_interval"]
+
 MISSING = "–"  # an en dash: a hyphen would read as a minus sign
 DECIMALS = 1
 LOCALES = {"en": "en_GB", "ru": "ru_RU"}

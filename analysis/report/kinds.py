@@ -38,6 +38,9 @@ import pandas as pd
 
 from analysis.report import format as F
 
+__all__ = ["DATES", "KINDS", "NUMERIC", "ROLES", "TEXT", "Kind", "Table", "infer", "number_format",
+           "of", "p_value_format", "page", "resolved", "stored", "text", "with_kinds"]
+
 NUMERIC = ("count", "number", "signed", "percent", "p_value", "money")
 DATES = ("date", "datetime", "month")
 KINDS = (*NUMERIC, *DATES, "text")

@@ -31,6 +31,10 @@ from functools import cache
 
 from analysis.config import PARAMS_DIR, ParamsError, load_params
 
+__all__ = ["FALLBACK", "LANGUAGES", "catalogue", "column", "columns", "driver_labels", "has",
+           "masked", "matched", "name", "names", "placeholders", "plural_category", "plurals",
+           "render", "resolve", "text"]
+
 LANGUAGES = ("en", "ru")
 FALLBACK = "en"
 

@@ -28,6 +28,11 @@ from pathlib import Path
 
 from analysis.report import labels as L
 
+__all__ = ["CHROMIUM_ENV", "CSS", "DEFAULT_CHROMIUM", "PRINT_CHART_MM", "PRINT_MAX_MM",
+           "PRINT_MIN_SHARE", "PRINT_TEXT_MM", "PX_PER_MM", "PrintFailed", "Section",
+           "chromium_path", "contents_html", "finish_body", "glossary_html", "glossary_terms",
+           "page_text", "print_pdf", "print_share", "section_key", "sections_of"]
+
 # the page's look beyond batch._PAGE_CSS: contents, numbers, glossary, narrow screens, print
 CSS = """
 p, li, dd { overflow-wrap: anywhere; }

@@ -35,8 +35,8 @@ from analysis.settings import Settings
 from analysis.stars import StarRule
 from analysis.stars import evidence as _evidence
 
-__all__ = ["CauseVerdict", "Settings", "StarRule", "cause_verdict", "evidence", "margin",
-           "rule_text", "settings_or", "significant"]
+__all__ = ["LEADS", "TRENDS", "cause_verdict", "CauseVerdict", "evidence", "margin", "rule_text",
+           "Settings", "settings_or", "significant", "StarRule"]
 
 
 def settings_or(settings: Settings | None) -> Settings:

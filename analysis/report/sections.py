@@ -386,18 +386,18 @@ def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
     named = verdict.named
     first = named.iloc[0]
     if verdict.lead in ("clear", "only"):
-        values = dict(cause=_cause_name(book, first), impact=book.format.number(-first["contribution"]),
+        values = dict(cause=cause_name(book, first), impact=book.format.number(-first["contribution"]),
                       share=book.format.percent(first["share"]), trend=_cause_trend(book, first, verdict))
         if verdict.lead == "only":
             return book.text("summary", "cause_only", **values)
         lead = verdict.lead_test.iloc[0]
         runner = verdict.causes.loc[verdict.causes["cause"] == lead["runner_up"]].iloc[0]
         # in points of cost (contributions are negative): how much more the first costs
-        return book.text("summary", "cause", next=_cause_name(book, runner),
+        return book.text("summary", "cause", next=cause_name(book, runner),
                          difference=book.format.number(-lead["difference"]),
                          interval=book.format.interval(-lead["difference_high"], -lead["difference_low"],
                                              sign=True), **values)
-    items = "; ".join(book.text("summary", "cause_item", cause=_cause_name(book, row),
+    items = "; ".join(book.text("summary", "cause_item", cause=cause_name(book, row),
                                 impact=book.format.number(-row["contribution"]),
                                 trend=_cause_trend(book, row, verdict))
                       for _, row in named.iterrows())
@@ -411,8 +411,8 @@ def cause_sentence(book: ReportBook, verdict: rules.CauseVerdict) -> str:
                                          sign=True))
 
 
-def _cause_name(book: ReportBook, row) -> str:
-    return charts._cause_text(row["cause"], row.get("label", ""), book.language)
+def cause_name(book: ReportBook, row) -> str:
+    return charts.cause_text(row["cause"], row.get("label", ""), book.language)
 
 
 def _cause_trend(book: ReportBook, row, verdict: rules.CauseVerdict) -> str:
@@ -434,11 +434,11 @@ def _summary_cause(book: ReportBook, data: ReportData):
         return None, []
     named = verdict.named
     if verdict.lead in ("clear", "only"):
-        action = book.text("summary", "act_cause", cause=_cause_name(book, named.iloc[0]),
+        action = book.text("summary", "act_cause", cause=cause_name(book, named.iloc[0]),
                            impact=book.format.number(-named["contribution"].iloc[0]))
     else:
         action = book.text("summary", "act_causes",
-                           list=", ".join(_cause_name(book, row) for _, row in named.iterrows()),
+                           list=", ".join(cause_name(book, row) for _, row in named.iterrows()),
                            impact=book.format.number(-named["contribution"].sum()))
     return cause_sentence(book, verdict), [action]
 
@@ -1207,8 +1207,10 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
             html=False)
 
 
-__all__ = ["title", "summary", "headline", "importance_shares", "touchpoints", "response_rates", "regions", "dealers", "loyalty_drivers",
-           "importance_performance", "root_causes", "growth_zones", "css_index", "red_flags",
-           "golden_stars", "incident_section", "repeat_repairs", "actions_review", "customers",
-           "survey_funnel", "data_quality", "dealer_scope", "dealer_title",
-           "dealer_vs_peers", "dealer_growth_zones"]
+__all__ = ["actions_review", "cause_comparison", "cause_name", "cause_sentence", "cause_verdict",
+           "css_index", "customers", "data_quality", "dealer_growth_zones", "dealer_scope",
+           "dealer_title", "dealer_vs_peers", "dealers", "golden_stars", "growth_zones",
+           "headline", "importance_performance", "importance_shares", "incident_section",
+           "loyalty_drivers", "red_flags", "regions", "repeat_repairs", "response_rates",
+           "root_causes", "star_rule", "summary", "survey_funnel", "table_title", "title",
+           "touchpoints"]

@@ -80,6 +80,11 @@ import pandas as pd
 
 from analysis.config import data_dir as resolve_data_dir
 
+__all__ = ["CACHE_ENV", "PerObject", "cache_dir", "cached", "cause_model", "code_identity",
+           "data_identity", "forget", "forget_in_process", "function_identity", "growth_need",
+           "growth_result", "learned_causes", "network_importance", "network_responses",
+           "params_identity", "per_report"]
+
 CACHE_ENV = "DEALER_VOICE_REPORT_CACHE"
 
 

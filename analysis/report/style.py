@@ -10,6 +10,8 @@ from __future__ import annotations
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+__all__ = ["GREY", "LIGHT", "PALETTE", "RC", "WIDTH", "apply", "colors", "new_axes", "too_thin"]
+
 # Okabe-Ito: blue, orange, bluish green, vermillion, sky blue, reddish purple, yellow, black
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#F0E442",
            "#000000")

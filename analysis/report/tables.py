@@ -28,19 +28,17 @@ from analysis.report import rules
 from analysis.report.kinds import Table
 from analysis.settings import Settings
 
-__all__ = [
-    "action_review_table", "agreement_table", "cause_matrix_table", "channel_difference_table",
-    "closure_table", "completion_table", "css_table", "customer_flow_table", "dealer_table",
-    "dealer_zones_table",
-    "driver_labels", "driver_means_table", "funnel_table", "growth_value_table",
-    "return_rate_table",
-    "value_at_stake_table",
-    "driver_ranking_table", "golden_star_table", "growth_table", "headline_table", "impact_table",
-    "importance_change_table", "importance_performance_table", "importance_table",
-    "incident_table", "overdue_table", "pairs_table", "quality_table", "reasons_table",
-    "repeat_kpi_table", "repeats_by_dealer_table", "response_rate_table", "reviews_table",
-    "series_table", "sla_table", "summary_table", "top_growth_table",
-]
+__all__ = ["action_review_table", "agreement_table", "as_dates", "catalogue_names",
+           "cause_matrix_table", "cause_name", "channel_difference_table", "closure_table",
+           "completion_table", "css_table", "customer_flow_table", "dealer_table",
+           "dealer_zones_table", "driver_labels", "driver_means_table", "driver_ranking_table",
+           "funnel_table", "golden_star_table", "growth_table", "growth_value_table",
+           "headline_table", "impact_table", "importance_change_table",
+           "importance_performance_table", "importance_table", "incident_table", "overdue_table",
+           "pairs_table", "quality_table", "reasons_table", "repeat_kpi_table",
+           "repeat_people_table", "repeats_by_dealer_table", "response_rate_table",
+           "return_rate_table", "reviews_table", "series_table", "sla_table", "summary_table",
+           "target_name", "top_growth_table", "value_at_stake_table"]
 
 
 def _level(level: float | None, settings: Settings | None) -> float:
@@ -48,7 +46,7 @@ def _level(level: float | None, settings: Settings | None) -> float:
     return float(rules.settings_or(settings).level if level is None else level)
 
 
-def _names(group: str, values: pd.Series, language: str | None) -> pd.Series:
+def catalogue_names(group: str, values: pd.Series, language: str | None) -> pd.Series:
     """Machine values (touchpoint codes, statuses, causes) as the catalogue names them."""
     known = L.names(group, language=language)
     return values.map(lambda v: v if F.is_missing(v) else known.get(str(v), v))
@@ -141,7 +139,7 @@ def headline_table(
         raise ValueError(f"no answers in {month}")
     names = table[list(by)].astype(str)
     if "touchpoint" in names:
-        names["touchpoint"] = _names("touchpoints", names["touchpoint"], language)
+        names["touchpoint"] = catalogue_names("touchpoints", names["touchpoint"], language)
     if label is None:
         label = L.text("labels", "all_answers", language=language)
     groups = (names.agg(" / ".join, axis=1) if by else pd.Series(label, index=table.index))
@@ -188,7 +186,7 @@ def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
     for key in by:
         values = table[key].astype(str)
         if key == "touchpoint":
-            values = _names("touchpoints", values, language)
+            values = catalogue_names("touchpoints", values, language)
         t.text(c({"dealer_name": "dealer"}.get(key, key)) if L.has("columns", key)
                or key == "dealer_name" else key, values)
     monthly = getattr(table["period"].dtype, "freqstr", None) == "M" if "period" in table else True
@@ -272,7 +270,7 @@ def response_rate_table(summary: pd.DataFrame, *, language: str | None = None) -
     """Answers and response rate by month (rows) and touchpoint (columns)."""
     c = L.columns(language)
     data = summary.assign(period=summary["period"].astype(str),
-                          touchpoint=_names("touchpoints", summary["touchpoint"], language))
+                          touchpoint=catalogue_names("touchpoints", summary["touchpoint"], language))
     wide = data.pivot_table(index="period", columns="touchpoint",
                             values=["n", "response_rate"], observed=True)
     wide.index = pd.PeriodIndex(wide.index, freq="M")
@@ -363,7 +361,7 @@ def importance_performance_table(table: pd.DataFrame, *, language: str | None = 
     labels = driver_labels(table["driver"], scales=scales, language=language)
     return _rename(table.drop(columns=["position"], errors="ignore").assign(
                                 driver=table["driver"].map(lambda d: labels.get(d, d)),
-                                quadrant=_names("quadrants", table["quadrant"].astype(str),
+                                quadrant=catalogue_names("quadrants", table["quadrant"].astype(str),
                                                 language)),
                    language, driver="driver", importance="importance",
                    performance="performance", n="answers", quadrant="quadrant")
@@ -649,7 +647,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
     s = summary.sort_values(["compliance", "decided"], ascending=[True, False],
                             na_position="last").reset_index(drop=True)
     if "owner" in s:
-        s = s.assign(owner=_names("owners", s["owner"], language))
+        s = s.assign(owner=catalogue_names("owners", s["owner"], language))
     t = Table(language=language)
     for key, label in texts.items():
         if key in s:
@@ -687,7 +685,7 @@ def overdue_table(flags: pd.DataFrame, responses: pd.DataFrame | None = None, *,
            .assign(hours_open=lambda d: d["hours_open"].round(1))
            .reset_index(drop=True))
     if "owner" in out:
-        out = out.assign(owner=_names("owners", out["owner"], language))
+        out = out.assign(owner=catalogue_names("owners", out["owner"], language))
     if "no_case" in out:
         out = out.assign(no_case=np.where(out["no_case"].astype(bool), yes, no))
     return _rename(out, language, **{k: v for k, v in cols.items() if k in out})
@@ -696,7 +694,7 @@ def overdue_table(flags: pd.DataFrame, responses: pd.DataFrame | None = None, *,
 def golden_star_table(stars: pd.DataFrame, *, per_dealer: int | None = None,
                       language: str | None = None) -> pd.DataFrame:
     """Golden stars: dealer, date, score and the masked quote."""
-    out = stars.assign(date=lambda d: _date(d["responded_at"]))
+    out = stars.assign(date=lambda d: as_dates(d["responded_at"]))
     if per_dealer is not None:
         out = out.groupby("dealer_id", sort=False).head(per_dealer)
     cols = [c for c in ("region", "dealer_name", "dealer_id", "date", "nps", "quote") if c in out]
@@ -717,7 +715,7 @@ def incident_table(counts: pd.DataFrame, *, rows: str = "channel", kind: str = "
     group = {"channel": "channels", "category": "categories"}.get(rows)
     data = counts.loc[counts["kind"] == kind]
     if group is not None:
-        data = data.assign(**{rows: _names(group, data[rows], language)})
+        data = data.assign(**{rows: catalogue_names(group, data[rows], language)})
     table = (data.pivot_table(index=rows, columns=columns, values="n", aggfunc="sum",
                               fill_value=0)
              .rename_axis(index=L.column(rows, language=language), columns=None))
@@ -736,7 +734,7 @@ def closure_table(summary: pd.DataFrame, *, level: float | None = None,
     groups = {"channel": "channels", "kind": "kinds", "category": "categories"}
     t = Table(language=language)
     for k in keys:
-        t.text(c(k), _names(groups[k], summary[k], language) if k in groups else summary[k])
+        t.text(c(k), catalogue_names(groups[k], summary[k], language) if k in groups else summary[k])
     for key, label in (("incidents", "incidents"), ("closed_within_sla", "closed_in_time"),
                        ("closed_late", "closed_late"), ("open_overdue", "open_overdue"),
                        ("open_within_sla", "open_in_time")):
@@ -754,7 +752,7 @@ def reasons_table(reasons: pd.DataFrame, *, language: str | None = None) -> pd.D
     """Long-service reasons: reason, count, share in %."""
     c = L.columns(language)
     return (reasons.assign(**{c("share_pct"): (100 * reasons["share"]).round(1),
-                              "reason": _names("reasons", reasons["reason"], language)})
+                              "reason": catalogue_names("reasons", reasons["reason"], language)})
             .drop(columns="share")
             .rename(columns={"reason": c("reason"), "n": c("complaints")}))
 
@@ -762,7 +760,7 @@ def reasons_table(reasons: pd.DataFrame, *, language: str | None = None) -> pd.D
 # --- repeat repairs --------------------------------------------------------------------------
 
 
-def _date(values: pd.Series) -> pd.Series:
+def as_dates(values: pd.Series) -> pd.Series:
     """Dates as dates (the day; the page writes them 2026-10-30, the workbook as date cells)."""
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         values = values.dt.tz_localize(None)
@@ -779,8 +777,8 @@ def pairs_table(pairs: pd.DataFrame, *, dealers: pd.DataFrame | None = None,
             "first_closed_at": "closed", "repeat_ro_id": "repeat_order",
             "repeat_opened_at": "reopened", "days": "days", "fault": "fault",
             "mechanic": "mechanic", "foreman": "foreman"}
-    out = out.assign(first_closed_at=_date(out["first_closed_at"]),
-                     repeat_opened_at=_date(out["repeat_opened_at"]))
+    out = out.assign(first_closed_at=as_dates(out["first_closed_at"]),
+                     repeat_opened_at=as_dates(out["repeat_opened_at"]))
     return _rename(out[[c for c in cols if c in out]], language,
                    **{k: v for k, v in cols.items() if k in out}).reset_index(drop=True)
 
@@ -872,7 +870,7 @@ def reviews_table(reviews: pd.DataFrame, *, language: str | None = None) -> pd.D
     if reviews.empty:
         return pd.DataFrame(columns=[c(v) for v in cols.values()])
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
-    out = reviews.assign(responded_at=_date(reviews["responded_at"]))
+    out = reviews.assign(responded_at=as_dates(reviews["responded_at"]))
     if "days_since_repair" in out:  # whole days; answers without a linked order have none
         out = out.assign(days_since_repair=out["days_since_repair"].astype("Int64"))
     if "already_repeat" in out:
@@ -884,7 +882,7 @@ def reviews_table(reviews: pd.DataFrame, *, language: str | None = None) -> pd.D
 # --- root causes -----------------------------------------------------------------------------
 
 
-def _cause_name(cause, label, language: str | None) -> str:
+def cause_name(cause, label, language: str | None) -> str:
     """A taxonomy cause by its catalogue name; a discovered cluster by its top words."""
     if L.has("causes", cause):
         return L.name("causes", cause, language=language)
@@ -920,7 +918,7 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     ranked = ranked.reset_index(drop=True)
     labels = pd.Series(np.asarray(labels), index=ranked.index)
     t = (Table(language=language).count(c("rank"), ranks)
-         .text(c("cause"), [_cause_name(k, lab, language)
+         .text(c("cause"), [cause_name(k, lab, language)
                             for k, lab in zip(ranked["cause"], labels, strict=True)]))
     if not contribution and labels.astype(str).str.strip().astype(bool).any():
         t.text(c("top_words"), labels)  # causes learnt from labels are named by the taxonomy
@@ -929,7 +927,7 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
         known = sources.set_index("cause")
         t.count(c("labelled_by_team"),
                 ranked["cause"].map(known["team"]).fillna(0).astype(np.int64))
-        t.text(c("cause_source"), _names("cause_sources", ranked["cause"].map(known["source"]),
+        t.text(c("cause_source"), catalogue_names("cause_sources", ranked["cause"].map(known["source"]),
                                          language))
     t.number(c("share_pct"), (100 * ranked["share"]).round(1))
     t.signed(c("nps"), ranked["nps"], scale="nps")
@@ -962,7 +960,7 @@ def agreement_table(per_cause: pd.DataFrame, *, language: str | None = None) -> 
     the cross-validated model finds it (recall with its interval), its precision and F1."""
     c = L.columns(language)
     return (Table(language=language)
-            .text(c("cause"), [_cause_name(k, "", language) for k in per_cause["cause"]])
+            .text(c("cause"), [cause_name(k, "", language) for k in per_cause["cause"]])
             .count(c("labelled_by_team"), per_cause["n"])
             .percent(c("model_finds_it"), per_cause["recall"],
                      interval=(per_cause["recall_low"], per_cause["recall_high"]))
@@ -985,7 +983,7 @@ def quality_table(quality: pd.DataFrame, *, language: str | None = None) -> pd.D
     """:func:`analysis.ingest.quarantine_summary` without the quarantine file's path; tables
     and reasons in the catalogue's words."""
     quality = quality.drop(columns=["quarantine_file"], errors="ignore").assign(
-        table=_names("store_tables", quality["table"], language),
+        table=catalogue_names("store_tables", quality["table"], language),
         top_reasons=[_reasons_text(r, language) for r in quality["top_reasons"]])
     if "ingested_at" in quality:
         # the ingest log's ISO time stamps (UTC) as date-time cells
@@ -1023,7 +1021,7 @@ def _reasons_text(reasons, language: str | None) -> str:
 # --- closing the loop: actions, customers, the survey funnel ----------------------------------
 
 
-def _target_name(target, language: str | None) -> str:
+def target_name(target, language: str | None) -> str:
     """An action's target: a driver's or a cause's name from the catalogue."""
     group = "drivers" if L.has("drivers", target) else "causes"
     return L.name(group, target, language=language)
@@ -1042,18 +1040,18 @@ def action_review_table(review: pd.DataFrame, *, language: str | None = None,
     return (Table(language=language)
             .text(c("action"), review["action_id"])
             .text(c("dealer"), names)
-            .text(c("target"), [_target_name(t, language) for t in review["target"]])
+            .text(c("target"), [target_name(t, language) for t in review["target"]])
             .text(c("description"), mask_pii_series(review["description"].astype("string"))
                   .astype(object))
-            .text(c("state"), _names("action_states", review["state"], language))
-            .date(c("due"), _date(review["due_at"]))
-            .date(c("closed"), _date(review["closed_at"]))
+            .text(c("state"), catalogue_names("action_states", review["state"], language))
+            .date(c("due"), as_dates(review["due_at"]))
+            .date(c("closed"), as_dates(review["closed_at"]))
             .number(c("before"), review["before"], decimals)
             .number(c("after"), review["after"], decimals)
             .signed(c("effect"), review["effect"], decimals,
                     interval=(review["effect_low"], review["effect_high"]))
             .count(c("n_comparison"), review["n_comparison"])
-            .text(c("verdict"), _names("action_verdicts", review["verdict"], language))
+            .text(c("verdict"), catalogue_names("action_verdicts", review["verdict"], language))
             .frame())
 
 
@@ -1100,7 +1098,7 @@ def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd
     c = L.columns(language)
     level = _operations_level_loop("retention", language)
     return (Table(language=language)
-            .text(c("nps_category"), _names("nps_categories", rates["category"], language))
+            .text(c("nps_category"), catalogue_names("nps_categories", rates["category"], language))
             .count(c("customers"), rates["n"])
             .count(c("returned"), rates["returned"])
             .percent(c("return_rate"), rates["rate"], scale="rate")
@@ -1158,7 +1156,7 @@ def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFr
     c = L.columns(language)
     level = _operations_level_loop("funnel", language)
     if by == "channel":
-        group = _names("channels", rates["channel"], language)
+        group = catalogue_names("channels", rates["channel"], language)
     elif by == "dealer_id":
         group = _dealer_names(rates["dealer_id"], dealers, None, "dealer_id")
     else:
@@ -1180,8 +1178,8 @@ def channel_difference_table(differences: pd.DataFrame, *, language: str | None 
     yes, no = L.text("marks", "yes", language=language), L.text("marks", "no", language=language)
     d = differences
     return (Table(language=language)
-            .text(c("channel"), _names("channels", d["channel"], language))
-            .text(c("stage"), _names("funnel_stages", d["stage"], language))
+            .text(c("channel"), catalogue_names("channels", d["channel"], language))
+            .text(c("stage"), catalogue_names("funnel_stages", d["stage"], language))
             .percent(c("rate"), d["rate"])
             .percent(c("reference_rate"), d["reference_rate"])
             .signed(c("difference_pp"), 100 * d["difference"],

@@ -15,6 +15,8 @@ from analysis.report import charts, tables
 from analysis.report.book import ReportBook
 from analysis.report.sections import table_title
 
+__all__ = ["kpi", "pairs", "people", "reviews", "title"]
+
 
 def title(book: ReportBook, review: WeeklyRepeatReview) -> None:
     """The week (its number and first and last day) and what happened in it."""

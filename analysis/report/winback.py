@@ -28,6 +28,9 @@ from analysis.report import labels as L
 from analysis.report.excel import write_excel
 from analysis.report.kinds import Table
 
+__all__ = ["CONTACT_COLUMNS", "WinBackError", "WinBackExport", "export_win_back", "load_win_back",
+           "win_back_by_dealer_table", "win_back_table"]
+
 CONTACT_COLUMNS = ("vin", "phone", "email")
 
 
