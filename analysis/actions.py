@@ -34,8 +34,8 @@ estimated, and from few dealers badly (with 3 dealers, t's 4.3 instead of 1.96: 
 a normal interval called 5.5 % of do-nothing actions effective and about as many worse, the t
 interval 0.2 % at most; benchmarks/bench_actions.py).
 
-The verdict (:data:`VERDICTS`): ``effective`` when the interval (``level`` from
-params/loop.yaml) lies on the side the action means to move its target (``DIRECTION``: a
+The verdict (:data:`VERDICTS`): ``effective`` when the interval (at the run's
+``Settings.level``) lies on the side the action means to move its target (``DIRECTION``: a
 rating up, a cause's share down), ``worse`` when it lies on the other side, else
 ``no_evidence`` (not enough evidence yet, which is not "no effect"); a do-nothing action is
 called effective with probability at most about ``(1 - level) / 2``. Not measured, with the
@@ -65,6 +65,7 @@ from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
 from analysis.regions import region_for
+from analysis.settings import Settings, settings_or
 
 __all__ = [
     "ActionsDataError",
@@ -143,6 +144,7 @@ def completion(
     as_of: pd.Timestamp | str | None = None,
     level: float | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Completion of actions per group: counts of each state, the done share and the on-time
     rate (done by the due date, among the done ones with a due date) with its Wilson interval.
@@ -160,7 +162,7 @@ def completion(
     One row per group: ``*by``, ``n``, ``done``, ``overdue``, ``open``, ``cancelled``,
     ``done_share``, ``on_time``, ``on_time_rate``, ``on_time_low``, ``on_time_high``.
     """
-    level = check_level(level if level is not None else _settings(params)["level"])
+    level = check_level(level if level is not None else settings_or(settings).level)
     status = action_status(actions, as_of=as_of)
     by = list(by)
     status = region_for(status, dealers, by=by, table="actions", error=ActionsDataError)
@@ -308,6 +310,7 @@ def action_effects(
     level: float | None = None,
     action_ids: Sequence[str] | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The effect of each closed action on its target: a difference in differences against
     comparable dealers, with an interval and a verdict (see the module docstring).
@@ -330,8 +333,10 @@ def action_effects(
         The effect is then the change of the cause's share among the dealer's answers
         (negative: fewer answers name it), against the same change at comparable dealers
         without an action on it.
-    window_months, baseline_gap_months, min_answers, min_comparison, comparison, level
+    window_months, baseline_gap_months, min_answers, min_comparison, comparison
         Default from params/loop.yaml (``actions:``).
+    level, settings
+        The interval's level: ``level``, else ``settings.level`` (None: the params' settings).
     action_ids
         Measure only these actions (the others still keep their dealers out of the
         comparison). None: every closed action.
@@ -364,7 +369,7 @@ def action_effects(
     how = comparison if comparison is not None else cfg["comparison"]
     if how not in ("region", "network"):
         raise ValueError(f"comparison must be 'region' or 'network', got {how!r}")
-    level = check_level(level if level is not None else cfg["level"])
+    level = check_level(level if level is not None else settings_or(settings).level)
     require_columns(actions, ["action_id", "dealer_id", "target", "opened_at", "closed_at",
                               "status"], table="actions", error=ActionsDataError)
     require_columns(responses, ["response_id", "dealer_id", "responded_at"], table="responses",
@@ -463,6 +468,7 @@ def effects_by_region(
     dealers: pd.DataFrame,
     level: float | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """The average effect of the measured actions on each target per region (each action
     counts once), with an interval: ``region``, ``target``, ``unit``, ``n_actions``,
@@ -473,7 +479,7 @@ def effects_by_region(
     or different targets); the average is that of the measured actions (those without an
     effect, not measurable, left out).
     """
-    level = check_level(level if level is not None else _settings(params)["level"])
+    level = check_level(level if level is not None else settings_or(settings).level)
     z = z_value(level)
     measured = (effects.dropna(subset=["effect", "effect_se"])
                 .merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left"))
@@ -498,6 +504,7 @@ def monthly_review(
     dealers: pd.DataFrame | None = None,
     causes: pd.Series | pd.DataFrame | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """What the monthly meeting reviews: the actions closed in ``month``, due in it, or still
     overdue at its end, with their state, whether they were on time, and the effect measured
@@ -517,7 +524,7 @@ def monthly_review(
     review = status.loc[closed_in | due_in | (status["state"] == "overdue")]
     known = responses.loc[responses["responded_at"] < end]
     effects = action_effects(actions, known, dealers=dealers, causes=causes, params=params,
-                             action_ids=review.loc[review["state"] == "done", "action_id"])
+                             settings=settings, action_ids=review.loc[review["state"] == "done", "action_id"])
     order = {s: i for i, s in enumerate(STATES)}
     return (review.merge(effects.drop(columns=["dealer_id", "target", "opened_at",
                                                "closed_at"]),

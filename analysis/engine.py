@@ -45,6 +45,7 @@ from analysis.config import data_dir as _data_dir
 from analysis.config import load_params, params_or
 from analysis.errors import require_columns
 from analysis.regions import dealer_attributes, with_region
+from analysis.settings import Settings
 from analysis.table_specs import TIME_COLUMNS
 
 if TYPE_CHECKING:
@@ -487,7 +488,7 @@ class Engine:
                   invitations=None, months=None, regions=None, data_dir=None,
                   **kwargs) -> pd.DataFrame:
         """:func:`analysis.nps.summarize` of ``source`` (same keywords: level, min_n, score,
-        time_col, params); ``invitations`` is a frame or ``"invitations"`` (the store table,
+        time_col, params, settings); ``invitations`` is a frame or ``"invitations"`` (the store table,
         same filters)."""
         raise NotImplementedError
 
@@ -823,7 +824,8 @@ class DaskEngine(Engine):
     def summarize(self, source, *, by: Sequence[str] = ("region",), period: str | None = "M",
                   invitations=None, months=None, regions=None, data_dir=None,
                   level: float | None = None, min_n: int | None = None, score: str = "nps",
-                  time_col: str = "responded_at", params: dict | None = None) -> pd.DataFrame:
+                  time_col: str = "responded_at", params: dict | None = None,
+                  settings: Settings | None = None) -> pd.DataFrame:
         """:func:`analysis.nps.summarize` computed on Dask; the same frame, the same numbers.
 
         ``invitations`` is a DataFrame or ``"invitations"`` (the store table, same filters);
@@ -839,13 +841,13 @@ class DaskEngine(Engine):
             period=count_period, score=score, time_col=time_col, months=months,
             regions=regions, data_dir=data_dir, dealers=None, params=p)
         return nps.summarize_counts(counts, by=by, period=period, invitations=inv, level=level,
-                                    min_n=min_n, params=p)
+                                    min_n=min_n, params=p, settings=settings)
 
     def rank_dealers(self, source, *, period: str | None = None, dealers=None, months=None,
                      regions=None, data_dir=None, level: float | None = None,
                      min_n: int | None = None, score: str = "nps",
-                     time_col: str = "responded_at", params: dict | None = None
-                     ) -> pd.DataFrame:
+                     time_col: str = "responded_at", params: dict | None = None,
+                     settings: Settings | None = None) -> pd.DataFrame:
         """:func:`analysis.nps.rank_dealers` computed on Dask."""
         p = params_or("nps", params)
 
@@ -857,7 +859,7 @@ class DaskEngine(Engine):
             time_col=time_col, months=months, regions=regions, data_dir=data_dir,
             dealers=dealers, params=p)
         return nps.rank_dealers_from_counts(counts, period=period, level=level, min_n=min_n,
-                                            params=p)
+                                            params=p, settings=settings)
 
     def driver_corr(self, source, *, target: str = "nps", drivers: Sequence[str] | None = None,
                     months=None, regions=None, data_dir=None) -> DriverCorr:

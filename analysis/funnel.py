@@ -22,6 +22,7 @@ from analysis.config import params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import check_level, wilson_interval
 from analysis.regions import region_for
+from analysis.settings import Settings, settings_or
 
 __all__ = [
     "FunnelDataError",
@@ -38,8 +39,8 @@ class FunnelDataError(DataError):
     """The contacts table lacks what a funnel analysis needs."""
 
 
-def _level(level: float | None, params: Mapping | None) -> float:
-    return check_level(level if level is not None else params_or("loop", params)["funnel"]["level"])
+def _level(level: float | None, settings: Settings | None) -> float:
+    return check_level(level if level is not None else settings_or(settings).level)
 
 
 def funnel_rates(
@@ -49,6 +50,7 @@ def funnel_rates(
     dealers: pd.DataFrame | None = None,
     level: float | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Reach, response and whole-funnel rates per group, with Wilson intervals.
 
@@ -63,7 +65,7 @@ def funnel_rates(
     ``*by``, ``attempted``, ``reached``, ``answered``, and for each stage ``reach``,
     ``response``, ``yield``: ``<stage>_rate``, ``<stage>_low``, ``<stage>_high``.
     """
-    level = _level(level, params)
+    level = _level(level, settings)
     require_columns(contacts, ["attempted", "reached", "answered"], table="contacts",
                     error=FunnelDataError)
     by = list(by)
@@ -86,6 +88,7 @@ def channel_differences(
     reference: str | None = None,
     level: float | None = None,
     params: Mapping | None = None,
+    settings: Settings | None = None,
 ) -> pd.DataFrame:
     """Each channel's reach and response rate minus the reference channel's, with Newcombe's
     hybrid score interval (method 10 of Newcombe 1998) and ``differs`` (the interval excludes 0).
@@ -102,7 +105,7 @@ def channel_differences(
     ``difference_low``, ``difference_high``, ``differs``; one row per channel other than the
     reference and stage.
     """
-    level = _level(level, params)
+    level = _level(level, settings)
     rates = funnel_rates(contacts, by=("channel",), level=level, params=params)
     if reference is None:
         order = list(params_or("loop", params)["funnel"]["channels"])

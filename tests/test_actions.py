@@ -7,10 +7,11 @@ import pytest
 
 from analysis import actions
 from analysis.config import load_params
+from analysis.settings import settings_or
 from analysis.synthetic import make_network
 
 DRIVERS = list(load_params("drivers")["drivers"])
-LEVEL = load_params("loop")["actions"]["level"]
+LEVEL = settings_or(None).level
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from analysis import css, store
 from analysis.config import load_params
 from analysis.report import tables
+from analysis.settings import settings_or
 
 PARAMS = css.load_css_params()
 ATTRS = list(PARAMS["attributes"])
@@ -181,7 +182,7 @@ def test_report_table(small_net):
     month = str(responses["responded_at"].max().to_period("M"))
     summary = css.summarize_css(responses, by=("region", "dealer_id"), period="M")
     table = tables.css_table(summary, month=month, dealers=small_net.dealers,
-                             level=css.load_css_params()["level"])
+                             level=settings_or(None).level)
     assert len(table) == small_net.dealers["dealer_id"].nunique()
     assert table["CSS"].is_monotonic_decreasing
     assert set(table["Dealer"]) == set(small_net.dealers["dealer_name"])

@@ -213,9 +213,9 @@ def _scope_alarms(data: ReportData):
         counts = data.engine.summarize("responses", by=("region", "dealer_id", "touchpoint"),
                                        period="M", months=list(history),
                                        data_dir=data.data_dir)
-        found = alarms.detect_counts(counts, month=data.month)
+        found = alarms.detect_counts(counts, month=data.month, settings=data.settings)
     else:
-        found = alarms.detect(data.network, month=data.month)
+        found = alarms.detect(data.network, month=data.month, settings=data.settings)
     table = found.table
     if data.dealer_id is not None:
         table = table.loc[table["dealer_id"] == data.dealer_id]

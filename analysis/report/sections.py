@@ -118,7 +118,7 @@ def _summary(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame:
         invitations = (None if data.invitations is None
                        else data.engine_source("invitations")["source"])
         return data.engine.summarize(by=by, period="M", invitations=invitations,
-                                     level=data.settings.level, **data.engine_source())
+                                     settings=data.settings, **data.engine_source())
 
     return data.memo(f"summary {by}", compute)
 
@@ -135,14 +135,14 @@ def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
                 and {*by, *cells} <= set(data.responses)):
             return None
         return nps.summarize_weighted(data.responses, invitations, by=by, period="M",
-                                      level=data.settings.level)
+                                      settings=data.settings)
 
     return data.memo(f"weighted {by}", compute)
 
 
 def _ranking(data: ReportData) -> pd.DataFrame:
     return data.memo("ranking", lambda: data.engine.rank_dealers(
-        period=data.month, level=data.settings.level, **data.engine_source()))
+        period=data.month, settings=data.settings, **data.engine_source()))
 
 
 def headline(book: ReportBook, data: ReportData) -> None:
@@ -471,7 +471,8 @@ def _summary_growth(book: ReportBook, data: ReportData):
 def _summary_flags(book: ReportBook, data: ReportData):
     if not data.need("red_flags").ok:
         return None, []
-    sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
+    sla = cases.sla_report(data.current, data.cases, dealers=data.dealers,
+                                  settings=data.settings)
     n = int(sla.network.iloc[0]["open_overdue"])
     if n == 0:
         return book.text("summary", "no_overdue"), []
@@ -509,7 +510,7 @@ def response_rates(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "response_rates")):
         data.require_section("response_rates")
         table = nps.summarize(data.responses, by=("touchpoint",), period="M",
-                              invitations=data.invitations)
+                              invitations=data.invitations, settings=data.settings)
         book.chart(charts.response_rates(table, language=lang))
         book.show(table_title(book, "response_rates"), tables.response_rate_table(table,
                                                                              language=lang),
@@ -732,7 +733,7 @@ def growth_zones(book: ReportBook, data: ReportData) -> None:
             zones, dealers=data.all_dealers, only=only, language=lang,
             settings=data.settings), html=False)
         ranking = growth.rank_dealers_by_driver(data.responses, drivers=list(zones.drivers),
-                                                scales=zones.scales)
+                                                scales=zones.scales, settings=data.settings)
         book.show(table_title(book, "driver_ranking"), tables.driver_ranking_table(
             ranking, dealers=data.dealers, language=lang, scales=zones.scales,
             settings=data.settings), html=False)
@@ -784,17 +785,18 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         attrs = list(load_params("css")["attributes"])
         if not set(attrs) <= set(data.responses) or data.current[attrs].isna().all().all():
             raise SectionDataMissing("css_ratings", data.month)
-        from analysis.css import load_css_params, summarize_css
+        from analysis.css import summarize_css
 
         by_dealer = data.memo("css", lambda: summarize_css(
-            data.responses, by=("region", "dealer_id"), period="M", reference=data.network))
+            data.responses, by=("region", "dealer_id"), period="M", reference=data.network,
+            settings=data.settings))
         month = by_dealer.loc[by_dealer["period"] == pd.Period(data.month, freq="M")].assign(
             dealer_name=lambda d: d["dealer_id"].map(
                 data.all_dealers.set_index("dealer_id")["dealer_name"]).fillna(d["dealer_id"]))
         book.chart(charts.css_comparison(month, language=book.language))
         book.show(table_title(book, "css_by_dealer"), tables.css_table(
             by_dealer, month=data.month, dealers=data.dealers,
-            level=float(load_css_params()["level"]), language=book.language,
+            level=data.settings.level, language=book.language,
             rule=_rule(data)))
 
 
@@ -804,13 +806,15 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
     hours = load_params("operations")["red_flags"]["sla_hours"]
     with book.section(book.text("sections", "red_flags", hours=f"{hours:g}")):
         data.require_section("red_flags")
-        sla = cases.sla_report(data.current, data.cases, dealers=data.dealers)
+        sla = cases.sla_report(data.current, data.cases, dealers=data.dealers,
+                                  settings=data.settings)
         book.note(_sla_note(book, sla))
-        book.show(table_title(book, "sla_by_owner"), tables.sla_table(sla.by_owner, language=lang))
+        book.show(table_title(book, "sla_by_owner"), tables.sla_table(
+            sla.by_owner, level=data.settings.level, language=lang))
         if data.dealer_id is None:  # a dealer's page: one bar and one row say what the note does
             book.chart(charts.sla_compliance(sla.by_dealer, language=lang))
-            book.show(table_title(book, "sla_by_dealer"), tables.sla_table(sla.by_dealer,
-                                                                      language=lang),
+            book.show(table_title(book, "sla_by_dealer"), tables.sla_table(
+                sla.by_dealer, level=data.settings.level, language=lang),
                       max_rows=5)
         book.show(table_title(book, "overdue_flags"),
                   tables.overdue_table(sla.flags, data.current, language=lang))
@@ -841,7 +845,8 @@ def incident_section(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "incidents")):
         data.require_section("incidents")
-        inc = incidents.incident_report(data.incidents, month=data.month)
+        inc = incidents.incident_report(data.incidents, month=data.month,
+                                        settings=data.settings)
         book.note(_incident_note(book, inc))
         book.show(table_title(book, "complaints_by_channel"),
                   tables.incident_table(inc.counts, rows="channel", language=lang))
@@ -884,7 +889,8 @@ def repeat_repairs(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "repeat_repairs")):
         data.require_section("repeat_repairs")
-        rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers)
+        rr = repairs.monthly_report(data.repair_orders, month=data.month, dealers=data.dealers,
+                                    settings=data.settings)
         book.note(_repeat_note(book, rr))
         book.chart(charts.repeat_rates(rr.by_dealer, language=lang))
         book.show(table_title(book, "repeats_by_dealer"),
@@ -922,12 +928,14 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
             return
         month_end = pd.Period(data.month, freq="M").end_time
         by = ("region",) if data.is_network else ("dealer_id",)
-        done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end)
+        done = actions.completion(data.actions, by=by, dealers=data.dealers, as_of=month_end,
+                                  settings=data.settings)
         book.show(table_title(book, "action_completion"),
                   tables.completion_table(_with_names(done, data), language=lang))
         # the comparison dealers are the whole network's: a region's own may be too few
         review = actions.monthly_review(data.actions, data.network, month=data.month,
-                                        dealers=data.all_dealers, causes=_action_causes(data))
+                                        dealers=data.all_dealers, causes=_action_causes(data),
+                                        settings=data.settings)
         if review.empty:
             book.note(book.text("notes", "no_actions", month=book.format.month(data.month)))
             return
@@ -937,7 +945,7 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
                             effective=int((review["verdict"] == "effective").sum()),
                             worse=int((review["verdict"] == "worse").sum()),
                             min=int(settings["min_comparison"]),
-                            level=book.format.percent(settings["level"])))
+                            level=book.format.percent(data.settings.level)))
         book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
         if measured.any():
@@ -1010,7 +1018,8 @@ def _return_rates(data: ReportData):
         span = data.responses["month"].nunique()
         months = max(1, min(int(loop["months"]), span - 1))
         service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
-        return service, retention.return_rates(data.repair_orders, service, months=months), months
+        return service, retention.return_rates(data.repair_orders, service, months=months,
+                                                        settings=data.settings), months
 
     return data.memo("return_rates", compute)
 
@@ -1023,13 +1032,13 @@ def survey_funnel(book: ReportBook, data: ReportData) -> None:
         month = data.contacts.loc[data.contacts["month"] == data.month]
         if month.empty:
             raise SectionDataMissing("contacts", data.month)
-        by_channel = funnel.funnel_rates(month, by=("channel",))
+        by_channel = funnel.funnel_rates(month, by=("channel",), settings=data.settings)
         book.show(table_title(book, "funnel_by_channel"), tables.funnel_table(by_channel,
                                                                         language=lang))
         book.chart(charts.funnel_rates(by_channel, language=lang))
         book.show(table_title(book, "channel_differences"), tables.channel_difference_table(
             funnel.channel_differences(month), language=lang), html=False)
-        by_dealer = funnel.funnel_rates(month, by=("dealer_id",))
+        by_dealer = funnel.funnel_rates(month, by=("dealer_id",), settings=data.settings)
         book.show(table_title(book, "funnel_by_dealer"), tables.funnel_table(
             by_dealer, by="dealer_id", dealers=data.dealers, language=lang), html=False)
 
@@ -1129,7 +1138,7 @@ def _peer_summaries(data: ReportData) -> dict[str, pd.DataFrame]:
     report: the dealer's page shows them side by side and stars their changes."""
     def compute():
         frames = {"dealer": data.responses, **_peers(data)}
-        return {scope: nps.summarize(frame, by=(), period="M", level=data.settings.level)
+        return {scope: nps.summarize(frame, by=(), period="M", settings=data.settings)
                 for scope, frame in frames.items() if not frame.empty}
 
     return data.memo("peer summaries", compute)

@@ -434,8 +434,9 @@ def growth_result(data, *, directory=None, n_jobs: int = 1):
     scales = dict(getattr(data, "scales", None) or {})
     return cached("growth", lambda: growth.growth_zones(data.network, drivers=list(rated),
                                                         random_state=0, n_jobs=n_jobs,
-                                                        scales=scales or None),
-                  data_dir=data.data_dir,
+                                                        scales=scales or None,
+                                                        settings=data.settings),
+                  data_dir=data.data_dir, settings=data.settings,
                   key=(data.months, rated, sorted(scales.items()),
                        _content(data.network, _growth_columns())),
                   directory=directory)
@@ -489,16 +490,17 @@ def learned_causes(data, *, directory=None):
         directory=directory)
 
 
-def network_importance(data, *, n_boot: int = 200, cluster: str | None = None,
+def network_importance(data, *, n_boot: int | None = None, cluster: str | None = None,
                        drivers: tuple[str, ...] | None = None,
                        directory=None) -> pd.DataFrame:
     """The whole network's driver importance by month (:func:`analysis.drivers.
     importance_by_period`) of ``drivers`` (default: every driver of params/drivers.yaml);
     ``cluster`` resamples its groups whole (the report passes ``bootstrap_cluster`` of
-    params/drivers.yaml)."""
+    params/drivers.yaml); ``n_boot`` defaults to the report's ``settings.n_boot``."""
     from analysis import drivers as drivers_
 
     chosen = tuple(drivers_.driver_names() if drivers is None else drivers)
+    n_boot = data.settings.n_boot if n_boot is None else n_boot
     return cached("importance", lambda: drivers_.importance_by_period(
         data.network, period="M", n_boot=n_boot, random_state=0, cluster=cluster,
         drivers=list(chosen)),

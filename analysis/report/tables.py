@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 
 from analysis import repairs
-from analysis.config import load_params
 from analysis.incidents import CLOSURE_STATUSES
 from analysis.privacy import mask_pii_series
 from analysis.report import format as F
 from analysis.report import labels as L
 from analysis.report import rules
 from analysis.report.kinds import Table
-from analysis.settings import Settings
+from analysis.settings import Settings, settings_or
 
 __all__ = ["action_review_table", "agreement_table", "as_dates", "catalogue_names",
            "cause_matrix_table", "cause_name", "channel_difference_table", "closure_table",
@@ -625,8 +624,10 @@ def css_table(
 # --- red flags and golden stars --------------------------------------------------------------
 
 
-def _operations_level(rule: str, level: float | None, language: str | None) -> str:
-    return F.percent(load_params("operations")[rule]["level"] if level is None else level,
+def _level_text(level: float | None, language: str | None) -> str:
+    """The interval's level in words: ``level``, else the run's (the params' settings: every
+    interval of a report is at one level, :class:`analysis.settings.Settings`)."""
+    return F.percent(settings_or(None).level if level is None else level,
                      language=L.resolve(language))
 
 
@@ -660,7 +661,7 @@ def sla_table(summary: pd.DataFrame, *, level: float | None = None,
                names=(c("met_closed"), c("decided")))
     pct = 100 * s[["compliance", "compliance_low", "compliance_high"]]
     return (t.number(c("compliance_pct"), pct["compliance"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("red_flags", level, language)),
+            .interval(c("interval_pct", level=_level_text(level, language)),
                       pct["compliance_low"], pct["compliance_high"])
             .number(c("median_hours_to_contact"), s["median_contact_hours"].round(1))
             .frame())
@@ -741,7 +742,7 @@ def closure_table(summary: pd.DataFrame, *, level: float | None = None,
         t.count(c(label), summary[key])
     pct = 100 * summary[["share_within_sla", "share_low", "share_high"]]
     return (t.number(c("within_sla_pct"), pct["share_within_sla"].round(1), scale="rate")
-            .interval(c("interval_pct", level=_operations_level("incidents", level, language)),
+            .interval(c("interval_pct", level=_level_text(level, language)),
                       pct["share_low"], pct["share_high"])
             .number(c("median_hours"), summary["median_hours"].round(1))
             .number(c("median_working_hours"), summary["median_working_hours"].round(1))
@@ -831,7 +832,7 @@ def _cohort_columns(t: Table, frame: pd.DataFrame, language: str | None) -> Tabl
     if "cohort_rate" not in frame:
         return t.number(c("repeat_rate_pct"), (100 * frame["repeat_rate"]).round(1),
                         scale="rate", better="low")
-    level = _operations_level("red_flags", None, language)
+    level = _level_text(None, language)
     return (t.count(c("cohort_orders"), frame["cohort_orders"])
             .count(c("cohort_repeats"), frame["cohort_repeats"])
             .number(c("cohort_rate_pct"), (100 * frame["cohort_rate"]).round(1), scale="rate",
@@ -1068,13 +1069,10 @@ def completion_table(completion: pd.DataFrame, *, language: str | None = None
         t.count(c("actions_n" if state == "n" else f"actions_{state}"), completion[state])
     return (t.percent(c("done_share"), completion["done_share"], scale="rate")
             .percent(c("on_time"), completion["on_time_rate"], scale="rate")
-            .interval(c("interval_pct", level=_operations_level_loop("actions", language)),
+            .interval(c("interval_pct", level=_level_text(None, language)),
                       completion["on_time_low"], completion["on_time_high"], "percent")
             .frame())
 
-
-def _operations_level_loop(part: str, language: str | None) -> str:
-    return F.percent(load_params("loop")[part]["level"], language=L.resolve(language))
 
 
 def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame | None = None,
@@ -1096,7 +1094,7 @@ def customer_flow_table(flow: pd.DataFrame, *, month: str, dealers: pd.DataFrame
 def return_rate_table(rates: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.retention.return_rates`: who came back, by NPS category."""
     c = L.columns(language)
-    level = _operations_level_loop("retention", language)
+    level = _level_text(None, language)
     return (Table(language=language)
             .text(c("nps_category"), catalogue_names("nps_categories", rates["category"], language))
             .count(c("customers"), rates["n"])
@@ -1112,7 +1110,7 @@ def value_at_stake_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = 
     """:func:`analysis.retention.value_at_stake`: the dealers whose detractors cost most."""
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id"], ascending=[False, True], na_position="last")
-    level = _operations_level_loop("retention", language)
+    level = _level_text(None, language)
     return (Table(language=language)
             .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
             .count(c("detractors"), v["detractors"])
@@ -1133,7 +1131,7 @@ def growth_value_table(value: pd.DataFrame, *, dealers: pd.DataFrame | None = No
     c = L.columns(language)
     v = value.sort_values(["value", "dealer_id", "driver"], ascending=[False, True, True],
                           na_position="last")
-    level = _operations_level_loop("retention", language)
+    level = _level_text(None, language)
     t = (Table(language=language)
          .text(c("dealer"), _dealer_names(v["dealer_id"], dealers, None, "dealer_id"))
          .text(c("driver"), v["driver"].map(L.driver_labels(language)).fillna(v["driver"])))
@@ -1154,7 +1152,7 @@ def funnel_table(rates: pd.DataFrame, *, by: str = "channel", dealers: pd.DataFr
                  language: str | None = None) -> pd.DataFrame:
     """:func:`analysis.funnel.funnel_rates`: attempted, reached, answered and the rates."""
     c = L.columns(language)
-    level = _operations_level_loop("funnel", language)
+    level = _level_text(None, language)
     if by == "channel":
         group = catalogue_names("channels", rates["channel"], language)
     elif by == "dealer_id":
