@@ -132,6 +132,18 @@ class ImportanceResult:
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.draws.div(np.where(self.r2_draws > 0, self.r2_draws, np.nan), axis=0)
 
+    def shares(self) -> pd.DataFrame:
+        """Each driver's share of R^2 with its percentile bootstrap interval at ``level`` (by
+        driver: ``rank``, ``share``, ``share_low``, ``share_high``, ``importance``; the
+        interval is NaN without bootstrap draws)."""
+        draws = self.share_draws
+        alpha = (1 - self.level) / 2
+        if draws is not None:
+            low, high = np.nanquantile(draws.to_numpy(), [alpha, 1 - alpha], axis=0)
+        else:
+            low = high = np.full(len(self.table), np.nan)
+        return self.table[["rank", "share", "importance"]].assign(share_low=low, share_high=high)
+
     def summary(self) -> str:
         """A readable text: method, sample, R^2 and the table in rank order."""
         lines = [f"Relative importance of drivers for {self.target!r}: "

@@ -354,6 +354,21 @@ def test_bootstrap_is_deterministic_given_random_state(mtcars):
     assert "percentile intervals" in a.summary()
 
 
+def test_shares_carry_the_percentile_interval_of_the_share_draws(mtcars):
+    """ImportanceResult.shares: the interval a report's driver table shows, computed by the
+    statistics (not the report): the level's percentiles of the share draws."""
+    kw = {"target": "mpg", "drivers": ["am", "vs", "cyl"], "n_boot": 200}
+    result = relative_importance(mtcars, random_state=3, level=0.9, **kw)
+    shares = result.shares()
+    draws = result.draws.div(result.r2_draws, axis=0)
+    assert np.allclose(shares["share_low"], draws.quantile(0.05).to_numpy())
+    assert np.allclose(shares["share_high"], draws.quantile(0.95).to_numpy())
+    assert ((shares["share_low"] <= shares["share"]) & (shares["share"] <= shares["share_high"])
+            ).all()
+    bare = relative_importance(mtcars, **{**kw, "n_boot": 0}).shares()
+    assert bare["share_low"].isna().all() and np.allclose(bare["share"], shares["share"])
+
+
 def test_bootstrap_interval_agrees_with_the_delta_method():
     # one driver: importance = r^2, whose large-sample SE is 2|rho|(1 - rho^2)/sqrt(n)
     rng = np.random.default_rng(12)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import numpy as np
 import pandas as pd
 
 from analysis import (
@@ -579,28 +578,13 @@ def loyalty_drivers(book: ReportBook, data: ReportData) -> None:
                                             language=lang, changed=changed))
         book.show(table_title(book, "driver_importance", month=book.format.month(data.month),
                          r2=book.format.number(current.r2, 2), n=book.format.count(current.n)),
-                  tables.importance_table(importance_shares(current), level=current.level,
+                  tables.importance_table(current.shares(), level=current.level,
                                           language=lang))
         if change is not None:
             book.show(table_title(book, "importance_change"), tables.importance_change_table(
                 change.rename(columns={"change_p_value": "p_value",
                                        "change_p_adj": "p_adj"}), language=lang, rule=rule,
                 settings=data.settings))
-
-
-def importance_shares(result: drivers.ImportanceResult) -> pd.DataFrame:
-    """Each driver's share of R^2 with its percentile bootstrap interval at the result's level
-    (by driver: ``rank``, ``share``, ``share_low``, ``share_high``, ``importance``; the
-    interval is NaN without bootstrap draws): what :func:`analysis.report.tables.
-    importance_table` shows."""
-    table = result.table
-    draws = result.share_draws
-    alpha = (1 - result.level) / 2
-    if draws is not None:
-        low, high = np.nanquantile(draws.to_numpy(), [alpha, 1 - alpha], axis=0)
-    else:
-        low = high = np.full(len(table), np.nan)
-    return table[["rank", "share", "importance"]].assign(share_low=low, share_high=high)
 
 
 def _importance_change(data: ReportData, rated: list[str], *, n_boot: int, cluster):
@@ -610,7 +594,7 @@ def _importance_change(data: ReportData, rated: list[str], *, n_boot: int, clust
     try:
         return stars.importance_tests(drivers.importance_change(
             data.responses, drivers=rated, period="M", n_boot=n_boot, random_state=0,
-            cluster=cluster))
+            cluster=cluster, settings=data.settings))
     except (drivers.DriverDataError, ValueError):  # too few answers in one of the months
         return None
 
@@ -1219,7 +1203,7 @@ def dealer_growth_zones(book: ReportBook, dealer: ReportData) -> None:
 __all__ = ["actions_review", "cause_comparison", "cause_name", "cause_sentence", "cause_verdict",
            "css_index", "customers", "data_quality", "dealer_growth_zones", "dealer_scope",
            "dealer_title", "dealer_vs_peers", "dealers", "golden_stars", "growth_zones",
-           "headline", "importance_performance", "importance_shares", "incident_section",
+           "headline", "importance_performance", "incident_section",
            "loyalty_drivers", "red_flags", "regions", "repeat_repairs", "response_rates",
            "root_causes", "star_rule", "summary", "survey_funnel", "table_title", "title",
            "touchpoints"]

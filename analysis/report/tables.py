@@ -289,7 +289,7 @@ def importance_table(shares: pd.DataFrame, *, level: float,
                      language: str | None = None) -> pd.DataFrame:
     """The driver table of a report: share of explained NPS variance with its interval.
 
-    ``shares`` is :func:`analysis.report.sections.importance_shares` of an
+    ``shares`` is :meth:`analysis.drivers.ImportanceResult.shares` of an
     :class:`~analysis.drivers.ImportanceResult` (by driver: ``rank``, ``share``,
     ``share_low``, ``share_high`` at ``level``, ``importance``). Shares are shown in percent
     of R^2; the interval is missing without bootstrap draws.

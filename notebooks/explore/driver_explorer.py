@@ -32,7 +32,7 @@ language: str = ""  # en or ru; "" means the first of params/report.yaml languag
 
 # %%
 from analysis import drivers
-from analysis.report import charts, explore, sections, tables
+from analysis.report import charts, explore, tables
 from analysis.report import format as F
 from analysis.report.data import load_report_data
 
@@ -42,7 +42,7 @@ names = drivers.driver_names()
 result = drivers.relative_importance(data.responses, target="nps", drivers=names,
                                      method=method, n_boot=n_boot, random_state=seed)
 book.show(book.text("explore", "importance", r2=F.number(result.r2, 2), n=F.count(result.n)),
-          tables.importance_table(sections.importance_shares(result), level=result.level,
+          tables.importance_table(result.shares(), level=result.level,
                                   language=book.language))
 
 # %%
