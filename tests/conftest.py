@@ -21,6 +21,20 @@ def small_net():
     return make_network(n_dealers=18, n_regions=3, months=6, responses_per_month=1500, seed=7)
 
 
+@pytest.fixture(scope="session")
+def small_answers(small_net):
+    """The small network's answers with each dealer's region."""
+    from analysis import regions
+
+    return regions.with_region(small_net.responses, small_net.dealers)
+
+
+@pytest.fixture(scope="session")
+def small_month(small_answers):
+    """The small network's last month, YYYY-MM."""
+    return str(small_answers["responded_at"].max().to_period("M"))
+
+
 
 @pytest.fixture(scope="session")
 def ingested_store(tmp_path_factory):

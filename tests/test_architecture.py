@@ -12,6 +12,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from ast_imports import from_module
 
 PACKAGE = Path(__file__).resolve().parents[1] / "analysis"
 
@@ -59,10 +60,7 @@ def imports(source: str, module: str) -> list[tuple[str, int]]:
         if isinstance(node, ast.Import):
             out += [(a.name, node.lineno) for a in node.names if a.name.startswith("analysis")]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1]
-                                + ([base] if base else []))
+            base = from_module(node, package)
             if not base.startswith("analysis"):
                 continue
             if base in ("analysis", "analysis.report", "analysis.rootcause"):

@@ -52,13 +52,13 @@ def test_bh_properties(values):
 
 
 @pytest.fixture(scope="module")
-def answers(small_net):
-    return store.with_region(small_net.responses, small_net.dealers)
+def answers(small_answers):
+    return small_answers
 
 
 @pytest.fixture(scope="module")
-def month(answers):
-    return str(answers["responded_at"].max().to_period("M"))
+def month(small_month):
+    return small_month
 
 
 def test_rank_dealers_carries_flags_and_rank_intervals(answers, month):

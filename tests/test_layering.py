@@ -10,6 +10,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from ast_imports import from_module
 
 PACKAGE = Path(__file__).resolve().parents[1] / "analysis"
 REPORT = "analysis.report"
@@ -34,12 +35,7 @@ def imported(source: str, module: str, *, is_package: bool = False) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                parent = ".".join(base + ([node.module] if node.module else []))
-            else:
-                parent = node.module or ""
+            parent = from_module(node, package)
             names.add(parent)
             names.update(f"{parent}.{alias.name}" for alias in node.names)
     return names
@@ -218,12 +214,7 @@ def computing_calls(source: str, module: str) -> list[str]:
                 else:
                     bound[alias.name.partition(".")[0]] = alias.name.partition(".")[0]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                parent = ".".join(base + ([node.module] if node.module else []))
-            else:
-                parent = node.module or ""
+            parent = from_module(node, package)
             for alias in node.names:
                 bound[alias.asname or alias.name] = f"{parent}.{alias.name}"
 

@@ -23,7 +23,6 @@ from analysis import (
     repairs,
     retention,
     stars,
-    store,
 )
 from analysis.config import load_params
 from analysis.estimators import bh_flags
@@ -35,13 +34,13 @@ STRICT = S.with_(q=0.05)
 
 
 @pytest.fixture(scope="module")
-def answers(small_net):
-    return store.with_region(small_net.responses, small_net.dealers)
+def answers(small_answers):
+    return small_answers
 
 
 @pytest.fixture(scope="module")
-def month(answers):
-    return str(answers["responded_at"].max().to_period("M"))
+def month(small_month):
+    return small_month
 
 
 @pytest.fixture(scope="module")
