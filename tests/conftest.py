@@ -22,17 +22,18 @@ def small_net():
 
 
 @pytest.fixture(scope="session")
-def small_answers(small_net):
-    """The small network's answers with each dealer's region."""
+def answers(small_net):
+    """The small network's answers with each dealer's region (a test module may define its
+    own ``answers``)."""
     from analysis import regions
 
     return regions.with_region(small_net.responses, small_net.dealers)
 
 
 @pytest.fixture(scope="session")
-def small_month(small_answers):
-    """The small network's last month, YYYY-MM."""
-    return str(small_answers["responded_at"].max().to_period("M"))
+def month(answers):
+    """The small network's last month, YYYY-MM (a test module may define its own)."""
+    return str(answers["responded_at"].max().to_period("M"))
 
 
 

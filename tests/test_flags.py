@@ -51,14 +51,6 @@ def test_bh_properties(values):
 # --- NPS flags and rank intervals --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def answers(small_answers):
-    return small_answers
-
-
-@pytest.fixture(scope="module")
-def month(small_month):
-    return small_month
 
 
 def test_rank_dealers_carries_flags_and_rank_intervals(answers, month):

@@ -274,13 +274,21 @@ def _cheap_fits(monkeypatch, *, failing: str | None = None):
     monkeypatch.setattr(shared, "growth_need", lambda data: (type("Ok", (), {"ok": True}), ()))
 
 
-def test_a_failing_warm_up_is_reported_and_the_rest_is_shared(small_net, tmp_path,
-                                                              monkeypatch, capsys):
+def _warm_failing(small_net, tmp_path, monkeypatch, failing: str, **options):
+    """A warm-up of the small network's month before last whose ``failing`` fit raises:
+    (month, data_dir, cache, logs, the failed steps)."""
     data_dir = small_net.write(tmp_path / "data")
     month = str(small_net.responses["responded_at"].max().to_period("M") - 1)
     cache, logs = tmp_path / "out" / ".cache", tmp_path / "out" / "logs"
-    _cheap_fits(monkeypatch, failing="growth_result")
-    failed = batch._warm(month, store.snapshot(data_dir), cache, logs=logs)
+    _cheap_fits(monkeypatch, failing=failing)
+    failed = batch._warm(month, store.snapshot(data_dir), cache, logs=logs, **options)
+    return month, data_dir, cache, logs, failed
+
+
+def test_a_failing_warm_up_is_reported_and_the_rest_is_shared(small_net, tmp_path,
+                                                              monkeypatch, capsys):
+    month, data_dir, cache, logs, failed = _warm_failing(small_net, tmp_path, monkeypatch,
+                                                         "growth_result")
     assert failed == ["the growth model"]
     err = capsys.readouterr().err
     assert "batch warm-up: the growth model failed (RuntimeError: growth_result could not be " \
@@ -314,11 +322,8 @@ def test_a_warm_up_that_cannot_read_the_data_is_reported(tmp_path, monkeypatch, 
 
 def test_a_classifier_that_fails_in_its_own_process_is_reported(small_net, tmp_path,
                                                                 monkeypatch, capsys):
-    data_dir = small_net.write(tmp_path / "data")
-    month = str(small_net.responses["responded_at"].max().to_period("M") - 1)
-    cache, logs = tmp_path / "out" / ".cache", tmp_path / "out" / "logs"
-    _cheap_fits(monkeypatch, failing="learned_causes")
-    failed = batch._warm(month, store.snapshot(data_dir), cache, workers=2, logs=logs)
+    _, _, cache, logs, failed = _warm_failing(small_net, tmp_path, monkeypatch,
+                                              "learned_causes", workers=2)
     assert failed == ["the root-cause classifier"]
     err = capsys.readouterr().err
     assert "the root-cause classifier's own process exited with code 1" in err

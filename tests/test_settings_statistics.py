@@ -33,14 +33,6 @@ LOW = S.with_(level=0.9)
 STRICT = S.with_(q=0.05)
 
 
-@pytest.fixture(scope="module")
-def answers(small_answers):
-    return small_answers
-
-
-@pytest.fixture(scope="module")
-def month(small_month):
-    return small_month
 
 
 @pytest.fixture(scope="module")
