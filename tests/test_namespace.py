@@ -94,6 +94,6 @@ def test_the_package_namespace_reaches_every_module_lazily():
         assert getattr(analysis, name) is not None, name
     top = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
            if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("_")}
-    assert top - set(analysis.MODULES) == {"tables"}  # tables: the old name of table_specs
+    assert top == set(analysis.MODULES)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         analysis.nope  # noqa: B018

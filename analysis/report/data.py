@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from analysis import coverage, store, tables
+from analysis import coverage, store, table_specs
 from analysis.coverage import Need, SectionDataMissing  # noqa: F401 (the sections import it here)
 from analysis.engine import Engine, get_engine
 from analysis.report import format as F
@@ -22,7 +22,7 @@ NETWORK = "all"
 
 
 # the tables a report can do without (its sections then say the data is missing)
-OPTIONAL_TABLES = tables.OPTIONAL
+OPTIONAL_TABLES = table_specs.OPTIONAL
 
 
 @dataclass(frozen=True)

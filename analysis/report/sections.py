@@ -32,6 +32,7 @@ from analysis import (
     rootcause,
     stars,
     store,
+    table_specs,
 )
 from analysis.config import load_params
 from analysis.report import charts, rules, shared, tables
@@ -1061,7 +1062,7 @@ def _store_versions(book: ReportBook, data_dir) -> str:
         if not snap.versions:
             return book.text("notes", "store_unversioned")
         parts = []
-        for table in (t for t in store.TABLES if t in snap.versions):
+        for table in (t for t in table_specs.TABLES if t in snap.versions):
             stamp = snap.committed.get(table, pd.NaT)
             name = L.name("store_tables", table, language=book.language)
             parts.append(book.text("notes", "store_version", table=name,

@@ -96,7 +96,7 @@ def data_identity(data_dir: str | os.PathLike | None) -> str:
     versions. Not the files on disk: those of every version are there at once, so a file
     listing is the same for the latest versions and for ``--as-of`` an older one."""
     from analysis import store
-    from analysis.tables import TABLES
+    from analysis.table_specs import TABLES
 
     snap = store.snapshot(data_dir)
     root = Path(resolve_data_dir(snap)).resolve()
