@@ -68,17 +68,6 @@ def six_dealer_data(six_dealer_store):
     return load_report_data(region="all", data_dir=six_dealer_store)
 
 
-@pytest.fixture(autouse=True)
-def _formatter_back_in_english():
-    """The formatter has no language of the process: a book formats in its own, and a block
-    (:func:`analysis.report.format.in_language`) ends with it. After every test nothing is
-    left set: a test which made a Russian book cannot change the numbers of the next one."""
-    yield
-    from analysis.report import format as F
-
-    assert F.get_language() == "en", "an in_language block was left open"
-
-
 @pytest.fixture(scope="session")
 def demo() -> Path:
     """The test demo store (``make unit`` builds it and names it in DEALER_VOICE_TEST_DEMO)."""

@@ -20,7 +20,6 @@ def books(six_dealer_data):
     with pytest.MonkeyPatch.context() as mp:
         for language in ("en", "ru"):
             made[language] = render_sections(mp, six_dealer_data, language=language)[2]
-    F.set_language("en")
     return made
 
 
@@ -67,7 +66,7 @@ def test_each_cell_has_the_format_of_its_columns_kind(books, language, tmp_path)
     sheets = _formats(path)
     checked = 0
     for (title, frame), (_, columns) in zip(tables.items(), sheets, strict=True):
-        data = excel._excel_ready(frame)
+        data = excel._excel_ready(frame, language=language)
         for c, kind in enumerate(K.of(data)):
             if not kind.numeric and kind.kind not in K.DATES:
                 continue
@@ -76,7 +75,7 @@ def test_each_cell_has_the_format_of_its_columns_kind(books, language, tmp_path)
                 if F.is_missing(value):
                     continue
                 if kind.kind == "p_value":
-                    expected = K.p_value_format(value, alpha=kind.alpha)
+                    expected = K.p_value_format(value, alpha=kind.alpha, language=language)
                 assert shown == expected, (title, data.columns[c], kind)
                 checked += 1
     assert checked > 500
@@ -84,7 +83,8 @@ def test_each_cell_has_the_format_of_its_columns_kind(books, language, tmp_path)
 
 def test_english_and_russian_workbooks_format_every_cell_alike(books, tmp_path):
     """The two languages' workbooks differ in words, never in a cell's number format (money
-    aside: each names the network's currency as its language writes it)."""
+    aside: each names the network's currency as its language writes it; and a p-value below
+    0.001, whose format is the page's text, ``<0.001`` or ``<0,001``)."""
     en, ru = (_formats(excel.write_excel(_tables(books[lang]), tmp_path / f"{lang}.xlsx",
                                          language=lang)) for lang in ("en", "ru"))
     assert len(en) == len(ru) > 20
@@ -93,4 +93,6 @@ def test_english_and_russian_workbooks_format_every_cell_alike(books, tmp_path):
     differ = {(a, b) for (_, c_en), (_, c_ru) in zip(en, ru, strict=True)
               for col_en, col_ru in zip(c_en, c_ru, strict=True)
               for a, b in zip(col_en, col_ru, strict=True) if a != b}
-    assert money[0] != money[1] and differ == {money}  # only money's currency
+    tiny = tuple(K.p_value_format(1e-9, language=lang) for lang in ("en", "ru"))
+    assert tiny == ('"<0.001"', '"<0,001"')
+    assert money[0] != money[1] and money in differ and differ <= {money, tiny}

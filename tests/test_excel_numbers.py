@@ -140,8 +140,7 @@ def test_a_table_shows_the_formatters_text_on_the_page():
 def test_russian_pages_use_the_russian_symbols():
     frame = (Table(language="ru").signed("NPS", [21.64], interval=([17.7], [25.3]))
              .count("Ответов", [2869073], mark=([True], "мало ответов")).frame())
-    with F.in_language("ru"):  # as the book writes a Russian table's cells
-        page, _ = kinds.page(frame)
+    page, _ = kinds.page(frame, language="ru")  # as the book writes a Russian table's cells
     assert page.iloc[0].tolist() == ["+21,6 [+17,7; +25,3]", "2\u00a0869\u00a0073 (мало ответов)"]
 
 
@@ -293,8 +292,7 @@ def test_the_workbook_shows_the_numbers_of_the_page(report_workbook):
                     assert cell.value is None
                     continue
                 shown = excel_shows(cell.value, cell.number_format, decimal=decimal, group=group)
-                with F.in_language(language):  # as the book writes its cells
-                    page = kinds.text(value, kind)
+                page = kinds.text(value, kind, language=language)  # as the book writes it
                 # Excel writes "31%" where the Russian page writes "31 %"
                 assert _SPACES.sub("", shown) == _SPACES.sub("", page), (title, r, c)
                 checked += 1

@@ -112,9 +112,7 @@ def test_money_groups_digits_and_names_the_currency_in_each_language():
     assert ru.count(1500) == "1\xa0500"
     assert ru.money_with_interval(2679303, 1204500, 4050000) == \
         "2\xa0679\xa0303\xa0₽ [1\xa0204\xa0500; 4\xa0050\xa0000]"
-    with F.in_language("ru"):  # a caller not handed a language: the block's
-        assert F.count(1500) == "1\xa0500"
-    assert F.count(1500) == "1,500"
+    assert F.count(1500) == "1,500"  # not handed a language: the catalogue's default
 
 
 @pytest.mark.parametrize("language, text", [("en", "October 2026"), ("ru", "октябрь 2026")])
@@ -269,4 +267,89 @@ def test_two_books_in_two_languages_in_one_process_do_not_interfere():
     nps_now = summary["nps"].iloc[-1]
     assert en.format.nps(nps_now) in pages[0] and ru.format.nps(nps_now) in pages[1]
     assert "," in ru.format.nps(nps_now) and "." in en.format.nps(nps_now)
-    assert F.get_language() == "en" and F.percent(0.31) == "31%"  # nothing set for the process
+    assert F.percent(0.31) == "31%"  # nothing set for the process
+
+
+def test_a_call_not_handed_a_language_writes_in_the_catalogues_default(monkeypatch):
+    """No ambient language: a formatter, a table's page cells or a mask not handed one write
+    in params/labels.yaml's ``language:``, and nothing else moves them."""
+    from analysis.report import kinds, safe
+    from analysis.report.kinds import Table
+
+    frame = Table(language="en").signed("NPS", [21.64]).percent("Share", [0.314]).frame()
+    assert F.Format().language == L.resolve() == "en" and F.count(1500) == "1,500"
+    assert kinds.page(frame)[0].iloc[0].tolist() == ["+21.6", "31%"]
+    read = L.catalogue
+    monkeypatch.setattr(L, "catalogue", lambda **kw: {**read(**kw), "language": "ru"})
+    assert F.Format().language == "ru" and F.count(1500) == "1\xa0500"
+    assert kinds.page(frame)[0].iloc[0].tolist() == ["+21,6", "31\u202f%"]
+    assert kinds.page(frame, language="en")[0].iloc[0].tolist() == ["+21.6", "31%"]
+    assert safe.masked(pd.Series(["[phone]"])).tolist() == ["[телефон]"]
+
+
+def test_books_charts_and_workbooks_in_two_languages_interleaved(tmp_path):
+    """An English and a Russian book filled in turn in one process, and a Russian chart drawn
+    and a Russian workbook written while the English book is still being filled: each comes
+    out in its own language (``+21,6``, ``31 %``, ``окт. 2026``, ``<0,001``, ``[телефон]`` in
+    Russian; ``+21.6``, ``31%``, ``Oct 2026``, ``<0.001``, ``[phone]`` in English), and the
+    English book's page reads the same before and after."""
+    import matplotlib.pyplot as plt
+    import openpyxl
+
+    from analysis import nps
+    from analysis.report import charts, tables
+    from analysis.report.book import ReportBook
+    from analysis.report.kinds import Table
+
+    # September all detractors, October (20 - 9) / 51 = +21.6: a change with p < 0.001
+    responses = pd.DataFrame({
+        "dealer_id": "A", "touchpoint": "service",
+        "responded_at": pd.to_datetime(["2026-09-10"] * 40 + ["2026-10-10"] * 51),
+        "nps": [0] * 40 + [10] * 20 + [8] * 22 + [0] * 9})
+    summary = nps.summarize(responses, by=(), period="M")
+
+    def fill(book):
+        book.show("headline", tables.headline_table(summary, month="2026-10",
+                                                    language=book.language), html=False)
+        book.show("notes", Table(language=book.language)
+                  .text("Comment", ["call me on +7 912 345-67-89"])
+                  .percent("Share", [0.314]).frame(), html=False)
+
+    def page(book):
+        return "".join(book.table_html(name, frame) for name, frame in book.tables.items())
+
+    def drawn(language):
+        ax = charts.nps_trend(summary, language=language)
+        try:
+            return " ".join(t.get_text() for t in [*ax.get_legend().get_texts(),
+                                                    *ax.get_xticklabels()])
+        finally:
+            plt.close(ax.figure)
+
+    en, ru = ReportBook("en"), ReportBook("ru")
+    fill(en)
+    page(en)  # a book's first table carries the page's style: compare the pages after it
+    en_page = page(en)
+    fill(ru)
+    page(ru)
+    ru_page = page(ru)
+    ru_chart = drawn("ru")
+    ru.save_excel(tmp_path / "ru.xlsx")
+    assert page(en) == en_page  # the Russian chart and workbook changed nothing of it
+    en_chart = drawn("en")
+    en.save_excel(tmp_path / "en.xlsx")
+    assert page(ru) == ru_page
+
+    assert "+21.6" in en_page and "31%" in en_page and "[phone]" in en_page
+    assert "+21,6" in ru_page and "31\u202f%" in ru_page and "[телефон]" in ru_page
+    assert "+21.6" not in ru_page and "31%" not in ru_page and "[phone]" not in ru_page
+    assert "95%" in en_chart and "Oct 2026" in en_chart
+    assert "95\u202f%" in ru_chart and "окт. 2026" in ru_chart and "Oct" not in ru_chart
+    for language, symbol in (("en", "<0.001"), ("ru", "<0,001")):
+        wb = openpyxl.load_workbook(tmp_path / f"{language}.xlsx")
+        assert wb.sheetnames[0] == L.text("excel", "contents", language=language)[:31]
+        formats = {c.number_format for row in wb["headline"].iter_rows(min_row=2) for c in row}
+        assert f'"{symbol}"' in formats  # the change's p-value, as the page writes it
+        mask = L.masked("[phone]", language=language)
+        assert wb["notes"]["A2"].value == f"call me on {mask}"
+        assert wb["notes"]["B2"].value == 0.314 and wb["notes"]["B2"].number_format == "0%"

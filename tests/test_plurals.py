@@ -171,8 +171,7 @@ def test_months_currency_and_masks_come_from_the_catalogue_and_params():
     assert data.title_in("ru") == "Регион Central - голос клиента, октябрь 2026"
     assert data.title_in("en") == "Region Central - customer voice, October 2026"
     assert L.text("columns", "value_per_year", language="ru") == "Под риском в год, ₽"
-    with F.in_language("ru"):
-        assert F.money(15000) == "15\xa0000\xa0₽"
+    assert F.money(15000, language="ru") == "15\xa0000\xa0₽"
     assert L.masked("Звоните [phone], пишите [e-mail]", language="ru") == (
         "Звоните [телефон], пишите [эл. почта]")
     assert L.masked("Call [phone]", language="en") == "Call [phone]"

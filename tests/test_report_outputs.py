@@ -3,17 +3,10 @@ rule of the summary, numbers and months in the reader's locale (issue 16, items 
 
 import openpyxl
 import pandas as pd
-import pytest
 
 from analysis.report import excel, rules
 from analysis.report import format as F
 from analysis.report.kinds import Table
-
-
-@pytest.fixture
-def russian():
-    with F.in_language("ru"):
-        yield
 
 
 def test_workbook_is_ready_to_work_in(tmp_path):
@@ -59,11 +52,12 @@ def test_the_significance_rule_prefers_the_corrected_flag():
     assert rules.significant(pd.DataFrame(index=[0]), "vs_region").tolist() == [False]
 
 
-def test_numbers_and_months_follow_the_locale(russian):
-    assert F.nps(21.64) == "+21,6"
-    assert F.interval(17.7, 25.3, sign=True) == "[+17,7; +25,3]"
-    assert F.percent(0.31).replace("\u202f", " ").replace("\xa0", " ") == "31 %"
-    assert F.month("2026-10") == "окт. 2026"
+def test_numbers_and_months_follow_the_locale():
+    ru = F.Format("ru")
+    assert ru.nps(21.64) == "+21,6"
+    assert ru.interval(17.7, 25.3, sign=True) == "[+17,7; +25,3]"
+    assert ru.percent(0.31).replace("\u202f", " ").replace("\xa0", " ") == "31 %"
+    assert ru.month("2026-10") == "окт. 2026"
     assert F.month("2026-10", language="en") == "Oct 2026"
 
 

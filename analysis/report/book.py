@@ -72,7 +72,8 @@ class ReportBook:
         self._styled = False
         self.charts: dict[str, object] = {}  # chart title -> data, for the workbook
         # the book's own formatter: nothing is set for the process, so another book in
-        # another language (the batch's other report, a test) writes its own numbers
+        # another language (the batch's other report, a test) writes its own numbers; its
+        # table cells, workbook and charts are handed self.language the same way
         self.format = F.Format(self.language)
         from analysis.report import style
 
@@ -114,8 +115,7 @@ class ReportBook:
             shown = shown.reset_index()
         # every cell as the formatter writes it; numbers (right-aligned: "1,234" is text to
         # the table library, not a number) by their column's kind
-        with F.in_language(self.language):  # the cells' numbers in the book's language
-            shown, numbers = K.page(shown.reset_index(drop=True), decimals)
+        shown, numbers = K.page(shown.reset_index(drop=True), decimals, language=self.language)
         shown = shown.apply(lambda col: col.str.replace("\n", _LINE_BREAK))
         if shown.empty:
             body = f"<p><i>{html_escape(self.text('notes', 'empty_table'))}</i></p>"
@@ -235,9 +235,8 @@ class ReportBook:
             return None
         tables = {name: K.resolved(frame, self._decimals.get(name, F.DECIMALS))
                   for name, frame in self.tables.items()}
-        with F.in_language(self.language):  # its cells' widths measured as the page writes
-            return write_excel(tables, path, charts=self.charts, language=self.language,
-                               sheets=self.sheets)
+        return write_excel(tables, path, charts=self.charts, language=self.language,
+                           sheets=self.sheets)
 
 
 _STYLE = re.compile(r"<style>.*?</style>", re.S)

@@ -46,10 +46,10 @@ _NOTE = "inside-note"  # the gid of a line written across an axes: wrapped to it
 _BESIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
 
 
-def _labels(values) -> list[str]:
+def _labels(values, language: str | None) -> list[str]:
     """Tick and legend labels as a reader may see them: phones, e-mails and VINs masked (the
-    masks in the formatter's language)."""
-    return [L.masked(v, language=F.get_language()) for v in
+    masks in the chart's language)."""
+    return [L.masked(v, language=language) for v in
             mask_pii_series(pd.Series([str(v) for v in values], dtype=object))]
 
 
@@ -62,14 +62,13 @@ def _t(key: str, language: str | None, **values) -> str:
 
 
 def _chart(function):
-    """A chart in its language: drawn with the formatter in ``language`` (the catalogue's
-    default when None), its numeric axes given the formatter's ticks and its titles wrapped
-    to their room (:func:`_finish`)."""
+    """A chart in its language: ``language`` (the catalogue's default when None) handed to the
+    chart resolved, so every word and number it writes is in it, its numeric axes given the
+    formatter's ticks and its titles wrapped to their room (:func:`_finish`)."""
     @functools.wraps(function)
     def chart(*args, **kwargs):
         language = L.resolve(kwargs.get("language"))
-        with F.in_language(language):
-            drawn = function(*args, **kwargs)
+        drawn = function(*args, **{**kwargs, "language": language})
         _finish(drawn, language)
         return drawn
 
@@ -240,7 +239,7 @@ def _hidden_note(ax, gap: float | None, hidden: int, language: str | None,
     ax.set_ylim(-0.8, rows + (0 if gap is None else 1) - 0.2)
     if gap is None:
         return
-    ax.text(0.5, gap, _t("dealers_not_shown", language, n=F.count(hidden)),
+    ax.text(0.5, gap, _t("dealers_not_shown", language, n=F.count(hidden, language=language)),
             transform=blended_transform_factory(ax.transAxes, ax.transData), ha="center",
             va="center", fontsize=8.5, style="italic", color=style.BLACK,
             bbox={"facecolor": "white", "edgecolor": style.LIGHT, "boxstyle": "round,pad=0.3"},
@@ -422,7 +421,8 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
         if hue is None and {"nps_low", "nps_high"} <= set(part):
             ax.fill_between(x, part["nps_low"].astype(float), part["nps_high"].astype(float),
                             color=color, alpha=0.18, lw=0,
-                            label=_t("interval", language, level=F.percent(lvl)))
+                            label=_t("interval", language,
+                                     level=F.percent(lvl, language=language)))
         sig = rules.significant(part, "change", level_=level, rule=rule, settings=settings).to_numpy()
         up = sig & (part.get("change_vs_previous", pd.Series(0, index=part.index)) > 0).to_numpy()
         down = sig & ~up
@@ -447,7 +447,7 @@ def _star_label(rule, lvl: float, language: str | None) -> str:
     """The legend entry of a starred change: the report's rule, or the raw level's p."""
     if rule is not None:
         return _t("starred_change", language)
-    return _t("significant_change", language, alpha=F.p_value(1 - lvl))
+    return _t("significant_change", language, alpha=F.p_value(1 - lvl, language=language))
 
 
 def _month_labels(periods, language: str | None) -> list[str]:
@@ -551,7 +551,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
         ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
                    label=_t("scope_mean", language))
     name = frame["dealer_name"] if "dealer_name" in frame else frame["dealer_id"]
-    ax.set_yticks(y, _labels(name))
+    ax.set_yticks(y, _labels(name, language))
     _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
     ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
@@ -656,7 +656,7 @@ def _pareto_bars(ax, frame: pd.DataFrame, lost: np.ndarray, ends: np.ndarray,
     ax.bar(x, lost, color=style.RED, alpha=0.85, label=_t("impact", language))
     ax.errorbar(x, lost, yerr=_err(lost, ends[0], ends[1]), fmt="none", ecolor="black",
                 capsize=3, lw=1)
-    ax.set_xticks(x, _labels(names), rotation=30, ha="right")
+    ax.set_xticks(x, _labels(names, language), rotation=30, ha="right")
     ax.grid(axis="x", visible=False)
     ax.set(ylabel=_t("impact_points", language), xlabel="", title=title)
     twin = ax.twinx()
@@ -707,11 +707,11 @@ def growth_dots(data: pd.DataFrame, *, dealers: pd.DataFrame | None = None, top:
     ax.scatter(frame["benchmark"], y, color=style.GREEN, s=40, zorder=3,
                label=_t("benchmark", language))
     ends = frame[["current", "benchmark"]].max(axis=1).to_numpy(dtype=float)
-    notes = [ax.annotate(f"{labels.get(row.driver, row.driver)}  {F.signed(row.uplift)}",
+    notes = [ax.annotate(f"{labels.get(row.driver, row.driver)}  {F.signed(row.uplift, language=language)}",
                          (end, yy), xytext=(6, 0), textcoords="offset points", va="center",
                          fontsize=8)
              for yy, end, row in zip(y, ends, frame.itertuples(index=False), strict=True)]
-    ax.set_yticks(y, _labels(names))
+    ax.set_yticks(y, _labels(names, language))
     ax.grid(axis="y", visible=False)
     lo = float(np.nanmin(frame[["current", "benchmark"]].to_numpy()))
     hi = float(np.nanmax(frame[["current", "benchmark"]].to_numpy()))
@@ -787,7 +787,7 @@ def css_comparison(data: pd.DataFrame, *, y: str = "dealer_name", top: int | Non
         if len(national):
             ax.axvline(float(national.iloc[0]), color=style.RED, ls="--", lw=1,
                        label=_t("national_average", language))
-    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"], language))
     _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
     ax.set(xlabel="CSS (0-100)", ylabel="", title=_t("css_title", language))
@@ -830,7 +830,7 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None 
     shown = data.loc[data["orders"] > 0]  # every dealer's, the hidden ones too
     overall = shown["repeats"].sum() / max(shown["orders"].sum(), 1)
     ax.axvline(overall, color=style.GREY, ls="--", lw=1, label=_t("scope_mean", language))
-    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"]))
+    ax.set_yticks(yy, _labels(frame[y] if y in frame else frame["dealer_id"], language))
     _hidden_note(ax, gap, hidden, language, len(frame))
     ax.grid(axis="y", visible=False)
     _percent_axis(ax.xaxis, language)
@@ -885,7 +885,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
         yerr = _err(y, data["nps_low"], data["nps_high"])
         ax.errorbar(x, y, yerr=yerr, fmt="o-", capsize=3, color=color, lw=1.2, ms=5,
                     label=group_names.get(str(name), str(name)) if hue
-                    else _t("nps_interval", language, level=F.percent(lvl)))
+                    else _t("nps_interval", language, level=F.percent(lvl, language=language)))
         if "change_p_value" in data or "change_flag" in data:
             significant = rules.significant(data, "change", level_=level, rule=rule,
                                             settings=settings).to_numpy()
@@ -932,7 +932,7 @@ def dealer_ranking(ranking: pd.DataFrame, *, top: int | None = None, title: str 
                         color=color, capsize=2, label=name)
     ax.scatter(data["nps_shrunk"], y, marker="D", color=style.ORANGE, zorder=3,
                label=_t("shrunk_nps", language))
-    ax.set_yticks(y, _labels(label))
+    ax.set_yticks(y, _labels(label, language))
     _hidden_note(ax, gap, hidden, language, len(data))
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(xlabel=_t("nps_points", language), ylabel="", title=title)
@@ -1008,7 +1008,7 @@ def importance_performance(
         text = labels.get(row.driver, row.driver)
         if mixed:  # the mean in the driver's own scale, beside the drawn share
             low, high = scale_of(row.driver, scales)
-            text += f" {F.number(row.performance, 1)} ({low}–{high})"
+            text += f" {F.number(row.performance, 1, language=language)} ({low}–{high})"
         texts.append(text)
     if ax.get_legend() is not None:
         sns.move_legend(ax, title=L.column("quadrant", language=language), **_BESIDE)
@@ -1075,7 +1075,7 @@ def sla_compliance(
     ax.scatter(share, rows, color=style.BLUE, s=50, zorder=3)
     if target is not None:
         ax.axvline(target, color="grey", ls="--", lw=0.8)
-    ax.set_yticks(rows, _labels(data[y]))
+    ax.set_yticks(rows, _labels(data[y], language))
     _hidden_note(ax, gap, hidden, language, len(data))
     ax.grid(axis="y", visible=False)
     ax.set(xlabel=_t("sla_share", language), ylabel="", xlim=(0, 1.02),
@@ -1177,7 +1177,7 @@ def action_effects(review: pd.DataFrame, *, language: str | None = None,
                           .clip(lower=0)],
                     fmt="o", color=colour, capsize=3, label=_t(label, language))
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_yticks(y, _labels(labels))
+    ax.set_yticks(y, _labels(labels, language))
     ax.invert_yaxis()
     ax.set(xlabel=_t("action_effect", language), ylabel="")
     if len(data):

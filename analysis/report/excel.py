@@ -48,10 +48,12 @@ def neutralise_formula(value):
     return value
 
 
-def _excel_ready(frame: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame:
-    """The frame as its sheet holds it: masked (unless ``mask`` is off), flat headers, a
-    named index as leading columns, time zones dropped (Excel has none); kinds kept."""
-    shown = safe_frame(frame) if mask else flat_columns(frame.copy())
+def _excel_ready(frame: pd.DataFrame, *, mask: bool = True,
+                 language: str | None = None) -> pd.DataFrame:
+    """The frame as its sheet holds it: masked (unless ``mask`` is off, the masks in
+    ``language``), flat headers, a named index as leading columns, time zones dropped (Excel
+    has none); kinds kept."""
+    shown = safe_frame(frame, language=language) if mask else flat_columns(frame.copy())
     out = shown.reset_index(drop=not has_named_index(frame))
     for col in out.columns:
         if isinstance(out[col].dtype, pd.DatetimeTZDtype):
@@ -91,10 +93,11 @@ def _width(header: str, texts: list[str]) -> float:
 class _Sheets:
     """The workbook's formats, made once each (xlsxwriter wants one object per format)."""
 
-    def __init__(self, book, *, language: str | None) -> None:
+    def __init__(self, book, *, language: str) -> None:
         from analysis.config import load_params
 
         self.book = book
+        self.language = language  # of the p-values' text and the widths, as the page writes
         self.currency = currency_affixes(language)
         self.colours = load_params("report").get("excel", {}).get("colours", {
             "bad": "#F8696B", "middle": "#FFFFFF", "good": "#63BE7B"})
@@ -146,16 +149,16 @@ class _Sheets:
                 texts.append(F.MISSING)
                 continue
             if kind.numeric:
-                fmt = (K.p_value_format(value, alpha=kind.alpha) if kind.kind == "p_value"
-                       else code)
+                fmt = (K.p_value_format(value, alpha=kind.alpha, language=self.language)
+                       if kind.kind == "p_value" else code)
                 ws.write_number(r, c, number, self.format(fmt))
-                texts.append(K.text(value, kind, decimals)
+                texts.append(K.text(value, kind, decimals, language=self.language)
                              + ("".join(self.currency) if kind.kind == "money" else ""))
             elif kind.kind in K.DATES:
                 stamp = (pd.Period(value, freq="M").to_timestamp() if kind.kind == "month"
                          else pd.Timestamp(value))
                 ws.write_datetime(r, c, stamp.to_pydatetime(), self.format(code))
-                texts.append(K.text(value, kind, decimals))
+                texts.append(K.text(value, kind, decimals, language=self.language))
             elif isinstance(value, bool | np.bool_):
                 ws.write_boolean(r, c, bool(value), self.top)
                 texts.append(str(value))
@@ -197,9 +200,12 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
     word. PII is masked in cells, index and column labels; text Excel would run as a formula
     is defused. ``mask_personal_data=False`` leaves phones, e-mails and VINs as they are: only
     for the customer-care team's own export (:mod:`analysis.report.winback`), never a report.
+    ``language`` (the catalogue's default when None) is that of every word, mask and p-value
+    text of the workbook, given: nothing is read from whatever else is being drawn.
     """
     from analysis.report import labels as L
 
+    language = L.resolve(language)  # of the words, the masks and the numbers' text
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     taken: set[str] = {"contents"}
@@ -219,7 +225,7 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
                                                       [L.text("excel", "no_tables",
                                                               language=language)]})}).items():
             name = _sheet_name((sheets or {}).get(title, title), taken)
-            data = _excel_ready(frame, mask=mask_personal_data)
+            data = _excel_ready(frame, mask=mask_personal_data, language=language)
             look.write(book.add_worksheet(name), data)
             listed.append((name, title, len(data)))
         trend = (charts or {}).get("nps_trend")

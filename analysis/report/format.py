@@ -32,19 +32,18 @@ The rules are the same in every language; the symbols follow the report's locale
 CLDR data): in ``"ru"`` they write ``+21,6``, ``[+17,7; +25,3]``, ``31 %``, ``2 679 303 ₽`` and
 months as ``окт. 2026``; English is the default (``+21.6``, ``Oct 2026``).
 
-The language is given, never a setting of the process: every function takes ``language=``,
-and a :class:`Format` holds one (``Format("ru").signed(21.6)``): a book makes its own, so two
-books in two languages in one process cannot change each other's numbers. A caller that is not
-handed a language (a table's page cells, :func:`analysis.report.kinds.page`) writes in the
-language of the enclosing :func:`in_language` block, English outside any.
+The language is given, never a setting of the process or of a block: every function takes
+``language=``, and a :class:`Format` holds one (``Format("ru").signed(21.6)``). A book makes
+its own and hands its language to the table's page cells, the workbook and the charts, so two
+books in two languages in one process cannot change each other's numbers. A call not handed a
+language writes in the catalogue's default one (params/labels.yaml ``language:``,
+:func:`analysis.report.labels.resolve`), whatever else is being drawn at the time.
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
@@ -52,31 +51,28 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["DECIMALS", "LOCALES", "MISSING", "Format", "count", "currency", "currency_affixes",
-           "day", "each", "get_language", "in_language", "interval", "is_missing", "marked",
-           "money", "money_interval", "money_with_interval", "month", "month_long", "month_since",
-           "nps", "number", "p_value", "percent", "percent_interval", "signed", "tick_decimals",
+           "day", "each", "interval", "is_missing", "marked", "money", "money_interval",
+           "money_with_interval", "month", "month_long", "month_since", "nps", "number",
+           "p_value", "percent", "percent_interval", "signed", "tick_decimals",
            "tick_formatter", "with_interval"]
 
 MISSING = "–"  # an en dash: a hyphen would read as a minus sign
 DECIMALS = 1
 LOCALES = {"en": "en_GB", "ru": "ru_RU"}
-# the language of the enclosing in_language block, for callers not handed one (scoped: set
-# and reset by the block, in this thread or task only)
-_block: ContextVar[str] = ContextVar("report_language", default="en")
 
 
 def _lang(language: str | None) -> str:
-    """``language``, or the enclosing :func:`in_language` block's; checked."""
-    chosen = language or _block.get()
-    if chosen not in LOCALES:
-        raise ValueError(f"language must be one of {sorted(LOCALES)}, got {chosen!r}")
-    return chosen
+    """``language``, or the catalogue's default (:func:`analysis.report.labels.resolve`);
+    checked."""
+    if language in LOCALES:  # the common case: every cell of a table asks
+        return language
+    if not language:
+        from analysis.report import labels as L
 
-
-def get_language() -> str:
-    """The language of the enclosing :func:`in_language` block (``en`` outside any): for a
-    module that writes page text without being handed a language."""
-    return _block.get()
+        language = L.resolve()
+    if language not in LOCALES:
+        raise ValueError(f"language must be one of {sorted(LOCALES)}, got {language!r}")
+    return language
 
 
 @cache
@@ -332,20 +328,7 @@ def each(function, *columns: Iterable, **options) -> list[str]:
     return [function(*values, **options) for values in zip(*columns, strict=True)]
 
 
-
 # --- charts ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def in_language(language: str | None):
-    """Inside the block, a call not handed a language writes in ``language`` (a chart being
-    drawn, a table's page cells); None keeps the enclosing block's. The block's language is
-    this thread's and ends with it: nothing is set for the process."""
-    token = _block.set(_lang(language))
-    try:
-        yield
-    finally:
-        _block.reset(token)
 
 
 def tick_decimals(values: Iterable, most: int = 4) -> int:
@@ -359,7 +342,7 @@ def tick_decimals(values: Iterable, most: int = 4) -> int:
 
 def tick_formatter(kind: str = "number", *, language: str | None = None):
     """A matplotlib tick formatter that writes an axis as this module writes numbers, in
-    ``language`` (the current one when None) whenever the chart is drawn.
+    ``language`` (the catalogue's default when None) whenever the chart is drawn.
 
     ``kind`` is ``"number"`` (:func:`count` for whole ticks, so thousands are grouped, else
     :func:`number`), ``"signed"`` (:func:`signed`) or ``"percent"`` (shares as :func:`percent`:
@@ -397,16 +380,17 @@ def tick_formatter(kind: str = "number", *, language: str | None = None):
 @dataclass(frozen=True)
 class Format:
     """The formatter in one language: the functions of this module with ``language`` given
-    (a book makes its own, :attr:`analysis.report.book.ReportBook.format`).
+    (a book makes its own, :attr:`analysis.report.book.ReportBook.format`); None is the
+    catalogue's default language.
 
     >>> Format("ru").interval(17.7, 25.3, sign=True), Format("en").percent(0.314)
     ('[+17,7; +25,3]', '31%')
     """
 
-    language: str = "en"
+    language: str | None = None
 
     def __post_init__(self) -> None:
-        _lang(self.language)
+        object.__setattr__(self, "language", _lang(self.language))
 
     def number(self, value, decimals: int = DECIMALS) -> str:
         return number(value, decimals, language=self.language)

@@ -291,34 +291,34 @@ def resolved(frame: pd.DataFrame, decimals: int = F.DECIMALS) -> pd.DataFrame:
 # --- the page --------------------------------------------------------------------------------
 
 
-def text(value, kind: Kind, decimals: int = F.DECIMALS) -> str:
-    """One value as the page writes it."""
+def text(value, kind: Kind, decimals: int = F.DECIMALS, *, language: str | None = None) -> str:
+    """One value as the page writes it, in ``language`` (the catalogue's default when None)."""
     if F.is_missing(value):
         return F.MISSING
     d = kind.places(decimals)
     match kind.kind:
         case "count":
-            return F.count(value)
+            return F.count(value, language=language)
         case "number":
-            return F.number(float(value), d)
+            return F.number(float(value), d, language=language)
         case "signed":
-            return F.signed(value, d)
+            return F.signed(value, d, language=language)
         case "percent":
-            return F.percent(value, d)
+            return F.percent(value, d, language=language)
         case "money":
-            return F.money(value)
+            return F.money(value, language=language)
         case "p_value":
-            return F.p_value(value, alpha=kind.alpha)
+            return F.p_value(value, alpha=kind.alpha, language=language)
         case "date":
             return pd.Timestamp(value).strftime("%Y-%m-%d")
         case "datetime":
             return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
         case "month":
-            return F.month(value)
+            return F.month(value, language=language)
     return str(value)
 
 
-def _ends(low, high, kind: Kind, decimals: int) -> str:
+def _ends(low, high, kind: Kind, decimals: int, language: str) -> str:
     """An interval as the page writes it."""
     if F.is_missing(low) or F.is_missing(high):
         return F.MISSING
@@ -328,13 +328,13 @@ def _ends(low, high, kind: Kind, decimals: int) -> str:
             lo, hi = int(low), int(high)
             return f"{lo}" if lo == hi else f"{lo}–{hi}"
         case "percent":
-            return F.percent_interval(low, high, d)
+            return F.percent_interval(low, high, d, language=language)
         case "money":
-            return F.money_interval(low, high)
-    return F.interval(low, high, d, sign=kind.kind == "signed")
+            return F.money_interval(low, high, language=language)
+    return F.interval(low, high, d, sign=kind.kind == "signed", language=language)
 
 
-def _cell(parts: list[tuple[Kind, object]], decimals: int) -> str:
+def _cell(parts: list[tuple[Kind, object]], decimals: int, language: str) -> str:
     """The page's cell of one row of a column group (see the module's table)."""
     roles: dict[str, list] = {}
     for kind, value in parts:
@@ -342,14 +342,14 @@ def _cell(parts: list[tuple[Kind, object]], decimals: int) -> str:
     label = roles.get("label")
     if label and F.is_missing(label[0][1]):
         return ""  # an empty slot (a dealer with fewer growth zones)
-    values = [text(v, k, decimals) for k, v in roles.get("value", [])]
+    values = [text(v, k, decimals, language=language) for k, v in roles.get("value", [])]
     shown = " / ".join(values)
     if "low" in roles and "high" in roles:
         (kind, low), (_, high) = roles["low"][0], roles["high"][0]
-        ends = _ends(low, high, kind, decimals)
+        ends = _ends(low, high, kind, decimals, language)
         if values and kind.kind == "money" and ends != F.MISSING:
             # the amount already carries the currency: 2,679,303 RUB [1,204,500; 4,050,000]
-            ends = f"[{F.count(low)}; {F.count(high)}]"
+            ends = f"[{F.count(low, language=language)}; {F.count(high, language=language)}]"
         if not values:
             shown = ends
         elif ends != F.MISSING:
@@ -362,11 +362,16 @@ def _cell(parts: list[tuple[Kind, object]], decimals: int) -> str:
     return shown
 
 
-def page(frame: pd.DataFrame, decimals: int = F.DECIMALS) -> tuple[pd.DataFrame, list[str]]:
-    """The table as the page shows it: every cell text, the parts of a cell joined.
+def page(frame: pd.DataFrame, decimals: int = F.DECIMALS, *,
+         language: str | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The table as the page shows it: every cell text in ``language`` (the book's; the
+    catalogue's default when None), the parts of a cell joined.
 
     Returns the text frame and its columns that hold numbers (the page aligns them right).
     """
+    from analysis.report import labels as L
+
+    language = L.resolve(language)
     kinds = of(frame, decimals)
     groups: dict[str, list[int]] = {}
     for i, (header, kind) in enumerate(zip(frame.columns, kinds, strict=True)):
@@ -376,10 +381,10 @@ def page(frame: pd.DataFrame, decimals: int = F.DECIMALS) -> tuple[pd.DataFrame,
     for header, members in groups.items():
         if len(members) == 1 and kinds[members[0]].into is None:
             i = members[0]
-            out[header] = [text(v, kinds[i], decimals) for v in columns[i]]
+            out[header] = [text(v, kinds[i], decimals, language=language) for v in columns[i]]
         else:
-            out[header] = [_cell([(kinds[i], columns[i][r]) for i in members], decimals)
-                           for r in range(len(frame))]
+            out[header] = [_cell([(kinds[i], columns[i][r]) for i in members], decimals,
+                                 language) for r in range(len(frame))]
         if (any(kinds[i].numeric for i in members)
                 and not any(kinds[i].role == "label" for i in members)):
             right.append(header)
@@ -443,10 +448,11 @@ def number_format(kind: Kind, decimals: int = F.DECIMALS, *,
     return None
 
 
-def p_value_format(p, *, alpha: float = 0.05) -> str:
+def p_value_format(p, *, alpha: float = 0.05, language: str | None = None) -> str:
     """The number format of one p-value: the places :func:`analysis.report.format.p_value`
-    writes (``0.0499`` keeps four), or its ``<0.001`` as text."""
-    shown = F.p_value(p, alpha=alpha)
+    writes in ``language`` (``0.0499`` keeps four), or its ``<0.001`` as that text
+    (``<0,001`` in Russian)."""
+    shown = F.p_value(p, alpha=alpha, language=language)
     if shown.startswith("<"):
         return f'"{shown}"'
     decimal = shown.lstrip("0123456789")[:1]

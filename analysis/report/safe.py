@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.report import format as F
 from analysis.report import labels as L
 
 __all__ = ["flat_columns", "has_named_index", "masked", "safe_frame"]
@@ -16,10 +15,10 @@ __all__ = ["flat_columns", "has_named_index", "masked", "safe_frame"]
 
 def masked(values: pd.Series, language: str | None = None) -> pd.Series:
     """Phones, e-mails and VINs masked in a text column (:mod:`analysis.privacy`), the masks
-    written in ``language`` (the formatter's when None): ``[телефон]`` in Russian."""
+    written in ``language`` (the catalogue's default when None): ``[телефон]`` in Russian."""
     from analysis.privacy import mask_pii_series
 
-    lang = language or F.get_language()
+    lang = L.resolve(language)
     return mask_pii_series(values).map(lambda v: L.masked(v, language=lang))
 
 
@@ -46,8 +45,9 @@ def flat_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def safe_frame(frame: pd.DataFrame, *, language: str | None = None) -> pd.DataFrame:
     """A copy fit to show: phones, e-mails and VINs masked in every text column, in the index
-    labels and in the column labels, the masks in ``language`` (the formatter's when None);
-    tuple headers flattened."""
+    labels and in the column labels, the masks in ``language`` (the catalogue's default when
+    None); tuple headers flattened."""
+    language = L.resolve(language)
     out = flat_columns(frame.copy())
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
