@@ -349,3 +349,35 @@ def test_the_summary_says_not_enough_evidence_where_the_interval_allows_a_change
         assert "within the noise" not in text and "в пределах шума" not in text
     finally:
         data.close()
+
+
+def test_a_summary_fact_that_fails_is_said_not_dropped(null_store, monkeypatch):
+    """A fact of the summary that raises is said on the page and named as a failure (the batch
+    then logs the report), the other facts stay; one whose data is missing is left to its
+    own section's note."""
+    from report_pages import render_sections
+
+    from analysis.report.data import SectionDataMissing
+
+    store_dir, _ = null_store
+    data = load_report_data(region="all", data_dir=store_dir)
+    try:
+        def broken(book, data):
+            raise RuntimeError("growth model exploded")
+
+        monkeypatch.setattr(sections, "_summary_growth", broken)
+        page, _, book = render_sections(monkeypatch, data, ["summary"], keep_going=True)
+        assert len(book.failures) == 1 and "Summary: broken: RuntimeError" in book.failures[0]
+        assert "growth model exploded" in page and "NPS" in page  # the headline fact stays
+
+        def missing(book, data):
+            raise SectionDataMissing("repair_orders", data.month)
+
+        monkeypatch.setattr(sections, "_summary_growth", missing)
+        _, _, book = render_sections(monkeypatch, data, ["summary"], keep_going=True)
+        assert book.failures == []
+        with pytest.raises(RuntimeError, match="exploded"):  # a strict book: tests, exploring
+            monkeypatch.setattr(sections, "_summary_growth", broken)
+            render_sections(monkeypatch, data, ["summary"])
+    finally:
+        data.close()

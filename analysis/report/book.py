@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -195,8 +196,6 @@ class ReportBook:
         absent. With ``keep_going`` (the report notebook), a section that fails shows one line
         naming the error and the rest of the report renders; :meth:`finish` raises at the end
         so the batch names the report. Without it the error propagates (tests, exploring)."""
-        import traceback
-
         from IPython.display import HTML, display
 
         display(HTML(f"<h2>{html_escape(title)}</h2>"))
@@ -209,15 +208,21 @@ class ReportBook:
                 self.note(self.text("notes", "no_data", month=self.format.month(missing.month),
                                     what=L.name("data", missing.what, language=self.language)))
         except Exception as error:  # noqa: BLE001 - one failing section must not hide the rest
-            if not self.keep_going:
-                raise
-            message = _plain(str(error).splitlines()[0][:200]) if str(error) else ""
-            self.failures.append(f"{title}: {type(error).__name__}: {message}")
-            self.note(self.text("notes", "section_failed", error=type(error).__name__,
-                                message=message))
-            # the traceback is for the log, never the page: the batch copies the executed
-            # notebook's stderr to logs/<report>.failed.txt and leaves streams out of the HTML
-            print(f"{SECTION_TRACEBACK} {title!r}:\n{traceback.format_exc()}", file=sys.stderr)
+            self.failed(title, error)
+
+    def failed(self, title: str, error: Exception) -> None:
+        """Record that ``title`` (a section, or a part of one) failed with ``error``, being
+        handled: a one-line note on the page, the failure for :meth:`finish` to raise, the
+        traceback on stderr (the batch logs it). Re-raises unless ``keep_going``."""
+        if not self.keep_going:
+            raise error
+        message = _plain(str(error).splitlines()[0][:200]) if str(error) else ""
+        self.failures.append(f"{title}: {type(error).__name__}: {message}")
+        self.note(self.text("notes", "section_failed", error=type(error).__name__,
+                            message=message))
+        # the traceback is for the log, never the page: the batch copies the executed
+        # notebook's stderr to logs/<report>.failed.txt and leaves streams out of the HTML
+        print(f"{SECTION_TRACEBACK} {title!r}:\n{traceback.format_exc()}", file=sys.stderr)
 
     def finish(self, excel_path: str | os.PathLike | None = None) -> None:
         """Write the workbook (when a path is given), then raise :class:`SectionsFailed` if a

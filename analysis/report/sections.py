@@ -196,7 +196,10 @@ def summary(book: ReportBook, data: ReportData) -> None:
                      _summary_growth, _summary_flags):
             try:
                 fact, todo = part(book, data)
-            except Exception:  # noqa: BLE001 - a fact that cannot be computed is left out
+            except SectionDataMissing:  # its own section says what is missing
+                continue
+            except Exception as error:  # noqa: BLE001 - said and logged; the other facts stay
+                book.failed(f"{book.text('sections', 'summary')}: {part.__name__}", error)
                 continue
             facts += [fact] if fact else []
             actions += todo
