@@ -30,7 +30,7 @@ from analysis import config
 from analysis.config import load_params
 from analysis.estimators import check_level
 
-__all__ = ["LANGUAGES", "SCOPES", "Settings", "significant", "settings_or"]
+__all__ = ["LANGUAGES", "SCOPES", "Settings", "default_language", "significant", "settings_or"]
 
 LANGUAGES = ("en", "ru")
 SCOPES = ("report", "table")
@@ -100,14 +100,13 @@ class Settings:
         def read(name: str) -> dict:
             return load_params(name, params_dir=params_dir)
 
-        flags, report = read("flags"), read("report")
-        languages = report.get("languages") or ["en"]
+        flags = read("flags")
         decided = {
             "level": float(read("nps")["level"]),
             "q": float(flags["q"]),
             "scope": str(flags.get("scope", "report")),
             "n_boot": int(read("drivers").get("n_boot", 200)),
-            "language": str(languages[0] if isinstance(languages, list) else languages),
+            "language": default_language(params_dir),
             "rank_level": float((flags.get("ranks") or {}).get("level", 0.9)),
             "vs_region_months": int((flags.get("vs_region") or {}).get("months", 12)),
             "margins": {k: float(v) for k, v in (flags.get("equivalence") or {}).items()},
@@ -174,3 +173,9 @@ def significant(p_value, level: float) -> bool | np.ndarray:
     p = np.asarray(p_value, dtype=float)
     with np.errstate(invalid="ignore"):
         return p < alpha
+
+
+def default_language(params_dir: str | os.PathLike | None = None) -> str:
+    """The reports' default language: the first of params/report.yaml ``languages``."""
+    languages = load_params("report", params_dir=params_dir).get("languages") or ["en"]
+    return str(languages[0] if isinstance(languages, list) else languages)

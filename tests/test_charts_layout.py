@@ -23,9 +23,9 @@ from matplotlib.legend import Legend  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from analysis.drivers import QUADRANTS  # noqa: E402
+from analysis.report import catalogue as L  # noqa: E402
 from analysis.report import charts  # noqa: E402
 from analysis.report import format as F  # noqa: E402
-from analysis.report import labels as L  # noqa: E402
 
 DPI = 90  # as the report renders its charts (book._render_png)
 MONTHS = pd.period_range("2025-11", periods=12, freq="M")

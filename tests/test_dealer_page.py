@@ -14,7 +14,7 @@ from report_pages import fake_execute
 
 from analysis.__main__ import main
 from analysis.report import batch
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_NOTEBOOK = ROOT / "notebooks" / "reports" / "dealer.py"

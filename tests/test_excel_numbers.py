@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from report_pages import render_sections
 
+from analysis.report import catalogue as L
 from analysis.report import excel, kinds
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report.kinds import Kind, Table
 
 _SPACES = re.compile(r"[\s\u00a0\u202f]")

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from analysis.config import ParamsError, load_params
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 
 MISSING_VALUES = [None, float("nan"), np.nan, pd.NA, pd.NaT, np.float64("nan")]
 
@@ -167,10 +167,7 @@ def test_signed_text_reads_back_as_the_rounded_value(value):
 
 def test_every_catalogue_entry_has_every_language():
     catalogue = load_params("labels")
-    assert catalogue["language"] in L.LANGUAGES
     for group, entries in catalogue.items():
-        if group == "language":
-            continue
         for key, entry in entries.items():
             assert isinstance(key, str), f"{group}.{key!r}: quote keys YAML reads as bool/number"
             assert set(entry) == set(L.LANGUAGES), f"{group}.{key}"
@@ -208,8 +205,9 @@ def test_unknown_words_fail_loudly_unknown_data_values_show_as_they_are():
 
 def test_an_empty_translation_falls_back_to_english(tmp_path):
     (tmp_path / "labels.yaml").write_text(
-        "language: ru\ncolumns:\n  nps: {en: NPS, ru: ''}\n  region: {en: Region, ru: Регион}\n",
+        "columns:\n  nps: {en: NPS, ru: ''}\n  region: {en: Region, ru: Регион}\n",
         encoding="utf-8")
+    (tmp_path / "report.yaml").write_text("languages: [ru, en]\n", encoding="utf-8")
     assert L.text("columns", "nps", params_dir=tmp_path) == "NPS"
     assert L.text("columns", "region", params_dir=tmp_path) == "Регион"
     assert L.resolve(params_dir=tmp_path) == "ru"
@@ -270,17 +268,19 @@ def test_two_books_in_two_languages_in_one_process_do_not_interfere():
     assert F.percent(0.31) == "31%"  # nothing set for the process
 
 
-def test_a_call_not_handed_a_language_writes_in_the_catalogues_default(monkeypatch):
+def test_a_call_not_handed_a_language_writes_in_the_runs_default(monkeypatch):
     """No ambient language: a formatter, a table's page cells or a mask not handed one write
-    in params/labels.yaml's ``language:``, and nothing else moves them."""
+    in the run's default (the params' Settings.language), and nothing else moves them."""
     from analysis.report import kinds, safe
     from analysis.report.kinds import Table
 
     frame = Table(language="en").signed("NPS", [21.64]).percent("Share", [0.314]).frame()
     assert F.Format().language == L.resolve() == "en" and F.count(1500) == "1,500"
     assert kinds.page(frame)[0].iloc[0].tolist() == ["+21.6", "31%"]
-    read = L.catalogue
-    monkeypatch.setattr(L, "catalogue", lambda **kw: {**read(**kw), "language": "ru"})
+    import analysis.settings as settings_module
+
+    russian = settings_module.settings_or(None).with_(language="ru")
+    monkeypatch.setattr(settings_module, "_from_params", lambda directory: russian)
     assert F.Format().language == "ru" and F.count(1500) == "1\xa0500"
     assert kinds.page(frame)[0].iloc[0].tolist() == ["+21,6", "31\u202f%"]
     assert kinds.page(frame, language="en")[0].iloc[0].tolist() == ["+21.6", "31%"]

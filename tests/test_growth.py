@@ -17,7 +17,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from analysis import growth, nps, store
 from analysis.config import load_params
-from analysis.report import kinds, labels, tables
+from analysis.report import catalogue, kinds, tables
 from analysis.synthetic import make_network
 
 DRIVERS = list(load_params("drivers")["drivers"])
@@ -419,9 +419,9 @@ def test_the_top_is_ranked_by_uplift(any_gap, small_result, small_net):
     ("ru", 3, "3 из 40 дилеров имеют зону роста не меньше 6 пунктов NPS."),
 ])
 def test_the_count_phrase_takes_each_languages_forms(language, passed, expected):
-    assert labels.text("notes", "growth_passed", language=language, passed=passed, dealers=40,
+    assert catalogue.text("notes", "growth_passed", language=language, passed=passed, dealers=40,
                        points=6.0) == expected
-    assert labels.text("notes", "growth_passed", language=language, passed=1, dealers=21,
+    assert catalogue.text("notes", "growth_passed", language=language, passed=1, dealers=21,
                        points=1) == {
         "en": "1 of 21 dealers has a growth zone worth at least 1 NPS point.",
         "ru": "1 из 21 дилера имеет зону роста не меньше 1 пункта NPS."}[language]
@@ -455,7 +455,7 @@ def test_the_section_says_how_many_dealers_passed(monkeypatch, small_net, small_
     book, shown, text = _growth_section(monkeypatch, small_net, small_result, language)
     assert {"en": "4 of 18 dealers have a growth zone worth at least 6 NPS points.",
             "ru": "4 из 18 дилеров имеют зону роста не меньше 6 пунктов NPS."}[language] in text
-    title = labels.text("tables", "growth_top", language=language, n=20)
+    title = catalogue.text("tables", "growth_top", language=language, n=20)
     assert len(book.tables[title]) == 4
     assert any(type(o).__name__ == "Image" for o in shown)  # the chart
 
@@ -473,7 +473,7 @@ def test_the_section_says_in_plain_words_when_no_dealer_passes(monkeypatch, smal
                   "фактору, закрытие разрыва по которому связано хотя бы с 60 пунктами NPS."
             }[language] in text
     # no empty TOP, chart or value on the page; the workbook keeps the empty TOP sheet
-    title = labels.text("tables", "growth_top", language=language, n=20)
+    title = catalogue.text("tables", "growth_top", language=language, n=20)
     assert book.tables[title].empty and title not in text
     assert not any(type(o).__name__ == "Image" for o in shown)
 
@@ -569,7 +569,7 @@ def test_display_frames(small_result, small_responses, small_net):
     names = small_net.dealers.set_index("dealer_id")["dealer_name"]
     assert top["Dealer"].tolist() == names.loc[leaders.drop_duplicates("dealer_id")[
         "dealer_id"]].tolist()
-    label = labels.driver_labels("en")[leaders.iloc[0]["driver"]]
+    label = catalogue.driver_labels("en")[leaders.iloc[0]["driver"]]
     assert top.loc[0, "Growth zone 1"].startswith(f"{label}: +")
     dealers = small_result.dealers
     low, high = nps.nps_interval(dealers["promoters"], dealers["passives"],
@@ -583,7 +583,7 @@ def test_display_frames(small_result, small_responses, small_net):
     ranking = growth.rank_dealers_by_driver(small_responses, drivers=DRIVERS)
     shown = tables.driver_ranking_table(ranking, dealers=small_net.dealers, language="ru")
     assert len(shown) == len(ranking)
-    assert shown["Фактор"].iloc[0] == labels.driver_labels("ru")[DRIVERS[0]]
+    assert shown["Фактор"].iloc[0] == catalogue.driver_labels("ru")[DRIVERS[0]]
     first = shown.loc[shown["Фактор"] == shown["Фактор"].iloc[0], "Медианное место"]
     assert first.is_monotonic_increasing
 

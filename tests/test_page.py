@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 from analysis.report import page
 
 

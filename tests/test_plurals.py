@@ -12,8 +12,8 @@ import re
 import pytest
 
 from analysis.config import load_params
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 
 # Russian: 1, 21, 101 take the "one" form, 2 "few", 5 and 11 "many" (CLDR); English 1 "one"
 RUSSIAN = {1: "one", 2: "few", 5: "many", 11: "many", 21: "one", 101: "one"}

@@ -382,7 +382,7 @@ def test_no_planted_form_reaches_the_page_the_workbook_or_the_notebook(tmp_path)
 
     from analysis import store
     from analysis.report import batch
-    from analysis.report import labels as L
+    from analysis.report import catalogue as L
 
     chosen = os.environ.get("DEALER_VOICE_TEST_DEMO")
     demo = Path(chosen) if chosen else (Path(__file__).resolve().parents[1] / ".cache"

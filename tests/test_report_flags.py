@@ -327,7 +327,7 @@ def test_the_summary_says_not_enough_evidence_where_the_interval_allows_a_change
     """On the null store nothing changed, but one month's answers cannot show that: the
     summary's headline and dealers say what the intervals allow, never "no change" where a
     change of the margin is still possible."""
-    from analysis.report import labels as L
+    from analysis.report import catalogue as L
 
     store_dir, _ = null_store
     data = load_report_data(region="all", data_dir=store_dir)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis import actions, funnel
+from analysis.report import catalogue as L
 from analysis.report import kinds, sections, tables
-from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.data import ReportData, load_report_data
 from analysis.synthetic import make_network

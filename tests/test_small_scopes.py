@@ -13,8 +13,8 @@ from report_pages import render_sections
 
 from analysis.__main__ import main
 from analysis.report import batch, charts, sections
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report.book import ReportBook, SectionsFailed, html_escape
 
 MONTHLY = ["title", "summary", "headline", "touchpoints", "response_rates", "dealers",

@@ -18,7 +18,7 @@ import pytest
 from report_pages import render_sections
 
 from analysis import coverage, growth, rootcause, store
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 from analysis.report import shared
 from analysis.report.book import ReportBook, html_escape
 from analysis.report.data import SectionDataMissing, load_report_data

@@ -1,7 +1,7 @@
 """The report layer: everything about presenting the statistics.
 
 - :mod:`~analysis.report.data`: what one report reads (:class:`ReportData`);
-- :mod:`~analysis.report.format` and :mod:`~analysis.report.labels`: the one formatter and
+- :mod:`~analysis.report.format` and :mod:`~analysis.report.catalogue`: the one formatter and
   the label catalogue (params/labels.yaml) that every table, chart and note uses;
 - :mod:`~analysis.report.kinds`: what each column of a table holds (an NPS, a share, an
   interval's ends, a note), read by the page and the workbook alike;
@@ -18,5 +18,5 @@
 Nothing outside this package and the notebooks imports it (docs/architecture.md).
 """
 
-__all__ = ["batch", "book", "charts", "data", "excel", "explore", "format", "kinds", "labels",
+__all__ = ["batch", "book", "catalogue", "charts", "data", "excel", "explore", "format", "kinds",
            "page", "rules", "safe", "sections", "shared", "style", "tables", "weekly", "winback"]

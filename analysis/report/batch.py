@@ -153,7 +153,7 @@ def file_names(regions: list[str]) -> dict[str, str]:
 def report_languages(language: str | list[str] | None = None) -> list[str]:
     """The languages to render: ``language`` (one or a list), else params/report.yaml."""
     from analysis.config import load_params
-    from analysis.report.labels import resolve
+    from analysis.report.catalogue import resolve
 
     chosen = language or load_params("report").get("languages") or [None]
     chosen = [chosen] if isinstance(chosen, str) else list(chosen)
@@ -344,7 +344,7 @@ def run_report(
 
     import papermill
 
-    from analysis.report.labels import resolve
+    from analysis.report.catalogue import resolve
 
     started = time.perf_counter()
     network = region is None or (region == NETWORK and not region_is_name)
@@ -783,7 +783,7 @@ def _dealers_index(pages: list[IndexEntry], dealers: list[DealerPage], languages
     import html as html_lib
 
     from analysis.privacy import mask_pii
-    from analysis.report.labels import LANGUAGES, text
+    from analysis.report.catalogue import LANGUAGES, text
 
     if not pages:
         return ""
@@ -842,7 +842,7 @@ def index_entries(out: str | os.PathLike) -> list[IndexEntry]:
     """Every report of a month's folder: its page, workbook, PDF and failure log, found by
     their names (``<name>.<language>.html|.xlsx|.pdf``, ``logs/<name>.<language>.failed.txt``).
     """
-    from analysis.report.labels import LANGUAGES
+    from analysis.report.catalogue import LANGUAGES
 
     out = Path(out)
     found: dict[tuple[str, str], dict[str, str]] = {}
@@ -876,7 +876,7 @@ def write_index(out: str | os.PathLike, month: str, *,
     from urllib.parse import quote
 
     from analysis.report import format as F
-    from analysis.report.labels import LANGUAGES, text
+    from analysis.report.catalogue import LANGUAGES, text
 
     out = Path(out)
     entries = index_entries(out)

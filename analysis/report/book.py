@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.report import catalogue as L
 from analysis.report import format as F
 from analysis.report import kinds as K
-from analysis.report import labels as L
 from analysis.report.data import SectionDataMissing
 from analysis.report.safe import has_named_index, safe_frame
 

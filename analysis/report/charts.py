@@ -28,8 +28,8 @@ import seaborn as sns
 from matplotlib.transforms import blended_transform_factory, offset_copy
 
 from analysis.privacy import mask_pii_series
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report import rules, style
 
 __all__ = ["action_effects", "cause_pareto", "cause_text", "css_comparison", "customer_flow",

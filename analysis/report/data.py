@@ -11,8 +11,8 @@ import pandas as pd
 from analysis import coverage, store, table_specs
 from analysis.coverage import Need, SectionDataMissing  # noqa: F401 (the sections import it here)
 from analysis.engine import Engine, get_engine
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.settings import Settings
 
 __all__ = ["NETWORK", "OPTIONAL_TABLES", "ReportData", "load_report_data", "trailing_months",

@@ -78,7 +78,7 @@ def _sheet_name(name: str, taken: set[str]) -> str:
 def currency_affixes(language: str | None = None, *,
                      currency: str | None = None) -> tuple[str, str]:
     """The currency around an amount as the page writes it (:func:`format.currency_affixes`)."""
-    from analysis.report import labels as L
+    from analysis.report import catalogue as L
 
     return F.currency_affixes(L.resolve(language), code=currency)
 
@@ -203,7 +203,7 @@ def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike, *,
     ``language`` (the catalogue's default when None) is that of every word, mask and p-value
     text of the workbook, given: nothing is read from whatever else is being drawn.
     """
-    from analysis.report import labels as L
+    from analysis.report import catalogue as L
 
     language = L.resolve(language)  # of the words, the masks and the numbers' text
     path = Path(path)

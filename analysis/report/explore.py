@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.kinds import Table
 

@@ -36,8 +36,8 @@ The language is given, never a setting of the process or of a block: every funct
 ``language=``, and a :class:`Format` holds one (``Format("ru").signed(21.6)``). A book makes
 its own and hands its language to the table's page cells, the workbook and the charts, so two
 books in two languages in one process cannot change each other's numbers. A call not handed a
-language writes in the catalogue's default one (params/labels.yaml ``language:``,
-:func:`analysis.report.labels.resolve`), whatever else is being drawn at the time.
+language writes in the run's default one (:attr:`analysis.settings.Settings.language`,
+params/report.yaml), whatever else is being drawn at the time.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from functools import cache
 
 import numpy as np
 import pandas as pd
+
+from analysis.settings import settings_or
 
 __all__ = ["DECIMALS", "LOCALES", "MISSING", "Format", "count", "currency", "currency_affixes",
            "day", "each", "interval", "is_missing", "marked", "money", "money_interval",
@@ -62,14 +64,12 @@ LOCALES = {"en": "en_GB", "ru": "ru_RU"}
 
 
 def _lang(language: str | None) -> str:
-    """``language``, or the catalogue's default (:func:`analysis.report.labels.resolve`);
-    checked."""
+    """``language``, or the run's default (:attr:`analysis.settings.Settings.language`, the
+    first of params/report.yaml ``languages``); checked."""
     if language in LOCALES:  # the common case: every cell of a table asks
         return language
     if not language:
-        from analysis.report import labels as L
-
-        language = L.resolve()
+        language = settings_or(None).language
     if language not in LOCALES:
         raise ValueError(f"language must be one of {sorted(LOCALES)}, got {language!r}")
     return language

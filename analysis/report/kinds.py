@@ -106,14 +106,14 @@ class Table:
     """
 
     def __init__(self, *, language: str | None = None) -> None:
-        from analysis.report import labels as L
+        from analysis.report import catalogue as L
 
         self.language = L.resolve(language)
         self._data: dict[str, object] = {}
         self._kinds: dict[str, Kind] = {}
 
     def _header(self, key: str, column: str) -> str:
-        from analysis.report import labels as L
+        from analysis.report import catalogue as L
 
         return L.text("excel", key, language=self.language, column=column)
 
@@ -369,7 +369,7 @@ def page(frame: pd.DataFrame, decimals: int = F.DECIMALS, *,
 
     Returns the text frame and its columns that hold numbers (the page aligns them right).
     """
-    from analysis.report import labels as L
+    from analysis.report import catalogue as L
 
     language = L.resolve(language)
     kinds = of(frame, decimals)

@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 
 __all__ = ["CHROMIUM_ENV", "CSS", "DEFAULT_CHROMIUM", "PRINT_CHART_MM", "PRINT_MAX_MM",
            "PRINT_MIN_SHARE", "PRINT_TEXT_MM", "PX_PER_MM", "PrintFailed", "Section",

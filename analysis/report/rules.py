@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import load_params
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 from analysis.settings import Settings
 from analysis.stars import StarRule
 from analysis.stars import evidence as _evidence

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis.report import labels as L
+from analysis.report import catalogue as L
 
 __all__ = ["flat_columns", "has_named_index", "masked", "safe_frame"]
 

@@ -35,9 +35,9 @@ from analysis import (
     table_specs,
 )
 from analysis.config import load_params
+from analysis.report import catalogue as L
 from analysis.report import charts, rules, shared, tables
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report.book import ReportBook
 from analysis.report.data import ReportData, SectionDataMissing
 

@@ -21,8 +21,8 @@ import pandas as pd
 from analysis import repairs
 from analysis.incidents import CLOSURE_STATUSES
 from analysis.privacy import mask_pii_series
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report import rules
 from analysis.report.kinds import Table
 from analysis.settings import Settings, settings_or

@@ -23,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 
 from analysis import retention, store
+from analysis.report import catalogue as L
 from analysis.report import format as F
-from analysis.report import labels as L
 from analysis.report.excel import write_excel
 from analysis.report.kinds import Table
 

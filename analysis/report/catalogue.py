@@ -30,6 +30,7 @@ import re
 from functools import cache
 
 from analysis.config import PARAMS_DIR, ParamsError, load_params
+from analysis.settings import default_language, settings_or
 
 __all__ = ["FALLBACK", "LANGUAGES", "catalogue", "column", "columns", "driver_labels", "has",
            "masked", "matched", "name", "names", "placeholders", "plural_category", "plurals",
@@ -51,11 +52,13 @@ def _catalogue(params_dir: str) -> dict:
 
 
 def resolve(value: str | None = None, *, params_dir: str | os.PathLike | None = None) -> str:
-    """``value``, or the catalogue's default language; checked against :data:`LANGUAGES`."""
-    chosen = value or catalogue(params_dir=params_dir)["language"]
+    """``value``, or the run's default language (:attr:`analysis.settings.Settings.language`:
+    the first of params/report.yaml ``languages``); checked against :data:`LANGUAGES`."""
+    chosen = value or (settings_or(None).language if params_dir is None
+                       else default_language(params_dir))
     if chosen not in LANGUAGES:
         raise ParamsError(f"language must be one of {LANGUAGES}, got {chosen!r} "
-                          f"(params/labels.yaml, 'language:', or the language= argument)")
+                          f"(params/report.yaml 'languages:', or the language= argument)")
     return chosen
 
 
