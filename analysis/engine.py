@@ -498,6 +498,14 @@ class Engine:
         ``dealers`` is for frames without region)."""
         raise NotImplementedError
 
+    def summarize_weighted(self, source, invitations, *, by: Sequence[str] = ("region",),
+                           cell: Sequence[str] = ("dealer_id", "touchpoint"), months=None,
+                           regions=None, data_dir=None, **kwargs) -> pd.DataFrame:
+        """:func:`analysis.nps.summarize_weighted` of ``source`` by month (same keywords:
+        level, time_col, params, settings); ``invitations`` is a frame or ``"invitations"``
+        (the store table, same filters)."""
+        raise NotImplementedError
+
     def driver_corr(self, source, *, target: str = "nps", drivers: Sequence[str] | None = None,
                     months=None, regions=None, data_dir=None) -> DriverCorr:
         """Correlation matrix of target and drivers (params/drivers.yaml by default) over
@@ -570,6 +578,15 @@ class LocalEngine(Engine):
         """:func:`analysis.nps.rank_dealers` of ``source``."""
         frame = self._frame(source, months, regions, data_dir, wanted=_nps_columns((), **kwargs))
         return nps.rank_dealers(frame, period=period, dealers=dealers, **kwargs)
+
+    def summarize_weighted(self, source, invitations, *, by: Sequence[str] = ("region",),
+                           cell: Sequence[str] = ("dealer_id", "touchpoint"), months=None,
+                           regions=None, data_dir=None, **kwargs) -> pd.DataFrame:
+        """:func:`analysis.nps.summarize_weighted` of ``source``."""
+        frame = self._frame(source, months, regions, data_dir,
+                            wanted=_nps_columns((*by, *cell), **kwargs))
+        inv = self._invitations(invitations, months, regions, data_dir)
+        return nps.summarize_weighted(frame, inv, by=by, period="M", cell=cell, **kwargs)
 
     def driver_corr(self, source, *, target: str = "nps", drivers: Sequence[str] | None = None,
                     months=None, regions=None, data_dir=None) -> DriverCorr:
@@ -860,6 +877,22 @@ class DaskEngine(Engine):
             dealers=dealers, params=p)
         return nps.rank_dealers_from_counts(counts, period=period, level=level, min_n=min_n,
                                             params=p, settings=settings)
+
+    def summarize_weighted(self, source, invitations, *, by: Sequence[str] = ("region",),
+                           cell: Sequence[str] = ("dealer_id", "touchpoint"), months=None,
+                           regions=None, data_dir=None, level: float | None = None,
+                           time_col: str = "responded_at", params: dict | None = None,
+                           settings: Settings | None = None) -> pd.DataFrame:
+        """:func:`analysis.nps.summarize_weighted` counted on Dask (one count per dealer,
+        touchpoint and month); the weighting runs on the small count table here."""
+        p = params_or("nps", params)
+        keys = list(dict.fromkeys([*by, *cell]))
+        counts = self._count_source(
+            source, keys_for=lambda cols: keys, period="M", score="nps", time_col=time_col,
+            months=months, regions=regions, data_dir=data_dir, dealers=None, params=p)
+        inv = self._invitations(invitations, months, regions, data_dir)
+        return nps.summarize_weighted_counts(counts, inv, by=by, cell=cell, level=level,
+                                             params=p, settings=settings)
 
     def driver_corr(self, source, *, target: str = "nps", drivers: Sequence[str] | None = None,
                     months=None, regions=None, data_dir=None) -> DriverCorr:

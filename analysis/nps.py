@@ -139,6 +139,7 @@ __all__ = [
     "summarize",
     "summarize_counts",
     "summarize_weighted",
+    "summarize_weighted_counts",
     "score_cutoffs",
     "validate_scores",
     "within_sum_of_squares",
@@ -888,12 +889,34 @@ def summarize_weighted(
     if period != "M":
         raise ValueError(f"invitations are monthly: weight by month (period='M'), not {period!r}")
     p = _params(params, settings)
+    keys, cells = list(by), [c for c in cell if c not in by]
+    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
+                              params=p)
+    return summarize_weighted_counts(counts, invitations, by=by, cell=cell, level=level,
+                                     params=p)
+
+
+def summarize_weighted_counts(
+    counts: pd.DataFrame,
+    invitations: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("region",),
+    cell: Sequence[str] = ("dealer_id", "touchpoint"),
+    level: float | None = None,
+    params: dict | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """:func:`summarize_weighted` from monthly counts by ``by`` and ``cell`` keys (what
+    :func:`count_categories` returns, possibly in pieces: rows of a cell and month are summed
+    first), so an engine can count on its cluster: the same frame, the same numbers."""
+    p = _params(params, settings)
     lvl = _level(level, p)
     keys, cells = list(by), [c for c in cell if c not in by]
     require_columns(invitations, [*keys, *cells, "month", "invited"], table="invitations",
                     fix="attach region with analysis.regions.with_region(invitations, dealers)")
-    counts = count_categories(responses, by=[*keys, *cells], period="M", time_col=time_col,
-                              params=p)
+    counted = ["promoters", "passives", "detractors", "n"]
+    counts = (counts.groupby([*keys, *cells, "period"], observed=True, sort=True)[counted]
+              .sum().reset_index())
     invited = (invitations.assign(period=pd.PeriodIndex(pd.to_datetime(invitations["month"]),
                                                         freq="M"))
                .groupby([*keys, *cells, "period"], observed=True)["invited"].sum()

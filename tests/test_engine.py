@@ -111,6 +111,21 @@ def test_response_rates_are_equal(data, local, dask_sync, period):
     assert ours["response_rate"].between(0, 1).all()
 
 
+@pytest.mark.parametrize("by", [(), ("region",), ("touchpoint",)])
+def test_weighted_summaries_are_equal(data, local, dask_sync, by):
+    """The weighted NPS counted on Dask equals the local one, which equals
+    nps.summarize_weighted on the loaded answers."""
+    kw = dict(by=by, data_dir=data)
+    ours = dask_sync.summarize_weighted("responses", "invitations", **kw)
+    theirs = local.summarize_weighted("responses", "invitations", **kw)
+    same(theirs, ours)
+    dealers = store.load("dealers", data_dir=data)
+    answers = store.with_region(store.load("responses", data_dir=data), dealers)
+    invited = store.with_region(store.load("invitations", data_dir=data), dealers)
+    same(nps.summarize_weighted(answers, invited, by=by), theirs)
+    assert ours["nps_weighted"].notna().all() and ours["n"].sum() == len(answers)
+
+
 @pytest.mark.parametrize("month", [None, "2026-10"])
 def test_rankings_are_equal(data, local, dask_sync, month):
     ours = dask_sync.rank_dealers("responses", period=month, data_dir=data)

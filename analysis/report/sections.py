@@ -134,8 +134,9 @@ def _weighted(data: ReportData, by: tuple[str, ...]) -> pd.DataFrame | None:
                 {*by, *cells, "month", "invited"} <= set(invitations)
                 and {*by, *cells} <= set(data.responses)):
             return None
-        return nps.summarize_weighted(data.responses, invitations, by=by, period="M",
-                                      settings=data.settings)
+        return data.engine.summarize_weighted(
+            invitations=data.engine_source("invitations")["source"], by=by,
+            settings=data.settings, **data.engine_source())
 
     return data.memo(f"weighted {by}", compute)
 
