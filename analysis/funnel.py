@@ -20,9 +20,9 @@ import pandas as pd
 
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, wilson_interval
+from analysis.estimators import wilson_interval
 from analysis.regions import region_for
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or
 
 __all__ = [
     "FunnelDataError",
@@ -37,10 +37,6 @@ STAGES = {"reach": ("reached", "attempted"), "response": ("answered", "reached")
 
 class FunnelDataError(DataError):
     """The contacts table lacks what a funnel analysis needs."""
-
-
-def _level(level: float | None, settings: Settings | None) -> float:
-    return check_level(level if level is not None else settings_or(settings).level)
 
 
 def funnel_rates(
@@ -65,7 +61,7 @@ def funnel_rates(
     ``*by``, ``attempted``, ``reached``, ``answered``, and for each stage ``reach``,
     ``response``, ``yield``: ``<stage>_rate``, ``<stage>_low``, ``<stage>_high``.
     """
-    level = _level(level, settings)
+    level = level_or(level, settings)
     require_columns(contacts, ["attempted", "reached", "answered"], table="contacts",
                     error=FunnelDataError)
     by = list(by)
@@ -105,7 +101,7 @@ def channel_differences(
     ``difference_low``, ``difference_high``, ``differs``; one row per channel other than the
     reference and stage.
     """
-    level = _level(level, settings)
+    level = level_or(level, settings)
     rates = funnel_rates(contacts, by=("channel",), level=level, params=params)
     if reference is None:
         order = list(params_or("loop", params)["funnel"]["channels"])

@@ -30,7 +30,8 @@ from analysis import config
 from analysis.config import load_params
 from analysis.estimators import check_level
 
-__all__ = ["LANGUAGES", "SCOPES", "Settings", "default_language", "significant", "settings_or"]
+__all__ = ["LANGUAGES", "SCOPES", "Settings", "default_language", "level_or", "significant",
+           "settings_or"]
 
 LANGUAGES = ("en", "ru")
 SCOPES = ("report", "table")
@@ -179,3 +180,9 @@ def default_language(params_dir: str | os.PathLike | None = None) -> str:
     """The reports' default language: the first of params/report.yaml ``languages``."""
     languages = load_params("report", params_dir=params_dir).get("languages") or ["en"]
     return str(languages[0] if isinstance(languages, list) else languages)
+
+
+def level_or(level: float | None, settings: Settings | None = None) -> float:
+    """``level`` when given, else the run's (``settings``', None: the params'); checked. What
+    a ``level=None`` argument means anywhere."""
+    return check_level(settings_or(settings).level if level is None else level)

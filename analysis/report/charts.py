@@ -31,6 +31,7 @@ from analysis.privacy import mask_pii_series
 from analysis.report import catalogue as L
 from analysis.report import format as F
 from analysis.report import rules, style
+from analysis.settings import level_or
 
 __all__ = ["action_effects", "cause_pareto", "cause_text", "css_comparison", "customer_flow",
            "dealer_caterpillar", "dealer_ranking", "driver_importance", "funnel_rates",
@@ -404,7 +405,7 @@ def nps_trend(data: pd.DataFrame, *, hue: str | None = None, title: str = "",
     rule (:func:`analysis.report.rules.significant`; ``rule`` the report's star rule) gets a
     triangle, up or down.
     """
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     ax = style.new_axes(ax, height=3.3)
     if data.empty or data["nps"].notna().sum() == 0:
         return _thin(ax, language, title)
@@ -546,7 +547,7 @@ def dealer_caterpillar(data: pd.DataFrame, *, region_mean: float | None = None,
                            edgecolor="black", zorder=4)
         if sig.any():
             ax.scatter([], [], marker="^", s=60, color=style.UP, edgecolor="black",
-                       label=_star_label(rule, _level(None, settings), language))
+                       label=_star_label(rule, level_or(None, settings), language))
     if region_mean is not None and np.isfinite(region_mean):
         ax.axvline(region_mean, color=style.RED, ls="--", lw=1,
                    label=_t("scope_mean", language))
@@ -839,11 +840,6 @@ def repeat_rates(data: pd.DataFrame, *, y: str = "dealer_name", top: int | None 
     return ax
 
 
-def _level(level: float | None, settings: rules.Settings | None) -> float:
-    """``level``, else the report's confidence level (its settings')."""
-    return float(rules.settings_or(settings).level if level is None else level)
-
-
 def _err(centre, low, high) -> np.ndarray:
     """Error-bar lengths below and above ``centre``: never negative (an adjusted interval may
     leave the raw value outside it), zero where an end is missing."""
@@ -866,7 +862,7 @@ def nps_errorbars(summary: pd.DataFrame, *, hue: str | None = None, level: float
     ``level`` defaults to params/nps.yaml. Groups of ``hue`` are dodged side by side; touchpoint
     groups are named by the catalogue.
     """
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     ax = style.new_axes(ax)
     if summary.empty or summary["nps"].notna().sum() == 0:
         return _thin(ax, language, title)

@@ -25,7 +25,7 @@ from analysis.report import catalogue as L
 from analysis.report import format as F
 from analysis.report import rules
 from analysis.report.kinds import Table
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or, settings_or
 
 __all__ = ["action_review_table", "agreement_table", "as_dates", "catalogue_names",
            "cause_matrix_table", "cause_name", "channel_difference_table", "closure_table",
@@ -38,11 +38,6 @@ __all__ = ["action_review_table", "agreement_table", "as_dates", "catalogue_name
            "repeat_people_table", "repeats_by_dealer_table", "response_rate_table",
            "return_rate_table", "reviews_table", "series_table", "sla_table", "summary_table",
            "target_name", "top_growth_table", "value_at_stake_table"]
-
-
-def _level(level: float | None, settings: Settings | None) -> float:
-    """``level``, else the report's confidence level (its settings')."""
-    return float(rules.settings_or(settings).level if level is None else level)
 
 
 def catalogue_names(group: str, values: pd.Series, language: str | None) -> pd.Series:
@@ -132,7 +127,7 @@ def headline_table(
     that passes ``rule`` (:func:`analysis.report.rules.significant`; ``settings`` the
     report's, whose level the interval has unless ``level`` says).
     """
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     table = summary.loc[summary["period"] == pd.Period(month, freq="M")]
     if table.empty:
         raise ValueError(f"no answers in {month}")
@@ -162,7 +157,7 @@ def series_table(summary: pd.DataFrame, *, level: float | None = None,
                  language: str | None = None, rule=None,
                  settings: Settings | None = None) -> pd.DataFrame:
     """A :func:`analysis.nps.summarize` frame by period (one group), every number kept."""
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     t = Table(language=language).month(L.column("month", language=language),
                                         summary["period"].astype(str))
     return _nps_frame(summary, t, level=lvl, language=language, extra=True,
@@ -176,7 +171,7 @@ def summary_table(summary: pd.DataFrame, *, by: Sequence[str] = (),
     notebooks' slices) as the report shows NPS: the groups by name, the period, answers, NPS
     (small samples marked), interval, change (starred by ``rule``), its p-value and the
     response rate; without a time split there is no change to show."""
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     c = L.columns(language)
     table = summary.reset_index(drop=True)
     if "change_vs_previous" not in table:
@@ -219,7 +214,7 @@ def dealer_table(
     of :attr:`analysis.alarms.Alarms.alarms`), shown in a column of their own. The levels
     of the intervals are the report's ``settings``' (``level`` overrides the NPS one).
     """
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     c = L.columns(language)
     star = L.text("marks", "significant", language=language)
     small = L.text("marks", "small_sample", language=language)
@@ -320,7 +315,7 @@ def importance_change_table(change: pd.DataFrame, *, level: float | None = None,
     (:func:`analysis.stars.evidence`)."""
     labels = L.driver_labels(language)
     c = L.columns(language)
-    lvl = _level(level, settings)
+    lvl = level_or(level, settings)
     return (Table(language=language)
             .text(c("driver"), change["driver"].map(lambda d: labels.get(d, d)))
             .month(c("before"), change["before"].astype(str))
@@ -933,7 +928,7 @@ def impact_table(causes: pd.DataFrame, *, sources: pd.DataFrame | None = None,
     t.number(c("share_pct"), (100 * ranked["share"]).round(1))
     t.signed(c("nps"), ranked["nps"], scale="nps")
     if contribution:
-        lvl = _level(level, settings)
+        lvl = level_or(level, settings)
         t.number(c("contribution_points"), ranked["contribution"].round(2))
         t.interval(c("interval", level=F.percent(lvl, language=L.resolve(language))), ranked["contribution_low"],
                    ranked["contribution_high"], "signed")
