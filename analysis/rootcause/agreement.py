@@ -14,6 +14,7 @@ from analysis.config import params_or
 from analysis.estimators import wilson_interval
 from analysis.rootcause.classifier import RootCauseClassifier, label_array
 from analysis.rootcause.reading import RootCauseError, as_series, load_seeds
+from analysis.settings import Settings, level_or
 
 __all__ = ["Agreement", "agreement", "agreement_of", "macro_f1"]
 
@@ -117,14 +118,15 @@ def agreement(texts, labels, *, model: RootCauseClassifier | None = None,
 
 
 def agreement_of(predictions: pd.DataFrame, *, level: float | None = None,
-                 random_state: int | None = None, params: dict | None = None) -> Agreement:
+                 random_state: int | None = None, params: dict | None = None,
+                 settings: Settings | None = None) -> Agreement:
     """:class:`Agreement` of given predictions: ``label`` (the team's) and ``predicted``.
 
     :func:`agreement` cross-validates and calls this; a report scores the cross-validated
     predictions of its own scope (a region's labelled comments) with it.
     """
     lp = params_or("taxonomy", params)["learning"]
-    level = float(lp["level"] if level is None else level)
+    level = level_or(level, settings)
     missing = [c for c in ("label", "predicted") if c not in predictions]
     if missing:
         raise RootCauseError(f"predictions lack column(s) {missing}; pass Agreement.predictions")
