@@ -67,7 +67,9 @@ def _report(args: argparse.Namespace) -> int:
     from analysis import store
     from analysis.report import batch
     from analysis.report.page import PrintFailed
+    from analysis.settings import settings_or
 
+    settings_or(None)  # the run's settings, decided (and params checked) before any report
     # every table at one version for the whole batch (the latest, or --as-of); the store is
     # checked first (store.check's cheap part): a damaged one stops here, naming the file
     data_dir = store.snapshot(args.data, as_of=args.as_of)

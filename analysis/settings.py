@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from analysis import config
-from analysis.config import load_params
+from analysis.config import ParamsError, load_params
 from analysis.estimators import check_level
 
-__all__ = ["LANGUAGES", "SCOPES", "Settings", "default_language", "level_or", "significant",
-           "settings_or"]
+__all__ = ["LANGUAGES", "RETIRED", "SCOPES", "Settings", "default_language", "level_or",
+           "significant", "settings_or"]
 
 LANGUAGES = ("en", "ru")
 SCOPES = ("report", "table")
@@ -113,6 +113,7 @@ class Settings:
             "margins": {k: float(v) for k, v in (flags.get("equivalence") or {}).items()},
             "params_dir": None if params_dir is None else Path(params_dir),
         }
+        _check_retired(read, params_dir, decided)
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(overrides) - names)
         if unknown:
@@ -174,6 +175,41 @@ def significant(p_value, level: float) -> bool | np.ndarray:
     p = np.asarray(p_value, dtype=float)
     with np.errstate(invalid="ignore"):
         return p < alpha
+
+
+# keys a params file no longer has: the one setting that decides them now, by field
+RETIRED = (
+    ("css", (), "level", "level"),
+    ("operations", ("red_flags",), "level", "level"),
+    ("operations", ("incidents",), "level", "level"),
+    ("loop", ("actions",), "level", "level"),
+    ("loop", ("retention",), "level", "level"),
+    ("loop", ("funnel",), "level", "level"),
+    ("taxonomy", ("learning",), "level", "level"),
+    ("flags", ("calibration",), "importance_n_boot", "n_boot"),
+    ("labels", (), "language", "language"),
+)
+_WHERE = {"level": "params/nps.yaml level", "n_boot": "params/drivers.yaml n_boot",
+          "language": "the first of params/report.yaml languages"}
+
+
+def _check_retired(read, params_dir, decided: dict) -> None:
+    """A ParamsError naming the file and key when a params directory still sets a retired key
+    to another value than the one setting now decides (an edit there would do nothing);
+    the same value is harmless and passes."""
+    directory = Path(params_dir) if params_dir is not None else None
+    for name, path, key, field_name in RETIRED:
+        if directory is not None and not (directory / f"{name}.yaml").exists():
+            continue
+        section = read(name)
+        for part in path:
+            section = section.get(part) or {}
+        if key in section and section[key] != decided[field_name]:
+            where = ".".join((*path, key))
+            raise ParamsError(
+                f"params/{name}.yaml: {where} ({section[key]!r}) is no longer read: every "
+                f"report uses {_WHERE[field_name]} ({decided[field_name]!r}). Set the value "
+                f"there and remove {where} from {name}.yaml.")
 
 
 def default_language(params_dir: str | os.PathLike | None = None) -> str:

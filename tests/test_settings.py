@@ -61,3 +61,43 @@ def test_no_settings_means_the_params_decided_once():
     assert settings_or(None) is settings_or(None)  # not decided again in a loop
     s = Settings.from_params(q=0.05)
     assert settings_or(s) is s
+
+
+def test_a_retired_key_set_to_another_value_is_named(tmp_path):
+    """A team's params that still set a module's own level (or labels.yaml's language) to
+    something else than the one setting would see no effect: the run stops naming the file,
+    the key and where the value goes now; the same value passes."""
+    from analysis.config import ParamsError
+
+    def params(case: str, name: str, change: dict):
+        directory = tmp_path / case  # params files are read once per path: one per case
+        directory.mkdir()
+        for stem in ("nps", "flags", "report", "drivers", "css", "labels"):
+            (directory / f"{stem}.yaml").write_text((PARAMS_DIR / f"{stem}.yaml").read_text())
+        content = yaml.safe_load((directory / f"{name}.yaml").read_text())
+        (directory / f"{name}.yaml").write_text(yaml.safe_dump({**content, **change},
+                                                               allow_unicode=True))
+        return directory
+
+    assert Settings.from_params(params("same", "css", {"level": 0.95})).level == 0.95
+    with pytest.raises(ParamsError, match=r"css.yaml: level \(0.9\) is no longer read.*nps"):
+        Settings.from_params(params("other", "css", {"level": 0.9}))
+    with pytest.raises(ParamsError, match="labels.yaml: language .*report.yaml languages"):
+        Settings.from_params(params("russian", "labels", {"language": "ru"}))
+
+
+def test_the_report_command_checks_the_params_before_any_report(tmp_path, monkeypatch, capsys):
+    """A retired key set to another value stops `python -m analysis report` at once, naming it,
+    before a store is read or a notebook runs."""
+    import shutil
+
+    import analysis.config as config
+    from analysis.__main__ import main
+
+    shutil.copytree(PARAMS_DIR, tmp_path / "params")
+    (tmp_path / "params" / "css.yaml").write_text(
+        (PARAMS_DIR / "css.yaml").read_text() + "\nlevel: 0.9\n")
+    monkeypatch.setattr(config, "PARAMS_DIR", tmp_path / "params")
+    assert main(["report", "--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    assert "params/css.yaml: level (0.9) is no longer read" in capsys.readouterr().err
+    assert not (tmp_path / "index.html").exists()
