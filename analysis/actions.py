@@ -63,9 +63,9 @@ import pandas as pd
 
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, t_value, two_sided_t_p, wilson_interval, z_value
+from analysis.estimators import t_value, two_sided_t_p, wilson_interval, z_value
 from analysis.regions import region_for
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or
 
 __all__ = [
     "ActionsDataError",
@@ -162,7 +162,7 @@ def completion(
     One row per group: ``*by``, ``n``, ``done``, ``overdue``, ``open``, ``cancelled``,
     ``done_share``, ``on_time``, ``on_time_rate``, ``on_time_low``, ``on_time_high``.
     """
-    level = check_level(level if level is not None else settings_or(settings).level)
+    level = level_or(level, settings)
     status = action_status(actions, as_of=as_of)
     by = list(by)
     status = region_for(status, dealers, by=by, table="actions", error=ActionsDataError)
@@ -369,7 +369,7 @@ def action_effects(
     how = comparison if comparison is not None else cfg["comparison"]
     if how not in ("region", "network"):
         raise ValueError(f"comparison must be 'region' or 'network', got {how!r}")
-    level = check_level(level if level is not None else settings_or(settings).level)
+    level = level_or(level, settings)
     require_columns(actions, ["action_id", "dealer_id", "target", "opened_at", "closed_at",
                               "status"], table="actions", error=ActionsDataError)
     require_columns(responses, ["response_id", "dealer_id", "responded_at"], table="responses",
@@ -479,7 +479,7 @@ def effects_by_region(
     or different targets); the average is that of the measured actions (those without an
     effect, not measurable, left out).
     """
-    level = check_level(level if level is not None else settings_or(settings).level)
+    level = level_or(level, settings)
     z = z_value(level)
     measured = (effects.dropna(subset=["effect", "effect_se"])
                 .merge(dealers[["dealer_id", "region"]], on="dealer_id", how="left"))

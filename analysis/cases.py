@@ -42,7 +42,7 @@ from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
 from analysis.keywords import rule_hits
 from analysis.privacy import mask_pii_series
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or
 
 __all__ = ["STATUSES", "SlaReport", "golden_star_rule", "golden_stars", "red_flags", "sla_report",
            "sla_summary"]
@@ -190,7 +190,7 @@ def sla_summary(
     require_columns(flags, [*keys, "status", "no_case", "misrouted", "contact_delay_hours"],
                     table="flags", error=OperationsDataError,
                     fix="make them with red_flags(responses, cases, dealers=...)")
-    lvl = float(settings_or(settings).level if level is None else level)
+    lvl = level_or(level, settings)
     counts = pd.get_dummies(flags["status"].astype(
         pd.CategoricalDtype(list(STATUSES))), dtype="int64")
     closed = (flags["window_closed"].astype(bool) if "window_closed" in flags
@@ -258,7 +258,7 @@ def sla_report(
             _snapshot(responses["responded_at"],
                       *(cases[c] for c in ("opened_at", "first_contact_at", "closed_at")
                         if c in cases)))
-    level = float(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     return SlaReport(
         now=when, sla_hours=sla, flags=flags,
         by_dealer=sla_summary(flags, by=("region", "dealer_id", "dealer_name"), level=level),

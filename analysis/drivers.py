@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or, settings_or
 
 __all__ = ["MAX_LMG_DRIVERS", "METHOD_LABELS", "METHODS", "QUADRANTS", "compare_methods",
            "detractor_effects", "driver_names", "DriverDataError", "importance_by_period",
@@ -683,7 +682,7 @@ def relative_importance(
     rows were dropped is reported. The decomposition depends on the data only through the
     correlation matrix, so it is invariant to row order and to affine rescaling of any column.
     """
-    level = check_level(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     if n_boot < 0:
         raise ValueError(f"n_boot must be 0 or more, got {n_boot}")
     if method not in METHODS:
@@ -845,7 +844,7 @@ def ordinal_effects(
     """
     from statsmodels.miscmodels.ordinal_model import OrderedModel
 
-    level = check_level(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     drivers, x, y, _ = _complete_sample(frame, target, drivers, max_rows, random_state)
     y = _score_levels(y, target)
     if y.nunique() < 3:
@@ -884,7 +883,7 @@ def detractor_effects(
     """
     import statsmodels.api as sm
 
-    level = check_level(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     drivers, x, y, _ = _complete_sample(frame, target, drivers, max_rows, random_state)
     detractor = (_score_levels(y, target) <= detractor_max).astype(float)
     if detractor.nunique() < 2:

@@ -103,7 +103,7 @@ from analysis import nps as nps_module
 from analysis.config import load_params, params_or
 from analysis.errors import DataError, require_columns
 from analysis.estimators import bh_flags, check_level, eb_shrink, t_interval
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or, settings_or
 
 __all__ = [
     "BENCHMARKS",
@@ -361,7 +361,7 @@ def rank_dealers_by_driver(
     """
     drivers = _resolve_drivers(drivers)
     min_n = load_params("nps")["min_n"] if min_n is None else min_n
-    level = check_level(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     if period is None:
         return _rank_frame(responses, drivers, by=by, min_n=min_n, level=level, scales=scales)
     require_columns(responses, [time_col], table="responses", error=GrowthDataError,

@@ -26,7 +26,7 @@ import pandas as pd
 from analysis.config import load_params
 from analysis.errors import OperationsDataError, require_columns
 from analysis.estimators import wilson_interval
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or
 
 __all__ = ["CLOSURE_STATUSES", "IncidentReport", "WorkingCalendar", "closure_summary",
            "closure_times", "incident_counts", "incident_report", "long_service_reasons",
@@ -218,7 +218,7 @@ def closure_summary(
     require_columns(closures, [*keys, "status", "hours_to_close", "working_hours_to_close"],
                     table="closures", error=OperationsDataError,
                     fix="make them with closure_times(incidents)")
-    lvl = float(settings_or(settings).level if level is None else level)
+    lvl = level_or(level, settings)
     dummies = pd.get_dummies(closures["status"].astype(pd.CategoricalDtype(CLOSURE_STATUSES)),
                              dtype="int64")
     frame = pd.concat([closures[[*keys, "hours_to_close", "working_hours_to_close"]], dummies],

@@ -157,8 +157,9 @@ class NPSCounts(NamedTuple):
     detractors: float
 
 
-def _level(level: float | None, params: dict | None) -> float:
-    return check_level(params_or("nps", params)["level"] if level is None else level)
+def _level(level: float | None, p: dict) -> float:
+    """``level``, else the one of ``p`` (:func:`_params`' result)."""
+    return check_level(p["level"] if level is None else level)
 
 
 def _params(params: dict | None, settings: Settings | None) -> dict:

@@ -36,8 +36,8 @@ import pandas as pd
 
 from analysis.config import params_or
 from analysis.errors import DataError, require_columns
-from analysis.estimators import check_level, z_value
-from analysis.settings import Settings, settings_or
+from analysis.estimators import z_value
+from analysis.settings import Settings, level_or
 
 __all__ = ["CATEGORIES", "DAYS_PER_MONTH", "RetentionDataError", "categorize", "customer_flow",
            "kaplan_meier", "load_win_back", "return_rates", "return_times", "service_customers",
@@ -196,7 +196,7 @@ def kaplan_meier(days, returned, *, horizon: float, level: float | None = None,
     if surv >= 1:
         return 0.0, 0.0, np.nan, at_horizon
     se = float(curve.surv_prob_se[upto - 1]) / (surv * abs(np.log(surv)))
-    z = z_value(check_level(settings_or(settings).level if level is None else level))
+    z = z_value(level_or(level, settings))
     s_low, s_high = surv ** np.exp(z * se), surv ** np.exp(-z * se)
     return 1 - surv, 1 - s_high, 1 - s_low, at_horizon
 
@@ -230,7 +230,7 @@ def return_rates(
     (returns seen within the horizon), ``at_horizon`` (answers watched the whole horizon),
     ``rate``, ``rate_low``, ``rate_high``. NaN rates where no answer is old enough.
     """
-    level = check_level(settings_or(settings).level if level is None else level)
+    level = level_or(level, settings)
     horizon = months * DAYS_PER_MONTH
     times = return_times(repair_orders, responses, as_of=as_of, params=params,
                          nps_params=nps_params)

@@ -230,24 +230,25 @@ def test_a_frame_is_hashed_once_while_it_lives(monkeypatch):
     assert len(hashed) == 1
 
 
-def test_a_reports_values_live_with_its_data(monkeypatch):
-    """:func:`shared.per_report`, the sections' memo: once per data object while it lives."""
-    monkeypatch.setattr(shared, "_per_report", shared.PerObject(maxsize=3))
+def test_values_per_object_live_with_the_object():
+    """:class:`shared.PerObject` (the frames' fingerprints): once per object while it lives,
+    bounded, never by ``id``."""
+    memo = shared.PerObject(maxsize=3)
 
-    class Data:  # a report's data: any object a weak reference can hold
+    class Data:  # any object a weak reference can hold
         pass
 
     first, made = Data(), []
-    assert [shared.per_report(first, "ranking", lambda: made.append(1) or len(made))
+    assert [memo.get(first, "ranking", lambda: made.append(1) or len(made))
             for _ in range(3)] == [1, 1, 1]
     second = Data()
-    assert shared.per_report(second, "ranking", lambda: "second's") == "second's"
+    assert memo.get(second, "ranking", lambda: "second's") == "second's"
     del first
     gc.collect()
-    assert len(shared._per_report) == 1  # the dead report's value went with it
+    assert len(memo) == 1  # the dead object's value went with it
     for k in range(5):
-        shared.per_report(second, f"table {k}", lambda k=k: k)
-    assert len(shared._per_report) == 3  # bounded
+        memo.get(second, f"table {k}", lambda k=k: k)
+    assert len(memo) == 3  # bounded
 
 
 def test_no_memo_of_the_module_is_an_unbounded_dict():

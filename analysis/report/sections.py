@@ -61,7 +61,7 @@ def title(book: ReportBook, data: ReportData) -> None:
     (computed here, before the other sections: :func:`star_rule`)."""
     book.heading(data.title_in(book.language))
     star = book.text("marks", "significant")
-    rule = _rule(data) if not data.current.empty else None
+    rule = star_rule(data) if not data.current.empty else None
     book.note(book.text("notes", "how_to_read", mark=star,
                         level=book.format.percent(data.settings.level),
                         rule=rules.rule_text(rule, language=book.language,
@@ -88,21 +88,16 @@ def _star_tables(data: ReportData) -> dict:
     return data.memo("star_tables", compute)
 
 
-def star_rule(data: ReportData) -> stars.StarRule | None:
+def star_rule(data: ReportData) -> stars.StarRule:
     """The report's star rule, computed once per report before its sections run: one
     Benjamini-Hochberg family over every p-value the report shows (params/flags.yaml
     ``scope: report``), or each table's own flags (``scope: table``). Every section passes
-    it to :func:`analysis.report.rules.significant` through its tables and charts."""
+    it to :func:`analysis.report.rules.significant` through its tables and charts. A rule
+    that cannot be built fails the section asking for it, loudly (the book shows one line and
+    logs the traceback): a table starred by another rule than the report states would say
+    something the report does not."""
     return data.memo("star_rule", lambda: stars.StarRule.of(
-        stars.family_p_values(_star_tables(data)), q=data.settings.q,
-        scope=data.settings.scope))
-
-
-def _rule(data: ReportData) -> stars.StarRule:
-    """The report's star rule (:func:`star_rule`). A rule that cannot be built fails the
-    section asking for it, loudly (the book shows one line and logs the traceback): a table
-    starred by another rule than the report states would say something the report does not."""
-    return star_rule(data)
+        stars.family_p_values(_star_tables(data)), settings=data.settings))
 
 
 def _monthly(data: ReportData) -> pd.DataFrame:
@@ -151,7 +146,7 @@ def headline(book: ReportBook, data: ReportData) -> None:
     lang = book.language
     with book.section(book.text("sections", "headline")):
         data.require_section("headline")  # a scope without answers this month (a dealer's)
-        rule = _rule(data)
+        rule = star_rule(data)
         monthly = _monthly(data)
         book.show(table_title(book, "nps_month"), tables.headline_table(
             monthly, month=data.month, weighted=_weighted(data, ()),
@@ -219,7 +214,7 @@ def _summary_headline(book: ReportBook, data: ReportData):
         return book.text("summary", "headline_first_month", **values), []
     if F.is_missing(now.get("change_vs_previous")):
         return book.text("summary", "headline_first", **values), []
-    verdict = rules.evidence(monthly.tail(1), "change", rule=_rule(data),
+    verdict = rules.evidence(monthly.tail(1), "change", rule=star_rule(data),
                              settings=data.settings).iloc[0]
     change = float(now["change_vs_previous"])
     values.update(previous=book.format.month(monthly["period"].iloc[-2]))
@@ -239,7 +234,7 @@ def _summary_dealers(book: ReportBook, data: ReportData):
     if not (data.need("dealers").ok and data.need("trend").ok):
         return None, []
     ranking = _ranking(data)
-    verdicts = rules.evidence(ranking, "change", rule=_rule(data), settings=data.settings)
+    verdicts = rules.evidence(ranking, "change", rule=star_rule(data), settings=data.settings)
     moved = ranking.loc[verdicts == "real"].sort_values("change_vs_previous")
     if moved.empty:  # none starred: say how many could still have moved
         open_ = int(verdicts.isin(["unclear", "not_in_family"]).sum())
@@ -373,7 +368,7 @@ def cause_verdict(data: ReportData) -> rules.CauseVerdict | None:
         comparison = cause_comparison(data)
         if comparison is None:
             return None
-        verdict = rules.cause_verdict(comparison, rule=_rule(data), settings=data.settings)
+        verdict = rules.cause_verdict(comparison, rule=star_rule(data), settings=data.settings)
         # a discovered cluster is named by its top words (a taxonomy cause by the catalogue)
         _, model = _labels(data, data.month)
         words = ({} if model is None else
@@ -476,7 +471,7 @@ def _summary_flags(book: ReportBook, data: ReportData):
     if not data.need("red_flags").ok:
         return None, []
     sla = cases.sla_report(data.current, data.cases, dealers=data.dealers,
-                                  settings=data.settings)
+                           settings=data.settings)
     n = int(sla.network.iloc[0]["open_overdue"])
     if n == 0:
         return book.text("summary", "no_overdue"), []
@@ -489,7 +484,7 @@ def _by_group(book: ReportBook, data: ReportData, by: str, key: str) -> None:
     lang = book.language
     with book.section(book.text("sections", key)):
         data.require_section(key)
-        rule = _rule(data)
+        rule = star_rule(data)
         summary_ = _summary(data, (by,))
         book.show(table_title(book, f"{key}_month"), tables.headline_table(
             summary_, month=data.month, by=(by,), weighted=_weighted(data, (by,)),
@@ -535,7 +530,7 @@ def dealers(book: ReportBook, data: ReportData, *, top: int = 40) -> None:
         data.require_section("dealers")
         ranking = _ranking(data)
         monthly = _monthly(data)
-        rule = _rule(data)
+        rule = star_rule(data)
         mean = monthly.loc[monthly["period"].astype(str) == data.month, "nps"]
         book.chart(charts.dealer_caterpillar(
             ranking, region_mean=float(mean.iloc[0]) if len(mean) else None, top=top,
@@ -571,7 +566,7 @@ def loyalty_drivers(book: ReportBook, data: ReportData) -> None:
                                                       n_boot=n_boot, random_state=0,
                                                       cluster=cluster, drivers=rated))
         previous = str(pd.Period(data.month, freq="M") - 1)
-        rule = _rule(data)
+        rule = star_rule(data)
         # the change the report stars: the same frame as the report's family of tests
         # (which tests every driver, with the same draws); on the rated drivers alone it is
         # computed here
@@ -647,7 +642,7 @@ def root_causes(book: ReportBook, data: ReportData) -> None:
         # the verdict the summary states, and the rule behind it
         book.note(cause_sentence(book, verdict))
         book.note(book.text("notes", "cause_claims", margin=book.format.number(verdict.margin),
-                            rule=rules.rule_text(_rule(data), language=lang,
+                            rule=rules.rule_text(star_rule(data), language=lang,
                                                  settings=data.settings)))
         book.chart(charts.cause_pareto(impact, language=lang))
         # every cause, ranked by its contribution (they add up to the gap), with the labels
@@ -786,7 +781,7 @@ def css_index(book: ReportBook, data: ReportData) -> None:
         book.show(table_title(book, "css_by_dealer"), tables.css_table(
             by_dealer, month=data.month, dealers=data.dealers,
             level=data.settings.level, language=book.language,
-            rule=_rule(data)))
+            rule=star_rule(data)))
 
 
 def red_flags(book: ReportBook, data: ReportData) -> None:
@@ -796,7 +791,7 @@ def red_flags(book: ReportBook, data: ReportData) -> None:
     with book.section(book.text("sections", "red_flags", hours=f"{hours:g}")):
         data.require_section("red_flags")
         sla = cases.sla_report(data.current, data.cases, dealers=data.dealers,
-                                  settings=data.settings)
+                           settings=data.settings)
         book.note(_sla_note(book, sla))
         book.show(table_title(book, "sla_by_owner"), tables.sla_table(
             sla.by_owner, level=data.settings.level, language=lang))
@@ -929,11 +924,11 @@ def actions_review(book: ReportBook, data: ReportData) -> None:
             book.note(book.text("notes", "no_actions", month=book.format.month(data.month)))
             return
         measured = review["effect"].notna()
-        settings = load_params("loop")["actions"]
+        spec = load_params("loop")["actions"]
         book.note(book.text("notes", "actions", n=len(review), measured=int(measured.sum()),
                             effective=int((review["verdict"] == "effective").sum()),
                             worse=int((review["verdict"] == "worse").sum()),
-                            min=int(settings["min_comparison"]),
+                            min=int(spec["min_comparison"]),
                             level=book.format.percent(data.settings.level)))
         book.show(table_title(book, "action_review"), tables.action_review_table(review, language=lang),
                   max_rows=5)
@@ -1008,7 +1003,7 @@ def _return_rates(data: ReportData):
         months = max(1, min(int(loop["months"]), span - 1))
         service = data.responses.loc[data.responses["touchpoint"] == loop["touchpoint"]]
         return service, retention.return_rates(data.repair_orders, service, months=months,
-                                                        settings=data.settings), months
+                                               settings=data.settings), months
 
     return data.memo("return_rates", compute)
 
@@ -1157,7 +1152,7 @@ def dealer_vs_peers(book: ReportBook, dealer: ReportData) -> None:
     with book.section(book.text("sections", "dealer_vs_peers")):
         if dealer.current.empty:
             raise SectionDataMissing("responses", dealer.month)
-        rule = _rule(dealer)
+        rule = star_rule(dealer)
         peers = _peers(dealer)
         scopes = {dealer.dealer_name: dealer.responses,
                   book.text("labels", "region", region=dealer.region): peers["region"],

@@ -47,9 +47,9 @@ It was considered and not chosen; the hand-written key above does what it would 
 In the process
 --------------
 No memo here is unbounded or keyed by an object's ``id``: the last few values asked for are
-kept by key (:class:`_Recent`), and a frame's fingerprint, or a report's value
-(:func:`per_report`), is remembered for as long as the frame or the report's data lives,
-found by identity through a weak reference (:class:`PerObject`).
+kept by key (:class:`_Recent`), and a frame's fingerprint is remembered for as long as the
+frame lives, found by identity through a weak reference (:class:`PerObject`). A report's own
+values are memoised by its data (:meth:`analysis.report.data.ReportData.memo`).
 
 The batch runner (:func:`analysis.report.batch.run_batch`) computes those every report
 reads in the parent process before the notebooks start, so parallel workers read them instead
@@ -83,7 +83,7 @@ from analysis.config import data_dir as resolve_data_dir
 __all__ = ["CACHE_ENV", "PerObject", "cache_dir", "cached", "cause_model", "code_identity",
            "data_identity", "forget", "forget_in_process", "function_identity", "growth_need",
            "growth_result", "learned_causes", "network_importance", "network_responses",
-           "params_identity", "per_report"]
+           "params_identity"]
 
 CACHE_ENV = "DEALER_VOICE_REPORT_CACHE"
 
@@ -235,7 +235,6 @@ def forget_in_process() -> None:
     """Forget the values this process remembers (a test's fresh kernel: the pickles only)."""
     _recent.clear()
     _fingerprints.clear()
-    _per_report.clear()
 
 
 def cached(name: str, compute: Callable[[], object], *, data_dir, key: tuple = (),
@@ -373,13 +372,6 @@ class PerObject:
 
 
 _fingerprints = PerObject(maxsize=8)  # the frames of a report or two
-_per_report = PerObject(maxsize=64)  # a report's dozen values, for a few reports at once
-
-
-def per_report(data, name: str, compute: Callable[[], object]):
-    """``compute()`` once per report data object while it lives (several sections read the
-    same numbers): bounded, and never keyed by ``id`` (:class:`PerObject`)."""
-    return _per_report.get(data, name, compute)
 
 
 _ANSWER_COLUMNS = ("response_id", "dealer_id", "nps", "comment")

@@ -25,7 +25,7 @@ from analysis.report import catalogue as L
 from analysis.report import format as F
 from analysis.report import rules
 from analysis.report.kinds import Table
-from analysis.settings import Settings, level_or, settings_or
+from analysis.settings import Settings, level_or
 
 __all__ = ["action_review_table", "agreement_table", "as_dates", "catalogue_names",
            "cause_matrix_table", "cause_name", "channel_difference_table", "closure_table",
@@ -622,8 +622,7 @@ def css_table(
 def _level_text(level: float | None, language: str | None) -> str:
     """The interval's level in words: ``level``, else the run's (the params' settings: every
     interval of a report is at one level, :class:`analysis.settings.Settings`)."""
-    return F.percent(settings_or(None).level if level is None else level,
-                     language=L.resolve(language))
+    return F.percent(level_or(level), language=L.resolve(language))
 
 
 def sla_table(summary: pd.DataFrame, *, level: float | None = None,

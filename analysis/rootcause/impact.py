@@ -19,9 +19,9 @@ import pandas as pd
 from analysis import nps as _nps
 from analysis.config import params_or
 from analysis.errors import require_columns
-from analysis.estimators import bh_flags, check_level, two_sided_p, z_value
+from analysis.estimators import bh_flags, two_sided_p, z_value
 from analysis.rootcause.reading import RootCauseError, mask_texts
-from analysis.settings import Settings, settings_or
+from analysis.settings import Settings, level_or, settings_or
 
 if TYPE_CHECKING:
     from analysis.rootcause.clustering import RootCauseModel
@@ -181,7 +181,7 @@ def cause_impact(responses: pd.DataFrame, labels, *, by: Sequence[str] = (),
     out = _impact_long(responses, labels, by=by, score=score, id_col=id_col)
     out = _with_contributions(out, responses, labels, keys=list(by), score=score,
                               id_col=id_col, n_boot=n_boot,
-                              level=settings_or(settings).level if level is None else level,
+                              level=level_or(level, settings),
                               random_state=random_state, params=params)
     # still in the order of ``impact``, which the display table shows; the report ranks by
     # ``contribution`` once its table shows that column
@@ -196,7 +196,7 @@ def _with_contributions(out: pd.DataFrame, responses: pd.DataFrame, labels, *,
     """``out`` (the per-cause rows) with ref_nps, gap and the contributions with intervals."""
     report = params_or("taxonomy", params)["report"]
     n_boot = int(report.get("impact_n_boot", 200) if n_boot is None else n_boot)
-    level = check_level(settings_or(None).level if level is None else level)
+    level = level_or(level)
     index, counts, draws = _cell_draws(responses, labels, keys=keys, score=score,
                                        id_col=id_col, n_boot=n_boot,
                                        random_state=random_state)
@@ -370,7 +370,7 @@ def compare_causes(responses: pd.DataFrame, labels, *, previous: pd.DataFrame | 
     report = params_or("taxonomy", params)["report"]
     n_boot = int(report["impact_n_boot"] if n_boot is None else n_boot)
     settings = settings_or(settings)
-    level = check_level(settings.level if level is None else level)
+    level = level_or(level, settings)
     min_count = int(report["test_min_count"])
     q = settings.q
     z = z_value(level)
